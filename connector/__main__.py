@@ -1,0 +1,5 @@
+"""`python -m connector` is `b24-1c`."""
+
+from connector.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""Composition root: the one place that turns config into concrete clients, ledger and flow runners."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from connector.bitrix24.auth import WebhookAuth
+from connector.bitrix24.client import Bitrix24Client
+from connector.bitrix24.deals import DealWriter
+from connector.clock import Clock, SystemClock
+from connector.config import Config
+from connector.errors import ConfigError, InstanceLockedError, RemoteRejected
+from connector.ledger import Ledger
+from connector.mapping.schema import Mapping, load_mappings
+from connector.onec.odata import ODataClient
+from connector.onec.reader import SourceReader
+from connector.ratelimit import RequestPacer
+from connector.sync import FlowRunner
+
+
+def make_session(pool: int = 8, verify: bool | str = True) -> requests.Session:
+    """One pooled session per remote system."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.verify = verify
+    return session
+
+
+class LedgerLock:
+    """An exclusive lock next to the ledger, so two processes never write the same ledger."""
+
+    def __init__(self, ledger_path: Path) -> None:
+        self.path = ledger_path.with_name(ledger_path.name + ".lock")
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")  # noqa: SIM115 - held for the life of the process
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            fh.close()
+            raise InstanceLockedError(f"another b24-1c process (pid {pid}) is using the ledger {self.path.parent}/"
+                                      f"{self.path.name[:-5]}; stop it first (systemctl stop b24-1c)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+class Connector:
+    """Builds and owns everything one process needs."""
+
+    def __init__(self, config: Config, clock: Clock | None = None, lock: bool = True) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.stop = threading.Event()
+        self.lock = LedgerLock(config.ledger_path) if lock else None
+        if self.lock is not None:
+            self.lock.acquire()
+        try:
+            self.mappings: dict[str, Mapping] = load_mappings(config.mappings_path, config.flows)
+            self.ledger = Ledger(config.ledger_path)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
+        self.onec_tz = ZoneInfo(config.onec.timezone)
+        self._b24: Bitrix24Client | None = None
+        self._odata: ODataClient | None = None
+
+    def close(self) -> None:
+        self.ledger.close()
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def bitrix24(self) -> Bitrix24Client:
+        if self._b24 is None:
+            b = self.config.bitrix24
+            if b.webhook_url is None:
+                raise ConfigError("OAuth apps are not supported by this version yet: set bitrix24.webhook_url")
+            self._b24 = Bitrix24Client(make_session(verify=b.verify_tls), WebhookAuth(b.webhook_url.get_secret_value()),
+                                       self.clock, RequestPacer.for_plan(self.clock, b.plan), timeout=b.timeout)
+        return self._b24
+
+    @property
+    def odata(self) -> ODataClient:
+        if self._odata is None:
+            o = self.config.onec
+            self._odata = ODataClient(make_session(o.max_connections), o.odata_url, o.user,
+                                      o.password.get_secret_value(), self.onec_tz, self.clock, o.timeout,
+                                      o.max_connections)
+        return self._odata
+
+    def flows(self, names: list[str] | None = None) -> list[str]:
+        """Configured flows, or the named ones (each must be configured)."""
+        if not names:
+            return list(self.config.flows)
+        unknown = [n for n in names if n not in self.mappings]
+        if unknown:
+            raise ConfigError(f"unknown flow(s): {', '.join(unknown)} (configured: {', '.join(self.mappings)})")
+        return names
+
+    def runner(self, flow: str) -> FlowRunner:
+        spec = self.mappings[flow]
+        reader = SourceReader(self.odata, spec, self.config.onec.page_size)
+        writer = DealWriter(self.bitrix24, spec.target.external_key, self.config.sync.batch_size)
+        return FlowRunner(spec, reader, writer, self.ledger, self.clock, self.onec_tz, self.stop)
+
+    def setup(self) -> list[tuple[str, str]]:
+        """Create the deal user fields the mappings write, when missing; report each one."""
+        listed = self.bitrix24.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
+        existing = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
+        report = []
+        for spec in self.mappings.values():
+            for name, uf in spec.user_fields.items():
+                if name in existing:
+                    report.append((name, "present"))
+                    continue
+                try:
+                    self.bitrix24.call("crm.deal.userfield.add", {"fields": {
+                        "FIELD_NAME": name, "USER_TYPE_ID": uf.type, "LABEL": uf.label,
+                        "EDIT_FORM_LABEL": uf.label, "LIST_COLUMN_LABEL": uf.label}}, write=True)
+                except RemoteRejected as exc:
+                    report.append((name, f"failed: {exc}"))
+                    continue
+                existing.add(name)
+                report.append((name, "created"))
+        return report
+
+    def status(self) -> dict[str, Any]:
+        return {"ledger": str(self.config.ledger_path), "schema_version": self.ledger.schema_version,
+                "counts": self.ledger.counts(), "runs": self.ledger.last_runs(5)}

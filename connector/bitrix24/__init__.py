@@ -1,0 +1,1 @@
+"""Bitrix24 REST client: transport, encoding, entity helpers."""

@@ -1,0 +1,91 @@
+"""Writes deals with product rows in batches, and finds deals again by their external key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.errors import OutcomeUnknown, RecordError
+from connector.mapping.schema import ExternalKey
+from connector.records import Action, Outcome
+
+
+def _describe(err: dict[str, Any]) -> str:
+    code = err.get("error")
+    desc = err.get("error_description") or ""
+    return f"{code}: {desc}".strip(": ") if code not in (None, "") else str(desc or "rejected")
+
+
+class DealWriter:
+    """Applies create/update actions to crm.deal with crm.deal.productrows.set, 50 commands per request."""
+
+    def __init__(self, client: Bitrix24Client, external_key: ExternalKey, batch_size: int = 25) -> None:
+        self.client = client
+        self.key = external_key
+        self.batch_size = max(1, min(batch_size, BATCH_LIMIT // 2))
+
+    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
+        """Write every create/update; skips pass through. OutcomeUnknown propagates for the engine to recover."""
+        outcomes = [Outcome(a.record.key, "skip", "skipped", a.target_id, a.record.hash, a.record.version,
+                            label=a.record.label) for a in actions if a.kind == "skip"]
+        writes = [a for a in actions if a.kind != "skip"]
+        for i in range(0, len(writes), self.batch_size):
+            outcomes.extend(self._apply_batch(writes[i : i + self.batch_size]))
+        return outcomes
+
+    def _fields(self, action: Action) -> dict[str, Any]:
+        fields = dict(action.record.fields)
+        if action.kind == "create":
+            fields[self.key.originator_field] = self.key.originator_id
+            fields[self.key.field] = action.record.key
+        return fields
+
+    def _apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        for n, action in enumerate(actions):
+            params = {"REGISTER_SONET_EVENT": "N"}
+            if action.kind == "create":
+                commands[f"a{n}"] = ("crm.deal.add", {"fields": self._fields(action), "params": params})
+                deal_ref: Any = f"$result[a{n}]"
+            else:
+                commands[f"a{n}"] = ("crm.deal.update", {"id": action.target_id, "fields": self._fields(action),
+                                                         "params": params})
+                deal_ref = action.target_id
+            if action.record.rows is not None:
+                commands[f"r{n}"] = ("crm.deal.productrows.set", {"id": deal_ref, "rows": action.record.rows})
+        reply = self.client.batch(commands, write=True)
+        outcomes = []
+        for n, action in enumerate(actions):
+            rec = action.record
+            head_err = reply.errors.get(f"a{n}")
+            rows_err = reply.errors.get(f"r{n}")
+            if head_err is not None or f"a{n}" not in reply.result:
+                error = _describe(head_err) if head_err else "no result for the deal in the batch reply"
+                outcomes.append(Outcome(rec.key, action.kind, "failed", action.target_id, error=error, label=rec.label))
+                continue
+            target = str(reply.result[f"a{n}"]) if action.kind == "create" else action.target_id
+            if rows_err is not None or (rec.rows is not None and f"r{n}" not in reply.result):
+                error = "product rows: " + (_describe(rows_err) if rows_err else "no result in the batch reply")
+                outcomes.append(Outcome(rec.key, action.kind, "failed", target, error=error, label=rec.label))
+                continue
+            outcomes.append(Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label))
+        return outcomes
+
+    def find(self, keys: Iterable[str]) -> dict[str, str]:
+        """Deals carrying our external key, as {source key: deal id}; used to recover lost replies."""
+        found: dict[str, str] = {}
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 50):
+            part = keys[i : i + 50]
+            flt = {self.key.originator_field: self.key.originator_id, f"@{self.key.field}": part}
+            for page in self.client.list_keyset("crm.deal.list", flt, ["ID", self.key.field]):
+                for row in page:
+                    origin = row.get(self.key.field)
+                    # Keep the lowest id if a duplicate already exists from some other tool.
+                    if origin in part and (origin not in found or int(row["ID"]) < int(found[origin])):
+                        found[origin] = str(row["ID"])
+        return found
+
+
+__all__ = ["DealWriter", "OutcomeUnknown", "RecordError"]

@@ -1,0 +1,347 @@
+"""The `b24-1c` command line: commands only, no business logic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connector import __version__
+from connector.errors import ConfigError, ConnectorError, InstanceLockedError, StopRun
+
+app = typer.Typer(
+    name="b24-1c",
+    help="Exactly-once sync between Bitrix24 CRM and 1C:Enterprise (УТ 11, КА/ERP 2, БП 3.0).\n\n"
+         "Start with `b24-1c demo` (runs everything against the built-in sandbox), then `b24-1c check` on "
+         "your own config.yaml.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_STOPPED, EXIT_LOCKED = 1, 2, 3, 4
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: $B24_1C_CONFIG, "
+                                                 "./config.yaml, then ./config.example.yaml)")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    if isinstance(exc, ConfigError):
+        err.print(f"[red]config error:[/red] {exc}", markup=True, highlight=False)
+        return typer.Exit(EXIT_CONFIG)
+    if isinstance(exc, InstanceLockedError):
+        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        return typer.Exit(EXIT_LOCKED)
+    err.print(f"[red]stopped:[/red] {exc}", markup=True, highlight=False)
+    return typer.Exit(EXIT_STOPPED)
+
+
+def _load(config: Path | None) -> Any:
+    from connector.config import find_config, load_config
+    from connector.logs import configure
+
+    path = find_config(config)
+    cfg = load_config(path)
+    fmt = cfg.logging.format
+    configure(cfg.logging.level, None if fmt == "auto" else fmt == "json")
+    return cfg
+
+
+@contextmanager
+def _connector(config: Path | None, lock: bool = True) -> Iterator[Any]:
+    from connector.app import Connector
+
+    try:
+        cfg = _load(config)
+        with Connector(cfg, lock=lock) as conn:
+            yield conn
+    except (ConnectorError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, ConnectorError):
+            exc = StopRun(f"{exc.__class__.__name__}: {exc}")
+        raise _fail(exc) from None
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be a date like 2017-01-01, got {value!r}") from None
+    return parsed
+
+
+def _print_report(report: Any) -> None:
+    table = Table(title=f"{report.flow}: {report.kind}" + (" (dry run)" if report.dry_run else ""))
+    for col in ("read", "created", "updated", "skipped", "failed", "recovered", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(getattr(report, c)) for c in ("read", "created", "updated", "skipped", "failed", "recovered",
+                                                       "seconds")))
+    out.print(table)
+    for e in report.errors[:10]:
+        out.print(f"  failed: {e}", highlight=False, markup=False)
+    if report.stopped:
+        out.print("stopped after a committed page; run the same command again to continue")
+
+
+def _print_plan(report: Any) -> None:
+    for action in report.planned:
+        sign = "+" if action.kind == "create" else "~"
+        target = f" deal {action.target_id}" if action.target_id else ""
+        out.print(f"{sign} {action.kind}{target}: {action.record.label}", highlight=False, markup=False)
+        for name, value in action.record.fields.items():
+            out.print(f"    {name} = {value!r}", highlight=False, markup=False)
+        if action.record.rows is not None:
+            out.print(f"    product rows: {len(action.record.rows)}", highlight=False, markup=False)
+
+
+@app.command()
+def check(config: ConfigOpt = None) -> None:
+    """Validate config, mappings and schedules without touching the network; exit 2 on any problem."""
+    from connector.mapping.schema import load_mappings
+    from connector.schedule import load_schedule
+
+    try:
+        cfg = _load(config)
+        problems: list[str] = []
+        mappings: dict[str, Any] = {}
+        try:
+            mappings = load_mappings(cfg.mappings_path, cfg.flows)
+        except ConfigError as exc:
+            problems.extend(exc.problems or [exc.message])
+        try:
+            load_schedule(cfg.schedule_path, list(cfg.flows))
+        except ConfigError as exc:
+            problems.extend(exc.problems or [exc.message])
+        if problems:
+            raise ConfigError(f"{len(problems)} problem(s)", problems=problems)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    out.print(f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
+              f"schedule {cfg.schedule_path}", highlight=False)
+
+
+@app.command()
+def setup(config: ConfigOpt = None) -> None:
+    """Create the Bitrix24 deal user fields the mappings use (idempotent: present ones are left alone)."""
+    with _connector(config) as conn:
+        try:
+            report = conn.setup()
+        except ConnectorError as exc:
+            raise _fail(exc) from None
+    for name, state in report:
+        out.print(f"{name}: {state}", highlight=False)
+    if any(state.startswith("failed") for _, state in report):
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option(help="first document date to load, e.g. 2017-01-01")] = "2017-01-01",
+    until: Annotated[str | None, typer.Option(help="stop before this date (default: no end)")] = None,
+    flow: Annotated[list[str] | None, typer.Option(help="flow(s) to backfill (default: all configured)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="read and plan only; print what would be written")]
+    = False,
+    restart: Annotated[bool, typer.Option("--restart", help="ignore the saved position and start from --since")]
+    = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Load all historical documents since a date. Resumable: rerun the same command after any interruption."""
+    since_dt = _date(since, "--since")
+    until_dt = _date(until, "--until")
+    with _connector(config) as conn:
+        failed = 0
+        for name in conn.flows(flow):
+            runner = conn.runner(name)
+            tz = runner.tz
+            start = since_dt.replace(tzinfo=tz) if since_dt and since_dt.tzinfo is None else since_dt
+            end = until_dt.replace(tzinfo=tz) if until_dt and until_dt.tzinfo is None else until_dt
+            try:
+                report = _with_progress(conn, runner, start, end, dry_run, restart)
+            except ConnectorError as exc:
+                raise _fail(exc) from None
+            if dry_run:
+                _print_plan(report)
+            _print_report(report)
+            failed += report.failed
+    if failed:
+        out.print("some records failed: `b24-1c failed` lists them, `b24-1c retry` requeues them")
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _with_progress(conn: Any, runner: Any, start: Any, end: Any, dry_run: bool, restart: bool) -> Any:
+    if not sys.stderr.isatty():
+        return runner.backfill(start, end, dry_run=dry_run, restart=restart)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from connector.onec.query import F
+
+    f = F(runner.tz)
+    flt = F.and_(runner.reader.base_filter(), f.ge(runner.spec.source.date_field, start),
+                 f.lt(runner.spec.source.date_field, end) if end else None)
+    total = conn.odata.count(runner.spec.source.entity, flt)
+    with Progress(TextColumn(f"{runner.flow}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=False) as progress:
+        task = progress.add_task("backfill", total=total)
+        return runner.backfill(start, end, dry_run=dry_run, restart=restart,
+                               progress=lambda n: progress.advance(task, n))
+
+
+@app.command()
+def sync(
+    flows: Annotated[list[str] | None, typer.Argument(help="flows to run (default: all configured)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only; print what would be written")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one incremental cycle of the flows and exit (what the daemon does on each tick)."""
+    with _connector(config) as conn:
+        failed = 0
+        for name in conn.flows(flows):
+            try:
+                report = conn.runner(name).incremental(conn.config.sync.lookback_days, dry_run=dry_run)
+            except ConnectorError as exc:
+                raise _fail(exc) from None
+            if dry_run:
+                _print_plan(report)
+            _print_report(report)
+            failed += report.failed
+    if failed:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@app.command()
+def run(config: ConfigOpt = None) -> None:
+    """Run as a daemon: every flow on its schedule (schedules/default.yaml) until SIGTERM or Ctrl-C."""
+    from connector.daemon import Daemon
+    from connector.schedule import load_schedule
+
+    with _connector(config) as conn:
+        try:
+            schedule = load_schedule(conn.config.schedule_path, list(conn.config.flows))
+        except ConfigError as exc:
+            raise _fail(exc) from None
+        Daemon(conn, schedule).start()
+
+
+@app.command()
+def status(config: ConfigOpt = None) -> None:
+    """Show the ledger: links, pending intents, dead letters and the last runs."""
+    with _connector(config, lock=False) as conn:
+        info = conn.status()
+    out.print(f"ledger {info['ledger']} (schema v{info['schema_version']})", highlight=False)
+    for k, v in info["counts"].items():
+        out.print(f"  {k}: {v}")
+    for r in info["runs"]:
+        out.print(f"  run {r['id']} {r['flow']} {r['kind']} {r['status']} {r['started_at']} {r['stats'] or ''}",
+                  highlight=False, markup=False)
+
+
+@app.command()
+def failed(flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None) -> None:
+    """List records that failed (dead letters) with the reason."""
+    with _connector(config, lock=False) as conn:
+        letters = conn.ledger.dead_letters(flow)
+    if not letters:
+        out.print("no failed records")
+        return
+    for d in letters:
+        out.print(f"#{d.id} {d.flow} {d.label or d.source_key} (attempts {d.attempts}, {d.last_at}): {d.reason}",
+                  highlight=False, markup=False)
+
+
+@app.command()
+def retry(ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids (default: all)")] = None,
+          flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None) -> None:
+    """Requeue failed records; the next `sync` (or daemon cycle) processes them first."""
+    with _connector(config) as conn:
+        letters = conn.ledger.requeue(flow, ids)
+    out.print(f"requeued {len(letters)} record(s); run `b24-1c sync` to process them now")
+
+
+@app.command()
+def schema(output: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None) -> None:
+    """Print the JSON Schema of mapping files (editors use it to autocomplete mappings/*.yaml)."""
+    from connector.mapping.schema import json_schema
+
+    text = json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def sandbox(
+    bitrix24_port: Annotated[int, typer.Option(help="Bitrix24 portal port (0 = any free port)")] = 8024,
+    onec_port: Annotated[int, typer.Option(help="1C OData port (0 = any free port)")] = 8025,
+    orders: Annotated[int, typer.Option(help="customer orders to generate since 2017")] = 500,
+    seed: Annotated[int, typer.Option(help="dataset seed (same seed, same data)")] = 7,
+    rate_limit: Annotated[str, typer.Option(help="Bitrix24 plan limits: standard | enterprise | off")] = "standard",
+    state: Annotated[Path | None, typer.Option(help="keep the emulators' data in this folder across restarts")]
+    = None,
+    faults: Annotated[str, typer.Option(help="fault profile: none | light | flaky | lost-replies | chaos")] = "none",
+) -> None:
+    """Run the Bitrix24 and 1C emulators in the foreground (Ctrl-C stops them)."""
+    import signal
+    import threading
+
+    from connector.sandbox.faults import FaultInjector
+    from connector.sandbox.runner import ONEC_PASSWORD, ONEC_USER, Sandbox, SandboxOptions
+
+    if rate_limit not in ("standard", "enterprise", "off"):
+        raise typer.BadParameter("--rate-limit must be standard, enterprise or off")
+    try:
+        b24_faults = FaultInjector.profile(faults, seed) if faults != "none" else None
+        onec_faults = FaultInjector.profile(faults, seed + 1) if faults != "none" else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    box = Sandbox(SandboxOptions(bitrix24_port, onec_port, orders, seed, rate_limit, state_dir=state,
+                                 bitrix24_faults=b24_faults, onec_faults=onec_faults))
+    try:
+        box.start()
+    except OSError as exc:
+        err.print(f"cannot start the sandbox: {exc} (is the port taken? pass --bitrix24-port 0 --onec-port 0)")
+        raise typer.Exit(EXIT_STOPPED) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"bitrix24 ready: {box.webhook_url}", flush=True)
+    print(f"onec ready: {box.odata_url} user={ONEC_USER} password={ONEC_PASSWORD}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option(help="orders to generate since 2017")] = 600,
+    seed: Annotated[int, typer.Option(help="dataset seed")] = 7,
+) -> None:
+    """Run everything end to end against the built-in sandbox and print what happened."""
+    from connector.demo import run_demo
+
+    raise typer.Exit(run_demo(out, orders, seed))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(f"b24-1c {__version__}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["UTC", "app", "main"]

@@ -1,0 +1,176 @@
+"""config.yaml as pydantic models: ${ENV} interpolation, SecretStr secrets, unknown keys rejected."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from connector.errors import ConfigError
+from connector.redact import register_secret
+from connector.yamlio import load_model
+
+DEFAULT_CONFIG_NAMES = ("config.yaml", "config.example.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{value}' (use an IANA name such as Europe/Moscow)") from None
+    return value
+
+
+class OAuthConfig(_Strict):
+    """An OAuth application: the portal's REST endpoint and a refresh token that rotates."""
+
+    portal_url: str = Field(description="https://PORTAL/rest/")
+    client_id: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
+    token_url: str = "https://oauth.bitrix.info/oauth/token/"
+    token_store: Path = Path("state/oauth.json")
+
+
+class Bitrix24Config(_Strict):
+    """How to reach the portal and how fast we may talk to it."""
+
+    webhook_url: SecretStr | None = None
+    oauth: OAuthConfig | None = None
+    plan: Literal["standard", "enterprise", "off"] = "standard"
+    portal_timezone: str = "Europe/Moscow"
+    timeout: float = Field(60.0, gt=0, le=600)
+    originator_id: str = "1C"
+    verify_tls: bool | str = True
+
+    _zone = field_validator("portal_timezone")(_check_zone)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = value.get_secret_value()
+        if not url.startswith(("http://", "https://")) or "/rest/" not in url:
+            raise ValueError("must look like https://PORTAL/rest/USER_ID/WEBHOOK_CODE/")
+        return SecretStr(url if url.endswith("/") else url + "/")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> Bitrix24Config:
+        if (self.webhook_url is None) == (self.oauth is None):
+            raise ValueError("set exactly one of bitrix24.webhook_url (B24_WEBHOOK_URL) or bitrix24.oauth")
+        return self
+
+
+class OneCConfig(_Strict):
+    """The 1C publication: OData base URL, an infobase user, the server's time zone and configuration profile."""
+
+    odata_url: str
+    user: str
+    password: SecretStr
+    timezone: str = "Europe/Moscow"
+    profile: Literal["ut11.5", "ut11.4", "bp3.0"] = "ut11.5"
+    page_size: int = Field(500, ge=1, le=5000)
+    max_connections: int = Field(2, ge=1, le=16)
+    timeout: float = Field(120.0, gt=0, le=900)
+
+    _zone = field_validator("timezone")(_check_zone)
+
+    @field_validator("odata_url")
+    @classmethod
+    def _odata_shape(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL ending in /odata/standard.odata/")
+        return value if value.endswith("/") else value + "/"
+
+
+class LedgerConfig(_Strict):
+    """Where the SQLite ledger lives."""
+
+    path: Path = Path("state/ledger.sqlite3")
+
+
+class SyncConfig(_Strict):
+    """Knobs of the sync engine."""
+
+    lookback_days: int = Field(30, ge=1, le=3650, description="incremental cycles re-read 1C documents this recent")
+    batch_size: int = Field(25, ge=1, le=50, description="records per Bitrix24 batch request")
+
+
+class LoggingConfig(_Strict):
+    """Log level and format (auto: console on a terminal, JSON lines otherwise)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Config(_Strict):
+    """The whole config.yaml."""
+
+    bitrix24: Bitrix24Config
+    onec: OneCConfig
+    ledger: LedgerConfig = LedgerConfig()
+    sync: SyncConfig = SyncConfig()
+    logging: LoggingConfig = LoggingConfig()
+    mappings_dir: Path = Path("mappings")
+    schedule: Path = Path("schedules/default.yaml")
+    flows: list[str] = Field(default_factory=lambda: ["orders"], min_length=1)
+
+    # Set by load_config: the file this came from, so relative paths resolve against its folder.
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        if path.is_absolute() or self.source is None:
+            return path
+        return (self.source.parent / path).resolve()
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.resolve(self.ledger.path)
+
+    @property
+    def mappings_path(self) -> Path:
+        return self.resolve(self.mappings_dir)
+
+    @property
+    def schedule_path(self) -> Path:
+        return self.resolve(self.schedule)
+
+
+def find_config(explicit: Path | None) -> Path:
+    """The config to use: --config, else $B24_1C_CONFIG, else ./config.yaml, else ./config.example.yaml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("B24_1C_CONFIG")
+    if env:
+        return Path(env)
+    for name in DEFAULT_CONFIG_NAMES:
+        if Path(name).exists():
+            return Path(name)
+    raise ConfigError("no config file: copy config.example.yaml to config.yaml, or pass --config FILE")
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate config.yaml; secrets are registered for redaction."""
+    config = load_model(path, Config, env=env)
+    config._source = path.resolve()
+    if config.bitrix24.webhook_url is not None:
+        register_secret(config.bitrix24.webhook_url.get_secret_value().rstrip("/").rsplit("/", 1)[-1])
+    if config.bitrix24.oauth is not None:
+        register_secret(config.bitrix24.oauth.client_secret.get_secret_value())
+        register_secret(config.bitrix24.oauth.refresh_token.get_secret_value())
+    register_secret(config.onec.password.get_secret_value())
+    return config

@@ -1,0 +1,1 @@
+"""Declarative YAML mappings: schema, transforms and the pure engine."""

@@ -1,0 +1,150 @@
+"""The pure mapping engine: one source record + lookup tables → target fields and rows, or a reason."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.mapping.schema import FieldRule, Mapping
+from connector.mapping.transforms import CONVERTERS, _parse_1c_datetime, is_empty
+from connector.records import Mapped
+
+Lookups = dict[str, dict[str, dict[str, Any]]]  # table -> ref -> row
+
+
+class _FieldProblem(Exception):
+    pass
+
+
+class _SafeFormatter(string.Formatter):
+    """str.format restricted to plain names; dates are formatted as dates."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        if field_name not in kwargs:
+            raise _FieldProblem(f"format refers to '{field_name}', which the record does not have")
+        return kwargs[field_name], field_name
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec and "%" in format_spec and isinstance(value, str):
+            try:
+                value = _parse_1c_datetime(value)
+            except ValueError:
+                raise _FieldProblem(f"cannot format {value!r} as a date") from None
+        if isinstance(value, str):
+            value = value.strip()
+        if isinstance(value, datetime):
+            return value.strftime(format_spec) if format_spec else value.isoformat()
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _SafeFormatter()
+
+
+def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo) -> Any:
+    if rule.const is not None:
+        return rule.const
+    if rule.format is not None:
+        return _FORMATTER.format(rule.format, **record)
+    assert rule.source is not None
+    if rule.source not in record:
+        raise _FieldProblem(f"the record has no property '{rule.source}'")
+    value = record[rule.source]
+    if rule.lookup is not None and not is_empty(value):
+        table, column = rule.lookup.split(".", 1)
+        row = lookups.get(table, {}).get(str(value))
+        if row is None:
+            raise _FieldProblem(f"{rule.source} = {value} was not found in lookup '{table}'")
+        value = row.get(column)
+    if is_empty(value):
+        return None
+    try:
+        value = CONVERTERS[rule.type](value, tz)
+    except ValueError as exc:
+        raise _FieldProblem(str(exc)) from None
+    if rule.map is not None:
+        key = str(value)
+        if key not in rule.map:
+            if rule.default is None:
+                raise _FieldProblem(f"value {key!r} is not in the map ({', '.join(map(str, rule.map))})")
+            return rule.default
+        value = rule.map[key]
+    return value
+
+
+def _apply(rules: dict[str, FieldRule], record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
+           where: str, problems: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for target, rule in rules.items():
+        if rule.owner != "onec":
+            continue
+        try:
+            value = _value(rule, record, lookups, tz)
+        except _FieldProblem as exc:
+            problems.append(f"{where}{target}: {exc}")
+            continue
+        if value is None:
+            value = rule.default
+        if value is None and rule.required:
+            src = rule.source or rule.format or "value"
+            problems.append(f"{where}{target}: required, but {src} is empty")
+            continue
+        if isinstance(value, str) and rule.max_length is not None and len(value) > rule.max_length:
+            value = value[: rule.max_length - 1] + "…"
+        if value is not None:
+            out[target] = value
+    return out
+
+
+def label_of(spec: Mapping, record: dict[str, Any]) -> str:
+    """A human name for a record in errors: its label format, falling back to its key."""
+    try:
+        text = _FORMATTER.format(spec.source.label, **record)
+    except (_FieldProblem, ValueError, KeyError, IndexError):
+        text = ""
+    key = record.get(spec.source.key, "?")
+    return f"{spec.source.entity} {text.strip() or key} ({key})"
+
+
+def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo) -> Mapped:
+    """Map one record; every field problem is reported, none stops the others."""
+    key = record.get(spec.source.key)
+    version = record.get(spec.source.version_field)
+    label = label_of(spec, record)
+    if not isinstance(key, str) or is_empty(key):
+        return Mapped(key=str(key), version=None, label=label, error=f"{label}: the record has an empty {spec.source.key}")
+    problems: list[str] = []
+    fields = _apply(spec.fields, record, lookups, tz, "", problems)
+    rows: list[dict[str, Any]] | None = None
+    if spec.rows is not None:
+        section = record.get(spec.rows.source)
+        if not isinstance(section, list):
+            problems.append(f"{spec.rows.source}: expected the tabular section, the record has "
+                            f"{type(section).__name__}")
+        else:
+            rows = [_apply(spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems)
+                    for i, row in enumerate(section) if isinstance(row, dict)]
+    if problems:
+        return Mapped(key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems))
+    return Mapped(key=key, version=version, fields=fields, rows=rows, label=label)
+
+
+def needed_refs(spec: Mapping, records: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
+    """Which references each lookup table must resolve for these records."""
+    need: dict[str, set[str]] = {name: set() for name in spec.lookups}
+    sources: list[tuple[str | None, FieldRule]] = [(None, r) for r in spec.fields.values()]
+    if spec.rows is not None:
+        sources += [(spec.rows.source, r) for r in spec.rows.fields.values()]
+    for record in records:
+        for section, rule in sources:
+            if rule.lookup is None or rule.source is None:
+                continue
+            table = rule.lookup.split(".", 1)[0]
+            rows = record.get(section, []) if section else [record]
+            for row in rows if isinstance(rows, list) else []:
+                value = row.get(rule.source) if isinstance(row, dict) else None
+                if isinstance(value, str) and not is_empty(value):
+                    need[table].add(value)
+    return need

@@ -1,0 +1,93 @@
+"""Value conversions named by `type:` in mappings; each raises ValueError with a readable reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+EMPTY_REF = "00000000-0000-0000-0000-000000000000"
+EMPTY_DATE_PREFIX = "0001-01-01"
+
+
+def is_empty(value: Any) -> bool:
+    """1C's empty values: None, "", the zero GUID, the empty date, whitespace padding."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        v = value.strip()
+        return v == "" or v == EMPTY_REF or v.startswith(EMPTY_DATE_PREFIX)
+    return False
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        d = Decimal(str(value).strip().replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not d.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    if abs(d) >= Decimal("1e15"):
+        raise ValueError(f"number {value!r} is out of range")
+    return d
+
+
+def to_money(value: Any, tz: ZoneInfo) -> str:
+    return str(_decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def to_number(value: Any, tz: ZoneInfo) -> str:
+    d = _decimal(value).normalize()
+    return format(d, "f")
+
+
+def to_int(value: Any, tz: ZoneInfo) -> int:
+    d = _decimal(value)
+    if d != d.to_integral_value():
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return int(d)
+
+
+def _parse_1c_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a date like 2024-11-05T14:02:11, got {value!r}") from None
+
+
+def to_date(value: Any, tz: ZoneInfo) -> str:
+    return _parse_1c_datetime(value).date().isoformat()
+
+
+def to_datetime(value: Any, tz: ZoneInfo) -> str:
+    dt = _parse_1c_datetime(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    return dt.isoformat(timespec="seconds")
+
+
+def to_bool(value: Any, tz: ZoneInfo) -> str:
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    text = str(value).strip().lower()
+    if text in ("true", "1", "y", "yes", "да"):
+        return "Y"
+    if text in ("false", "0", "n", "no", "нет", ""):
+        return "N"
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def to_string(value: Any, tz: ZoneInfo) -> str:
+    return str(value).strip()
+
+
+CONVERTERS: dict[str, Callable[[Any, ZoneInfo], Any]] = {
+    "string": to_string, "money": to_money, "number": to_number, "int": to_int,
+    "date": to_date, "datetime": to_datetime, "bool": to_bool,
+}

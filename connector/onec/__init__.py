@@ -1,0 +1,1 @@
+"""1C:Enterprise clients: OData (standard.odata) and SOAP web services."""

@@ -1,0 +1,1 @@
+"""Faithful in-process emulators of a Bitrix24 portal and a 1C infobase, plus a realistic dataset."""

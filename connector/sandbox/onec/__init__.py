@@ -1,0 +1,1 @@
+"""1C:Enterprise emulator (OData / SOAP sandbox)."""

@@ -1,0 +1,176 @@
+"""YAML loading with line numbers, ${ENV} interpolation and pydantic errors that name file, line and key."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from connector.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file keeping line information; a syntax error names file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from None
+
+
+def interpolate(node: Any, env: Mapping[str, str], problems: list[str], where: str, path: tuple[Any, ...] = ()) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`. Unset variables are problems."""
+    if isinstance(node, str):
+
+        def repl(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            value = env.get(name)
+            if value is None or (value == "" and default is not None):
+                if default is None:
+                    problems.append(
+                        f"{where}: {dotted(path)}: environment variable {name} is not set "
+                        f"(set it, or write ${{{name}:-default}})"
+                    )
+                    return ""
+                return default
+            return value
+
+        return _VAR.sub(repl, node)
+    if isinstance(node, Mapping):
+        out = CommentedMap()
+        for k, v in node.items():
+            out[k] = interpolate(v, env, problems, where, (*path, k))
+        if isinstance(node, CommentedMap):
+            out._yaml_line_col = node.lc  # keep line numbers for error messages
+        return out
+    if isinstance(node, list):
+        seq = CommentedSeq(interpolate(v, env, problems, where, (*path, i)) for i, v in enumerate(node))
+        if isinstance(node, CommentedSeq):
+            seq._yaml_line_col = node.lc
+        return seq
+    return node
+
+
+def dotted(path: tuple[Any, ...] | list[Any]) -> str:
+    """`a.b[0].c` from a key path."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def line_of(root: Any, path: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest existing key along `path`."""
+    node, line = root, None
+    for part in path:
+        try:
+            if isinstance(node, CommentedMap) and part in node:
+                line = node.lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line = node.lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (KeyError, AttributeError, IndexError, TypeError):
+            break
+    return line
+
+
+def _field_names(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The valid key names at `path` in `model`, for 'did you mean' suggestions."""
+    current: Any = model
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validation_problems(exc: ValidationError, root: Any, where: str, model: type[BaseModel]) -> list[str]:
+    """Turn pydantic errors into `file:line: key.path: message` lines, with suggestions for unknown keys."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = line_of(root, loc)
+        place = f"{where}:{line}" if line else where
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            valid = _field_names(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            msg = "unknown key" + (f"; did you mean '{close[0]}'?" if close else "")
+            if valid:
+                msg += f" (valid keys: {', '.join(valid)})"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        problems.append(f"{place}: {dotted(loc)}: {msg}")
+    return problems
+
+
+def load_model(path: Path, model: type[M], env: Mapping[str, str] | None = None, interpolate_env: bool = True) -> M:
+    """Load, interpolate and validate one YAML file into `model`; every problem is reported at once."""
+    root = load_yaml(path)
+    if root is None:
+        root = CommentedMap()
+    problems: list[str] = []
+    where = str(path)
+    data = interpolate(root, os.environ if env is None else env, problems, where) if interpolate_env else root
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: the top level must be a mapping of keys, got {type(data).__name__}")
+    try:
+        result = model.model_validate(_plain(data))
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc, root, where, model))
+        result = None
+    if problems or result is None:
+        raise ConfigError(f"{where}: {len(problems)} problem(s)", problems=problems)
+    return result
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
