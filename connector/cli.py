@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from collections.abc import Iterator
 
 import typer
 from rich.console import Console
@@ -23,8 +23,8 @@ app = typer.Typer(
          "Start with `b24-1c demo` (runs everything against the built-in sandbox), then `b24-1c check` on "
          "your own config.yaml.",
     no_args_is_help=True, add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_STOPPED, EXIT_LOCKED = 1, 2, 3, 4
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: $B24_1C_CONFIG, "

@@ -91,8 +91,8 @@ class FlowRunner:
         cursor_name = f"{self.flow}:backfill"
         saved = None if restart else self.ledger.cursor(cursor_name)
         window = {"since": since.isoformat(), "until": until.isoformat() if until else None}
-        same_window = bool(saved) and saved.get("window") == window
-        cursor = saved.get("page") if same_window else None
+        same_window = isinstance(saved, dict) and saved.get("window") == window
+        cursor = saved.get("page") if same_window and isinstance(saved, dict) else None
         if saved and not same_window:
             log.info("backfill window changed; starting from its beginning", flow=self.flow, **window)
         run_id = None if dry_run else self.ledger.start_run(self.flow, "backfill")

@@ -61,14 +61,9 @@ def interpolate(node: Any, env: Mapping[str, str], problems: list[str], where: s
         out = CommentedMap()
         for k, v in node.items():
             out[k] = interpolate(v, env, problems, where, (*path, k))
-        if isinstance(node, CommentedMap):
-            out._yaml_line_col = node.lc  # keep line numbers for error messages
         return out
     if isinstance(node, list):
-        seq = CommentedSeq(interpolate(v, env, problems, where, (*path, i)) for i, v in enumerate(node))
-        if isinstance(node, CommentedSeq):
-            seq._yaml_line_col = node.lc
-        return seq
+        return CommentedSeq(interpolate(v, env, problems, where, (*path, i)) for i, v in enumerate(node))
     return node
 
 
@@ -105,22 +100,38 @@ def _field_names(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
     """The valid key names at `path` in `model`, for 'did you mean' suggestions."""
     current: Any = model
     for part in path:
-        if isinstance(part, int):
+        fields = getattr(current, "model_fields", None) if isinstance(current, type) else None
+        if fields is not None:
+            if part not in fields:
+                return []
+            current = fields[part].annotation
             continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        annotation = fields[part].annotation
-        current = _model_in(annotation)
+        current = _container_item(current)  # a dict key or a list index: step into the value type
         if current is None:
             return []
-    fields = getattr(current, "model_fields", None)
-    return list(fields) if fields else []
+    model_cls = _model_in(current)
+    return list(model_cls.model_fields) if model_cls is not None else []
+
+
+def _container_item(annotation: Any) -> Any:
+    """The value type of dict[K, V] / list[V] / Optional[...] annotations."""
+    args = getattr(annotation, "__args__", None) or ()
+    origin = getattr(annotation, "__origin__", None)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin is list and args:
+        return args[0]
+    for arg in args:  # unions: the first container or model inside
+        if getattr(arg, "__origin__", None) in (dict, list) or _model_in(arg) is not None:
+            return _container_item(arg) if getattr(arg, "__origin__", None) else arg
+    return None
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if getattr(annotation, "__origin__", None) in (dict, list):
+        return None
     for arg in getattr(annotation, "__args__", ()) or ():
         found = _model_in(arg)
         if found is not None:

@@ -81,7 +81,7 @@ def _error_from(status: int, body: Any, method: str) -> Exception:
         return OperationTimeLimited(f"Bitrix24 blocked {method} for its operating time: {desc}", method=method)
     if lcode == "expired_token":
         return AuthError("the access token has expired", method=method)
-    if lcode in _AUTH_CODES or status in (401, 403) and lcode not in ("", "0"):
+    if lcode in _AUTH_CODES or (status in (401, 403) and lcode not in ("", "0")):
         return AuthError(f"Bitrix24 rejected the credentials ({code}): {desc}. Check the webhook URL and its scopes",
                          method=method)
     if lcode == "error_method_not_found":
@@ -175,9 +175,9 @@ class Bitrix24Client:
                     self.pacer.penalize()
             if isinstance(exc, OperationTimeLimited):
                 self.stats.time_limited += 1
-            if isinstance(exc, AuthError) and str(body.get("error")).lower() == "expired_token" and not refreshed:
-                if self.auth.refresh(self.session):
-                    return self._send(method, params, write, refreshed=True)
+            expired = isinstance(exc, AuthError) and str(body.get("error")).lower() == "expired_token"
+            if expired and not refreshed and self.auth.refresh(self.session):
+                return self._send(method, params, write, refreshed=True)
             if write and isinstance(exc, TransientError):
                 raise OutcomeUnknown(str(exc), method=method)
             raise exc

@@ -37,7 +37,7 @@ class _SafeFormatter(string.Formatter):
             value = value.strip()
         if isinstance(value, datetime):
             return value.strftime(format_spec) if format_spec else value.isoformat()
-        return super().format_field(value, format_spec)
+        return str(super().format_field(value, format_spec))
 
 
 _FORMATTER = _SafeFormatter()

@@ -82,7 +82,7 @@ class ODataClient:
     def _parse(self, resp: requests.Response, method: str, resource: str, write: bool) -> Any:
         text = resp.content.decode("utf-8-sig", errors="replace")
         ctype = resp.headers.get("Content-Type", "")
-        if "html" in ctype or text.lstrip()[:1] == "<" and "json" not in ctype:
+        if "html" in ctype or (text.lstrip()[:1] == "<" and "json" not in ctype):
             if resp.status_code in (200, 401, 403):
                 raise AuthError(f"1C answered an HTML page ({resp.status_code}) instead of OData: check the "
                                 "publication (default.vrd), the user and the password", system="1c")
@@ -110,7 +110,7 @@ class ODataClient:
             hint = message or "check the user and the rights of the OData user"
             raise AuthError(f"1C refused access ({resp.status_code}, code {code or '-'}): {hint}", system="1c",
                             resource=resource)
-        if code in _STOP_CODES or resp.status_code == 404 and code != "9":
+        if code in _STOP_CODES or (resp.status_code == 404 and code != "9"):
             raise StopRun(f"1C rejected the request ({_STOP_CODES.get(code, 'not published?')}, code {code}): "
                           f"{message}", system="1c", resource=resource)
         if code == "-1" or 400 <= resp.status_code < 500:
@@ -140,7 +140,8 @@ class ODataClient:
         payload = self.request("GET", entity, options)
         if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
             raise TransientError(f"1C answered {entity} without a 'value' list", system="1c")
-        return payload["value"]
+        rows: list[dict[str, Any]] = payload["value"]
+        return rows
 
     def pages(self, entity: str, *, filter: str | None, orderby: str, page_size: int,
               select: list[str] | None = None, skip: int = 0) -> Iterator[tuple[int, list[dict[str, Any]]]]:
