@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import requests
 from requests.adapters import HTTPAdapter
 
-from connector.bitrix24.auth import WebhookAuth
+from connector.bitrix24.auth import Auth, OAuthAuth, WebhookAuth
 from connector.bitrix24.client import Bitrix24Client
 from connector.bitrix24.deals import DealWriter
 from connector.clock import Clock, SystemClock
@@ -103,10 +103,17 @@ class Connector:
     def bitrix24(self) -> Bitrix24Client:
         if self._b24 is None:
             b = self.config.bitrix24
-            if b.webhook_url is None:
-                raise ConfigError("OAuth apps are not supported by this version yet: set bitrix24.webhook_url")
-            self._b24 = Bitrix24Client(make_session(verify=b.verify_tls), WebhookAuth(b.webhook_url.get_secret_value()),
-                                       self.clock, RequestPacer.for_plan(self.clock, b.plan), timeout=b.timeout)
+            auth: Auth
+            if b.oauth is not None:
+                o = b.oauth
+                auth = OAuthAuth(o.portal_url, o.client_id, o.client_secret.get_secret_value(),
+                                 o.refresh_token.get_secret_value(), o.token_url, self.config.resolve(o.token_store),
+                                 self.clock)
+            else:
+                assert b.webhook_url is not None
+                auth = WebhookAuth(b.webhook_url.get_secret_value())
+            self._b24 = Bitrix24Client(make_session(verify=b.verify_tls), auth, self.clock,
+                                       RequestPacer.for_plan(self.clock, b.plan), timeout=b.timeout)
         return self._b24
 
     @property

@@ -81,16 +81,17 @@ class OperatingWindow:
         self.limit = limit
         self.window = window
         self.slot = window / slots
-        self._spent: dict[str, deque[tuple[float, float]]] = {}
+        # Per method: [bucket start, seconds spent, time of the bucket's first call].
+        self._spent: dict[str, deque[list[float]]] = {}
 
-    def _trim(self, method: str, now: float) -> deque[tuple[float, float]]:
+    def _trim(self, method: str, now: float) -> deque[list[float]]:
         spent = self._spent.setdefault(method, deque())
         while spent and spent[0][0] <= now - self.window:
             spent.popleft()
         return spent
 
     def used(self, method: str, now: float) -> float:
-        return sum(cost for _, cost in self._trim(method, now))
+        return sum(entry[1] for entry in self._trim(method, now))
 
     def blocked(self, method: str, now: float) -> bool:
         """Checked before a call: a method over its limit is blocked until its oldest bucket drops off."""
@@ -100,11 +101,68 @@ class OperatingWindow:
         spent = self._trim(method, now)
         start = now - (now % self.slot)
         if spent and spent[-1][0] == start:
-            spent[-1] = (start, spent[-1][1] + cost)
+            spent[-1][1] += cost
         else:
-            spent.append((start, cost))
+            spent.append([start, cost, now])
 
     def reset_at(self, method: str, now: float) -> float:
-        """When the oldest bucket of this method drops off."""
+        """When the oldest bucket of this method drops off: its first call + the window (the portal's
+        `operating_reset_at`); a bucket is never kept longer than that."""
         spent = self._trim(method, now)
-        return (spent[0][0] if spent else now) + self.window
+        return (spent[0][2] if spent else now) + self.window
+
+
+class OperatingPacer:
+    """Client side of the operating-time limit: pauses one method before the portal would block it.
+
+    The portal reports, per method, the server time used in the last 10 minutes (`time.operating`) and when the
+    oldest minute drops off (`operating_reset_at`). When a method's use plus the most a next request could add
+    reaches the limit, that method (and only it) waits until the reset.
+    """
+
+    def __init__(self, clock: Clock, limit: float = 480.0, headroom: float = 0.9) -> None:
+        self.clock = clock
+        self.limit = limit * headroom
+        self._used: dict[str, float] = {}
+        self._reset_at: dict[str, float] = {}
+        self._cost: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.paused_seconds = 0.0
+        self.pauses = 0
+
+    def observe(self, method: str, time_block: dict[str, object]) -> None:
+        """Learn from a reply's `time` block (or a batch sub-command's entry in `result_time`)."""
+        used = time_block.get("operating")
+        if not isinstance(used, int | float):
+            return
+        reset = time_block.get("operating_reset_at")
+        duration = time_block.get("processing", time_block.get("duration", 0.0))
+        with self._lock:
+            self._used[method] = float(used)
+            if isinstance(reset, int | float):
+                self._reset_at[method] = float(reset)
+            if isinstance(duration, int | float):
+                self._cost[method] = max(self._cost.get(method, 0.0) * 0.9, float(duration))
+
+    def blocked(self, method: str) -> None:
+        """The portal answered 429 for this method: assume it is full until its reset."""
+        with self._lock:
+            self._used[method] = max(self._used.get(method, 0.0), self.limit + 1)
+
+    def wait(self, methods: dict[str, int]) -> None:
+        """Before a request that runs `count` calls of each method: wait while any of them would overflow."""
+        for method, count in methods.items():
+            with self._lock:
+                used = self._used.get(method, 0.0)
+                projected = used + self._cost.get(method, 0.0) * count
+                reset = self._reset_at.get(method)
+            if projected < self.limit or reset is None:
+                continue
+            delay = reset - self.clock.now().timestamp() + 0.5
+            if delay > 0:
+                self.pauses += 1
+                self.paused_seconds += delay
+                self.clock.sleep(delay)
+            with self._lock:  # the oldest minute has dropped off; the next reply tells the new figure
+                self._used[method] = max(0.0, used - self._cost.get(method, 0.0) * 60)
+                self._reset_at.pop(method, None)

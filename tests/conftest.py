@@ -1,16 +1,21 @@
-"""Shared fixtures: a running sandbox, a config pointing at it, a connector on a temporary ledger."""
+"""Shared fixtures: a running sandbox, a config pointing at it, a connector on a temporary ledger.
+
+Imports of the sandbox happen inside the fixtures, so pure unit tests never depend on the emulators.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from connector.app import Connector
-from connector.config import Config, load_config
-from connector.sandbox.runner import Sandbox, SandboxOptions
+if TYPE_CHECKING:
+    from connector.app import Connector
+    from connector.config import Config
+    from connector.sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
@@ -19,19 +24,25 @@ SINCE = datetime(2017, 1, 1)
 
 def make_config(box: Sandbox, ledger: Path, **extra: str) -> Config:
     """config.example.yaml as shipped, pointed at a sandbox through the environment."""
+    from connector.config import load_config
+
     env = {**box.env(), "B24_1C_LEDGER": str(ledger), **extra}
     return load_config(EXAMPLE, env=env)
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+def sandbox() -> Iterator[Any]:
     """A small sandbox (80 orders) with limits off: fast, and still the real HTTP wire formats."""
+    from connector.sandbox.runner import Sandbox, SandboxOptions
+
     with Sandbox(SandboxOptions(orders=80, seed=11, rate_limit="off")) as box:
         yield box
 
 
 @pytest.fixture
 def connector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Connector]:
+    from connector.app import Connector
+
     with Connector(make_config(sandbox, tmp_path / "ledger.sqlite3")) as conn:
         conn.setup()
         yield conn

@@ -28,7 +28,7 @@ from connector.errors import (
     TransientError,
 )
 from connector.logs import get_logger
-from connector.ratelimit import RequestPacer
+from connector.ratelimit import OperatingPacer, RequestPacer
 
 log = get_logger(__name__)
 
@@ -95,11 +95,13 @@ class Bitrix24Client:
     """The only way the connector talks to Bitrix24. Always POSTs JSON."""
 
     def __init__(self, session: requests.Session, auth: Auth, clock: Clock, pacer: RequestPacer | None,
-                 timeout: float = 60.0, max_attempts: int = 6, user_agent: str = "b24-1c/0.1") -> None:
+                 timeout: float = 60.0, max_attempts: int = 6, user_agent: str = "b24-1c/0.1",
+                 operating: OperatingPacer | None = None) -> None:
         self.session = session
         self.auth = auth
         self.clock = clock
         self.pacer = pacer
+        self.operating = operating if operating is not None else OperatingPacer(clock)
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.user_agent = user_agent
@@ -109,10 +111,13 @@ class Bitrix24Client:
 
     def call(self, method: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Reply:
         """Call one method; reads retry transient failures, writes raise OutcomeUnknown when unsure."""
-        body = self._with_retry(method, dict(params or {}), write)
-        return Reply(body.get("result"), _int(body.get("total")), _int(body.get("next")), body.get("time") or {})
+        body = self._with_retry(method, dict(params or {}), write, {method.lower(): 1})
+        time_block = body.get("time") or {}
+        self.operating.observe(method.lower(), time_block)
+        return Reply(body.get("result"), _int(body.get("total")), _int(body.get("next")), time_block)
 
-    def _with_retry(self, method: str, params: dict[str, Any], write: bool) -> dict[str, Any]:
+    def _with_retry(self, method: str, params: dict[str, Any], write: bool,
+                    costs: dict[str, int]) -> dict[str, Any]:
         retry_on = (RateLimited, OperationTimeLimited) if write else (RetryLater,)
 
         def wait(state: RetryCallState) -> float:
@@ -126,14 +131,17 @@ class Bitrix24Client:
                             stop=stop_after_attempt(self.max_attempts), reraise=True)
         for attempt in retrying:
             with attempt:
+                self.operating.wait(costs)
                 return self._send(method, params, write)
         raise AssertionError("unreachable")
 
     def _send(self, method: str, params: dict[str, Any], write: bool, refreshed: bool = False) -> dict[str, Any]:
+        self.auth.ensure(self.session)
         if self.pacer is not None:
             self.pacer.acquire()
         self.stats.requests += 1
         self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
+        sent_with = self.auth.current()
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": self.user_agent,
                    **self.auth.headers()}
         try:
@@ -152,10 +160,10 @@ class Bitrix24Client:
                 raise OutcomeUnknown(f"{method} timed out after {self.timeout:g} s; it may have executed",
                                      method=method) from None
             raise TransientError(f"{method} timed out after {self.timeout:g} s", method=method) from None
-        return self._parse(resp, method, params, write, refreshed)
+        return self._parse(resp, method, params, write, refreshed, sent_with)
 
     def _parse(self, resp: requests.Response, method: str, params: dict[str, Any], write: bool,
-               refreshed: bool) -> dict[str, Any]:
+               refreshed: bool, sent_with: str | None) -> dict[str, Any]:
         if resp.status_code in (301, 302, 307, 308):
             raise StopRun(f"the portal moved to {resp.headers.get('Location', '?')}: update the webhook URL",
                           method=method)
@@ -175,8 +183,9 @@ class Bitrix24Client:
                     self.pacer.penalize()
             if isinstance(exc, OperationTimeLimited):
                 self.stats.time_limited += 1
+                self.operating.blocked(method.lower())
             expired = isinstance(exc, AuthError) and str(body.get("error")).lower() == "expired_token"
-            if expired and not refreshed and self.auth.refresh(self.session):
+            if expired and not refreshed and self.auth.refresh(self.session, sent_with):
                 return self._send(method, params, write, refreshed=True)
             if write and isinstance(exc, TransientError):
                 raise OutcomeUnknown(str(exc), method=method)
@@ -189,29 +198,72 @@ class Bitrix24Client:
 
     def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False,
               write: bool = False) -> BatchReply:
-        """Run up to 50 commands in one request; `$result[key]` references may link them."""
+        """Run up to 50 commands in one request; `$result[key]` references may link them.
+
+        Commands the portal refused for its limits (they did not execute) are sent again after the pause,
+        with references to commands that already succeeded filled in on our side.
+        """
         if len(commands) > BATCH_LIMIT:
             raise ValueError(f"a batch holds at most {BATCH_LIMIT} commands, got {len(commands)}")
+        merged = BatchReply({}, {}, {}, {}, {})
+        todo = dict(commands)
+        for _ in range(self.max_attempts):
+            reply = self._batch_once(todo, halt, write)
+            for key in todo:
+                if key in reply.result:
+                    merged.result[key] = reply.result[key]
+                for section, target in ((reply.total, merged.total), (reply.next, merged.next),
+                                        (reply.time, merged.time)):
+                    if key in section:
+                        target[key] = section[key]
+            refused = {k for k, e in reply.errors.items()
+                       if str(e.get("error", "")).upper() in ("OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED")}
+            for key, error in reply.errors.items():
+                if key not in refused:
+                    merged.errors[key] = error
+            # A command that depends on a refused one did not get its value either: send it again too.
+            again = {k: todo[k] for k in todo if k in refused or (k not in reply.result and k not in reply.errors
+                                                                  and not halt)}
+            if not again:
+                return merged
+            todo = {k: (m, _resolve_refs(p, merged.result)) for k, (m, p) in again.items()}
+            self.stats.retries += 1
+        for key in todo:
+            merged.errors.setdefault(key, {"error": "OPERATION_TIME_LIMIT",
+                                           "error_description": "still blocked after retries"})
+        return merged
+
+    def _batch_once(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], halt: bool,
+                    write: bool) -> BatchReply:
         cmd = {key: batch_command(method, params) for key, (method, params) in commands.items()}
+        costs: dict[str, int] = {}
+        for method, _ in commands.values():
+            costs[method.lower()] = costs.get(method.lower(), 0) + 1
         self.stats.commands += len(cmd)
-        body = self._with_retry("batch", {"halt": 1 if halt else 0, "cmd": cmd}, write)
+        body = self._with_retry("batch", {"halt": 1 if halt else 0, "cmd": cmd}, write, costs)
         sections = body.get("result") or {}
         if not isinstance(sections, dict):
             sections = {}
         errors = {k: v if isinstance(v, dict) else {"error": v}
                   for k, v in normalize_php_map(sections.get("result_error")).items()}
         for key, err in errors.items():
-            if str(err.get("error", "")).upper() == "OPERATION_TIME_LIMIT":
+            code = str(err.get("error", "")).upper()
+            if code == "OPERATION_TIME_LIMIT":
                 self.stats.time_limited += 1
-            elif str(err.get("error", "")).upper() == "QUERY_LIMIT_EXCEEDED":
+                if key in commands:
+                    self.operating.blocked(commands[key][0].lower())
+            elif code == "QUERY_LIMIT_EXCEEDED":
                 self.stats.rate_limited += 1
-            errors[key] = err
+        times = normalize_php_map(sections.get("result_time"))
+        for key, block in times.items():
+            if key in commands and isinstance(block, dict):
+                self.operating.observe(commands[key][0].lower(), block)
         return BatchReply(
             result=normalize_php_map(sections.get("result")),
             errors=errors,
             total={k: int(v) for k, v in normalize_php_map(sections.get("result_total")).items()},
             next={k: int(v) for k, v in normalize_php_map(sections.get("result_next")).items()},
-            time=normalize_php_map(sections.get("result_time")),
+            time=times,
         )
 
     # -- reads --------------------------------------------------------------------------------------------------
@@ -234,6 +286,62 @@ class Bitrix24Client:
             last = int(rows[-1][id_field])
             if len(rows) < PAGE:
                 return
+
+    def list_fast(self, method: str, filter: Mapping[str, Any] | None = None, select: list[str] | None = None,
+                  id_field: str = "ID", items_key: str | None = None,
+                  chain: int = BATCH_LIMIT) -> Iterator[list[dict[str, Any]]]:
+        """Keyset reads at up to 2,500 rows per request: `chain` sub-lists per batch, each starting after the
+        last ID of the one before it (`$result[prev][49][ID]`), stopping at the first short page."""
+        base = dict(filter or {})
+        order = {id_field: "ASC"}
+        last: Any = 0
+        while True:
+            commands: dict[str, tuple[str, dict[str, Any]]] = {}
+            for n in range(chain):
+                ref: Any = last if n == 0 else (
+                    f"$result[p{n - 1}][{items_key}][{PAGE - 1}][{id_field}]" if items_key
+                    else f"$result[p{n - 1}][{PAGE - 1}][{id_field}]")
+                params: dict[str, Any] = {"filter": {**base, f">{id_field}": ref}, "order": order, "start": -1}
+                if select:
+                    params["select"] = select
+                commands[f"p{n}"] = (method, params)
+            reply = self.batch(commands, halt=True)
+            for n in range(chain):
+                if f"p{n}" in reply.errors:
+                    err = reply.errors[f"p{n}"]
+                    raise RemoteRejected(f"{method} failed inside a batch: {err.get('error_description', err)}",
+                                         method=method)
+                rows = reply.result.get(f"p{n}")
+                if isinstance(rows, dict):
+                    rows = rows.get(items_key or "items", [])
+                rows = list(rows or [])
+                if rows:
+                    yield rows
+                    last = rows[-1][id_field]
+                if len(rows) < PAGE:
+                    return
+
+
+def _resolve_refs(value: Any, results: Mapping[str, Any]) -> Any:
+    """Fill `$result[key][path]` references from results we already hold (whole-value references only)."""
+    if isinstance(value, str) and value.startswith("$result["):
+        parts = [p for p in value[len("$result"):].replace("]", "").split("[") if p]
+        if parts and parts[0] in results:
+            node: Any = results[parts[0]]
+            for part in parts[1:]:
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                else:
+                    return value
+            return node
+        return value
+    if isinstance(value, Mapping):
+        return {k: _resolve_refs(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_refs(v, results) for v in value]
+    return value
 
 
 def _int(value: Any) -> int | None:

@@ -15,6 +15,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from connector.clock import Clock
 from connector.errors import AuthError, OutcomeUnknown, RemoteRejected, StopRun, TransientError
+from connector.onec.metadata import MetadataCache
 from connector.onec.query import Guid, literal
 
 _SYSTEM_OPTIONS = {"filter", "select", "orderby", "top", "skip", "format", "expand", "inlinecount"}
@@ -37,13 +38,28 @@ class ODataClient:
         self.max_attempts = max_attempts
         self._slots = threading.BoundedSemaphore(max_connections)
         self.requests = 0
+        self.metadata = MetadataCache(self._fetch_metadata)
+
+    def _fetch_metadata(self) -> bytes:
+        with self._slots:
+            self.requests += 1
+            try:
+                resp = self.session.get(self.base_url + "$metadata", headers={"Authorization": self._auth_header},
+                                        timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise TransientError(f"1C did not answer $metadata: {type(exc).__name__}", system="1c") from None
+        if resp.status_code in (401, 403):
+            raise AuthError("1C refused $metadata: check the user and password", system="1c")
+        if resp.status_code != 200:
+            raise TransientError(f"1C answered $metadata with {resp.status_code}", system="1c")
+        return resp.content
 
     # -- low level ----------------------------------------------------------------------------------------------
 
     def url(self, resource: str, options: Mapping[str, str | int] | None = None) -> str:
         query = "&".join(f"{'$' if k in _SYSTEM_OPTIONS else ''}{k}={quote(str(v), safe='')}"
                          for k, v in (options or {}).items())
-        path = quote(resource, safe="()/'=,")
+        path = quote(resource, safe="()/'=,$")
         return self.base_url + path + ("?" + query if query else "")
 
     def request(self, method: str, resource: str, options: Mapping[str, str | int] | None = None,

@@ -86,7 +86,7 @@ class F:
         """`field eq a or field eq b ...` (1C has no `in`)."""
         if not values:
             raise ValueError("any_of needs at least one value")
-        return "(" + " or ".join(self.eq(field, v) for v in values) + ")"
+        return " or ".join(self.eq(field, v) for v in values)
 
     @staticmethod
     def and_(*parts: str | None) -> str:

@@ -10,11 +10,15 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from connector.sandbox.runner import Sandbox, SandboxOptions
+
 from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from connector.sandbox.runner import Sandbox
 
 pytestmark = pytest.mark.integration
 COMMANDS = ["check", "setup", "backfill", "sync", "run", "status", "failed", "retry", "schema", "sandbox", "demo",
@@ -85,6 +89,8 @@ def test_check_reports_broken_mappings_and_schedules(tmp_path: Path) -> None:
 
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
+    from connector.sandbox.runner import Sandbox, SandboxOptions
+
     with Sandbox(SandboxOptions(orders=300, seed=5, rate_limit="off")) as sandbox:
         yield sandbox
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from connector.app import Connector
-from connector.sandbox.runner import Sandbox
 from tests.conftest import SINCE
+
+if TYPE_CHECKING:
+    from connector.sandbox.runner import Sandbox
 
 pytestmark = pytest.mark.integration
 TZ = ZoneInfo("Europe/Moscow")
