@@ -1,4 +1,10 @@
-"""Reproducible fault injection shared by both emulators: random by seed, or forced one at a time by tests."""
+"""Reproducible fault injection shared by both emulators: random by seed, or forced one at a time by tests.
+
+Kinds: ``latency`` (a slow reply), ``error500`` (JSON 500), ``html502``/``html504`` (nginx pages),
+``reset`` (connection dropped before executing), ``lost_reply`` (a write that commits, then the connection
+is reset), ``lost_timeout`` (a write that commits, then no reply until the client times out), ``overload``
+(503 OVERLOAD_LIMIT) and ``redirect`` (302 portal domain change).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-KINDS = ("latency", "error500", "html502", "html504", "reset", "lost_reply", "overload", "redirect")
+KINDS = ("latency", "error500", "html502", "html504", "reset", "lost_reply", "overload", "redirect",
+         "lost_timeout")
+# Kinds that only make sense for writes: the write executes and only its reply is lost.
+AFTER_COMMIT = frozenset({"lost_reply", "lost_timeout"})
 
 PROFILES: dict[str, dict[str, float]] = {
     "none": {},
@@ -22,28 +31,41 @@ PROFILES: dict[str, dict[str, float]] = {
 
 @dataclass
 class Fault:
+    """One forced fault, optionally only for one method (lowercase)."""
+
     kind: str
-    method: str | None = None  # only for this method (lowercase); None = any
+    method: str | None = None
+
+
+def _check(rates: dict[str, float]) -> None:
+    unknown = set(rates) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
 
 
 class FaultInjector:
-    """Decides, per request, whether and how to misbehave. `lost_reply` only hits writes: it commits, then resets."""
+    """Decides, per request, whether and how to misbehave. After-commit kinds only hit writes."""
 
     def __init__(self, rates: dict[str, float] | None = None, seed: int = 0, latency: float = 0.05,
-                 methods: set[str] | None = None) -> None:
-        unknown = set(rates or {}) - set(KINDS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
+                 methods: set[str] | None = None,
+                 method_rates: dict[str, dict[str, float]] | None = None) -> None:
+        _check(dict(rates or {}))
+        for per in (method_rates or {}).values():
+            _check(per)
         self.rates = dict(rates or {})
+        self.seed = seed
         self.random = random.Random(seed)
         self.latency = latency
-        self.methods = methods
+        self.methods = {m.lower() for m in methods} if methods is not None else None
+        self.method_rates = {m.lower(): dict(r) for m, r in (method_rates or {}).items()}
         self.forced: deque[Fault] = deque()
         self.lock = threading.Lock()
         self.injected: dict[str, int] = {}
+        self.log: list[tuple[str, str]] = []  # (method, kind) in the order injected, for reproducibility checks
 
     @classmethod
     def profile(cls, name: str, seed: int = 0) -> FaultInjector:
+        """A named profile from PROFILES."""
         if name not in PROFILES:
             raise ValueError(f"unknown fault profile '{name}' (known: {', '.join(PROFILES)})")
         return cls(PROFILES[name], seed)
@@ -52,27 +74,38 @@ class FaultInjector:
         """Make the next matching request(s) fail this way."""
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind}")
-        for _ in range(times):
-            self.forced.append(Fault(kind, method.lower() if method else None))
+        with self.lock:
+            for _ in range(times):
+                self.forced.append(Fault(kind, method.lower() if method else None))
+
+    def set_method_rates(self, method: str, rates: dict[str, float]) -> None:
+        """Random faults for one method only (on top of the global rates)."""
+        _check(rates)
+        with self.lock:
+            self.method_rates[method.lower()] = dict(rates)
 
     def pick(self, method: str, write: bool) -> str | None:
+        """The fault for this request, or None."""
         method = method.lower()
         with self.lock:
             for fault in list(self.forced):
-                if fault.method in (None, method) and (fault.kind != "lost_reply" or write):
+                if fault.method in (None, method) and (fault.kind not in AFTER_COMMIT or write):
                     self.forced.remove(fault)
-                    return self._count(fault.kind)
-            if self.methods is not None and method not in self.methods:
-                return None
-            for kind, rate in self.rates.items():
-                if kind == "lost_reply" and not write:
+                    return self._count(method, fault.kind)
+            rates = dict(self.method_rates.get(method, {}))
+            if self.methods is None or method in self.methods:
+                for kind, rate in self.rates.items():
+                    rates.setdefault(kind, rate)
+            for kind, rate in rates.items():
+                if kind in AFTER_COMMIT and not write:
                     continue
                 if rate > 0 and self.random.random() < rate:
-                    return self._count(kind)
+                    return self._count(method, kind)
         return None
 
-    def _count(self, kind: str) -> str:
+    def _count(self, method: str, kind: str) -> str:
         self.injected[kind] = self.injected.get(kind, 0) + 1
+        self.log.append((method, kind))
         return kind
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from connector.clock import Clock, SystemClock
 from connector.sandbox.bitrix24.app import Bitrix24App
+from connector.sandbox.bitrix24.oauth import install_app, issue_tokens
 from connector.sandbox.bitrix24.portal import Portal, Settings, Webhook
 from connector.sandbox.dataset import Dataset, generate
 from connector.sandbox.faults import FaultInjector
-from connector.sandbox.http import HTTPService
+from connector.sandbox.http import HTTPService, LocalTLS, local_tls
 from connector.sandbox.onec.app import ODataApp
 from connector.sandbox.onec.infobase import Infobase
 
@@ -21,6 +24,8 @@ WEBHOOK_CODE = "sandboxwebhookcode"
 ONEC_USER = "Администратор"
 ONEC_PASSWORD = "sandbox"
 ONEC_BASE = "ut"
+OAUTH_CLIENT_ID = "local.sandbox0000000000.00000000"
+OAUTH_CLIENT_SECRET = "sandboxsecret"
 
 
 @dataclass
@@ -37,6 +42,13 @@ class SandboxOptions:
     bitrix24_faults: FaultInjector | None = None
     onec_faults: FaultInjector | None = None
     now: datetime | None = None
+    tls: bool = False                 # serve the portal over HTTPS with a generated 127.0.0.1 certificate
+    https_required: bool = False      # webhooks over plain HTTP answer 400 INVALID_REQUEST
+    budget_scale: float = 1.0         # multiply the per-method operating-time budget
+    operating_enabled: bool = True    # cloud: the operating limiter is on
+    offset_hours: int = 3             # portal time zone
+    method_cost: dict[str, float] | None = None  # simulated seconds per call, per method
+    oauth_client_id: str = OAUTH_CLIENT_ID
 
 
 class Sandbox:
@@ -46,9 +58,17 @@ class Sandbox:
         self.options = options or SandboxOptions()
         self.clock = clock or SystemClock()
         o = self.options
-        self.portal = Portal(Settings(plan=o.rate_limit, scale=o.scale), self.clock, seed=o.seed)
+        if o.rate_limit not in ("standard", "enterprise", "off"):
+            raise ValueError(f"unknown plan '{o.rate_limit}' (known: standard, enterprise, off)")
+        settings = Settings(plan=o.rate_limit, scale=o.scale, budget_scale=o.budget_scale,
+                            operating_enabled=o.operating_enabled, offset_hours=o.offset_hours,
+                            https_required=o.https_required, method_cost=dict(o.method_cost or {}))
+        self.portal = Portal(settings, self.clock, seed=o.seed)
         self.portal.webhooks[WEBHOOK_USER] = Webhook(WEBHOOK_USER, WEBHOOK_CODE)
         self.portal.faults = o.bitrix24_faults
+        self.oauth_app = install_app(self.portal, o.oauth_client_id, OAUTH_CLIENT_SECRET)
+        self.tls: LocalTLS | None = None
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self.infobase = Infobase(users={ONEC_USER: ONEC_PASSWORD})
         self.dataset: Dataset | None = None
         loaded = False
@@ -66,7 +86,17 @@ class Sandbox:
         self._stopping = threading.Event()
 
     def start(self) -> Sandbox:
-        self._b24 = HTTPService(self.b24_app, self.options.bitrix24_port).start()
+        context = None
+        if self.options.tls:
+            if self.options.state_dir is not None:
+                cert_dir = self.options.state_dir / "tls"
+            else:
+                self._tls_dir = tempfile.TemporaryDirectory(prefix="b24-1c-tls-")
+                cert_dir = Path(self._tls_dir.name)
+            self.tls = local_tls(cert_dir)
+            context = self.tls.context
+        self._b24 = HTTPService(self.b24_app, self.options.bitrix24_port, tls=context).start()
+        self.portal.settings.domain = f"127.0.0.1:{self._b24.port}"
         self._onec = HTTPService(self.onec_app, self.options.onec_port).start()
         if self.options.state_dir is not None:
             self._saver = threading.Thread(target=self._save_loop, daemon=True, name="sandbox-saver")
@@ -88,6 +118,11 @@ class Sandbox:
             if service is not None:
                 service.stop()
         self.save()
+        if self.portal.events is not None:
+            self.portal.events.flush(timeout=1.0)
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -99,6 +134,21 @@ class Sandbox:
     def webhook_url(self) -> str:
         assert self._b24 is not None, "start() the sandbox first"
         return f"{self._b24.url}/rest/{WEBHOOK_USER}/{WEBHOOK_CODE}/"
+
+    @property
+    def portal_url(self) -> str:
+        """https://127.0.0.1:PORT (or http://) of the Bitrix24 emulator."""
+        assert self._b24 is not None, "start() the sandbox first"
+        return self._b24.url
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate clients must trust in TLS mode (e.g. REQUESTS_CA_BUNDLE)."""
+        return self.tls.ca_file if self.tls is not None else None
+
+    def oauth_tokens(self, user_id: int = WEBHOOK_USER) -> dict[str, Any]:
+        """A fresh token pair for the sandbox app, as the token endpoint returns it."""
+        return issue_tokens(self.portal, self.oauth_app.client_id, user_id, f"{self.portal_url}/rest/")
 
     @property
     def odata_url(self) -> str:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from connector.sandbox.bitrix24.batchrefs import substitute
-from connector.sandbox.bitrix24.errors import ApiError
+from connector.sandbox.bitrix24.errors import BATCH_NOT_ALLOWED, BATCH_TOO_LONG
 from connector.sandbox.bitrix24.php import parse_str, php_json
 from connector.sandbox.bitrix24.portal import CallContext, Portal
-from connector.sandbox.bitrix24.registry import method
+from connector.sandbox.bitrix24.registry import METHODS, method
 
 if TYPE_CHECKING:
     from connector.sandbox.bitrix24.app import Bitrix24App
 
 BATCH_MAX = 50
+NOT_IN_BATCH = frozenset({"batch", "disk.folder.uploadfile", "download"})
 _APP: dict[int, Bitrix24App] = {}
 
 
@@ -23,31 +25,48 @@ def bind(portal: Portal, app: Bitrix24App) -> None:
     _APP[id(portal)] = app
 
 
+def _commands(params: dict[str, Any]) -> dict[str, Any]:
+    cmd = params.get("cmd")
+    if isinstance(cmd, list):
+        return {str(i): c for i, c in enumerate(cmd)}
+    return {str(k): v for k, v in cmd.items()} if isinstance(cmd, dict) else {}
+
+
+def _method_of(command: Any) -> tuple[str, str]:
+    parts = urlsplit(str(command))
+    name = parts.path.strip("/").lower()
+    if name.endswith(".json"):
+        name = name[:-5]
+    return name, parts.query
+
+
+def has_writes(params: dict[str, Any]) -> bool:
+    """Whether any sub-command writes (so a lost reply can hide a commit)."""
+    for command in list(_commands(params).values())[:BATCH_MAX]:
+        meth = METHODS.get(_method_of(command)[0])
+        if meth is not None and meth.write:
+            return True
+    return False
+
+
 @method("batch", "basic")
 def batch(portal: Portal, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
+    """Run the commands sequentially; per-command results and errors in PHP-shaped sections."""
     if ctx.in_batch:
-        raise ApiError(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
+        raise BATCH_NOT_ALLOWED
     app = _APP[id(portal)]
-    cmd = params.get("cmd")
-    if not isinstance(cmd, dict) or not cmd:
-        cmd = dict(enumerate(cmd)) if isinstance(cmd, list) else {}
     halt = str(params.get("halt", "0")).lower() in ("1", "true", "y")
     accum: dict[str, dict[str, Any]] = {"result": {}, "error": {}, "total": {}, "next": {}, "time": {}}
-    sub_ctx = CallContext(ctx.user_id, ctx.scopes, ctx.via, in_batch=True)
-    for n, (key, command) in enumerate(cmd.items()):
-        key = str(key)
+    sub_ctx = replace(ctx, in_batch=True)
+    for n, (key, command) in enumerate(_commands(params).items()):
         if n >= BATCH_MAX:
-            accum["error"][key] = {"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description":
-                                   "Max batch length exceeded"}
+            # The portal does not run commands past the 50th; each gets its own error.
+            accum["error"][key] = BATCH_TOO_LONG.body()
             continue
-        parts = urlsplit(str(command))
-        name = parts.path.strip("/").lower()
-        if name.endswith(".json"):
-            name = name[:-5]
-        sub_params = substitute(parse_str(parts.query), accum)
-        if name == "batch":
-            accum["error"][key] = {"error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
-                                   "error_description": "Method is not allowed for batch usage"}
+        name, query = _method_of(command)
+        sub_params = substitute(parse_str(query), accum)
+        if name in NOT_IN_BATCH:
+            accum["error"][key] = BATCH_NOT_ALLOWED.body()
         else:
             body, status = app.execute(name, sub_params, sub_ctx)  # sequential, under the portal's RLock
             if status == 200:
