@@ -21,7 +21,7 @@ from connector.errors import ConfigError, InstanceLockedError, RemoteRejected
 from connector.ledger import Ledger
 from connector.mapping.schema import Mapping, load_mappings
 from connector.onec.odata import ODataClient
-from connector.onec.reader import SourceReader
+from connector.onec.reader import OneCSource
 from connector.ratelimit import RequestPacer
 from connector.sync import FlowRunner
 
@@ -135,10 +135,11 @@ class Connector:
         return names
 
     def runner(self, flow: str) -> FlowRunner:
+        from connector.flows.registry import build
+
         spec = self.mappings[flow]
-        reader = SourceReader(self.odata, spec, self.config.onec.page_size)
-        writer = DealWriter(self.bitrix24, spec.target.external_key, self.config.sync.batch_size)
-        return FlowRunner(spec, reader, writer, self.ledger, self.clock, self.onec_tz, self.stop)
+        source, target = build(self, spec)
+        return FlowRunner(spec, source, target, self.ledger, self.clock, self.onec_tz, self.stop, self.mappings)
 
     def setup(self) -> list[tuple[str, str]]:
         """Create the deal user fields the mappings write, when missing; report each one."""

@@ -180,12 +180,7 @@ def _with_progress(conn: Any, runner: Any, start: Any, end: Any, dry_run: bool, 
         return runner.backfill(start, end, dry_run=dry_run, restart=restart)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from connector.onec.query import F
-
-    f = F(runner.tz)
-    flt = F.and_(runner.reader.base_filter(), f.ge(runner.spec.source.date_field, start),
-                 f.lt(runner.spec.source.date_field, end) if end else None)
-    total = conn.odata.count(runner.spec.source.entity, flt)
+    total = runner.source.count(start, end)
     with Progress(TextColumn(f"{runner.flow}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=False) as progress:
         task = progress.add_task("backfill", total=total)
@@ -287,6 +282,14 @@ def sandbox(
     state: Annotated[Path | None, typer.Option(help="keep the emulators' data in this folder across restarts")]
     = None,
     faults: Annotated[str, typer.Option(help="fault profile: none | light | flaky | lost-replies | chaos")] = "none",
+    fault_seed: Annotated[int | None, typer.Option(help="seed of the fault injector (default: --seed)")] = None,
+    scale: Annotated[float, typer.Option(help="multiply the Bitrix24 request drain rate (benchmarks)")] = 1.0,
+    budget_scale: Annotated[float, typer.Option(help="multiply the per-method operating-time budget")] = 1.0,
+    operating: Annotated[bool, typer.Option(help="per-method operating-time limit (cloud: on)")] = True,
+    tls: Annotated[bool, typer.Option(help="serve Bitrix24 over HTTPS with a generated 127.0.0.1 certificate")]
+    = False,
+    https_required: Annotated[bool, typer.Option(help="webhooks over plain HTTP answer 400 'Https required.'")]
+    = False,
 ) -> None:
     """Run the Bitrix24 and 1C emulators in the foreground (Ctrl-C stops them)."""
     import signal
@@ -297,21 +300,30 @@ def sandbox(
 
     if rate_limit not in ("standard", "enterprise", "off"):
         raise typer.BadParameter("--rate-limit must be standard, enterprise or off")
+    if scale <= 0 or budget_scale <= 0:
+        raise typer.BadParameter("--scale and --budget-scale must be positive")
+    fseed = seed if fault_seed is None else fault_seed
     try:
-        b24_faults = FaultInjector.profile(faults, seed) if faults != "none" else None
-        onec_faults = FaultInjector.profile(faults, seed + 1) if faults != "none" else None
+        b24_faults = FaultInjector.profile(faults, fseed) if faults != "none" else None
+        onec_faults = FaultInjector.profile(faults, fseed + 1) if faults != "none" else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    box = Sandbox(SandboxOptions(bitrix24_port, onec_port, orders, seed, rate_limit, state_dir=state,
-                                 bitrix24_faults=b24_faults, onec_faults=onec_faults))
+    box = Sandbox(SandboxOptions(bitrix24_port, onec_port, orders, seed, rate_limit, scale=scale, state_dir=state,
+                                 bitrix24_faults=b24_faults, onec_faults=onec_faults, tls=tls,
+                                 https_required=https_required, budget_scale=budget_scale,
+                                 operating_enabled=operating))
     try:
         box.start()
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         err.print(f"cannot start the sandbox: {exc} (is the port taken? pass --bitrix24-port 0 --onec-port 0)")
         raise typer.Exit(EXIT_STOPPED) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"bitrix24 ready: {box.webhook_url}", flush=True)
+    if box.ca_file is not None:
+        print(f"bitrix24 tls: trust the CA in {box.ca_file} (e.g. REQUESTS_CA_BUNDLE={box.ca_file})", flush=True)
+    print(f"bitrix24 oauth: client_id={box.oauth_app.client_id} token endpoint {box.portal_url}/oauth/token/",
+          flush=True)
     print(f"onec ready: {box.odata_url} user={ONEC_USER} password={ONEC_PASSWORD}", flush=True)
     try:
         while not stop.wait(0.5):

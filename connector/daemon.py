@@ -38,7 +38,7 @@ class Daemon:
             return
         try:
             report = self.connector.runner(flow).incremental(self.connector.config.sync.lookback_days)
-            log.info("cycle done", flow=flow, **report.as_dict())
+            log.info("cycle done", **report.as_dict())
             if self.on_cycle:
                 self.on_cycle(flow, report)
         except StopRun as exc:

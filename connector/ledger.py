@@ -150,6 +150,28 @@ class Ledger:
                 out[row[0]] = Link(row[0], row[1], row[2], row[3])
         return out
 
+    def sources_for_targets(self, flow: str, target_ids: Iterable[str]) -> dict[str, str]:
+        """Reverse links: {target id: source key} (a Bitrix24 company id → its 1C counterparty)."""
+        ids = list(target_ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(f"SELECT target_id, source_key FROM links WHERE flow = ? AND target_id IN "
+                                         f"({marks}) ORDER BY updated_at", (flow, *part)):
+                out[row[0]] = row[1]
+        return out
+
+    def keys(self, flow: str) -> Iterator[str]:
+        """Every linked source key of a flow (for deletion scans), streamed."""
+        for row in self.conn.execute("SELECT source_key FROM links WHERE flow = ? ORDER BY source_key", (flow,)):
+            yield row[0]
+
+    def forget(self, flow: str, keys: Iterable[str]) -> None:
+        """Drop links whose source records are gone."""
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM links WHERE flow = ? AND source_key = ?", ((flow, k) for k in keys))
+
     def link_count(self, flow: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM links WHERE flow = ?", (flow,)).fetchone()[0])
 
@@ -180,10 +202,18 @@ class Ledger:
     # -- the one commit per page --------------------------------------------------------------------------------
 
     def commit(self, flow: str, run_id: int | None, outcomes: Iterable[Outcome],
-               cursor: tuple[str, Any] | None = None) -> None:
-        """Record outcomes, links, intents, dead letters and (optionally) a named cursor in ONE transaction."""
+               cursor: tuple[str, Any] | None = None, extra_links: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Record outcomes, links, intents, dead letters and (optionally) a named cursor in ONE transaction.
+
+        `extra_links` are (flow, source key, target id) links of another flow that must exist exactly when these
+        outcomes do (an order created from a deal is, for the 1C → Bitrix24 flow, already linked to that deal).
+        """
         now = _now()
         with self.transaction() as conn:
+            for other, key, target in extra_links:
+                conn.execute("INSERT INTO links VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (flow, source_key) DO "
+                             "UPDATE SET target_id = excluded.target_id, updated_at = excluded.updated_at",
+                             (other, key, target, now))
             for o in outcomes:
                 error = redact(o.error) if o.error else None
                 if o.status != "skipped" or o.error:

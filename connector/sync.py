@@ -14,14 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.bitrix24.deals import DealWriter
 from connector.clock import Clock
 from connector.errors import OutcomeUnknown
+from connector.flows.base import Source, Target
 from connector.ledger import Ledger, Link
 from connector.logs import get_logger
-from connector.mapping.engine import map_record, needed_refs
+from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
-from connector.onec.reader import SourceReader
 from connector.planner import plan
 from connector.records import Action, Outcome
 
@@ -29,6 +28,7 @@ log = get_logger(__name__)
 
 Progress = Callable[[int], None]
 MAX_RECOVERY_ROUNDS = 5
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass
@@ -43,6 +43,7 @@ class RunReport:
     skipped: int = 0
     failed: int = 0
     recovered: int = 0
+    deleted: int = 0
     pages: int = 0
     stopped: bool = False
     dry_run: bool = False
@@ -67,19 +68,29 @@ class RunReport:
         return {k: v for k, v in self.__dict__.items() if k not in ("planned", "errors")}
 
 
-class FlowRunner:
-    """Runs one mapping's flow against its reader and writer, recording everything in the ledger."""
+def _seconds(text: str) -> int:
+    text = text.strip()
+    return int(text[:-1].strip()) * _UNITS[text[-1]]
 
-    def __init__(self, spec: Mapping, reader: SourceReader, writer: DealWriter, ledger: Ledger, clock: Clock,
-                 tz: ZoneInfo, stop: threading.Event | None = None) -> None:
+
+class FlowRunner:
+    """Runs one mapping's flow from its source to its target, recording everything in the ledger."""
+
+    def __init__(self, spec: Mapping, source: Source, target: Target, ledger: Ledger, clock: Clock, tz: ZoneInfo,
+                 stop: threading.Event | None = None, mappings: dict[str, Mapping] | None = None) -> None:
         self.spec = spec
         self.flow = spec.flow
-        self.reader = reader
-        self.writer = writer
+        self.source = source
+        self.target = target
         self.ledger = ledger
         self.clock = clock
         self.tz = tz
         self.stop = stop or threading.Event()
+        self.mappings = mappings or {spec.flow: spec}
+
+    @property
+    def reader(self) -> Source:
+        return self.source
 
     # -- entry points -------------------------------------------------------------------------------------------
 
@@ -100,13 +111,13 @@ class FlowRunner:
         try:
             if not dry_run:
                 self.recover(run_id, report)
-            if saved and saved.get("done") and saved.get("window") == window:
+            if same_window and isinstance(saved, dict) and saved.get("done"):
                 log.info("backfill already complete for this window; nothing to read", flow=self.flow)
                 status = "ok"
                 return report
             if cursor:
-                log.info("resuming backfill", flow=self.flow, date=cursor["date"], skip=cursor["skip"])
-            for page in self.reader.pages(since.astimezone(self.tz), until, cursor):
+                log.info("resuming backfill", flow=self.flow, **{k: str(v) for k, v in cursor.items()})
+            for page in self.source.pages(since.astimezone(self.tz), until, cursor):
                 self._process(page.records, report, run_id, dry_run,
                               cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}))
                 if progress:
@@ -126,8 +137,9 @@ class FlowRunner:
             if run_id is not None:
                 self.ledger.finish_run(run_id, status, report.as_dict())
 
-    def incremental(self, lookback_days: int, *, dry_run: bool = False) -> RunReport:
-        """One cycle: retried dead letters first, then records dated within the lookback whose version changed."""
+    def incremental(self, lookback_days: int, *, dry_run: bool = False, full_scan: bool | None = None) -> RunReport:
+        """One cycle: retried dead letters first, then records whose version changed (recent ones, or all of them
+        on a full scan, which also notices records that disappeared)."""
         report = RunReport(self.flow, "sync", dry_run=dry_run)
         started = time.monotonic()
         run_id = None if dry_run else self.ledger.start_run(self.flow, "sync")
@@ -138,25 +150,57 @@ class FlowRunner:
             requeued = self.ledger.requeued(self.flow)
             if requeued:
                 self._process_keys(requeued, report, run_id, dry_run, requeued=True)
-            since = self.clock.now() - timedelta(days=lookback_days)
-            for rows in self.reader.versions_since(since.astimezone(self.tz)):
-                known = self.ledger.links(self.flow, [r[self.spec.source.key] for r in rows])
-                changed = [r[self.spec.source.key] for r in rows
-                           if r[self.spec.source.key] not in known
-                           or known[r[self.spec.source.key]].source_version != r.get(self.spec.source.version_field)]
+            full = self._full_scan_due() if full_scan is None else full_scan
+            if self.spec.source.date_field is None:
+                full = True  # catalogs have no date to window on: compare every version
+            days = self.spec.source.changes.lookback_days or lookback_days
+            since = None if full else self.clock.now() - timedelta(days=days)
+            seen: set[str] | None = set() if full else None
+            for pairs in self.source.versions(since):
+                keys = [k for k, _ in pairs]
+                if seen is not None:
+                    seen.update(keys)
+                known = self.ledger.links(self.flow, keys)
+                changed = [k for k, v in pairs if k not in known or v is None or known[k].source_version != v]
                 if changed:
                     self._process_keys(changed, report, run_id, dry_run)
                 if self.stop.is_set():
                     report.stopped = True
                     break
-            if not dry_run:
-                self.ledger.set_cursor(f"{self.flow}:sync", {"last_cycle_at": self.clock.now().isoformat()})
+            if seen is not None and not report.stopped and not dry_run:
+                self._handle_deleted(seen, report)
+            if not dry_run and not report.stopped:
+                state = self.ledger.cursor(f"{self.flow}:sync") or {}
+                state["last_cycle_at"] = self.clock.now().isoformat()
+                if full:
+                    state["last_full_scan_at"] = self.clock.now().isoformat()
+                self.ledger.set_cursor(f"{self.flow}:sync", state)
             status = "stopped" if report.stopped else "ok"
             return report
         finally:
             report.seconds = round(time.monotonic() - started, 3)
             if run_id is not None:
                 self.ledger.finish_run(run_id, status, report.as_dict())
+
+    def _full_scan_due(self) -> bool:
+        every = self.spec.source.changes.full_scan_every
+        if not every:
+            return False
+        state = self.ledger.cursor(f"{self.flow}:sync") or {}
+        last = state.get("last_full_scan_at")
+        if not last:
+            return True
+        return (self.clock.now() - datetime.fromisoformat(last)).total_seconds() >= _seconds(every)
+
+    def _handle_deleted(self, seen: set[str], report: RunReport) -> None:
+        gone = [k for k in self.ledger.keys(self.flow) if k not in seen]
+        if not gone:
+            return
+        report.deleted += len(gone)
+        log.info("source records gone (deleted, unposted or filtered out)", flow=self.flow, count=len(gone),
+                 action=self.spec.source.changes.on_delete)
+        if self.spec.source.changes.on_delete == "forget":
+            self.ledger.forget(self.flow, gone)
 
     # -- recovery -----------------------------------------------------------------------------------------------
 
@@ -166,8 +210,8 @@ class FlowRunner:
         if not pending:
             return
         log.info("recovering announced creates", flow=self.flow, count=len(pending))
-        records = {r[self.spec.source.key]: r for r in self.reader.fetch(pending)}
-        found = self.writer.find(pending)
+        records = {str(r[self.spec.source.key]): r for r in self.source.fetch(pending)}
+        found = self.target.find(pending)
         closing = [Outcome(k, "create", "applied" if k in found else "skipped", found.get(k),
                            label=f"{self.spec.source.entity} {k}") for k in pending if k not in records]
         if closing:
@@ -180,14 +224,30 @@ class FlowRunner:
 
     def _process_keys(self, keys: list[str], report: RunReport, run_id: int | None, dry_run: bool,
                       requeued: bool = False) -> None:
-        for i in range(0, len(keys), self.reader.page_size):
-            part = keys[i : i + self.reader.page_size]
-            records = self.reader.fetch(part)
+        for i in range(0, len(keys), self.source.page_size):
+            part = keys[i : i + self.source.page_size]
+            records = self.source.fetch(part)
             if requeued:
-                gone = set(part) - {r[self.spec.source.key] for r in records}
+                gone = set(part) - {str(r[self.spec.source.key]) for r in records}
                 if gone and not dry_run:  # no longer matches the source filter: nothing left to do
                     self.ledger.commit(self.flow, run_id, [Outcome(k, "skip", "skipped") for k in gone])
-            self._process(records, report, run_id, dry_run)
+            if records:
+                self._process(records, report, run_id, dry_run)
+
+    def _links(self, need: dict[str, set[str]]) -> Lookups:
+        """References into other flows, translated through their ledger links (either direction)."""
+        out: Lookups = {}
+        for name, refs in need.items():
+            if not name.startswith(LINKS) or not refs:
+                continue
+            other = name.split(":", 1)[1]
+            linked = self.mappings.get(other)
+            if linked is not None and linked.source.system == self.spec.source.system:
+                pairs = {k: link.target_id for k, link in self.ledger.links(other, refs).items()}
+            else:
+                pairs = self.ledger.sources_for_targets(other, refs)
+            out[name] = {k: {"value": v} for k, v in pairs.items()}
+        return out
 
     def _process(self, records: list[dict[str, Any]], report: RunReport, run_id: int | None, dry_run: bool,
                  cursor: tuple[str, Any] | None = None, known: dict[str, str] | None = None) -> None:
@@ -197,7 +257,8 @@ class FlowRunner:
         links = self.ledger.links(self.flow, keys)
         for key, target in (known or {}).items():
             links.setdefault(key, Link(key, target, None, None))
-        lookups = self.reader.lookups(needed_refs(self.spec, records))
+        need = needed_refs(self.spec, records)
+        lookups = {**self.source.lookups(need), **self._links(need)}
         mapped = [map_record(self.spec, r, lookups, self.tz) for r in records]
         actions, failed = plan(mapped, links)
         if dry_run:
@@ -208,19 +269,23 @@ class FlowRunner:
         self.ledger.begin(self.flow, run_id, actions)
         outcomes = self._apply(actions)
         outcomes.extend(failed)
-        self.ledger.commit(self.flow, run_id, outcomes, cursor)
+        extra: list[tuple[str, str, str]] = []
+        if self.spec.target.also_link:
+            extra = [(self.spec.target.also_link, o.target_id, o.key) for o in outcomes
+                     if o.kind == "create" and o.status == "applied" and o.target_id]
+        self.ledger.commit(self.flow, run_id, outcomes, cursor, extra)
         report.count(outcomes)
 
     def _apply(self, actions: list[Action]) -> list[Outcome]:
         """Apply; if a reply is lost, find the creates by external key and apply again as updates."""
         for _ in range(MAX_RECOVERY_ROUNDS):
             try:
-                return self.writer.apply(actions)
+                return self.target.apply(actions)
             except OutcomeUnknown as exc:
                 creates = [a.record.key for a in actions if a.kind == "create"]
                 log.warning("a write's reply was lost; looking the records up by external key", flow=self.flow,
                             error=str(exc), creates=len(creates))
-                found = self.writer.find(creates) if creates else {}
+                found = self.target.find(creates) if creates else {}
                 actions = [Action("update", a.record, found[a.record.key]) if a.kind == "create"
                            and a.record.key in found else a for a in actions]
         raise OutcomeUnknown(f"writes kept losing their replies after {MAX_RECOVERY_ROUNDS} recoveries; "

@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.mapping.schema import FieldRule, Mapping
+from connector.mapping.conditions import first_match
+from connector.mapping.schema import FieldRule, Mapping, owner_side
 from connector.mapping.transforms import CONVERTERS, _parse_1c_datetime, is_empty
 from connector.records import Mapped
 
 Lookups = dict[str, dict[str, dict[str, Any]]]  # table -> ref -> row
+LINKS = "@links"  # in Lookups: flow -> {source reference -> the other side's key}, as {"value": ...} rows
 
 
 class _FieldProblem(Exception):
@@ -48,10 +50,19 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
         return rule.const
     if rule.format is not None:
         return _FORMATTER.format(rule.format, **record)
+    if rule.when is not None:
+        matched, value = first_match(rule.when, record)
+        return value if matched else rule.default
     assert rule.source is not None
     if rule.source not in record:
         raise _FieldProblem(f"the record has no property '{rule.source}'")
     value = record[rule.source]
+    if rule.link is not None and not is_empty(value):
+        linked = lookups.get(f"{LINKS}:{rule.link}", {}).get(str(value))
+        if linked is None:
+            raise _FieldProblem(f"{rule.source} = {value} is not synced yet by flow '{rule.link}' "
+                                "(it is retried after that flow runs)")
+        return linked["value"]
     if rule.lookup is not None and not is_empty(value):
         table, column = rule.lookup.split(".", 1)
         row = lookups.get(table, {}).get(str(value))
@@ -74,12 +85,12 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     return value
 
 
-def _apply(rules: dict[str, FieldRule], record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
+def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
            where: str, problems: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for target, rule in rules.items():
-        if rule.owner != "onec":
-            continue
+        if owner_side(spec, rule) != spec.source.system:
+            continue  # owned by the other side: this flow never writes it
         try:
             value = _value(rule, record, lookups, tz)
         except _FieldProblem as exc:
@@ -111,12 +122,12 @@ def label_of(spec: Mapping, record: dict[str, Any]) -> str:
 def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo) -> Mapped:
     """Map one record; every field problem is reported, none stops the others."""
     key = record.get(spec.source.key)
-    version = record.get(spec.source.version_field)
+    version = record.get(spec.source.version_field) if spec.source.version_field else None
     label = label_of(spec, record)
     if not isinstance(key, str) or is_empty(key):
         return Mapped(key=str(key), version=None, label=label, error=f"{label}: the record has an empty {spec.source.key}")
     problems: list[str] = []
-    fields = _apply(spec.fields, record, lookups, tz, "", problems)
+    fields = _apply(spec, spec.fields, record, lookups, tz, "", problems)
     rows: list[dict[str, Any]] | None = None
     if spec.rows is not None:
         section = record.get(spec.rows.source)
@@ -124,7 +135,7 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
             problems.append(f"{spec.rows.source}: expected the tabular section, the record has "
                             f"{type(section).__name__}")
         else:
-            rows = [_apply(spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems)
+            rows = [_apply(spec, spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems)
                     for i, row in enumerate(section) if isinstance(row, dict)]
     if problems:
         return Mapped(key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems))
@@ -132,19 +143,21 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
 
 
 def needed_refs(spec: Mapping, records: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
-    """Which references each lookup table must resolve for these records."""
+    """Which references each lookup table (and each linked flow, as `@links:flow`) must resolve."""
     need: dict[str, set[str]] = {name: set() for name in spec.lookups}
+    rules = list(spec.fields.values()) + (list(spec.rows.fields.values()) if spec.rows else [])
+    need.update({f"{LINKS}:{r.link}": set() for r in rules if r.link is not None})
     sources: list[tuple[str | None, FieldRule]] = [(None, r) for r in spec.fields.values()]
     if spec.rows is not None:
         sources += [(spec.rows.source, r) for r in spec.rows.fields.values()]
     for record in records:
         for section, rule in sources:
-            if rule.lookup is None or rule.source is None:
+            if rule.source is None or (rule.lookup is None and rule.link is None):
                 continue
-            table = rule.lookup.split(".", 1)[0]
+            table = rule.lookup.split(".", 1)[0] if rule.lookup else f"{LINKS}:{rule.link}"
             rows = record.get(section, []) if section else [record]
             for row in rows if isinstance(rows, list) else []:
                 value = row.get(rule.source) if isinstance(row, dict) else None
-                if isinstance(value, str) and not is_empty(value):
-                    need[table].add(value)
+                if isinstance(value, str | int) and not is_empty(value):
+                    need[table].add(str(value))
     return need

@@ -10,8 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.errors import ConfigError
+from connector.mapping.conditions import WhenRule
 from connector.yamlio import load_model
 
+MatchRule = Literal["inn_kpp", "external_key", "phone", "email"]
 FieldType = Literal["string", "money", "number", "int", "date", "datetime", "bool"]
 _LOOKUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[^.\s]+$")
 
@@ -32,16 +34,26 @@ class FieldRule(_Strict):
     default: Any = Field(None, description="used when the value is empty")
     required: bool = False
     max_length: int | None = Field(None, ge=1)
-    owner: Literal["onec", "bitrix24"] = Field("onec", description="the side that owns this field")
+    owner: Literal["onec", "bitrix24"] | None = Field(None, description="the side that owns this field (default: "
+                                                                       "the flow's source side); the other side "
+                                                                       "never overwrites it")
+    link: str | None = Field(None, description="flow whose ledger translates this reference (e.g. counterparties:"
+                                               " Контрагент_Key → COMPANY_ID, or COMPANY_ID → Контрагент_Key)")
+    when: list[WhenRule] | None = Field(None, description="ordered rules over source properties; the first whose"
+                                                          " `if` holds gives the value")
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
-        origins = [n for n in ("source", "format", "const") if getattr(self, n) is not None]
+        origins = [n for n in ("source", "format", "const", "when") if getattr(self, n) is not None]
         if len(origins) != 1:
-            raise ValueError("give exactly one of source, format or const" +
+            raise ValueError("give exactly one of source, format, const or when" +
                              (f" (got {', '.join(origins)})" if origins else ""))
         if self.lookup is not None and self.source is None:
             raise ValueError("lookup needs a source (the reference to follow)")
+        if self.link is not None and self.source is None:
+            raise ValueError("link needs a source (the reference to translate)")
+        if self.link is not None and self.lookup is not None:
+            raise ValueError("use either link (another flow's records) or lookup (a 1C catalog), not both")
         if self.lookup is not None and not _LOOKUP.match(self.lookup):
             raise ValueError(f"lookup must be 'table.Field', got '{self.lookup}'")
         if self.format is not None:
@@ -59,6 +71,8 @@ class FieldRule(_Strict):
             return [self.source]
         if self.format is not None:
             return [f for _, f, _, _ in string.Formatter().parse(self.format) if f]
+        if self.when is not None:
+            return sorted({f for rule in self.when for f in rule.if_.fields()})
         return []
 
 
@@ -70,17 +84,37 @@ class LookupTable(_Strict):
     fields: list[str] = Field(min_length=1)
 
 
+class ChangeDetection(_Strict):
+    """How incremental cycles find changed 1C records (1C has no change feed)."""
+
+    lookback_days: int | None = Field(None, ge=1, le=3650, description="re-read documents dated this recently "
+                                                                       "(default: sync.lookback_days)")
+    full_scan_every: str | None = Field(None, pattern=r"^\d+\s*[smhd]$",
+                                        description="also compare every record's DataVersion this often "
+                                                    "(catches edits of old documents and deletions), e.g. 24h")
+    exchange_plan: str | None = Field(None, description="ExchangePlan_X: read changes with SelectChanges instead")
+    node: str | None = Field(None, description="the exchange plan node's Code")
+    on_delete: Literal["ignore", "forget"] = Field("ignore", description="what to do when a source record "
+                                                                         "disappears: keep the target as it is, "
+                                                                         "or also drop the ledger link")
+
+
 class SourceSpec(_Strict):
     """Where records come from."""
 
-    system: Literal["onec"] = "onec"
-    entity: str = Field(description="OData entity set, e.g. Document_ЗаказКлиента")
+    system: Literal["onec", "bitrix24"] = "onec"
+    entity: str = Field(description="1C entity set (Document_ЗаказКлиента, Catalog_Контрагенты) or a Bitrix24 "
+                                    "entity (deal, company, user)")
     key: str = "Ref_Key"
-    version_field: str = "DataVersion"
-    date_field: str = "Date"
+    version_field: str | None = "DataVersion"
+    date_field: str | None = Field("Date", description="documents: the business date used for windows; catalogs:"
+                                                       " null")
     label: str = Field("{Number}", description="how a record is named in errors and reports")
-    filter: dict[str, bool | int | str] = Field(default_factory=dict,
-                                                description="equalities every record must meet")
+    filter: dict[str, bool | int | str | list[str]] = Field(default_factory=dict,
+                                                            description="conditions every record must meet "
+                                                                        "(1C: equalities; Bitrix24: a list filter)")
+    select: list[str] | None = Field(None, description="Bitrix24: fields to read")
+    changes: ChangeDetection = ChangeDetection()
 
 
 class ExternalKey(_Strict):
@@ -91,12 +125,30 @@ class ExternalKey(_Strict):
     field: str = "ORIGIN_ID"
 
 
+class OneCKey(_Strict):
+    """The attribute of a 1C object that carries our idempotency key (e.g. НомерПоДаннымКлиента = B24-123)."""
+
+    field: str = "НомерПоДаннымКлиента"
+    prefix: str = "B24-"
+
+
 class TargetSpec(_Strict):
     """Where records go."""
 
-    system: Literal["bitrix24"] = "bitrix24"
-    entity: Literal["deal"] = "deal"
+    system: Literal["bitrix24", "onec"] = "bitrix24"
+    entity: str = Field("deal", description="deal | company | user (Bitrix24), or a 1C entity set")
     external_key: ExternalKey = ExternalKey()
+    onec_key: OneCKey = OneCKey()
+    via: Literal["odata", "soap"] = Field("odata", description="1C: write through OData or the CrmExchange "
+                                                               "SOAP service")
+    post: bool = Field(False, description="1C documents: post after writing")
+    match: list[MatchRule] = Field(
+        default_factory=lambda: list[MatchRule](["inn_kpp", "external_key"]),
+        description="companies: how an existing one is recognised, in order, before creating")
+    write_back: dict[str, str] = Field(default_factory=dict, description="Bitrix24 → 1C: deal fields to set from "
+                                                                         "the created 1C object (UF → 1C property)")
+    also_link: str | None = Field(None, description="record the created object in this flow's ledger too (so the"
+                                                    " reverse flow updates it instead of creating a twin)")
 
 
 class RowsSpec(_Strict):
@@ -121,6 +173,8 @@ class Mapping(_Strict):
     description: str = ""
     source: SourceSpec
     target: TargetSpec = TargetSpec()
+    table: dict[str, str] = Field(default_factory=dict, description="managers: fixed pairs source key → target "
+                                                                    "id that win over matching")
     lookups: dict[str, LookupTable] = Field(default_factory=dict)
     fields: dict[str, FieldRule] = Field(min_length=1)
     rows: RowsSpec | None = None
@@ -147,7 +201,7 @@ class Mapping(_Strict):
                     raise ValueError(f"field {target}: lookup '{rule.lookup}' reads {column}, which lookups."
                                      f"{table}.fields does not list ({', '.join(self.lookups[table].fields)})")
         for name in self.fields:
-            if name.startswith("UF_CRM_") and name not in self.user_fields:
+            if self.target.system == "bitrix24" and name.startswith("UF_CRM_") and name not in self.user_fields:
                 raise ValueError(f"field {name} is a user field: declare it under user_fields (type, label) so "
                                  "`b24-1c setup` can create it")
         return self
@@ -156,6 +210,11 @@ class Mapping(_Strict):
 def load_mapping(path: Path) -> Mapping:
     """Load and validate one mapping file."""
     return load_model(path, Mapping, interpolate_env=False)
+
+
+def owner_side(spec: Mapping, rule: FieldRule) -> str:
+    """Which system owns a field: declared, else the flow's source system."""
+    return rule.owner or spec.source.system
 
 
 def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, Mapping]:
@@ -176,6 +235,15 @@ def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, 
     for flow in flows or []:
         if flow not in found and not any(p.startswith(str(directory)) for p in problems):
             problems.append(f"{directory}: no mapping defines flow '{flow}' (found: {', '.join(found) or 'none'})")
+    for mapping in found.values():
+        rules = list(mapping.fields.items()) + (list(mapping.rows.fields.items()) if mapping.rows else [])
+        for target, rule in rules:
+            if rule.link is not None and rule.link not in found:
+                problems.append(f"{directory}: flow {mapping.flow}, field {target}: link to unknown flow "
+                                f"'{rule.link}' (flows: {', '.join(found)})")
+        if mapping.target.also_link is not None and mapping.target.also_link not in found:
+            problems.append(f"{directory}: flow {mapping.flow}: also_link names unknown flow "
+                            f"'{mapping.target.also_link}'")
     if problems:
         raise ConfigError(f"{directory}: {len(problems)} problem(s) in mappings", problems=problems)
     return found

@@ -1,28 +1,22 @@
-"""Reads a mapping's source documents from 1C: keyset-like date paging for backfills, lookups with a cache."""
+"""1C as a flow source: date-windowed pages for documents, key-ordered pages for catalogs, lookups with a cache."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector.mapping.engine import Lookups
+from connector.flows.base import Page
+from connector.mapping.engine import LINKS, Lookups
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
 
-
-@dataclass
-class Page:
-    """One page of source records and the cursor that is true once they are committed."""
-
-    records: list[dict[str, Any]]
-    cursor: dict[str, Any]
+LOOKUP_CACHE_LIMIT = 50_000
 
 
-class SourceReader:
-    """Pages of `Date ge D` ordered by (Date, Ref_Key), resumable from a (date, skip) cursor."""
+class OneCSource:
+    """Documents page as `Date ge D` ordered by (Date, Ref_Key) from a (date, skip) cursor; catalogs by Ref_Key."""
 
     def __init__(self, client: ODataClient, spec: Mapping, page_size: int) -> None:
         self.client = client
@@ -32,12 +26,28 @@ class SourceReader:
         self._cache: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in spec.lookups}
 
     def base_filter(self) -> str:
-        return F.and_(*(self.f.eq(k, v) for k, v in self.spec.source.filter.items()))
+        parts = []
+        for field, value in self.spec.source.filter.items():
+            parts.append(self.f.any_of(field, list(value)) if isinstance(value, list) else self.f.eq(field, value))
+        return F.and_(*parts)
+
+    def _window(self, start: datetime | None, until: datetime | None) -> str:
+        date_field = self.spec.source.date_field
+        if date_field is None:
+            return self.base_filter()
+        return F.and_(self.base_filter(), self.f.ge(date_field, start) if start else None,
+                      self.f.lt(date_field, until) if until else None)
+
+    def count(self, start: datetime, until: datetime | None) -> int | None:
+        return self.client.count(self.spec.source.entity, self._window(start, until) or None)
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        """Pages from the cursor (or `start`) up to `until`; each page's cursor covers everything before it."""
         src = self.spec.source
-        date = datetime.fromisoformat(cursor["date"]) if cursor else start.replace(tzinfo=None)
+        if src.date_field is None:
+            yield from self._catalog_pages(cursor)
+            return
+        date = datetime.fromisoformat(cursor["date"]) if cursor else start.astimezone(self.client.tz).replace(
+            tzinfo=None)
         skip = int(cursor["skip"]) if cursor else 0
         until_local = until.astimezone(self.client.tz).replace(tzinfo=None) if until else None
         while True:
@@ -50,40 +60,52 @@ class SourceReader:
             last = datetime.fromisoformat(rows[-1][src.date_field])
             if last == date:
                 skip += len(rows)
-            else:
+            else:  # keyset on the date; `skip` counts the rows of the last date already read
                 date, skip = last, sum(1 for r in rows if r[src.date_field] == rows[-1][src.date_field])
             yield Page(rows, {"date": date.isoformat(), "skip": skip})
             if len(rows) < self.page_size:
                 return
 
-    def versions_since(self, start: datetime) -> Iterator[list[dict[str, Any]]]:
-        """(key, version) of every matching record dated from `start`: a light scan for incremental cycles."""
+    def _catalog_pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
         src = self.spec.source
-        flt = F.and_(self.base_filter(), self.f.ge(src.date_field, start))
-        for _, rows in self.client.pages(src.entity, filter=flt, orderby=f"{src.date_field} asc,{src.key} asc",
-                                         page_size=max(self.page_size, 1000),
-                                         select=[src.key, src.version_field, src.date_field]):
-            yield rows
+        start = int(cursor["skip"]) if cursor else 0
+        for skip, rows in self.client.pages(src.entity, filter=self.base_filter() or None, orderby=f"{src.key} asc",
+                                            page_size=self.page_size, skip=start):
+            yield Page(rows, {"skip": skip + len(rows)})
+
+    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
+        src = self.spec.source
+        select = [src.key] + ([src.version_field] if src.version_field else [])
+        order = f"{src.date_field} asc,{src.key} asc" if src.date_field else f"{src.key} asc"
+        flt = self._window(since, None) if since is not None else self.base_filter()
+        for _, rows in self.client.pages(src.entity, filter=flt or None, orderby=order,
+                                         page_size=max(self.page_size, 1000), select=select):
+            yield [(r[src.key], r.get(src.version_field) if src.version_field else None) for r in rows]
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
-        """Full records by key, in the order asked; records that no longer match the filter are left out."""
         found = self.client.by_refs(self.spec.source.entity, keys)
         wanted = self.spec.source.filter
-        return [found[k] for k in keys if k in found and all(found[k].get(f) == v for f, v in wanted.items())]
+
+        def matches(row: dict[str, Any]) -> bool:
+            return all(row.get(f) in v if isinstance(v, list) else row.get(f) == v for f, v in wanted.items())
+
+        return [found[k] for k in keys if k in found and matches(found[k])]
 
     def lookups(self, need: dict[str, set[str]]) -> Lookups:
-        """Lookup rows for the references a page needs; cached across pages of a run."""
         out: Lookups = {}
         for name, refs in need.items():
+            if name.startswith(LINKS):
+                continue  # resolved from the ledger by the engine
             table = self.spec.lookups[name]
             cache = self._cache[name]
             missing = [r for r in refs if r not in cache]
             if missing:
                 rows = self.client.by_refs(table.entity, missing, select=[table.key, *table.fields])
+                if len(cache) + len(rows) > LOOKUP_CACHE_LIMIT:  # bounded memory on huge catalogs
+                    cache.clear()
                 cache.update(rows)
-                if len(cache) > 50_000:  # bounded memory on huge catalogs
-                    for k in list(cache)[: len(cache) - 50_000]:
-                        del cache[k]
-                    cache.update(rows)
             out[name] = {r: cache[r] for r in refs if r in cache}
         return out
+
+
+SourceReader = OneCSource  # the name the walking skeleton used

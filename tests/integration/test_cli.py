@@ -169,7 +169,8 @@ def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(tmp_pa
 
     new = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(minutes=1))
     proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--config", str(config)], cwd=ROOT,
-                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env={**os.environ, **env, "B24_1C_LOG_LEVEL": "INFO"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not any(d["ORIGIN_ID"] == new["Ref_Key"] for d in box.portal.deals()) and time.monotonic() < deadline:

@@ -1,0 +1,29 @@
+"""Chooses a flow's source and target from its mapping: the only place that knows which class serves which."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connector.errors import ConfigError
+from connector.flows.base import Source, Target
+from connector.mapping.schema import Mapping
+
+if TYPE_CHECKING:
+    from connector.app import Connector
+
+
+def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+    """(source, target) for a mapping."""
+    from connector.bitrix24.deals import DealWriter
+    from connector.onec.reader import OneCSource
+
+    src, tgt = spec.source, spec.target
+    if src.system == "onec":
+        source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
+    else:
+        raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")
+    if tgt.system == "bitrix24" and tgt.entity == "deal":
+        target: Target = DealWriter(conn.bitrix24, tgt.external_key, conn.config.sync.batch_size)
+    else:
+        raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
+    return source, target
