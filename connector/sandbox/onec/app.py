@@ -1,75 +1,138 @@
-"""HTTP front of the infobase: /<base>/odata/standard.odata/ with 1C's JSON, auth, errors and quirks."""
+"""HTTP front of the infobase: /<base>/odata/standard.odata/ (and /<base>/ws/) with 1C's formats, auth and quirks."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
-from xml.sax.saxutils import escape
 
 from connector.sandbox.faults import GATEWAY_PAGE, FaultInjector
 from connector.sandbox.http import Request, Response
-from connector.sandbox.onec.errors import ODataError, not_found, not_published
-from connector.sandbox.onec.infobase import EMPTY_REF, Infobase
+from connector.sandbox.onec import atom, changes, posting, reads, writes
+from connector.sandbox.onec.auth import AuthSettings, Gate
+from connector.sandbox.onec.errors import ODataError, not_published
+from connector.sandbox.onec.infobase import Infobase
 from connector.sandbox.onec.metadata import edmx
-from connector.sandbox.onec.query import ODataQueryError, compile_filter, parse_orderby, parse_select, sort_records
+from connector.sandbox.onec.query import ODataQueryError, compile_filter, parse_select
+from connector.sandbox.onec.routes import Route, parse_route
+from connector.sandbox.onec.shaping import View, check_expand, check_select, resolver, shape
+from connector.sandbox.onec.soap import SoapApp
 
-_KEYED = re.compile(r"^(?P<set>[^()/]+)\(guid'(?P<ref>[0-9a-fA-F-]{36})'\)(?:/(?P<action>Post|Unpost)(?:\(\))?)?$")
+_NOT_ALLOWED = ("19", "Метод HTTP не поддерживается для данного ресурса")
+_WRITES = ("POST", "PATCH", "PUT", "DELETE", "MERGE")
+
+
+@dataclass
+class Knobs:
+    """Behaviour switches: strictness that differs between DOC and practice, latency, lock conflicts."""
+
+    strict_if_match: bool = False  # DOC: 412 on a stale If-Match; practice: ignored
+    strict_expand: bool = True  # 400 for $expand on a single-entity GET (DOC)
+    count_bom: bool = True  # `/$count` bodies start with a UTF-8 BOM
+    latency: float = 0.0  # seconds added to every request
+    latency_per_1000_skipped: float = 0.0  # deep $skip is slow: 1C re-reads the leading rows
+    lock_conflicts: float = 0.0  # share of writes refused with "Конфликт блокировок"
+
+
+@dataclass
+class Logged:
+    """One request as the emulator saw it (for inspection in tests)."""
+
+    method: str
+    path: str
+    query: str
+    user: str | None
+    status: int
+    body: bytes
 
 
 class ODataApp:
-    """Request → Response for one publication (`/<base>/odata/standard.odata/`)."""
+    """Request → Response for one publication (`/<base>/odata/standard.odata/` and `/<base>/ws/`)."""
 
-    def __init__(self, infobase: Infobase, base: str = "ut", faults: FaultInjector | None = None) -> None:
+    def __init__(self, infobase: Infobase, base: str = "ut", faults: FaultInjector | None = None,
+                 seed: int = 0) -> None:
         self.ib = infobase
         self.prefix = f"/{base}/odata/standard.odata"
+        self.ws_prefix = f"/{base}/ws/"
         self.faults = faults
-        self.html_auth_errors = False  # a misconfigured publication answers auth errors with HTML and 200
+        self.knobs = Knobs()
+        self.paging = reads.Paging()
+        self.gate = Gate(infobase, AuthSettings())
+        self.soap = SoapApp(infobase, base)
+        self.sleep: Callable[[float], None] = time.sleep
+        self.random = random.Random(seed)
+        self.forced_lock_conflicts = 0
         self.requests = 0
+        self.log: deque[Logged] = deque(maxlen=20_000)
+        self._count_lock = threading.Lock()
+
+    @property
+    def html_auth_errors(self) -> bool:
+        """A misconfigured publication answers auth errors with an HTML page and status 200."""
+        return self.gate.settings.html_errors
+
+    @html_auth_errors.setter
+    def html_auth_errors(self, value: bool) -> None:
+        self.gate.settings.html_errors = value
 
     def __call__(self, request: Request) -> Response:
-        self.requests += 1
-        try:
-            return self._handle(request)
-        except ODataError as err:
-            return Response.json(err.body(), err.status)
-        except ODataQueryError as err:
-            return Response.json(ODataError(400, err.code, err.message).body(), 400)
+        with self._count_lock:
+            self.requests += 1
+        user: str | None = None
+        path = unquote(request.path)
+        if not path.startswith((self.prefix, self.ws_prefix)):
+            return Response.text("Not Found", 404, "text/html")
+        who = self.gate.authenticate(request.headers.get("authorization", ""))
+        if isinstance(who, Response):
+            response = who
+        else:
+            user = who
+            busy = self.gate.acquire(user)
+            if busy is not None:
+                response = busy
+            else:
+                try:
+                    response = self._serve(request, path, user)
+                finally:
+                    self.gate.release(user)
+        self.log.append(Logged(request.method, path, request.query, user, response.status, request.body))
+        return response
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
-    def _auth(self, request: Request) -> Response | None:
-        header = request.headers.get("authorization", "")
-        user = password = None
-        if header.lower().startswith("basic "):
-            try:
-                user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user = None
-        if user is not None and self.ib.users.get(user) == password:
-            return None
-        if self.html_auth_errors:
-            return Response.text("<html><body><h1>Ошибка авторизации</h1></body></html>", 200, "text/html")
-        return Response(401, "Не удалось выполнить аутентификацию".encode(),
-                        {"WWW-Authenticate": 'Basic realm="1C:Enterprise"', "Content-Type": "text/plain; charset=utf-8"})
-
-    def _json(self, payload: Any, status: int = 200) -> Response:
-        resp = Response.json(payload, status)
-        resp.headers["DataServiceVersion"] = "3.0"
-        return resp
+    def _serve(self, request: Request, path: str, user: str) -> Response:
+        if path.startswith(self.ws_prefix):
+            return self.soap(request, path[len(self.ws_prefix):])
+        options = {k.lstrip("$").lower(): v for k, v in parse_qsl(request.query, keep_blank_values=True)}
+        fmt = options.get("format", "") or request.headers.get("accept", "")
+        wants_json = "json" in fmt.lower() and "atom" not in options.get("format", "")
+        rest = path[len(self.prefix):].strip("/")
+        fault = self._fault(rest.split("(")[0] or "service", request.method in _WRITES)
+        if isinstance(fault, Response):
+            return fault
+        if self.knobs.latency or self.knobs.latency_per_1000_skipped:
+            skipped = int(options["skip"]) if options.get("skip", "").isdigit() else 0
+            self.sleep(self.knobs.latency + self.knobs.latency_per_1000_skipped * skipped / 1000)
+        try:
+            response = self._route(request, rest, options, wants_json, user)
+        except ODataQueryError as err:
+            response = self._error(ODataError(400, err.code, err.message), wants_json)
+        except ODataError as err:
+            response = self._error(err, wants_json)
+        return Response(fault="reset") if fault == "lost_reply" else response
 
     def _fault(self, method: str, write: bool) -> Response | str | None:
         if self.faults is None:
             return None
         kind = self.faults.pick(method, write)
-        if kind == "lost_reply":
-            return kind
         if kind == "latency":
-            import time
-
-            time.sleep(self.faults.latency)
+            self.sleep(self.faults.latency)
         elif kind in ("error500", "overload"):
             return Response.text("Внутренняя ошибка сервера", 500)
         elif kind in ("html502", "html504"):
@@ -77,171 +140,182 @@ class ODataApp:
             return Response.text(GATEWAY_PAGE.format(code=code, title=title), code, "text/html")
         elif kind == "reset":
             return Response(fault="reset")
-        return None
+        return kind
+
+    def _error(self, err: ODataError, wants_json: bool) -> Response:
+        if wants_json:
+            return self._json(err.body(), err.status)
+        return Response(err.status, atom.error(err.code, err.message),
+                        {"Content-Type": "application/xml;charset=utf-8", "DataServiceVersion": "3.0"})
+
+    def _json(self, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        resp = Response.json(payload, status, {"Content-Type": "application/json;charset=utf-8",
+                                               "DataServiceVersion": "3.0", **(headers or {})})
+        return resp
+
+    def _xml(self, body: bytes, status: int = 200, kind: str = "application/atom+xml;type=feed",
+             headers: dict[str, str] | None = None) -> Response:
+        return Response(status, body, {"Content-Type": f"{kind};charset=utf-8", "DataServiceVersion": "3.0",
+                                       **(headers or {})})
+
+    def _lock_conflict(self) -> None:
+        if self.forced_lock_conflicts > 0 or (self.knobs.lock_conflicts and
+                                              self.random.random() < self.knobs.lock_conflicts):
+            self.forced_lock_conflicts = max(0, self.forced_lock_conflicts - 1)
+            raise posting.business_error("Конфликт блокировок при выполнении транзакции:\nПревышено максимальное "
+                                         "время ожидания предоставления блокировки")
 
     # -- routing ------------------------------------------------------------------------------------------------
 
-    def _handle(self, request: Request) -> Response:
-        path = unquote(request.path)
-        if not path.startswith(self.prefix):
-            return Response.text("Not Found", 404, "text/html")
-        denied = self._auth(request)
-        if denied is not None:
-            return denied
-        rest = path[len(self.prefix):].strip("/")
-        options = {k.lstrip("$").lower(): v for k, v in parse_qsl(request.query, keep_blank_values=True)}
-        write = request.method in ("POST", "PATCH", "PUT", "DELETE")
-        fault = self._fault(rest.split("(")[0] or "service", write)
-        if isinstance(fault, Response):
-            return fault
-        json_wanted = "json" in options.get("format", "") or "json" in request.headers.get("accept", "")
-        response = self._route(request, rest, options, json_wanted)
-        if fault == "lost_reply":
-            return Response(fault="reset")
-        return response
-
-    def _route(self, request: Request, rest: str, options: dict[str, str], json_wanted: bool) -> Response:
+    def _route(self, request: Request, rest: str, options: dict[str, str], wants_json: bool, user: str) -> Response:
+        root = f"http://{request.headers.get('host', '127.0.0.1')}{self.prefix}/"
+        meta = "nometadata" if "nometadata" in (options.get("format", "") + request.headers.get("accept", "")) \
+            else "fullmetadata" if "fullmetadata" in options.get("format", "") else "minimalmetadata"
+        method = request.method
         if rest == "":
-            return self._service_document(json_wanted)
-        if rest == "$metadata":
-            return Response(200, edmx(self.ib.types).encode(), {"Content-Type": "application/xml;charset=utf-8",
-                                                               "DataServiceVersion": "3.0"})
-        keyed = _KEYED.match(rest)
-        if keyed:
-            entity, ref, action = keyed.group("set"), keyed.group("ref").lower(), keyed.group("action")
-            self._check_set(entity)
-            if action:
-                return self._post_action(request, entity, ref, action, options)
-            return self._one(request, entity, ref, options, json_wanted)
-        if rest.endswith("/$count"):
-            entity = rest[: -len("/$count")]
-            self._check_set(entity)
-            rows = self._filtered(entity, options)
-            return Response.text("\ufeff" + str(len(rows)), 200)
-        self._check_set(rest)
-        if request.method == "GET":
-            return self._collection(rest, options, json_wanted)
-        raise ODataError(405, "19", "Метод HTTP не поддерживается для данного ресурса")
-
-    def _check_set(self, entity: str) -> None:
-        if entity not in self.ib.types or (self.ib.published is not None and entity not in self.ib.published):
-            raise not_published(entity)
-
-    # -- reads --------------------------------------------------------------------------------------------------
-
-    def _resolver(self, entity: str) -> Any:
-        etype = self.ib.types[entity]
-
-        def resolve(record: dict[str, Any], nav: str) -> dict[str, Any] | None:
-            target = etype.refs.get(nav)
-            ref = record.get(f"{nav}_Key")
-            if target is None or not ref or ref == EMPTY_REF:
-                return None
-            return self.ib.get(target, ref)
-
-        return resolve
-
-    def _filtered(self, entity: str, options: dict[str, str]) -> list[dict[str, Any]]:
-        rows = self.ib.all(entity)
-        if options.get("filter"):
-            predicate = compile_filter(options["filter"])
-            resolve = self._resolver(entity)
-            rows = [r for r in rows if predicate(r, resolve)]
-        return rows
-
-    def _collection(self, entity: str, options: dict[str, str], json_wanted: bool) -> Response:
-        rows = self._filtered(entity, options)
-        if options.get("orderby"):
-            rows = sort_records(rows, parse_orderby(options["orderby"]), self._resolver(entity))
-        skip = _int_option(options, "skip")
-        top = _int_option(options, "top")
-        if skip:
-            rows = rows[skip:]
-        if top is not None:
-            rows = rows[:top]
-        select = parse_select(options["select"]) if options.get("select") else None
-        shaped = [self._shape(entity, r, select) for r in rows]
-        if not json_wanted:
-            return self._atom(entity, shaped)
-        return self._json({"odata.metadata": f"{self._root()}$metadata#{entity}", "value": shaped})
-
-    def _one(self, request: Request, entity: str, ref: str, options: dict[str, str], json_wanted: bool) -> Response:
-        if request.method == "GET":
-            record = self.ib.get(entity, ref)
-            if record is None:
-                raise not_found()
-            select = parse_select(options["select"]) if options.get("select") else None
-            body = {"odata.metadata": f"{self._root()}$metadata#{entity}/@Element", **self._shape(entity, record,
-                                                                                                select)}
-            return self._json(body)
-        raise ODataError(405, "19", "Метод HTTP не поддерживается для данного ресурса")
-
-    def _post_action(self, request: Request, entity: str, ref: str, action: str, options: dict[str, str]) -> Response:
-        raise ODataError(405, "19", "Метод HTTP не поддерживается для данного ресурса")
-
-    def _shape(self, entity: str, record: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
-        etype = self.ib.types[entity]
-        tables = {t.name for t in etype.tables}
-        if select is None or "*" in select:
-            out = dict(record)
+            names = [n for n in self.ib.types if self.ib.published is None or n in self.ib.published]
+            if wants_json:
+                return self._json({"odata.metadata": f"{root}$metadata", "value": [{"name": n, "url": n}
+                                                                                   for n in names]})
+            return self._xml(atom.service(root, names), kind="application/atomsvc+xml")
+        if rest == "$metadata":  # XML only, whatever the client asked for (DOC §17.4.7)
+            return self._xml(edmx(self.ib).encode(), kind="application/xml")
+        if rest in ("SelectChanges", "NotifyChangesReceived"):
+            if method != "POST":
+                raise ODataError(405, *_NOT_ALLOWED)
+            self.gate.check(user, self.ib.config.exchange_plan, write=False)
+            status, body, ctype = changes.handle(self.ib, rest, options, wants_json, root)
+            return Response(status, body, {"Content-Type": ctype, "DataServiceVersion": "3.0"})
+        route = parse_route(self.ib, rest)
+        published = self.ib.published
+        if published is not None and route.base not in published:
+            raise not_published(route.base)
+        self.gate.check(user, route.base, write=(method in _WRITES and route.kind != "action")
+                        or route.kind == "action")
+        view = View(parse_select(options["select"]) if options.get("select") else None,
+                    [e.strip() for e in options["expand"].split(",")] if options.get("expand") else None, meta, root)
+        if route.kind == "entity":
+            return self._entity(request, route, options, view, wants_json, user)
+        if method != "GET":
+            if route.kind == "table" and method == "POST":
+                raise ODataError(400, "13", "Непосредственное создание строк табличной части не поддерживается")
+            raise ODataError(405, *_NOT_ALLOWED)
+        if route.kind == "count":
+            n = reads.count(self.ib, route.base, options, self.gate.row_filter(user, route.base))
+            return Response.text(("\ufeff" if self.knobs.count_bom else "") + str(n), 200)
+        if route.kind == "table":
+            result = reads.table_set(self.ib, route.base, route.section, options, self.paging, route.row_key)
+        elif route.kind == "virtual":
+            result = reads.virtual(self.ib, route.base, route.section, route.args, options, self.paging)
         else:
-            keep_all_scalars = "**" in select
-            out = {}
-            for name, value in record.items():
-                if name in tables:
-                    cols = [s.split("/", 1)[1] for s in select if s.startswith(name + "/")]
-                    if name in select:
-                        out[name] = value
-                    elif cols:
-                        out[name] = [{c: row.get(c) for c in ["Ref_Key", "LineNumber", *cols]} for row in value]
-                elif keep_all_scalars or name in select:
-                    out[name] = value
-        for nav in etype.refs:
-            ref = out.get(f"{nav}_Key")
-            if ref and ref != EMPTY_REF:
-                out[f"{nav}@navigationLinkUrl"] = f"{entity}(guid'{record['Ref_Key']}')/{nav}"
-        return out
+            result = reads.record_sets(self.ib, route.base, route.kind == "records", options, self.paging)
+        return self._result(result, root, wants_json, meta, single=route.row_key is not None)
 
-    def _root(self) -> str:
-        return f"http://127.0.0.1{self.prefix}/"
+    def _entity(self, request: Request, route: Route, options: dict[str, str], view: View, wants_json: bool,
+                user: str) -> Response:
+        ib, entity, method, root = self.ib, route.base, request.method, view.root
+        etype = ib.types[entity]
+        if view.select:
+            check_select(etype, view.select)
+        load_mode = request.headers.get("1c_odata-dataloadmode", "").lower() == "true"
+        if_match, strict = request.headers.get("if-match"), self.knobs.strict_if_match
+        if route.action and route.ref:
+            if method != "POST":
+                raise ODataError(405, *_NOT_ALLOWED)
+            self._lock_conflict()
+            if route.action == "Post":
+                operational = options.get("postingmodeoperational", "false").lower() == "true"
+                posting.post(ib, entity, route.ref, operational, load_mode)
+            else:
+                posting.unpost(ib, entity, route.ref)
+            return Response(200, b"", {"DataServiceVersion": "3.0"})
+        if route.ref is None:
+            if method == "GET":
+                if view.expand:
+                    view.expand = check_expand(ib, entity, view.expand)
+                result = reads.collection(ib, entity, options, view, self.paging, self.gate.row_filter(user, entity))
+                return self._result(result, root, wants_json, view.meta)
+            if method != "POST":
+                raise ODataError(405, *_NOT_ALLOWED)
+            self._lock_conflict()
+            stored = writes.create(ib, entity, _body(request), load_mode)
+            key = f"{entity}(guid'{stored['Ref_Key']}')"
+            return self._one(entity, stored, view, wants_json, 201, {"Location": root + key})
+        if method == "GET":
+            if view.expand and self.knobs.strict_expand:
+                raise ODataError(400, "0", "Параметр $expand не поддерживается при получении одной сущности")
+            record = ib.get(entity, route.ref)
+            if record is None:
+                raise ODataError(404, "9", "Экземпляр сущности не найден")
+            rls = self.gate.row_filter(user, entity)
+            if rls and not compile_filter(rls)(record, None):
+                raise ODataError(401, "20", f"Нарушение прав доступа: недостаточно прав на чтение данных {entity}")
+            if route.nav:
+                found = resolver(ib, entity)(record, route.nav)
+                target = etype.refs.get(route.nav)
+                if found is None or target is None:
+                    raise ODataError(404, "9", "Экземпляр сущности не найден")
+                return self._one(target, found, View(meta=view.meta, root=root), wants_json)
+            if view.expand:
+                view.expand = check_expand(ib, entity, view.expand)
+            return self._one(entity, record, view, wants_json)
+        if method not in ("PATCH", "MERGE", "PUT", "DELETE"):
+            raise ODataError(405, *_NOT_ALLOWED)
+        self._lock_conflict()
+        if method == "DELETE":
+            writes.delete(ib, entity, route.ref, if_match, strict)
+            return Response(204, b"", {"DataServiceVersion": "3.0"})
+        if method == "PUT":
+            stored = writes.put(ib, entity, route.ref, _body(request), load_mode, if_match, strict)
+        else:
+            stored = writes.patch(ib, entity, route.ref, _body(request), load_mode, if_match, strict)
+        return self._one(entity, stored, View(meta=view.meta, root=root), wants_json)
 
-    def _service_document(self, json_wanted: bool) -> Response:
-        names = [n for n in self.ib.types if self.ib.published is None or n in self.ib.published]
-        if json_wanted:
-            return self._json({"odata.metadata": f"{self._root()}$metadata",
-                               "value": [{"name": n, "url": n} for n in names]})
-        items = "".join(f'<collection href="{escape(n)}"><atom:title>{escape(n)}</atom:title></collection>'
-                        for n in names)
-        xml = ('<?xml version="1.0" encoding="UTF-8"?><service xmlns="http://www.w3.org/2007/app" '
-               'xmlns:atom="http://www.w3.org/2005/Atom" xml:base="' + self._root() + '"><workspace>'
-               '<atom:title>Default</atom:title>' + items + "</workspace></service>")
-        return Response(200, xml.encode(), {"Content-Type": "application/xml;charset=utf-8"})
+    # -- output -------------------------------------------------------------------------------------------------
 
-    def _atom(self, entity: str, rows: list[dict[str, Any]]) -> Response:
-        entries = []
-        for r in rows:
-            props = "".join(f"<d:{escape(k)}>{escape(str(v))}</d:{escape(k)}>" for k, v in r.items()
-                            if not isinstance(v, list) and "@" not in k)
-            entries.append(f"<entry><id>{self._root()}{entity}(guid'{r.get('Ref_Key', '')}')</id>"
-                           f'<category term="StandardODATA.{escape(entity)}" '
-                           'scheme="http://schemas.microsoft.com/ado/2007/08/dataservices/scheme"/>'
-                           f'<content type="application/xml"><m:properties>{props}</m:properties></content></entry>')
-        xml = ('<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
-               'xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" '
-               'xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xml:base="'
-               + self._root() + f'"><id>{self._root()}{escape(entity)}</id><title type="text">{escape(entity)}'
-               "</title>" + "".join(entries) + "</feed>")
-        return Response(200, xml.encode(), {"Content-Type": "application/atom+xml;type=feed;charset=utf-8",
-                                            "DataServiceVersion": "3.0"})
+    def _one(self, entity: str, record: dict[str, Any], view: View, wants_json: bool, status: int = 200,
+             headers: dict[str, str] | None = None) -> Response:
+        shaped = shape(self.ib, entity, record, view)
+        if wants_json:
+            head = {} if view.meta == "nometadata" else {"odata.metadata": f"{view.root}$metadata#{entity}/@Element"}
+            return self._json({**head, **shaped}, status, headers)
+        entry = atom.entry(view.root, entity, shaped, self._edm_of(entity), list(self.ib.types[entity].refs),
+                           _now(), standalone=True)
+        return self._xml(atom.single(entry), status, "application/atom+xml;type=entry", headers)
+
+    def _result(self, result: reads.Result, root: str, wants_json: bool, meta: str, single: bool = False) -> Response:
+        if wants_json:
+            if single:
+                head = {} if meta == "nometadata" else {"odata.metadata": f"{root}$metadata#{result.fragment}"}
+                return self._json({**head, **result.rows[0]})
+            body: dict[str, Any] = {} if meta == "nometadata" else {"odata.metadata":
+                                                                    f"{root}$metadata#{result.fragment}"}
+            if result.count is not None:
+                body["odata.count"] = str(result.count)  # Int64: a string in 1C's JSON
+            body["value"] = result.rows
+            if result.next_skip is not None:
+                body["odata.nextLink"] = f"{root}{result.fragment}?$skip={result.next_skip}"
+            return self._json(body)
+        edm_of = self._edm_of(result.entity) if result.entity else (lambda _n: None)
+        navs = list(self.ib.types[result.entity].refs) if result.entity else []
+        now = _now()
+        entries = [atom.entry(root, result.entity or result.fragment, r, edm_of, navs, now) for r in result.rows]
+        return self._xml(atom.feed(root, result.fragment, entries, now, result.count))
+
+    def _edm_of(self, entity: str) -> Callable[[str], str | None]:
+        types = dict(self.ib.types[entity].properties)
+        return types.get
 
 
-def _int_option(options: dict[str, str], name: str) -> int | None:
-    if name not in options:
-        return None
+def _body(request: Request) -> Any:
+    import json
+
     try:
-        value = int(options[name])
-    except ValueError:
-        raise ODataError(400, "14", f"Ошибка разбора параметра запроса ${name}: '{options[name]}'") from None
-    if value < 0:
-        raise ODataError(400, "14", f"Недопустимое значение параметра ${name}")
-    return value
+        return json.loads(request.body.decode("utf-8-sig") or "{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ODataError(400, "2", "Неверный формат тела запроса: ожидается JSON") from None
+
+
+def _now() -> str:
+    return datetime.now().replace(microsecond=0).isoformat()
+
