@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from connector.sandbox.faults import GATEWAY_PAGE, FaultInjector
 from connector.sandbox.http import Request, Response
@@ -240,7 +240,8 @@ class ODataApp:
             self._lock_conflict()
             stored = writes.create(ib, entity, _body(request), load_mode)
             key = f"{entity}(guid'{stored['Ref_Key']}')"
-            return self._one(entity, stored, view, wants_json, 201, {"Location": root + key})
+            # Header values are latin-1 on the wire: the Cyrillic path goes percent-encoded.
+            return self._one(entity, stored, view, wants_json, 201, {"Location": quote(root + key, safe=":/()'=,")})
         if method == "GET":
             if view.expand and self.knobs.strict_expand:
                 raise ODataError(400, "0", "Параметр $expand не поддерживается при получении одной сущности")
