@@ -23,7 +23,7 @@ app = typer.Typer(
          "Start with `b24-1c demo` (runs everything against the built-in sandbox), then `b24-1c check` on "
          "your own config.yaml.",
     no_args_is_help=True, add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_STOPPED, EXIT_LOCKED = 1, 2, 3, 4
@@ -241,13 +241,14 @@ def status(config: ConfigOpt = None) -> None:
 def failed(flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None) -> None:
     """List records that failed (dead letters) with the reason."""
     with _connector(config, lock=False) as conn:
-        letters = conn.ledger.dead_letters(flow)
+        letters = conn.ledger.dead_letters(flow, ("open", "waiting"))
     if not letters:
         out.print("no failed records")
         return
     for d in letters:
-        out.print(f"#{d.id} {d.flow} {d.label or d.source_key} (attempts {d.attempts}, {d.last_at}): {d.reason}",
-                  highlight=False, markup=False)
+        note = " [waiting for another flow; retried every cycle]" if d.status == "waiting" else ""
+        out.print(f"#{d.id} {d.flow} {d.label or d.source_key} (attempts {d.attempts}, {d.last_at}): {d.reason}"
+                  f"{note}", highlight=False, markup=False)
 
 
 @app.command()
@@ -319,12 +320,14 @@ def sandbox(
         raise typer.Exit(EXIT_STOPPED) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Exactly one "ready" line per server on stdout (scripts read them); the rest goes to stderr.
     print(f"bitrix24 ready: {box.webhook_url}", flush=True)
-    if box.ca_file is not None:
-        print(f"bitrix24 tls: trust the CA in {box.ca_file} (e.g. REQUESTS_CA_BUNDLE={box.ca_file})", flush=True)
-    print(f"bitrix24 oauth: client_id={box.oauth_app.client_id} token endpoint {box.portal_url}/oauth/token/",
-          flush=True)
     print(f"onec ready: {box.odata_url} user={ONEC_USER} password={ONEC_PASSWORD}", flush=True)
+    if box.ca_file is not None:
+        print(f"bitrix24 tls: trust the CA in {box.ca_file} (e.g. REQUESTS_CA_BUNDLE={box.ca_file})", file=sys.stderr,
+              flush=True)
+    print(f"bitrix24 oauth: client_id={box.oauth_app.client_id} token endpoint {box.portal_url}/oauth/token/",
+          file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
             pass

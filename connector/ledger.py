@@ -46,6 +46,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             first_at TEXT NOT NULL, last_at TEXT NOT NULL);
         CREATE UNIQUE INDEX dead_open ON dead_letters (flow, source_key) WHERE status = 'open';
     """),
+    ("dead letters remember the source version they failed at", """
+        ALTER TABLE dead_letters ADD COLUMN source_version TEXT;
+    """),
 ]
 
 
@@ -236,21 +239,21 @@ class Ledger:
                     conn.execute("UPDATE intents SET status = 'applied', updated_at = ? WHERE idempotency_key = ?"
                                  " AND status = 'pending'", (now, f"{flow}:{o.key}"))
                     conn.execute("UPDATE dead_letters SET status = 'resolved', last_at = ? WHERE flow = ? AND "
-                                 "source_key = ? AND status IN ('open', 'requeued')", (now, flow, o.key))
+                                 "source_key = ? AND status IN ('open', 'requeued', 'waiting')", (now, flow, o.key))
                 else:
                     conn.execute("UPDATE intents SET status = 'failed', updated_at = ? WHERE idempotency_key = ?"
                                  " AND status = 'pending'", (now, f"{flow}:{o.key}"))
+                    status = "waiting" if o.deferred else "open"
                     again = conn.execute(
-                        "UPDATE dead_letters SET status = 'open', reason = ?, attempts = attempts + 1, last_at = ? "
-                        "WHERE flow = ? AND source_key = ? AND status = 'requeued'",
-                        (error or "unknown error", now, flow, o.key)).rowcount
+                        "UPDATE dead_letters SET status = ?, reason = ?, attempts = attempts + 1, last_at = ?, "
+                        "source_version = ? WHERE flow = ? AND source_key = ? AND status IN ('open', 'requeued', "
+                        "'waiting')", (status, error or "unknown error", now, o.version, flow, o.key)).rowcount
                     if again:
                         continue
                     conn.execute(
-                        "INSERT INTO dead_letters (flow, source_key, label, reason, first_at, last_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) WHERE status = 'open' DO UPDATE "
-                        "SET reason = excluded.reason, attempts = attempts + 1, last_at = excluded.last_at",
-                        (flow, o.key, o.label, error or "unknown error", now, now))
+                        "INSERT INTO dead_letters (flow, source_key, label, reason, status, first_at, last_at, "
+                        "source_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (flow, o.key, o.label, error or "unknown error", status, now, now, o.version))
             if cursor is not None:
                 conn.execute("INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (flow) DO UPDATE SET "
                              "value = excluded.value, updated_at = excluded.updated_at",
@@ -282,11 +285,27 @@ class Ledger:
 
     # -- dead letters -------------------------------------------------------------------------------------------
 
-    def dead_letters(self, flow: str | None = None, status: str = "open") -> list[DeadLetter]:
-        sql = "SELECT * FROM dead_letters WHERE status = ?" + (" AND flow = ?" if flow else "") + " ORDER BY id"
-        args: tuple[Any, ...] = (status, flow) if flow else (status,)
+    def dead_letters(self, flow: str | None = None, status: str | tuple[str, ...] = "open") -> list[DeadLetter]:
+        """Failed records; `waiting` ones await another flow's record and are retried every cycle."""
+        statuses = (status,) if isinstance(status, str) else status
+        marks = ",".join("?" * len(statuses))
+        sql = f"SELECT * FROM dead_letters WHERE status IN ({marks})" + (" AND flow = ?" if flow else "") + \
+            " ORDER BY id"
+        args: tuple[Any, ...] = (*statuses, flow) if flow else statuses
         return [DeadLetter(r["id"], r["flow"], r["source_key"], r["label"], r["reason"], r["attempts"], r["status"],
                            r["last_at"]) for r in self.conn.execute(sql, args)]
+
+    def failed_versions(self, flow: str, keys: Iterable[str]) -> dict[str, str | None]:
+        """Source versions at which open dead letters failed: unchanged records are not retried by themselves."""
+        keys = list(keys)
+        out: dict[str, str | None] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(f"SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND "
+                                         f"status = 'open' AND source_key IN ({marks})", (flow, *part)):
+                out[row[0]] = row[1]
+        return out
 
     def requeue(self, flow: str | None = None, ids: list[int] | None = None) -> list[DeadLetter]:
         """Mark open dead letters for retry; the next run of their flow re-reads them first."""
@@ -297,8 +316,10 @@ class Ledger:
         return letters
 
     def requeued(self, flow: str) -> list[str]:
+        """Keys to process first in the next cycle: requeued by a human, or waiting for another flow."""
         return [r[0] for r in self.conn.execute(
-            "SELECT source_key FROM dead_letters WHERE flow = ? AND status = 'requeued' ORDER BY id", (flow,))]
+            "SELECT source_key FROM dead_letters WHERE flow = ? AND status IN ('requeued', 'waiting') ORDER BY id",
+            (flow,))]
 
     def counts(self) -> dict[str, int]:
         """Row counts of every table, for `b24-1c status`."""

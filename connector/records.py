@@ -27,10 +27,21 @@ class Mapped:
     rows: list[dict[str, Any]] | None = None
     label: str = ""
     error: str | None = None
+    deferred: bool = False  # the error is a reference another flow has not synced yet: retried every cycle
+    on_create: dict[str, Any] = field(default_factory=dict)  # written only when created; not part of the hash
+    rows_on_create: bool = False
 
     @property
     def hash(self) -> str:
-        return content_hash({"fields": self.fields, "rows": self.rows})
+        return content_hash({"fields": self.fields, "rows": None if self.rows_on_create else self.rows})
+
+    def create_fields(self) -> dict[str, Any]:
+        """Everything a create writes."""
+        return {**self.on_create, **self.fields}
+
+    def update_rows(self) -> list[dict[str, Any]] | None:
+        """Rows an update writes (None: leave the target's rows alone)."""
+        return None if self.rows_on_create else self.rows
 
 
 @dataclass(frozen=True)
@@ -55,3 +66,4 @@ class Outcome:
     version: str | None = None
     error: str | None = None
     label: str = ""
+    deferred: bool = False

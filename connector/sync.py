@@ -161,7 +161,10 @@ class FlowRunner:
                 if seen is not None:
                     seen.update(keys)
                 known = self.ledger.links(self.flow, keys)
-                changed = [k for k, v in pairs if k not in known or v is None or known[k].source_version != v]
+                failed_at = self.ledger.failed_versions(self.flow, [k for k in keys if k not in known])
+                changed = [k for k, v in pairs if v is None
+                           or (k in known and known[k].source_version != v)
+                           or (k not in known and (k not in failed_at or failed_at[k] != v))]
                 if changed:
                     self._process_keys(changed, report, run_id, dry_run)
                 if self.stop.is_set():

@@ -115,10 +115,10 @@ def _field_names(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
 
 def _container_item(annotation: Any) -> Any:
     """The value type of dict[K, V] / list[V] / Optional[...] annotations."""
-    args = getattr(annotation, "__args__", None) or ()
+    args: tuple[Any, ...] = tuple(getattr(annotation, "__args__", None) or ())
     origin = getattr(annotation, "__origin__", None)
     if origin is dict and len(args) == 2:
-        return args[1]
+        return args[-1]
     if origin is list and args:
         return args[0]
     for arg in args:  # unions: the first container or model inside

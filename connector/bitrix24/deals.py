@@ -35,7 +35,7 @@ class DealWriter:
         return outcomes
 
     def _fields(self, action: Action) -> dict[str, Any]:
-        fields = dict(action.record.fields)
+        fields = action.record.create_fields() if action.kind == "create" else dict(action.record.fields)
         if action.kind == "create":
             fields[self.key.originator_field] = self.key.originator_id
             fields[self.key.field] = action.record.key
@@ -52,8 +52,9 @@ class DealWriter:
                 commands[f"a{n}"] = ("crm.deal.update", {"id": action.target_id, "fields": self._fields(action),
                                                          "params": params})
                 deal_ref = action.target_id
-            if action.record.rows is not None:
-                commands[f"r{n}"] = ("crm.deal.productrows.set", {"id": deal_ref, "rows": action.record.rows})
+            rows = action.record.rows if action.kind == "create" else action.record.update_rows()
+            if rows is not None:
+                commands[f"r{n}"] = ("crm.deal.productrows.set", {"id": deal_ref, "rows": rows})
         reply = self.client.batch(commands, write=True)
         outcomes = []
         for n, action in enumerate(actions):
@@ -62,12 +63,14 @@ class DealWriter:
             rows_err = reply.errors.get(f"r{n}")
             if head_err is not None or f"a{n}" not in reply.result:
                 error = _describe(head_err) if head_err else "no result for the deal in the batch reply"
-                outcomes.append(Outcome(rec.key, action.kind, "failed", action.target_id, error=error, label=rec.label))
+                outcomes.append(Outcome(rec.key, action.kind, "failed", action.target_id, version=rec.version, error=error,
+                                        label=rec.label))
                 continue
             target = str(reply.result[f"a{n}"]) if action.kind == "create" else action.target_id
-            if rows_err is not None or (rec.rows is not None and f"r{n}" not in reply.result):
+            if rows_err is not None or (f"r{n}" in commands and f"r{n}" not in reply.result):
                 error = "product rows: " + (_describe(rows_err) if rows_err else "no result in the batch reply")
-                outcomes.append(Outcome(rec.key, action.kind, "failed", target, error=error, label=rec.label))
+                outcomes.append(Outcome(rec.key, action.kind, "failed", target, version=rec.version, error=error,
+                                        label=rec.label))
                 continue
             outcomes.append(Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label))
         return outcomes

@@ -20,10 +20,28 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     src, tgt = spec.source, spec.target
     if src.system == "onec":
         source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
+    elif src.system == "bitrix24" and src.entity == "deal":
+        from zoneinfo import ZoneInfo
+
+        from connector.bitrix24.reader import DealSource
+
+        source = DealSource(conn.bitrix24, spec, ZoneInfo(conn.config.bitrix24.portal_timezone))
     else:
         raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")
     if tgt.system == "bitrix24" and tgt.entity == "deal":
         target: Target = DealWriter(conn.bitrix24, tgt.external_key, conn.config.sync.batch_size)
+    elif tgt.system == "bitrix24" and tgt.entity == "company":
+        from connector.flows.counterparties import CounterpartyWriter
+
+        target = CounterpartyWriter(conn.bitrix24, tgt.external_key, tgt.match, conn.config.sync.batch_size)
+    elif tgt.system == "bitrix24" and tgt.entity == "user":
+        from connector.flows.managers import UserMatcher
+
+        target = UserMatcher(conn.bitrix24, spec.table)
+    elif tgt.system == "onec":
+        from connector.onec.writer import OneCTarget
+
+        target = OneCTarget(conn.odata, spec, conn.bitrix24)
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
     return source, target

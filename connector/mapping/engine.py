@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +19,9 @@ LINKS = "@links"  # in Lookups: flow -> {source reference -> the other side's ke
 
 
 class _FieldProblem(Exception):
-    pass
+    def __init__(self, message: str, deferred: bool = False) -> None:
+        super().__init__(message)
+        self.deferred = deferred
 
 
 class _SafeFormatter(string.Formatter):
@@ -53,15 +56,29 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     if rule.when is not None:
         matched, value = first_match(rule.when, record)
         return value if matched else rule.default
+    if rule.multiply is not None:
+        product = Decimal(1)
+        for name in rule.multiply:
+            try:
+                product *= Decimal(str(record.get(name)).strip())
+            except (InvalidOperation, ValueError):
+                raise _FieldProblem(f"{name} = {record.get(name)!r} is not a number") from None
+        value = str(product)
+        try:
+            return CONVERTERS[rule.type](value, tz)
+        except ValueError as exc:
+            raise _FieldProblem(str(exc)) from None
     assert rule.source is not None
     if rule.source not in record:
         raise _FieldProblem(f"the record has no property '{rule.source}'")
     value = record[rule.source]
     if rule.link is not None and not is_empty(value):
         linked = lookups.get(f"{LINKS}:{rule.link}", {}).get(str(value))
+        if linked is None and rule.default is not None:
+            return rule.default  # an optional link: the default stands in until the other flow has the record
         if linked is None:
             raise _FieldProblem(f"{rule.source} = {value} is not synced yet by flow '{rule.link}' "
-                                "(it is retried after that flow runs)")
+                                "(retried on every cycle until it is)", deferred=True)
         return linked["value"]
     if rule.lookup is not None and not is_empty(value):
         table, column = rule.lookup.split(".", 1)
@@ -86,7 +103,7 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
 
 
 def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
-           where: str, problems: list[str]) -> dict[str, Any]:
+           where: str, problems: list[str], waits: list[bool] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for target, rule in rules.items():
         if owner_side(spec, rule) != spec.source.system:
@@ -95,12 +112,16 @@ def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], l
             value = _value(rule, record, lookups, tz)
         except _FieldProblem as exc:
             problems.append(f"{where}{target}: {exc}")
+            if waits is not None:
+                waits.append(exc.deferred)
             continue
         if value is None:
             value = rule.default
         if value is None and rule.required:
             src = rule.source or rule.format or "value"
             problems.append(f"{where}{target}: required, but {src} is empty")
+            if waits is not None:
+                waits.append(False)
             continue
         if isinstance(value, str) and rule.max_length is not None and len(value) > rule.max_length:
             value = value[: rule.max_length - 1] + "…"
@@ -127,7 +148,10 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
     if not isinstance(key, str) or is_empty(key):
         return Mapped(key=str(key), version=None, label=label, error=f"{label}: the record has an empty {spec.source.key}")
     problems: list[str] = []
-    fields = _apply(spec, spec.fields, record, lookups, tz, "", problems)
+    waits: list[bool] = []
+    mapped = _apply(spec, spec.fields, record, lookups, tz, "", problems, waits)
+    fields = {k: v for k, v in mapped.items() if spec.fields[k].on == "always"}
+    on_create = {k: v for k, v in mapped.items() if spec.fields[k].on == "create"}
     rows: list[dict[str, Any]] | None = None
     if spec.rows is not None:
         section = record.get(spec.rows.source)
@@ -135,11 +159,15 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
             problems.append(f"{spec.rows.source}: expected the tabular section, the record has "
                             f"{type(section).__name__}")
         else:
-            rows = [_apply(spec, spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems)
+            rows = [_apply(spec, spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems, waits)
                     for i, row in enumerate(section) if isinstance(row, dict)]
     if problems:
-        return Mapped(key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems))
-    return Mapped(key=key, version=version, fields=fields, rows=rows, label=label)
+        # Only when every problem is a not-yet-synced reference is the record worth retrying by itself.
+        deferred = bool(waits) and all(waits) and len(waits) == len(problems)
+        return Mapped(key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems),
+                      deferred=deferred)
+    return Mapped(key=key, version=version, fields=fields, rows=rows, label=label, on_create=on_create,
+                  rows_on_create=spec.rows is not None and spec.rows.on == "create")
 
 
 def needed_refs(spec: Mapping, records: Iterable[dict[str, Any]]) -> dict[str, set[str]]:

@@ -14,7 +14,8 @@ from connector.mapping.conditions import WhenRule
 from connector.yamlio import load_model
 
 MatchRule = Literal["inn_kpp", "external_key", "phone", "email"]
-FieldType = Literal["string", "money", "number", "int", "date", "datetime", "bool"]
+FieldType = Literal["string", "money", "number", "int", "date", "datetime", "bool", "float", "onec_datetime",
+                    "onec_date", "flag"]
 _LOOKUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[^.\s]+$")
 
 
@@ -28,6 +29,8 @@ class FieldRule(_Strict):
     source: str | None = Field(None, description="source property, e.g. СуммаДокумента or Валюта_Key")
     format: str | None = Field(None, description="a format string over source properties: 'Заказ {Number}'")
     const: Any = Field(None, description="a fixed value")
+    multiply: list[str] | None = Field(None, min_length=2, description="the product of these source properties "
+                                                                     "(price × quantity)")
     type: FieldType = "string"
     lookup: str | None = Field(None, description="lookup_name.Field: follow a reference through a lookup table")
     map: dict[str, Any] | None = Field(None, description="value map applied after lookup/type conversion")
@@ -41,12 +44,14 @@ class FieldRule(_Strict):
                                                " Контрагент_Key → COMPANY_ID, or COMPANY_ID → Контрагент_Key)")
     when: list[WhenRule] | None = Field(None, description="ordered rules over source properties; the first whose"
                                                           " `if` holds gives the value")
+    on: Literal["always", "create"] = Field("always", description="create: written only when the target object "
+                                                                  "is created (initial content, immutable fields)")
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
-        origins = [n for n in ("source", "format", "const", "when") if getattr(self, n) is not None]
+        origins = [n for n in ("source", "format", "const", "when", "multiply") if getattr(self, n) is not None]
         if len(origins) != 1:
-            raise ValueError("give exactly one of source, format, const or when" +
+            raise ValueError("give exactly one of source, format, const, when or multiply" +
                              (f" (got {', '.join(origins)})" if origins else ""))
         if self.lookup is not None and self.source is None:
             raise ValueError("lookup needs a source (the reference to follow)")
@@ -73,7 +78,7 @@ class FieldRule(_Strict):
             return [f for _, f, _, _ in string.Formatter().parse(self.format) if f]
         if self.when is not None:
             return sorted({f for rule in self.when for f in rule.if_.fields()})
-        return []
+        return list(self.multiply or [])
 
 
 class LookupTable(_Strict):
@@ -132,6 +137,29 @@ class OneCKey(_Strict):
     prefix: str = "B24-"
 
 
+class OneCRef(_Strict):
+    """A 1C reference found by one of its attributes (Catalog_Валюты by Code "643"), resolved once and cached."""
+
+    entity: str
+    by: str = Field("Code", description="the attribute the mapped value is compared with")
+    where: dict[str, str | bool] = Field(default_factory=dict, description="extra equalities")
+
+
+class OneCDefault(_Strict):
+    """A fixed 1C reference for every created object (the organisation, the warehouse)."""
+
+    entity: str
+    where: dict[str, str | bool] = Field(min_length=1, description="equalities that find exactly one object")
+
+
+class OneCDerive(_Strict):
+    """A value read from the object another field points to (the counterparty's partner)."""
+
+    from_: str = Field(alias="from", description="the field holding the reference")
+    entity: str
+    property: str
+
+
 class TargetSpec(_Strict):
     """Where records go."""
 
@@ -149,13 +177,20 @@ class TargetSpec(_Strict):
                                                                          "the created 1C object (UF → 1C property)")
     also_link: str | None = Field(None, description="record the created object in this flow's ledger too (so the"
                                                     " reverse flow updates it instead of creating a twin)")
+    refs: dict[str, OneCRef] = Field(default_factory=dict, description="1C: fields (header or rows) whose mapped "
+                                                                       "value is looked up to a Ref_Key")
+    derive: dict[str, OneCDerive] = Field(default_factory=dict, description="1C: fields read from the object "
+                                                                            "another field refers to")
+    defaults: dict[str, OneCDefault | str | int | float | bool] = Field(
+        default_factory=dict, description="1C: values every created object gets (refs found by attributes)")
 
 
 class RowsSpec(_Strict):
     """Child rows: a tabular section → product rows (replaced whole on every write)."""
 
-    source: str = Field(description="tabular section, e.g. Товары")
-    target: Literal["productrows"] = "productrows"
+    source: str = Field(description="tabular section (Товары) or, from Bitrix24, PRODUCT_ROWS")
+    target: str = Field("productrows", description="Bitrix24: productrows; 1C: the tabular section, e.g. Товары")
+    on: Literal["always", "create"] = Field("always", description="create: rows are written only on create")
     fields: dict[str, FieldRule] = Field(min_length=1)
 
 

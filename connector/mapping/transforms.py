@@ -72,6 +72,26 @@ def to_datetime(value: Any, tz: ZoneInfo) -> str:
     return dt.isoformat(timespec="seconds")
 
 
+def to_float(value: Any, tz: ZoneInfo) -> float:
+    """A JSON number (1C's Edm.Double)."""
+    return float(_decimal(value))
+
+
+def to_onec_datetime(value: Any, tz: ZoneInfo) -> str:
+    """Naive local time of the 1C server, as 1C stores dates."""
+    dt = _parse_1c_datetime(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(tz).replace(tzinfo=None)
+    return dt.replace(microsecond=0).isoformat()
+
+
+def to_onec_date(value: Any, tz: ZoneInfo) -> str:
+    """A date at 1C's midnight. Bitrix24 date fields come as shifted midnights: only the first 10 characters count."""
+    text = str(value).strip()
+    day = text[:10] if len(text) >= 10 and text[4] == "-" else to_date(value, tz)
+    return f"{day}T00:00:00"
+
+
 def to_bool(value: Any, tz: ZoneInfo) -> str:
     if isinstance(value, bool):
         return "Y" if value else "N"
@@ -87,7 +107,13 @@ def to_string(value: Any, tz: ZoneInfo) -> str:
     return str(value).strip()
 
 
+def to_flag(value: Any, tz: ZoneInfo) -> bool:
+    """A JSON boolean (1C's Edm.Boolean)."""
+    return to_bool(value, tz) == "Y"
+
+
 CONVERTERS: dict[str, Callable[[Any, ZoneInfo], Any]] = {
     "string": to_string, "money": to_money, "number": to_number, "int": to_int,
     "date": to_date, "datetime": to_datetime, "bool": to_bool,
+    "float": to_float, "onec_datetime": to_onec_datetime, "onec_date": to_onec_date, "flag": to_flag,
 }

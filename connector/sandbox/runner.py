@@ -78,6 +78,7 @@ class Sandbox:
             self.portal.load(o.state_dir / "bitrix24.json")
         if not loaded:
             self.dataset = generate(self.infobase, o.orders, seed=o.seed, now=o.now)
+            _mirror_staff(self.portal, self.infobase)
         self.b24_app = Bitrix24App(self.portal)
         self.onec_app = ODataApp(self.infobase, ONEC_BASE, o.onec_faults)
         self._b24: HTTPService | None = None
@@ -159,3 +160,16 @@ class Sandbox:
         """Environment variables that point config.example.yaml at this sandbox."""
         return {"B24_WEBHOOK_URL": self.webhook_url, "ONEC_ODATA_URL": self.odata_url, "ONEC_USER": ONEC_USER,
                 "ONEC_PASSWORD": ONEC_PASSWORD, "B24_PLAN": self.options.rate_limit}
+
+
+def _mirror_staff(portal: Portal, infobase: Infobase) -> None:
+    """Most 1C managers also work in Bitrix24 under the same e-mail (the last two do not: they must be matched by
+    table or stay unmatched), as in a real company."""
+    staff = [u for u in infobase.all("Catalog_Пользователи") if u.get("АдресЭлектроннойПочты")]
+    next_id = max(portal.users, default=0) + 1
+    for user in staff[: max(0, len(staff) - 2)]:
+        last, _, first = str(user["Description"]).partition(" ")
+        portal.users[next_id] = {**next(iter(portal.users.values()), {}), "ID": str(next_id), "ACTIVE": True,
+                                 "NAME": first, "LAST_NAME": last, "EMAIL": user["АдресЭлектроннойПочты"].upper(),
+                                 "WORK_POSITION": "Менеджер по продажам", "IS_ADMIN": False}
+        next_id += 1

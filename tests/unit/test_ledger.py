@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.ledger import Ledger
+from connector.ledger import MIGRATIONS, Ledger
 from connector.records import Action, Mapped, Outcome
 
 
@@ -23,12 +23,29 @@ def ledger(tmp_path: Path) -> Ledger:
 def test_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     first = Ledger(path)
-    assert first.schema_version == 1
+    latest = len(MIGRATIONS)
+    assert first.schema_version == latest
     first.close()
     again = Ledger(path)
-    assert again.schema_version == 1
-    assert again.conn.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == 1
+    assert again.schema_version == latest
+    assert again.conn.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == latest
     assert again.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_old_ledger_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT "
+                       "NOT NULL);" + MIGRATIONS[0][1] + ";INSERT INTO migrations VALUES (1, 'initial', 'x');"
+                       "INSERT INTO dead_letters (flow, source_key, reason, first_at, last_at) VALUES "
+                       "('orders', 'k', 'r', 'x', 'x');")
+    conn.commit()
+    conn.close()
+    ledger = Ledger(path)
+    assert ledger.schema_version == len(MIGRATIONS)
+    assert ledger.dead_letters("orders")[0].reason == "r"  # data kept
+    ledger.commit("orders", None, [Outcome("k", "create", "failed", version="v9", error="again")])
+    assert ledger.failed_versions("orders", ["k"]) == {"k": "v9"}
 
 
 def test_create_is_pending_until_its_outcome_is_committed(ledger: Ledger) -> None:

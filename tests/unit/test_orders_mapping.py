@@ -28,7 +28,7 @@ def order(**changes: Any) -> dict[str, Any]:
     """The reference §10 order: 25 000 with two lines."""
     base = {"Ref_Key": "0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01", "DataVersion": "AAAAAQAAAAA=", "DeletionMark": False,
             "Number": "ЦБ00-000125", "Date": "2024-11-05T10:15:00", "Posted": True, "Валюта_Key": RUB,
-            "СуммаДокумента": 25000, "Комментарий": "",
+            "СуммаДокумента": 25000, "Комментарий": "", "Менеджер_Key": "00000000-0000-0000-0000-000000000000",
             "Товары": [{"LineNumber": "1", "Номенклатура_Key": P1, "Количество": 10, "Цена": 1500, "Сумма": 15000},
                        {"LineNumber": "2", "Номенклатура_Key": P2, "Количество": 5, "Цена": 2000, "Сумма": 10000}]}
     base.update(changes)
@@ -40,10 +40,31 @@ def test_reference_order_maps_to_deal_fields_and_rows() -> None:
     assert m.error is None
     assert m.fields == {"TITLE": "Заказ ЦБ00-000125 от 05.11.2024", "OPPORTUNITY": "25000.00",
                         "IS_MANUAL_OPPORTUNITY": "Y", "CURRENCY_ID": "RUB", "BEGINDATE": "2024-11-05",
-                        "UF_CRM_1C_ORDER_NUMBER": "ЦБ00-000125", "UF_CRM_1C_ORDER_DATE": "2024-11-05T10:15:00+03:00"}
+                        "UF_CRM_1C_ORDER_NUMBER": "ЦБ00-000125", "UF_CRM_1C_ORDER_DATE": "2024-11-05T10:15:00+03:00",
+                        "ASSIGNED_BY_ID": 1}
+    assert m.on_create == {"CATEGORY_ID": 0}
     assert m.rows == [{"PRODUCT_NAME": "Профлист С8", "PRICE": "1500.00", "QUANTITY": "10"},
                       {"PRODUCT_NAME": 'Саморез "кровельный" & шайба', "PRICE": "2000.00", "QUANTITY": "5"}]
     assert m.key == order()["Ref_Key"] and m.version == "AAAAAQAAAAA="
+
+
+def test_links_translate_through_other_flows_and_missing_ones_defer() -> None:
+    manager = "77777777-7777-7777-7777-777777777777"
+    linked = {**LOOKUPS, "@links:managers": {manager: {"value": "42"}}}
+    assert map_record(SPEC, order(Менеджер_Key=manager), linked, TZ).fields["ASSIGNED_BY_ID"] == "42"
+    unmatched = map_record(SPEC, order(Менеджер_Key="88888888-8888-8888-8888-888888888888"), linked, TZ)
+    assert unmatched.error is None and unmatched.fields["ASSIGNED_BY_ID"] == 1  # optional link: the default
+    spec = SPEC.model_copy(deep=True)
+    spec.fields["ASSIGNED_BY_ID"].default = None
+    strict = map_record(spec, order(Менеджер_Key="88888888-8888-8888-8888-888888888888"), linked, TZ)
+    assert strict.error is not None and "not synced yet by flow 'managers'" in strict.error and strict.deferred
+
+
+def test_pipeline_rule_is_create_only_and_outside_the_hash() -> None:
+    big = map_record(SPEC, order(СуммаДокумента=500000), LOOKUPS, TZ)
+    small = map_record(SPEC, order(СуммаДокумента=500000.001), LOOKUPS, TZ)
+    assert big.on_create == {"CATEGORY_ID": 1} and big.create_fields()["CATEGORY_ID"] == 1
+    assert "CATEGORY_ID" not in big.fields and big.hash == small.hash
 
 
 def test_empty_reference_in_a_row_is_named_and_nothing_else_breaks() -> None:
@@ -86,7 +107,7 @@ def test_hash_changes_with_content_only() -> None:
 
 def test_needed_refs_collects_header_and_row_references() -> None:
     need = needed_refs(SPEC, [order()])
-    assert need == {"currencies": {RUB}, "products": {P1, P2}}
+    assert need == {"currencies": {RUB}, "products": {P1, P2}, "@links:managers": set()}
 
 
 def test_planner_creates_updates_skips_and_fails() -> None:
