@@ -1,0 +1,209 @@
+"""Writes 1C counterparties to Bitrix24 as companies (individuals as contacts) with their requisites.
+
+Per page: recognise existing ones (the mapping's `target.match` order: INN+KPP, our external key, phone, e-mail;
+all lookups batched), adopt what is recognised, create the rest with their requisite in the same batch
+(`$result[...]`), and keep requisites and multifields of updated ones in line. Two records of one page that are
+the same counterparty (equal INN+KPP, or phone/e-mail when matched on) create one company, never two.
+
+Same INN with another КПП is another company: in 1C a branch is its own counterparty with its own contracts and
+orders, and orders link to it one to one through this flow's ledger; its requisite carries the branch КПП.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.bitrix24.client import BATCH_LIMIT, BatchReply, Bitrix24Client
+from connector.flows.counterparties_lookup import Matches, Recognizer
+from connector.flows.counterparties_model import (
+    Candidate,
+    Party,
+    choose,
+    new_values,
+    party_of,
+    requisite_change,
+    split_ref,
+    target_ref,
+    twins,
+)
+from connector.logs import get_logger
+from connector.mapping.schema import ExternalKey, MatchRule
+from connector.records import Action, Outcome
+
+log = get_logger(__name__)
+PARAMS = {"REGISTER_SONET_EVENT": "N"}
+
+
+def _describe(err: dict[str, Any]) -> str:
+    code = err.get("error")
+    desc = err.get("error_description") or ""
+    return f"{code}: {desc}".strip(": ") if code not in (None, "") else str(desc or "rejected")
+
+
+@dataclass
+class Write:
+    """The commands for one party: its entity (add or update) and, optionally, its requisite."""
+
+    party: Party
+    entity_id: str | None  # None: created by this write
+    entity: tuple[str, dict[str, Any]] | None
+    requisite: tuple[str, dict[str, Any]] | None = None
+    followers: list[Party] = field(default_factory=list)
+
+    def commands(self, n: int) -> dict[str, tuple[str, dict[str, Any]]]:
+        out = {}
+        if self.entity is not None:
+            out[f"e{n}"] = self.entity
+        if self.requisite is not None:
+            method, params = self.requisite
+            if self.entity_id is None:  # the owner is created in this very batch
+                params = {"fields": {**params["fields"], "ENTITY_ID": f"$result[e{n}]"}}
+            out[f"q{n}"] = (method, params)
+        return out
+
+
+class CounterpartyWriter:
+    """Target for `target.entity: company`: companies and contacts with requisites, found again by external key."""
+
+    def __init__(self, client: Bitrix24Client, external_key: ExternalKey, match: Sequence[MatchRule],
+                 batch_size: int = 25) -> None:
+        self.client = client
+        self.key = external_key
+        # Our own key is always consulted (last when not configured): it is how a lost reply is recovered.
+        self.rules: list[str] = list(dict.fromkeys([*match, "external_key"]))
+        self.batch_size = max(1, min(batch_size, BATCH_LIMIT // 2))
+        self.lookup = Recognizer(client, external_key)
+
+    def find(self, keys: Iterable[str]) -> dict[str, str]:
+        """Companies and contacts carrying our external key, as {source key: id}; contacts as C_<id>."""
+        return self.lookup.find(keys)
+
+    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
+        """Recognise, then create/adopt/update every write action; skips pass through."""
+        outcomes = [Outcome(a.record.key, "skip", "skipped", a.target_id, a.record.hash, a.record.version,
+                            label=a.record.label) for a in actions if a.kind == "skip"]
+        parties: list[Party] = []
+        for a in actions:
+            if a.kind == "skip":
+                continue
+            party = party_of(a)
+            if isinstance(party, str):
+                outcomes.append(self._failed(a, f"{a.record.label}: {party}"))
+            elif a.kind == "update" and a.target_id and split_ref(a.target_id)[0] != party.entity:
+                was = split_ref(a.target_id)[0]
+                outcomes.append(self._failed(a, f"{a.record.label}: linked to a {was} ({a.target_id}) but 1C now "
+                                                f"makes it a {party.entity} (its legal form changed); merge or "
+                                                "convert it in Bitrix24, then `b24-1c retry`"))
+            else:
+                parties.append(party)
+        if not parties:
+            return outcomes
+        writes = self._plan(parties)
+        for part in self._batches(writes):
+            reply = self.client.batch({k: v for n, w in part for k, v in w.commands(n).items()}, write=True)
+            for n, w in part:
+                outcomes.extend(self._outcomes(n, w, reply))
+        return outcomes
+
+    # -- planning -----------------------------------------------------------------------------------------------
+
+    def _plan(self, parties: list[Party]) -> list[Write]:
+        creates = [p for p in parties if p.action.kind == "create"]
+        updates = [p for p in parties if p.action.kind == "update"]
+        matches = self.lookup.recognise(creates, self.rules) if creates else Matches()
+        ids: dict[str, set[str]] = {"company": set(), "contact": set()}
+        for p in creates:
+            for found in matches.found.get(p.key, {}).values():
+                ids[p.entity].update(found)
+        for p in updates:
+            ids[p.entity].add(split_ref(str(p.action.target_id))[1])
+        self.lookup.describe(matches, ids)
+        writes: list[Write] = []
+        fresh: list[Party] = []
+        for p in creates:
+            chosen = choose(p, self.rules, matches.found.get(p.key, {}), matches.known[p.entity],
+                            self.key.originator_id)
+            if chosen is None:
+                fresh.append(p)
+                continue
+            target, rule = chosen
+            log.info("recognised an existing counterparty; linking it instead of creating", key=p.key,
+                     entity=p.entity, id=target, by=rule)
+            writes.append(self._existing(p, target, matches, adopt=rule))
+        for p in updates:
+            writes.append(self._existing(p, split_ref(str(p.action.target_id))[1], matches, adopt=None))
+        following = twins(fresh, self.rules)
+        leaders = {p.key: self._new(p) for p in fresh if p.key not in following}
+        for p in fresh:
+            if p.key in following:
+                leaders[following[p.key]].followers.append(p)
+        return writes + list(leaders.values())
+
+    def _new(self, p: Party) -> Write:
+        fields = {**p.fields, self.key.originator_field: self.key.originator_id, self.key.field: p.key}
+        for kind, values in (("PHONE", p.phones), ("EMAIL", p.emails)):
+            if values:
+                fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in values]
+        requisite = requisite_change(p, [], self.key.originator_id)
+        return Write(p, None, (f"crm.{p.entity}.add", {"fields": fields, "params": PARAMS}),
+                     self._requisite(p, requisite, "0"))
+
+    def _existing(self, p: Party, target: str, matches: Matches, adopt: str | None) -> Write:
+        cand = matches.known[p.entity].get(target, Candidate(target))
+        fields = dict(p.fields)
+        # Take over an unstamped entity; never re-stamp one that carries another record's or system's key.
+        if adopt and not cand.origin and not cand.originator:
+            fields.update({self.key.originator_field: self.key.originator_id, self.key.field: p.key})
+        for kind, wanted, present in (("PHONE", p.phones, cand.phones), ("EMAIL", p.emails, cand.emails)):
+            extra = new_values(kind, wanted, present)
+            if extra:
+                fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in extra]
+        requisite = requisite_change(p, matches.requisites[p.entity].get(target, []), self.key.originator_id)
+        return Write(p, target, (f"crm.{p.entity}.update", {"id": target, "fields": fields, "params": PARAMS}),
+                     self._requisite(p, requisite, target))
+
+    def _requisite(self, p: Party, change: Any, owner: str) -> tuple[str, dict[str, Any]] | None:
+        if change is None:
+            return None
+        kind, req_id, fields = change
+        if kind == "update":
+            return "crm.requisite.update", {"id": req_id, "fields": fields}
+        return "crm.requisite.add", {"fields": {**fields, "ENTITY_TYPE_ID": p.type_id, "ENTITY_ID": owner}}
+
+    def _batches(self, writes: list[Write]) -> Iterable[list[tuple[int, Write]]]:
+        part: list[tuple[int, Write]] = []
+        for n, w in enumerate(writes):
+            if len(part) >= self.batch_size:
+                yield part
+                part = []
+            part.append((n, w))
+        if part:
+            yield part
+
+    # -- outcomes -----------------------------------------------------------------------------------------------
+
+    def _failed(self, a: Action, error: str, target: str | None = None) -> Outcome:
+        return Outcome(a.record.key, a.kind, "failed", target or a.target_id, error=error, label=a.record.label)
+
+    def _outcomes(self, n: int, w: Write, reply: BatchReply) -> list[Outcome]:
+        a = w.party.action
+        head = reply.errors.get(f"e{n}")
+        if head is not None or f"e{n}" not in reply.result:
+            error = f"{a.record.label}: " + (_describe(head) if head else "no result for it in the batch reply")
+            return [self._failed(x.action, error if x is w.party else f"{x.action.record.label}: same counterparty "
+                                 f"as {a.record.label}, which failed: {error}") for x in [w.party, *w.followers]]
+        raw = str(reply.result[f"e{n}"]) if w.entity_id is None else w.entity_id
+        target = target_ref(w.party.entity, raw)
+        req_err = reply.errors.get(f"q{n}")
+        if req_err is not None or (w.requisite is not None and f"q{n}" not in reply.result):
+            error = f"{a.record.label}: requisite (ИНН/КПП): " + (_describe(req_err) if req_err else
+                                                                 "no result for it in the batch reply")
+            return [self._failed(x.action, error, target) for x in [w.party, *w.followers]]
+        out = [Outcome(a.record.key, a.kind, "applied", target, a.record.hash, a.record.version, label=a.record.label)]
+        for f in w.followers:
+            log.info("same counterparty twice in 1C; linked to one", key=f.key, twin=w.party.key, id=target)
+            rec = f.action.record
+            out.append(Outcome(rec.key, f.action.kind, "applied", target, rec.hash, rec.version, label=rec.label))
+        return out

@@ -1,0 +1,166 @@
+"""The reads of the counterparties flow, batched per page: who might already exist (by INN+KPP, our external
+key, phone, e-mail), and the current state (our stamp, multifields, requisites) of the entities we will touch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.errors import RemoteRejected
+from connector.flows.counterparties_model import ENTITY_TYPE_ID, Candidate, Party, split_ref, target_ref
+from connector.mapping.schema import ExternalKey
+
+FINDBYCOMM_MAX = 20  # crm.duplicate.findbycomm takes at most 20 values per call
+INN_CHUNK = 10       # INNs per crm.requisite.list: few requisites each, so one page of 50 usually holds them
+ID_CHUNK = 50
+OWNER_CHUNK = 15     # owners per requisite list: a company rarely has more than three requisites
+REQUISITE_SELECT = ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "PRESET_ID", "NAME", "XML_ID", "ORIGINATOR_ID", "RQ_INN",
+                    "RQ_KPP"]
+Command = tuple[str, dict[str, Any]]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        value = value.get("items", list(value.values()))
+    return [r for r in value or [] if isinstance(r, dict)]
+
+
+@dataclass
+class Matches:
+    """Per source key, candidate ids by rule; per entity, what we know of each candidate."""
+
+    found: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    known: dict[str, dict[str, Candidate]] = field(default_factory=lambda: {"company": {}, "contact": {}})
+    requisites: dict[str, dict[str, list[dict[str, Any]]]] = field(
+        default_factory=lambda: {"company": {}, "contact": {}})
+
+    def add(self, key: str, rule: str, target: Any) -> None:
+        self.found.setdefault(key, {}).setdefault(rule, []).append(str(target))
+
+
+class Recognizer:
+    """Runs the lookups of one page in as few batch requests as the 50-command limit allows."""
+
+    def __init__(self, client: Bitrix24Client, key: ExternalKey) -> None:
+        self.client = client
+        self.key = key
+
+    def _run(self, commands: dict[str, tuple[Command, Any]]) -> dict[str, Any]:
+        """Run read commands 50 at a time; a list with more pages is read to its end by keyset."""
+        out: dict[str, Any] = {}
+        names = list(commands)
+        for part in _chunks(names, BATCH_LIMIT):
+            reply = self.client.batch({n: commands[n][0] for n in part})
+            for name in part:
+                if name in reply.errors:
+                    err = reply.errors[name]
+                    method = commands[name][0][0]
+                    raise RemoteRejected(f"{method} failed inside a batch: {err.get('error_description') or err}",
+                                         method=method)
+                out[name] = reply.result.get(name)
+                if name in reply.next:  # rare: more rows than one page; read the rest in ID order
+                    method, params = commands[name][0]
+                    out[name] = [row for page in self.client.list_keyset(method, params["filter"], params["select"])
+                                 for row in page]
+        return out
+
+    # -- recognition of creates ---------------------------------------------------------------------------------
+
+    def recognise(self, parties: Sequence[Party], rules: Sequence[str]) -> Matches:
+        """Candidates for every party under every configured rule, then what each candidate carries."""
+        matches = Matches()
+        commands: dict[str, tuple[Command, Any]] = {}
+        if "inn_kpp" in rules:
+            inns = sorted({p.inn for p in parties if p.inn})
+            for n, chunk in enumerate(_chunks(inns, INN_CHUNK)):
+                commands[f"i{n}"] = (("crm.requisite.list", {
+                    "filter": {"@RQ_INN": chunk}, "select": REQUISITE_SELECT, "order": {"ID": "ASC"}}), None)
+        if "external_key" in rules:
+            for entity in ("company", "contact"):
+                keys = [p.key for p in parties if p.entity == entity]
+                for n, chunk in enumerate(_chunks(keys, ID_CHUNK)):
+                    commands[f"k{entity[:3]}{n}"] = ((f"crm.{entity}.list", {
+                        "filter": {self.key.originator_field: self.key.originator_id, f"@{self.key.field}": chunk},
+                        "select": ["ID", self.key.field], "order": {"ID": "ASC"}}), entity)
+        for rule, kind in (("phone", "PHONE"), ("email", "EMAIL")):
+            if rule not in rules:
+                continue
+            for n, p in enumerate(parties):
+                values = list(p.phones if rule == "phone" else p.emails)[:FINDBYCOMM_MAX]
+                if values:
+                    commands[f"{rule[0]}{n}"] = (("crm.duplicate.findbycomm", {
+                        "type": kind, "values": values, "entity_type": p.entity.upper()}), p)
+        results = self._run(commands)
+        by_inn: dict[str, list[Party]] = {}
+        for p in parties:
+            by_inn.setdefault(p.inn, []).append(p)
+        for name, value in results.items():
+            context = commands[name][1]
+            if name.startswith("i"):
+                for row in _rows(value):
+                    for p in by_inn.get(str(row.get("RQ_INN") or ""), []):
+                        if int(row.get("ENTITY_TYPE_ID") or 0) == p.type_id and (row.get("RQ_KPP") or "") == p.kpp:
+                            matches.add(p.key, "inn_kpp", row["ENTITY_ID"])
+            elif name.startswith("k"):
+                for row in _rows(value):
+                    matches.add(str(row.get(self.key.field)), "external_key", row["ID"])
+            elif isinstance(context, Party) and isinstance(value, dict):
+                for target in value.get(context.entity.upper(), []) or []:
+                    matches.add(context.key, "phone" if name[0] == "p" else "email", target)
+        return matches
+
+    # -- the state of entities we will write --------------------------------------------------------------------
+
+    def describe(self, matches: Matches, ids: dict[str, set[str]]) -> None:
+        """Fill `matches.known` / `matches.requisites` for these {entity: ids}: stamp, multifields, requisites."""
+        commands: dict[str, tuple[Command, Any]] = {}
+        for entity, wanted in ids.items():
+            todo = sorted(wanted, key=int)
+            for n, chunk in enumerate(_chunks(todo, ID_CHUNK)):
+                commands[f"e{entity[:3]}{n}"] = ((f"crm.{entity}.list", {
+                    "filter": {"@ID": chunk}, "order": {"ID": "ASC"},
+                    "select": ["ID", self.key.originator_field, self.key.field, "PHONE", "EMAIL"]}), entity)
+            for n, chunk in enumerate(_chunks(todo, OWNER_CHUNK)):
+                commands[f"r{entity[:3]}{n}"] = (("crm.requisite.list", {
+                    "filter": {"ENTITY_TYPE_ID": ENTITY_TYPE_ID[entity], "@ENTITY_ID": chunk},
+                    "select": REQUISITE_SELECT, "order": {"ID": "ASC"}}), entity)
+        if not commands:
+            return
+        for name, value in self._run(commands).items():
+            entity = str(commands[name][1])
+            if name.startswith("e"):
+                for row in _rows(value):
+                    cand = matches.known[entity].setdefault(str(row["ID"]), Candidate(str(row["ID"])))
+                    cand.originator = row.get(self.key.originator_field) or None
+                    cand.origin = row.get(self.key.field) or None
+                    cand.phones = {str(e.get("VALUE")) for e in row.get("PHONE") or [] if isinstance(e, dict)}
+                    cand.emails = {str(e.get("VALUE")) for e in row.get("EMAIL") or [] if isinstance(e, dict)}
+            else:
+                for row in _rows(value):
+                    owner = str(row.get("ENTITY_ID"))
+                    matches.requisites[entity].setdefault(owner, []).append(row)
+                    cand = matches.known[entity].setdefault(owner, Candidate(owner))
+                    if row.get("RQ_INN"):
+                        cand.inns.add(str(row["RQ_INN"]))
+
+    def find(self, keys: Iterable[str]) -> dict[str, str]:
+        """Companies and contacts carrying our external key, as {source key: id} (lowest id on duplicates)."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for entity in ("company", "contact"):
+            for chunk in _chunks(keys, ID_CHUNK):
+                flt = {self.key.originator_field: self.key.originator_id, f"@{self.key.field}": chunk}
+                for page in self.client.list_keyset(f"crm.{entity}.list", flt, ["ID", self.key.field]):
+                    for row in page:
+                        origin = str(row.get(self.key.field))
+                        target = target_ref(entity, str(row["ID"]))
+                        if origin in chunk and (origin not in found or int(row["ID"]) < int(split_ref(found[origin])[1])):
+                            found[origin] = target
+        return found
