@@ -113,7 +113,8 @@ def split_name(full: str) -> dict[str, str]:
 
 def party_of(action: Action) -> Party | str:
     """The party an action writes, or why it cannot be written (a dead letter's reason)."""
-    fields = dict(action.record.fields)
+    rec = action.record
+    fields = rec.create_fields() if action.kind == "create" else dict(rec.fields)  # create-only fields too
     kind = str(fields.pop("KIND", "company") or "company").strip()
     if kind not in KINDS:
         return f"KIND is '{kind}'; expected one of {', '.join(KINDS)} (check the KIND map in the mapping)"
