@@ -84,7 +84,15 @@ class TransientError(RetryLater):
 
 
 class OutcomeUnknown(ConnectorError):
-    """A write was sent but its reply was lost; the engine must look it up by external key."""
+    """A write was sent but its reply was lost; the engine must look it up by external key.
+
+    `settled` holds the outcomes of the writes of the same call that did get their replies (a target that writes
+    in several batches goes on after a lost one), so that only the unsettled writes are looked up and sent again.
+    """
+
+    def __init__(self, message: str, **context: Any) -> None:
+        self.settled: list[Any] = []
+        super().__init__(message, **context)
 
 
 class RecordError(ConnectorError):

@@ -280,16 +280,25 @@ class FlowRunner:
         report.count(outcomes)
 
     def _apply(self, actions: list[Action]) -> list[Outcome]:
-        """Apply; if a reply is lost, find the creates by external key and apply again as updates."""
-        for _ in range(MAX_RECOVERY_ROUNDS):
+        """Apply; if a reply is lost, find the unsettled creates by external key and apply those again as updates.
+
+        Writes whose replies did arrive are kept, so each round sends only what is still unknown; the run gives up
+        after MAX_RECOVERY_ROUNDS rounds in a row that settled nothing."""
+        settled: list[Outcome] = []
+        idle = 0
+        while idle < MAX_RECOVERY_ROUNDS:
             try:
-                return self.target.apply(actions)
+                return settled + self.target.apply(actions)
             except OutcomeUnknown as exc:
+                done = {o.key for o in exc.settled}
+                settled.extend(exc.settled)
+                actions = [a for a in actions if a.record.key not in done]
+                idle = 0 if done else idle + 1
                 creates = [a.record.key for a in actions if a.kind == "create"]
                 log.warning("a write's reply was lost; looking the records up by external key", flow=self.flow,
                             error=str(exc), creates=len(creates))
                 found = self.target.find(creates) if creates else {}
                 actions = [Action("update", a.record, found[a.record.key]) if a.kind == "create"
                            and a.record.key in found else a for a in actions]
-        raise OutcomeUnknown(f"writes kept losing their replies after {MAX_RECOVERY_ROUNDS} recoveries; "
+        raise OutcomeUnknown(f"writes kept losing their replies in {MAX_RECOVERY_ROUNDS} recoveries in a row; "
                              "the page will be recovered on the next run", flow=self.flow)

@@ -100,6 +100,8 @@ def _field_names(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
     """The valid key names at `path` in `model`, for 'did you mean' suggestions."""
     current: Any = model
     for part in path:
+        if not isinstance(current, type):
+            current = _model_in(current) or current  # an optional section (`rows: RowsSpec | None`)
         fields = getattr(current, "model_fields", None) if isinstance(current, type) else None
         if fields is not None:
             if part not in fields:
@@ -139,11 +141,32 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+_FIELD_NAMED = re.compile(r"^field (\S+?):? ")
+
+
+def _key_path(root: Any, name: str, under: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The path of the first key `name` below `under`, breadth first (`fields.X` before `rows.fields.X`)."""
+    start: Any = root
+    for part in under:
+        start = start.get(part) if isinstance(start, Mapping) else None
+    queue: list[tuple[tuple[Any, ...], Any]] = [(under, start)]
+    while queue:
+        path, node = queue.pop(0)
+        if isinstance(node, Mapping):
+            if name in node:
+                return (*path, name)
+            queue.extend(((*path, k), v) for k, v in node.items())
+    return None
+
+
 def validation_problems(exc: ValidationError, root: Any, where: str, model: type[BaseModel]) -> list[str]:
     """Turn pydantic errors into `file:line: key.path: message` lines, with suggestions for unknown keys."""
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        named = _FIELD_NAMED.match(err["msg"].removeprefix("Value error, "))
+        if named:  # a check across keys that names the one at fault: point at it
+            loc = _key_path(root, named.group(1), loc) or loc
         line = line_of(root, loc)
         place = f"{where}:{line}" if line else where
         msg = err["msg"]
@@ -155,6 +178,8 @@ def validation_problems(exc: ValidationError, root: Any, where: str, model: type
                 msg += f" (valid keys: {', '.join(valid)})"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        if named and named.group(0).endswith(": ") and loc and loc[-1] == named.group(1):
+            msg = msg[named.end() :]  # the key is already named in front
         problems.append(f"{place}: {dotted(loc)}: {msg}")
     return problems
 

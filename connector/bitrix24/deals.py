@@ -30,8 +30,15 @@ class DealWriter:
         outcomes = [Outcome(a.record.key, "skip", "skipped", a.target_id, a.record.hash, a.record.version,
                             label=a.record.label) for a in actions if a.kind == "skip"]
         writes = [a for a in actions if a.kind != "skip"]
+        lost: OutcomeUnknown | None = None
         for i in range(0, len(writes), self.batch_size):
-            outcomes.extend(self._apply_batch(writes[i : i + self.batch_size]))
+            try:
+                outcomes.extend(self._apply_batch(writes[i : i + self.batch_size]))
+            except OutcomeUnknown as exc:  # go on: the other batches' replies are known and need no recovery
+                lost = exc
+        if lost is not None:
+            lost.settled = outcomes
+            raise lost
         return outcomes
 
     def _fields(self, action: Action) -> dict[str, Any]:

@@ -56,9 +56,10 @@ def _num(value: Any) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
+    return number if number.is_finite() else None  # NaN cannot be compared: a rule over it does not hold
 
 
 def _cmp(left: Any, right: Any) -> int | None:
