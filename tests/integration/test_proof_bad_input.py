@@ -230,3 +230,17 @@ def test_bad_dates_name_the_field_and_the_value(value: str) -> None:
         return
     assert mapped.error is not None and "ЗК-1" in mapped.error and "TITLE" in mapped.error
     assert repr(value) in mapped.error
+
+
+def test_a_nan_amount_in_a_when_rule_is_a_record_error_not_a_crashed_run() -> None:
+    """Regression: comparing NaN in the pipeline rule raised decimal.InvalidOperation and stopped the whole run."""
+    from connector.mapping.engine import map_record
+    from connector.mapping.schema import load_mapping
+    from tests.conftest import ROOT
+
+    spec = load_mapping(ROOT / "mappings" / "orders.yaml")
+    record = {"Ref_Key": "a" * 8 + "-0000-4000-8000-000000000002", "DataVersion": "1", "Number": "ЗК-2",
+              "Date": "2024-05-01T10:00:00", "СуммаДокумента": "NaN", "Валюта_Key": EMPTY, "Комментарий": "",
+              "Менеджер_Key": EMPTY, "Товары": []}
+    mapped = map_record(spec, record, {}, TZ)
+    assert mapped.error is not None and "OPPORTUNITY" in mapped.error and "finite" in mapped.error
