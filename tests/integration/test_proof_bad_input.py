@@ -223,7 +223,7 @@ def test_bad_dates_name_the_field_and_the_value(value: str) -> None:
     spec = load_mapping(ROOT / "mappings" / "orders.yaml")
     record = {"Ref_Key": "a" * 8 + "-0000-4000-8000-000000000001", "DataVersion": "1", "Number": "ЗК-1",
               "Date": value, "СуммаДокумента": 10, "Валюта_Key": EMPTY, "Комментарий": "", "Менеджер_Key": EMPTY,
-              "Товары": []}
+              "Контрагент_Key": EMPTY, "Товары": []}
     mapped = map_record(spec, record, {}, TZ)
     if value.startswith("0001") or value == "":  # 1C's empty date: no date fields, the title says so
         assert mapped.error is None or "TITLE" in mapped.error
@@ -241,6 +241,6 @@ def test_a_nan_amount_in_a_when_rule_is_a_record_error_not_a_crashed_run() -> No
     spec = load_mapping(ROOT / "mappings" / "orders.yaml")
     record = {"Ref_Key": "a" * 8 + "-0000-4000-8000-000000000002", "DataVersion": "1", "Number": "ЗК-2",
               "Date": "2024-05-01T10:00:00", "СуммаДокумента": "NaN", "Валюта_Key": EMPTY, "Комментарий": "",
-              "Менеджер_Key": EMPTY, "Товары": []}
+              "Менеджер_Key": EMPTY, "Контрагент_Key": EMPTY, "Товары": []}
     mapped = map_record(spec, record, {}, TZ)
     assert mapped.error is not None and "OPPORTUNITY" in mapped.error and "finite" in mapped.error
