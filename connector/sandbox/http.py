@@ -86,9 +86,10 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in response.headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(response.body)))
-        self._headers_buffer.append(b"\r\n")
-        head = b"".join(self._headers_buffer)
-        self._headers_buffer = []
+        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+        buffer.append(b"\r\n")
+        head = b"".join(buffer)
+        buffer.clear()
         self.wfile.write(head if self.command == "HEAD" else head + response.body)
 
     def _reset(self) -> None:

@@ -84,7 +84,7 @@ def activity_list(portal: Portal, params: Params, ctx: CallContext) -> ListResul
     """Activities with legacy filters (OWNER_TYPE_ID, OWNER_ID, COMPLETED, RESPONSIBLE_ID...)."""
     try:
         match = compile_filter(params.get("filter") or {}, ACTIVITY_FIELDS, strict=False, portal_offset=portal.tz)
-        rows = [r for r in portal.table("activity").values() if match(r)]
+        rows: list[Any] = [r for r in portal.table("activity").values() if match(r)]
         if params.get("order"):
             rows = sort_records(rows, params["order"], ACTIVITY_FIELDS, portal_offset=portal.tz)
     except FilterError as err:

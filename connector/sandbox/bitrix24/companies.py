@@ -57,7 +57,7 @@ def requisite_list(portal: Portal, params: dict[str, Any], ctx: CallContext) -> 
     """Filter by RQ_INN / RQ_KPP / ENTITY_TYPE_ID + ENTITY_ID...; string values."""
     try:
         match = compile_filter(params.get("filter") or {}, REQUISITE_FIELDS, strict=False, portal_offset=portal.tz)
-        rows = [r for r in portal.table("requisite").values() if match(r)]
+        rows: list[Any] = [r for r in portal.table("requisite").values() if match(r)]
         rows = sort_records(rows, params.get("order") or {"ID": "ASC"}, REQUISITE_FIELDS, portal_offset=portal.tz)
     except FilterError as err:
         raise ApiError(400, err.code, err.message) from None

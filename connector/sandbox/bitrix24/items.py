@@ -134,7 +134,7 @@ def item_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
     order = params.get("order") or {}
     try:
         match = compile_filter(params.get("filter") or {}, types, strict=True, portal_offset=portal.tz)
-        rows = [v for v in views if match(v)]
+        rows: list[Any] = [v for v in views if match(v)]
         if order:
             for key, direction in (order.items() if isinstance(order, dict) else []):
                 if str(key) not in types and str(key).lower() not in {t.lower() for t in types}:
@@ -229,7 +229,7 @@ def _find_row(portal: Portal, row_id: int) -> tuple[tuple[str, int], dict[str, A
 @method("crm.item.productrow.add", "crm", write=True)
 def productrow_add(portal: Portal, params: Params, ctx: CallContext) -> dict[str, Any]:
     """{productRow: {...}}; the owner's amount follows unless it is manual."""
-    fields = params.get("fields") if isinstance(params.get("fields"), dict) else {}
+    fields: dict[str, Any] = params["fields"] if isinstance(params.get("fields"), dict) else {}
     et, owner = _owner(portal, fields.get("ownerType"), fields.get("ownerId"))
     rows = portal.product_rows.setdefault((et.abbr, int(owner["ID"])), [])
     row = make_row(portal, et.abbr, int(owner["ID"]), _row_input(fields), len(rows))
@@ -255,7 +255,7 @@ def productrow_set(portal: Portal, params: Params, ctx: CallContext) -> dict[str
 def productrow_update(portal: Portal, params: Params, ctx: CallContext) -> dict[str, Any]:
     """Change one row."""
     (abbr, owner_id), row = _find_row(portal, int(str(params.get("id") or 0)))
-    fields = params.get("fields") if isinstance(params.get("fields"), dict) else {}
+    fields: dict[str, Any] = params["fields"] if isinstance(params.get("fields"), dict) else {}
     merged = make_row(portal, abbr, owner_id, {**row, **_row_input(fields)}, 0)
     merged["ID"] = row["ID"]
     row.update(merged)
@@ -283,7 +283,7 @@ def productrow_delete(portal: Portal, params: Params, ctx: CallContext) -> list[
 @method("crm.item.productrow.list", "crm")
 def productrow_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
     """{productRows: [...]}; the filter must name `=ownerType` and `=ownerId`."""
-    flt = params.get("filter") if isinstance(params.get("filter"), dict) else {}
+    flt: dict[str, Any] = params["filter"] if isinstance(params.get("filter"), dict) else {}
     keys = {str(k).lstrip("="): v for k, v in flt.items()}
     if "ownerType" not in keys or "ownerId" not in keys:
         raise ApiError(400, "INVALID_ARG_VALUE", "Filter must contain ownerType and ownerId")

@@ -84,7 +84,7 @@ def list_records(portal: Portal, et: EntityType, params: Params) -> ListResult:
         raise legacy("Parameter 'order' must be array.")
     try:
         match = compile_filter(flt, types, strict=False, portal_offset=portal.tz)
-        rows = [d for d in portal.entities.get(et.store, {}).values() if match(d)]
+        rows: list[Any] = [d for d in portal.entities.get(et.store, {}).values() if match(d)]
         if order:
             rows = sort_records(rows, order, types, portal_offset=portal.tz)
         elif portal.settings.shuffle_unordered:

@@ -110,7 +110,7 @@ def payment_get(portal: Portal, params: Params, ctx: CallContext) -> dict[str, A
 
 
 @method("crm.item.payment.list", "crm")
-def payment_list(portal: Portal, params: Params, ctx: CallContext) -> list[dict[str, Any]]:
+def payment_list(portal: Portal, params: Params, ctx: CallContext) -> list[Any]:
     """Payments of one deal or invoice (a plain array, no paging)."""
     et, owner = _owner(portal, params)
     rows = [_view(p) for p in portal.table("payment").values() if p["_owner"] == [et.id, int(owner["ID"])]]

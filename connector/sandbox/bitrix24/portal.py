@@ -117,6 +117,7 @@ class Portal:
         self._calls_lock = threading.Lock()
         self.faults: Any = None  # a FaultInjector, set by the runner
         self.events: Any = None  # the EventBus, set by the app
+        self._tz: tuple[int, timezone] | None = None
         self.configure_limits()
         from connector.sandbox.bitrix24.seed import seed_portal  # the directories every portal starts with
 
@@ -167,7 +168,11 @@ class Portal:
     @property
     def tz(self) -> timezone:
         """The portal's fixed offset."""
-        return timezone(timedelta(hours=self.settings.offset_hours))
+        hours = self.settings.offset_hours
+        cached = self._tz
+        if cached is None or cached[0] != hours:  # settings may change at run time (tests)
+            cached = self._tz = (hours, timezone(timedelta(hours=hours)))
+        return cached[1]
 
     def now(self) -> datetime:
         """Portal-local time at whole seconds."""

@@ -43,7 +43,7 @@ def status_list(portal: Portal, params: dict[str, Any], ctx: CallContext) -> Lis
     """Directory rows; filter ENTITY_ID DEAL_STAGE / DEAL_STAGE_n / SMART_INVOICE_STAGE_n, order SORT."""
     try:
         match = compile_filter(params.get("filter") or {}, STATUS_FIELDS, strict=False, portal_offset=portal.tz)
-        rows = [r for r in portal.statuses if match(r)]
+        rows: list[Any] = [r for r in portal.statuses if match(r)]
         rows = sort_records(rows, params.get("order") or {"SORT": "ASC"}, STATUS_FIELDS)
     except FilterError as err:
         raise ApiError(400, err.code, err.message) from None

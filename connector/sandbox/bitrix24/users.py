@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from connector.sandbox.bitrix24.errors import ApiError
@@ -14,7 +15,7 @@ USER_FIELDS = {"ID": "integer", "ACTIVE": "boolean", "NAME": "string", "LAST_NAM
                "USER_TYPE": "string", "PERSONAL_PHONE": "string", "IS_ONLINE": "char", "TIMESTAMP_X": "datetime"}
 
 
-def _view(user: dict[str, Any]) -> dict[str, Any]:
+def _view(user: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in user.items() if k != "IS_ADMIN"}
 
 
@@ -26,11 +27,11 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
 def user_get(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListResult:
     """Users by FILTER (any field, CRM prefixes), ID, sort/order; pages of 50."""
     p = _params(params)
-    flt = p.get("FILTER") if isinstance(p.get("FILTER"), dict) else {}
+    flt: dict[str, Any] = dict(p["FILTER"]) if isinstance(p.get("FILTER"), dict) else {}
     flt = {**flt, **{k: v for k, v in p.items() if k in USER_FIELDS}}
     try:
         match = compile_filter(flt, USER_FIELDS, strict=False, portal_offset=portal.tz)
-        rows = [u for u in portal.users.values() if match(u)]
+        rows: list[Any] = [u for u in portal.users.values() if match(u)]
         sort = str(p.get("SORT") or "ID")
         rows = sort_records(rows, {sort: str(p.get("ORDER") or "ASC").upper()}, USER_FIELDS)
     except FilterError as err:
@@ -43,8 +44,9 @@ def user_get(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListRe
 def user_search(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListResult:
     """FIND (free text over names, e-mail, position) or NAME / LAST_NAME / WORK_POSITION / USER_TYPE."""
     p = _params(params)
-    flt = p.get("FILTER") if isinstance(p.get("FILTER"), dict) else {k: v for k, v in p.items() if k != "__START"}
-    flt = {str(k).upper(): v for k, v in flt.items()}
+    raw: dict[str, Any] = p["FILTER"] if isinstance(p.get("FILTER"), dict) else \
+        {k: v for k, v in p.items() if k != "__START"}
+    flt = {str(k).upper(): v for k, v in raw.items()}
     if "FIND" in flt:
         needle = str(flt["FIND"]).casefold()
         rows = [u for u in portal.users.values() if any(needle in str(u.get(f) or "").casefold() for f in
