@@ -43,7 +43,7 @@ class Dataset:
         self.rng = random.Random(seed)
         self.money_rng = random.Random(seed * 7919 + 1)  # money flows never shift the order sequence
         self.now = (now or datetime.now()).replace(microsecond=0, tzinfo=None)
-        self.docs = Documents(infobase)
+        self.docs = Documents(infobase, self.money_rng)
         self.currencies: dict[str, str] = {}
         self.managers: list[str] = []
         self.counterparties: list[dict[str, Any]] = []

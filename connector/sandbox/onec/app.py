@@ -88,7 +88,8 @@ class ODataApp:
         path = unquote(request.path)
         if not path.startswith((self.prefix, self.ws_prefix)):
             return Response.text("Not Found", 404, "text/html")
-        who = self.gate.authenticate(request.headers.get("authorization", ""))
+        asks = (request.query + request.headers.get("accept", "")).lower()
+        who = self.gate.authenticate(request.headers.get("authorization", ""), "json" in asks)
         if isinstance(who, Response):
             response = who
         else:

@@ -8,6 +8,8 @@ carries `ЗаказКлиента` + `_Type` in the header and in every row (and
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +22,9 @@ ORDER_TYPE = "StandardODATA.Document_ЗаказКлиента"
 class Documents:
     """Creates, posts, re-posts and un-posts documents of one infobase."""
 
-    def __init__(self, ib: Infobase) -> None:
+    def __init__(self, ib: Infobase, rng: random.Random | None = None) -> None:
         self.ib = ib
+        self.rng = rng  # seeded keys make a generated dataset reproducible
         self.numbers: dict[str, int] = {}
 
     def _number(self, entity: str) -> str:
@@ -31,6 +34,8 @@ class Documents:
     def write(self, entity: str, body: dict[str, Any], post: bool = True) -> dict[str, Any]:
         """Create (with a generated number) and optionally post a document; posting errors propagate."""
         body = {"Number": self._number(entity), **body}
+        if self.rng is not None and "Ref_Key" not in body:
+            body["Ref_Key"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         stored = writes.create(self.ib, entity, body)
         return posting.post(self.ib, entity, stored["Ref_Key"]) if post else stored
 

@@ -26,10 +26,13 @@ EMPTY_DATE = "0001-01-01T00:00:00"
 UNDEFINED = "StandardODATA.Undefined"
 
 
+_EMPTY: dict[str, Any] = {"Edm.Guid": EMPTY_REF, "Edm.DateTime": EMPTY_DATE, "Edm.Boolean": False, "Edm.Double": 0,
+                          "Edm.Int64": "0", "Edm.Int32": 0, "Edm.Int16": 0}
+
+
 def empty(edm: str) -> Any:
     """The value 1C shows for an unfilled attribute of this Edm type."""
-    return {"Edm.Guid": EMPTY_REF, "Edm.DateTime": EMPTY_DATE, "Edm.Boolean": False, "Edm.Double": 0,
-            "Edm.Int64": "0", "Edm.Int32": 0, "Edm.Int16": 0}.get(edm, "")
+    return _EMPTY.get(edm, "")
 
 
 _empty = empty  # the skeleton's name

@@ -93,6 +93,7 @@ def _group(ib: Infobase, register: str, condition: str | None, dimensions: list[
     reg = ib.config.registers[register]
     props = {p for p, _ in reg.record_properties()}
     dims = dimensions or [d for d, _ in reg.dimensions]
+    dims = [f"{d}_Key" if d not in props and f"{d}_Key" in props else d for d in dims]  # `ОбъектРасчетов` too
     dims = [d for name in dims for d in ([name, f"{name}_Type"] if f"{name}_Type" in props else [name])]
     pred = compile_filter(condition, properties=props) if condition else None
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}

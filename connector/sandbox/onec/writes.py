@@ -131,7 +131,8 @@ def create(ib: Infobase, entity: str, body: Any, load_mode: bool = False) -> dic
         if data.get("Ref_Key") == EMPTY_REF:
             del data["Ref_Key"]
         if etype.kind == "Document":
-            data.setdefault("Number", _next_number(ib, entity, "Number", 6, "ЦБ00-"))
+            if not data.get("Number"):
+                data["Number"] = _next_number(ib, entity, "Number", 6, "ЦБ00-")
             if data.get("Date") in (None, empty("Edm.DateTime")):
                 data["Date"] = ib.now().replace(microsecond=0).isoformat()
         elif "Code" in etype.property_names() and not data.get("Code"):
