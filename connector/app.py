@@ -139,7 +139,8 @@ class Connector:
 
         spec = self.mappings[flow]
         source, target = build(self, spec)
-        return FlowRunner(spec, source, target, self.ledger, self.clock, self.onec_tz, self.stop, self.mappings)
+        return FlowRunner(spec, source, target, self.ledger, self.clock, self.onec_tz, self.stop, self.mappings,
+                          active=list(self.config.flows))
 
     def setup(self) -> list[tuple[str, str]]:
         """Create the deal user fields the mappings write, when missing; report each one."""

@@ -123,6 +123,14 @@ def check(config: ConfigOpt = None) -> None:
             raise ConfigError(f"{len(problems)} problem(s)", problems=problems)
     except ConfigError as exc:
         raise _fail(exc) from None
+    for flow in cfg.flows:
+        spec = mappings.get(flow)
+        rules = list(spec.fields.items()) + (list(spec.rows.fields.items()) if spec and spec.rows else []) \
+            if spec else []
+        for target, rule in rules:
+            if rule.link and rule.link not in cfg.flows:
+                err.print(f"note: flow {flow}, field {target} links to flow '{rule.link}', which config.flows does "
+                          "not run: it stays empty", highlight=False)
     out.print(f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
               f"schedule {cfg.schedule_path}", highlight=False)
 

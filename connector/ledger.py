@@ -49,6 +49,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("dead letters remember the source version they failed at", """
         ALTER TABLE dead_letters ADD COLUMN source_version TEXT;
     """),
+    ("links may belong to a parent record (payments of an order)", """
+        ALTER TABLE links ADD COLUMN parent TEXT;
+        CREATE INDEX links_parent ON links (flow, parent);
+    """),
 ]
 
 
@@ -175,6 +179,31 @@ class Ledger:
         with self.transaction() as conn:
             conn.executemany("DELETE FROM links WHERE flow = ? AND source_key = ?", ((flow, k) for k in keys))
 
+    def children(self, flow: str, parents: Iterable[str]) -> dict[str, list[Link]]:
+        """Links grouped by parent (the payments of each order)."""
+        parents = list(parents)
+        out: dict[str, list[Link]] = {p: [] for p in parents}
+        for i in range(0, len(parents), 500):
+            part = parents[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(f"SELECT source_key, target_id, content_hash, source_version, parent FROM "
+                                         f"links WHERE flow = ? AND parent IN ({marks}) ORDER BY source_key",
+                                         (flow, *part)):
+                out[row[4]].append(Link(row[0], row[1], row[2], row[3]))
+        return out
+
+    def put_links(self, flow: str, rows: Iterable[tuple[str, str, str | None, str | None]],
+                  drop: Iterable[str] = ()) -> None:
+        """Write (key, target id, hash, parent) links and drop others, in one transaction (detail records)."""
+        now = _now()
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
+                             "updated_at, parent) VALUES (?, ?, ?, ?, NULL, ?, ?) ON CONFLICT (flow, source_key) DO "
+                             "UPDATE SET target_id = excluded.target_id, content_hash = excluded.content_hash, "
+                             "updated_at = excluded.updated_at, parent = excluded.parent",
+                             ((flow, k, t, h, now, p) for k, t, h, p in rows))
+            conn.executemany("DELETE FROM links WHERE flow = ? AND source_key = ?", ((flow, k) for k in drop))
+
     def link_count(self, flow: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM links WHERE flow = ?", (flow,)).fetchone()[0])
 
@@ -214,7 +243,8 @@ class Ledger:
         now = _now()
         with self.transaction() as conn:
             for other, key, target in extra_links:
-                conn.execute("INSERT INTO links VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (flow, source_key) DO "
+                conn.execute("INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
+                             "updated_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (flow, source_key) DO "
                              "UPDATE SET target_id = excluded.target_id, updated_at = excluded.updated_at",
                              (other, key, target, now))
             for o in outcomes:
@@ -227,7 +257,8 @@ class Ledger:
                     # A failed write that still created the object (e.g. rows rejected) keeps its link with no
                     # hash, so the next run updates it instead of creating it twice.
                     conn.execute(
-                        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
+                        "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
                         "target_id = excluded.target_id, content_hash = excluded.content_hash, "
                         "source_version = excluded.source_version, updated_at = excluded.updated_at",
                         (flow, o.key, o.target_id, o.content_hash if o.status == "applied" else None,

@@ -77,7 +77,8 @@ class FlowRunner:
     """Runs one mapping's flow from its source to its target, recording everything in the ledger."""
 
     def __init__(self, spec: Mapping, source: Source, target: Target, ledger: Ledger, clock: Clock, tz: ZoneInfo,
-                 stop: threading.Event | None = None, mappings: dict[str, Mapping] | None = None) -> None:
+                 stop: threading.Event | None = None, mappings: dict[str, Mapping] | None = None,
+                 active: list[str] | None = None) -> None:
         self.spec = spec
         self.flow = spec.flow
         self.source = source
@@ -87,6 +88,7 @@ class FlowRunner:
         self.tz = tz
         self.stop = stop or threading.Event()
         self.mappings = mappings or {spec.flow: spec}
+        self.active = set(active) if active is not None else None  # flows this installation runs
 
     @property
     def reader(self) -> Source:
@@ -241,9 +243,14 @@ class FlowRunner:
         """References into other flows, translated through their ledger links (either direction)."""
         out: Lookups = {}
         for name, refs in need.items():
-            if not name.startswith(LINKS) or not refs:
+            if not name.startswith(LINKS):
                 continue
             other = name.split(":", 1)[1]
+            if self.active is not None and other not in self.active:
+                continue  # a flow this installation does not run: links to it stay empty
+            if not refs:
+                out[name] = {}
+                continue
             linked = self.mappings.get(other)
             if linked is not None and linked.source.system == self.spec.source.system:
                 pairs = {k: link.target_id for k, link in self.ledger.links(other, refs).items()}
@@ -262,7 +269,8 @@ class FlowRunner:
             links.setdefault(key, Link(key, target, None, None))
         need = needed_refs(self.spec, records)
         lookups = {**self.source.lookups(need), **self._links(need)}
-        mapped = [map_record(self.spec, r, lookups, self.tz) for r in records]
+        mapped = [map_record(self.spec, r, lookups, self.tz, creating=str(r.get(self.spec.source.key)) not in links)
+                  for r in records]
         actions, failed = plan(mapped, links)
         if dry_run:
             report.planned.extend(a for a in actions if a.kind != "skip")

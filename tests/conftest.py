@@ -45,4 +45,6 @@ def connector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Connector]:
 
     with Connector(make_config(sandbox, tmp_path / "ledger.sqlite3")) as conn:
         conn.setup()
+        # Orders point at counterparties (COMPANY_ID): that flow runs first, as config.flows orders it.
+        conn.runner("counterparties").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
         yield conn

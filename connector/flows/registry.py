@@ -18,6 +18,8 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     from connector.onec.reader import OneCSource
 
     src, tgt = spec.source, spec.target
+    if spec.money is not None:
+        return _money(conn, spec)
     if src.system == "onec":
         source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
     elif src.system == "bitrix24" and src.entity == "deal":
@@ -44,4 +46,19 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
         target = OneCTarget(conn.odata, spec, conn.bitrix24)
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
+    return source, target
+
+
+def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+    """Orders with their money facts → the deal the `attach_to` flow made."""
+    from zoneinfo import ZoneInfo
+
+    from connector.money.source import MoneySource
+    from connector.money.target import MoneyTarget
+
+    assert spec.money is not None
+    offset = conn.clock.now().astimezone(ZoneInfo(conn.config.bitrix24.portal_timezone)).strftime("%z")
+    source = MoneySource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock,
+                         by_quantity=spec.money.shipped_by == "quantity")
+    target = MoneyTarget(conn.bitrix24, spec, conn.ledger, f"{offset[:3]}:{offset[3:]}")
     return source, target

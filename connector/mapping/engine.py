@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,10 @@ from connector.records import Mapped
 
 Lookups = dict[str, dict[str, dict[str, Any]]]  # table -> ref -> row
 LINKS = "@links"  # in Lookups: flow -> {source reference -> the other side's key}, as {"value": ...} rows
+FACTS, PAYMENTS = "@facts", "@payments"  # target-side data of money flows, never written as fields
+FACT_NAMES = ("amount", "paid_amount", "paid_percent", "balance", "overpaid", "fully_paid", "last_payment_date",
+              "shipped_amount", "shipped_percent", "fully_shipped", "pay_due_date", "days_overdue", "invoiced",
+              "Статус")
 
 
 class _FieldProblem(Exception):
@@ -69,11 +74,14 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
         except ValueError as exc:
             raise _FieldProblem(str(exc)) from None
     assert rule.source is not None
-    if rule.source not in record:
+    if rule.source not in record and not rule.source.startswith("UF_"):
         raise _FieldProblem(f"the record has no property '{rule.source}'")
-    value = record[rule.source]
+    value = record.get(rule.source)  # Bitrix24 leaves out user fields that were never set
     if rule.link is not None and not is_empty(value):
-        linked = lookups.get(f"{LINKS}:{rule.link}", {}).get(str(value))
+        table = lookups.get(f"{LINKS}:{rule.link}")
+        if table is None:
+            return rule.default  # the linked flow is not run by this installation: nothing to translate through
+        linked = table.get(str(value))
         if linked is None and rule.default is not None:
             return rule.default  # an optional link: the default stands in until the other flow has the record
         if linked is None:
@@ -103,11 +111,13 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
 
 
 def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
-           where: str, problems: list[str], waits: list[bool] | None = None) -> dict[str, Any]:
+           where: str, problems: list[str], waits: list[bool] | None = None, creating: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for target, rule in rules.items():
         if owner_side(spec, rule) != spec.source.system:
             continue  # owned by the other side: this flow never writes it
+        if rule.on == "create" and not creating:
+            continue  # the target exists: create-only values are neither needed nor allowed to block it
         try:
             value = _value(rule, record, lookups, tz)
         except _FieldProblem as exc:
@@ -115,6 +125,9 @@ def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], l
             if waits is not None:
                 waits.append(exc.deferred)
             continue
+        if rule.pick is not None and value not in (None, ""):
+            found = re.search(rule.pick, str(value))
+            value = (found.group(1) if found.groups() else found.group(0)) if found else None
         if value is None:
             value = rule.default
         if value is None and rule.required:
@@ -125,6 +138,8 @@ def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], l
             continue
         if isinstance(value, str) and rule.max_length is not None and len(value) > rule.max_length:
             value = value[: rule.max_length - 1] + "…"
+        if value is None and rule.source is not None:
+            value = ""  # the source is empty now: clear what an earlier write put there
         if value is not None:
             out[target] = value
     return out
@@ -140,8 +155,10 @@ def label_of(spec: Mapping, record: dict[str, Any]) -> str:
     return f"{spec.source.entity} {text.strip() or key} ({key})"
 
 
-def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo) -> Mapped:
-    """Map one record; every field problem is reported, none stops the others."""
+def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
+               creating: bool = True) -> Mapped:
+    """Map one record; every field problem is reported, none stops the others. With `creating` false (the target
+    exists already) create-only rules are skipped."""
     key = record.get(spec.source.key)
     version = record.get(spec.source.version_field) if spec.source.version_field else None
     label = label_of(spec, record)
@@ -149,11 +166,11 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
         return Mapped(key=str(key), version=None, label=label, error=f"{label}: the record has an empty {spec.source.key}")
     problems: list[str] = []
     waits: list[bool] = []
-    mapped = _apply(spec, spec.fields, record, lookups, tz, "", problems, waits)
+    mapped = _apply(spec, spec.fields, record, lookups, tz, "", problems, waits, creating)
     fields = {k: v for k, v in mapped.items() if spec.fields[k].on == "always"}
     on_create = {k: v for k, v in mapped.items() if spec.fields[k].on == "create"}
     rows: list[dict[str, Any]] | None = None
-    if spec.rows is not None:
+    if spec.rows is not None and (creating or spec.rows.on == "always"):
         section = record.get(spec.rows.source)
         if not isinstance(section, list):
             problems.append(f"{spec.rows.source}: expected the tabular section, the record has "
@@ -166,6 +183,11 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
         deferred = bool(waits) and all(waits) and len(waits) == len(problems)
         return Mapped(key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems),
                       deferred=deferred)
+    if spec.money is not None:
+        # The target needs the order's facts (reminders, overdue rules) and its payment rows (detail records);
+        # they are part of the content hash, so any change in 1C reaches the deal.
+        fields[FACTS] = {k: record.get(k) for k in FACT_NAMES if k in record} | {"Number": record.get("Number")}
+        fields[PAYMENTS] = record.get("payments") or []
     return Mapped(key=key, version=version, fields=fields, rows=rows, label=label, on_create=on_create,
                   rows_on_create=spec.rows is not None and spec.rows.on == "create")
 

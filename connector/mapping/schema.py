@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.errors import ConfigError
-from connector.mapping.conditions import WhenRule
+from connector.mapping.conditions import Condition, WhenRule
 from connector.yamlio import load_model
 
 MatchRule = Literal["inn_kpp", "external_key", "phone", "email"]
@@ -46,6 +46,9 @@ class FieldRule(_Strict):
                                                           " `if` holds gives the value")
     on: Literal["always", "create"] = Field("always", description="create: written only when the target object "
                                                                   "is created (initial content, immutable fields)")
+    pick: str | None = Field(None, description="a regular expression the value must match (its first group, if "
+                                               "any, is the value); no match means empty: e.g. '^C_(\\d+)$' takes"
+                                               " contacts out of a counterparty link")
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
@@ -61,6 +64,11 @@ class FieldRule(_Strict):
             raise ValueError("use either link (another flow's records) or lookup (a 1C catalog), not both")
         if self.lookup is not None and not _LOOKUP.match(self.lookup):
             raise ValueError(f"lookup must be 'table.Field', got '{self.lookup}'")
+        if self.pick is not None:
+            try:
+                re.compile(self.pick)
+            except re.error as exc:
+                raise ValueError(f"pick is not a valid regular expression: {exc}") from None
         if self.format is not None:
             try:
                 names = [f for _, f, _, _ in string.Formatter().parse(self.format) if f is not None]
@@ -137,6 +145,12 @@ class OneCKey(_Strict):
     prefix: str = "B24-"
 
 
+class ConstValue(_Strict):
+    """A fixed value (where a plain string would name a property)."""
+
+    const: str | int | bool
+
+
 class OneCRef(_Strict):
     """A 1C reference found by one of its attributes (Catalog_Валюты by Code "643"), resolved once and cached."""
 
@@ -173,8 +187,9 @@ class TargetSpec(_Strict):
     match: list[MatchRule] = Field(
         default_factory=lambda: list[MatchRule](["inn_kpp", "external_key"]),
         description="companies: how an existing one is recognised, in order, before creating")
-    write_back: dict[str, str] = Field(default_factory=dict, description="Bitrix24 → 1C: deal fields to set from "
-                                                                         "the created 1C object (UF → 1C property)")
+    write_back: dict[str, str | ConstValue] = Field(
+        default_factory=dict, description="Bitrix24 → 1C: deal fields to set from the created 1C object (field → 1C "
+                                          "property, or {const: value})")
     also_link: str | None = Field(None, description="record the created object in this flow's ledger too (so the"
                                                     " reverse flow updates it instead of creating a twin)")
     refs: dict[str, OneCRef] = Field(default_factory=dict, description="1C: fields (header or rows) whose mapped "
@@ -201,6 +216,55 @@ class UserField(_Strict):
     label: str
 
 
+class PaymentsSpec(_Strict):
+    """Where each 1C payment row goes: native deal payments, items of a smart process, or nowhere."""
+
+    mode: Literal["native", "smart_process", "none"] = "native"
+    entity_type_id: int | None = Field(None, description="smart_process: its entityTypeId (e.g. 1040)")
+    title: str = Field("Оплата {number} от {date}", description="smart_process: the item title")
+
+    @model_validator(mode="after")
+    def _type(self) -> PaymentsSpec:
+        if self.mode == "smart_process" and not self.entity_type_id:
+            raise ValueError("payments.mode smart_process needs entity_type_id (see crm.type.list)")
+        return self
+
+
+class ReminderSpec(_Strict):
+    """A to-do for the deal's responsible manager at the date a payment is due; moved and closed as facts change."""
+
+    date: str = Field("pay_due_date", description="the fact (or field) holding the date")
+    title: str = "Ожидается оплата по заказу {Number}"
+    description: str = "Остаток к оплате: {balance} из {amount}. Срок: {pay_due_date}."
+    close_when: Condition = Field(default_factory=lambda: Condition.model_validate(
+        {"field": "fully_paid", "eq": True}))
+    hour: int = Field(10, ge=0, le=23, description="the to-do's time of day (portal time)")
+    max_age_days: int = Field(60, ge=0, description="no to-do for dates further in the past than this (a first "
+                                                    "backfill must not flood managers with ancient debts)")
+
+
+class OverdueSpec(_Strict):
+    """A task for a configured user (a lawyer, a collector) when a payment is overdue by this many days."""
+
+    after_days: int = Field(30, ge=1)
+    within_days: int = Field(30, ge=0, description="only while at most after_days + within_days overdue, so a "
+                                                   "first backfill does not open tasks for debts of years ago")
+    responsible_id: int = Field(description="the Bitrix24 user who gets the task")
+    title: str = "Просрочена оплата по заказу {Number}: {days_overdue} дн."
+    description: str = "Остаток {balance} из {amount}, срок оплаты был {pay_due_date}."
+
+
+class MoneySpec(_Strict):
+    """Money facts of an order onto the deal another flow created (paid, shipped, due, stage, payments)."""
+
+    attach_to: str = Field("orders", description="the flow whose deal receives the facts")
+    shipped_by: Literal["amount", "quantity"] = "amount"
+    payments: PaymentsSpec = PaymentsSpec()
+    reminder: ReminderSpec | None = None
+    overdue: OverdueSpec | None = None
+    stages_backwards: bool = Field(False, description="let stage rules move a deal back (normally never)")
+
+
 class Mapping(_Strict):
     """One flow: source → target, field by field."""
 
@@ -214,6 +278,7 @@ class Mapping(_Strict):
     fields: dict[str, FieldRule] = Field(min_length=1)
     rows: RowsSpec | None = None
     user_fields: dict[str, UserField] = Field(default_factory=dict)
+    money: MoneySpec | None = Field(None, description="this flow brings an order's money facts onto its deal")
 
     @field_validator("user_fields")
     @classmethod
@@ -276,6 +341,9 @@ def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, 
             if rule.link is not None and rule.link not in found:
                 problems.append(f"{directory}: flow {mapping.flow}, field {target}: link to unknown flow "
                                 f"'{rule.link}' (flows: {', '.join(found)})")
+        if mapping.money is not None and mapping.money.attach_to not in found:
+            problems.append(f"{directory}: flow {mapping.flow}: money.attach_to names unknown flow "
+                            f"'{mapping.money.attach_to}'")
         if mapping.target.also_link is not None and mapping.target.also_link not in found:
             problems.append(f"{directory}: flow {mapping.flow}: also_link names unknown flow "
                             f"'{mapping.target.also_link}'")

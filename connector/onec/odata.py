@@ -96,6 +96,9 @@ class ODataClient:
         return self._parse(resp, method, resource, write)
 
     def _parse(self, resp: requests.Response, method: str, resource: str, write: bool) -> Any:
+        if resp.status_code == 401 and "json" not in resp.headers.get("Content-Type", ""):
+            # A wrong user or password: never worth retrying (1C may lock the user after a few tries).
+            raise AuthError("1C refused the credentials (401): check ONEC_USER and ONEC_PASSWORD", system="1c")
         text = resp.content.decode("utf-8-sig", errors="replace")
         ctype = resp.headers.get("Content-Type", "")
         if "html" in ctype or (text.lstrip()[:1] == "<" and "json" not in ctype):

@@ -62,7 +62,7 @@ class OneCTarget:
         refs = self.spec.target.refs
         creating = action.kind == "create"
         fields = action.record.create_fields() if creating else action.record.fields
-        body = {k: self._ref(k, refs[k], v) if k in refs else v for k, v in fields.items()}
+        body = {k: self._ref(k, refs[k], v) if k in refs else v for k, v in fields.items() if v != ""}
         rows = action.record.rows if creating else action.record.update_rows()
         if rows is not None and self.spec.rows is not None:
             body[self.spec.rows.target] = [{k: self._ref(k, refs[k], v) if k in refs else v for k, v in row.items()}
@@ -98,15 +98,18 @@ class OneCTarget:
                                         f"{exc.message}", label=rec.label))
                 continue
             target_id = action.target_id
+            if action.kind == "update" and not body:
+                # Nothing this flow owns has a value: no write, and no re-posting of a document 1C owns.
+                outcomes.append(Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version,
+                                        label=rec.label))
+                continue
             try:
                 if action.kind == "create":
                     created = self.client.create(self.entity, body)
                     target_id = str(created["Ref_Key"])
-                elif body:
+                else:
                     assert target_id is not None
                     created = self.client.update(self.entity, target_id, body)
-                else:
-                    created = {}
                 if self.spec.target.post:
                     self.client.post_document(self.entity, str(target_id))
                 if action.kind == "create":
@@ -131,7 +134,8 @@ class OneCTarget:
         """Tell the Bitrix24 deal what 1C made of it (number, reference)."""
         if not self.spec.target.write_back or self.bitrix24 is None:
             return
-        fields = {uf: created.get(prop) for uf, prop in self.spec.target.write_back.items() if prop in created}
+        fields = {uf: prop.const if not isinstance(prop, str) else created.get(prop)
+                  for uf, prop in self.spec.target.write_back.items() if not isinstance(prop, str) or prop in created}
         if fields:
             self.bitrix24.call("crm.deal.update", {"id": key, "fields": fields}, write=True)
 

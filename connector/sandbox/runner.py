@@ -49,6 +49,7 @@ class SandboxOptions:
     offset_hours: int = 3             # portal time zone
     method_cost: dict[str, float] | None = None  # simulated seconds per call, per method
     oauth_client_id: str = OAUTH_CLIENT_ID
+    onec_profile: str = "ut11.5"           # ut11.5 | ut11.4 | bp3.0
 
 
 class Sandbox:
@@ -69,7 +70,7 @@ class Sandbox:
         self.oauth_app = install_app(self.portal, o.oauth_client_id, OAUTH_CLIENT_SECRET)
         self.tls: LocalTLS | None = None
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
-        self.infobase = Infobase(users={ONEC_USER: ONEC_PASSWORD})
+        self.infobase = Infobase(o.onec_profile, users={ONEC_USER: ONEC_PASSWORD})
         self.dataset: Dataset | None = None
         loaded = False
         if o.state_dir is not None:

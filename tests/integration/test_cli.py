@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def write_config(tmp_path: Path, box: Sandbox, page_size: int = 500, batch: int 
     text = text.replace("page_size: 500", f"page_size: {page_size}").replace("batch_size: 25", f"batch_size: {batch}")
     text = text.replace("mappings_dir: mappings", f"mappings_dir: {ROOT / 'mappings'}")
     text = text.replace("schedule: schedules/default.yaml", f"schedule: {tmp_path / 'schedule.yaml'}")
-    text = text.replace("flows: [managers, orders]", "flows: [orders]")
+    text = re.sub(r"(?m)^flows:.*$", "flows: [counterparties, orders]", text)
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
     env_file = {**box.env(), "B24_1C_LEDGER": str(tmp_path / "ledger.sqlite3"), "B24_1C_LOG_LEVEL": "WARNING"}

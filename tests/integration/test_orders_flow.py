@@ -111,7 +111,7 @@ def test_dry_run_plans_but_writes_nothing(sandbox: Sandbox, connector: Connector
     report = connector.runner("orders").backfill(SINCE.replace(tzinfo=TZ), None, dry_run=True)
     assert writes(sandbox) == 0 and sandbox.portal.deals() == []
     assert len(report.planned) == len(eligible(sandbox)) and all(a.kind == "create" for a in report.planned)
-    assert connector.ledger.cursor("orders:backfill") is None and connector.ledger.counts()["links"] == 0
+    assert connector.ledger.cursor("orders:backfill") is None and connector.ledger.link_count("orders") == 0
 
 
 def test_stopped_backfill_resumes_from_its_cursor(sandbox: Sandbox, connector: Connector) -> None:

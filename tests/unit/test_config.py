@@ -35,7 +35,7 @@ def test_example_config_loads_with_sandbox_defaults() -> None:
     assert cfg.onec.timezone == "Europe/Moscow"
     assert cfg.ledger_path == ROOT / "state" / "ledger.sqlite3"
     assert cfg.mappings_path == ROOT / "mappings"
-    assert cfg.flows == ["managers", "orders"]
+    assert cfg.flows == ["managers", "counterparties", "orders", "money", "deals_to_orders"]
 
 
 def test_environment_overrides_defaults_and_secrets_stay_secret(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ def order(**changes: Any) -> dict[str, Any]:
     base = {"Ref_Key": "0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01", "DataVersion": "AAAAAQAAAAA=", "DeletionMark": False,
             "Number": "ЦБ00-000125", "Date": "2024-11-05T10:15:00", "Posted": True, "Валюта_Key": RUB,
             "СуммаДокумента": 25000, "Комментарий": "", "Менеджер_Key": "00000000-0000-0000-0000-000000000000",
+            "Контрагент_Key": "7a3b2c12-8d2e-11ee-b9d1-0242ac120002",
             "Товары": [{"LineNumber": "1", "Номенклатура_Key": P1, "Количество": 10, "Цена": 1500, "Сумма": 15000},
                        {"LineNumber": "2", "Номенклатура_Key": P2, "Количество": 5, "Цена": 2000, "Сумма": 10000}]}
     base.update(changes)
@@ -41,11 +42,21 @@ def test_reference_order_maps_to_deal_fields_and_rows() -> None:
     assert m.fields == {"TITLE": "Заказ ЦБ00-000125 от 05.11.2024", "OPPORTUNITY": "25000.00",
                         "IS_MANUAL_OPPORTUNITY": "Y", "CURRENCY_ID": "RUB", "BEGINDATE": "2024-11-05",
                         "UF_CRM_1C_ORDER_NUMBER": "ЦБ00-000125", "UF_CRM_1C_ORDER_DATE": "2024-11-05T10:15:00+03:00",
-                        "ASSIGNED_BY_ID": 1}
+                        "ASSIGNED_BY_ID": 1, "COMMENTS": "", "COMPANY_ID": "", "CONTACT_ID": ""}
     assert m.on_create == {"CATEGORY_ID": 0}
     assert m.rows == [{"PRODUCT_NAME": "Профлист С8", "PRICE": "1500.00", "QUANTITY": "10"},
                       {"PRODUCT_NAME": 'Саморез "кровельный" & шайба', "PRICE": "2000.00", "QUANTITY": "5"}]
     assert m.key == order()["Ref_Key"] and m.version == "AAAAAQAAAAA="
+
+
+def test_company_or_contact_is_picked_from_the_counterparty_link() -> None:
+    cp = order()["Контрагент_Key"]
+    company = map_record(SPEC, order(), {**LOOKUPS, "@links:counterparties": {cp: {"value": "17"}}}, TZ)
+    contact = map_record(SPEC, order(), {**LOOKUPS, "@links:counterparties": {cp: {"value": "C_5"}}}, TZ)
+    waiting = map_record(SPEC, order(), {**LOOKUPS, "@links:counterparties": {}}, TZ)
+    assert (company.fields["COMPANY_ID"], company.fields["CONTACT_ID"]) == ("17", "")
+    assert (contact.fields["COMPANY_ID"], contact.fields["CONTACT_ID"]) == ("", "5")
+    assert waiting.deferred and "not synced yet by flow 'counterparties'" in str(waiting.error)
 
 
 def test_links_translate_through_other_flows_and_missing_ones_defer() -> None:
@@ -107,7 +118,8 @@ def test_hash_changes_with_content_only() -> None:
 
 def test_needed_refs_collects_header_and_row_references() -> None:
     need = needed_refs(SPEC, [order()])
-    assert need == {"currencies": {RUB}, "products": {P1, P2}, "@links:managers": set()}
+    assert need == {"currencies": {RUB}, "products": {P1, P2}, "@links:managers": set(),
+                    "@links:counterparties": {order()["Контрагент_Key"]}}
 
 
 def test_planner_creates_updates_skips_and_fails() -> None:
