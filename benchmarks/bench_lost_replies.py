@@ -44,7 +44,8 @@ def main() -> None:
     header("(c) duplicates created (target: zero)")
     for result in results.values():
         c = result.census
-        figure(result.name[:44], f"{c['dup_origin']} per ORIGIN_ID, {c['dup_title']} per TITLE; "
+        label = "ours" if result.name.startswith("ours") else "fast_bitrix24, " + result.name.split(", ")[-1]
+        figure(label[:44], f"{c['dup_origin']} per ORIGIN_ID, {c['dup_title']} per TITLE; "
                f"{c['missing']} missing; {c['rows_bad']} keys without their rows"
                + ("; gave up" if result.failed and result.name.startswith("fast") else ""))
     compare(results)

@@ -82,6 +82,7 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
         start_sim = clock.monotonic()
         start_wall = time.perf_counter()
         failed = gave_up = 0
+        errors: list[str] = []
         for i in range(0, n, 500):
             try:
                 outcomes = runner._apply(create_actions(records[i : i + 500]))
@@ -89,6 +90,7 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
                 gave_up += 1
                 continue
             failed += sum(1 for o in outcomes if o.status == "failed")
+            errors.extend(o.error or "" for o in outcomes if o.status == "failed")
         simulated = clock.monotonic() - start_sim
         wall = time.perf_counter() - start_wall
         calls = call_summary(sandbox.portal)
@@ -110,6 +112,8 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
     if simulated > 0:
         print(f"   {'lower bound / simulated run':<44} {best / simulated:.1%}")
     figure("duplicates / keys without rows", f"{census['dup_origin']} / {census['rows_bad']}")
+    if errors:
+        figure("first failed outcome", errors[0][:110])
     figure("wall time of this simulation", wall, "s")
     print(f"   → {'target zero 429s: ' + ('met' if calls['429'] == 0 else 'MISSED') if not reactive else 'contrast'}")
 
