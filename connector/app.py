@@ -143,24 +143,65 @@ class Connector:
                           active=list(self.config.flows))
 
     def setup(self) -> list[tuple[str, str]]:
-        """Create the deal user fields the mappings write, when missing; report each one."""
+        """Create what the mappings need on the portal, when missing: deal user fields and pipeline stages.
+
+        Idempotent: what exists is reported as present and left alone."""
+        report = self._setup_fields()
+        report += self._setup_stages()
+        return report
+
+    def _setup_fields(self) -> list[tuple[str, str]]:
         listed = self.bitrix24.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
         existing = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
         report = []
         for spec in self.mappings.values():
             for name, uf in spec.user_fields.items():
                 if name in existing:
-                    report.append((name, "present"))
+                    report.append((f"deal field {name}", "present"))
                     continue
                 try:
                     self.bitrix24.call("crm.deal.userfield.add", {"fields": {
                         "FIELD_NAME": name, "USER_TYPE_ID": uf.type, "LABEL": uf.label,
                         "EDIT_FORM_LABEL": uf.label, "LIST_COLUMN_LABEL": uf.label}}, write=True)
                 except RemoteRejected as exc:
-                    report.append((name, f"failed: {exc}"))
+                    report.append((f"deal field {name}", f"failed: {exc}"))
                     continue
                 existing.add(name)
-                report.append((name, "created"))
+                report.append((f"deal field {name}", "created"))
+        return report
+
+    def _setup_stages(self) -> list[tuple[str, str]]:
+        wanted: dict[str, Any] = {}
+        referenced: set[str] = set()
+        for spec in self.mappings.values():
+            if spec.flow not in self.config.flows:
+                continue
+            wanted.update(spec.stages)
+            referenced |= spec.referenced_stages()
+        if not referenced:
+            return []
+        rows = self.bitrix24.call("crm.status.list", {"order": {"SORT": "ASC"}}).result or []
+        existing = {str(r["STATUS_ID"]) for r in rows if str(r.get("ENTITY_ID", "")).startswith("DEAL_STAGE")}
+        report = []
+        for stage in sorted(referenced):
+            if stage in existing:
+                report.append((f"stage {stage}", "present"))
+                continue
+            declared = wanted.get(stage)
+            if declared is None:
+                report.append((f"stage {stage}", "failed: missing on the portal; declare it under stages: in the "
+                               "mapping to have setup create it"))
+                continue
+            category, _, status = stage.rpartition(":")
+            entity = f"DEAL_STAGE_{category[1:]}" if category else "DEAL_STAGE"
+            try:
+                self.bitrix24.call("crm.status.add", {"fields": {
+                    "ENTITY_ID": entity, "STATUS_ID": status, "NAME": declared.name, "SORT": declared.sort,
+                    "SEMANTICS": {"success": "S", "failure": "F"}.get(declared.semantics, "")}}, write=True)
+            except RemoteRejected as exc:
+                report.append((f"stage {stage}", f"failed: {exc}"))
+                continue
+            report.append((f"stage {stage}", "created"))
         return report
 
     def status(self) -> dict[str, Any]:

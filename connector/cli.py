@@ -102,8 +102,10 @@ def _print_plan(report: Any) -> None:
 
 
 @app.command()
-def check(config: ConfigOpt = None) -> None:
-    """Validate config, mappings and schedules without touching the network; exit 2 on any problem."""
+def check(config: ConfigOpt = None,
+          online: Annotated[bool, typer.Option("--online", help="also check every field name against 1C "
+                                                             "$metadata and Bitrix24 crm.*.fields")] = False) -> None:
+    """Validate config, mappings and schedules (without network unless --online); exit 2 on any problem."""
     from connector.mapping.schema import load_mappings
     from connector.schedule import load_schedule
 
@@ -131,8 +133,19 @@ def check(config: ConfigOpt = None) -> None:
             if rule.link and rule.link not in cfg.flows:
                 err.print(f"note: flow {flow}, field {target} links to flow '{rule.link}', which config.flows does "
                           "not run: it stays empty", highlight=False)
+    if online:
+        from connector.online_check import check_online
+
+        with _connector(config, lock=False) as conn:
+            try:
+                found = check_online(conn)
+            except ConnectorError as exc:
+                raise _fail(exc) from None
+        if found:
+            raise _fail(ConfigError(f"{len(found)} name(s) do not exist on the live systems", problems=found))
     out.print(f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
-              f"schedule {cfg.schedule_path}", highlight=False)
+              f"schedule {cfg.schedule_path}" + ("; every field name exists in 1C and Bitrix24" if online else ""),
+              highlight=False)
 
 
 @app.command()

@@ -52,7 +52,7 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
         failed = 0
         with Connector(config) as conn:
             for name, state in conn.setup():
-                out.print(f"setup: deal field {name} {state}", highlight=False)
+                out.print(f"setup: {name} {state}", highlight=False)
             reports: list[tuple[str, Any]] = []
             for flow in config.flows:
                 reports.append(("backfill since 2017", conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz),

@@ -56,7 +56,8 @@ class RequestPacer:
         if plan == "off":
             return None
         capacity, rate = PLANS[plan]
-        return cls(clock, capacity, rate * scale)
+        # One request of headroom: filling the bucket to the brim lets delivery jitter push the portal over by one.
+        return cls(clock, max(1.0, capacity - 1), rate * scale)
 
     def acquire(self) -> None:
         with self._lock:

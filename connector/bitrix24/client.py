@@ -218,6 +218,13 @@ class Bitrix24Client:
                         target[key] = section[key]
             refused = {k for k, e in reply.errors.items()
                        if str(e.get("error", "")).upper() in ("OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED")}
+            # A command whose `$result[k]` points at a refused one failed only for want of that value: resend it.
+            grew = True
+            while grew:
+                dependants = {k for k, (_, p) in todo.items() if k not in refused
+                              and any(f"$result[{r}]" in json.dumps(p, ensure_ascii=False) for r in refused)}
+                grew = bool(dependants)
+                refused |= dependants
             for key, error in reply.errors.items():
                 if key not in refused:
                     merged.errors[key] = error

@@ -74,6 +74,17 @@ class DealSource:
                                            for n, k in enumerate(part)})
                 for n, k in enumerate(part):
                     found[k][ROWS] = list(reply.result.get(f"r{n}") or [])
+        # DATE_MODIFY has whole seconds: a deal changed again within the second we read it would look unchanged
+        # forever. Such fresh versions are not trusted (recorded as unknown, so the next cycle looks again and the
+        # content hash decides).
+        fresh = datetime.now(timezone.utc) - timedelta(seconds=5)
+        for k in wanted:
+            version = found[k].get(self.spec.source.version_field or "DATE_MODIFY")
+            try:
+                if version and datetime.fromisoformat(str(version)) >= fresh:
+                    found[k]["@unsettled_version"] = True
+            except ValueError:
+                pass
         return [found[k] for k in wanted]
 
     def lookups(self, need: dict[str, set[str]]) -> Lookups:

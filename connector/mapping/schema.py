@@ -265,6 +265,14 @@ class MoneySpec(_Strict):
     stages_backwards: bool = Field(False, description="let stage rules move a deal back (normally never)")
 
 
+class StageSpec(_Strict):
+    """A deal stage this mapping needs; `b24-1c setup` creates it when the portal lacks it."""
+
+    name: str
+    sort: int = Field(500, description="position in the pipeline (existing stages are 10, 20, 30 …)")
+    semantics: Literal["process", "success", "failure"] = "process"
+
+
 class Mapping(_Strict):
     """One flow: source → target, field by field."""
 
@@ -279,6 +287,23 @@ class Mapping(_Strict):
     rows: RowsSpec | None = None
     user_fields: dict[str, UserField] = Field(default_factory=dict)
     money: MoneySpec | None = Field(None, description="this flow brings an order's money facts onto its deal")
+    stages: dict[str, StageSpec] = Field(default_factory=dict, description="deal stages (C1:PAID …) created by "
+                                                                           "`b24-1c setup` when missing")
+
+    def referenced_stages(self) -> set[str]:
+        """Stage ids the mapping refers to: stage rules, and source filters on STAGE_ID."""
+        found: set[str] = set(self.stages)
+        rule = self.fields.get("STAGE_ID")
+        for branch in (rule.when or []) if rule else []:
+            then = branch.then.get("stage") if isinstance(branch.then, dict) else branch.then
+            if then:
+                found.add(str(then))
+        stage_filter = self.source.filter.get("STAGE_ID") if self.source.system == "bitrix24" else None
+        if isinstance(stage_filter, list):
+            found.update(stage_filter)
+        elif isinstance(stage_filter, str):
+            found.add(stage_filter)
+        return found
 
     @field_validator("user_fields")
     @classmethod

@@ -117,3 +117,22 @@ def findbycomm(portal: Portal, params: dict[str, Any], ctx: CallContext) -> Any:
         if len(ids) >= 20:
             return {name: ids[:20]}
     return found or []
+
+
+@method("crm.requisite.update", "crm", write=True)
+def requisite_update(portal: Portal, params: dict[str, Any], ctx: CallContext) -> bool:
+    """Change a requisite's fields (owner and preset stay); unknown ids → "Not found"."""
+    try:
+        req_id = int(str(params.get("id", params.get("ID"))))
+    except (TypeError, ValueError):
+        raise legacy("ID is not defined or invalid") from None
+    row = portal.table("requisite").get(req_id)
+    if row is None:
+        raise legacy("Not found")
+    for name, value in {str(k).upper(): v for k, v in fields_param(params).items()}.items():
+        if name in REQUISITE_FIELDS and name not in ("ID", "ENTITY_TYPE_ID", "ENTITY_ID", "DATE_CREATE",
+                                                     "DATE_MODIFY", "CREATED_BY_ID"):
+            row[name] = None if value is None else str(value)
+    row["DATE_MODIFY"] = portal.iso_now()
+    row["MODIFY_BY_ID"] = str(ctx.user_id)
+    return True

@@ -6,6 +6,8 @@ userfield methods for one of them.
 
 from __future__ import annotations
 
+import bisect
+
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +75,20 @@ def select_list(params: Params) -> list[str]:
     return [str(s) for s in select]
 
 
+def _keyset_bound(flt: Any, order: Any, start: int) -> int | None:
+    """The `>ID` bound of a keyset read (order ID ascending, no count), else None."""
+    if start != -1 or not isinstance(order, dict) or len(order) != 1 or not isinstance(flt, dict):
+        return None
+    (field, direction), = order.items()
+    if str(field).upper() != "ID" or str(direction).upper() != "ASC":
+        return None
+    bound = next((v for k, v in flt.items() if str(k).upper() == ">ID"), None)
+    try:
+        return int(str(bound)) if bound is not None and not isinstance(bound, list | dict) else None
+    except ValueError:
+        return None
+
+
 def list_records(portal: Portal, et: EntityType, params: Params) -> ListResult:
     """crm.*.list: filter (lenient), order, select with * and UF_*, pages of 50, no stable default order."""
     types = {k: filter_type(v) for k, v in all_types(portal, et).items() if v != "crm_multifield"}
@@ -84,8 +100,23 @@ def list_records(portal: Portal, et: EntityType, params: Params) -> ListResult:
         raise legacy("Parameter 'order' must be array.")
     try:
         match = compile_filter(flt, types, strict=False, portal_offset=portal.tz)
-        rows: list[Any] = [d for d in portal.entities.get(et.store, {}).values() if match(d)]
-        if order:
+        keyset = _keyset_bound(flt, order, int(params.get("__start", 0)))
+        store = portal.entities.get(et.store, {})
+        if keyset is not None:
+            # The database walks the primary key from the bound (what `>ID` + `order ID` + `start=-1` is for),
+            # so a page costs the same at the millionth row as at the first.
+            ids = sorted(store)
+            rows: list[Any] = []
+            for deal_id in ids[bisect.bisect_right(ids, keyset):]:
+                if match(store[deal_id]):
+                    rows.append(store[deal_id])
+                    if len(rows) == 50:
+                        break
+        else:
+            rows = [d for d in store.values() if match(d)]
+        if keyset is not None:
+            pass  # already in ID order
+        elif order:
             rows = sort_records(rows, order, types, portal_offset=portal.tz)
         elif portal.settings.shuffle_unordered:
             portal.random.shuffle(rows)  # no stable order unless `order` is given

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.sandbox.bitrix24.errors import ApiError
+from connector.sandbox.bitrix24.errors import ApiError, legacy
 from connector.sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
 from connector.sandbox.bitrix24.portal import CallContext, Portal
 from connector.sandbox.bitrix24.registry import ListResult, method, page
@@ -55,3 +55,30 @@ def status_entity_types(portal: Portal, params: dict[str, Any], ctx: CallContext
     """Every directory with its name."""
     seen: dict[str, None] = dict.fromkeys(r["ENTITY_ID"] for r in portal.statuses)
     return [{"ID": e, "NAME": e} for e in seen]
+
+
+@method("crm.status.add", "crm", write=True)
+def status_add(portal: Portal, params: dict[str, Any], ctx: CallContext) -> int:
+    """A new directory entry (a deal stage: ENTITY_ID DEAL_STAGE or DEAL_STAGE_n, STATUS_ID, NAME, SORT)."""
+    fields = params.get("fields")
+    if not isinstance(fields, dict):
+        raise legacy("Parameter 'fields' must be array.")
+    fields = {str(k).upper(): v for k, v in fields.items()}
+    for required in ("ENTITY_ID", "STATUS_ID", "NAME"):
+        if not fields.get(required):
+            raise legacy(f"The field {required} is required.")
+    entity, status = str(fields["ENTITY_ID"]), str(fields["STATUS_ID"])
+    if entity.startswith("DEAL_STAGE_") and not status.startswith("C"):
+        status = f"C{entity.rsplit('_', 1)[1]}:{status}"  # stages of pipeline n carry the C<n>: prefix
+    if any(r["ENTITY_ID"] == entity and r["STATUS_ID"] == status for r in portal.statuses):
+        raise ApiError(400, "ERROR_CORE", f"Status {status} already exists<br>")
+    new_id = max((int(r["ID"]) for r in portal.statuses), default=0) + 1
+    semantics = {"S": "success", "F": "failure"}.get(str(fields.get("SEMANTICS") or ""), None)
+    category = entity.rsplit("_", 1)[1] if entity.startswith("DEAL_STAGE_") else None
+    row = {"ID": str(new_id), "ENTITY_ID": entity, "STATUS_ID": status, "NAME": str(fields["NAME"]),
+           "NAME_INIT": "", "SORT": str(fields.get("SORT") or 500), "SYSTEM": "N",
+           "COLOR": str(fields.get("COLOR") or "#ACE9FB"), "SEMANTICS": fields.get("SEMANTICS") or None,
+           "CATEGORY_ID": category, "EXTRA": {"SEMANTICS": semantics or "process",
+                                              "COLOR": str(fields.get("COLOR") or "#ACE9FB")}}
+    portal.statuses.append(row)
+    return new_id

@@ -224,3 +224,25 @@ def test_concurrent_expiries_refresh_only_once(tmp_path: Path) -> None:
         t.join()
     assert results == [True] * 5
     assert len(responses.calls) == 1 and auth.refreshes == 1
+
+
+@responses.activate
+def test_a_command_that_depends_on_a_refused_one_is_sent_again_with_it() -> None:
+    first = {"result": {"result": [], "result_error": {
+        "a0": {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked"},
+        "r0": {"error": "", "error_description": "ID is not defined or invalid"}},
+        "result_total": [], "result_next": [], "result_time": []}}
+    second = {"result": {"result": {"a0": 7, "r0": True}, "result_error": [], "result_total": [],
+                         "result_next": [], "result_time": []}}
+    responses.post(HOOK + "batch.json", json=first)
+    responses.post(HOOK + "batch.json", json=second)
+    reply = client().batch({"a0": ("crm.deal.add", {"fields": {}}),
+                            "r0": ("crm.deal.productrows.set", {"id": "$result[a0]", "rows": []})}, write=True)
+    assert reply.result == {"a0": 7, "r0": True} and reply.errors == {}
+    assert sorted(body(responses.calls[1])["cmd"]) == ["a0", "r0"]
+
+
+def test_plan_pacers_keep_one_request_of_headroom() -> None:
+    pacer = RequestPacer.for_plan(ManualClock(), "standard")
+    assert pacer is not None and pacer.bucket.capacity == 49 and pacer.bucket.rate == 2.0
+    assert RequestPacer.for_plan(ManualClock(), "off") is None

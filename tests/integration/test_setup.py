@@ -1,0 +1,38 @@
+"""`b24-1c setup`: user fields and pipeline stages the mappings need, created when missing, idempotent."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.app import Connector
+from tests.conftest import ROOT, make_config
+
+pytestmark = pytest.mark.integration
+
+
+def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_ones(sandbox: Any,
+                                                                                    tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    money = (mappings / "money.yaml").read_text(encoding="utf-8")
+    money = money.replace("        then: WON\n", "        then: {stage: \"C1:PAID\", category: 1}\n")
+    money = money.replace("user_fields:\n", "stages:\n  C1:PAID: {name: Оплачено, sort: 35}\n\nuser_fields:\n")
+    money = money.replace("        then: EXECUTING ", "        then: SHIPPING_WAIT ")
+    (mappings / "money.yaml").write_text(money, encoding="utf-8")
+    config = make_config(sandbox, tmp_path / "ledger.sqlite3")
+    config.mappings_dir = mappings
+    with Connector(config) as conn:
+        first = dict(conn.setup())
+        second = dict(conn.setup())
+    assert first["stage C1:PAID"] == "created" and second["stage C1:PAID"] == "present"
+    assert first["deal field UF_CRM_1C_PAID_PERCENT"] == "created"
+    assert second["deal field UF_CRM_1C_PAID_PERCENT"] == "present"
+    assert first["stage SHIPPING_WAIT"].startswith("failed: missing on the portal; declare it under stages:")
+    assert first["stage FINAL_INVOICE"] == "present"
+    assert "stage EXECUTING" in first  # the stages deals_to_orders listens to are checked too
+    paid = [s for s in sandbox.portal.statuses if s["STATUS_ID"] == "C1:PAID"]
+    assert len(paid) == 1 and paid[0]["ENTITY_ID"] == "DEAL_STAGE_1" and paid[0]["NAME"] == "Оплачено"
