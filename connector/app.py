@@ -125,6 +125,16 @@ class Connector:
                                       o.max_connections)
         return self._odata
 
+    def soap(self) -> Any:
+        """The CrmExchange SOAP client (zeep over its own session), for flows with target.via: soap."""
+        from connector.onec.soap import SoapClient
+
+        o = self.config.onec
+        if not o.soap_url:
+            raise ConfigError("a flow writes through SOAP (target.via: soap) but onec.soap_url is not set")
+        return SoapClient(make_session(o.max_connections), o.soap_url, o.user, o.password.get_secret_value(),
+                          endpoint=o.soap_endpoint, timeout=o.timeout)
+
     def flows(self, names: list[str] | None = None) -> list[str]:
         """Configured flows, or the named ones (each must be configured)."""
         if not names:

@@ -155,6 +155,8 @@ class FlowRunner:
             full = self._full_scan_due() if full_scan is None else full_scan
             if self.spec.source.date_field is None:
                 full = True  # catalogs have no date to window on: compare every version
+            if self.spec.source.changes.exchange_plan:
+                full = False  # 1C tells us what changed (deletions too); nothing to scan
             days = self.spec.source.changes.lookback_days or lookback_days
             since = None if full else self.clock.now() - timedelta(days=days)
             seen: set[str] | None = set() if full else None
@@ -174,6 +176,11 @@ class FlowRunner:
                     break
             if seen is not None and not report.stopped and not dry_run:
                 self._handle_deleted(seen, report)
+            gone = list(getattr(self.source, "deleted", []) or [])
+            if gone and not dry_run:
+                report.deleted += len(gone)
+                if self.spec.source.changes.on_delete == "forget":
+                    self.ledger.forget(self.flow, gone)
             if not dry_run and not report.stopped:
                 state = self.ledger.cursor(f"{self.flow}:sync") or {}
                 state["last_cycle_at"] = self.clock.now().isoformat()
@@ -272,6 +279,14 @@ class FlowRunner:
         mapped = [map_record(self.spec, r, lookups, self.tz, creating=str(r.get(self.spec.source.key)) not in links)
                   for r in records]
         actions, failed = plan(mapped, links)
+        creates = [a.record.key for a in actions if a.kind == "create"]
+        if creates and self.spec.target.lookup_before_create and known is None:
+            found = self.target.find(creates)
+            if found:
+                log.info("objects already on the target, linked instead of created", flow=self.flow,
+                         count=len(found))
+                actions = [Action("update", a.record, found[a.record.key]) if a.kind == "create"
+                           and a.record.key in found else a for a in actions]
         if dry_run:
             report.planned.extend(a for a in actions if a.kind != "skip")
             report.count(failed)

@@ -190,6 +190,9 @@ class TargetSpec(_Strict):
     write_back: dict[str, str | ConstValue] = Field(
         default_factory=dict, description="Bitrix24 → 1C: deal fields to set from the created 1C object (field → 1C "
                                           "property, or {const: value})")
+    lookup_before_create: bool = Field(True, description="look every page's creates up by the external key first "
+                                                         "(one query a page): no twin even if the ledger lost a "
+                                                         "link, e.g. restored from an old backup")
     also_link: str | None = Field(None, description="record the created object in this flow's ledger too (so the"
                                                     " reverse flow updates it instead of creating a twin)")
     refs: dict[str, OneCRef] = Field(default_factory=dict, description="1C: fields (header or rows) whose mapped "

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from connector.errors import ConfigError
 from connector.flows.base import Page
 from connector.mapping.engine import LINKS, Lookups
 from connector.mapping.schema import Mapping
@@ -24,6 +25,7 @@ class OneCSource:
         self.page_size = page_size
         self.f = F(client.tz)
         self._cache: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in spec.lookups}
+        self.deleted: list[str] = []  # keys an exchange-plan package reported deleted
 
     def base_filter(self) -> str:
         parts = []
@@ -74,6 +76,9 @@ class OneCSource:
             yield Page(rows, {"skip": skip + len(rows)})
 
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
+        if self.spec.source.changes.exchange_plan:
+            yield from self._exchange_plan()
+            return
         src = self.spec.source
         select = [src.key] + ([src.version_field] if src.version_field else [])
         order = f"{src.date_field} asc,{src.key} asc" if src.date_field else f"{src.key} asc"
@@ -81,6 +86,39 @@ class OneCSource:
         for _, rows in self.client.pages(src.entity, filter=flt or None, orderby=order,
                                          page_size=max(self.page_size, 1000), select=select):
             yield [(r[src.key], r.get(src.version_field) if src.version_field else None) for r in rows]
+
+    def _exchange_plan(self) -> Iterator[list[tuple[str, str | None]]]:
+        """Changes registered for our node (edits of old documents and deletions included): SelectChanges, then,
+        once every yielded page is committed, NotifyChangesReceived so 1C drops the registrations."""
+        changes = self.spec.source.changes
+        plan, code = str(changes.exchange_plan), str(changes.node or "")
+        nodes = self.client.query(plan, filter=self.f.eq("Code", code), select=["Ref_Key", "Code", "ReceivedNo"])
+        if not nodes:
+            raise ConfigError(f"mappings/{self.spec.flow}.yaml: source.changes.node: 1C has no node with Code "
+                              f"{code!r} in {plan}; create it in 1C (exchange plan settings) first")
+        node = nodes[0]
+        point = "'" + self.client.base_url + f"{plan}(guid'{node['Ref_Key']}')" + "'"
+        message = int(str(node.get("ReceivedNo") or 0)) + 1
+        payload = self.client.request("POST", "SelectChanges", {"DataExchangePoint": point, "MessageNo": message},
+                                      write=False)
+        items = payload.get("value", []) if isinstance(payload, dict) else []
+        prefix = f"{self.spec.source.entity}(guid'"
+        changed: list[tuple[str, str | None]] = []
+        self.deleted = []
+        for item in items:
+            ident = str(item.get("odata.id", ""))
+            at = ident.find(prefix)
+            if at < 0:
+                continue  # another entity set registered on the same node
+            ref = ident[at + len(prefix) : at + len(prefix) + 36]
+            if item.get("odata.deleted"):
+                self.deleted.append(ref)
+            else:
+                changed.append((ref, None))
+        for i in range(0, len(changed), self.page_size):
+            yield changed[i : i + self.page_size]
+        # Idempotent for the same message number, so retried like a read.
+        self.client.request("POST", "NotifyChangesReceived", {"DataExchangePoint": point, "MessageNo": message})
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         found = self.client.by_refs(self.spec.source.entity, keys)

@@ -3,6 +3,7 @@ stamped with our idempotency key (e.g. НомерПоДаннымКлиента 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,8 +18,10 @@ from connector.records import Action, Outcome
 class OneCTarget:
     """Writes one object per request (OData has no batch), then posts documents; writes back to the deal."""
 
-    def __init__(self, client: ODataClient, spec: Mapping, bitrix24: Bitrix24Client | None = None) -> None:
+    def __init__(self, client: ODataClient, spec: Mapping, bitrix24: Bitrix24Client | None = None,
+                 soap: Any = None) -> None:
         self.client = client
+        self.soap = soap  # a SoapClient for target.via: soap (CreateOrder / UpdateOrder of CrmExchange)
         self.spec = spec
         self.bitrix24 = bitrix24
         self.entity = spec.target.entity
@@ -104,13 +107,16 @@ class OneCTarget:
                                         label=rec.label))
                 continue
             try:
-                if action.kind == "create":
+                if self.soap is not None:
+                    created = self._soap_write(action, body)
+                    target_id = str(created["Ref_Key"])
+                elif action.kind == "create":
                     created = self.client.create(self.entity, body)
                     target_id = str(created["Ref_Key"])
                 else:
                     assert target_id is not None
                     created = self.client.update(self.entity, target_id, body)
-                if self.spec.target.post:
+                if self.spec.target.post and self.soap is None:  # the service posts in its own transaction
                     self.client.post_document(self.entity, str(target_id))
                 if action.kind == "create":
                     self._write_back(rec.key, created)
@@ -129,6 +135,25 @@ class OneCTarget:
             outcomes.append(Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version,
                                     label=rec.label))
         return outcomes
+
+    def _soap_write(self, action: Action, body: dict[str, Any]) -> dict[str, Any]:
+        """CreateOrder with our idempotency key (the service returns the same order for the same key, so a lost
+        reply is simply asked again), or UpdateOrder; the answer is the order's state as JSON."""
+        payload = json.dumps(body, ensure_ascii=False)
+        if action.kind == "create":
+            key = self.key.prefix + action.record.key
+            try:
+                answer = self.soap.call("CreateOrder", write=True, IdempotencyKey=key, OrderJson=payload)
+            except OutcomeUnknown:
+                answer = self.soap.call("CreateOrder", write=True, IdempotencyKey=key, OrderJson=payload)
+        else:
+            answer = self.soap.call("UpdateOrder", write=True, OrderId=action.target_id, OrderJson=payload)
+        try:
+            state = json.loads(str(answer))
+        except ValueError:
+            raise RemoteRejected(f"CrmExchange answered {str(answer)[:100]!r} instead of the order's JSON") from None
+        # The service speaks Russian keys; the write-back names OData properties.
+        return {"Ref_Key": state.get("Ref_Key"), "Number": state.get("Номер"), "Date": state.get("Дата"), **state}
 
     def _write_back(self, key: str, created: dict[str, Any]) -> None:
         """Tell the Bitrix24 deal what 1C made of it (number, reference)."""

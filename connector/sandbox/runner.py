@@ -159,7 +159,9 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point config.example.yaml at this sandbox."""
+        ws = self.odata_url.replace("/odata/standard.odata/", "/ws/CrmExchange.1cws")
         return {"B24_WEBHOOK_URL": self.webhook_url, "ONEC_ODATA_URL": self.odata_url, "ONEC_USER": ONEC_USER,
+                "ONEC_SOAP_URL": ws + "?wsdl", "ONEC_SOAP_ENDPOINT": ws,
                 "ONEC_PASSWORD": ONEC_PASSWORD, "B24_PLAN": self.options.rate_limit}
 
 
