@@ -90,15 +90,43 @@ def _print_report(report: Any) -> None:
         out.print("stopped after a committed page; run the same command again to continue")
 
 
-def _print_plan(report: Any) -> None:
+def _print_plan(report: Any, target: Any = None) -> None:
+    """The planned writes as a reviewable diff: `+` creates with their fields, `~` updates as old → new."""
+    updates = [a.target_id for a in report.planned if a.kind == "update" and a.target_id]
+    now: dict[str, dict[str, Any]] = {}
+    if updates and hasattr(target, "current"):
+        try:
+            now = target.current(updates)
+        except ConnectorError as exc:
+            err.print(f"(cannot read the current values for the diff: {exc})", highlight=False, markup=False)
     for action in report.planned:
-        sign = "+" if action.kind == "create" else "~"
-        target = f" deal {action.target_id}" if action.target_id else ""
-        out.print(f"{sign} {action.kind}{target}: {action.record.label}", highlight=False, markup=False)
-        for name, value in action.record.fields.items():
-            out.print(f"    {name} = {value!r}", highlight=False, markup=False)
-        if action.record.rows is not None:
-            out.print(f"    product rows: {len(action.record.rows)}", highlight=False, markup=False)
+        fields = {k: v for k, v in action.record.fields.items() if not k.startswith("@")}
+        if action.kind == "create":
+            out.print(f"+ create: {action.record.label}", highlight=False, markup=False)
+            for name, value in action.record.create_fields().items():
+                if not name.startswith("@"):
+                    out.print(f"    + {name} = {value!r}", highlight=False, markup=False)
+        else:
+            old = now.get(str(action.target_id), {})
+            out.print(f"~ update {action.target_id}: {action.record.label}", highlight=False, markup=False)
+            for name, value in fields.items():
+                before = old.get(name)
+                if not old:
+                    out.print(f"    ~ {name} = {value!r}", highlight=False, markup=False)
+                elif _differs(before, value):
+                    out.print(f"    ~ {name}: {before!r} → {value!r}", highlight=False, markup=False)
+        if action.record.rows is not None and (action.kind == "create" or not action.record.rows_on_create):
+            out.print(f"    rows: {len(action.record.rows)}", highlight=False, markup=False)
+
+
+def _differs(before: Any, after: Any) -> bool:
+    if before is None and after in ("", None):
+        return False
+    try:
+        return abs(float(str(before)) - float(str(after))) > 0.005
+    except (TypeError, ValueError):
+        return str(before)[:10] != str(after)[:10] if str(after)[:4].isdigit() and len(str(after)) == 10 \
+            else str(before) != str(after)
 
 
 @app.command()
@@ -188,7 +216,7 @@ def backfill(
             except ConnectorError as exc:
                 raise _fail(exc) from None
             if dry_run:
-                _print_plan(report)
+                _print_plan(report, runner.target)
             _print_report(report)
             failed += report.failed
     if failed:
@@ -219,12 +247,13 @@ def sync(
     with _connector(config) as conn:
         failed = 0
         for name in conn.flows(flows):
+            runner = conn.runner(name)
             try:
-                report = conn.runner(name).incremental(conn.config.sync.lookback_days, dry_run=dry_run)
+                report = runner.incremental(conn.config.sync.lookback_days, dry_run=dry_run)
             except ConnectorError as exc:
                 raise _fail(exc) from None
             if dry_run:
-                _print_plan(report)
+                _print_plan(report, runner.target)
             _print_report(report)
             failed += report.failed
     if failed:

@@ -82,6 +82,14 @@ class DealWriter:
             outcomes.append(Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label))
         return outcomes
 
+    def current(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The deals as they are now (for --dry-run diffs)."""
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), 2500):
+            for page in self.client.list_fast("crm.deal.list", {"@ID": ids[i : i + 2500]}, ["*", "UF_*"]):
+                found.update({str(row["ID"]): row for row in page})
+        return found
+
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Deals carrying our external key, as {source key: deal id}; used to recover lost replies."""
         found: dict[str, str] = {}

@@ -164,6 +164,10 @@ class OneCTarget:
         if fields:
             self.bitrix24.call("crm.deal.update", {"id": key, "fields": fields}, write=True)
 
+    def current(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The 1C objects as they are now (for --dry-run diffs)."""
+        return self.client.by_refs(self.entity, ids)
+
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         keys = list(keys)
         found: dict[str, str] = {}

@@ -187,3 +187,26 @@ def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(tmp_pa
     assert proc.returncode == 0, stderr
     assert any(d["ORIGIN_ID"] == new["Ref_Key"] for d in box.portal.deals())
     assert "stopping" in stderr and "daemon stopped" in stderr
+
+
+def test_dry_run_prints_a_reviewable_diff_and_writes_nothing(tmp_path: Path, box: Sandbox) -> None:
+    from datetime import datetime, timedelta
+
+    config = write_config(tmp_path, box)
+    env = env_of(tmp_path)
+    recent = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(days=1))
+    assert cli("setup", "--config", str(config), env=env).returncode == 0
+    assert cli("backfill", "--config", str(config), env=env).returncode == 0
+    box.dataset.edit_order(recent["Ref_Key"])
+    fresh = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(hours=2))
+    before = len(box.portal.calls)
+    plan = cli("sync", "orders", "--dry-run", "--config", str(config), env=env)
+    assert plan.returncode == 0, plan.stderr
+    writes = [c for c in box.portal.calls[before:] if c.method.endswith((".add", ".update", ".set"))]
+    assert writes == []
+    deal = next(d for d in box.portal.deals() if d["ORIGIN_ID"] == recent["Ref_Key"])
+    edited = box.infobase.get("Document_ЗаказКлиента", recent["Ref_Key"])
+    assert f"~ update {deal['ID']}: Document_ЗаказКлиента {recent['Number']}" in plan.stdout
+    assert f"OPPORTUNITY: '{deal['OPPORTUNITY']}' → '{edited['СуммаДокумента']:.2f}'" in plan.stdout
+    assert f"+ create: Document_ЗаказКлиента {fresh['Number']}" in plan.stdout
+    assert "TITLE:" not in plan.stdout.split(f"~ update {deal['ID']}")[1].split("+ create")[0]  # unchanged
