@@ -20,6 +20,12 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     src, tgt = spec.source, spec.target
     if spec.money is not None:
         return _money(conn, spec)
+    if src.system == "onec" and tgt.system == "bitrix24" and tgt.entity == "smart_invoice":
+        from connector.flows.invoices import InvoiceSource
+        from connector.flows.invoices_target import InvoiceTarget
+
+        return (InvoiceSource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock),
+                InvoiceTarget(conn.bitrix24, spec))
     if src.system == "onec":
         source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
     elif src.system == "bitrix24" and src.entity == "deal":
