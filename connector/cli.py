@@ -311,6 +311,56 @@ def retry(ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids 
 
 
 @app.command()
+def reconcile(
+    since: Annotated[str | None, typer.Option(help="only orders dated from this day, e.g. 2024-01-01 (default: all)")]
+    = None,
+    repair: Annotated[bool, typer.Option("--repair", help="re-sync the drifted orders, then check them again")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON instead of a table")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Compare every posted 1C order (ordered, paid, shipped) with its Bitrix24 deal and print the drift.
+
+    Exit codes: 0 every deal shows what 1C says; 1 drift found (with --repair: drift left after the repair);
+    2 config error; 3 stopped by an error; 4 another process holds the ledger (--repair only).
+    """
+    from connector.reconcile import Reconciler, drift_table
+
+    since_dt = _date(since, "--since")
+    with _connector(config, lock=repair) as conn:  # a read-only check may run next to the daemon
+        reconciler = Reconciler(conn)
+        result = reconciler.scan(since_dt)
+        payload: dict[str, Any] = result.as_dict()
+        left, reports = result.drifts, []
+        if repair and result.drifts:
+            reports = reconciler.repair(result.drifts)
+            left = reconciler.check([d.key for d in result.drifts]).drifts
+            payload["repair"] = {"runs": [r.as_dict() for r in reports], "errors": [e for r in reports
+                                                                                   for e in r.errors],
+                                 "left": [d.as_dict() for d in left]}
+    if as_json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        if result.drifts:
+            out.print(drift_table(result.drifts))
+        out.print(result.summary(), highlight=False, markup=False)
+        if repair and result.drifts:
+            for r in reports:
+                out.print(f"repair {r.flow}: updated {r.updated}, created {r.created}, failed {r.failed}",
+                          highlight=False)
+                for e in r.errors[:10]:
+                    out.print(f"  failed: {e}", highlight=False, markup=False)
+            if left:
+                out.print(drift_table(left))
+            out.print(f"after repair: {len(left):,} of {len(result.drifts):,} drifted order(s) still drift",
+                      highlight=False)
+        elif result.drifts:
+            out.print("run `b24-1c reconcile --repair` to re-sync them", highlight=False)
+    if left:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@app.command()
 def schema(output: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None) -> None:
     """Print the JSON Schema of mapping files (editors use it to autocomplete mappings/*.yaml)."""
     from connector.mapping.schema import json_schema
