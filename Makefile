@@ -26,6 +26,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check connector tests benchmarks
 	$(BIN)/mypy
 
+# Throughput, exactly-once and memory figures (several minutes; see benchmarks/README.md).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_bitrix24_emulator.py
+	$(BIN)/python benchmarks/bench_writes.py
+	$(BIN)/python benchmarks/bench_lost_replies.py
+	$(BIN)/python benchmarks/bench_keyset_read.py
+	$(BIN)/python benchmarks/bench_operating_time.py
+	$(BIN)/python benchmarks/bench_onec_read.py --n 20000
+
 sandbox: $(STAMP)
 	$(BIN)/b24-1c sandbox
 

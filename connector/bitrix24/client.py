@@ -295,10 +295,13 @@ class Bitrix24Client:
                 return
 
     def list_fast(self, method: str, filter: Mapping[str, Any] | None = None, select: list[str] | None = None,
-                  id_field: str = "ID", items_key: str | None = None,
-                  chain: int = BATCH_LIMIT) -> Iterator[list[dict[str, Any]]]:
+                  id_field: str = "ID", items_key: str | None = None, chain: int = BATCH_LIMIT,
+                  expect: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Keyset reads at up to 2,500 rows per request: `chain` sub-lists per batch, each starting after the
-        last ID of the one before it (`$result[prev][49][ID]`), stopping at the first short page."""
+        last ID of the one before it (`$result[prev][49][ID]`), stopping at the first short page. With `expect`
+        (at most that many rows, e.g. an `@ID` list) no more sub-lists are chained than can be filled."""
+        if expect is not None:
+            chain = max(1, min(chain, expect // PAGE + 1))
         base = dict(filter or {})
         order = {id_field: "ASC"}
         last: Any = 0

@@ -77,7 +77,8 @@ class MoneyTarget:
         for i in range(0, len(deal_ids), 2500):
             flt = {"@ID": deal_ids[i : i + 2500]}
             for page in self.client.list_fast("crm.deal.list", flt, ["ID", "STAGE_ID", "CATEGORY_ID",
-                                                                     "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"]):
+                                                                     "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"],
+                                              expect=len(flt["@ID"])):
                 for row in page:
                     found[str(row["ID"])] = row
         return found
@@ -93,6 +94,15 @@ class MoneyTarget:
         current_cat = int(deal.get("CATEGORY_ID") or 0)
         if category is not None and int(category) != current_cat:
             return stage, int(category)  # a move to another pipeline is never "backwards"
+        prefix, _, bare = stage.rpartition(":")
+        stage_cat = int(prefix[1:]) if prefix.startswith("C") and prefix[1:].isdigit() else None
+        if not prefix and current_cat:
+            # A stage named without its pipeline means that stage in the deal's own pipeline, if it has one.
+            stage = f"C{current_cat}:{bare}"
+            if stage not in self._stages():
+                return None, None
+        elif (stage_cat or 0) != current_cat:
+            return None, None  # a stage of another pipeline: only an explicit category moves the deal there
         if stage == current:
             return None, None
         if deal.get("STAGE_SEMANTIC_ID") in ("S", "F") and not backwards:

@@ -172,12 +172,6 @@ def test_a_later_rule_never_moves_the_deal_back_within_its_pipeline(
     assert deal["STAGE_ID"] == "FINAL_INVOICE" and float(deal["UF_CRM_1C_PAID_PERCENT"]) == 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MoneyTarget._stage_move compares SORT across pipelines: EXECUTING (sort 40 "
-    "in pipeline 0) looks 'after' C1:EXECUTING (sort 30 in pipeline 1), so crm.deal.update sends a "
-    "foreign stage and the portal resets the deal to C1:NEW — a move backwards",
-)
 def test_a_later_rule_never_moves_the_deal_back_out_of_its_new_pipeline(
     box: Any, connect: Callable[[Edit | None], Connector]
 ) -> None:

@@ -252,6 +252,12 @@ def _build_matcher(operator: str, value: Any, field_type: str, offset: dt.tzinfo
     if operator in ("=", "@"):
         many = operator == "@" or isinstance(value, list | tuple | Mapping)
         candidates = _as_list(value) if many else [value]
+        if len(candidates) > 4:  # an IN list: one coercion of the record value and a set lookup (an index)
+            empties = any(c is None or c == "" for c in candidates)
+            wanted = {w for c in candidates if not (c is None or c == "")
+                      for w in [_coerce(c, field_type, offset, from_filter=True)] if w is not None}
+            return lambda record_value: (empties and _is_empty(record_value, field_type)) or (
+                _coerce(record_value, field_type, offset, from_filter=False) in wanted)
         matchers = [_equality_matcher(candidate, field_type, offset) for candidate in candidates]
         return lambda record_value: any(m(record_value) for m in matchers)
     if operator in _LIKE_OPERATORS:
