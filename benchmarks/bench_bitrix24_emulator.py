@@ -57,11 +57,16 @@ def main() -> None:
     with Sandbox(SandboxOptions(orders=1, rate_limit="off")) as box:
         box.portal.keep_calls = False  # a benchmark must not grow the call log without bound
         conn = http.client.HTTPConnection("127.0.0.1", box._b24.port if box._b24 else 0)
-        conn.request("POST", urlsplit(box.webhook_url).path + "crm.deal.add",
-                     body=json.dumps({"fields": {"TITLE": "bench"}}).encode(),
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            urlsplit(box.webhook_url).path + "crm.deal.add",
+            body=json.dumps({"fields": {"TITLE": "bench"}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         conn.getresponse().read()
-        print(f"Bitrix24 emulator, limits off, {args.clients} client processes (keep-alive), {args.seconds:g} s each")
+        print(
+            f"Bitrix24 emulator, limits off, {args.clients} client processes (keep-alive), {args.seconds:g} s each"
+        )
         for method in ("crm.deal.get", "crm.deal.fields", "user.current"):
             rate = measure(box.webhook_url, method, args.clients, args.seconds)
             print(f"  {method:<16} {rate:8.0f} req/s   {rate / TARGET:5.2f}× the {TARGET:.0f} req/s target")

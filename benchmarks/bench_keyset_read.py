@@ -23,26 +23,56 @@ from common import SandboxSpec, figure, fill_pacer, header, our_client, parser, 
 
 from connector.bitrix24.client import BATCH_LIMIT, PAGE
 
-SELECT = ["ID", "TITLE", "STAGE_ID", "OPPORTUNITY", "CURRENCY_ID", "ORIGINATOR_ID", "ORIGIN_ID", "DATE_MODIFY"]
+SELECT = [
+    "ID",
+    "TITLE",
+    "STAGE_ID",
+    "OPPORTUNITY",
+    "CURRENCY_ID",
+    "ORIGINATOR_ID",
+    "ORIGIN_ID",
+    "DATE_MODIFY",
+]
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0], 100_000)
-    p.add_argument("--rate", type=float, default=2.0, help="allowed requests per second (default 2, standard plan)")
+    p.add_argument(
+        "--rate", type=float, default=2.0, help="allowed requests per second (default 2, standard plan)"
+    )
     p.add_argument("--burst", type=float, default=50.0, help="bucket size (default 50, the standard plan)")
-    p.add_argument("--empty-bucket", action="store_true", help="start with an empty bucket instead of a full one")
-    p.add_argument("--select", choices=["sync", "all"], default="sync",
-                   help="sync: the 8 fields a sync reads (default); all: every standard field")
+    p.add_argument(
+        "--empty-bucket", action="store_true", help="start with an empty bucket instead of a full one"
+    )
+    p.add_argument(
+        "--select",
+        choices=["sync", "all"],
+        default="sync",
+        help="sync: the 8 fields a sync reads (default); all: every standard field",
+    )
     p.add_argument("--stock-emulator", action="store_true", help="scan the whole store per sub-list (slow)")
     args = p.parse_args()
     select = SELECT if args.select == "sync" else None
-    spec = SandboxSpec(scale=args.rate / 2.0, burst=args.burst, seed_deals=args.n,
-                       indexed_keyset=not args.stock_emulator, keep_calls=True)
-    header("(d) keyset read of deals", [
-        f"{args.n:,} deals seeded; list_fast: {BATCH_LIMIT} sub-lists × {PAGE} rows per request; bucket burst "
-        f"{args.burst:g} ({'empty' if args.empty_bucket else 'full'} at start), drain {args.rate:g} req/s; select {'8 fields' if select else 'all standard fields'}",
-        "emulator: " + ("stock (full scan per sub-list)" if args.stock_emulator else
-                        "ID index for >ID/order ID ASC/start=-1 lists (benchmarks/common.py)")])
+    spec = SandboxSpec(
+        scale=args.rate / 2.0,
+        burst=args.burst,
+        seed_deals=args.n,
+        indexed_keyset=not args.stock_emulator,
+        keep_calls=True,
+    )
+    header(
+        "(d) keyset read of deals",
+        [
+            f"{args.n:,} deals seeded; list_fast: {BATCH_LIMIT} sub-lists × {PAGE} rows per request; bucket burst "
+            f"{args.burst:g} ({'empty' if args.empty_bucket else 'full'} at start), drain {args.rate:g} req/s; select {'8 fields' if select else 'all standard fields'}",
+            "emulator: "
+            + (
+                "stock (full scan per sub-list)"
+                if args.stock_emulator
+                else "ID index for >ID/order ID ASC/start=-1 lists (benchmarks/common.py)"
+            ),
+        ],
+    )
     with remote_sandbox(spec) as sandbox:
         figure("seeding (direct, no HTTP)", sandbox.seeded, "s")
         if not args.stock_emulator:
@@ -74,7 +104,12 @@ def main() -> None:
     figure("rows/s achieved", rows / seconds)
     ceiling_rate = BATCH_LIMIT * PAGE * sandbox.rate
     figure("ceiling: 2,500 rows × drain", ceiling_rate, "rows/s")
-    ratio("ratio to the row ceiling", rows / seconds / ceiling_rate, "≥ 95%", rows / seconds >= 0.95 * ceiling_rate)
+    ratio(
+        "ratio to the row ceiling",
+        rows / seconds / ceiling_rate,
+        "≥ 95%",
+        rows / seconds >= 0.95 * ceiling_rate,
+    )
     # The request ceiling over this run: burst + drain × seconds requests may be admitted.
     allowance = (0 if not args.empty_bucket else sandbox.burst) + sandbox.rate * seconds
     ratio("ratio to the request ceiling", requests / allowance, "≥ 95%", requests / allowance >= 0.95)

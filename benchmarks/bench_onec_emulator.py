@@ -1,6 +1,6 @@
 """How fast the 1C emulator serves 1,000-row JSON pages over real HTTP (prints; asserts nothing).
 
-    .venv/bin/python benchmarks/bench_onec_emulator.py [orders]
+.venv/bin/python benchmarks/bench_onec_emulator.py [orders]
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ def main(orders: int = 5000) -> None:
     session.auth = ("Администратор".encode(), b"sandbox")
     url = f"{service.url}/ut/odata/standard.odata/Document_ЗаказКлиента"
     try:
-        for label, select in (("full rows", None), ("$select=**", "**"), ("keys only", "Ref_Key,DataVersion,Date")):
+        for label, select in (
+            ("full rows", None),
+            ("$select=**", "**"),
+            ("keys only", "Ref_Key,DataVersion,Date"),
+        ):
             params = {"$format": "json", "$orderby": "Date,Ref_Key", "$top": "1000"}
             if select:
                 params["$select"] = select
@@ -37,8 +41,10 @@ def main(orders: int = 5000) -> None:
                 resp = session.get(url, params={**params, "$skip": str(skip)}, timeout=120)
                 pages, rows, size = pages + 1, rows + len(resp.json()["value"]), size + len(resp.content)
             took = time.perf_counter() - started
-            print(f"{label:>12}: {pages} pages of 1,000 rows, {pages / took:.1f} pages/s, {rows / took:,.0f} rows/s, "
-                  f"{size / pages / 1024:.0f} KiB/page")
+            print(
+                f"{label:>12}: {pages} pages of 1,000 rows, {pages / took:.1f} pages/s, {rows / took:,.0f} rows/s, "
+                f"{size / pages / 1024:.0f} KiB/page"
+            )
     finally:
         service.stop()
 

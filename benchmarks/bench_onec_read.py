@@ -35,16 +35,30 @@ def rss_peak_mb() -> float:
 def main() -> None:
     p = parser(__doc__.splitlines()[0], 100_000)
     p.add_argument("--page", type=int, default=500, help="orders per page (default 500, config's page_size)")
-    p.add_argument("--no-tracemalloc", action="store_true", help="measure speed without tracemalloc's overhead")
+    p.add_argument(
+        "--no-tracemalloc", action="store_true", help="measure speed without tracemalloc's overhead"
+    )
     args = p.parse_args()
-    header("(f) 1C orders with lines", [f"{args.n:,} orders generated in the 1C sandbox (child process); "
-                                        f"OneCSource pages of {args.page}; flow filter Posted and not deleted"])
+    header(
+        "(f) 1C orders with lines",
+        [
+            f"{args.n:,} orders generated in the 1C sandbox (child process); "
+            f"OneCSource pages of {args.page}; flow filter Posted and not deleted"
+        ],
+    )
     started = time.perf_counter()
     with remote_sandbox(SandboxSpec(rate_limit="off", orders=args.n, seed=args.seed)) as sandbox:
         figure("dataset generated in the child", time.perf_counter() - started, "s")
         spec = load_mapping(ROOT / "mappings" / "orders.yaml")
-        client = ODataClient(make_session(2), sandbox.odata_url, ONEC_USER, ONEC_PASSWORD,
-                             ZoneInfo("Europe/Moscow"), SystemClock(), max_connections=2)
+        client = ODataClient(
+            make_session(2),
+            sandbox.odata_url,
+            ONEC_USER,
+            ONEC_PASSWORD,
+            ZoneInfo("Europe/Moscow"),
+            SystemClock(),
+            max_connections=2,
+        )
         source = OneCSource(client, spec, args.page)
         expected = source.count(datetime(2000, 1, 1, tzinfo=UTC), None)
         client.requests = 0
@@ -88,8 +102,10 @@ def main() -> None:
         if trace:
             figure(f"tracemalloc peak at {n20:,} orders", peak20, "MB")
             figure(f"tracemalloc peak at {orders:,} orders", peak_end, "MB")
-            figure("peak growth from 20% to 100% of the read", f"{peak_end - peak20:+.1f} MB "
-                   f"({'flat' if peak_end <= peak20 * 1.1 + 1 else 'GROWING'})")
+            figure(
+                "peak growth from 20% to 100% of the read",
+                f"{peak_end - peak20:+.1f} MB ({'flat' if peak_end <= peak20 * 1.1 + 1 else 'GROWING'})",
+            )
         figure(f"peak RSS at {n20:,} / {orders:,} orders", f"{rss20:.0f} / {rss_peak_mb():.0f} MB")
     if trace:
         print("   note: tracemalloc slows the reader; --no-tracemalloc for the speed figures")

@@ -77,8 +77,14 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
         operating = OperatingPacer(clock, limit=1e12) if reactive else OperatingPacer(clock)
         client = our_client(sandbox.webhook_url, 50, 2.0, clock=clock, operating=operating)
         writer = DealWriter(client, EXTERNAL_KEY)
-        runner = FlowRunner(SimpleNamespace(flow="bench"), None, writer, None, clock,  # type: ignore[arg-type]
-                            ZoneInfo("Europe/Moscow"))
+        runner = FlowRunner(
+            SimpleNamespace(flow="bench"),
+            None,
+            writer,
+            None,
+            clock,  # type: ignore[arg-type]
+            ZoneInfo("Europe/Moscow"),
+        )
         start_sim = clock.monotonic()
         start_wall = time.perf_counter()
         failed = gave_up = 0
@@ -94,10 +100,14 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
         simulated = clock.monotonic() - start_sim
         wall = time.perf_counter() - start_wall
         calls = call_summary(sandbox.portal)
-        census = deal_census(sandbox.portal, [r.key for r in records], {r.key: len(r.rows or []) for r in records})
+        census = deal_census(
+            sandbox.portal, [r.key for r in records], {r.key: len(r.rows or []) for r in records}
+        )
     need = n * cost
     # Lower bound: the run's own server time (a sequential client) and the budget's windows.
-    best = max(n * (cost + cost / 5) if advance else 0.0, max(0.0, math.ceil(need / LIMIT - 1e-9) - 1) * WINDOW)
+    best = max(
+        n * (cost + cost / 5) if advance else 0.0, max(0.0, math.ceil(need / LIMIT - 1e-9) - 1) * WINDOW
+    )
     header(label)
     figure("deals written / failed outcomes", f"{n - census['missing']:,} / {failed}")
     figure("crm.deal.add server time needed", f"{need:,.0f} s = {need / LIMIT:.2f} × the {LIMIT:g} s budget")
@@ -115,7 +125,9 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
     if errors:
         figure("first failed outcome", errors[0][:110])
     figure("wall time of this simulation", wall, "s")
-    print(f"   → {'target zero 429s: ' + ('met' if calls['429'] == 0 else 'MISSED') if not reactive else 'contrast'}")
+    print(
+        f"   → {'target zero 429s: ' + ('met' if calls['429'] == 0 else 'MISSED') if not reactive else 'contrast'}"
+    )
 
 
 def main() -> None:
@@ -125,18 +137,38 @@ def main() -> None:
     p.add_argument("--times", type=float, default=3.0, help="the run needs this many budgets (default 3)")
     p.add_argument("--cost", type=float, default=0.4, help="simulated seconds per crm.deal.add (default 0.4)")
     p.add_argument("--only", choices=["ours", "reactive"], default=None)
-    p.add_argument("--instant", action="store_true", help="calls take no simulated time (only the budget counts)")
+    p.add_argument(
+        "--instant", action="store_true", help="calls take no simulated time (only the budget counts)"
+    )
     args = p.parse_args()
     n = args.n or int(args.times * LIMIT / args.cost)
-    header("(e) operating-time budget", [
-        f"{n:,} deals with rows in batches of 25; crm.deal.add costs {args.cost:g} s of server time "
-        f"(productrows.set {args.cost / 5:g} s); budget {LIMIT:g} s per method per {WINDOW:g} s; standard plan "
-        "2 req/s, burst 50; ManualClock (simulated time"
-        + (", calls take no time)" if args.instant else ", a call takes its cost)")])
+    header(
+        "(e) operating-time budget",
+        [
+            f"{n:,} deals with rows in batches of 25; crm.deal.add costs {args.cost:g} s of server time "
+            f"(productrows.set {args.cost / 5:g} s); budget {LIMIT:g} s per method per {WINDOW:g} s; standard plan "
+            "2 req/s, burst 50; ManualClock (simulated time"
+            + (", calls take no time)" if args.instant else ", a call takes its cost)")
+        ],
+    )
     if args.only in (None, "ours"):
-        run("ours: OperatingPacer (paces from time.operating)", n, args.cost, args.seed, reactive=False, advance=not args.instant)
+        run(
+            "ours: OperatingPacer (paces from time.operating)",
+            n,
+            args.cost,
+            args.seed,
+            reactive=False,
+            advance=not args.instant,
+        )
     if args.only in (None, "reactive"):
-        run("contrast: reactive (learns only from 429s)", n, args.cost, args.seed, reactive=True, advance=not args.instant)
+        run(
+            "contrast: reactive (learns only from 429s)",
+            n,
+            args.cost,
+            args.seed,
+            reactive=True,
+            advance=not args.instant,
+        )
 
 
 if __name__ == "__main__":

@@ -57,14 +57,22 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_ours(sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, margin: float = 0.0) -> RunResult:
+def run_ours(
+    sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, margin: float = 0.0
+) -> RunResult:
     """DealWriter through FlowRunner._apply (recovery by external key on OutcomeUnknown), one page at a time.
 
     `margin`: requests of the bucket the client pacer leaves unused (0 = as connector/app.py builds it)."""
     client = our_client(sandbox.webhook_url, sandbox.burst - margin, sandbox.rate)
     writer = DealWriter(client, EXTERNAL_KEY)
-    runner = FlowRunner(SimpleNamespace(flow="bench"), None, writer, None, SystemClock(),  # type: ignore[arg-type]
-                        ZoneInfo("Europe/Moscow"))
+    runner = FlowRunner(
+        SimpleNamespace(flow="bench"),
+        None,
+        writer,
+        None,
+        SystemClock(),  # type: ignore[arg-type]
+        ZoneInfo("Europe/Moscow"),
+    )
     failed = 0
     gave_up = 0
     started = time.perf_counter()
@@ -78,17 +86,27 @@ def run_ours(sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, ma
     seconds = time.perf_counter() - started
     name = "ours (Bitrix24Client + DealWriter + FlowRunner._apply)"
     name += f", pacer margin {margin:g}" if margin else ""
-    result = RunResult(name, seconds, client.stats.requests,
-                       sandbox.ask("census", [r.key for r in records], {r.key: len(r.rows or []) for r in records}),
-                       sandbox.ask("calls"), failed)
-    result.extra = {"by_method": dict(client.stats.by_method), "commands": client.stats.commands,
-                    "retries": client.stats.retries, "pages_given_up": gave_up,
-                    "pacer_waited": client.pacer.waited if client.pacer else 0.0}
+    result = RunResult(
+        name,
+        seconds,
+        client.stats.requests,
+        sandbox.ask("census", [r.key for r in records], {r.key: len(r.rows or []) for r in records}),
+        sandbox.ask("calls"),
+        failed,
+    )
+    result.extra = {
+        "by_method": dict(client.stats.by_method),
+        "commands": client.stats.commands,
+        "retries": client.stats.retries,
+        "pages_given_up": gave_up,
+        "pacer_waited": client.pacer.waited if client.pacer else 0.0,
+    }
     return result
 
 
-def run_fast(sandbox: RemoteSandbox, records: list[Mapped], pool: float, rps: float,
-             concurrency: int | None = None) -> RunResult:
+def run_fast(
+    sandbox: RemoteSandbox, records: list[Mapped], pool: float, rps: float, concurrency: int | None = None
+) -> RunResult:
     """fast_bitrix24's bulk `call` for the deals, then for their product rows (ids matched back in order)."""
     import asyncio
     import logging
@@ -98,8 +116,13 @@ def run_fast(sandbox: RemoteSandbox, records: list[Mapped], pool: float, rps: fl
     logging.getLogger("fast_bitrix24").setLevel(logging.CRITICAL)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # its abandoned tasks after a give-up
     asyncio.set_event_loop(asyncio.new_event_loop())
-    bx = Bitrix(sandbox.webhook_url, verbose=False, request_pool_size=int(pool), requests_per_second=rps,
-                batch_size=50)
+    bx = Bitrix(
+        sandbox.webhook_url,
+        verbose=False,
+        request_pool_size=int(pool),
+        requests_per_second=rps,
+        batch_size=50,
+    )
     notes: list[str] = []
     gave_up = 0
     slow = bx.slow(concurrency) if concurrency else contextlib.nullcontext()
@@ -110,8 +133,11 @@ def run_fast(sandbox: RemoteSandbox, records: list[Mapped], pool: float, rps: fl
             ids = list(ids) if isinstance(ids, tuple | list) else [ids]
             if len(ids) != len(records):
                 notes.append(f"crm.deal.add returned {len(ids)} ids for {len(records)} deals")
-            rows = [{"id": deal_id, "rows": r.rows} for deal_id, r in zip(ids, records, strict=False)
-                    if isinstance(deal_id, int | str)]
+            rows = [
+                {"id": deal_id, "rows": r.rows}
+                for deal_id, r in zip(ids, records, strict=False)
+                if isinstance(deal_id, int | str)
+            ]
             bx.call("crm.deal.productrows.set", rows)
         except Exception as exc:  # fast_bitrix24 gives up after 10 failures in a row
             gave_up = 1
@@ -120,9 +146,15 @@ def run_fast(sandbox: RemoteSandbox, records: list[Mapped], pool: float, rps: fl
     calls = sandbox.ask("calls")
     name = f"fast_bitrix24 call(list), throttle pool {pool:g}, {rps:g} req/s"
     name += f", slow({concurrency})" if concurrency else ", default concurrency (50)"
-    return RunResult(name, seconds, calls["requests"],
-                     sandbox.ask("census", [r.key for r in records], {r.key: len(r.rows or []) for r in records}),
-                     calls, failed=gave_up, notes=notes)
+    return RunResult(
+        name,
+        seconds,
+        calls["requests"],
+        sandbox.ask("census", [r.key for r in records], {r.key: len(r.rows or []) for r in records}),
+        calls,
+        failed=gave_up,
+        notes=notes,
+    )
 
 
 def report(result: RunResult, sandbox: RemoteSandbox, n: int) -> None:
@@ -131,9 +163,14 @@ def report(result: RunResult, sandbox: RemoteSandbox, n: int) -> None:
     ok = calls["ok"]
     figure("deals written", n)
     figure("seconds", result.seconds, "s")
-    figure("requests sent (portal: 200 / 503 / faults)", f"{calls['requests']} ({ok} / {calls['503']} / "
-           f"{calls['faults']})")
-    figure("items per request (deals / commands)", f"{n / max(ok, 1):.1f} / {calls['sub_commands'] / max(ok, 1):.1f}")
+    figure(
+        "requests sent (portal: 200 / 503 / faults)",
+        f"{calls['requests']} ({ok} / {calls['503']} / {calls['faults']})",
+    )
+    figure(
+        "items per request (deals / commands)",
+        f"{n / max(ok, 1):.1f} / {calls['sub_commands'] / max(ok, 1):.1f}",
+    )
     figure("requests/s achieved", ok / result.seconds, "req/s")
     figure("requests/s allowed (drain; burst)", f"{sandbox.rate:g} req/s; {sandbox.burst:g}")
     allowance = sandbox.burst + sandbox.rate * result.seconds
@@ -153,22 +190,39 @@ def report(result: RunResult, sandbox: RemoteSandbox, n: int) -> None:
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0], 10_000)
-    p.add_argument("--scale", type=float, default=10.0, help="multiply the standard drain of 2 req/s (default 10)")
+    p.add_argument(
+        "--scale", type=float, default=10.0, help="multiply the standard drain of 2 req/s (default 10)"
+    )
     p.add_argument("--burst", type=float, default=50.0, help="bucket size (default 50, the standard plan)")
     p.add_argument("--only", choices=["ours", "fast"], default=None)
-    p.add_argument("--margin", type=float, default=0.0,
-                   help="requests of the bucket our pacer leaves unused (default 0, as app.py builds it)")
-    p.add_argument("--fast-pool", type=float, default=None, help="fast_bitrix24 request_pool_size (default: burst)")
-    p.add_argument("--fast-concurrency", type=int, default=None,
-                   help="wrap fast_bitrix24 in bx.slow(N) (default: its own 50 concurrent requests)")
-    p.add_argument("--fast-rps", type=float, default=None,
-                   help="fast_bitrix24 requests_per_second (default: the drain)")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="requests of the bucket our pacer leaves unused (default 0, as app.py builds it)",
+    )
+    p.add_argument(
+        "--fast-pool", type=float, default=None, help="fast_bitrix24 request_pool_size (default: burst)"
+    )
+    p.add_argument(
+        "--fast-concurrency",
+        type=int,
+        default=None,
+        help="wrap fast_bitrix24 in bx.slow(N) (default: its own 50 concurrent requests)",
+    )
+    p.add_argument(
+        "--fast-rps", type=float, default=None, help="fast_bitrix24 requests_per_second (default: the drain)"
+    )
     args = p.parse_args()
     records = deal_records(args.n, args.seed)
     spec = SandboxSpec(scale=args.scale, burst=args.burst)
-    header("(a)/(b) writes: deals with product rows", [
-        f"{args.n:,} deals, {sum(len(r.rows or []) for r in records):,} product rows; portal: standard plan, burst "
-        f"{args.burst:g}, drain {2 * args.scale:g} req/s (scale {args.scale:g}); emulator in a child process"])
+    header(
+        "(a)/(b) writes: deals with product rows",
+        [
+            f"{args.n:,} deals, {sum(len(r.rows or []) for r in records):,} product rows; portal: standard plan, burst "
+            f"{args.burst:g}, drain {2 * args.scale:g} req/s (scale {args.scale:g}); emulator in a child process"
+        ],
+    )
     results: dict[str, RunResult] = {}
     if args.only in (None, "ours"):
         with remote_sandbox(spec) as sandbox:
@@ -179,8 +233,13 @@ def main() -> None:
         # 503s, unless a concurrency was given.
         for n, concurrency in enumerate([args.fast_concurrency] if args.fast_concurrency else [None, 1, 2]):
             with remote_sandbox(spec) as sandbox:
-                results[f"fast{n}"] = run_fast(sandbox, records, args.fast_pool or sandbox.burst,
-                                               args.fast_rps or sandbox.rate, concurrency)
+                results[f"fast{n}"] = run_fast(
+                    sandbox,
+                    records,
+                    args.fast_pool or sandbox.burst,
+                    args.fast_rps or sandbox.rate,
+                    concurrency,
+                )
                 report(results[f"fast{n}"], sandbox, args.n)
     compare(results)
 
@@ -191,15 +250,20 @@ def compare(results: dict[str, RunResult]) -> None:
     if "ours" not in results or not finished:
         return
     ours = results["ours"].seconds
-    right = [r for r in finished if not (r.census["rows_bad"] or r.census["dup_origin"] or r.census["missing"])]
+    right = [
+        r for r in finished if not (r.census["rows_bad"] or r.census["dup_origin"] or r.census["missing"])
+    ]
     header("(b) ours vs fast_bitrix24 (target ≤ 1.0)")
     for label, pool in (("fastest finished", finished), ("fastest correct", right)):
         if not pool:
             figure(f"our time / theirs ({label})", "no such fast_bitrix24 run")
             continue
         best = min(pool, key=lambda r: r.seconds)
-        figure(f"our time / theirs ({label})", f"{ours:.2f} s / {best.seconds:.2f} s = {ours / best.seconds:.3f}  "
-               f"({'met' if ours <= best.seconds else 'MISSED'}; {best.name.split(', ')[-1]})")
+        figure(
+            f"our time / theirs ({label})",
+            f"{ours:.2f} s / {best.seconds:.2f} s = {ours / best.seconds:.3f}  "
+            f"({'met' if ours <= best.seconds else 'MISSED'}; {best.name.split(', ')[-1]})",
+        )
 
 
 if __name__ == "__main__":

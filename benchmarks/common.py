@@ -37,9 +37,20 @@ from connector.records import Action, Mapped  # noqa: E402
 
 STANDARD_BURST, STANDARD_RATE = PLANS["standard"]
 EXTERNAL_KEY = ExternalKey()  # ORIGINATOR_ID=1C, ORIGIN_ID=<source key>, as mappings/orders.yaml
-PRODUCTS = ["Профлист С8", "Профлист НС35", "Металлочерепица Монтеррей", "Саморез кровельный 4,8×35",
-            "Уголок 50×50", "Труба профильная 40×20", "Лист г/к 3 мм", "Арматура А500С Ø12", "Швеллер 10П",
-            "Доборный элемент «конёк»", "Водосток 125/90", "Утеплитель 100 мм"]
+PRODUCTS = [
+    "Профлист С8",
+    "Профлист НС35",
+    "Металлочерепица Монтеррей",
+    "Саморез кровельный 4,8×35",
+    "Уголок 50×50",
+    "Труба профильная 40×20",
+    "Лист г/к 3 мм",
+    "Арматура А500С Ø12",
+    "Швеллер 10П",
+    "Доборный элемент «конёк»",
+    "Водосток 125/90",
+    "Утеплитель 100 мм",
+]
 COMMENTS = ["", "", "Срочно!", "Доставка до объекта", 'Клиент просил "без НДС" в счёте', "Отгрузка частями"]
 
 
@@ -86,14 +97,23 @@ def deal_records(n: int, seed: int = 7, prefix: str = "bench") -> list[Mapped]:
         rows: list[dict[str, Any]] = []
         for _ in range(rng.randint(1, 6)):
             price = float(rng.randint(50, 9000))
-            rows.append({"PRODUCT_NAME": rng.choice(PRODUCTS), "PRICE": price,
-                         "QUANTITY": rng.choice([1, 2, 3, 5, 10, 25, 2.5])})
+            rows.append(
+                {
+                    "PRODUCT_NAME": rng.choice(PRODUCTS),
+                    "PRICE": price,
+                    "QUANTITY": rng.choice([1, 2, 3, 5, 10, 25, 2.5]),
+                }
+            )
         date = day + timedelta(minutes=37 * i)
         number = f"ЦБ00-{i + 1:06d}"
-        fields = {"TITLE": f"Заказ {number} от {date:%d.%m.%Y} [{prefix}]",
-                  "OPPORTUNITY": f"{sum(r['PRICE'] * r['QUANTITY'] for r in rows):.2f}", "CURRENCY_ID": "RUB",
-                  "IS_MANUAL_OPPORTUNITY": "Y", "BEGINDATE": date.date().isoformat(),
-                  "COMMENTS": rng.choice(COMMENTS)}
+        fields = {
+            "TITLE": f"Заказ {number} от {date:%d.%m.%Y} [{prefix}]",
+            "OPPORTUNITY": f"{sum(r['PRICE'] * r['QUANTITY'] for r in rows):.2f}",
+            "CURRENCY_ID": "RUB",
+            "IS_MANUAL_OPPORTUNITY": "Y",
+            "BEGINDATE": date.date().isoformat(),
+            "COMMENTS": rng.choice(COMMENTS),
+        }
         out.append(Mapped(f"{prefix}-{i + 1:07d}", "1", fields, rows, label=number))
     return out
 
@@ -104,19 +124,40 @@ def create_actions(records: list[Mapped]) -> list[Action]:
 
 def fast_items(records: list[Mapped]) -> list[dict[str, Any]]:
     """The same deals as `crm.deal.add` parameters, with the external key DealWriter stamps on creates."""
-    return [{"fields": {**r.fields, EXTERNAL_KEY.originator_field: EXTERNAL_KEY.originator_id,
-                        EXTERNAL_KEY.field: r.key}, "params": {"REGISTER_SONET_EVENT": "N"}} for r in records]
+    return [
+        {
+            "fields": {
+                **r.fields,
+                EXTERNAL_KEY.originator_field: EXTERNAL_KEY.originator_id,
+                EXTERNAL_KEY.field: r.key,
+            },
+            "params": {"REGISTER_SONET_EVENT": "N"},
+        }
+        for r in records
+    ]
 
 
 # -- our client ---------------------------------------------------------------------------------------------------
 
 
-def our_client(webhook_url: str, burst: float, rate: float, clock: Clock | None = None,
-               operating: OperatingPacer | None = None, timeout: float = 60.0) -> Bitrix24Client:
+def our_client(
+    webhook_url: str,
+    burst: float,
+    rate: float,
+    clock: Clock | None = None,
+    operating: OperatingPacer | None = None,
+    timeout: float = 60.0,
+) -> Bitrix24Client:
     """Bitrix24Client as app.py builds it, with a pacer matching the (scaled) plan of the sandbox."""
     clock = clock or SystemClock()
-    return Bitrix24Client(make_session(), WebhookAuth(webhook_url), clock, RequestPacer(clock, burst, rate),
-                          timeout=timeout, operating=operating)
+    return Bitrix24Client(
+        make_session(),
+        WebhookAuth(webhook_url),
+        clock,
+        RequestPacer(clock, burst, rate),
+        timeout=timeout,
+        operating=operating,
+    )
 
 
 # -- the emulators in a child process -----------------------------------------------------------------------------
@@ -145,8 +186,15 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
 
     started = time.perf_counter()
     faults = FaultInjector(spec.faults, spec.fault_seed) if spec.faults else None
-    sandbox = Sandbox(SandboxOptions(orders=spec.orders, seed=spec.seed, rate_limit=spec.rate_limit,
-                                     scale=spec.scale, bitrix24_faults=faults))
+    sandbox = Sandbox(
+        SandboxOptions(
+            orders=spec.orders,
+            seed=spec.seed,
+            rate_limit=spec.rate_limit,
+            scale=spec.scale,
+            bitrix24_faults=faults,
+        )
+    )
     settings = sandbox.portal.settings
     if spec.burst is not None:
         settings.burst = spec.burst
@@ -161,8 +209,9 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
     if spec.indexed_keyset:
         install_indexed_keyset()
     sandbox.start()
-    conn.send({"webhook": sandbox.webhook_url, "odata": sandbox.odata_url, "generated": generated,
-               "seeded": seeded})
+    conn.send(
+        {"webhook": sandbox.webhook_url, "odata": sandbox.odata_url, "generated": generated, "seeded": seeded}
+    )
     while True:
         try:
             message = conn.recv()
@@ -258,10 +307,21 @@ def seed_deals(portal: Any, n: int, seed: int = 7) -> None:
         events, portal.events = portal.events, None  # nobody subscribes here; skip the event bus
         try:
             for i in range(n):
-                create(portal, DEAL, {"TITLE": f"Заказ ЦБ00-{i + 1:06d}", "STAGE_ID": rng.choice(stages),
-                                      "OPPORTUNITY": f"{rng.randint(1000, 900000)}.00", "CURRENCY_ID": "RUB",
-                                      "IS_MANUAL_OPPORTUNITY": "Y", "ORIGINATOR_ID": "1C",
-                                      "ORIGIN_ID": f"seed-{i + 1:07d}", "COMMENTS": rng.choice(COMMENTS)}, ctx)
+                create(
+                    portal,
+                    DEAL,
+                    {
+                        "TITLE": f"Заказ ЦБ00-{i + 1:06d}",
+                        "STAGE_ID": rng.choice(stages),
+                        "OPPORTUNITY": f"{rng.randint(1000, 900000)}.00",
+                        "CURRENCY_ID": "RUB",
+                        "IS_MANUAL_OPPORTUNITY": "Y",
+                        "ORIGINATOR_ID": "1C",
+                        "ORIGIN_ID": f"seed-{i + 1:07d}",
+                        "COMMENTS": rng.choice(COMMENTS),
+                    },
+                    ctx,
+                )
         finally:
             portal.events = events
 
@@ -280,9 +340,14 @@ def deal_census(portal: Any, keys: list[str], rows_expected: dict[str, int] | No
             if key in rows_expected and len(portal.deal_rows(int(d["ID"]))) == rows_expected[key]:
                 good.add(key)
         rows_bad = len(set(rows_expected) - good)
-    return {"deals": sum(by_origin.values()), "distinct": len(by_origin),
-            "dup_origin": sum(c - 1 for c in by_origin.values()), "dup_title": sum(c - 1 for c in by_title.values()),
-            "missing": len(ours - set(by_origin)), "rows_bad": rows_bad}
+    return {
+        "deals": sum(by_origin.values()),
+        "distinct": len(by_origin),
+        "dup_origin": sum(c - 1 for c in by_origin.values()),
+        "dup_title": sum(c - 1 for c in by_title.values()),
+        "missing": len(ours - set(by_origin)),
+        "rows_bad": rows_bad,
+    }
 
 
 def call_summary(portal: Any) -> dict[str, Any]:
@@ -291,11 +356,16 @@ def call_summary(portal: Any) -> dict[str, Any]:
     top = [c for c in calls if not c.batch]
     sub = [c for c in calls if c.batch]
     times = [c.at for c in top if c.status == 200]
-    return {"requests": len(top), "ok": sum(1 for c in top if c.status == 200),
-            "503": sum(1 for c in top if c.status == 503),
-            "429": sum(1 for c in calls if c.status == 429 or c.error == "OPERATION_TIME_LIMIT"),
-            "sub_commands": len(sub), "faults": sum(1 for c in top if c.fault),
-            "first": min(times) if times else 0.0, "last": max(times) if times else 0.0}
+    return {
+        "requests": len(top),
+        "ok": sum(1 for c in top if c.status == 200),
+        "503": sum(1 for c in top if c.status == 503),
+        "429": sum(1 for c in calls if c.status == 429 or c.error == "OPERATION_TIME_LIMIT"),
+        "sub_commands": len(sub),
+        "faults": sum(1 for c in top if c.fault),
+        "first": min(times) if times else 0.0,
+        "last": max(times) if times else 0.0,
+    }
 
 
 # -- an index for keyset reads (benchmark (d)) ---------------------------------------------------------------------
@@ -310,7 +380,7 @@ def _keyset_bound(params: dict[str, Any]) -> int | None:
     order = params.get("order", params.get("ORDER"))
     if not isinstance(order, dict) or len(order) != 1:
         return None
-    (name, direction), = order.items()
+    ((name, direction),) = order.items()
     if str(name).upper() != "ID" or str(direction).upper() != "ASC":
         return None
     flt = params.get("filter", params.get("FILTER"))

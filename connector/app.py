@@ -14,14 +14,12 @@ from requests.adapters import HTTPAdapter
 
 from connector.bitrix24.auth import Auth, OAuthAuth, WebhookAuth
 from connector.bitrix24.client import Bitrix24Client
-from connector.bitrix24.deals import DealWriter
 from connector.clock import Clock, SystemClock
 from connector.config import Config
 from connector.errors import ConfigError, InstanceLockedError, RemoteRejected
 from connector.ledger import Ledger
 from connector.mapping.schema import Mapping, load_mappings
 from connector.onec.odata import ODataClient
-from connector.onec.reader import OneCSource
 from connector.ratelimit import RequestPacer
 from connector.sync import FlowRunner
 
@@ -52,8 +50,10 @@ class LedgerLock:
             fh.seek(0)
             pid = fh.read().strip() or "?"
             fh.close()
-            raise InstanceLockedError(f"another b24-1c process (pid {pid}) is using the ledger {self.path.parent}/"
-                                      f"{self.path.name[:-5]}; stop it first (systemctl stop b24-1c)") from None
+            raise InstanceLockedError(
+                f"another b24-1c process (pid {pid}) is using the ledger {self.path.parent}/"
+                f"{self.path.name[:-5]}; stop it first (systemctl stop b24-1c)"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
@@ -106,23 +106,41 @@ class Connector:
             auth: Auth
             if b.oauth is not None:
                 o = b.oauth
-                auth = OAuthAuth(o.portal_url, o.client_id, o.client_secret.get_secret_value(),
-                                 o.refresh_token.get_secret_value(), o.token_url, self.config.resolve(o.token_store),
-                                 self.clock)
+                auth = OAuthAuth(
+                    o.portal_url,
+                    o.client_id,
+                    o.client_secret.get_secret_value(),
+                    o.refresh_token.get_secret_value(),
+                    o.token_url,
+                    self.config.resolve(o.token_store),
+                    self.clock,
+                )
             else:
                 assert b.webhook_url is not None
                 auth = WebhookAuth(b.webhook_url.get_secret_value())
-            self._b24 = Bitrix24Client(make_session(verify=b.verify_tls), auth, self.clock,
-                                       RequestPacer.for_plan(self.clock, b.plan), timeout=b.timeout)
+            self._b24 = Bitrix24Client(
+                make_session(verify=b.verify_tls),
+                auth,
+                self.clock,
+                RequestPacer.for_plan(self.clock, b.plan),
+                timeout=b.timeout,
+            )
         return self._b24
 
     @property
     def odata(self) -> ODataClient:
         if self._odata is None:
             o = self.config.onec
-            self._odata = ODataClient(make_session(o.max_connections), o.odata_url, o.user,
-                                      o.password.get_secret_value(), self.onec_tz, self.clock, o.timeout,
-                                      o.max_connections)
+            self._odata = ODataClient(
+                make_session(o.max_connections),
+                o.odata_url,
+                o.user,
+                o.password.get_secret_value(),
+                self.onec_tz,
+                self.clock,
+                o.timeout,
+                o.max_connections,
+            )
         return self._odata
 
     def soap(self) -> Any:
@@ -132,8 +150,14 @@ class Connector:
         o = self.config.onec
         if not o.soap_url:
             raise ConfigError("a flow writes through SOAP (target.via: soap) but onec.soap_url is not set")
-        return SoapClient(make_session(o.max_connections), o.soap_url, o.user, o.password.get_secret_value(),
-                          endpoint=o.soap_endpoint, timeout=o.timeout)
+        return SoapClient(
+            make_session(o.max_connections),
+            o.soap_url,
+            o.user,
+            o.password.get_secret_value(),
+            endpoint=o.soap_endpoint,
+            timeout=o.timeout,
+        )
 
     def flows(self, names: list[str] | None = None) -> list[str]:
         """Configured flows, or the named ones (each must be configured)."""
@@ -141,7 +165,9 @@ class Connector:
             return list(self.config.flows)
         unknown = [n for n in names if n not in self.mappings]
         if unknown:
-            raise ConfigError(f"unknown flow(s): {', '.join(unknown)} (configured: {', '.join(self.mappings)})")
+            raise ConfigError(
+                f"unknown flow(s): {', '.join(unknown)} (configured: {', '.join(self.mappings)})"
+            )
         return names
 
     def runner(self, flow: str) -> FlowRunner:
@@ -149,8 +175,17 @@ class Connector:
 
         spec = self.mappings[flow]
         source, target = build(self, spec)
-        return FlowRunner(spec, source, target, self.ledger, self.clock, self.onec_tz, self.stop, self.mappings,
-                          active=list(self.config.flows))
+        return FlowRunner(
+            spec,
+            source,
+            target,
+            self.ledger,
+            self.clock,
+            self.onec_tz,
+            self.stop,
+            self.mappings,
+            active=list(self.config.flows),
+        )
 
     def setup(self) -> list[tuple[str, str]]:
         """Create what the mappings need on the portal, when missing: deal user fields and pipeline stages.
@@ -170,9 +205,19 @@ class Connector:
                     report.append((f"deal field {name}", "present"))
                     continue
                 try:
-                    self.bitrix24.call("crm.deal.userfield.add", {"fields": {
-                        "FIELD_NAME": name, "USER_TYPE_ID": uf.type, "LABEL": uf.label,
-                        "EDIT_FORM_LABEL": uf.label, "LIST_COLUMN_LABEL": uf.label}}, write=True)
+                    self.bitrix24.call(
+                        "crm.deal.userfield.add",
+                        {
+                            "fields": {
+                                "FIELD_NAME": name,
+                                "USER_TYPE_ID": uf.type,
+                                "LABEL": uf.label,
+                                "EDIT_FORM_LABEL": uf.label,
+                                "LIST_COLUMN_LABEL": uf.label,
+                            }
+                        },
+                        write=True,
+                    )
                 except RemoteRejected as exc:
                     report.append((f"deal field {name}", f"failed: {exc}"))
                     continue
@@ -199,15 +244,30 @@ class Connector:
                 continue
             declared = wanted.get(stage)
             if declared is None:
-                report.append((f"stage {stage}", "failed: missing on the portal; declare it under stages: in the "
-                               "mapping to have setup create it"))
+                report.append(
+                    (
+                        f"stage {stage}",
+                        "failed: missing on the portal; declare it under stages: in the "
+                        "mapping to have setup create it",
+                    )
+                )
                 continue
             category, _, status = stage.rpartition(":")
             entity = f"DEAL_STAGE_{category[1:]}" if category else "DEAL_STAGE"
             try:
-                self.bitrix24.call("crm.status.add", {"fields": {
-                    "ENTITY_ID": entity, "STATUS_ID": status, "NAME": declared.name, "SORT": declared.sort,
-                    "SEMANTICS": {"success": "S", "failure": "F"}.get(declared.semantics, "")}}, write=True)
+                self.bitrix24.call(
+                    "crm.status.add",
+                    {
+                        "fields": {
+                            "ENTITY_ID": entity,
+                            "STATUS_ID": status,
+                            "NAME": declared.name,
+                            "SORT": declared.sort,
+                            "SEMANTICS": {"success": "S", "failure": "F"}.get(declared.semantics, ""),
+                        }
+                    },
+                    write=True,
+                )
             except RemoteRejected as exc:
                 report.append((f"stage {stage}", f"failed: {exc}"))
                 continue
@@ -215,5 +275,9 @@ class Connector:
         return report
 
     def status(self) -> dict[str, Any]:
-        return {"ledger": str(self.config.ledger_path), "schema_version": self.ledger.schema_version,
-                "counts": self.ledger.counts(), "runs": self.ledger.last_runs(5)}
+        return {
+            "ledger": str(self.config.ledger_path),
+            "schema_version": self.ledger.schema_version,
+            "counts": self.ledger.counts(),
+            "runs": self.ledger.last_runs(5),
+        }

@@ -20,15 +20,25 @@ from connector.errors import ConfigError, ConnectorError, InstanceLockedError, S
 app = typer.Typer(
     name="b24-1c",
     help="Exactly-once sync between Bitrix24 CRM and 1C:Enterprise (УТ 11, КА/ERP 2, БП 3.0).\n\n"
-         "Start with `b24-1c demo` (runs everything against the built-in sandbox), then `b24-1c check` on "
-         "your own config.yaml.",
-    no_args_is_help=True, add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+    "Start with `b24-1c demo` (runs everything against the built-in sandbox), then `b24-1c check` on "
+    "your own config.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_STOPPED, EXIT_LOCKED = 1, 2, 3, 4
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="config file (default: $B24_1C_CONFIG, "
-                                                 "./config.yaml, then ./config.example.yaml)")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="config file (default: $B24_1C_CONFIG, ./config.yaml, then ./config.example.yaml)",
+    ),
+]
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -81,8 +91,12 @@ def _print_report(report: Any) -> None:
     table = Table(title=f"{report.flow}: {report.kind}" + (" (dry run)" if report.dry_run else ""))
     for col in ("read", "created", "updated", "skipped", "failed", "recovered", "seconds"):
         table.add_column(col, justify="right")
-    table.add_row(*(str(getattr(report, c)) for c in ("read", "created", "updated", "skipped", "failed", "recovered",
-                                                       "seconds")))
+    table.add_row(
+        *(
+            str(getattr(report, c))
+            for c in ("read", "created", "updated", "skipped", "failed", "recovered", "seconds")
+        )
+    )
     out.print(table)
     for e in report.errors[:10]:
         out.print(f"  failed: {e}", highlight=False, markup=False)
@@ -125,14 +139,23 @@ def _differs(before: Any, after: Any) -> bool:
     try:
         return abs(float(str(before)) - float(str(after))) > 0.005
     except (TypeError, ValueError):
-        return str(before)[:10] != str(after)[:10] if str(after)[:4].isdigit() and len(str(after)) == 10 \
+        return (
+            str(before)[:10] != str(after)[:10]
+            if str(after)[:4].isdigit() and len(str(after)) == 10
             else str(before) != str(after)
+        )
 
 
 @app.command()
-def check(config: ConfigOpt = None,
-          online: Annotated[bool, typer.Option("--online", help="also check every field name against 1C "
-                                                             "$metadata and Bitrix24 crm.*.fields")] = False) -> None:
+def check(
+    config: ConfigOpt = None,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online", help="also check every field name against 1C $metadata and Bitrix24 crm.*.fields"
+        ),
+    ] = False,
+) -> None:
     """Validate config, mappings and schedules (without network unless --online); exit 2 on any problem."""
     from connector.mapping.schema import load_mappings
     from connector.schedule import load_schedule
@@ -155,12 +178,18 @@ def check(config: ConfigOpt = None,
         raise _fail(exc) from None
     for flow in cfg.flows:
         spec = mappings.get(flow)
-        rules = list(spec.fields.items()) + (list(spec.rows.fields.items()) if spec and spec.rows else []) \
-            if spec else []
+        rules = (
+            list(spec.fields.items()) + (list(spec.rows.fields.items()) if spec and spec.rows else [])
+            if spec
+            else []
+        )
         for target, rule in rules:
             if rule.link and rule.link not in cfg.flows:
-                err.print(f"note: flow {flow}, field {target} links to flow '{rule.link}', which config.flows does "
-                          "not run: it stays empty", highlight=False)
+                err.print(
+                    f"note: flow {flow}, field {target} links to flow '{rule.link}', which config.flows does "
+                    "not run: it stays empty",
+                    highlight=False,
+                )
     if online:
         from connector.online_check import check_online
 
@@ -171,9 +200,11 @@ def check(config: ConfigOpt = None,
                 raise _fail(exc) from None
         if found:
             raise _fail(ConfigError(f"{len(found)} name(s) do not exist on the live systems", problems=found))
-    out.print(f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
-              f"schedule {cfg.schedule_path}" + ("; every field name exists in 1C and Bitrix24" if online else ""),
-              highlight=False)
+    out.print(
+        f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
+        f"schedule {cfg.schedule_path}" + ("; every field name exists in 1C and Bitrix24" if online else ""),
+        highlight=False,
+    )
 
 
 @app.command()
@@ -194,11 +225,15 @@ def setup(config: ConfigOpt = None) -> None:
 def backfill(
     since: Annotated[str, typer.Option(help="first document date to load, e.g. 2017-01-01")] = "2017-01-01",
     until: Annotated[str | None, typer.Option(help="stop before this date (default: no end)")] = None,
-    flow: Annotated[list[str] | None, typer.Option(help="flow(s) to backfill (default: all configured)")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="read and plan only; print what would be written")]
-    = False,
-    restart: Annotated[bool, typer.Option("--restart", help="ignore the saved position and start from --since")]
-    = False,
+    flow: Annotated[
+        list[str] | None, typer.Option(help="flow(s) to backfill (default: all configured)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="read and plan only; print what would be written")
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="ignore the saved position and start from --since")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Load all historical documents since a date. Resumable: rerun the same command after any interruption."""
@@ -230,17 +265,26 @@ def _with_progress(conn: Any, runner: Any, start: Any, end: Any, dry_run: bool, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     total = runner.source.count(start, end)
-    with Progress(TextColumn(f"{runner.flow}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=False) as progress:
+    with Progress(
+        TextColumn(f"{runner.flow}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
         task = progress.add_task("backfill", total=total)
-        return runner.backfill(start, end, dry_run=dry_run, restart=restart,
-                               progress=lambda n: progress.advance(task, n))
+        return runner.backfill(
+            start, end, dry_run=dry_run, restart=restart, progress=lambda n: progress.advance(task, n)
+        )
 
 
 @app.command()
 def sync(
     flows: Annotated[list[str] | None, typer.Argument(help="flows to run (default: all configured)")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only; print what would be written")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="plan only; print what would be written")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run one incremental cycle of the flows and exit (what the daemon does on each tick)."""
@@ -283,12 +327,17 @@ def status(config: ConfigOpt = None) -> None:
     for k, v in info["counts"].items():
         out.print(f"  {k}: {v}")
     for r in info["runs"]:
-        out.print(f"  run {r['id']} {r['flow']} {r['kind']} {r['status']} {r['started_at']} {r['stats'] or ''}",
-                  highlight=False, markup=False)
+        out.print(
+            f"  run {r['id']} {r['flow']} {r['kind']} {r['status']} {r['started_at']} {r['stats'] or ''}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command()
-def failed(flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None) -> None:
+def failed(
+    flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None
+) -> None:
     """List records that failed (dead letters) with the reason."""
     with _connector(config, lock=False) as conn:
         letters = conn.ledger.dead_letters(flow, ("open", "waiting"))
@@ -297,13 +346,20 @@ def failed(flow: Annotated[str | None, typer.Option(help="only this flow")] = No
         return
     for d in letters:
         note = " [waiting for another flow; retried every cycle]" if d.status == "waiting" else ""
-        out.print(f"#{d.id} {d.flow} {d.label or d.source_key} (attempts {d.attempts}, {d.last_at}): {d.reason}"
-                  f"{note}", highlight=False, markup=False)
+        out.print(
+            f"#{d.id} {d.flow} {d.label or d.source_key} (attempts {d.attempts}, {d.last_at}): {d.reason}"
+            f"{note}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command()
-def retry(ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids (default: all)")] = None,
-          flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None) -> None:
+def retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids (default: all)")] = None,
+    flow: Annotated[str | None, typer.Option(help="only this flow")] = None,
+    config: ConfigOpt = None,
+) -> None:
     """Requeue failed records; the next `sync` (or daemon cycle) processes them first."""
     with _connector(config) as conn:
         letters = conn.ledger.requeue(flow, ids)
@@ -312,11 +368,15 @@ def retry(ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids 
 
 @app.command()
 def reconcile(
-    since: Annotated[str | None, typer.Option(help="only orders dated from this day, e.g. 2024-01-01 (default: all)")]
-    = None,
-    repair: Annotated[bool, typer.Option("--repair", help="re-sync the drifted orders, then check them again")]
-    = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON instead of a table")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="only orders dated from this day, e.g. 2024-01-01 (default: all)")
+    ] = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="re-sync the drifted orders, then check them again")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the result as JSON instead of a table")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Compare every posted 1C order (ordered, paid, shipped) with its Bitrix24 deal and print the drift.
@@ -335,9 +395,11 @@ def reconcile(
         if repair and result.drifts:
             reports = reconciler.repair(result.drifts)
             left = reconciler.check([d.key for d in result.drifts]).drifts
-            payload["repair"] = {"runs": [r.as_dict() for r in reports], "errors": [e for r in reports
-                                                                                   for e in r.errors],
-                                 "left": [d.as_dict() for d in left]}
+            payload["repair"] = {
+                "runs": [r.as_dict() for r in reports],
+                "errors": [e for r in reports for e in r.errors],
+                "left": [d.as_dict() for d in left],
+            }
     if as_json:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
@@ -346,14 +408,18 @@ def reconcile(
         out.print(result.summary(), highlight=False, markup=False)
         if repair and result.drifts:
             for r in reports:
-                out.print(f"repair {r.flow}: updated {r.updated}, created {r.created}, failed {r.failed}",
-                          highlight=False)
+                out.print(
+                    f"repair {r.flow}: updated {r.updated}, created {r.created}, failed {r.failed}",
+                    highlight=False,
+                )
                 for e in r.errors[:10]:
                     out.print(f"  failed: {e}", highlight=False, markup=False)
             if left:
                 out.print(drift_table(left))
-            out.print(f"after repair: {len(left):,} of {len(result.drifts):,} drifted order(s) still drift",
-                      highlight=False)
+            out.print(
+                f"after repair: {len(left):,} of {len(result.drifts):,} drifted order(s) still drift",
+                highlight=False,
+            )
         elif result.drifts:
             out.print("run `b24-1c reconcile --repair` to re-sync them", highlight=False)
     if left:
@@ -361,7 +427,9 @@ def reconcile(
 
 
 @app.command()
-def schema(output: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None) -> None:
+def schema(
+    output: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+) -> None:
     """Print the JSON Schema of mapping files (editors use it to autocomplete mappings/*.yaml)."""
     from connector.mapping.schema import json_schema
 
@@ -379,18 +447,27 @@ def sandbox(
     onec_port: Annotated[int, typer.Option(help="1C OData port (0 = any free port)")] = 8025,
     orders: Annotated[int, typer.Option(help="customer orders to generate since 2017")] = 500,
     seed: Annotated[int, typer.Option(help="dataset seed (same seed, same data)")] = 7,
-    rate_limit: Annotated[str, typer.Option(help="Bitrix24 plan limits: standard | enterprise | off")] = "standard",
-    state: Annotated[Path | None, typer.Option(help="keep the emulators' data in this folder across restarts")]
-    = None,
-    faults: Annotated[str, typer.Option(help="fault profile: none | light | flaky | lost-replies | chaos")] = "none",
-    fault_seed: Annotated[int | None, typer.Option(help="seed of the fault injector (default: --seed)")] = None,
+    rate_limit: Annotated[
+        str, typer.Option(help="Bitrix24 plan limits: standard | enterprise | off")
+    ] = "standard",
+    state: Annotated[
+        Path | None, typer.Option(help="keep the emulators' data in this folder across restarts")
+    ] = None,
+    faults: Annotated[
+        str, typer.Option(help="fault profile: none | light | flaky | lost-replies | chaos")
+    ] = "none",
+    fault_seed: Annotated[
+        int | None, typer.Option(help="seed of the fault injector (default: --seed)")
+    ] = None,
     scale: Annotated[float, typer.Option(help="multiply the Bitrix24 request drain rate (benchmarks)")] = 1.0,
     budget_scale: Annotated[float, typer.Option(help="multiply the per-method operating-time budget")] = 1.0,
     operating: Annotated[bool, typer.Option(help="per-method operating-time limit (cloud: on)")] = True,
-    tls: Annotated[bool, typer.Option(help="serve Bitrix24 over HTTPS with a generated 127.0.0.1 certificate")]
-    = False,
-    https_required: Annotated[bool, typer.Option(help="webhooks over plain HTTP answer 400 'Https required.'")]
-    = False,
+    tls: Annotated[
+        bool, typer.Option(help="serve Bitrix24 over HTTPS with a generated 127.0.0.1 certificate")
+    ] = False,
+    https_required: Annotated[
+        bool, typer.Option(help="webhooks over plain HTTP answer 400 'Https required.'")
+    ] = False,
 ) -> None:
     """Run the Bitrix24 and 1C emulators in the foreground (Ctrl-C stops them)."""
     import signal
@@ -409,14 +486,29 @@ def sandbox(
         onec_faults = FaultInjector.profile(faults, fseed + 1) if faults != "none" else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    box = Sandbox(SandboxOptions(bitrix24_port, onec_port, orders, seed, rate_limit, scale=scale, state_dir=state,
-                                 bitrix24_faults=b24_faults, onec_faults=onec_faults, tls=tls,
-                                 https_required=https_required, budget_scale=budget_scale,
-                                 operating_enabled=operating))
+    box = Sandbox(
+        SandboxOptions(
+            bitrix24_port,
+            onec_port,
+            orders,
+            seed,
+            rate_limit,
+            scale=scale,
+            state_dir=state,
+            bitrix24_faults=b24_faults,
+            onec_faults=onec_faults,
+            tls=tls,
+            https_required=https_required,
+            budget_scale=budget_scale,
+            operating_enabled=operating,
+        )
+    )
     try:
         box.start()
     except (OSError, RuntimeError) as exc:
-        err.print(f"cannot start the sandbox: {exc} (is the port taken? pass --bitrix24-port 0 --onec-port 0)")
+        err.print(
+            f"cannot start the sandbox: {exc} (is the port taken? pass --bitrix24-port 0 --onec-port 0)"
+        )
         raise typer.Exit(EXIT_STOPPED) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -424,10 +516,16 @@ def sandbox(
     print(f"bitrix24 ready: {box.webhook_url}", flush=True)
     print(f"onec ready: {box.odata_url} user={ONEC_USER} password={ONEC_PASSWORD}", flush=True)
     if box.ca_file is not None:
-        print(f"bitrix24 tls: trust the CA in {box.ca_file} (e.g. REQUESTS_CA_BUNDLE={box.ca_file})", file=sys.stderr,
-              flush=True)
-    print(f"bitrix24 oauth: client_id={box.oauth_app.client_id} token endpoint {box.portal_url}/oauth/token/",
-          file=sys.stderr, flush=True)
+        print(
+            f"bitrix24 tls: trust the CA in {box.ca_file} (e.g. REQUESTS_CA_BUNDLE={box.ca_file})",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"bitrix24 oauth: client_id={box.oauth_app.client_id} token endpoint {box.portal_url}/oauth/token/",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         while not stop.wait(0.5):
             pass

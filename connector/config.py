@@ -81,10 +81,14 @@ class OneCConfig(_Strict):
     page_size: int = Field(500, ge=1, le=5000)
     max_connections: int = Field(2, ge=1, le=16)
     timeout: float = Field(120.0, gt=0, le=900)
-    soap_url: str | None = Field(None, description="WSDL of the CrmExchange web service (…/ws/CrmExchange.1cws)"
-                                                   " for flows with target.via: soap")
-    soap_endpoint: str | None = Field(None, description="the service address to call, when the WSDL names a host "
-                                                        "this machine cannot reach")
+    soap_url: str | None = Field(
+        None,
+        description="WSDL of the CrmExchange web service (…/ws/CrmExchange.1cws)"
+        " for flows with target.via: soap",
+    )
+    soap_endpoint: str | None = Field(
+        None, description="the service address to call, when the WSDL names a host this machine cannot reach"
+    )
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -105,7 +109,9 @@ class LedgerConfig(_Strict):
 class SyncConfig(_Strict):
     """Knobs of the sync engine."""
 
-    lookback_days: int = Field(30, ge=1, le=3650, description="incremental cycles re-read 1C documents this recent")
+    lookback_days: int = Field(
+        30, ge=1, le=3650, description="incremental cycles re-read 1C documents this recent"
+    )
     batch_size: int = Field(25, ge=1, le=50, description="records per Bitrix24 batch request")
 
 

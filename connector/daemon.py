@@ -22,13 +22,18 @@ log = get_logger(__name__)
 class Daemon:
     """Schedules flows; one instance per ledger (the Connector holds the lock)."""
 
-    def __init__(self, connector: Connector, schedule: dict[str, FlowSchedule],
-                 on_cycle: Callable[[str, Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        connector: Connector,
+        schedule: dict[str, FlowSchedule],
+        on_cycle: Callable[[str, Any], None] | None = None,
+    ) -> None:
         self.connector = connector
         self.schedule = schedule
         self.on_cycle = on_cycle
-        self.scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                          "misfire_grace_time": 300})
+        self.scheduler = BlockingScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        )
         self.cycles = 0
         self._lock = threading.Lock()
 
@@ -68,8 +73,14 @@ class Daemon:
         from datetime import UTC, datetime
 
         for flow, when in self.schedule.items():
-            self.scheduler.add_job(self.run_flow, when.trigger("UTC"), args=[flow], id=flow, name=f"flow {flow}",
-                                   next_run_time=datetime.now(UTC))
+            self.scheduler.add_job(
+                self.run_flow,
+                when.trigger("UTC"),
+                args=[flow],
+                id=flow,
+                name=f"flow {flow}",
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler.add_listener(self._event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         log.info("daemon started", flows={f: (s.every or s.cron) for f, s in self.schedule.items()})
         self.scheduler.start()

@@ -1,18 +1,18 @@
 """The connector's exception tree, grouped by what the caller should do.
 
-    ConnectorError                      base; carries context (system, method, record) with secrets redacted
-    ├── ConfigError                     stop: config, mapping or schedule is invalid (lists every problem)
-    ├── StopRun                         stop the run: nothing more can succeed until a human acts
-    │   ├── AuthError                   credentials rejected, token cannot be refreshed
-    │   └── InstanceLockedError         another process holds the ledger
-    ├── RetryLater                      transient: back off and try the same request again
-    │   ├── RateLimited                 503 QUERY_LIMIT_EXCEEDED / OVERLOAD_LIMIT
-    │   ├── OperationTimeLimited        429 OPERATION_TIME_LIMIT on one method
-    │   └── TransientError              5xx, HTML gateway page, connection reset, timeout on a read
-    ├── OutcomeUnknown                  a write was sent but its reply was lost: recover by external key
-    └── RecordError                     skip the record: the remote system rejected this one item
-        ├── RemoteRejected              a 4xx / 1C business error ("-1") on one record
-        └── MappingError                the record cannot be mapped (empty reference, bad value)
+ConnectorError                      base; carries context (system, method, record) with secrets redacted
+├── ConfigError                     stop: config, mapping or schedule is invalid (lists every problem)
+├── StopRun                         stop the run: nothing more can succeed until a human acts
+│   ├── AuthError                   credentials rejected, token cannot be refreshed
+│   └── InstanceLockedError         another process holds the ledger
+├── RetryLater                      transient: back off and try the same request again
+│   ├── RateLimited                 503 QUERY_LIMIT_EXCEEDED / OVERLOAD_LIMIT
+│   ├── OperationTimeLimited        429 OPERATION_TIME_LIMIT on one method
+│   └── TransientError              5xx, HTML gateway page, connection reset, timeout on a read
+├── OutcomeUnknown                  a write was sent but its reply was lost: recover by external key
+└── RecordError                     skip the record: the remote system rejected this one item
+    ├── RemoteRejected              a 4xx / 1C business error ("-1") on one record
+    └── MappingError                the record cannot be mapped (empty reference, bad value)
 """
 
 from __future__ import annotations

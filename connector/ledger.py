@@ -21,7 +21,9 @@ from connector.records import Action, Outcome
 from connector.redact import redact
 
 MIGRATIONS: list[tuple[str, str]] = [
-    ("initial", """
+    (
+        "initial",
+        """
         CREATE TABLE links (
             flow TEXT NOT NULL, source_key TEXT NOT NULL, target_id TEXT NOT NULL,
             content_hash TEXT, source_version TEXT, updated_at TEXT NOT NULL,
@@ -45,14 +47,21 @@ MIGRATIONS: list[tuple[str, str]] = [
             reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'open',
             first_at TEXT NOT NULL, last_at TEXT NOT NULL);
         CREATE UNIQUE INDEX dead_open ON dead_letters (flow, source_key) WHERE status = 'open';
-    """),
-    ("dead letters remember the source version they failed at", """
+    """,
+    ),
+    (
+        "dead letters remember the source version they failed at",
+        """
         ALTER TABLE dead_letters ADD COLUMN source_version TEXT;
-    """),
-    ("links may belong to a parent record (payments of an order)", """
+    """,
+    ),
+    (
+        "links may belong to a parent record (payments of an order)",
+        """
         ALTER TABLE links ADD COLUMN parent TEXT;
         CREATE INDEX links_parent ON links (flow, parent);
-    """),
+    """,
+    ),
 ]
 
 
@@ -117,8 +126,10 @@ class Ledger:
 
     def migrate(self) -> None:
         """Apply the migrations this file has not seen yet, each in its own transaction."""
-        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                          " applied_at TEXT NOT NULL)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL)"
+        )
         done = {row[0] for row in self.conn.execute("SELECT version FROM migrations")}
         for version, (name, sql) in enumerate(MIGRATIONS, start=1):
             if version in done:
@@ -153,7 +164,9 @@ class Ledger:
             marks = ",".join("?" * len(part))
             for row in self.conn.execute(
                 f"SELECT source_key, target_id, content_hash, source_version FROM links "
-                f"WHERE flow = ? AND source_key IN ({marks})", (flow, *part)):
+                f"WHERE flow = ? AND source_key IN ({marks})",
+                (flow, *part),
+            ):
                 out[row[0]] = Link(row[0], row[1], row[2], row[3])
         return out
 
@@ -164,14 +177,19 @@ class Ledger:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
-            for row in self.conn.execute(f"SELECT target_id, source_key FROM links WHERE flow = ? AND target_id IN "
-                                         f"({marks}) ORDER BY updated_at", (flow, *part)):
+            for row in self.conn.execute(
+                f"SELECT target_id, source_key FROM links WHERE flow = ? AND target_id IN "
+                f"({marks}) ORDER BY updated_at",
+                (flow, *part),
+            ):
                 out[row[0]] = row[1]
         return out
 
     def keys(self, flow: str) -> Iterator[str]:
         """Every linked source key of a flow (for deletion scans), streamed."""
-        for row in self.conn.execute("SELECT source_key FROM links WHERE flow = ? ORDER BY source_key", (flow,)):
+        for row in self.conn.execute(
+            "SELECT source_key FROM links WHERE flow = ? ORDER BY source_key", (flow,)
+        ):
             yield row[0]
 
     def forget(self, flow: str, keys: Iterable[str]) -> None:
@@ -186,22 +204,27 @@ class Ledger:
         for i in range(0, len(parents), 500):
             part = parents[i : i + 500]
             marks = ",".join("?" * len(part))
-            for row in self.conn.execute(f"SELECT source_key, target_id, content_hash, source_version, parent FROM "
-                                         f"links WHERE flow = ? AND parent IN ({marks}) ORDER BY source_key",
-                                         (flow, *part)):
+            for row in self.conn.execute(
+                f"SELECT source_key, target_id, content_hash, source_version, parent FROM "
+                f"links WHERE flow = ? AND parent IN ({marks}) ORDER BY source_key",
+                (flow, *part),
+            ):
                 out[row[4]].append(Link(row[0], row[1], row[2], row[3]))
         return out
 
-    def put_links(self, flow: str, rows: Iterable[tuple[str, str, str | None, str | None]],
-                  drop: Iterable[str] = ()) -> None:
+    def put_links(
+        self, flow: str, rows: Iterable[tuple[str, str, str | None, str | None]], drop: Iterable[str] = ()
+    ) -> None:
         """Write (key, target id, hash, parent) links and drop others, in one transaction (detail records)."""
         now = _now()
         with self.transaction() as conn:
-            conn.executemany("INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
-                             "updated_at, parent) VALUES (?, ?, ?, ?, NULL, ?, ?) ON CONFLICT (flow, source_key) DO "
-                             "UPDATE SET target_id = excluded.target_id, content_hash = excluded.content_hash, "
-                             "updated_at = excluded.updated_at, parent = excluded.parent",
-                             ((flow, k, t, h, now, p) for k, t, h, p in rows))
+            conn.executemany(
+                "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
+                "updated_at, parent) VALUES (?, ?, ?, ?, NULL, ?, ?) ON CONFLICT (flow, source_key) DO "
+                "UPDATE SET target_id = excluded.target_id, content_hash = excluded.content_hash, "
+                "updated_at = excluded.updated_at, parent = excluded.parent",
+                ((flow, k, t, h, now, p) for k, t, h, p in rows),
+            )
             conn.executemany("DELETE FROM links WHERE flow = ? AND source_key = ?", ((flow, k) for k in drop))
 
     def link_count(self, flow: str) -> int:
@@ -215,26 +238,40 @@ class Ledger:
     def begin(self, flow: str, run_id: int | None, actions: Iterable[Action]) -> None:
         """Announce the creates of a page before they are sent (updates are idempotent by id)."""
         now = _now()
-        rows = [(flow, a.record.key, a.kind, f"{flow}:{a.record.key}", run_id, now, now)
-                for a in actions if a.kind == "create"]
+        rows = [
+            (flow, a.record.key, a.kind, f"{flow}:{a.record.key}", run_id, now, now)
+            for a in actions
+            if a.kind == "create"
+        ]
         if not rows:
             return
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO intents (flow, source_key, action, idempotency_key, run_id, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO UPDATE SET status = 'pending', "
-                "run_id = excluded.run_id, updated_at = excluded.updated_at", rows)
+                "run_id = excluded.run_id, updated_at = excluded.updated_at",
+                rows,
+            )
 
     def pending(self, flow: str) -> list[Intent]:
         """Creates that were announced but whose outcome was never recorded."""
-        return [Intent(r["id"], r["flow"], r["source_key"], r["action"], r["idempotency_key"])
-                for r in self.conn.execute("SELECT * FROM intents WHERE flow = ? AND status = 'pending' ORDER BY id",
-                                           (flow,))]
+        return [
+            Intent(r["id"], r["flow"], r["source_key"], r["action"], r["idempotency_key"])
+            for r in self.conn.execute(
+                "SELECT * FROM intents WHERE flow = ? AND status = 'pending' ORDER BY id", (flow,)
+            )
+        ]
 
     # -- the one commit per page --------------------------------------------------------------------------------
 
-    def commit(self, flow: str, run_id: int | None, outcomes: Iterable[Outcome],
-               cursor: tuple[str, Any] | None = None, extra_links: Iterable[tuple[str, str, str]] = ()) -> None:
+    def commit(
+        self,
+        flow: str,
+        run_id: int | None,
+        outcomes: Iterable[Outcome],
+        cursor: tuple[str, Any] | None = None,
+        extra_links: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
         """Record outcomes, links, intents, dead letters and (optionally) a named cursor in ONE transaction.
 
         `extra_links` are (flow, source key, target id) links of another flow that must exist exactly when these
@@ -243,16 +280,20 @@ class Ledger:
         now = _now()
         with self.transaction() as conn:
             for other, key, target in extra_links:
-                conn.execute("INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
-                             "updated_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (flow, source_key) DO "
-                             "UPDATE SET target_id = excluded.target_id, updated_at = excluded.updated_at",
-                             (other, key, target, now))
+                conn.execute(
+                    "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
+                    "updated_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT (flow, source_key) DO "
+                    "UPDATE SET target_id = excluded.target_id, updated_at = excluded.updated_at",
+                    (other, key, target, now),
+                )
             for o in outcomes:
                 error = redact(o.error) if o.error else None
                 if o.status != "skipped" or o.error:
-                    conn.execute("INSERT INTO outcomes (run_id, flow, source_key, action, status, target_id, message,"
-                                 " at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (run_id, flow, o.key, o.kind, o.status, o.target_id, error, now))
+                    conn.execute(
+                        "INSERT INTO outcomes (run_id, flow, source_key, action, status, target_id, message,"
+                        " at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (run_id, flow, o.key, o.kind, o.status, o.target_id, error, now),
+                    )
                 if o.target_id is not None and o.status in ("applied", "failed"):
                     # A failed write that still created the object (e.g. rows rejected) keeps its link with no
                     # hash, so the next run updates it instead of creating it twice.
@@ -261,34 +302,57 @@ class Ledger:
                         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
                         "target_id = excluded.target_id, content_hash = excluded.content_hash, "
                         "source_version = excluded.source_version, updated_at = excluded.updated_at",
-                        (flow, o.key, o.target_id, o.content_hash if o.status == "applied" else None,
-                         o.version if o.status == "applied" else None, now))
+                        (
+                            flow,
+                            o.key,
+                            o.target_id,
+                            o.content_hash if o.status == "applied" else None,
+                            o.version if o.status == "applied" else None,
+                            now,
+                        ),
+                    )
                 elif o.status == "skipped" and o.version is not None:
-                    conn.execute("UPDATE links SET source_version = ? WHERE flow = ? AND source_key = ?",
-                                 (o.version, flow, o.key))
+                    conn.execute(
+                        "UPDATE links SET source_version = ? WHERE flow = ? AND source_key = ?",
+                        (o.version, flow, o.key),
+                    )
                 if o.status in ("applied", "skipped"):
-                    conn.execute("UPDATE intents SET status = 'applied', updated_at = ? WHERE idempotency_key = ?"
-                                 " AND status = 'pending'", (now, f"{flow}:{o.key}"))
-                    conn.execute("UPDATE dead_letters SET status = 'resolved', last_at = ? WHERE flow = ? AND "
-                                 "source_key = ? AND status IN ('open', 'requeued', 'waiting')", (now, flow, o.key))
+                    conn.execute(
+                        "UPDATE intents SET status = 'applied', updated_at = ? WHERE idempotency_key = ?"
+                        " AND status = 'pending'",
+                        (now, f"{flow}:{o.key}"),
+                    )
+                    conn.execute(
+                        "UPDATE dead_letters SET status = 'resolved', last_at = ? WHERE flow = ? AND "
+                        "source_key = ? AND status IN ('open', 'requeued', 'waiting')",
+                        (now, flow, o.key),
+                    )
                 else:
-                    conn.execute("UPDATE intents SET status = 'failed', updated_at = ? WHERE idempotency_key = ?"
-                                 " AND status = 'pending'", (now, f"{flow}:{o.key}"))
+                    conn.execute(
+                        "UPDATE intents SET status = 'failed', updated_at = ? WHERE idempotency_key = ?"
+                        " AND status = 'pending'",
+                        (now, f"{flow}:{o.key}"),
+                    )
                     status = "waiting" if o.deferred else "open"
                     again = conn.execute(
                         "UPDATE dead_letters SET status = ?, reason = ?, attempts = attempts + 1, last_at = ?, "
                         "source_version = ? WHERE flow = ? AND source_key = ? AND status IN ('open', 'requeued', "
-                        "'waiting')", (status, error or "unknown error", now, o.version, flow, o.key)).rowcount
+                        "'waiting')",
+                        (status, error or "unknown error", now, o.version, flow, o.key),
+                    ).rowcount
                     if again:
                         continue
                     conn.execute(
                         "INSERT INTO dead_letters (flow, source_key, label, reason, status, first_at, last_at, "
                         "source_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (flow, o.key, o.label, error or "unknown error", status, now, now, o.version))
+                        (flow, o.key, o.label, error or "unknown error", status, now, now, o.version),
+                    )
             if cursor is not None:
-                conn.execute("INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (flow) DO UPDATE SET "
-                             "value = excluded.value, updated_at = excluded.updated_at",
-                             (cursor[0], json.dumps(cursor[1], ensure_ascii=False), now))
+                conn.execute(
+                    "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (flow) DO UPDATE SET "
+                    "value = excluded.value, updated_at = excluded.updated_at",
+                    (cursor[0], json.dumps(cursor[1], ensure_ascii=False), now),
+                )
 
     # -- cursors ------------------------------------------------------------------------------------------------
 
@@ -303,28 +367,48 @@ class Ledger:
 
     def start_run(self, flow: str, kind: str) -> int:
         with self.transaction() as conn:
-            cur = conn.execute("INSERT INTO runs (flow, kind, started_at) VALUES (?, ?, ?)", (flow, kind, _now()))
+            cur = conn.execute(
+                "INSERT INTO runs (flow, kind, started_at) VALUES (?, ?, ?)", (flow, kind, _now())
+            )
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?",
-                         (_now(), status, json.dumps(stats), run_id))
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?",
+                (_now(), status, json.dumps(stats), run_id),
+            )
 
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
 
     # -- dead letters -------------------------------------------------------------------------------------------
 
-    def dead_letters(self, flow: str | None = None, status: str | tuple[str, ...] = "open") -> list[DeadLetter]:
+    def dead_letters(
+        self, flow: str | None = None, status: str | tuple[str, ...] = "open"
+    ) -> list[DeadLetter]:
         """Failed records; `waiting` ones await another flow's record and are retried every cycle."""
         statuses = (status,) if isinstance(status, str) else status
         marks = ",".join("?" * len(statuses))
-        sql = f"SELECT * FROM dead_letters WHERE status IN ({marks})" + (" AND flow = ?" if flow else "") + \
-            " ORDER BY id"
+        sql = (
+            f"SELECT * FROM dead_letters WHERE status IN ({marks})"
+            + (" AND flow = ?" if flow else "")
+            + " ORDER BY id"
+        )
         args: tuple[Any, ...] = (*statuses, flow) if flow else statuses
-        return [DeadLetter(r["id"], r["flow"], r["source_key"], r["label"], r["reason"], r["attempts"], r["status"],
-                           r["last_at"]) for r in self.conn.execute(sql, args)]
+        return [
+            DeadLetter(
+                r["id"],
+                r["flow"],
+                r["source_key"],
+                r["label"],
+                r["reason"],
+                r["attempts"],
+                r["status"],
+                r["last_at"],
+            )
+            for r in self.conn.execute(sql, args)
+        ]
 
     def failed_versions(self, flow: str, keys: Iterable[str]) -> dict[str, str | None]:
         """Source versions at which open dead letters failed: unchanged records are not retried by themselves."""
@@ -333,8 +417,11 @@ class Ledger:
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
             marks = ",".join("?" * len(part))
-            for row in self.conn.execute(f"SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND "
-                                         f"status = 'open' AND source_key IN ({marks})", (flow, *part)):
+            for row in self.conn.execute(
+                f"SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND "
+                f"status = 'open' AND source_key IN ({marks})",
+                (flow, *part),
+            ):
                 out[row[0]] = row[1]
         return out
 
@@ -343,16 +430,24 @@ class Ledger:
         letters = [d for d in self.dead_letters(flow) if not ids or d.id in ids]
         with self.transaction() as conn:
             for d in letters:
-                conn.execute("UPDATE dead_letters SET status = 'requeued', last_at = ? WHERE id = ?", (_now(), d.id))
+                conn.execute(
+                    "UPDATE dead_letters SET status = 'requeued', last_at = ? WHERE id = ?", (_now(), d.id)
+                )
         return letters
 
     def requeued(self, flow: str) -> list[str]:
         """Keys to process first in the next cycle: requeued by a human, or waiting for another flow."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT source_key FROM dead_letters WHERE flow = ? AND status IN ('requeued', 'waiting') ORDER BY id",
-            (flow,))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT source_key FROM dead_letters WHERE flow = ? AND status IN ('requeued', 'waiting') ORDER BY id",
+                (flow,),
+            )
+        ]
 
     def counts(self) -> dict[str, int]:
         """Row counts of every table, for `b24-1c status`."""
-        return {t: int(self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-                for t in ("links", "intents", "cursors", "runs", "outcomes", "dead_letters")}
+        return {
+            t: int(self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+            for t in ("links", "intents", "cursors", "runs", "outcomes", "dead_letters")
+        }

@@ -65,23 +65,31 @@ class OnlineCheck:
                 return [found]
             props, tables = found
             known = props | set(tables) | (FACTS if spec.money else set())
-            for name in [*src.filter, src.key, *( [src.date_field] if src.date_field else [])]:
+            for name in [*src.filter, src.key, *([src.date_field] if src.date_field else [])]:
                 if name not in known:
-                    out.append(f"{where}: source: 1C {src.entity} has no property '{name}'{_hint(name, known)}")
+                    out.append(
+                        f"{where}: source: 1C {src.entity} has no property '{name}'{_hint(name, known)}"
+                    )
             for target, name in _sources(spec.fields):
                 if name not in known:
-                    out.append(f"{where}: fields.{target}: 1C {src.entity} has no property '{name}'"
-                               f"{_hint(name, known)}")
+                    out.append(
+                        f"{where}: fields.{target}: 1C {src.entity} has no property '{name}'"
+                        f"{_hint(name, known)}"
+                    )
             if spec.rows is not None:
                 cols = tables.get(spec.rows.source)
                 if cols is None:
-                    out.append(f"{where}: rows.source: 1C {src.entity} has no tabular section "
-                               f"'{spec.rows.source}'{_hint(spec.rows.source, set(tables))}")
+                    out.append(
+                        f"{where}: rows.source: 1C {src.entity} has no tabular section "
+                        f"'{spec.rows.source}'{_hint(spec.rows.source, set(tables))}"
+                    )
                 else:
                     for target, name in _sources(spec.rows.fields):
                         if name not in cols:
-                            out.append(f"{where}: rows.fields.{target}: {src.entity}.{spec.rows.source} has no "
-                                       f"column '{name}'{_hint(name, cols)}")
+                            out.append(
+                                f"{where}: rows.fields.{target}: {src.entity}.{spec.rows.source} has no "
+                                f"column '{name}'{_hint(name, cols)}"
+                            )
             for table_name, table in spec.lookups.items():
                 found = self._onec(table.entity, where, f"lookups.{table_name}.entity")
                 if isinstance(found, str):
@@ -89,8 +97,10 @@ class OnlineCheck:
                     continue
                 for name in [table.key, *table.fields]:
                     if name not in found[0]:
-                        out.append(f"{where}: lookups.{table_name}: 1C {table.entity} has no property '{name}'"
-                                   f"{_hint(name, found[0])}")
+                        out.append(
+                            f"{where}: lookups.{table_name}: 1C {table.entity} has no property '{name}'"
+                            f"{_hint(name, found[0])}"
+                        )
         elif src.entity in ("deal", "company", "contact"):
             known = self.crm_fields(src.entity) | {"PRODUCT_ROWS", "ID"}
             for target, name in _sources(spec.fields):
@@ -104,7 +114,9 @@ class OnlineCheck:
                     continue
                 if target not in known:
                     hint = "; run `b24-1c setup`" if target.startswith("UF_") else _hint(target, known)
-                    out.append(f"{where}: fields.{target}: Bitrix24 {tgt.entity} has no field '{target}'{hint}")
+                    out.append(
+                        f"{where}: fields.{target}: Bitrix24 {tgt.entity} has no field '{target}'{hint}"
+                    )
         elif tgt.system == "onec":
             found = self._onec(tgt.entity, where, "target.entity")
             if isinstance(found, str):
@@ -112,10 +124,14 @@ class OnlineCheck:
             props, tables = found
             for target in [*spec.fields, tgt.onec_key.field]:
                 if target not in props:
-                    out.append(f"{where}: fields.{target}: 1C {tgt.entity} has no property '{target}'"
-                               f"{_hint(target, props)}")
+                    out.append(
+                        f"{where}: fields.{target}: 1C {tgt.entity} has no property '{target}'"
+                        f"{_hint(target, props)}"
+                    )
             if spec.rows is not None and spec.rows.target not in tables:
-                out.append(f"{where}: rows.target: 1C {tgt.entity} has no tabular section '{spec.rows.target}'")
+                out.append(
+                    f"{where}: rows.target: 1C {tgt.entity} has no tabular section '{spec.rows.target}'"
+                )
         return out
 
 

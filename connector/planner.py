@@ -19,9 +19,18 @@ def plan(records: Iterable[Mapped], links: Mapping[str, Link]) -> tuple[list[Act
         seen.add(record.key)
         link = links.get(record.key)
         if record.error is not None:
-            failed.append(Outcome(record.key, "update" if link else "create", "failed",
-                                  target_id=link.target_id if link else None, version=record.version,
-                                  error=record.error, label=record.label, deferred=record.deferred))
+            failed.append(
+                Outcome(
+                    record.key,
+                    "update" if link else "create",
+                    "failed",
+                    target_id=link.target_id if link else None,
+                    version=record.version,
+                    error=record.error,
+                    label=record.label,
+                    deferred=record.deferred,
+                )
+            )
         elif link is None:
             actions.append(Action("create", record))
         elif link.content_hash == record.hash:

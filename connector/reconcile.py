@@ -28,9 +28,20 @@ CENT = Decimal("0.01")
 ORDERED, PAID, SHIPPED = "amount", "paid_amount", "shipped_percent"
 # Facts compared, in table order; the money ones are compared only when the money mapping writes them.
 FACTS = (ORDERED, PAID, "paid_percent", "balance", SHIPPED)
-LABELS = {ORDERED: "ordered", PAID: "paid", "paid_percent": "paid %", "balance": "balance", SHIPPED: "shipped %"}
+LABELS = {
+    ORDERED: "ordered",
+    PAID: "paid",
+    "paid_percent": "paid %",
+    "balance": "balance",
+    SHIPPED: "shipped %",
+}
 ORDER_AMOUNT = "СуммаДокумента"  # what FactsReader calls the order's amount
-NOT_SYNCED, DEAL_MISSING, MONEY_EMPTY, DIFFERS = "not synced", "deal missing", "money fields empty", "figures differ"
+NOT_SYNCED, DEAL_MISSING, MONEY_EMPTY, DIFFERS = (
+    "not synced",
+    "deal missing",
+    "money fields empty",
+    "figures differ",
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +68,15 @@ class Drift:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: figures as strings, so no kopeck is lost to floats."""
-        return {"order": self.key, "number": self.number, "deal_id": self.deal_id, "reason": self.reason,
-                "differs": [LABELS.get(f, f) for f in self.differs],
-                "onec": {LABELS.get(k, k): str(v) for k, v in self.onec.items()},
-                "bitrix24": {LABELS.get(k, k): None if v is None else str(v) for k, v in self.bitrix24.items()}}
+        return {
+            "order": self.key,
+            "number": self.number,
+            "deal_id": self.deal_id,
+            "reason": self.reason,
+            "differs": [LABELS.get(f, f) for f in self.differs],
+            "onec": {LABELS.get(k, k): str(v) for k, v in self.onec.items()},
+            "bitrix24": {LABELS.get(k, k): None if v is None else str(v) for k, v in self.bitrix24.items()},
+        }
 
 
 @dataclass
@@ -81,8 +97,12 @@ class Result:
         return f"checked {self.checked:,} 1C orders{scope}: {len(self.drifts):,} drifted ({detail})"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"since": self.since.date().isoformat() if self.since else None, "checked": self.checked,
-                "drifted": len(self.drifts), "drift": [d.as_dict() for d in self.drifts]}
+        return {
+            "since": self.since.date().isoformat() if self.since else None,
+            "checked": self.checked,
+            "drifted": len(self.drifts),
+            "drift": [d.as_dict() for d in self.drifts],
+        }
 
 
 def number_of(value: Any) -> Decimal | None:
@@ -99,8 +119,12 @@ def number_of(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def compare(expected: Iterable[Expected], deals: Mapping[str, Mapping[str, Any]], fields: Mapping[str, str],
-            tolerance: Decimal = CENT) -> list[Drift]:
+def compare(
+    expected: Iterable[Expected],
+    deals: Mapping[str, Mapping[str, Any]],
+    fields: Mapping[str, str],
+    tolerance: Decimal = CENT,
+) -> list[Drift]:
     """Drift of each order: no linked deal, a deleted deal, empty money fields, or figures apart by more than
     `tolerance`. `fields` maps fact names (amount, paid_amount, ...) to the deal fields that show them."""
     facts = [f for f in FACTS if f in fields]
@@ -114,12 +138,23 @@ def compare(expected: Iterable[Expected], deals: Mapping[str, Mapping[str, Any]]
             continue
         deal = deals[order.deal_id]
         shown = {f: number_of(deal.get(fields[f])) for f in facts}
-        differs = tuple(f for f, mine in onec.items() if (theirs := shown[f]) is None or abs(theirs - mine) > tolerance)
+        differs = tuple(
+            f for f, mine in onec.items() if (theirs := shown[f]) is None or abs(theirs - mine) > tolerance
+        )
         if not differs:
             continue
         empty = bool(money) and all(shown[f] is None for f in money)
-        out.append(Drift(order.key, order.number, order.deal_id, MONEY_EMPTY if empty else DIFFERS, differs, onec,
-                         shown))
+        out.append(
+            Drift(
+                order.key,
+                order.number,
+                order.deal_id,
+                MONEY_EMPTY if empty else DIFFERS,
+                differs,
+                onec,
+                shown,
+            )
+        )
     return out
 
 
@@ -136,8 +171,13 @@ def _cell(drift: Drift, fact: str) -> str:
 
 def drift_table(drifts: list[Drift]) -> Table:
     """One row per drifted order: ordered, paid and shipped (1C ≠ Bitrix24 where they differ), and why."""
-    table = Table(title="drift (1C ≠ Bitrix24)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  title_justify="left")
+    table = Table(
+        title="drift (1C ≠ Bitrix24)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        title_justify="left",
+    )
     table.add_column("1C order", no_wrap=True)
     table.add_column("deal", justify="right", no_wrap=True)
     for fact in (ORDERED, PAID, SHIPPED):
@@ -145,7 +185,9 @@ def drift_table(drifts: list[Drift]) -> Table:
     table.add_column("drift")
     for d in drifts:
         what = d.reason if d.reason != DIFFERS else ", ".join(LABELS.get(f, f) for f in d.differs)
-        table.add_row(d.number or d.key, d.deal_id or "—", *(_cell(d, f) for f in (ORDERED, PAID, SHIPPED)), what)
+        table.add_row(
+            d.number or d.key, d.deal_id or "—", *(_cell(d, f) for f in (ORDERED, PAID, SHIPPED)), what
+        )
     return table
 
 
@@ -159,14 +201,18 @@ class Reconciler:
         active = set(conn.config.flows)  # the mappings folder may hold flows this installation does not run
         money = [s for s in conn.mappings.values() if s.money is not None and s.flow in active]
         if not money:
-            raise ConfigError("reconcile compares 1C money facts with deals: add the money flow to config.flows "
-                              "(mappings/money.yaml)")
+            raise ConfigError(
+                "reconcile compares 1C money facts with deals: add the money flow to config.flows "
+                "(mappings/money.yaml)"
+            )
         self.spec = money[0]
         assert self.spec.money is not None
         self.attach_to = self.spec.money.attach_to
         if self.attach_to not in active or self.attach_to not in conn.mappings:
-            raise ConfigError(f"flow {self.spec.flow} attaches to flow '{self.attach_to}', which config.flows does "
-                              "not run: reconcile needs both")
+            raise ConfigError(
+                f"flow {self.spec.flow} attaches to flow '{self.attach_to}', which config.flows does "
+                "not run: reconcile needs both"
+            )
         source = conn.runner(self.spec.flow).source
         if not isinstance(source, MoneySource):  # pragma: no cover - the registry builds money flows this way
             raise ConfigError(f"flow {self.spec.flow} does not read 1C orders with money facts")
@@ -202,9 +248,15 @@ class Reconciler:
         keys = [str(r["Ref_Key"]) for r in records]
         links = self.conn.ledger.links(self.attach_to, keys)
         deals = self._deals(sorted({link.target_id for link in links.values()}))
-        expected = [Expected(k, str(r.get("Number") or "").strip(), links[k].target_id if k in links else None,
-                             {f: Decimal(str(facts[k][f])) for f in FACTS if f in self.fields})
-                    for k, r in zip(keys, records, strict=True)]
+        expected = [
+            Expected(
+                k,
+                str(r.get("Number") or "").strip(),
+                links[k].target_id if k in links else None,
+                {f: Decimal(str(facts[k][f])) for f in FACTS if f in self.fields},
+            )
+            for k, r in zip(keys, records, strict=True)
+        ]
         return compare(expected, deals, self.fields)
 
     def _deals(self, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -235,7 +287,9 @@ class Reconciler:
             target = money_runner.target
             if isinstance(target, MoneyTarget):
                 children = ledger.children(target.payments_flow, gone)
-                ledger.forget(target.payments_flow, [link.source_key for links in children.values() for link in links])
+                ledger.forget(
+                    target.payments_flow, [link.source_key for links in children.values() for link in links]
+                )
                 for flow in (target.todo_flow, target.overdue_flow, target.watch_flow):
                     ledger.forget(flow, gone)
         for flow in (self.attach_to, self.spec.flow):
@@ -270,4 +324,3 @@ def deal_fields(orders: FlowMapping, money: FlowMapping) -> dict[str, str]:
         if rule.source in FACTS and rule.source != ORDERED:
             fields.setdefault(rule.source, target)
     return fields
-

@@ -13,10 +13,10 @@ _WEBHOOK = re.compile(r"(/rest/\d+/)([^/\s\"'?]+)")
 # user:password@ in URLs.
 _URL_CREDENTIALS = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
 # key=value or "key": "value" pairs whose key looks secret.
-_SECRET_KEY_NAMES = r"(?:password|passwd|pwd|secret|token|access_token|refresh_token|auth|client_secret|authorization)"
-_PAIR = re.compile(
-    r"(?i)(\b" + _SECRET_KEY_NAMES + r"\b[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,}]+)"
+_SECRET_KEY_NAMES = (
+    r"(?:password|passwd|pwd|secret|token|access_token|refresh_token|auth|client_secret|authorization)"
 )
+_PAIR = re.compile(r"(?i)(\b" + _SECRET_KEY_NAMES + r"\b[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,}]+)")
 _BASIC = re.compile(r"(?i)(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{6,}")
 
 _registered: set[str] = set()

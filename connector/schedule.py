@@ -34,7 +34,9 @@ class FlowSchedule(BaseModel):
             if not m or int(m.group(1)) == 0:
                 raise ValueError(f"every must look like 30s, 5m, 1h or 1d, got '{self.every}'")
             if self.seconds < 10:
-                raise ValueError("every must be at least 10s (each cycle costs requests against both systems)")
+                raise ValueError(
+                    "every must be at least 10s (each cycle costs requests against both systems)"
+                )
         if self.cron is not None:
             try:
                 CronTrigger.from_crontab(self.cron)
@@ -65,8 +67,12 @@ def load_schedule(path: Path, known_flows: list[str]) -> dict[str, FlowSchedule]
     schedule = load_model(path, _ScheduleFile).flows
     unknown = [f for f in schedule if f not in known_flows]
     if unknown:
-        raise ConfigError(f"{path}: {len(unknown)} problem(s)", problems=[
-            f"{path}: flows.{f}: no such flow in config.flows ({', '.join(known_flows)})" for f in unknown])
+        raise ConfigError(
+            f"{path}: {len(unknown)} problem(s)",
+            problems=[
+                f"{path}: flows.{f}: no such flow in config.flows ({', '.join(known_flows)})" for f in unknown
+            ],
+        )
     return schedule
 
 

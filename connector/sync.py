@@ -76,9 +76,18 @@ def _seconds(text: str) -> int:
 class FlowRunner:
     """Runs one mapping's flow from its source to its target, recording everything in the ledger."""
 
-    def __init__(self, spec: Mapping, source: Source, target: Target, ledger: Ledger, clock: Clock, tz: ZoneInfo,
-                 stop: threading.Event | None = None, mappings: dict[str, Mapping] | None = None,
-                 active: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        spec: Mapping,
+        source: Source,
+        target: Target,
+        ledger: Ledger,
+        clock: Clock,
+        tz: ZoneInfo,
+        stop: threading.Event | None = None,
+        mappings: dict[str, Mapping] | None = None,
+        active: list[str] | None = None,
+    ) -> None:
         self.spec = spec
         self.flow = spec.flow
         self.source = source
@@ -96,8 +105,15 @@ class FlowRunner:
 
     # -- entry points -------------------------------------------------------------------------------------------
 
-    def backfill(self, since: datetime, until: datetime | None, *, dry_run: bool = False, restart: bool = False,
-                 progress: Progress | None = None) -> RunReport:
+    def backfill(
+        self,
+        since: datetime,
+        until: datetime | None,
+        *,
+        dry_run: bool = False,
+        restart: bool = False,
+        progress: Progress | None = None,
+    ) -> RunReport:
         """Every matching record dated in [since, until), resumable from the ledger's cursor."""
         report = RunReport(self.flow, "backfill", dry_run=dry_run)
         started = time.monotonic()
@@ -120,8 +136,13 @@ class FlowRunner:
             if cursor:
                 log.info("resuming backfill", flow=self.flow, **{k: str(v) for k, v in cursor.items()})
             for page in self.source.pages(since.astimezone(self.tz), until, cursor):
-                self._process(page.records, report, run_id, dry_run,
-                              cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}))
+                self._process(
+                    page.records,
+                    report,
+                    run_id,
+                    dry_run,
+                    cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}),
+                )
                 if progress:
                     progress(len(page.records))
                 if self.stop.is_set():
@@ -139,7 +160,9 @@ class FlowRunner:
             if run_id is not None:
                 self.ledger.finish_run(run_id, status, report.as_dict())
 
-    def incremental(self, lookback_days: int, *, dry_run: bool = False, full_scan: bool | None = None) -> RunReport:
+    def incremental(
+        self, lookback_days: int, *, dry_run: bool = False, full_scan: bool | None = None
+    ) -> RunReport:
         """One cycle: retried dead letters first, then records whose version changed (recent ones, or all of them
         on a full scan, which also notices records that disappeared)."""
         report = RunReport(self.flow, "sync", dry_run=dry_run)
@@ -166,9 +189,13 @@ class FlowRunner:
                     seen.update(keys)
                 known = self.ledger.links(self.flow, keys)
                 failed_at = self.ledger.failed_versions(self.flow, [k for k in keys if k not in known])
-                changed = [k for k, v in pairs if v is None
-                           or (k in known and known[k].source_version != v)
-                           or (k not in known and (k not in failed_at or failed_at[k] != v))]
+                changed = [
+                    k
+                    for k, v in pairs
+                    if v is None
+                    or (k in known and known[k].source_version != v)
+                    or (k not in known and (k not in failed_at or failed_at[k] != v))
+                ]
                 if changed:
                     self._process_keys(changed, report, run_id, dry_run)
                 if self.stop.is_set():
@@ -209,8 +236,12 @@ class FlowRunner:
         if not gone:
             return
         report.deleted += len(gone)
-        log.info("source records gone (deleted, unposted or filtered out)", flow=self.flow, count=len(gone),
-                 action=self.spec.source.changes.on_delete)
+        log.info(
+            "source records gone (deleted, unposted or filtered out)",
+            flow=self.flow,
+            count=len(gone),
+            action=self.spec.source.changes.on_delete,
+        )
         if self.spec.source.changes.on_delete == "forget":
             self.ledger.forget(self.flow, gone)
 
@@ -224,8 +255,17 @@ class FlowRunner:
         log.info("recovering announced creates", flow=self.flow, count=len(pending))
         records = {str(r[self.spec.source.key]): r for r in self.source.fetch(pending)}
         found = self.target.find(pending)
-        closing = [Outcome(k, "create", "applied" if k in found else "skipped", found.get(k),
-                           label=f"{self.spec.source.entity} {k}") for k in pending if k not in records]
+        closing = [
+            Outcome(
+                k,
+                "create",
+                "applied" if k in found else "skipped",
+                found.get(k),
+                label=f"{self.spec.source.entity} {k}",
+            )
+            for k in pending
+            if k not in records
+        ]
         if closing:
             self.ledger.commit(self.flow, run_id, closing)
         report.recovered += len(found)
@@ -234,8 +274,9 @@ class FlowRunner:
 
     # -- one page -----------------------------------------------------------------------------------------------
 
-    def _process_keys(self, keys: list[str], report: RunReport, run_id: int | None, dry_run: bool,
-                      requeued: bool = False) -> None:
+    def _process_keys(
+        self, keys: list[str], report: RunReport, run_id: int | None, dry_run: bool, requeued: bool = False
+    ) -> None:
         for i in range(0, len(keys), self.source.page_size):
             part = keys[i : i + self.source.page_size]
             records = self.source.fetch(part)
@@ -266,8 +307,15 @@ class FlowRunner:
             out[name] = {k: {"value": v} for k, v in pairs.items()}
         return out
 
-    def _process(self, records: list[dict[str, Any]], report: RunReport, run_id: int | None, dry_run: bool,
-                 cursor: tuple[str, Any] | None = None, known: dict[str, str] | None = None) -> None:
+    def _process(
+        self,
+        records: list[dict[str, Any]],
+        report: RunReport,
+        run_id: int | None,
+        dry_run: bool,
+        cursor: tuple[str, Any] | None = None,
+        known: dict[str, str] | None = None,
+    ) -> None:
         report.read += len(records)
         report.pages += 1
         keys = [str(r.get(self.spec.source.key)) for r in records]
@@ -276,17 +324,26 @@ class FlowRunner:
             links.setdefault(key, Link(key, target, None, None))
         need = needed_refs(self.spec, records)
         lookups = {**self.source.lookups(need), **self._links(need)}
-        mapped = [map_record(self.spec, r, lookups, self.tz, creating=str(r.get(self.spec.source.key)) not in links)
-                  for r in records]
+        mapped = [
+            map_record(self.spec, r, lookups, self.tz, creating=str(r.get(self.spec.source.key)) not in links)
+            for r in records
+        ]
         actions, failed = plan(mapped, links)
         creates = [a.record.key for a in actions if a.kind == "create"]
         if creates and self.spec.target.lookup_before_create and known is None:
             found = self.target.find(creates)
             if found:
-                log.info("objects already on the target, linked instead of created", flow=self.flow,
-                         count=len(found))
-                actions = [Action("update", a.record, found[a.record.key]) if a.kind == "create"
-                           and a.record.key in found else a for a in actions]
+                log.info(
+                    "objects already on the target, linked instead of created",
+                    flow=self.flow,
+                    count=len(found),
+                )
+                actions = [
+                    Action("update", a.record, found[a.record.key])
+                    if a.kind == "create" and a.record.key in found
+                    else a
+                    for a in actions
+                ]
         if dry_run:
             report.planned.extend(a for a in actions if a.kind != "skip")
             report.count(failed)
@@ -297,8 +354,11 @@ class FlowRunner:
         outcomes.extend(failed)
         extra: list[tuple[str, str, str]] = []
         if self.spec.target.also_link:
-            extra = [(self.spec.target.also_link, o.target_id, o.key) for o in outcomes
-                     if o.kind == "create" and o.status == "applied" and o.target_id]
+            extra = [
+                (self.spec.target.also_link, o.target_id, o.key)
+                for o in outcomes
+                if o.kind == "create" and o.status == "applied" and o.target_id
+            ]
         self.ledger.commit(self.flow, run_id, outcomes, cursor, extra)
         report.count(outcomes)
 
@@ -318,10 +378,21 @@ class FlowRunner:
                 actions = [a for a in actions if a.record.key not in done]
                 idle = 0 if done else idle + 1
                 creates = [a.record.key for a in actions if a.kind == "create"]
-                log.warning("a write's reply was lost; looking the records up by external key", flow=self.flow,
-                            error=str(exc), creates=len(creates))
+                log.warning(
+                    "a write's reply was lost; looking the records up by external key",
+                    flow=self.flow,
+                    error=str(exc),
+                    creates=len(creates),
+                )
                 found = self.target.find(creates) if creates else {}
-                actions = [Action("update", a.record, found[a.record.key]) if a.kind == "create"
-                           and a.record.key in found else a for a in actions]
-        raise OutcomeUnknown(f"writes kept losing their replies in {MAX_RECOVERY_ROUNDS} recoveries in a row; "
-                             "the page will be recovered on the next run", flow=self.flow)
+                actions = [
+                    Action("update", a.record, found[a.record.key])
+                    if a.kind == "create" and a.record.key in found
+                    else a
+                    for a in actions
+                ]
+        raise OutcomeUnknown(
+            f"writes kept losing their replies in {MAX_RECOVERY_ROUNDS} recoveries in a row; "
+            "the page will be recovered on the next run",
+            flow=self.flow,
+        )

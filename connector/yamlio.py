@@ -37,7 +37,9 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from None
 
 
-def interpolate(node: Any, env: Mapping[str, str], problems: list[str], where: str, path: tuple[Any, ...] = ()) -> Any:
+def interpolate(
+    node: Any, env: Mapping[str, str], problems: list[str], where: str, path: tuple[Any, ...] = ()
+) -> Any:
     """Replace ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`. Unset variables are problems."""
     if isinstance(node, str):
 
@@ -184,7 +186,9 @@ def validation_problems(exc: ValidationError, root: Any, where: str, model: type
     return problems
 
 
-def load_model(path: Path, model: type[M], env: Mapping[str, str] | None = None, interpolate_env: bool = True) -> M:
+def load_model(
+    path: Path, model: type[M], env: Mapping[str, str] | None = None, interpolate_env: bool = True
+) -> M:
     """Load, interpolate and validate one YAML file into `model`; every problem is reported at once."""
     root = load_yaml(path)
     if root is None:

@@ -60,8 +60,17 @@ class WebhookAuth:
 class OAuthAuth:
     """An OAuth app: Bearer access token; on `expired_token` one refresh at a time, rotated refresh token persisted."""
 
-    def __init__(self, portal_url: str, client_id: str, client_secret: str, refresh_token: str, token_url: str,
-                 store: Path, clock: Clock, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        portal_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        token_url: str,
+        store: Path,
+        clock: Clock,
+        timeout: float = 30.0,
+    ) -> None:
         self.portal_url = portal_url if portal_url.endswith("/") else portal_url + "/"
         self.client_id = client_id
         self.client_secret = client_secret
@@ -96,9 +105,16 @@ class OAuthAuth:
         tmp = self.store.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"client_id": self.client_id, "refresh_token": self.refresh_token,
-                       "access_token": self.access_token, "client_endpoint": payload.get("client_endpoint"),
-                       "expires": payload.get("expires")}, fh)
+            json.dump(
+                {
+                    "client_id": self.client_id,
+                    "refresh_token": self.refresh_token,
+                    "access_token": self.access_token,
+                    "client_endpoint": payload.get("client_endpoint"),
+                    "expires": payload.get("expires"),
+                },
+                fh,
+            )
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(self.store)
@@ -120,8 +136,12 @@ class OAuthAuth:
         with self._lock:
             if self.access_token is not None and self.access_token != stale:
                 return True  # another thread renewed it while we waited
-            params = {"grant_type": "refresh_token", "client_id": self.client_id,
-                      "client_secret": self.client_secret, "refresh_token": self.refresh_token}
+            params = {
+                "grant_type": "refresh_token",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "refresh_token": self.refresh_token,
+            }
             try:
                 resp = session.get(self.token_url, params=params, timeout=self.timeout)
             except requests.RequestException as exc:
@@ -133,8 +153,10 @@ class OAuthAuth:
             if not isinstance(body, dict) or "access_token" not in body:
                 code = body.get("error") if isinstance(body, dict) else None
                 if code in ("invalid_grant", "invalid_client", "PAYMENT_REQUIRED"):
-                    raise AuthError(f"the OAuth refresh failed ({code}): authorize the application again and put "
-                                    "the new refresh token in the config")
+                    raise AuthError(
+                        f"the OAuth refresh failed ({code}): authorize the application again and put "
+                        "the new refresh token in the config"
+                    )
                 raise TransientError(f"the OAuth server answered {resp.status_code}: {code}")
             self.access_token = str(body["access_token"])
             self.refresh_token = str(body.get("refresh_token") or self.refresh_token)

@@ -34,8 +34,17 @@ log = get_logger(__name__)
 
 BATCH_LIMIT = 50
 PAGE = 50
-_AUTH_CODES = {"invalid_credentials", "no_auth_found", "invalid_token", "insufficient_scope", "access_denied",
-               "wrong_auth_type", "user_access_error", "application_not_found", "invalid_request"}
+_AUTH_CODES = {
+    "invalid_credentials",
+    "no_auth_found",
+    "invalid_token",
+    "insufficient_scope",
+    "access_denied",
+    "wrong_auth_type",
+    "user_access_error",
+    "application_not_found",
+    "invalid_request",
+}
 
 
 @dataclass
@@ -78,14 +87,20 @@ def _error_from(status: int, body: Any, method: str) -> Exception:
     if lcode in ("query_limit_exceeded", "overload_limit"):
         return RateLimited(f"Bitrix24 refused the request: {desc or code}", method=method)
     if lcode == "operation_time_limit":
-        return OperationTimeLimited(f"Bitrix24 blocked {method} for its operating time: {desc}", method=method)
+        return OperationTimeLimited(
+            f"Bitrix24 blocked {method} for its operating time: {desc}", method=method
+        )
     if lcode == "expired_token":
         return AuthError("the access token has expired", method=method)
     if lcode in _AUTH_CODES or (status in (401, 403) and lcode not in ("", "0")):
-        return AuthError(f"Bitrix24 rejected the credentials ({code}): {desc}. Check the webhook URL and its scopes",
-                         method=method)
+        return AuthError(
+            f"Bitrix24 rejected the credentials ({code}): {desc}. Check the webhook URL and its scopes",
+            method=method,
+        )
     if lcode == "error_method_not_found":
-        return StopRun(f"Bitrix24 has no method {method}: check the portal plan and the webhook scopes", method=method)
+        return StopRun(
+            f"Bitrix24 has no method {method}: check the portal plan and the webhook scopes", method=method
+        )
     if status >= 500:
         return TransientError(f"Bitrix24 answered {status} {code}: {desc}", method=method)
     return RemoteRejected(f"Bitrix24 rejected {method}: {desc or code or status}", code=code, method=method)
@@ -94,9 +109,17 @@ def _error_from(status: int, body: Any, method: str) -> Exception:
 class Bitrix24Client:
     """The only way the connector talks to Bitrix24. Always POSTs JSON."""
 
-    def __init__(self, session: requests.Session, auth: Auth, clock: Clock, pacer: RequestPacer | None,
-                 timeout: float = 60.0, max_attempts: int = 6, user_agent: str = "b24-1c/0.1",
-                 operating: OperatingPacer | None = None) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        auth: Auth,
+        clock: Clock,
+        pacer: RequestPacer | None,
+        timeout: float = 60.0,
+        max_attempts: int = 6,
+        user_agent: str = "b24-1c/0.1",
+        operating: OperatingPacer | None = None,
+    ) -> None:
         self.session = session
         self.auth = auth
         self.clock = clock
@@ -116,8 +139,9 @@ class Bitrix24Client:
         self.operating.observe(method.lower(), time_block)
         return Reply(body.get("result"), _int(body.get("total")), _int(body.get("next")), time_block)
 
-    def _with_retry(self, method: str, params: dict[str, Any], write: bool,
-                    costs: dict[str, int]) -> dict[str, Any]:
+    def _with_retry(
+        self, method: str, params: dict[str, Any], write: bool, costs: dict[str, int]
+    ) -> dict[str, Any]:
         retry_on = (RateLimited, OperationTimeLimited) if write else (RetryLater,)
 
         def wait(state: RetryCallState) -> float:
@@ -127,51 +151,81 @@ class Bitrix24Client:
                 return exc.retry_after
             return float(min(30.0, 0.5 * 2 ** (state.attempt_number - 1)))
 
-        retrying = Retrying(retry=retry_if_exception_type(retry_on), wait=wait, sleep=self.clock.sleep,
-                            stop=stop_after_attempt(self.max_attempts), reraise=True)
+        retrying = Retrying(
+            retry=retry_if_exception_type(retry_on),
+            wait=wait,
+            sleep=self.clock.sleep,
+            stop=stop_after_attempt(self.max_attempts),
+            reraise=True,
+        )
         for attempt in retrying:
             with attempt:
                 self.operating.wait(costs)
                 return self._send(method, params, write)
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, params: dict[str, Any], write: bool, refreshed: bool = False) -> dict[str, Any]:
+    def _send(
+        self, method: str, params: dict[str, Any], write: bool, refreshed: bool = False
+    ) -> dict[str, Any]:
         self.auth.ensure(self.session)
         if self.pacer is not None:
             self.pacer.acquire()
         self.stats.requests += 1
         self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
         sent_with = self.auth.current()
-        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": self.user_agent,
-                   **self.auth.headers()}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+            **self.auth.headers(),
+        }
         try:
-            resp = self.session.post(self.auth.url(method), data=json.dumps(params, ensure_ascii=False).encode(),
-                                     headers=headers, timeout=self.timeout, allow_redirects=False)
+            resp = self.session.post(
+                self.auth.url(method),
+                data=json.dumps(params, ensure_ascii=False).encode(),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
         except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
             raise RateLimited(f"cannot connect to Bitrix24: {type(exc).__name__}", method=method) from None
         except requests.ConnectionError as exc:
             if _never_sent(exc):
                 raise RateLimited(f"cannot connect to Bitrix24: {_reason(exc)}", method=method) from None
             if write:
-                raise OutcomeUnknown(f"the reply to {method} was lost ({_reason(exc)})", method=method) from None
+                raise OutcomeUnknown(
+                    f"the reply to {method} was lost ({_reason(exc)})", method=method
+                ) from None
             raise TransientError(f"connection to Bitrix24 failed: {_reason(exc)}", method=method) from None
         except requests.Timeout:
             if write:
-                raise OutcomeUnknown(f"{method} timed out after {self.timeout:g} s; it may have executed",
-                                     method=method) from None
+                raise OutcomeUnknown(
+                    f"{method} timed out after {self.timeout:g} s; it may have executed", method=method
+                ) from None
             raise TransientError(f"{method} timed out after {self.timeout:g} s", method=method) from None
         return self._parse(resp, method, params, write, refreshed, sent_with)
 
-    def _parse(self, resp: requests.Response, method: str, params: dict[str, Any], write: bool,
-               refreshed: bool, sent_with: str | None) -> dict[str, Any]:
+    def _parse(
+        self,
+        resp: requests.Response,
+        method: str,
+        params: dict[str, Any],
+        write: bool,
+        refreshed: bool,
+        sent_with: str | None,
+    ) -> dict[str, Any]:
         if resp.status_code in (301, 302, 307, 308):
-            raise StopRun(f"the portal moved to {resp.headers.get('Location', '?')}: update the webhook URL",
-                          method=method)
+            raise StopRun(
+                f"the portal moved to {resp.headers.get('Location', '?')}: update the webhook URL",
+                method=method,
+            )
         try:
             body = resp.json()
         except ValueError:
             kind = resp.headers.get("Content-Type", "?").split(";")[0]
-            err = TransientError(f"Bitrix24 answered {resp.status_code} with {kind} instead of JSON", method=method)
+            err = TransientError(
+                f"Bitrix24 answered {resp.status_code} with {kind} instead of JSON", method=method
+            )
             if write and resp.status_code >= 500:
                 raise OutcomeUnknown(str(err), method=method) from None
             raise err from None
@@ -196,8 +250,13 @@ class Bitrix24Client:
 
     # -- batch --------------------------------------------------------------------------------------------------
 
-    def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False,
-              write: bool = False) -> BatchReply:
+    def batch(
+        self,
+        commands: Mapping[str, tuple[str, Mapping[str, Any]]],
+        *,
+        halt: bool = False,
+        write: bool = False,
+    ) -> BatchReply:
         """Run up to 50 commands in one request; `$result[key]` references may link them.
 
         Commands the portal refused for its limits (they did not execute) are sent again after the pause,
@@ -212,36 +271,51 @@ class Bitrix24Client:
             for key in todo:
                 if key in reply.result:
                     merged.result[key] = reply.result[key]
-                for section, target in ((reply.total, merged.total), (reply.next, merged.next),
-                                        (reply.time, merged.time)):
+                for section, target in (
+                    (reply.total, merged.total),
+                    (reply.next, merged.next),
+                    (reply.time, merged.time),
+                ):
                     if key in section:
                         target[key] = section[key]
-            refused = {k for k, e in reply.errors.items()
-                       if str(e.get("error", "")).upper() in ("OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED")}
+            refused = {
+                k
+                for k, e in reply.errors.items()
+                if str(e.get("error", "")).upper() in ("OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED")
+            }
             # A command whose `$result[k]` points at a refused one failed only for want of that value: resend it.
             grew = True
             while grew:
-                dependants = {k for k, (_, p) in todo.items() if k not in refused
-                              and any(f"$result[{r}]" in json.dumps(p, ensure_ascii=False) for r in refused)}
+                dependants = {
+                    k
+                    for k, (_, p) in todo.items()
+                    if k not in refused
+                    and any(f"$result[{r}]" in json.dumps(p, ensure_ascii=False) for r in refused)
+                }
                 grew = bool(dependants)
                 refused |= dependants
             for key, error in reply.errors.items():
                 if key not in refused:
                     merged.errors[key] = error
             # A command that depends on a refused one did not get its value either: send it again too.
-            again = {k: todo[k] for k in todo if k in refused or (k not in reply.result and k not in reply.errors
-                                                                  and not halt)}
+            again = {
+                k: todo[k]
+                for k in todo
+                if k in refused or (k not in reply.result and k not in reply.errors and not halt)
+            }
             if not again:
                 return merged
             todo = {k: (m, _resolve_refs(p, merged.result)) for k, (m, p) in again.items()}
             self.stats.retries += 1
         for key in todo:
-            merged.errors.setdefault(key, {"error": "OPERATION_TIME_LIMIT",
-                                           "error_description": "still blocked after retries"})
+            merged.errors.setdefault(
+                key, {"error": "OPERATION_TIME_LIMIT", "error_description": "still blocked after retries"}
+            )
         return merged
 
-    def _batch_once(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], halt: bool,
-                    write: bool) -> BatchReply:
+    def _batch_once(
+        self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], halt: bool, write: bool
+    ) -> BatchReply:
         cmd = {key: batch_command(method, params) for key, (method, params) in commands.items()}
         costs: dict[str, int] = {}
         for method, _ in commands.values():
@@ -251,8 +325,10 @@ class Bitrix24Client:
         sections = body.get("result") or {}
         if not isinstance(sections, dict):
             sections = {}
-        errors = {k: v if isinstance(v, dict) else {"error": v}
-                  for k, v in normalize_php_map(sections.get("result_error")).items()}
+        errors = {
+            k: v if isinstance(v, dict) else {"error": v}
+            for k, v in normalize_php_map(sections.get("result_error")).items()
+        }
         for key, err in errors.items():
             code = str(err.get("error", "")).upper()
             if code == "OPERATION_TIME_LIMIT":
@@ -275,14 +351,22 @@ class Bitrix24Client:
 
     # -- reads --------------------------------------------------------------------------------------------------
 
-    def list_keyset(self, method: str, filter: Mapping[str, Any] | None = None, select: list[str] | None = None,
-                    id_field: str = "ID") -> Iterator[list[dict[str, Any]]]:
+    def list_keyset(
+        self,
+        method: str,
+        filter: Mapping[str, Any] | None = None,
+        select: list[str] | None = None,
+        id_field: str = "ID",
+    ) -> Iterator[list[dict[str, Any]]]:
         """Pages of a list in ID order with `>ID` + `start=-1`: no COUNT, no drift while rows change."""
         last = 0
         base = dict(filter or {})
         while True:
-            params: dict[str, Any] = {"filter": {**base, f">{id_field}": last}, "order": {id_field: "ASC"},
-                                      "start": -1}
+            params: dict[str, Any] = {
+                "filter": {**base, f">{id_field}": last},
+                "order": {id_field: "ASC"},
+                "start": -1,
+            }
             if select:
                 params["select"] = select
             rows = self.call(method, params).result
@@ -294,9 +378,16 @@ class Bitrix24Client:
             if len(rows) < PAGE:
                 return
 
-    def list_fast(self, method: str, filter: Mapping[str, Any] | None = None, select: list[str] | None = None,
-                  id_field: str = "ID", items_key: str | None = None, chain: int = BATCH_LIMIT,
-                  expect: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    def list_fast(
+        self,
+        method: str,
+        filter: Mapping[str, Any] | None = None,
+        select: list[str] | None = None,
+        id_field: str = "ID",
+        items_key: str | None = None,
+        chain: int = BATCH_LIMIT,
+        expect: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
         """Keyset reads at up to 2,500 rows per request: `chain` sub-lists per batch, each starting after the
         last ID of the one before it (`$result[prev][49][ID]`), stopping at the first short page. With `expect`
         (at most that many rows, e.g. an `@ID` list) no more sub-lists are chained than can be filled."""
@@ -308,10 +399,20 @@ class Bitrix24Client:
         while True:
             commands: dict[str, tuple[str, dict[str, Any]]] = {}
             for n in range(chain):
-                ref: Any = last if n == 0 else (
-                    f"$result[p{n - 1}][{items_key}][{PAGE - 1}][{id_field}]" if items_key
-                    else f"$result[p{n - 1}][{PAGE - 1}][{id_field}]")
-                params: dict[str, Any] = {"filter": {**base, f">{id_field}": ref}, "order": order, "start": -1}
+                ref: Any = (
+                    last
+                    if n == 0
+                    else (
+                        f"$result[p{n - 1}][{items_key}][{PAGE - 1}][{id_field}]"
+                        if items_key
+                        else f"$result[p{n - 1}][{PAGE - 1}][{id_field}]"
+                    )
+                )
+                params: dict[str, Any] = {
+                    "filter": {**base, f">{id_field}": ref},
+                    "order": order,
+                    "start": -1,
+                }
                 if select:
                     params["select"] = select
                 commands[f"p{n}"] = (method, params)
@@ -319,8 +420,9 @@ class Bitrix24Client:
             for n in range(chain):
                 if f"p{n}" in reply.errors:
                     err = reply.errors[f"p{n}"]
-                    raise RemoteRejected(f"{method} failed inside a batch: {err.get('error_description', err)}",
-                                         method=method)
+                    raise RemoteRejected(
+                        f"{method} failed inside a batch: {err.get('error_description', err)}", method=method
+                    )
                 rows = reply.result.get(f"p{n}")
                 if isinstance(rows, dict):
                     rows = rows.get(items_key or "items", [])
@@ -335,7 +437,7 @@ class Bitrix24Client:
 def _resolve_refs(value: Any, results: Mapping[str, Any]) -> Any:
     """Fill `$result[key][path]` references from results we already hold (whole-value references only)."""
     if isinstance(value, str) and value.startswith("$result["):
-        parts = [p for p in value[len("$result"):].replace("]", "").split("[") if p]
+        parts = [p for p in value[len("$result") :].replace("]", "").split("[") if p]
         if parts and parts[0] in results:
             node: Any = results[parts[0]]
             for part in parts[1:]:

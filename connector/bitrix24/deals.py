@@ -27,8 +27,19 @@ class DealWriter:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Write every create/update; skips pass through. OutcomeUnknown propagates for the engine to recover."""
-        outcomes = [Outcome(a.record.key, "skip", "skipped", a.target_id, a.record.hash, a.record.version,
-                            label=a.record.label) for a in actions if a.kind == "skip"]
+        outcomes = [
+            Outcome(
+                a.record.key,
+                "skip",
+                "skipped",
+                a.target_id,
+                a.record.hash,
+                a.record.version,
+                label=a.record.label,
+            )
+            for a in actions
+            if a.kind == "skip"
+        ]
         writes = [a for a in actions if a.kind != "skip"]
         lost: OutcomeUnknown | None = None
         for i in range(0, len(writes), self.batch_size):
@@ -56,8 +67,10 @@ class DealWriter:
                 commands[f"a{n}"] = ("crm.deal.add", {"fields": self._fields(action), "params": params})
                 deal_ref: Any = f"$result[a{n}]"
             else:
-                commands[f"a{n}"] = ("crm.deal.update", {"id": action.target_id, "fields": self._fields(action),
-                                                         "params": params})
+                commands[f"a{n}"] = (
+                    "crm.deal.update",
+                    {"id": action.target_id, "fields": self._fields(action), "params": params},
+                )
                 deal_ref = action.target_id
             rows = action.record.rows if action.kind == "create" else action.record.update_rows()
             if rows is not None:
@@ -70,16 +83,38 @@ class DealWriter:
             rows_err = reply.errors.get(f"r{n}")
             if head_err is not None or f"a{n}" not in reply.result:
                 error = _describe(head_err) if head_err else "no result for the deal in the batch reply"
-                outcomes.append(Outcome(rec.key, action.kind, "failed", action.target_id, version=rec.version, error=error,
-                                        label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key,
+                        action.kind,
+                        "failed",
+                        action.target_id,
+                        version=rec.version,
+                        error=error,
+                        label=rec.label,
+                    )
+                )
                 continue
             target = str(reply.result[f"a{n}"]) if action.kind == "create" else action.target_id
             if rows_err is not None or (f"r{n}" in commands and f"r{n}" not in reply.result):
-                error = "product rows: " + (_describe(rows_err) if rows_err else "no result in the batch reply")
-                outcomes.append(Outcome(rec.key, action.kind, "failed", target, version=rec.version, error=error,
-                                        label=rec.label))
+                error = "product rows: " + (
+                    _describe(rows_err) if rows_err else "no result in the batch reply"
+                )
+                outcomes.append(
+                    Outcome(
+                        rec.key,
+                        action.kind,
+                        "failed",
+                        target,
+                        version=rec.version,
+                        error=error,
+                        label=rec.label,
+                    )
+                )
                 continue
-            outcomes.append(Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label))
+            outcomes.append(
+                Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
+            )
         return outcomes
 
     def current(self, ids: list[str]) -> dict[str, dict[str, Any]]:

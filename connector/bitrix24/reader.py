@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,13 +18,21 @@ ROWS = "PRODUCT_ROWS"
 class DealSource:
     """crm.deal.list with the mapping's filter; DATE_MODIFY is the version (whole seconds, portal offset)."""
 
-    def __init__(self, client: Bitrix24Client, spec: Mapping, portal_tz: ZoneInfo, page_size: int = 50,
-                 overlap: timedelta = timedelta(seconds=2)) -> None:
+    def __init__(
+        self,
+        client: Bitrix24Client,
+        spec: Mapping,
+        portal_tz: ZoneInfo,
+        page_size: int = 50,
+        overlap: timedelta = timedelta(seconds=2),
+    ) -> None:
         self.client = client
         self.spec = spec
         self.tz = portal_tz
         self.page_size = page_size
-        self.overlap = overlap  # DATE_MODIFY has one-second granularity: re-read a little, hashes skip repeats
+        self.overlap = (
+            overlap  # DATE_MODIFY has one-second granularity: re-read a little, hashes skip repeats
+        )
 
     def _filter(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -34,7 +42,7 @@ class DealSource:
 
     def _iso(self, moment: datetime) -> str:
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).replace(microsecond=0).isoformat()
 
     def count(self, start: datetime, until: datetime | None) -> int | None:
@@ -63,21 +71,24 @@ class DealSource:
         for i in range(0, len(keys), 50):
             part = keys[i : i + 50]
             flt = {**self._filter(), "@ID": part}
-            for rows in self.client.list_keyset("crm.deal.list", flt, self.spec.source.select or ["*", "UF_*"]):
+            for rows in self.client.list_keyset(
+                "crm.deal.list", flt, self.spec.source.select or ["*", "UF_*"]
+            ):
                 for row in rows:
                     found[str(row["ID"])] = dict(row)
         wanted = [k for k in keys if k in found]
         if self.spec.rows is not None and self.spec.rows.source == ROWS:
             for i in range(0, len(wanted), BATCH_LIMIT):
                 part = wanted[i : i + BATCH_LIMIT]
-                reply = self.client.batch({f"r{n}": ("crm.deal.productrows.get", {"id": k})
-                                           for n, k in enumerate(part)})
+                reply = self.client.batch(
+                    {f"r{n}": ("crm.deal.productrows.get", {"id": k}) for n, k in enumerate(part)}
+                )
                 for n, k in enumerate(part):
                     found[k][ROWS] = list(reply.result.get(f"r{n}") or [])
         # DATE_MODIFY has whole seconds: a deal changed again within the second we read it would look unchanged
         # forever. Such fresh versions are not trusted (recorded as unknown, so the next cycle looks again and the
         # content hash decides).
-        fresh = datetime.now(timezone.utc) - timedelta(seconds=5)
+        fresh = datetime.now(UTC) - timedelta(seconds=5)
         for k in wanted:
             version = found[k].get(self.spec.source.version_field or "DATE_MODIFY")
             try:

@@ -67,8 +67,13 @@ class Write:
 class CounterpartyWriter:
     """Target for `target.entity: company`: companies and contacts with requisites, found again by external key."""
 
-    def __init__(self, client: Bitrix24Client, external_key: ExternalKey, match: Sequence[MatchRule],
-                 batch_size: int = 25) -> None:
+    def __init__(
+        self,
+        client: Bitrix24Client,
+        external_key: ExternalKey,
+        match: Sequence[MatchRule],
+        batch_size: int = 25,
+    ) -> None:
         self.client = client
         self.key = external_key
         # Our own key is always consulted (last when not configured): it is how a lost reply is recovered.
@@ -82,8 +87,19 @@ class CounterpartyWriter:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Recognise, then create/adopt/update every write action; skips pass through."""
-        outcomes = [Outcome(a.record.key, "skip", "skipped", a.target_id, a.record.hash, a.record.version,
-                            label=a.record.label) for a in actions if a.kind == "skip"]
+        outcomes = [
+            Outcome(
+                a.record.key,
+                "skip",
+                "skipped",
+                a.target_id,
+                a.record.hash,
+                a.record.version,
+                label=a.record.label,
+            )
+            for a in actions
+            if a.kind == "skip"
+        ]
         parties: list[Party] = []
         for a in actions:
             if a.kind == "skip":
@@ -93,9 +109,14 @@ class CounterpartyWriter:
                 outcomes.append(self._failed(a, f"{a.record.label}: {party}"))
             elif a.kind == "update" and a.target_id and split_ref(a.target_id)[0] != party.entity:
                 was = split_ref(a.target_id)[0]
-                outcomes.append(self._failed(a, f"{a.record.label}: linked to a {was} ({a.target_id}) but 1C now "
-                                                f"makes it a {party.entity} (its legal form changed); merge or "
-                                                "convert it in Bitrix24, then `b24-1c retry`"))
+                outcomes.append(
+                    self._failed(
+                        a,
+                        f"{a.record.label}: linked to a {was} ({a.target_id}) but 1C now "
+                        f"makes it a {party.entity} (its legal form changed); merge or "
+                        "convert it in Bitrix24, then `b24-1c retry`",
+                    )
+                )
             else:
                 parties.append(party)
         if not parties:
@@ -123,14 +144,20 @@ class CounterpartyWriter:
         writes: list[Write] = []
         fresh: list[Party] = []
         for p in creates:
-            chosen = choose(p, self.rules, matches.found.get(p.key, {}), matches.known[p.entity],
-                            self.key.originator_id)
+            chosen = choose(
+                p, self.rules, matches.found.get(p.key, {}), matches.known[p.entity], self.key.originator_id
+            )
             if chosen is None:
                 fresh.append(p)
                 continue
             target, rule = chosen
-            log.info("recognised an existing counterparty; linking it instead of creating", key=p.key,
-                     entity=p.entity, id=target, by=rule)
+            log.info(
+                "recognised an existing counterparty; linking it instead of creating",
+                key=p.key,
+                entity=p.entity,
+                id=target,
+                by=rule,
+            )
             writes.append(self._existing(p, target, matches, adopt=rule))
         for p in updates:
             writes.append(self._existing(p, split_ref(str(p.action.target_id))[1], matches, adopt=None))
@@ -147,8 +174,12 @@ class CounterpartyWriter:
             if values:
                 fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in values]
         requisite = requisite_change(p, [], self.key.originator_id)
-        return Write(p, None, (f"crm.{p.entity}.add", {"fields": fields, "params": PARAMS}),
-                     self._requisite(p, requisite, "0"))
+        return Write(
+            p,
+            None,
+            (f"crm.{p.entity}.add", {"fields": fields, "params": PARAMS}),
+            self._requisite(p, requisite, "0"),
+        )
 
     def _existing(self, p: Party, target: str, matches: Matches, adopt: str | None) -> Write:
         cand = matches.known[p.entity].get(target, Candidate(target))
@@ -161,8 +192,12 @@ class CounterpartyWriter:
             if extra:
                 fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in extra]
         requisite = requisite_change(p, matches.requisites[p.entity].get(target, []), self.key.originator_id)
-        return Write(p, target, (f"crm.{p.entity}.update", {"id": target, "fields": fields, "params": PARAMS}),
-                     self._requisite(p, requisite, target))
+        return Write(
+            p,
+            target,
+            (f"crm.{p.entity}.update", {"id": target, "fields": fields, "params": PARAMS}),
+            self._requisite(p, requisite, target),
+        )
 
     def _requisite(self, p: Party, change: Any, owner: str) -> tuple[str, dict[str, Any]] | None:
         if change is None:
@@ -185,25 +220,44 @@ class CounterpartyWriter:
     # -- outcomes -----------------------------------------------------------------------------------------------
 
     def _failed(self, a: Action, error: str, target: str | None = None) -> Outcome:
-        return Outcome(a.record.key, a.kind, "failed", target or a.target_id, error=error, label=a.record.label)
+        return Outcome(
+            a.record.key, a.kind, "failed", target or a.target_id, error=error, label=a.record.label
+        )
 
     def _outcomes(self, n: int, w: Write, reply: BatchReply) -> list[Outcome]:
         a = w.party.action
         head = reply.errors.get(f"e{n}")
         if head is not None or f"e{n}" not in reply.result:
-            error = f"{a.record.label}: " + (_describe(head) if head else "no result for it in the batch reply")
-            return [self._failed(x.action, error if x is w.party else f"{x.action.record.label}: same counterparty "
-                                 f"as {a.record.label}, which failed: {error}") for x in [w.party, *w.followers]]
+            error = f"{a.record.label}: " + (
+                _describe(head) if head else "no result for it in the batch reply"
+            )
+            return [
+                self._failed(
+                    x.action,
+                    error
+                    if x is w.party
+                    else f"{x.action.record.label}: same counterparty "
+                    f"as {a.record.label}, which failed: {error}",
+                )
+                for x in [w.party, *w.followers]
+            ]
         raw = str(reply.result[f"e{n}"]) if w.entity_id is None else w.entity_id
         target = target_ref(w.party.entity, raw)
         req_err = reply.errors.get(f"q{n}")
         if req_err is not None or (w.requisite is not None and f"q{n}" not in reply.result):
-            error = f"{a.record.label}: requisite (ИНН/КПП): " + (_describe(req_err) if req_err else
-                                                                 "no result for it in the batch reply")
+            error = f"{a.record.label}: requisite (ИНН/КПП): " + (
+                _describe(req_err) if req_err else "no result for it in the batch reply"
+            )
             return [self._failed(x.action, error, target) for x in [w.party, *w.followers]]
-        out = [Outcome(a.record.key, a.kind, "applied", target, a.record.hash, a.record.version, label=a.record.label)]
+        out = [
+            Outcome(
+                a.record.key, a.kind, "applied", target, a.record.hash, a.record.version, label=a.record.label
+            )
+        ]
         for f in w.followers:
             log.info("same counterparty twice in 1C; linked to one", key=f.key, twin=w.party.key, id=target)
             rec = f.action.record
-            out.append(Outcome(rec.key, f.action.kind, "applied", target, rec.hash, rec.version, label=rec.label))
+            out.append(
+                Outcome(rec.key, f.action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
+            )
         return out

@@ -13,11 +13,20 @@ from connector.flows.counterparties_model import ENTITY_TYPE_ID, Candidate, Part
 from connector.mapping.schema import ExternalKey
 
 FINDBYCOMM_MAX = 20  # crm.duplicate.findbycomm takes at most 20 values per call
-INN_CHUNK = 10       # INNs per crm.requisite.list: few requisites each, so one page of 50 usually holds them
+INN_CHUNK = 10  # INNs per crm.requisite.list: few requisites each, so one page of 50 usually holds them
 ID_CHUNK = 50
-OWNER_CHUNK = 15     # owners per requisite list: a company rarely has more than three requisites
-REQUISITE_SELECT = ["ID", "ENTITY_TYPE_ID", "ENTITY_ID", "PRESET_ID", "NAME", "XML_ID", "ORIGINATOR_ID", "RQ_INN",
-                    "RQ_KPP"]
+OWNER_CHUNK = 15  # owners per requisite list: a company rarely has more than three requisites
+REQUISITE_SELECT = [
+    "ID",
+    "ENTITY_TYPE_ID",
+    "ENTITY_ID",
+    "PRESET_ID",
+    "NAME",
+    "XML_ID",
+    "ORIGINATOR_ID",
+    "RQ_INN",
+    "RQ_KPP",
+]
 Command = tuple[str, dict[str, Any]]
 
 
@@ -39,7 +48,8 @@ class Matches:
     found: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     known: dict[str, dict[str, Candidate]] = field(default_factory=lambda: {"company": {}, "contact": {}})
     requisites: dict[str, dict[str, list[dict[str, Any]]]] = field(
-        default_factory=lambda: {"company": {}, "contact": {}})
+        default_factory=lambda: {"company": {}, "contact": {}}
+    )
 
     def add(self, key: str, rule: str, target: Any) -> None:
         self.found.setdefault(key, {}).setdefault(rule, []).append(str(target))
@@ -62,13 +72,18 @@ class Recognizer:
                 if name in reply.errors:
                     err = reply.errors[name]
                     method = commands[name][0][0]
-                    raise RemoteRejected(f"{method} failed inside a batch: {err.get('error_description') or err}",
-                                         method=method)
+                    raise RemoteRejected(
+                        f"{method} failed inside a batch: {err.get('error_description') or err}",
+                        method=method,
+                    )
                 out[name] = reply.result.get(name)
                 if name in reply.next:  # rare: more rows than one page; read the rest in ID order
                     method, params = commands[name][0]
-                    out[name] = [row for page in self.client.list_keyset(method, params["filter"], params["select"])
-                                 for row in page]
+                    out[name] = [
+                        row
+                        for page in self.client.list_keyset(method, params["filter"], params["select"])
+                        for row in page
+                    ]
         return out
 
     # -- recognition of creates ---------------------------------------------------------------------------------
@@ -80,23 +95,44 @@ class Recognizer:
         if "inn_kpp" in rules:
             inns = sorted({p.inn for p in parties if p.inn})
             for n, chunk in enumerate(_chunks(inns, INN_CHUNK)):
-                commands[f"i{n}"] = (("crm.requisite.list", {
-                    "filter": {"@RQ_INN": chunk}, "select": REQUISITE_SELECT, "order": {"ID": "ASC"}}), None)
+                commands[f"i{n}"] = (
+                    (
+                        "crm.requisite.list",
+                        {"filter": {"@RQ_INN": chunk}, "select": REQUISITE_SELECT, "order": {"ID": "ASC"}},
+                    ),
+                    None,
+                )
         if "external_key" in rules:
             for entity in ("company", "contact"):
                 keys = [p.key for p in parties if p.entity == entity]
                 for n, chunk in enumerate(_chunks(keys, ID_CHUNK)):
-                    commands[f"k{entity[:3]}{n}"] = ((f"crm.{entity}.list", {
-                        "filter": {self.key.originator_field: self.key.originator_id, f"@{self.key.field}": chunk},
-                        "select": ["ID", self.key.field], "order": {"ID": "ASC"}}), entity)
+                    commands[f"k{entity[:3]}{n}"] = (
+                        (
+                            f"crm.{entity}.list",
+                            {
+                                "filter": {
+                                    self.key.originator_field: self.key.originator_id,
+                                    f"@{self.key.field}": chunk,
+                                },
+                                "select": ["ID", self.key.field],
+                                "order": {"ID": "ASC"},
+                            },
+                        ),
+                        entity,
+                    )
         for rule, kind in (("phone", "PHONE"), ("email", "EMAIL")):
             if rule not in rules:
                 continue
             for n, p in enumerate(parties):
                 values = list(p.phones if rule == "phone" else p.emails)[:FINDBYCOMM_MAX]
                 if values:
-                    commands[f"{rule[0]}{n}"] = (("crm.duplicate.findbycomm", {
-                        "type": kind, "values": values, "entity_type": p.entity.upper()}), p)
+                    commands[f"{rule[0]}{n}"] = (
+                        (
+                            "crm.duplicate.findbycomm",
+                            {"type": kind, "values": values, "entity_type": p.entity.upper()},
+                        ),
+                        p,
+                    )
         results = self._run(commands)
         by_inn: dict[str, list[Party]] = {}
         for p in parties:
@@ -106,7 +142,10 @@ class Recognizer:
             if name.startswith("i"):
                 for row in _rows(value):
                     for p in by_inn.get(str(row.get("RQ_INN") or ""), []):
-                        if int(row.get("ENTITY_TYPE_ID") or 0) == p.type_id and (row.get("RQ_KPP") or "") == p.kpp:
+                        if (
+                            int(row.get("ENTITY_TYPE_ID") or 0) == p.type_id
+                            and (row.get("RQ_KPP") or "") == p.kpp
+                        ):
                             matches.add(p.key, "inn_kpp", row["ENTITY_ID"])
             elif name.startswith("k"):
                 for row in _rows(value):
@@ -124,13 +163,29 @@ class Recognizer:
         for entity, wanted in ids.items():
             todo = sorted(wanted, key=int)
             for n, chunk in enumerate(_chunks(todo, ID_CHUNK)):
-                commands[f"e{entity[:3]}{n}"] = ((f"crm.{entity}.list", {
-                    "filter": {"@ID": chunk}, "order": {"ID": "ASC"},
-                    "select": ["ID", self.key.originator_field, self.key.field, "PHONE", "EMAIL"]}), entity)
+                commands[f"e{entity[:3]}{n}"] = (
+                    (
+                        f"crm.{entity}.list",
+                        {
+                            "filter": {"@ID": chunk},
+                            "order": {"ID": "ASC"},
+                            "select": ["ID", self.key.originator_field, self.key.field, "PHONE", "EMAIL"],
+                        },
+                    ),
+                    entity,
+                )
             for n, chunk in enumerate(_chunks(todo, OWNER_CHUNK)):
-                commands[f"r{entity[:3]}{n}"] = (("crm.requisite.list", {
-                    "filter": {"ENTITY_TYPE_ID": ENTITY_TYPE_ID[entity], "@ENTITY_ID": chunk},
-                    "select": REQUISITE_SELECT, "order": {"ID": "ASC"}}), entity)
+                commands[f"r{entity[:3]}{n}"] = (
+                    (
+                        "crm.requisite.list",
+                        {
+                            "filter": {"ENTITY_TYPE_ID": ENTITY_TYPE_ID[entity], "@ENTITY_ID": chunk},
+                            "select": REQUISITE_SELECT,
+                            "order": {"ID": "ASC"},
+                        },
+                    ),
+                    entity,
+                )
         if not commands:
             return
         for name, value in self._run(commands).items():
@@ -161,6 +216,8 @@ class Recognizer:
                     for row in page:
                         origin = str(row.get(self.key.field))
                         target = target_ref(entity, str(row["ID"]))
-                        if origin in chunk and (origin not in found or int(row["ID"]) < int(split_ref(found[origin])[1])):
+                        if origin in chunk and (
+                            origin not in found or int(row["ID"]) < int(split_ref(found[origin])[1])
+                        ):
                             found[origin] = target
         return found

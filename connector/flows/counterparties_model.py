@@ -101,7 +101,7 @@ def split_ref(ref: str) -> tuple[EntityName, str]:
 
 
 def split_name(full: str) -> dict[str, str]:
-    """"Фамилия Имя Отчество" → LAST_NAME, NAME, SECOND_NAME (one word: NAME only)."""
+    """ "Фамилия Имя Отчество" → LAST_NAME, NAME, SECOND_NAME (one word: NAME only)."""
     parts = full.split()
     if len(parts) == 1:
         return {"NAME": parts[0]}
@@ -143,24 +143,37 @@ def party_of(action: Action) -> Party | str:
     if problems:
         return "; ".join(problems)
     if requisite or entity == "company":
-        name = requisite.pop("NAME", None) or title or " ".join(
-            str(entity_fields.get(n, "")) for n in ("LAST_NAME", "NAME", "SECOND_NAME")).strip()
+        name = (
+            requisite.pop("NAME", None)
+            or title
+            or " ".join(str(entity_fields.get(n, "")) for n in ("LAST_NAME", "NAME", "SECOND_NAME")).strip()
+        )
         requisite["NAME"] = name[:255]
     return Party(action, entity, preset, entity_fields, requisite, phones, emails)
 
 
-def _check(kind: str, inn_digits: int, kpp_allowed: bool, requisite: Mapping[str, str], phones: Iterable[str],
-           emails: Iterable[str]) -> list[str]:
+def _check(
+    kind: str,
+    inn_digits: int,
+    kpp_allowed: bool,
+    requisite: Mapping[str, str],
+    phones: Iterable[str],
+    emails: Iterable[str],
+) -> list[str]:
     problems = []
     inn, kpp = requisite.get("RQ_INN", ""), requisite.get("RQ_KPP", "")
     if inn_digits and not inn:
-        problems.append(f"RQ_INN is empty: a {kind} needs its ИНН ({inn_digits} digits) to be recognised in "
-                        "Bitrix24; fill it in 1C")
+        problems.append(
+            f"RQ_INN is empty: a {kind} needs its ИНН ({inn_digits} digits) to be recognised in "
+            "Bitrix24; fill it in 1C"
+        )
     elif inn and (not inn.isdigit() or len(inn) not in ((inn_digits,) if inn_digits else (10, 12))):
         want = f"{inn_digits}" if inn_digits else "10 or 12"
         problems.append(f"RQ_INN '{inn}' is not an ИНН of a {kind} ({want} digits)")
     if kpp and kpp_allowed and not _KPP.match(kpp):
-        problems.append(f"RQ_KPP '{kpp}' is not a КПП (9 characters: 4 digits, 2 digits or letters, 3 digits)")
+        problems.append(
+            f"RQ_KPP '{kpp}' is not a КПП (9 characters: 4 digits, 2 digits or letters, 3 digits)"
+        )
     for phone in phones:
         if len(normalize_phone(phone)) < 6:
             problems.append(f"PHONE '{phone}' has fewer than 6 digits")
@@ -191,8 +204,13 @@ def acceptable(party: Party, cand: Candidate, rule: str, originator: str) -> boo
     return not (party.inn and cand.inns and party.inn not in cand.inns)
 
 
-def choose(party: Party, rules: Sequence[str], found: Mapping[str, Sequence[str]],
-           known: Mapping[str, Candidate], originator: str) -> tuple[str, str] | None:
+def choose(
+    party: Party,
+    rules: Sequence[str],
+    found: Mapping[str, Sequence[str]],
+    known: Mapping[str, Candidate],
+    originator: str,
+) -> tuple[str, str] | None:
     """(target id, rule) of the first rule, in the configured order, whose lowest acceptable candidate exists."""
     for rule in rules:
         ids = sorted({str(i) for i in found.get(rule, ())}, key=int)
@@ -210,8 +228,15 @@ def twins(parties: Sequence[Party], rules: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in parties:
         keys = p.match_keys(rules)
-        leader = next((claimed[k] for k in keys if k in claimed and (
-            k[0] not in FUZZY_RULES or not (p.inn and claimed[k].inn and p.inn != claimed[k].inn))), None)
+        leader = next(
+            (
+                claimed[k]
+                for k in keys
+                if k in claimed
+                and (k[0] not in FUZZY_RULES or not (p.inn and claimed[k].inn and p.inn != claimed[k].inn))
+            ),
+            None,
+        )
         if leader is not None:
             out[p.key] = leader.key
             continue
@@ -220,19 +245,26 @@ def twins(parties: Sequence[Party], rules: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def requisite_change(party: Party, rows: Sequence[Mapping[str, Any]], originator: str
-                     ) -> tuple[Literal["add", "update"], str | None, dict[str, str]] | None:
+def requisite_change(
+    party: Party, rows: Sequence[Mapping[str, Any]], originator: str
+) -> tuple[Literal["add", "update"], str | None, dict[str, str]] | None:
     """What keeps the party's requisite right: add one, update one (its id), or nothing.
 
     Ours is the one stamped with our key; else an unstamped one with the same INN+KPP is taken over; a
     requisite stamped for another record (a 1C duplicate sharing this company) is left alone.
     """
     if not party.inn:
-        return None  # a requisite is how a counterparty is recognised: without an ИНН there is nothing to keep
+        return (
+            None  # a requisite is how a counterparty is recognised: without an ИНН there is nothing to keep
+        )
     stamp = {"ORIGINATOR_ID": originator, "XML_ID": party.key}
-    ours = next((r for r in rows if r.get("XML_ID") == party.key and r.get("ORIGINATOR_ID") == originator), None)
+    ours = next(
+        (r for r in rows if r.get("XML_ID") == party.key and r.get("ORIGINATOR_ID") == originator), None
+    )
     if ours is None:
-        same = [r for r in rows if (r.get("RQ_INN") or "") == party.inn and (r.get("RQ_KPP") or "") == party.kpp]
+        same = [
+            r for r in rows if (r.get("RQ_INN") or "") == party.inn and (r.get("RQ_KPP") or "") == party.kpp
+        ]
         free = next((r for r in same if not r.get("XML_ID")), None)
         if free is not None:
             return "update", str(free["ID"]), {**_differences(party.requisite, free), **stamp}

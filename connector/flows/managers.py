@@ -42,20 +42,35 @@ class UserMatcher:
         for action in actions:
             rec = action.record
             if action.kind == "skip":
-                outcomes.append(Outcome(rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version,
-                                        label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version, label=rec.label
+                    )
+                )
                 continue
             email = str(rec.fields.get(self.email_field) or "").strip().lower()
             user_id = self.table.get(rec.key.lower()) or users.get(email)
             if user_id is None:
-                why = f"no active Bitrix24 user has the e-mail {email!r}" if email else "the 1C user has no e-mail"
-                outcomes.append(Outcome(rec.key, action.kind, "failed", version=rec.version,
-                                        error=f"{rec.label}: {why}; add the pair "
-                                        f"'{rec.key}: <Bitrix24 user id>' under table: in mappings/managers.yaml",
-                                        label=rec.label))
+                why = (
+                    f"no active Bitrix24 user has the e-mail {email!r}"
+                    if email
+                    else "the 1C user has no e-mail"
+                )
+                outcomes.append(
+                    Outcome(
+                        rec.key,
+                        action.kind,
+                        "failed",
+                        version=rec.version,
+                        error=f"{rec.label}: {why}; add the pair "
+                        f"'{rec.key}: <Bitrix24 user id>' under table: in mappings/managers.yaml",
+                        label=rec.label,
+                    )
+                )
                 continue
-            outcomes.append(Outcome(rec.key, action.kind, "applied", user_id, rec.hash, rec.version,
-                                    label=rec.label))
+            outcomes.append(
+                Outcome(rec.key, action.kind, "applied", user_id, rec.hash, rec.version, label=rec.label)
+            )
         return outcomes
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:

@@ -24,8 +24,10 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
         from connector.flows.invoices import InvoiceSource
         from connector.flows.invoices_target import InvoiceTarget
 
-        return (InvoiceSource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock),
-                InvoiceTarget(conn.bitrix24, spec))
+        return (
+            InvoiceSource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock),
+            InvoiceTarget(conn.bitrix24, spec),
+        )
     if src.system == "onec":
         source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
     elif src.system == "bitrix24" and src.entity == "deal":
@@ -64,7 +66,13 @@ def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
 
     assert spec.money is not None
     offset = conn.clock.now().astimezone(ZoneInfo(conn.config.bitrix24.portal_timezone)).strftime("%z")
-    source = MoneySource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock,
-                         by_quantity=spec.money.shipped_by == "quantity")
+    source = MoneySource(
+        conn.odata,
+        spec,
+        conn.config.onec.page_size,
+        conn.ledger,
+        conn.clock,
+        by_quantity=spec.money.shipped_by == "quantity",
+    )
     target = MoneyTarget(conn.bitrix24, spec, conn.ledger, f"{offset[:3]}:{offset[3:]}")
     return source, target

@@ -30,18 +30,25 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _shape(self) -> Condition:
-        ops = [n for n in ("eq", "ne", "gt", "ge", "lt", "le", "in_", "not_in", "empty", "contains")
-               if getattr(self, n) is not None]
+        ops = [
+            n
+            for n in ("eq", "ne", "gt", "ge", "lt", "le", "in_", "not_in", "empty", "contains")
+            if getattr(self, n) is not None
+        ]
         groups = [n for n in ("any", "all") if getattr(self, n) is not None]
         if groups and (ops or self.field):
             raise ValueError("a condition is either a group (any / all) or a field test, not both")
         if not groups:
             if not self.field:
-                raise ValueError("a condition needs field: and a test (eq, ne, gt, ge, lt, le, in, not_in, empty, "
-                                 "contains), or any: / all:")
+                raise ValueError(
+                    "a condition needs field: and a test (eq, ne, gt, ge, lt, le, in, not_in, empty, "
+                    "contains), or any: / all:"
+                )
             if not ops:
-                raise ValueError(f"condition on {self.field}: add a test (eq, ne, gt, ge, lt, le, in, not_in, "
-                                 "empty, contains)")
+                raise ValueError(
+                    f"condition on {self.field}: add a test (eq, ne, gt, ge, lt, le, in, not_in, "
+                    "empty, contains)"
+                )
         return self
 
     def fields(self) -> set[str]:

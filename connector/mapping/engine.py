@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +18,22 @@ from connector.records import Mapped
 Lookups = dict[str, dict[str, dict[str, Any]]]  # table -> ref -> row
 LINKS = "@links"  # in Lookups: flow -> {source reference -> the other side's key}, as {"value": ...} rows
 FACTS, PAYMENTS = "@facts", "@payments"  # target-side data of money flows, never written as fields
-FACT_NAMES = ("amount", "paid_amount", "paid_percent", "balance", "overpaid", "fully_paid", "last_payment_date",
-              "shipped_amount", "shipped_percent", "fully_shipped", "pay_due_date", "days_overdue", "invoiced",
-              "Статус")
+FACT_NAMES = (
+    "amount",
+    "paid_amount",
+    "paid_percent",
+    "balance",
+    "overpaid",
+    "fully_paid",
+    "last_payment_date",
+    "shipped_amount",
+    "shipped_percent",
+    "fully_shipped",
+    "pay_due_date",
+    "days_overdue",
+    "invoiced",
+    "Статус",
+)
 
 
 class _FieldProblem(Exception):
@@ -80,13 +93,18 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     if rule.link is not None and not is_empty(value):
         table = lookups.get(f"{LINKS}:{rule.link}")
         if table is None:
-            return rule.default  # the linked flow is not run by this installation: nothing to translate through
+            return (
+                rule.default
+            )  # the linked flow is not run by this installation: nothing to translate through
         linked = table.get(str(value))
         if linked is None and rule.default is not None:
             return rule.default  # an optional link: the default stands in until the other flow has the record
         if linked is None:
-            raise _FieldProblem(f"{rule.source} = {value} is not synced yet by flow '{rule.link}' "
-                                "(retried on every cycle until it is)", deferred=True)
+            raise _FieldProblem(
+                f"{rule.source} = {value} is not synced yet by flow '{rule.link}' "
+                "(retried on every cycle until it is)",
+                deferred=True,
+            )
         return linked["value"]
     if rule.lookup is not None and not is_empty(value):
         table_name, column = rule.lookup.split(".", 1)
@@ -110,8 +128,17 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     return value
 
 
-def _apply(spec: Mapping, rules: dict[str, FieldRule], record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
-           where: str, problems: list[str], waits: list[bool] | None = None, creating: bool = True) -> dict[str, Any]:
+def _apply(
+    spec: Mapping,
+    rules: dict[str, FieldRule],
+    record: dict[str, Any],
+    lookups: Lookups,
+    tz: ZoneInfo,
+    where: str,
+    problems: list[str],
+    waits: list[bool] | None = None,
+    creating: bool = True,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for target, rule in rules.items():
         if owner_side(spec, rule) != spec.source.system:
@@ -155,8 +182,9 @@ def label_of(spec: Mapping, record: dict[str, Any]) -> str:
     return f"{spec.source.entity} {text.strip() or key} ({key})"
 
 
-def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo,
-               creating: bool = True) -> Mapped:
+def map_record(
+    spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo, creating: bool = True
+) -> Mapped:
     """Map one record; every field problem is reported, none stops the others. With `creating` false (the target
     exists already) create-only rules are skipped."""
     key = record.get(spec.source.key)
@@ -165,7 +193,12 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
         version = None  # too fresh to trust (see the Bitrix24 deal source)
     label = label_of(spec, record)
     if not isinstance(key, str) or is_empty(key):
-        return Mapped(key=str(key), version=None, label=label, error=f"{label}: the record has an empty {spec.source.key}")
+        return Mapped(
+            key=str(key),
+            version=None,
+            label=label,
+            error=f"{label}: the record has an empty {spec.source.key}",
+        )
     problems: list[str] = []
     waits: list[bool] = []
     mapped = _apply(spec, spec.fields, record, lookups, tz, "", problems, waits, creating)
@@ -175,23 +208,39 @@ def map_record(spec: Mapping, record: dict[str, Any], lookups: Lookups, tz: Zone
     if spec.rows is not None and (creating or spec.rows.on == "always"):
         section = record.get(spec.rows.source)
         if not isinstance(section, list):
-            problems.append(f"{spec.rows.source}: expected the tabular section, the record has "
-                            f"{type(section).__name__}")
+            problems.append(
+                f"{spec.rows.source}: expected the tabular section, the record has {type(section).__name__}"
+            )
         else:
-            rows = [_apply(spec, spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems, waits)
-                    for i, row in enumerate(section) if isinstance(row, dict)]
+            rows = [
+                _apply(
+                    spec, spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems, waits
+                )
+                for i, row in enumerate(section)
+                if isinstance(row, dict)
+            ]
     if problems:
         # Only when every problem is a not-yet-synced reference is the record worth retrying by itself.
         deferred = bool(waits) and all(waits) and len(waits) == len(problems)
-        return Mapped(key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems),
-                      deferred=deferred)
+        return Mapped(
+            key=key, version=version, label=label, error=f"{label}: " + "; ".join(problems), deferred=deferred
+        )
     if spec.money is not None:
         # The target needs the order's facts (reminders, overdue rules) and its payment rows (detail records);
         # they are part of the content hash, so any change in 1C reaches the deal.
-        fields[FACTS] = {k: record.get(k) for k in FACT_NAMES if k in record} | {"Number": record.get("Number")}
+        fields[FACTS] = {k: record.get(k) for k in FACT_NAMES if k in record} | {
+            "Number": record.get("Number")
+        }
         fields[PAYMENTS] = record.get("payments") or []
-    return Mapped(key=key, version=version, fields=fields, rows=rows, label=label, on_create=on_create,
-                  rows_on_create=spec.rows is not None and spec.rows.on == "create")
+    return Mapped(
+        key=key,
+        version=version,
+        fields=fields,
+        rows=rows,
+        label=label,
+        on_create=on_create,
+        rows_on_create=spec.rows is not None and spec.rows.on == "create",
+    )
 
 
 def needed_refs(spec: Mapping, records: Iterable[dict[str, Any]]) -> dict[str, set[str]]:

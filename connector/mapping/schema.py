@@ -14,8 +14,19 @@ from connector.mapping.conditions import Condition, WhenRule
 from connector.yamlio import load_model
 
 MatchRule = Literal["inn_kpp", "external_key", "phone", "email"]
-FieldType = Literal["string", "money", "number", "int", "date", "datetime", "bool", "float", "onec_datetime",
-                    "onec_date", "flag"]
+FieldType = Literal[
+    "string",
+    "money",
+    "number",
+    "int",
+    "date",
+    "datetime",
+    "bool",
+    "float",
+    "onec_datetime",
+    "onec_date",
+    "flag",
+]
 _LOOKUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[^.\s]+$")
 
 
@@ -29,33 +40,53 @@ class FieldRule(_Strict):
     source: str | None = Field(None, description="source property, e.g. СуммаДокумента or Валюта_Key")
     format: str | None = Field(None, description="a format string over source properties: 'Заказ {Number}'")
     const: Any = Field(None, description="a fixed value")
-    multiply: list[str] | None = Field(None, min_length=2, description="the product of these source properties "
-                                                                     "(price × quantity)")
+    multiply: list[str] | None = Field(
+        None, min_length=2, description="the product of these source properties (price × quantity)"
+    )
     type: FieldType = "string"
-    lookup: str | None = Field(None, description="lookup_name.Field: follow a reference through a lookup table")
+    lookup: str | None = Field(
+        None, description="lookup_name.Field: follow a reference through a lookup table"
+    )
     map: dict[str, Any] | None = Field(None, description="value map applied after lookup/type conversion")
     default: Any = Field(None, description="used when the value is empty")
     required: bool = False
     max_length: int | None = Field(None, ge=1)
-    owner: Literal["onec", "bitrix24"] | None = Field(None, description="the side that owns this field (default: "
-                                                                       "the flow's source side); the other side "
-                                                                       "never overwrites it")
-    link: str | None = Field(None, description="flow whose ledger translates this reference (e.g. counterparties:"
-                                               " Контрагент_Key → COMPANY_ID, or COMPANY_ID → Контрагент_Key)")
-    when: list[WhenRule] | None = Field(None, description="ordered rules over source properties; the first whose"
-                                                          " `if` holds gives the value")
-    on: Literal["always", "create"] = Field("always", description="create: written only when the target object "
-                                                                  "is created (initial content, immutable fields)")
-    pick: str | None = Field(None, description="a regular expression the value must match (its first group, if "
-                                               "any, is the value); no match means empty: e.g. '^C_(\\d+)$' takes"
-                                               " contacts out of a counterparty link")
+    owner: Literal["onec", "bitrix24"] | None = Field(
+        None,
+        description="the side that owns this field (default: "
+        "the flow's source side); the other side "
+        "never overwrites it",
+    )
+    link: str | None = Field(
+        None,
+        description="flow whose ledger translates this reference (e.g. counterparties:"
+        " Контрагент_Key → COMPANY_ID, or COMPANY_ID → Контрагент_Key)",
+    )
+    when: list[WhenRule] | None = Field(
+        None, description="ordered rules over source properties; the first whose `if` holds gives the value"
+    )
+    on: Literal["always", "create"] = Field(
+        "always",
+        description="create: written only when the target object "
+        "is created (initial content, immutable fields)",
+    )
+    pick: str | None = Field(
+        None,
+        description="a regular expression the value must match (its first group, if "
+        "any, is the value); no match means empty: e.g. '^C_(\\d+)$' takes"
+        " contacts out of a counterparty link",
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
-        origins = [n for n in ("source", "format", "const", "when", "multiply") if getattr(self, n) is not None]
+        origins = [
+            n for n in ("source", "format", "const", "when", "multiply") if getattr(self, n) is not None
+        ]
         if len(origins) != 1:
-            raise ValueError("give exactly one of source, format, const, when or multiply" +
-                             (f" (got {', '.join(origins)})" if origins else ""))
+            raise ValueError(
+                "give exactly one of source, format, const, when or multiply"
+                + (f" (got {', '.join(origins)})" if origins else "")
+            )
         if self.lookup is not None and self.source is None:
             raise ValueError("lookup needs a source (the reference to follow)")
         if self.link is not None and self.source is None:
@@ -100,32 +131,45 @@ class LookupTable(_Strict):
 class ChangeDetection(_Strict):
     """How incremental cycles find changed 1C records (1C has no change feed)."""
 
-    lookback_days: int | None = Field(None, ge=1, le=3650, description="re-read documents dated this recently "
-                                                                       "(default: sync.lookback_days)")
-    full_scan_every: str | None = Field(None, pattern=r"^\d+\s*[smhd]$",
-                                        description="also compare every record's DataVersion this often "
-                                                    "(catches edits of old documents and deletions), e.g. 24h")
-    exchange_plan: str | None = Field(None, description="ExchangePlan_X: read changes with SelectChanges instead")
+    lookback_days: int | None = Field(
+        None, ge=1, le=3650, description="re-read documents dated this recently (default: sync.lookback_days)"
+    )
+    full_scan_every: str | None = Field(
+        None,
+        pattern=r"^\d+\s*[smhd]$",
+        description="also compare every record's DataVersion this often "
+        "(catches edits of old documents and deletions), e.g. 24h",
+    )
+    exchange_plan: str | None = Field(
+        None, description="ExchangePlan_X: read changes with SelectChanges instead"
+    )
     node: str | None = Field(None, description="the exchange plan node's Code")
-    on_delete: Literal["ignore", "forget"] = Field("ignore", description="what to do when a source record "
-                                                                         "disappears: keep the target as it is, "
-                                                                         "or also drop the ledger link")
+    on_delete: Literal["ignore", "forget"] = Field(
+        "ignore",
+        description="what to do when a source record "
+        "disappears: keep the target as it is, "
+        "or also drop the ledger link",
+    )
 
 
 class SourceSpec(_Strict):
     """Where records come from."""
 
     system: Literal["onec", "bitrix24"] = "onec"
-    entity: str = Field(description="1C entity set (Document_ЗаказКлиента, Catalog_Контрагенты) or a Bitrix24 "
-                                    "entity (deal, company, user)")
+    entity: str = Field(
+        description="1C entity set (Document_ЗаказКлиента, Catalog_Контрагенты) or a Bitrix24 "
+        "entity (deal, company, user)"
+    )
     key: str = "Ref_Key"
     version_field: str | None = "DataVersion"
-    date_field: str | None = Field("Date", description="documents: the business date used for windows; catalogs:"
-                                                       " null")
+    date_field: str | None = Field(
+        "Date", description="documents: the business date used for windows; catalogs: null"
+    )
     label: str = Field("{Number}", description="how a record is named in errors and reports")
-    filter: dict[str, bool | int | str | list[str]] = Field(default_factory=dict,
-                                                            description="conditions every record must meet "
-                                                                        "(1C: equalities; Bitrix24: a list filter)")
+    filter: dict[str, bool | int | str | list[str]] = Field(
+        default_factory=dict,
+        description="conditions every record must meet (1C: equalities; Bitrix24: a list filter)",
+    )
     select: list[str] | None = Field(None, description="Bitrix24: fields to read")
     changes: ChangeDetection = ChangeDetection()
 
@@ -181,33 +225,49 @@ class TargetSpec(_Strict):
     entity: str = Field("deal", description="deal | company | user (Bitrix24), or a 1C entity set")
     external_key: ExternalKey = ExternalKey()
     onec_key: OneCKey = OneCKey()
-    via: Literal["odata", "soap"] = Field("odata", description="1C: write through OData or the CrmExchange "
-                                                               "SOAP service")
+    via: Literal["odata", "soap"] = Field(
+        "odata", description="1C: write through OData or the CrmExchange SOAP service"
+    )
     post: bool = Field(False, description="1C documents: post after writing")
     match: list[MatchRule] = Field(
         default_factory=lambda: list[MatchRule](["inn_kpp", "external_key"]),
-        description="companies: how an existing one is recognised, in order, before creating")
+        description="companies: how an existing one is recognised, in order, before creating",
+    )
     write_back: dict[str, str | ConstValue] = Field(
-        default_factory=dict, description="Bitrix24 → 1C: deal fields to set from the created 1C object (field → 1C "
-                                          "property, or {const: value})")
-    lookup_before_create: bool = Field(True, description="look every page's creates up by the external key first "
-                                                         "(one query a page): no twin even if the ledger lost a "
-                                                         "link, e.g. restored from an old backup")
-    also_link: str | None = Field(None, description="record the created object in this flow's ledger too (so the"
-                                                    " reverse flow updates it instead of creating a twin)")
-    refs: dict[str, OneCRef] = Field(default_factory=dict, description="1C: fields (header or rows) whose mapped "
-                                                                       "value is looked up to a Ref_Key")
-    derive: dict[str, OneCDerive] = Field(default_factory=dict, description="1C: fields read from the object "
-                                                                            "another field refers to")
+        default_factory=dict,
+        description="Bitrix24 → 1C: deal fields to set from the created 1C object (field → 1C "
+        "property, or {const: value})",
+    )
+    lookup_before_create: bool = Field(
+        True,
+        description="look every page's creates up by the external key first "
+        "(one query a page): no twin even if the ledger lost a "
+        "link, e.g. restored from an old backup",
+    )
+    also_link: str | None = Field(
+        None,
+        description="record the created object in this flow's ledger too (so the"
+        " reverse flow updates it instead of creating a twin)",
+    )
+    refs: dict[str, OneCRef] = Field(
+        default_factory=dict,
+        description="1C: fields (header or rows) whose mapped value is looked up to a Ref_Key",
+    )
+    derive: dict[str, OneCDerive] = Field(
+        default_factory=dict, description="1C: fields read from the object another field refers to"
+    )
     defaults: dict[str, OneCDefault | str | int | float | bool] = Field(
-        default_factory=dict, description="1C: values every created object gets (refs found by attributes)")
+        default_factory=dict, description="1C: values every created object gets (refs found by attributes)"
+    )
 
 
 class RowsSpec(_Strict):
     """Child rows: a tabular section → product rows (replaced whole on every write)."""
 
     source: str = Field(description="tabular section (Товары) or, from Bitrix24, PRODUCT_ROWS")
-    target: str = Field("productrows", description="Bitrix24: productrows; 1C: the tabular section, e.g. Товары")
+    target: str = Field(
+        "productrows", description="Bitrix24: productrows; 1C: the tabular section, e.g. Товары"
+    )
     on: Literal["always", "create"] = Field("always", description="create: rows are written only on create")
     fields: dict[str, FieldRule] = Field(min_length=1)
 
@@ -239,19 +299,28 @@ class ReminderSpec(_Strict):
     date: str = Field("pay_due_date", description="the fact (or field) holding the date")
     title: str = "Ожидается оплата по заказу {Number}"
     description: str = "Остаток к оплате: {balance} из {amount}. Срок: {pay_due_date}."
-    close_when: Condition = Field(default_factory=lambda: Condition.model_validate(
-        {"field": "fully_paid", "eq": True}))
+    close_when: Condition = Field(
+        default_factory=lambda: Condition.model_validate({"field": "fully_paid", "eq": True})
+    )
     hour: int = Field(10, ge=0, le=23, description="the to-do's time of day (portal time)")
-    max_age_days: int = Field(60, ge=0, description="no to-do for dates further in the past than this (a first "
-                                                    "backfill must not flood managers with ancient debts)")
+    max_age_days: int = Field(
+        60,
+        ge=0,
+        description="no to-do for dates further in the past than this (a first "
+        "backfill must not flood managers with ancient debts)",
+    )
 
 
 class OverdueSpec(_Strict):
     """A task for a configured user (a lawyer, a collector) when a payment is overdue by this many days."""
 
     after_days: int = Field(30, ge=1)
-    within_days: int = Field(30, ge=0, description="only while at most after_days + within_days overdue, so a "
-                                                   "first backfill does not open tasks for debts of years ago")
+    within_days: int = Field(
+        30,
+        ge=0,
+        description="only while at most after_days + within_days overdue, so a "
+        "first backfill does not open tasks for debts of years ago",
+    )
     responsible_id: int = Field(description="the Bitrix24 user who gets the task")
     title: str = "Просрочена оплата по заказу {Number}: {days_overdue} дн."
     description: str = "Остаток {balance} из {amount}, срок оплаты был {pay_due_date}."
@@ -283,15 +352,18 @@ class Mapping(_Strict):
     description: str = ""
     source: SourceSpec
     target: TargetSpec = TargetSpec()
-    table: dict[str, str] = Field(default_factory=dict, description="managers: fixed pairs source key → target "
-                                                                    "id that win over matching")
+    table: dict[str, str] = Field(
+        default_factory=dict,
+        description="managers: fixed pairs source key → target id that win over matching",
+    )
     lookups: dict[str, LookupTable] = Field(default_factory=dict)
     fields: dict[str, FieldRule] = Field(min_length=1)
     rows: RowsSpec | None = None
     user_fields: dict[str, UserField] = Field(default_factory=dict)
     money: MoneySpec | None = Field(None, description="this flow brings an order's money facts onto its deal")
-    stages: dict[str, StageSpec] = Field(default_factory=dict, description="deal stages (C1:PAID …) created by "
-                                                                           "`b24-1c setup` when missing")
+    stages: dict[str, StageSpec] = Field(
+        default_factory=dict, description="deal stages (C1:PAID …) created by `b24-1c setup` when missing"
+    )
 
     def referenced_stages(self) -> set[str]:
         """Stage ids the mapping refers to: stage rules, and source filters on STAGE_ID."""
@@ -313,7 +385,9 @@ class Mapping(_Strict):
     def _uf_names(cls, value: dict[str, UserField]) -> dict[str, UserField]:
         for name in value:
             if not re.match(r"^UF_CRM_[A-Z0-9_]{1,43}$", name):
-                raise ValueError(f"user field '{name}' must match UF_CRM_[A-Z0-9_] and be at most 50 characters")
+                raise ValueError(
+                    f"user field '{name}' must match UF_CRM_[A-Z0-9_] and be at most 50 characters"
+                )
         return value
 
     @model_validator(mode="after")
@@ -324,14 +398,24 @@ class Mapping(_Strict):
                 table, column = rule.lookup.split(".", 1)
                 if table not in self.lookups:
                     known = ", ".join(self.lookups) or "none declared"
-                    raise ValueError(f"field {target}: lookup table '{table}' is not declared in lookups ({known})")
+                    raise ValueError(
+                        f"field {target}: lookup table '{table}' is not declared in lookups ({known})"
+                    )
                 if column not in self.lookups[table].fields:
-                    raise ValueError(f"field {target}: lookup '{rule.lookup}' reads {column}, which lookups."
-                                     f"{table}.fields does not list ({', '.join(self.lookups[table].fields)})")
+                    raise ValueError(
+                        f"field {target}: lookup '{rule.lookup}' reads {column}, which lookups."
+                        f"{table}.fields does not list ({', '.join(self.lookups[table].fields)})"
+                    )
         for name in self.fields:
-            if self.target.system == "bitrix24" and name.startswith("UF_CRM_") and name not in self.user_fields:
-                raise ValueError(f"field {name} is a user field: declare it under user_fields (type, label) so "
-                                 "`b24-1c setup` can create it")
+            if (
+                self.target.system == "bitrix24"
+                and name.startswith("UF_CRM_")
+                and name not in self.user_fields
+            ):
+                raise ValueError(
+                    f"field {name} is a user field: declare it under user_fields (type, label) so "
+                    "`b24-1c setup` can create it"
+                )
         return self
 
 
@@ -362,19 +446,26 @@ def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, 
         found[mapping.flow] = mapping
     for flow in flows or []:
         if flow not in found and not any(p.startswith(str(directory)) for p in problems):
-            problems.append(f"{directory}: no mapping defines flow '{flow}' (found: {', '.join(found) or 'none'})")
+            problems.append(
+                f"{directory}: no mapping defines flow '{flow}' (found: {', '.join(found) or 'none'})"
+            )
     for mapping in found.values():
         rules = list(mapping.fields.items()) + (list(mapping.rows.fields.items()) if mapping.rows else [])
         for target, rule in rules:
             if rule.link is not None and rule.link not in found:
-                problems.append(f"{directory}: flow {mapping.flow}, field {target}: link to unknown flow "
-                                f"'{rule.link}' (flows: {', '.join(found)})")
+                problems.append(
+                    f"{directory}: flow {mapping.flow}, field {target}: link to unknown flow "
+                    f"'{rule.link}' (flows: {', '.join(found)})"
+                )
         if mapping.money is not None and mapping.money.attach_to not in found:
-            problems.append(f"{directory}: flow {mapping.flow}: money.attach_to names unknown flow "
-                            f"'{mapping.money.attach_to}'")
+            problems.append(
+                f"{directory}: flow {mapping.flow}: money.attach_to names unknown flow "
+                f"'{mapping.money.attach_to}'"
+            )
         if mapping.target.also_link is not None and mapping.target.also_link not in found:
-            problems.append(f"{directory}: flow {mapping.flow}: also_link names unknown flow "
-                            f"'{mapping.target.also_link}'")
+            problems.append(
+                f"{directory}: flow {mapping.flow}: also_link names unknown flow '{mapping.target.also_link}'"
+            )
     if problems:
         raise ConfigError(f"{directory}: {len(problems)} problem(s) in mappings", problems=problems)
     return found

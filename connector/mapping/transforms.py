@@ -113,7 +113,15 @@ def to_flag(value: Any, tz: ZoneInfo) -> bool:
 
 
 CONVERTERS: dict[str, Callable[[Any, ZoneInfo], Any]] = {
-    "string": to_string, "money": to_money, "number": to_number, "int": to_int,
-    "date": to_date, "datetime": to_datetime, "bool": to_bool,
-    "float": to_float, "onec_datetime": to_onec_datetime, "onec_date": to_onec_date, "flag": to_flag,
+    "string": to_string,
+    "money": to_money,
+    "number": to_number,
+    "int": to_int,
+    "date": to_date,
+    "datetime": to_datetime,
+    "bool": to_bool,
+    "float": to_float,
+    "onec_datetime": to_onec_datetime,
+    "onec_date": to_onec_date,
+    "flag": to_flag,
 }

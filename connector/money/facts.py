@@ -19,7 +19,10 @@ from connector.onec.query import EMPTY_REF, Guid, literal
 
 ORDER = "Document_ЗаказКлиента"
 ORDER_TYPE = "Document_ЗаказКлиента"
-RECEIPTS = {"bank": "Document_ПоступлениеБезналичныхДенежныхСредств", "cash": "Document_ПриходныйКассовыйОрдер"}
+RECEIPTS = {
+    "bank": "Document_ПоступлениеБезналичныхДенежныхСредств",
+    "cash": "Document_ПриходныйКассовыйОрдер",
+}
 REFUNDS = {"bank": "Document_СписаниеБезналичныхДенежныхСредств", "cash": "Document_РасходныйКассовыйОрдер"}
 SHIPMENT = "Document_РеализацияТоваровУслуг"
 INVOICE = "Document_СчетНаОплатуКлиенту"
@@ -45,12 +48,12 @@ def _dec(value: Any) -> Decimal:
 class Payment:
     """One row of a posted receipt (or refund, negative) that settles the order."""
 
-    key: str            # <document Ref_Key>:<LineNumber>
+    key: str  # <document Ref_Key>:<LineNumber>
     document: str
     number: str
-    date: str           # 1C local datetime
+    date: str  # 1C local datetime
     amount: Decimal
-    kind: str           # bank | cash
+    kind: str  # bank | cash
     refund: bool
 
 
@@ -63,7 +66,7 @@ class FactsReader:
         self._mode: str | None = None
 
     def mode(self) -> str:
-        """"object" (УТ 11.5 settlement objects) or "order" (УТ 11.4 composite Заказ), from $metadata."""
+        """ "object" (УТ 11.5 settlement objects) or "order" (УТ 11.4 composite Заказ), from $metadata."""
         if self._mode is None:
             meta = self.client.metadata
             table = "РасшифровкаПлатежа"
@@ -72,8 +75,10 @@ class FactsReader:
             elif meta.has(RECEIPTS["bank"], "Заказ", table=table):
                 self._mode = "order"
             else:
-                raise ConfigError(f"{RECEIPTS['bank']}.{table} has neither ОбъектРасчетов_Key (УТ 11.5) nor Заказ "
-                                  "(УТ 11.4): money flows need an УТ / КА / ERP base")
+                raise ConfigError(
+                    f"{RECEIPTS['bank']}.{table} has neither ОбъектРасчетов_Key (УТ 11.5) nor Заказ "
+                    "(УТ 11.4): money flows need an УТ / КА / ERP base"
+                )
         return self._mode
 
     def settle_key(self, order: dict[str, Any]) -> str:
@@ -90,8 +95,13 @@ class FactsReader:
     def _docs(self, entity: str, table: str, cond: str, extra: str = "") -> list[dict[str, Any]]:
         flt = f"Posted eq true and DeletionMark eq false and {table}/any(d: {cond})" + extra
         out: list[dict[str, Any]] = []
-        for _, rows in self.client.pages(entity, filter=flt, orderby="Date asc,Ref_Key asc", page_size=500,
-                                         select=["Ref_Key", "Number", "Date", table]):
+        for _, rows in self.client.pages(
+            entity,
+            filter=flt,
+            orderby="Date asc,Ref_Key asc",
+            page_size=500,
+            select=["Ref_Key", "Number", "Date", table],
+        ):
             out.extend(rows)
         return out
 
@@ -112,9 +122,17 @@ class FactsReader:
                             if order is None:
                                 continue
                             amount = _dec(row.get("Сумма"))
-                            found[order].append(Payment(f"{doc['Ref_Key']}:{row['LineNumber']}", doc["Ref_Key"],
-                                                        str(doc.get("Number", "")).strip(), doc["Date"],
-                                                        -amount if refund else amount, kind, refund))
+                            found[order].append(
+                                Payment(
+                                    f"{doc['Ref_Key']}:{row['LineNumber']}",
+                                    doc["Ref_Key"],
+                                    str(doc.get("Number", "")).strip(),
+                                    doc["Date"],
+                                    -amount if refund else amount,
+                                    kind,
+                                    refund,
+                                )
+                            )
         return found
 
     def shipped(self, orders: list[dict[str, Any]]) -> dict[str, tuple[Decimal, Decimal]]:
@@ -124,7 +142,9 @@ class FactsReader:
         tz = self.client.tz
         for i in range(0, len(refs), CHUNK):
             part = refs[i : i + CHUNK]
-            cond = " or ".join(f"d/ЗаказКлиента eq cast({literal(Guid(r), tz)}, '{ORDER_TYPE}')" for r in part)
+            cond = " or ".join(
+                f"d/ЗаказКлиента eq cast({literal(Guid(r), tz)}, '{ORDER_TYPE}')" for r in part
+            )
             for doc in self._docs(SHIPMENT, "Товары", cond):
                 for row in doc.get("Товары") or []:
                     ref = str(row.get("ЗаказКлиента"))
@@ -140,10 +160,20 @@ class FactsReader:
         tz = self.client.tz
         for i in range(0, len(refs), CHUNK):
             part = refs[i : i + CHUNK]
-            flt = "Posted eq true and DeletionMark eq false and (" + " or ".join(
-                f"ДокументОснование eq cast({literal(Guid(r), tz)}, '{ORDER_TYPE}')" for r in part) + ")"
-            for _, rows in self.client.pages(INVOICE, filter=flt, orderby="Ref_Key asc", page_size=500,
-                                             select=["Ref_Key", "ДокументОснование"]):
+            flt = (
+                "Posted eq true and DeletionMark eq false and ("
+                + " or ".join(
+                    f"ДокументОснование eq cast({literal(Guid(r), tz)}, '{ORDER_TYPE}')" for r in part
+                )
+                + ")"
+            )
+            for _, rows in self.client.pages(
+                INVOICE,
+                filter=flt,
+                orderby="Ref_Key asc",
+                page_size=500,
+                select=["Ref_Key", "ДокументОснование"],
+            ):
                 out.update(str(r["ДокументОснование"]) for r in rows)
         return out
 
@@ -155,13 +185,25 @@ class FactsReader:
         out = {}
         for order in orders:
             ref = str(order["Ref_Key"])
-            out[ref] = facts_of(order, payments.get(ref, []), shipped.get(ref, (Decimal(0), Decimal(0))),
-                                ref in invoiced, today, self.by_quantity)
+            out[ref] = facts_of(
+                order,
+                payments.get(ref, []),
+                shipped.get(ref, (Decimal(0), Decimal(0))),
+                ref in invoiced,
+                today,
+                self.by_quantity,
+            )
         return out
 
 
-def facts_of(order: dict[str, Any], payments: list[Payment], shipped: tuple[Decimal, Decimal], invoiced: bool,
-             today: date, by_quantity: bool = False) -> dict[str, Any]:
+def facts_of(
+    order: dict[str, Any],
+    payments: list[Payment],
+    shipped: tuple[Decimal, Decimal],
+    invoiced: bool,
+    today: date,
+    by_quantity: bool = False,
+) -> dict[str, Any]:
     """The pure arithmetic: paid, balance, percentages, last payment, due date, overdue days."""
     amount = _dec(order.get("СуммаДокумента"))
     paid = sum((p.amount for p in payments), Decimal(0))
@@ -194,6 +236,16 @@ def facts_of(order: dict[str, Any], payments: list[Payment], shipped: tuple[Deci
         "pay_due_date": due,
         "days_overdue": max(0, overdue),
         "invoiced": invoiced,
-        "payments": [{"key": p.key, "document": p.document, "number": p.number, "date": p.date,
-                      "amount": _money(p.amount), "kind": p.kind, "refund": p.refund} for p in payments],
+        "payments": [
+            {
+                "key": p.key,
+                "document": p.document,
+                "number": p.number,
+                "date": p.date,
+                "amount": _money(p.amount),
+                "kind": p.kind,
+                "refund": p.refund,
+            }
+            for p in payments
+        ],
     }

@@ -25,8 +25,15 @@ ORDER_LINK_FIELDS = {SHIPMENT: ("Товары", "ЗаказКлиента")}
 class MoneySource:
     """OneCSource over orders, each record extended with facts (paid, shipped, due …) under their names."""
 
-    def __init__(self, client: ODataClient, spec: Mapping, page_size: int, ledger: Ledger, clock: Clock,
-                 by_quantity: bool = False) -> None:
+    def __init__(
+        self,
+        client: ODataClient,
+        spec: Mapping,
+        page_size: int,
+        ledger: Ledger,
+        clock: Clock,
+        by_quantity: bool = False,
+    ) -> None:
         self.orders = OneCSource(client, spec, page_size)
         self.client = client
         self.spec = spec
@@ -71,9 +78,14 @@ class MoneySource:
         for entity in MONEY_DOCS:
             yield from self._changed_docs(entity, since)
         today = self.clock.now().astimezone(self.client.tz).date().isoformat()
-        due = [link.source_key for link in self.ledger.links(self.watch, list(self.ledger.keys(self.watch))).values()
-               if link.content_hash != today]
-        for i in range(0, len(due), self.page_size):  # once a day: reminders and overdue rules need no 1C change
+        due = [
+            link.source_key
+            for link in self.ledger.links(self.watch, list(self.ledger.keys(self.watch))).values()
+            if link.content_hash != today
+        ]
+        for i in range(
+            0, len(due), self.page_size
+        ):  # once a day: reminders and overdue rules need no 1C change
             part = due[i : i + self.page_size]
             yield [(k, None) for k in part]
             self.ledger.put_links(self.watch, [(k, "-", today, None) for k in part])
@@ -91,14 +103,27 @@ class MoneySource:
         """Versions and pointers of an entity's documents (light: a few columns)."""
         f = F(self.client.tz)
         flt = f.ge("Date", since) if since is not None else None
-        for _, rows in self.client.pages(entity, filter=flt, orderby="Date asc,Ref_Key asc",
-                                         page_size=max(self.page_size, 1000),
-                                         select=["Ref_Key", "DataVersion", *self._pointer_columns(entity)]):
+        for _, rows in self.client.pages(
+            entity,
+            filter=flt,
+            orderby="Date asc,Ref_Key asc",
+            page_size=max(self.page_size, 1000),
+            select=["Ref_Key", "DataVersion", *self._pointer_columns(entity)],
+        ):
             yield rows
 
     def _remember(self, entity: str, rows: list[dict[str, Any]]) -> None:
-        outcomes = [Outcome(str(r["Ref_Key"]), "update", "applied", ",".join(sorted(self._pointers(entity, r))) or "-",
-                            entity, r.get("DataVersion")) for r in rows]
+        outcomes = [
+            Outcome(
+                str(r["Ref_Key"]),
+                "update",
+                "applied",
+                ",".join(sorted(self._pointers(entity, r))) or "-",
+                entity,
+                r.get("DataVersion"),
+            )
+            for r in rows
+        ]
         self.ledger.commit(self.tracker, None, outcomes)
 
     def _changed_docs(self, entity: str, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
@@ -107,8 +132,12 @@ class MoneySource:
             keys = [str(r["Ref_Key"]) for r in rows]
             seen.update(keys)
             known = self.ledger.links(self.tracker, keys)
-            changed = [r for r in rows if str(r["Ref_Key"]) not in known
-                       or known[str(r["Ref_Key"])].source_version != r.get("DataVersion")]
+            changed = [
+                r
+                for r in rows
+                if str(r["Ref_Key"]) not in known
+                or known[str(r["Ref_Key"])].source_version != r.get("DataVersion")
+            ]
             if not changed:
                 continue
             pointers: set[str] = set()
@@ -122,11 +151,16 @@ class MoneySource:
                 yield [(o, None) for o in orders]
             self._remember(entity, changed)  # only now: the orders above are committed
         if since is None:  # a full scan also notices documents deleted outright
-            gone = [k for k, link in self.ledger.links(self.tracker, list(self.ledger.keys(self.tracker))).items()
-                    if k not in seen and link.content_hash == entity]
+            gone = [
+                k
+                for k, link in self.ledger.links(self.tracker, list(self.ledger.keys(self.tracker))).items()
+                if k not in seen and link.content_hash == entity
+            ]
             if gone:
                 known = self.ledger.links(self.tracker, gone)
-                orders = self._orders_for({t for k in gone for t in known[k].target_id.split(",") if t not in ("", "-")})
+                orders = self._orders_for(
+                    {t for k in gone for t in known[k].target_id.split(",") if t not in ("", "-")}
+                )
                 if orders:
                     yield [(o, None) for o in orders]
                 self.ledger.forget(self.tracker, gone)

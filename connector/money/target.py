@@ -42,7 +42,9 @@ def _fmt(template: str, values: dict[str, Any]) -> str:
 class MoneyTarget:
     """Updates deals found through the `attach_to` flow's ledger links; keeps payments and to-dos in step."""
 
-    def __init__(self, client: Bitrix24Client, spec: Mapping, ledger: Ledger, portal_offset: str = "+03:00") -> None:
+    def __init__(
+        self, client: Bitrix24Client, spec: Mapping, ledger: Ledger, portal_offset: str = "+03:00"
+    ) -> None:
         assert spec.money is not None
         self.client = client
         self.spec = spec
@@ -76,9 +78,12 @@ class MoneyTarget:
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(deal_ids), 2500):
             flt = {"@ID": deal_ids[i : i + 2500]}
-            for page in self.client.list_fast("crm.deal.list", flt, ["ID", "STAGE_ID", "CATEGORY_ID",
-                                                                     "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"],
-                                              expect=len(flt["@ID"])):
+            for page in self.client.list_fast(
+                "crm.deal.list",
+                flt,
+                ["ID", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"],
+                expect=len(flt["@ID"]),
+            ):
                 for row in page:
                     found[str(row["ID"])] = row
         return found
@@ -86,8 +91,11 @@ class MoneyTarget:
     def _stage_move(self, wanted: Any, deal: dict[str, Any]) -> tuple[str | None, int | None]:
         """(stage, category) to set, or (None, None) when the rule would move the deal backwards or nowhere."""
         if isinstance(wanted, dict):
-            stage, category, backwards = str(wanted.get("stage")), wanted.get("category"), bool(
-                wanted.get("backwards", self.money.stages_backwards))
+            stage, category, backwards = (
+                str(wanted.get("stage")),
+                wanted.get("category"),
+                bool(wanted.get("backwards", self.money.stages_backwards)),
+            )
         else:
             stage, category, backwards = str(wanted), None, self.money.stages_backwards
         current = str(deal.get("STAGE_ID") or "")
@@ -116,8 +124,19 @@ class MoneyTarget:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Skips pass through; the rest go 20 orders at a time. A lost reply is raised with what was settled."""
-        outcomes = [Outcome(a.record.key, "skip", "skipped", a.target_id, a.record.hash, a.record.version,
-                            label=a.record.label) for a in actions if a.kind == "skip"]
+        outcomes = [
+            Outcome(
+                a.record.key,
+                "skip",
+                "skipped",
+                a.target_id,
+                a.record.hash,
+                a.record.version,
+                label=a.record.label,
+            )
+            for a in actions
+            if a.kind == "skip"
+        ]
         live = [a for a in actions if a.kind != "skip"]
         deals = self.find([a.record.key for a in live])
         current = self._current(sorted(set(deals.values()))) if live else {}
@@ -132,8 +151,9 @@ class MoneyTarget:
             raise lost
         return outcomes
 
-    def _apply_chunk(self, live: Sequence[Action], deals: dict[str, str],
-                     current: dict[str, dict[str, Any]]) -> list[Outcome]:
+    def _apply_chunk(
+        self, live: Sequence[Action], deals: dict[str, str], current: dict[str, dict[str, Any]]
+    ) -> list[Outcome]:
         """Plan every order's commands (deal, stage, payments, reminders), send them packed into shared batches,
         then record outcomes and detail links."""
         outcomes: list[Outcome] = []
@@ -142,9 +162,18 @@ class MoneyTarget:
             rec = action.record
             deal_id = action.target_id or deals.get(rec.key)
             if deal_id is None or deal_id not in current:
-                outcomes.append(Outcome(rec.key, action.kind, "failed", version=rec.version, deferred=True,
-                                        error=f"{rec.label}: no deal yet (flow {self.money.attach_to} has not "
-                                              "synced this order); retried every cycle", label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key,
+                        action.kind,
+                        "failed",
+                        version=rec.version,
+                        deferred=True,
+                        error=f"{rec.label}: no deal yet (flow {self.money.attach_to} has not "
+                        "synced this order); retried every cycle",
+                        label=rec.label,
+                    )
+                )
                 continue
             plan = _Plan(action, deal_id, f"o{n}_")
             self._plan_deal(plan, current[deal_id])
@@ -159,7 +188,9 @@ class MoneyTarget:
             outcomes.append(self._settle(plan, results, errors))
         return outcomes
 
-    def _send(self, units: list[dict[str, tuple[str, dict[str, Any]]]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _send(
+        self, units: list[dict[str, tuple[str, dict[str, Any]]]]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Pack units (commands that refer to each other) into batches of at most 50 commands."""
         results: dict[str, Any] = {}
         errors: dict[str, Any] = {}
@@ -175,14 +206,26 @@ class MoneyTarget:
 
     def _settle(self, plan: _Plan, results: dict[str, Any], errors: dict[str, Any]) -> Outcome:
         rec = plan.action.record
-        problems = [f"{name}: {errors[key].get('error_description') or errors[key].get('error')}"
-                    for key, name in plan.names.items() if key in errors]
+        problems = [
+            f"{name}: {errors[key].get('error_description') or errors[key].get('error')}"
+            for key, name in plan.names.items()
+            if key in errors
+        ]
         for record in plan.after:
             record(results, errors)
         if problems:
-            return Outcome(rec.key, plan.action.kind, "failed", plan.deal_id, version=rec.version, label=rec.label,
-                           error=f"{rec.label}: " + "; ".join(problems))
-        return Outcome(rec.key, plan.action.kind, "applied", plan.deal_id, rec.hash, rec.version, label=rec.label)
+            return Outcome(
+                rec.key,
+                plan.action.kind,
+                "failed",
+                plan.deal_id,
+                version=rec.version,
+                label=rec.label,
+                error=f"{rec.label}: " + "; ".join(problems),
+            )
+        return Outcome(
+            rec.key, plan.action.kind, "applied", plan.deal_id, rec.hash, rec.version, label=rec.label
+        )
 
     def _plan_deal(self, plan: _Plan, deal: dict[str, Any]) -> None:
         rec = plan.action.record
@@ -190,13 +233,31 @@ class MoneyTarget:
         if STAGE in rec.fields:
             stage, category = self._stage_move(rec.fields[STAGE], deal)
             if category is not None:
-                plan.add({plan.key("c"): ("crm.item.update", {"entityTypeId": 2, "id": plan.deal_id, "fields": {
-                    "categoryId": category, "stageId": stage}})}, "pipeline")
+                plan.add(
+                    {
+                        plan.key("c"): (
+                            "crm.item.update",
+                            {
+                                "entityTypeId": 2,
+                                "id": plan.deal_id,
+                                "fields": {"categoryId": category, "stageId": stage},
+                            },
+                        )
+                    },
+                    "pipeline",
+                )
             elif stage is not None:
                 fields[STAGE] = stage
         if fields:
-            plan.add({plan.key("u"): ("crm.deal.update", {"id": plan.deal_id, "fields": fields,
-                                                          "params": {"REGISTER_SONET_EVENT": "N"}})}, "deal")
+            plan.add(
+                {
+                    plan.key("u"): (
+                        "crm.deal.update",
+                        {"id": plan.deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}},
+                    )
+                },
+                "deal",
+            )
 
     # -- payments (detail records) ---------------------------------------------------------------------------------
 
@@ -206,10 +267,16 @@ class MoneyTarget:
             return
         order = plan.action.record.key
         wanted = {p["key"]: p for p in rows if not p.get("refund")}
-        have = {link.source_key: link for link in self.ledger.children(self.payments_flow, [order])[order]
-                if link.target_id != "?"}
-        unsettled = [link.source_key for link in self.ledger.children(self.payments_flow, [order])[order]
-                     if link.target_id == "?"]
+        have = {
+            link.source_key: link
+            for link in self.ledger.children(self.payments_flow, [order])[order]
+            if link.target_id != "?"
+        }
+        unsettled = [
+            link.source_key
+            for link in self.ledger.children(self.payments_flow, [order])[order]
+            if link.target_id == "?"
+        ]
         if unsettled and mode == "native":
             self._adopt_orphans(order, plan.deal_id, unsettled, have, wanted)
         writes: list[tuple[str, str, str, dict[str, Any]]] = []  # (payment key, add cmd, update cmd, payload)
@@ -220,25 +287,49 @@ class MoneyTarget:
                 continue
             a, u = plan.key("pa"), plan.key("pu")
             if mode == "native":
-                fields = {"sum": float(p["amount"]), "paid": "Y", "datePaid": f"{p['date'][:19]}{self.offset}"}
+                fields = {
+                    "sum": float(p["amount"]),
+                    "paid": "Y",
+                    "datePaid": f"{p['date'][:19]}{self.offset}",
+                }
                 if key in have:
-                    plan.add({u: ("crm.item.payment.update", {"id": have[key].target_id, "fields": fields})},
-                             f"payment {p['number']}")
+                    plan.add(
+                        {u: ("crm.item.payment.update", {"id": have[key].target_id, "fields": fields})},
+                        f"payment {p['number']}",
+                    )
                 else:
                     plan.creating.append(key)
-                    plan.add({a: ("crm.item.payment.add", {"entityTypeId": 2, "entityId": plan.deal_id}),
-                              u: ("crm.item.payment.update", {"id": f"$result[{a}]", "fields": fields})},
-                             f"payment {p['number']}")
+                    plan.add(
+                        {
+                            a: ("crm.item.payment.add", {"entityTypeId": 2, "entityId": plan.deal_id}),
+                            u: ("crm.item.payment.update", {"id": f"$result[{a}]", "fields": fields}),
+                        },
+                        f"payment {p['number']}",
+                    )
             else:
-                fields = {"title": _fmt(self.money.payments.title, {**p, "date": p["date"][:10]}),
-                          "opportunity": float(p["amount"]), "parentId2": int(plan.deal_id), "xmlId": f"1C:{key}",
-                          "begindate": p["date"][:10]}
+                fields = {
+                    "title": _fmt(self.money.payments.title, {**p, "date": p["date"][:10]}),
+                    "opportunity": float(p["amount"]),
+                    "parentId2": int(plan.deal_id),
+                    "xmlId": f"1C:{key}",
+                    "begindate": p["date"][:10],
+                }
                 if key in have:
-                    plan.add({u: ("crm.item.update", {"entityTypeId": sp, "id": have[key].target_id,
-                                                      "fields": fields})}, f"payment {p['number']}")
+                    plan.add(
+                        {
+                            u: (
+                                "crm.item.update",
+                                {"entityTypeId": sp, "id": have[key].target_id, "fields": fields},
+                            )
+                        },
+                        f"payment {p['number']}",
+                    )
                 else:
                     plan.creating.append(key)
-                    plan.add({a: ("crm.item.add", {"entityTypeId": sp, "fields": fields})}, f"payment {p['number']}")
+                    plan.add(
+                        {a: ("crm.item.add", {"entityTypeId": sp, "fields": fields})},
+                        f"payment {p['number']}",
+                    )
             writes.append((key, a, u, p))
         gone = [(k, plan.key("pd")) for k in have if k not in wanted]
         for key, d in gone:
@@ -262,27 +353,43 @@ class MoneyTarget:
 
         plan.after.append(record)
 
-    def _adopt_orphans(self, order: str, deal_id: str, unsettled: list[str], have: dict[str, Any],
-                       wanted: dict[str, dict[str, Any]]) -> None:
+    def _adopt_orphans(
+        self,
+        order: str,
+        deal_id: str,
+        unsettled: list[str],
+        have: dict[str, Any],
+        wanted: dict[str, dict[str, Any]],
+    ) -> None:
         """Payments announced but never recorded (a crash or a lost reply): adopt the deal's unknown payments that
         match by amount and date, or that an interrupted create left unpaid, instead of adding twins."""
         known = {link.target_id for link in have.values()}
-        existing = self.client.call("crm.item.payment.list", {"entityTypeId": 2, "entityId": deal_id}).result or []
+        existing = (
+            self.client.call("crm.item.payment.list", {"entityTypeId": 2, "entityId": deal_id}).result or []
+        )
         strangers = [p for p in existing if str(p.get("id")) not in known]
         adopted: list[tuple[str, str, str | None, str | None]] = []
         for key in unsettled:
             w = wanted.get(key)
             match = None
             if w is not None:
-                match = next((p for p in strangers if abs(float(p.get("sum") or 0) - float(w["amount"])) < 0.005
-                              and str(p.get("datePaid") or "")[:10] == w["date"][:10]), None)
+                match = next(
+                    (
+                        p
+                        for p in strangers
+                        if abs(float(p.get("sum") or 0) - float(w["amount"])) < 0.005
+                        and str(p.get("datePaid") or "")[:10] == w["date"][:10]
+                    ),
+                    None,
+                )
             match = match or next((p for p in strangers if p.get("paid") == "N"), None)
             if match is not None:
                 strangers.remove(match)
                 adopted.append((key, str(match["id"]), None, order))
                 log.info("adopted a payment left by an interrupted write", order=order, payment=match["id"])
-        self.ledger.put_links(self.payments_flow, adopted,
-                              drop=[k for k in unsettled if k not in {a[0] for a in adopted}])
+        self.ledger.put_links(
+            self.payments_flow, adopted, drop=[k for k in unsettled if k not in {a[0] for a in adopted}]
+        )
         for key, target, _, _ in adopted:
             have[key] = _Known(key, target)
 
@@ -293,12 +400,19 @@ class MoneyTarget:
         today = date.today()
         due = values.get(spec.date) if spec is not None else None
         fully_paid = bool(values.get("fully_paid"))
-        horizon = max(spec.max_age_days if spec else 0,
-                      self.money.overdue.after_days + self.money.overdue.within_days if self.money.overdue else 0)
-        watching = bool(due) and not fully_paid and (today - date.fromisoformat(str(due)[:10])).days <= horizon
+        horizon = max(
+            spec.max_age_days if spec else 0,
+            self.money.overdue.after_days + self.money.overdue.within_days if self.money.overdue else 0,
+        )
+        watching = (
+            bool(due) and not fully_paid and (today - date.fromisoformat(str(due)[:10])).days <= horizon
+        )
         # Watched orders are looked at again once a day (the source keeps the date of the last look in the hash).
-        self.ledger.put_links(self.watch_flow, [(order, plan.deal_id, today.isoformat(), None)] if watching else [],
-                              drop=[] if watching else [order])
+        self.ledger.put_links(
+            self.watch_flow,
+            [(order, plan.deal_id, today.isoformat(), None)] if watching else [],
+            drop=[] if watching else [order],
+        )
         if spec is not None:
             paid = holds(spec.close_when, values)
             todo = self.ledger.links(self.todo_flow, [order]).get(order)
@@ -307,24 +421,60 @@ class MoneyTarget:
                 deadline = f"{str(due)[:10]}T{spec.hour:02d}:00:00{self.offset}"
                 if todo is None:
                     key = plan.key("t")
-                    plan.add({key: ("crm.activity.todo.add", {
-                        "ownerTypeId": 2, "ownerId": int(plan.deal_id), "deadline": deadline,
-                        "title": _fmt(spec.title, values), "description": _fmt(spec.description, values),
-                        "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1), "pingOffsets": [0, 60]})}, "to-do")
-                    plan.after.append(lambda r, e, key=key, d=deadline: self._record_todo(order, r.get(key), d, plan))
+                    plan.add(
+                        {
+                            key: (
+                                "crm.activity.todo.add",
+                                {
+                                    "ownerTypeId": 2,
+                                    "ownerId": int(plan.deal_id),
+                                    "deadline": deadline,
+                                    "title": _fmt(spec.title, values),
+                                    "description": _fmt(spec.description, values),
+                                    "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1),
+                                    "pingOffsets": [0, 60],
+                                },
+                            )
+                        },
+                        "to-do",
+                    )
+                    plan.after.append(
+                        lambda r, e, key=key, d=deadline: self._record_todo(order, r.get(key), d, plan)
+                    )
                 elif todo.content_hash != deadline:
                     key = plan.key("t")
-                    plan.add({key: ("crm.activity.update", {"id": todo.target_id, "fields": {
-                        "DEADLINE": deadline, "END_TIME": deadline, "DESCRIPTION": _fmt(spec.description, values)}})},
-                             "to-do")
-                    plan.after.append(lambda r, e, key=key, d=deadline, t=todo.target_id:
-                                      self._record_todo(order, t if key in r else None, d, plan))
+                    plan.add(
+                        {
+                            key: (
+                                "crm.activity.update",
+                                {
+                                    "id": todo.target_id,
+                                    "fields": {
+                                        "DEADLINE": deadline,
+                                        "END_TIME": deadline,
+                                        "DESCRIPTION": _fmt(spec.description, values),
+                                    },
+                                },
+                            )
+                        },
+                        "to-do",
+                    )
+                    plan.after.append(
+                        lambda r, e, key=key, d=deadline, t=todo.target_id: self._record_todo(
+                            order, t if key in r else None, d, plan
+                        )
+                    )
             elif todo is not None and todo.content_hash != "done" and (paid or not due):
                 key = plan.key("t")
-                plan.add({key: ("crm.activity.update", {"id": todo.target_id, "fields": {"COMPLETED": "Y"}})},
-                         "to-do")
-                plan.after.append(lambda r, e, key=key, t=todo.target_id:
-                                  self._record_todo(order, t if key in r else None, "done", plan))
+                plan.add(
+                    {key: ("crm.activity.update", {"id": todo.target_id, "fields": {"COMPLETED": "Y"}})},
+                    "to-do",
+                )
+                plan.after.append(
+                    lambda r, e, key=key, t=todo.target_id: self._record_todo(
+                        order, t if key in r else None, "done", plan
+                    )
+                )
         rule = self.money.overdue
         days = int(values.get("days_overdue") or 0)
         if rule is None or fully_paid or not rule.after_days <= days <= rule.after_days + rule.within_days:
@@ -332,16 +482,30 @@ class MoneyTarget:
         if self.ledger.links(self.overdue_flow, [order]).get(order) is not None:
             return
         key = plan.key("k")
-        plan.add({key: ("tasks.task.add", {"fields": {
-            "TITLE": _fmt(rule.title, values), "DESCRIPTION": _fmt(rule.description, values),
-            "RESPONSIBLE_ID": rule.responsible_id, "UF_CRM_TASK": [f"D_{plan.deal_id}"]}})}, "overdue task")
+        plan.add(
+            {
+                key: (
+                    "tasks.task.add",
+                    {
+                        "fields": {
+                            "TITLE": _fmt(rule.title, values),
+                            "DESCRIPTION": _fmt(rule.description, values),
+                            "RESPONSIBLE_ID": rule.responsible_id,
+                            "UF_CRM_TASK": [f"D_{plan.deal_id}"],
+                        }
+                    },
+                )
+            },
+            "overdue task",
+        )
 
         def record_task(results: dict[str, Any], errors: dict[str, Any]) -> None:
             created = results.get(key)
             if isinstance(created, dict):
                 task = created.get("task", {})
-                self.ledger.put_links(self.overdue_flow, [(order, str(task.get("id", "?")), str(today),
-                                                           plan.deal_id)])
+                self.ledger.put_links(
+                    self.overdue_flow, [(order, str(task.get("id", "?")), str(today), plan.deal_id)]
+                )
 
         plan.after.append(record_task)
 

@@ -31,18 +31,21 @@ def parse_edmx(xml: bytes | str) -> dict[str, EntityInfo]:
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
-        raise TransientError(f"1C $metadata is not valid XML ({exc}); is the publication answering with HTML?") \
-            from None
+        raise TransientError(
+            f"1C $metadata is not valid XML ({exc}); is the publication answering with HTML?"
+        ) from None
     complex_types: dict[str, dict[str, str]] = {}
     for ct in root.iter(f"{_EDM}ComplexType"):
-        complex_types[ct.get("Name", "")] = {p.get("Name", ""): p.get("Type", "") for p in ct.iter(f"{_EDM}Property")}
+        complex_types[ct.get("Name", "")] = {
+            p.get("Name", ""): p.get("Type", "") for p in ct.iter(f"{_EDM}Property")
+        }
     entities: dict[str, EntityInfo] = {}
     for et in root.iter(f"{_EDM}EntityType"):
         info = EntityInfo(et.get("Name", ""))
         for prop in et.findall(f"{_EDM}Property"):
             name, edm = prop.get("Name", ""), prop.get("Type", "")
             if edm.startswith("Collection("):
-                row_type = edm[len("Collection("):-1].split(".", 1)[-1]
+                row_type = edm[len("Collection(") : -1].split(".", 1)[-1]
                 info.tables[name] = complex_types.get(row_type, {})
             else:
                 info.properties[name] = edm
@@ -83,7 +86,9 @@ class MetadataCache:
             if candidate in names:
                 return candidate
         where = f"{entity}.{table}" if table else entity
-        raise ConfigError(f"{where} has none of {', '.join(candidates)} (it has: {', '.join(sorted(names)[:30])})")
+        raise ConfigError(
+            f"{where} has none of {', '.join(candidates)} (it has: {', '.join(sorted(names)[:30])})"
+        )
 
     def has(self, entity: str, prop: str, table: str | None = None) -> bool:
         info = self.entities.get(entity)

@@ -19,15 +19,31 @@ from connector.onec.metadata import MetadataCache
 from connector.onec.query import Guid, literal
 
 _SYSTEM_OPTIONS = {"filter", "select", "orderby", "top", "skip", "format", "expand", "inlinecount"}
-_STOP_CODES = {"10": "unknown property", "14": "cannot parse the query", "21": "unsupported function",
-               "6": "invalid URL", "8": "unknown entity type", "11": "unknown method"}
+_STOP_CODES = {
+    "10": "unknown property",
+    "14": "cannot parse the query",
+    "21": "unsupported function",
+    "6": "invalid URL",
+    "8": "unknown entity type",
+    "11": "unknown method",
+}
 
 
 class ODataClient:
     """Reads and writes 1C objects through /odata/standard.odata/."""
 
-    def __init__(self, session: requests.Session, base_url: str, user: str, password: str, tz: ZoneInfo,
-                 clock: Clock, timeout: float = 120.0, max_connections: int = 2, max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        user: str,
+        password: str,
+        tz: ZoneInfo,
+        clock: Clock,
+        timeout: float = 120.0,
+        max_connections: int = 2,
+        max_attempts: int = 5,
+    ) -> None:
         self.session = session
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
@@ -44,10 +60,15 @@ class ODataClient:
         with self._slots:
             self.requests += 1
             try:
-                resp = self.session.get(self.base_url + "$metadata", headers={"Authorization": self._auth_header},
-                                        timeout=self.timeout)
+                resp = self.session.get(
+                    self.base_url + "$metadata",
+                    headers={"Authorization": self._auth_header},
+                    timeout=self.timeout,
+                )
             except requests.RequestException as exc:
-                raise TransientError(f"1C did not answer $metadata: {type(exc).__name__}", system="1c") from None
+                raise TransientError(
+                    f"1C did not answer $metadata: {type(exc).__name__}", system="1c"
+                ) from None
         if resp.status_code in (401, 403):
             raise AuthError("1C refused $metadata: check the user and password", system="1c")
         if resp.status_code != 200:
@@ -57,24 +78,38 @@ class ODataClient:
     # -- low level ----------------------------------------------------------------------------------------------
 
     def url(self, resource: str, options: Mapping[str, str | int] | None = None) -> str:
-        query = "&".join(f"{'$' if k in _SYSTEM_OPTIONS else ''}{k}={quote(str(v), safe='')}"
-                         for k, v in (options or {}).items())
+        query = "&".join(
+            f"{'$' if k in _SYSTEM_OPTIONS else ''}{k}={quote(str(v), safe='')}"
+            for k, v in (options or {}).items()
+        )
         path = quote(resource, safe="()/'=,$")
         return self.base_url + path + ("?" + query if query else "")
 
-    def request(self, method: str, resource: str, options: Mapping[str, str | int] | None = None,
-                body: Any = None, write: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        resource: str,
+        options: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        write: bool = False,
+    ) -> Any:
         """One HTTP exchange; reads are retried on transient failures, writes never blindly."""
         options = {**(options or {}), "format": "json"}
-        retrying = Retrying(retry=retry_if_exception_type(TransientError) if not write else retry_if_exception_type(()),
-                            wait=wait_exponential(multiplier=0.5, max=20), sleep=self.clock.sleep,
-                            stop=stop_after_attempt(self.max_attempts if not write else 1), reraise=True)
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError) if not write else retry_if_exception_type(()),
+            wait=wait_exponential(multiplier=0.5, max=20),
+            sleep=self.clock.sleep,
+            stop=stop_after_attempt(self.max_attempts if not write else 1),
+            reraise=True,
+        )
         for attempt in retrying:
             with attempt:
                 return self._send(method, resource, options, body, write)
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, resource: str, options: Mapping[str, str | int], body: Any, write: bool) -> Any:
+    def _send(
+        self, method: str, resource: str, options: Mapping[str, str | int], body: Any, write: bool
+    ) -> Any:
         headers = {"Authorization": self._auth_header, "Accept": "application/json"}
         data = None
         if body is not None:
@@ -86,26 +121,37 @@ class ODataClient:
             try:
                 resp = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
             except requests.ConnectTimeout:
-                raise TransientError("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
+                raise TransientError(
+                    "cannot connect to 1C (timeout)", system="1c", resource=resource
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if write:
-                    raise OutcomeUnknown(f"the reply of 1C to {method} {resource} was lost: {type(exc).__name__}",
-                                         system="1c") from None
-                raise TransientError(f"1C did not answer: {type(exc).__name__}", system="1c",
-                                     resource=resource) from None
+                    raise OutcomeUnknown(
+                        f"the reply of 1C to {method} {resource} was lost: {type(exc).__name__}", system="1c"
+                    ) from None
+                raise TransientError(
+                    f"1C did not answer: {type(exc).__name__}", system="1c", resource=resource
+                ) from None
         return self._parse(resp, method, resource, write)
 
     def _parse(self, resp: requests.Response, method: str, resource: str, write: bool) -> Any:
         if resp.status_code == 401 and "json" not in resp.headers.get("Content-Type", ""):
             # A wrong user or password: never worth retrying (1C may lock the user after a few tries).
-            raise AuthError("1C refused the credentials (401): check ONEC_USER and ONEC_PASSWORD", system="1c")
+            raise AuthError(
+                "1C refused the credentials (401): check ONEC_USER and ONEC_PASSWORD", system="1c"
+            )
         text = resp.content.decode("utf-8-sig", errors="replace")
         ctype = resp.headers.get("Content-Type", "")
         if "html" in ctype or (text.lstrip()[:1] == "<" and "json" not in ctype):
             if resp.status_code in (200, 401, 403):
-                raise AuthError(f"1C answered an HTML page ({resp.status_code}) instead of OData: check the "
-                                "publication (default.vrd), the user and the password", system="1c")
-            err = TransientError(f"1C answered {resp.status_code} with an HTML page", system="1c", resource=resource)
+                raise AuthError(
+                    f"1C answered an HTML page ({resp.status_code}) instead of OData: check the "
+                    "publication (default.vrd), the user and the password",
+                    system="1c",
+                )
+            err = TransientError(
+                f"1C answered {resp.status_code} with an HTML page", system="1c", resource=resource
+            )
             if write:
                 raise OutcomeUnknown(str(err), system="1c")
             raise err
@@ -118,8 +164,9 @@ class ODataClient:
         except ValueError:
             if resp.status_code < 300 and ctype.startswith("text/plain"):
                 return text.strip()
-            raise TransientError(f"1C answered {resp.status_code} with a body that is not JSON", system="1c",
-                                 resource=resource) from None
+            raise TransientError(
+                f"1C answered {resp.status_code} with a body that is not JSON", system="1c", resource=resource
+            ) from None
         if resp.status_code < 300:
             return payload
         err = payload.get("odata.error", {}) if isinstance(payload, dict) else {}
@@ -127,23 +174,41 @@ class ODataClient:
         message = (err.get("message") or {}).get("value", "") if isinstance(err.get("message"), dict) else ""
         if resp.status_code == 401 or code == "20":
             hint = message or "check the user and the rights of the OData user"
-            raise AuthError(f"1C refused access ({resp.status_code}, code {code or '-'}): {hint}", system="1c",
-                            resource=resource)
+            raise AuthError(
+                f"1C refused access ({resp.status_code}, code {code or '-'}): {hint}",
+                system="1c",
+                resource=resource,
+            )
         if code in _STOP_CODES or (resp.status_code == 404 and code != "9"):
-            raise StopRun(f"1C rejected the request ({_STOP_CODES.get(code, 'not published?')}, code {code}): "
-                          f"{message}", system="1c", resource=resource)
+            raise StopRun(
+                f"1C rejected the request ({_STOP_CODES.get(code, 'not published?')}, code {code}): "
+                f"{message}",
+                system="1c",
+                resource=resource,
+            )
         if code == "-1" or 400 <= resp.status_code < 500:
-            raise RemoteRejected(f"1C: {message or resp.status_code}", code=code, system="1c", resource=resource)
-        exc = TransientError(f"1C answered {resp.status_code} (code {code}): {message}", system="1c",
-                             resource=resource)
+            raise RemoteRejected(
+                f"1C: {message or resp.status_code}", code=code, system="1c", resource=resource
+            )
+        exc = TransientError(
+            f"1C answered {resp.status_code} (code {code}): {message}", system="1c", resource=resource
+        )
         if write:
             raise OutcomeUnknown(str(exc), system="1c")
         raise exc
 
     # -- reads --------------------------------------------------------------------------------------------------
 
-    def query(self, entity: str, *, filter: str | None = None, select: list[str] | None = None,
-              orderby: str | None = None, top: int | None = None, skip: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self,
+        entity: str,
+        *,
+        filter: str | None = None,
+        select: list[str] | None = None,
+        orderby: str | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+    ) -> list[dict[str, Any]]:
         """One GET of a collection."""
         options: dict[str, str | int] = {}
         if filter:
@@ -162,8 +227,16 @@ class ODataClient:
         rows: list[dict[str, Any]] = payload["value"]
         return rows
 
-    def pages(self, entity: str, *, filter: str | None, orderby: str, page_size: int,
-              select: list[str] | None = None, skip: int = 0) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def pages(
+        self,
+        entity: str,
+        *,
+        filter: str | None,
+        orderby: str,
+        page_size: int,
+        select: list[str] | None = None,
+        skip: int = 0,
+    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         """(skip, rows) pages with $top/$skip under a stable $orderby, until a short page."""
         while True:
             rows = self.query(entity, filter=filter, select=select, orderby=orderby, top=page_size, skip=skip)
@@ -179,8 +252,9 @@ class ODataClient:
             raise TransientError(f"1C answered {entity} without an object", system="1c")
         return payload
 
-    def by_refs(self, entity: str, refs: list[str], select: list[str] | None = None,
-                chunk: int = 20) -> dict[str, dict[str, Any]]:
+    def by_refs(
+        self, entity: str, refs: list[str], select: list[str] | None = None, chunk: int = 20
+    ) -> dict[str, dict[str, Any]]:
         """Objects by Ref_Key, fetched `chunk` at a time with `Ref_Key eq guid'…' or …`."""
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(refs))
@@ -197,11 +271,17 @@ class ODataClient:
         return dict(self.request("POST", entity, body=dict(fields), write=True))
 
     def update(self, entity: str, ref: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.request("PATCH", f"{entity}({literal(Guid(ref), self.tz)})", body=dict(fields), write=True))
+        return dict(
+            self.request("PATCH", f"{entity}({literal(Guid(ref), self.tz)})", body=dict(fields), write=True)
+        )
 
     def post_document(self, entity: str, ref: str, operational: bool = False) -> None:
-        self.request("POST", f"{entity}({literal(Guid(ref), self.tz)})/Post",
-                     {"PostingModeOperational": "true" if operational else "false"}, write=True)
+        self.request(
+            "POST",
+            f"{entity}({literal(Guid(ref), self.tz)})/Post",
+            {"PostingModeOperational": "true" if operational else "false"},
+            write=True,
+        )
 
     def unpost_document(self, entity: str, ref: str) -> None:
         self.request("POST", f"{entity}({literal(Guid(ref), self.tz)})/Unpost", write=True)

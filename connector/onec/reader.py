@@ -30,15 +30,20 @@ class OneCSource:
     def base_filter(self) -> str:
         parts = []
         for field, value in self.spec.source.filter.items():
-            parts.append(self.f.any_of(field, list(value)) if isinstance(value, list) else self.f.eq(field, value))
+            parts.append(
+                self.f.any_of(field, list(value)) if isinstance(value, list) else self.f.eq(field, value)
+            )
         return F.and_(*parts)
 
     def _window(self, start: datetime | None, until: datetime | None) -> str:
         date_field = self.spec.source.date_field
         if date_field is None:
             return self.base_filter()
-        return F.and_(self.base_filter(), self.f.ge(date_field, start) if start else None,
-                      self.f.lt(date_field, until) if until else None)
+        return F.and_(
+            self.base_filter(),
+            self.f.ge(date_field, start) if start else None,
+            self.f.lt(date_field, until) if until else None,
+        )
 
     def count(self, start: datetime, until: datetime | None) -> int | None:
         return self.client.count(self.spec.source.entity, self._window(start, until) or None)
@@ -48,15 +53,26 @@ class OneCSource:
         if src.date_field is None:
             yield from self._catalog_pages(cursor)
             return
-        date = datetime.fromisoformat(cursor["date"]) if cursor else start.astimezone(self.client.tz).replace(
-            tzinfo=None)
+        date = (
+            datetime.fromisoformat(cursor["date"])
+            if cursor
+            else start.astimezone(self.client.tz).replace(tzinfo=None)
+        )
         skip = int(cursor["skip"]) if cursor else 0
         until_local = until.astimezone(self.client.tz).replace(tzinfo=None) if until else None
         while True:
-            flt = F.and_(self.base_filter(), self.f.ge(src.date_field, date),
-                         self.f.lt(src.date_field, until_local) if until_local else None)
-            rows = self.client.query(src.entity, filter=flt, orderby=f"{src.date_field} asc,{src.key} asc",
-                                     top=self.page_size, skip=skip)
+            flt = F.and_(
+                self.base_filter(),
+                self.f.ge(src.date_field, date),
+                self.f.lt(src.date_field, until_local) if until_local else None,
+            )
+            rows = self.client.query(
+                src.entity,
+                filter=flt,
+                orderby=f"{src.date_field} asc,{src.key} asc",
+                top=self.page_size,
+                skip=skip,
+            )
             if not rows:
                 return
             last = datetime.fromisoformat(rows[-1][src.date_field])
@@ -71,8 +87,13 @@ class OneCSource:
     def _catalog_pages(self, cursor: dict[str, Any] | None) -> Iterator[Page]:
         src = self.spec.source
         start = int(cursor["skip"]) if cursor else 0
-        for skip, rows in self.client.pages(src.entity, filter=self.base_filter() or None, orderby=f"{src.key} asc",
-                                            page_size=self.page_size, skip=start):
+        for skip, rows in self.client.pages(
+            src.entity,
+            filter=self.base_filter() or None,
+            orderby=f"{src.key} asc",
+            page_size=self.page_size,
+            skip=start,
+        ):
             yield Page(rows, {"skip": skip + len(rows)})
 
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
@@ -83,8 +104,9 @@ class OneCSource:
         select = [src.key] + ([src.version_field] if src.version_field else [])
         order = f"{src.date_field} asc,{src.key} asc" if src.date_field else f"{src.key} asc"
         flt = self._window(since, None) if since is not None else self.base_filter()
-        for _, rows in self.client.pages(src.entity, filter=flt or None, orderby=order,
-                                         page_size=max(self.page_size, 1000), select=select):
+        for _, rows in self.client.pages(
+            src.entity, filter=flt or None, orderby=order, page_size=max(self.page_size, 1000), select=select
+        ):
             yield [(r[src.key], r.get(src.version_field) if src.version_field else None) for r in rows]
 
     def _exchange_plan(self) -> Iterator[list[tuple[str, str | None]]]:
@@ -92,15 +114,20 @@ class OneCSource:
         once every yielded page is committed, NotifyChangesReceived so 1C drops the registrations."""
         changes = self.spec.source.changes
         plan, code = str(changes.exchange_plan), str(changes.node or "")
-        nodes = self.client.query(plan, filter=self.f.eq("Code", code), select=["Ref_Key", "Code", "ReceivedNo"])
+        nodes = self.client.query(
+            plan, filter=self.f.eq("Code", code), select=["Ref_Key", "Code", "ReceivedNo"]
+        )
         if not nodes:
-            raise ConfigError(f"mappings/{self.spec.flow}.yaml: source.changes.node: 1C has no node with Code "
-                              f"{code!r} in {plan}; create it in 1C (exchange plan settings) first")
+            raise ConfigError(
+                f"mappings/{self.spec.flow}.yaml: source.changes.node: 1C has no node with Code "
+                f"{code!r} in {plan}; create it in 1C (exchange plan settings) first"
+            )
         node = nodes[0]
         point = "'" + self.client.base_url + f"{plan}(guid'{node['Ref_Key']}')" + "'"
         message = int(str(node.get("ReceivedNo") or 0)) + 1
-        payload = self.client.request("POST", "SelectChanges", {"DataExchangePoint": point, "MessageNo": message},
-                                      write=False)
+        payload = self.client.request(
+            "POST", "SelectChanges", {"DataExchangePoint": point, "MessageNo": message}, write=False
+        )
         items = payload.get("value", []) if isinstance(payload, dict) else []
         prefix = f"{self.spec.source.entity}(guid'"
         changed: list[tuple[str, str | None]] = []
@@ -118,7 +145,9 @@ class OneCSource:
         for i in range(0, len(changed), self.page_size):
             yield changed[i : i + self.page_size]
         # Idempotent for the same message number, so retried like a read.
-        self.client.request("POST", "NotifyChangesReceived", {"DataExchangePoint": point, "MessageNo": message})
+        self.client.request(
+            "POST", "NotifyChangesReceived", {"DataExchangePoint": point, "MessageNo": message}
+        )
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         found = self.client.by_refs(self.spec.source.entity, keys)

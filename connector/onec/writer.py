@@ -18,8 +18,9 @@ from connector.records import Action, Outcome
 class OneCTarget:
     """Writes one object per request (OData has no batch), then posts documents; writes back to the deal."""
 
-    def __init__(self, client: ODataClient, spec: Mapping, bitrix24: Bitrix24Client | None = None,
-                 soap: Any = None) -> None:
+    def __init__(
+        self, client: ODataClient, spec: Mapping, bitrix24: Bitrix24Client | None = None, soap: Any = None
+    ) -> None:
         self.client = client
         self.soap = soap  # a SoapClient for target.via: soap (CreateOrder / UpdateOrder of CrmExchange)
         self.spec = spec
@@ -53,8 +54,10 @@ class OneCTarget:
                 if isinstance(value, OneCDefault):
                     ref = self._find_one(value.entity, dict(value.where))
                     if ref is None:
-                        raise RemoteRejected(f"target.defaults.{field}: no {value.entity} with "
-                                             f"{value.where} in 1C; fix mappings/{self.spec.flow}.yaml")
+                        raise RemoteRejected(
+                            f"target.defaults.{field}: no {value.entity} with "
+                            f"{value.where} in 1C; fix mappings/{self.spec.flow}.yaml"
+                        )
                     out[field] = ref
                 else:
                     out[field] = value
@@ -68,8 +71,9 @@ class OneCTarget:
         body = {k: self._ref(k, refs[k], v) if k in refs else v for k, v in fields.items() if v != ""}
         rows = action.record.rows if creating else action.record.update_rows()
         if rows is not None and self.spec.rows is not None:
-            body[self.spec.rows.target] = [{k: self._ref(k, refs[k], v) if k in refs else v for k, v in row.items()}
-                                           for row in rows]
+            body[self.spec.rows.target] = [
+                {k: self._ref(k, refs[k], v) if k in refs else v for k, v in row.items()} for row in rows
+            ]
         for field, derive in self.spec.target.derive.items():
             ref = body.get(derive.from_)
             if ref and field not in body:
@@ -90,21 +94,35 @@ class OneCTarget:
         for action in actions:
             rec = action.record
             if action.kind == "skip":
-                outcomes.append(Outcome(rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version,
-                                        label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version, label=rec.label
+                    )
+                )
                 continue
             try:
                 body = self._payload(action)
             except RecordError as exc:
-                outcomes.append(Outcome(rec.key, action.kind, "failed", action.target_id, version=rec.version,
-                                        error=f"{rec.label}: "
-                                        f"{exc.message}", label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key,
+                        action.kind,
+                        "failed",
+                        action.target_id,
+                        version=rec.version,
+                        error=f"{rec.label}: {exc.message}",
+                        label=rec.label,
+                    )
+                )
                 continue
             target_id = action.target_id
             if action.kind == "update" and not body:
                 # Nothing this flow owns has a value: no write, and no re-posting of a document 1C owns.
-                outcomes.append(Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version,
-                                        label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key, action.kind, "applied", target_id, rec.hash, rec.version, label=rec.label
+                    )
+                )
                 continue
             try:
                 if self.soap is not None:
@@ -121,19 +139,37 @@ class OneCTarget:
                 if action.kind == "create":
                     self._write_back(rec.key, created)
             except RemoteRejected as exc:
-                outcomes.append(Outcome(rec.key, action.kind, "failed", target_id, version=rec.version,
-                                        error=f"{rec.label}: {exc.message}", label=rec.label))
+                outcomes.append(
+                    Outcome(
+                        rec.key,
+                        action.kind,
+                        "failed",
+                        target_id,
+                        version=rec.version,
+                        error=f"{rec.label}: {exc.message}",
+                        label=rec.label,
+                    )
+                )
                 continue
             except OutcomeUnknown:
                 if action.kind == "create" and target_id is not None:
                     # Created, but the posting's reply was lost: the object exists; the next run re-posts it.
-                    outcomes.append(Outcome(rec.key, action.kind, "failed", target_id, error=f"{rec.label}: the "
-                                            "reply of 1C to /Post was lost; posted again on the next run",
-                                            label=rec.label))
+                    outcomes.append(
+                        Outcome(
+                            rec.key,
+                            action.kind,
+                            "failed",
+                            target_id,
+                            error=f"{rec.label}: the "
+                            "reply of 1C to /Post was lost; posted again on the next run",
+                            label=rec.label,
+                        )
+                    )
                     continue
                 raise
-            outcomes.append(Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version,
-                                    label=rec.label))
+            outcomes.append(
+                Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
+            )
         return outcomes
 
     def _soap_write(self, action: Action, body: dict[str, Any]) -> dict[str, Any]:
@@ -151,16 +187,26 @@ class OneCTarget:
         try:
             state = json.loads(str(answer))
         except ValueError:
-            raise RemoteRejected(f"CrmExchange answered {str(answer)[:100]!r} instead of the order's JSON") from None
+            raise RemoteRejected(
+                f"CrmExchange answered {str(answer)[:100]!r} instead of the order's JSON"
+            ) from None
         # The service speaks Russian keys; the write-back names OData properties.
-        return {"Ref_Key": state.get("Ref_Key"), "Number": state.get("Номер"), "Date": state.get("Дата"), **state}
+        return {
+            "Ref_Key": state.get("Ref_Key"),
+            "Number": state.get("Номер"),
+            "Date": state.get("Дата"),
+            **state,
+        }
 
     def _write_back(self, key: str, created: dict[str, Any]) -> None:
         """Tell the Bitrix24 deal what 1C made of it (number, reference)."""
         if not self.spec.target.write_back or self.bitrix24 is None:
             return
-        fields = {uf: prop.const if not isinstance(prop, str) else created.get(prop)
-                  for uf, prop in self.spec.target.write_back.items() if not isinstance(prop, str) or prop in created}
+        fields = {
+            uf: prop.const if not isinstance(prop, str) else created.get(prop)
+            for uf, prop in self.spec.target.write_back.items()
+            if not isinstance(prop, str) or prop in created
+        }
         if fields:
             self.bitrix24.call("crm.deal.update", {"id": key, "fields": fields}, write=True)
 
@@ -178,5 +224,5 @@ class OneCTarget:
             for row in self.client.query(self.entity, filter=flt, select=["Ref_Key", self.key.field]):
                 marker = str(row.get(self.key.field, "")).strip()
                 if marker.startswith(prefix):
-                    found.setdefault(marker[len(prefix):], str(row["Ref_Key"]))
+                    found.setdefault(marker[len(prefix) :], str(row["Ref_Key"]))
         return found

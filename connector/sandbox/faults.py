@@ -13,19 +13,41 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-KINDS = ("latency", "error500", "html502", "html504", "reset", "lost_reply", "overload", "redirect",
-         "lost_timeout")
+KINDS = (
+    "latency",
+    "error500",
+    "html502",
+    "html504",
+    "reset",
+    "lost_reply",
+    "overload",
+    "redirect",
+    "lost_timeout",
+)
 # Kinds that only make sense for writes: the write executes and only its reply is lost.
 AFTER_COMMIT = frozenset({"lost_reply", "lost_timeout"})
 
 PROFILES: dict[str, dict[str, float]] = {
     "none": {},
     "light": {"latency": 0.02, "error500": 0.01, "html502": 0.01, "reset": 0.01, "lost_reply": 0.01},
-    "flaky": {"latency": 0.03, "error500": 0.02, "html502": 0.02, "html504": 0.01, "reset": 0.02,
-              "lost_reply": 0.03},
+    "flaky": {
+        "latency": 0.03,
+        "error500": 0.02,
+        "html502": 0.02,
+        "html504": 0.01,
+        "reset": 0.02,
+        "lost_reply": 0.03,
+    },
     "lost-replies": {"lost_reply": 0.05},
-    "chaos": {"latency": 0.03, "error500": 0.02, "html502": 0.02, "html504": 0.01, "reset": 0.02,
-              "lost_reply": 0.05, "overload": 0.01},
+    "chaos": {
+        "latency": 0.03,
+        "error500": 0.02,
+        "html502": 0.02,
+        "html504": 0.01,
+        "reset": 0.02,
+        "lost_reply": 0.05,
+        "overload": 0.01,
+    },
 }
 
 
@@ -46,9 +68,14 @@ def _check(rates: dict[str, float]) -> None:
 class FaultInjector:
     """Decides, per request, whether and how to misbehave. After-commit kinds only hit writes."""
 
-    def __init__(self, rates: dict[str, float] | None = None, seed: int = 0, latency: float = 0.05,
-                 methods: set[str] | None = None,
-                 method_rates: dict[str, dict[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        rates: dict[str, float] | None = None,
+        seed: int = 0,
+        latency: float = 0.05,
+        methods: set[str] | None = None,
+        method_rates: dict[str, dict[str, float]] | None = None,
+    ) -> None:
         _check(dict(rates or {}))
         for per in (method_rates or {}).values():
             _check(per)
@@ -61,7 +88,9 @@ class FaultInjector:
         self.forced: deque[Fault] = deque()
         self.lock = threading.Lock()
         self.injected: dict[str, int] = {}
-        self.log: list[tuple[str, str]] = []  # (method, kind) in the order injected, for reproducibility checks
+        self.log: list[
+            tuple[str, str]
+        ] = []  # (method, kind) in the order injected, for reproducibility checks
 
     @classmethod
     def profile(cls, name: str, seed: int = 0) -> FaultInjector:
@@ -109,5 +138,7 @@ class FaultInjector:
         return kind
 
 
-GATEWAY_PAGE = ("<html>\r\n<head><title>{code} {title}</title></head>\r\n<body>\r\n<center><h1>{code} {title}</h1>"
-                "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{code} {title}</title></head>\r\n<body>\r\n<center><h1>{code} {title}</h1>"
+    "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)

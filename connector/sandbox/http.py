@@ -69,8 +69,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        request = Request(self.command, parts.path, parts.query, {k.lower(): v for k, v in self.headers.items()},
-                          body, self.client_address[0], self.server.secure)
+        request = Request(
+            self.command,
+            parts.path,
+            parts.query,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            self.client_address[0],
+            self.server.secure,
+        )
         try:
             response = self.server.app(request)
         except Exception as exc:  # an emulator bug must show, not hang the client
@@ -94,7 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -130,14 +139,19 @@ class _Server(ThreadingHTTPServer):
 class HTTPService:
     """Runs an app on 127.0.0.1 in a background thread; port 0 picks a free port."""
 
-    def __init__(self, app: App, port: int = 0, host: str = "127.0.0.1",
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, app: App, port: int = 0, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.server = _Server((host, port), app, tls)
         self.host = host
         self.port = int(self.server.server_address[1])
         self.scheme = "https" if tls is not None else "http"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-{self.port}",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:

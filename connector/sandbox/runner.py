@@ -42,14 +42,14 @@ class SandboxOptions:
     bitrix24_faults: FaultInjector | None = None
     onec_faults: FaultInjector | None = None
     now: datetime | None = None
-    tls: bool = False                 # serve the portal over HTTPS with a generated 127.0.0.1 certificate
-    https_required: bool = False      # webhooks over plain HTTP answer 400 INVALID_REQUEST
-    budget_scale: float = 1.0         # multiply the per-method operating-time budget
-    operating_enabled: bool = True    # cloud: the operating limiter is on
-    offset_hours: int = 3             # portal time zone
+    tls: bool = False  # serve the portal over HTTPS with a generated 127.0.0.1 certificate
+    https_required: bool = False  # webhooks over plain HTTP answer 400 INVALID_REQUEST
+    budget_scale: float = 1.0  # multiply the per-method operating-time budget
+    operating_enabled: bool = True  # cloud: the operating limiter is on
+    offset_hours: int = 3  # portal time zone
     method_cost: dict[str, float] | None = None  # simulated seconds per call, per method
     oauth_client_id: str = OAUTH_CLIENT_ID
-    onec_profile: str = "ut11.5"           # ut11.5 | ut11.4 | bp3.0
+    onec_profile: str = "ut11.5"  # ut11.5 | ut11.4 | bp3.0
 
 
 class Sandbox:
@@ -61,9 +61,15 @@ class Sandbox:
         o = self.options
         if o.rate_limit not in ("standard", "enterprise", "off"):
             raise ValueError(f"unknown plan '{o.rate_limit}' (known: standard, enterprise, off)")
-        settings = Settings(plan=o.rate_limit, scale=o.scale, budget_scale=o.budget_scale,
-                            operating_enabled=o.operating_enabled, offset_hours=o.offset_hours,
-                            https_required=o.https_required, method_cost=dict(o.method_cost or {}))
+        settings = Settings(
+            plan=o.rate_limit,
+            scale=o.scale,
+            budget_scale=o.budget_scale,
+            operating_enabled=o.operating_enabled,
+            offset_hours=o.offset_hours,
+            https_required=o.https_required,
+            method_cost=dict(o.method_cost or {}),
+        )
         self.portal = Portal(settings, self.clock, seed=o.seed)
         self.portal.webhooks[WEBHOOK_USER] = Webhook(WEBHOOK_USER, WEBHOOK_CODE)
         self.portal.faults = o.bitrix24_faults
@@ -160,9 +166,15 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         """Environment variables that point config.example.yaml at this sandbox."""
         ws = self.odata_url.replace("/odata/standard.odata/", "/ws/CrmExchange.1cws")
-        return {"B24_WEBHOOK_URL": self.webhook_url, "ONEC_ODATA_URL": self.odata_url, "ONEC_USER": ONEC_USER,
-                "ONEC_SOAP_URL": ws + "?wsdl", "ONEC_SOAP_ENDPOINT": ws,
-                "ONEC_PASSWORD": ONEC_PASSWORD, "B24_PLAN": self.options.rate_limit}
+        return {
+            "B24_WEBHOOK_URL": self.webhook_url,
+            "ONEC_ODATA_URL": self.odata_url,
+            "ONEC_USER": ONEC_USER,
+            "ONEC_SOAP_URL": ws + "?wsdl",
+            "ONEC_SOAP_ENDPOINT": ws,
+            "ONEC_PASSWORD": ONEC_PASSWORD,
+            "B24_PLAN": self.options.rate_limit,
+        }
 
 
 def _mirror_staff(portal: Portal, infobase: Infobase) -> None:
@@ -172,7 +184,14 @@ def _mirror_staff(portal: Portal, infobase: Infobase) -> None:
     next_id = max(portal.users, default=0) + 1
     for user in staff[: max(0, len(staff) - 2)]:
         last, _, first = str(user["Description"]).partition(" ")
-        portal.users[next_id] = {**next(iter(portal.users.values()), {}), "ID": str(next_id), "ACTIVE": True,
-                                 "NAME": first, "LAST_NAME": last, "EMAIL": user["АдресЭлектроннойПочты"].upper(),
-                                 "WORK_POSITION": "Менеджер по продажам", "IS_ADMIN": False}
+        portal.users[next_id] = {
+            **next(iter(portal.users.values()), {}),
+            "ID": str(next_id),
+            "ACTIVE": True,
+            "NAME": first,
+            "LAST_NAME": last,
+            "EMAIL": user["АдресЭлектроннойПочты"].upper(),
+            "WORK_POSITION": "Менеджер по продажам",
+            "IS_ADMIN": False,
+        }
         next_id += 1

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 TZ = ZoneInfo("Europe/Moscow")
 SINCE = datetime(2017, 1, 1, tzinfo=TZ)
-NOW = datetime(2026, 3, 2, 12, 0, 0)  # every proof sandbox is generated at this moment: identical for equal seeds
+NOW = datetime(
+    2026, 3, 2, 12, 0, 0
+)  # every proof sandbox is generated at this moment: identical for equal seeds
 FLOW = "orders"
 
 
@@ -68,10 +70,12 @@ def write_setup(tmp: Path, box: Sandbox, page_size: int, batch: int) -> Setup:
         shutil.copy(path, mappings / path.name)
     (tmp / "schedule.yaml").write_text("flows:\n  orders:\n    every: 10s\n", encoding="utf-8")
     text = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
-    for old, new in (("page_size: 500", f"page_size: {page_size}"), ("batch_size: 25", f"batch_size: {batch}"),
-                     ("mappings_dir: mappings", f"mappings_dir: {mappings}"),
-                     ("schedule: schedules/default.yaml", f"schedule: {tmp / 'schedule.yaml'}"),
-                     ):
+    for old, new in (
+        ("page_size: 500", f"page_size: {page_size}"),
+        ("batch_size: 25", f"batch_size: {batch}"),
+        ("mappings_dir: mappings", f"mappings_dir: {mappings}"),
+        ("schedule: schedules/default.yaml", f"schedule: {tmp / 'schedule.yaml'}"),
+    ):
         assert old in text, f"config.example.yaml no longer contains {old!r}"
         text = text.replace(old, new)
     text, flows = re.subn(r"(?m)^flows: .*$", "flows: [orders]", text)
@@ -92,7 +96,11 @@ def connector_for(setup: Setup, clock: Clock | None = None) -> Any:
 
 def eligible(box: Sandbox) -> set[str]:
     """Orders the flow must carry: posted and not marked for deletion."""
-    return {o["Ref_Key"] for o in box.infobase.all("Document_ЗаказКлиента") if o["Posted"] and not o["DeletionMark"]}
+    return {
+        o["Ref_Key"]
+        for o in box.infobase.all("Document_ЗаказКлиента")
+        if o["Posted"] and not o["DeletionMark"]
+    }
 
 
 def origins(box: Sandbox) -> Counter[str]:
@@ -115,7 +123,9 @@ def deal_state(box: Sandbox) -> dict[str, dict[str, Any]]:
     state: dict[str, dict[str, Any]] = {}
     for deal in box.portal.deals():
         content = {name: deal.get(name) for name in fields}
-        content["rows"] = [{name: row.get(name) for name in row_fields} for row in box.portal.deal_rows(int(deal["ID"]))]
+        content["rows"] = [
+            {name: row.get(name) for name in row_fields} for row in box.portal.deal_rows(int(deal["ID"]))
+        ]
         state[str(deal.get("ORIGIN_ID") or "")] = content
     return state
 
@@ -142,8 +152,12 @@ def ledger_problems(path: Path, box: Sandbox, open_letters: set[str] = frozenset
     deals = {str(d.get("ORIGIN_ID")): str(d["ID"]) for d in box.portal.deals()}
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        links = {k: (t, h) for k, t, h in conn.execute(
-            "SELECT source_key, target_id, content_hash FROM links WHERE flow = ?", (FLOW,))}
+        links = {
+            k: (t, h)
+            for k, t, h in conn.execute(
+                "SELECT source_key, target_id, content_hash FROM links WHERE flow = ?", (FLOW,)
+            )
+        }
         want = eligible(box) - open_letters
         missing = want - set(links)
         if missing:
@@ -153,16 +167,25 @@ def ledger_problems(path: Path, box: Sandbox, open_letters: set[str] = frozenset
             problems.append(f"{len(extra)} links for orders that are not eligible, e.g. {sorted(extra)[:3]}")
         wrong = [k for k, (t, _) in links.items() if deals.get(k) != t]
         if wrong:
-            problems.append(f"{len(wrong)} links point at another deal than the one carrying the key: {wrong[:3]}")
+            problems.append(
+                f"{len(wrong)} links point at another deal than the one carrying the key: {wrong[:3]}"
+            )
         unhashed = [k for k, (_, h) in links.items() if h is None]
         if unhashed:
             problems.append(f"{len(unhashed)} links without the hash of a completed write: {unhashed[:3]}")
-        pending = conn.execute("SELECT COUNT(*) FROM intents WHERE flow = ? AND status = 'pending'",
-                               (FLOW,)).fetchone()[0]
+        pending = conn.execute(
+            "SELECT COUNT(*) FROM intents WHERE flow = ? AND status = 'pending'", (FLOW,)
+        ).fetchone()[0]
         if pending:
             problems.append(f"{pending} pending intents")
-        letters = {k for (k,) in conn.execute("SELECT source_key FROM dead_letters WHERE flow = ? AND status IN "
-                                              "('open', 'requeued', 'waiting')", (FLOW,))}
+        letters = {
+            k
+            for (k,) in conn.execute(
+                "SELECT source_key FROM dead_letters WHERE flow = ? AND status IN "
+                "('open', 'requeued', 'waiting')",
+                (FLOW,),
+            )
+        }
         if letters != set(open_letters):
             problems.append(f"unresolved dead letters {sorted(letters)} instead of {sorted(open_letters)}")
         cursor = conn.execute("SELECT value FROM cursors WHERE flow = ?", (f"{FLOW}:backfill",)).fetchone()
@@ -177,10 +200,14 @@ def state_differences(got: dict[str, dict[str, Any]], want: dict[str, dict[str, 
     """Human-readable differences between two deal states, at most a few per kind."""
     out = []
     if set(got) != set(want):
-        out.append(f"deal keys differ: {len(set(got) - set(want))} extra, {len(set(want) - set(got))} missing")
+        out.append(
+            f"deal keys differ: {len(set(got) - set(want))} extra, {len(set(want) - set(got))} missing"
+        )
     differing = [k for k in sorted(set(got) & set(want)) if got[k] != want[k]]
     for key in differing[:3]:
-        diff = {f: (got[key].get(f), want[key].get(f)) for f in want[key] if got[key].get(f) != want[key].get(f)}
+        diff = {
+            f: (got[key].get(f), want[key].get(f)) for f in want[key] if got[key].get(f) != want[key].get(f)
+        }
         out.append(f"deal {key}: {diff}")
     if len(differing) > 3:
         out.append(f"... {len(differing)} deals differ in all")

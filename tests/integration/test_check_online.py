@@ -37,7 +37,9 @@ def test_wrong_names_are_reported_with_file_key_and_suggestion(sandbox: Any, tmp
     with Connector(config) as conn:
         conn.setup()
         found = "\n".join(check_online(conn))
-    assert "orders.yaml: fields.OPPORTUNITY: 1C Document_ЗаказКлиента has no property 'СуммаДокумента2'" in found
+    assert (
+        "orders.yaml: fields.OPPORTUNITY: 1C Document_ЗаказКлиента has no property 'СуммаДокумента2'" in found
+    )
     assert "did you mean 'СуммаДокумента'" in found
     assert "rows.fields.QUANTITY: Document_ЗаказКлиента.Товары has no column 'Колличество'" in found
     assert "fields.COMMENTZ: Bitrix24 deal has no field 'COMMENTZ' (did you mean 'COMMENTS'?)" in found

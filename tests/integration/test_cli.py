@@ -15,28 +15,50 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
     from connector.sandbox.runner import Sandbox
 
 pytestmark = pytest.mark.integration
-COMMANDS = ["check", "setup", "backfill", "sync", "run", "status", "failed", "retry", "schema", "sandbox", "demo",
-            "version"]
+COMMANDS = [
+    "check",
+    "setup",
+    "backfill",
+    "sync",
+    "run",
+    "status",
+    "failed",
+    "retry",
+    "schema",
+    "sandbox",
+    "demo",
+    "version",
+]
 
 
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120) -> \
-        subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "ONEC_"))}
-    return subprocess.run([sys.executable, "-m", "connector", *args], cwd=cwd, env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def write_config(tmp_path: Path, box: Sandbox, page_size: int = 500, batch: int = 25, every: str = "10s") -> Path:
+def write_config(
+    tmp_path: Path, box: Sandbox, page_size: int = 500, batch: int = 25, every: str = "10s"
+) -> Path:
     (tmp_path / "schedule.yaml").write_text(f"flows:\n  orders:\n    every: {every}\n", encoding="utf-8")
     text = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
-    text = text.replace("page_size: 500", f"page_size: {page_size}").replace("batch_size: 25", f"batch_size: {batch}")
+    text = text.replace("page_size: 500", f"page_size: {page_size}").replace(
+        "batch_size: 25", f"batch_size: {batch}"
+    )
     text = text.replace("mappings_dir: mappings", f"mappings_dir: {ROOT / 'mappings'}")
     text = text.replace("schedule: schedules/default.yaml", f"schedule: {tmp_path / 'schedule.yaml'}")
     text = re.sub(r"(?m)^flows:.*$", "flows: [counterparties, orders]", text)
@@ -65,7 +87,11 @@ def test_check_passes_on_the_example_and_fails_clearly_on_a_broken_copy(tmp_path
     ok = cli("check", "--config", "config.example.yaml")
     assert ok.returncode == 0, ok.stderr
     assert "ok:" in ok.stdout
-    broken = (ROOT / "config.example.yaml").read_text(encoding="utf-8").replace("  page_size: 500", "  pagesize: 500")
+    broken = (
+        (ROOT / "config.example.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  page_size: 500", "  pagesize: 500")
+    )
     broken = broken.replace("mappings_dir: mappings", f"mappings_dir: {ROOT / 'mappings'}")
     broken = broken.replace("plan: ${B24_PLAN:-standard}", "plan: platinum")
     (tmp_path / "config.yaml").write_text(broken, encoding="utf-8")
@@ -78,7 +104,11 @@ def test_check_passes_on_the_example_and_fails_clearly_on_a_broken_copy(tmp_path
 
 def test_check_reports_broken_mappings_and_schedules(tmp_path: Path) -> None:
     (tmp_path / "mappings").mkdir()
-    text = (ROOT / "mappings" / "orders.yaml").read_text(encoding="utf-8").replace("type: money", "type: currency")
+    text = (
+        (ROOT / "mappings" / "orders.yaml")
+        .read_text(encoding="utf-8")
+        .replace("type: money", "type: currency")
+    )
     (tmp_path / "mappings" / "orders.yaml").write_text(text, encoding="utf-8")
     (tmp_path / "schedules").mkdir()
     (tmp_path / "schedules" / "default.yaml").write_text("flows:\n  orders:\n    every: 5 minutes\n", "utf-8")
@@ -102,7 +132,11 @@ def test_backfill_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path,
     config = write_config(tmp_path, box, page_size=20, batch=5)
     env = env_of(tmp_path)
     assert cli("setup", "--config", str(config), env=env).returncode == 0
-    eligible = {o["Ref_Key"] for o in box.infobase.all("Document_ЗаказКлиента") if o["Posted"] and not o["DeletionMark"]}
+    eligible = {
+        o["Ref_Key"]
+        for o in box.infobase.all("Document_ЗаказКлиента")
+        if o["Posted"] and not o["DeletionMark"]
+    }
     from connector.sandbox.faults import FaultInjector
 
     box.portal.faults = FaultInjector({"latency": 1.0}, latency=0.01)  # slow enough to be killed mid-run
@@ -110,10 +144,19 @@ def test_backfill_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path,
     log = tmp_path / "runs.log"
     for target in (20, 90, 160):
         with log.open("a") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "connector", "backfill", "--config", str(config)],
-                                    cwd=ROOT, env={**os.environ, **env}, stdout=sink, stderr=sink)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "connector", "backfill", "--config", str(config)],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=sink,
+                stderr=sink,
+            )
             deadline = time.monotonic() + 60
-            while len(box.portal.entities["deal"]) < target and proc.poll() is None and time.monotonic() < deadline:
+            while (
+                len(box.portal.entities["deal"]) < target
+                and proc.poll() is None
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.002)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
@@ -130,9 +173,26 @@ def test_backfill_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path,
 
 def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> None:
     def start() -> tuple[subprocess.Popen[str], list[str]]:
-        proc = subprocess.Popen([sys.executable, "-m", "connector", "sandbox", "--bitrix24-port", "0", "--onec-port",
-                                 "0", "--orders", "30", "--state", str(tmp_path / "st")], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "connector",
+                "sandbox",
+                "--bitrix24-port",
+                "0",
+                "--onec-port",
+                "0",
+                "--orders",
+                "30",
+                "--state",
+                str(tmp_path / "st"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         lines = [proc.stdout.readline().strip(), proc.stdout.readline().strip()]
         return proc, lines
@@ -140,11 +200,16 @@ def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> N
     proc, lines = start()
     try:
         assert lines[0].startswith("bitrix24 ready: http://127.0.0.1:") and lines[0].endswith("/")
-        assert lines[1].startswith("onec ready: http://127.0.0.1:") and "user=Администратор password=sandbox" in lines[1]
+        assert (
+            lines[1].startswith("onec ready: http://127.0.0.1:")
+            and "user=Администратор password=sandbox" in lines[1]
+        )
         import requests
 
         hook = lines[0].split(": ", 1)[1]
-        deal = requests.post(hook + "crm.deal.add.json", json={"fields": {"TITLE": "Сделка из теста"}}, timeout=10)
+        deal = requests.post(
+            hook + "crm.deal.add.json", json={"fields": {"TITLE": "Сделка из теста"}}, timeout=10
+        )
         assert deal.status_code == 200
         deal_id = deal.json()["result"]
     finally:
@@ -161,7 +226,9 @@ def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> N
         proc.communicate(timeout=20)
 
 
-def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(tmp_path: Path, box: Sandbox) -> None:
+def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(
+    tmp_path: Path, box: Sandbox
+) -> None:
     config = write_config(tmp_path, box)
     env = env_of(tmp_path)
     assert cli("setup", "--config", str(config), env=env).returncode == 0
@@ -170,12 +237,20 @@ def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(tmp_pa
     from datetime import datetime, timedelta
 
     new = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(minutes=1))
-    proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--config", str(config)], cwd=ROOT,
-                            env={**os.environ, **env, "B24_1C_LOG_LEVEL": "INFO"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "run", "--config", str(config)],
+        cwd=ROOT,
+        env={**os.environ, **env, "B24_1C_LOG_LEVEL": "INFO"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
-        while not any(d["ORIGIN_ID"] == new["Ref_Key"] for d in box.portal.deals()) and time.monotonic() < deadline:
+        while (
+            not any(d["ORIGIN_ID"] == new["Ref_Key"] for d in box.portal.deals())
+            and time.monotonic() < deadline
+        ):
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.05)
         second = cli("sync", "--config", str(config), env=env)

@@ -19,8 +19,9 @@ def connect(box: Any, tmp_path: Path, via: str) -> Connector:
     mappings = tmp_path / "mappings"
     shutil.copytree(ROOT / "mappings", mappings)
     text = (mappings / "deals_to_orders.yaml").read_text(encoding="utf-8")
-    (mappings / "deals_to_orders.yaml").write_text(text.replace("  post: true\n", f"  post: true\n  via: {via}\n"),
-                                                   encoding="utf-8")
+    (mappings / "deals_to_orders.yaml").write_text(
+        text.replace("  post: true\n", f"  post: true\n  via: {via}\n"), encoding="utf-8"
+    )
     config = make_config(box, tmp_path / "l.db")
     config.mappings_dir = mappings
     config.flows = FLOWS
@@ -28,25 +29,50 @@ def connect(box: Any, tmp_path: Path, via: str) -> Connector:
 
 
 def start_deal(conn: Connector, box: Any, stage: str = "EXECUTING") -> str:
-    company = next(link.target_id for link in conn.ledger.links("counterparties", list(
-        conn.ledger.keys("counterparties"))).values() if link.target_id.isdigit())
+    company = next(
+        link.target_id
+        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
+        if link.target_id.isdigit()
+    )
     product = box.dataset.products[1]
-    deal = str(conn.bitrix24.call("crm.deal.add", {"fields": {
-        "TITLE": "Профлист на ангар", "COMPANY_ID": company, "STAGE_ID": stage, "CURRENCY_ID": "RUB",
-        "OPPORTUNITY": product["price"] * 4}}, write=True).result)
-    conn.bitrix24.call("crm.deal.productrows.set", {"id": deal, "rows": [
-        {"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 4}]}, write=True)
+    deal = str(
+        conn.bitrix24.call(
+            "crm.deal.add",
+            {
+                "fields": {
+                    "TITLE": "Профлист на ангар",
+                    "COMPANY_ID": company,
+                    "STAGE_ID": stage,
+                    "CURRENCY_ID": "RUB",
+                    "OPPORTUNITY": product["price"] * 4,
+                }
+            },
+            write=True,
+        ).result
+    )
+    conn.bitrix24.call(
+        "crm.deal.productrows.set",
+        {
+            "id": deal,
+            "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 4}],
+        },
+        write=True,
+    )
     return deal
 
 
 def order_for(box: Any, deal: str) -> list[dict[str, Any]]:
-    return [o for o in box.infobase.all("Document_ЗаказКлиента")
-            if str(o.get("НомерПоДаннымКлиента", "")).strip() == f"B24-{deal}"]
+    return [
+        o
+        for o in box.infobase.all("Document_ЗаказКлиента")
+        if str(o.get("НомерПоДаннымКлиента", "")).strip() == f"B24-{deal}"
+    ]
 
 
 @pytest.mark.parametrize("via", ["odata", "soap"])
-def test_a_deal_at_the_stage_becomes_one_posted_order_and_1c_answers_back(sandbox: Any, tmp_path: Path,
-                                                                          via: str) -> None:
+def test_a_deal_at_the_stage_becomes_one_posted_order_and_1c_answers_back(
+    sandbox: Any, tmp_path: Path, via: str
+) -> None:
     with connect(sandbox, tmp_path, via) as conn:
         conn.setup()
         for flow in FLOWS:

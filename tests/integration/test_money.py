@@ -129,11 +129,17 @@ def test_due_date_reminder_moves_closes_and_overdue_task_is_created_once(box: An
     box.dataset.docs.repost("Document_ЗаказКлиента", order_ref, {"ЭтапыГрафикаОплаты": stages})
     cycle(conn)
     todo = box.portal.table("activity")[int(todos[0]["ID"])]
-    assert todo["DEADLINE"].startswith(later.date().isoformat()) and todo["COMPLETED"] == "N"  # moved, not a twin
-    assert len([a for a in box.portal.table("activity").values() if str(a.get("OWNER_ID")) == deal["ID"]]) == 1
+    assert (
+        todo["DEADLINE"].startswith(later.date().isoformat()) and todo["COMPLETED"] == "N"
+    )  # moved, not a twin
+    assert (
+        len([a for a in box.portal.table("activity").values() if str(a.get("OWNER_ID")) == deal["ID"]]) == 1
+    )
     assert deal_of(box, order_ref)["UF_CRM_1C_PAY_DUE_DATE"].startswith(later.date().isoformat())
 
-    box.dataset.receipt(box.infobase.get("Document_ЗаказКлиента", order_ref), 15000, datetime(2024, 12, 1, 12, 0))
+    box.dataset.receipt(
+        box.infobase.get("Document_ЗаказКлиента", order_ref), 15000, datetime(2024, 12, 1, 12, 0)
+    )
     cycle(conn)
     todo = box.portal.table("activity")[int(todos[0]["ID"])]
     assert todo["COMPLETED"] == "Y"  # fully paid: the reminder is closed

@@ -21,7 +21,11 @@ WRITES = {"crm.deal.add", "crm.deal.update", "crm.deal.productrows.set"}
 
 
 def eligible(box: Sandbox) -> dict[str, dict]:
-    return {o["Ref_Key"]: o for o in box.infobase.all("Document_ЗаказКлиента") if o["Posted"] and not o["DeletionMark"]}
+    return {
+        o["Ref_Key"]: o
+        for o in box.infobase.all("Document_ЗаказКлиента")
+        if o["Posted"] and not o["DeletionMark"]
+    }
 
 
 def deals_by_origin(box: Sandbox) -> Counter[str]:
@@ -58,8 +62,9 @@ def test_rerun_after_completion_writes_nothing(sandbox: Sandbox, connector: Conn
     assert restarted.read == len(eligible(sandbox)) and restarted.skipped == restarted.read
 
 
-def test_incremental_cycle_picks_up_new_and_edited_orders_then_goes_quiet(sandbox: Sandbox,
-                                                                         connector: Connector) -> None:
+def test_incremental_cycle_picks_up_new_and_edited_orders_then_goes_quiet(
+    sandbox: Sandbox, connector: Connector
+) -> None:
     connector.runner("orders").backfill(SINCE.replace(tzinfo=TZ), None)
     assert sandbox.dataset is not None
     now = datetime.now(TZ).replace(tzinfo=None, microsecond=0)
@@ -81,15 +86,18 @@ def test_lost_replies_never_duplicate(sandbox: Sandbox, connector: Connector) ->
     from connector.sandbox.faults import FaultInjector
 
     sandbox.portal.faults = FaultInjector()
-    sandbox.portal.faults.force("lost_reply", "batch", times=2)  # the first two write batches commit, then reset
+    sandbox.portal.faults.force(
+        "lost_reply", "batch", times=2
+    )  # the first two write batches commit, then reset
     report = connector.runner("orders").backfill(SINCE.replace(tzinfo=TZ), None)
     origins = deals_by_origin(sandbox)
     assert set(origins) == set(eligible(sandbox)) and max(origins.values()) == 1
     assert report.failed == 0 and sandbox.portal.faults.injected["lost_reply"] == 2
 
 
-def test_bad_record_is_a_dead_letter_and_others_sync_then_retry_fixes_it(sandbox: Sandbox,
-                                                                         connector: Connector) -> None:
+def test_bad_record_is_a_dead_letter_and_others_sync_then_retry_fixes_it(
+    sandbox: Sandbox, connector: Connector
+) -> None:
     ref, order = next(iter(eligible(sandbox).items()))
     rows = [dict(r) for r in order["Товары"]]
     good_product = rows[0]["Номенклатура_Key"]
@@ -126,7 +134,9 @@ def test_stopped_backfill_resumes_from_its_cursor(sandbox: Sandbox, connector: C
     rest.reader.page_size = 10
     second = rest.backfill(SINCE.replace(tzinfo=TZ), None)
     assert second.read == len(eligible(sandbox)) - 10 and second.skipped == 0
-    assert max(deals_by_origin(sandbox).values()) == 1 and len(deals_by_origin(sandbox)) == len(eligible(sandbox))
+    assert max(deals_by_origin(sandbox).values()) == 1 and len(deals_by_origin(sandbox)) == len(
+        eligible(sandbox)
+    )
 
 
 def test_many_orders_in_the_same_second_page_correctly(sandbox: Sandbox, connector: Connector) -> None:

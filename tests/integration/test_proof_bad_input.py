@@ -41,8 +41,11 @@ def without(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda row: {k: v for k, v in row.items() if k != key}
 
 
-def first_row(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def first_row(
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The order with its first product row changed."""
+
     def edit(order: dict[str, Any]) -> dict[str, Any]:
         rows = [dict(r) for r in order["Товары"]]
         rows[0] = change(rows[0])
@@ -62,7 +65,11 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], list[str]]] = [
     ("amount is NaN", setting(СуммаДокумента="NaN"), ["OPPORTUNITY", "finite"]),
     ("amount is a boolean", setting(СуммаДокумента=True), ["OPPORTUNITY", "True"]),
     ("amount is empty", setting(СуммаДокумента=None), ["OPPORTUNITY", "required", "СуммаДокумента"]),
-    ("amount is missing", lambda order: {"СуммаДокумента": KeyError}, ["OPPORTUNITY", "no property 'СуммаДокумента'"]),
+    (
+        "amount is missing",
+        lambda order: {"СуммаДокумента": KeyError},
+        ["OPPORTUNITY", "no property 'СуммаДокумента'"],
+    ),
     ("number is empty", setting(Number=""), ["UF_CRM_1C_ORDER_NUMBER", "required"]),
     ("currency unknown", setting(Валюта_Key=UNKNOWN), ["CURRENCY_ID", UNKNOWN, "currencies"]),
     ("date is not a date", setting(Date="31.12.2024 10:00"), ["TITLE", "'31.12.2024 10:00'"]),
@@ -70,11 +77,21 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], list[str]]] = [
     ("tabular section is text", setting(Товары="не список"), ["Товары", "str"]),
     ("tabular section is empty value", setting(Товары=None), ["Товары", "NoneType"]),
     ("tabular section is an object", setting(Товары={"LineNumber": "1"}), ["Товары", "dict"]),
-    ("product is an empty reference", first_row(lambda r: {**r, "Номенклатура_Key": EMPTY}),
-     ["Товары[1].PRODUCT_NAME", "required"]),
-    ("product is unknown", first_row(lambda r: {**r, "Номенклатура_Key": UNKNOWN}),
-     ["Товары[1].PRODUCT_NAME", UNKNOWN, "products"]),
-    ("quantity is text", first_row(lambda r: {**r, "Количество": "много"}), ["Товары[1].QUANTITY", "'много'"]),
+    (
+        "product is an empty reference",
+        first_row(lambda r: {**r, "Номенклатура_Key": EMPTY}),
+        ["Товары[1].PRODUCT_NAME", "required"],
+    ),
+    (
+        "product is unknown",
+        first_row(lambda r: {**r, "Номенклатура_Key": UNKNOWN}),
+        ["Товары[1].PRODUCT_NAME", UNKNOWN, "products"],
+    ),
+    (
+        "quantity is text",
+        first_row(lambda r: {**r, "Количество": "много"}),
+        ["Товары[1].QUANTITY", "'много'"],
+    ),
     ("quantity is empty", first_row(lambda r: {**r, "Количество": None}), ["Товары[1].QUANTITY", "required"]),
     ("price is a boolean", first_row(lambda r: {**r, "Цена": False}), ["Товары[1].PRICE", "False"]),
     ("price is huge", first_row(lambda r: {**r, "Цена": "9" * 20}), ["Товары[1].PRICE", "out of range"]),
@@ -84,10 +101,18 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], list[str]]] = [
 
 # (case, change, check of the deal it must still produce)
 GOOD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Callable[[dict[str, Any]], bool]]] = [
-    ("quotes and & in the number", setting(Number='ЗК-"7"&<8>'),
-     lambda d: d["UF_CRM_1C_ORDER_NUMBER"] == 'ЗК-"7"&<8>' and 'ЗК-"7"&<8>' in d["TITLE"]),
-    ("huge comment with quotes", setting(Комментарий=HUGE_TEXT),
-     lambda d: len(d["COMMENTS"]) == 2000 and d["COMMENTS"].startswith('Комментарий "в кавычках" & <теги>')),
+    (
+        "quotes and & in the number",
+        setting(Number='ЗК-"7"&<8>'),
+        lambda d: d["UF_CRM_1C_ORDER_NUMBER"] == 'ЗК-"7"&<8>' and 'ЗК-"7"&<8>' in d["TITLE"],
+    ),
+    (
+        "huge comment with quotes",
+        setting(Комментарий=HUGE_TEXT),
+        lambda d: (
+            len(d["COMMENTS"]) == 2000 and d["COMMENTS"].startswith('Комментарий "в кавычках" & <теги>')
+        ),
+    ),
     ("currency is an empty reference", setting(Валюта_Key=EMPTY), lambda d: d["CURRENCY_ID"] == "RUB"),
     ("manager is an empty reference", setting(Менеджер_Key=EMPTY), lambda d: str(d["ASSIGNED_BY_ID"]) == "1"),
     ("manager is unknown", setting(Менеджер_Key=UNKNOWN), lambda d: str(d["ASSIGNED_BY_ID"]) == "1"),
@@ -167,7 +192,10 @@ def test_each_bad_record_is_a_clear_dead_letter_and_the_rest_syncs(box: Sandbox,
     assert set(counted) == set(orders) - set(bad) and max(counted.values()) == 1
     deals = {d["ORIGIN_ID"]: d for d in box.portal.deals()}
     for ref, (case, _, check) in good.items():
-        assert check(deals[ref]), (case, {k: deals[ref].get(k) for k in ("TITLE", "CURRENCY_ID", "ASSIGNED_BY_ID")})
+        assert check(deals[ref]), (
+            case,
+            {k: deals[ref].get(k) for k in ("TITLE", "CURRENCY_ID", "ASSIGNED_BY_ID")},
+        )
     names = [r["PRODUCT_NAME"] for d in deals.values() for r in box.portal.deal_rows(int(d["ID"]))]
     assert 'Болт "М8" & гайка <DIN 934>' in names
     assert ledger_problems(setup.ledger, box, open_letters=set(bad)) == []
@@ -182,15 +210,21 @@ def test_each_bad_record_is_a_clear_dead_letter_and_the_rest_syncs(box: Sandbox,
     assert ledger_problems(setup.ledger, box) == []
 
 
-@pytest.mark.parametrize(("case", "body"), [
-    ("truncated JSON", lambda path, body: body[: len(body) // 2] if ORDERS in path else None),
-    ("value is not a list", lambda path, body: b'{"value": {"oops": 1}}' if ORDERS in path else None),
-    ("an HTML page with 200", lambda path, body: b"<html><body>1C:Enterprise</body></html>" if ORDERS in path
-     else None),
-], ids=["truncated-json", "value-not-a-list", "html-with-200"])
-def test_a_malformed_reply_from_1c_stops_the_run_clearly_and_loses_nothing(box: Sandbox, tmp_path: Path, case: str,
-                                                                          body: Callable[[str, bytes], bytes | None]
-                                                                          ) -> None:
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("truncated JSON", lambda path, body: body[: len(body) // 2] if ORDERS in path else None),
+        ("value is not a list", lambda path, body: b'{"value": {"oops": 1}}' if ORDERS in path else None),
+        (
+            "an HTML page with 200",
+            lambda path, body: b"<html><body>1C:Enterprise</body></html>" if ORDERS in path else None,
+        ),
+    ],
+    ids=["truncated-json", "value-not-a-list", "html-with-200"],
+)
+def test_a_malformed_reply_from_1c_stops_the_run_clearly_and_loses_nothing(
+    box: Sandbox, tmp_path: Path, case: str, body: Callable[[str, bytes], bytes | None]
+) -> None:
     from connector.errors import ConnectorError
 
     served = Served(box)
@@ -221,9 +255,18 @@ def test_bad_dates_name_the_field_and_the_value(value: str) -> None:
     from tests.conftest import ROOT
 
     spec = load_mapping(ROOT / "mappings" / "orders.yaml")
-    record = {"Ref_Key": "a" * 8 + "-0000-4000-8000-000000000001", "DataVersion": "1", "Number": "ЗК-1",
-              "Date": value, "СуммаДокумента": 10, "Валюта_Key": EMPTY, "Комментарий": "", "Менеджер_Key": EMPTY,
-              "Контрагент_Key": EMPTY, "Товары": []}
+    record = {
+        "Ref_Key": "a" * 8 + "-0000-4000-8000-000000000001",
+        "DataVersion": "1",
+        "Number": "ЗК-1",
+        "Date": value,
+        "СуммаДокумента": 10,
+        "Валюта_Key": EMPTY,
+        "Комментарий": "",
+        "Менеджер_Key": EMPTY,
+        "Контрагент_Key": EMPTY,
+        "Товары": [],
+    }
     mapped = map_record(spec, record, {}, TZ)
     if value.startswith("0001") or value == "":  # 1C's empty date: no date fields, the title says so
         assert mapped.error is None or "TITLE" in mapped.error
@@ -239,8 +282,17 @@ def test_a_nan_amount_in_a_when_rule_is_a_record_error_not_a_crashed_run() -> No
     from tests.conftest import ROOT
 
     spec = load_mapping(ROOT / "mappings" / "orders.yaml")
-    record = {"Ref_Key": "a" * 8 + "-0000-4000-8000-000000000002", "DataVersion": "1", "Number": "ЗК-2",
-              "Date": "2024-05-01T10:00:00", "СуммаДокумента": "NaN", "Валюта_Key": EMPTY, "Комментарий": "",
-              "Менеджер_Key": EMPTY, "Контрагент_Key": EMPTY, "Товары": []}
+    record = {
+        "Ref_Key": "a" * 8 + "-0000-4000-8000-000000000002",
+        "DataVersion": "1",
+        "Number": "ЗК-2",
+        "Date": "2024-05-01T10:00:00",
+        "СуммаДокумента": "NaN",
+        "Валюта_Key": EMPTY,
+        "Комментарий": "",
+        "Менеджер_Key": EMPTY,
+        "Контрагент_Key": EMPTY,
+        "Товары": [],
+    }
     mapped = map_record(spec, record, {}, TZ)
     assert mapped.error is not None and "OPPORTUNITY" in mapped.error and "finite" in mapped.error

@@ -66,7 +66,9 @@ def ledger_counts(db: sqlite3.Connection | None) -> tuple[int, int]:
     if db is None:
         return 0, 0
     try:
-        pending = db.execute("SELECT COUNT(*) FROM intents WHERE flow = 'orders' AND status = 'pending'").fetchone()[0]
+        pending = db.execute(
+            "SELECT COUNT(*) FROM intents WHERE flow = 'orders' AND status = 'pending'"
+        ).fetchone()[0]
         links = db.execute("SELECT COUNT(*) FROM links WHERE flow = 'orders'").fetchone()[0]
     except sqlite3.OperationalError:  # the first run has not created the tables yet
         return 0, 0
@@ -82,8 +84,13 @@ def open_ledger(path: Path) -> sqlite3.Connection | None:
 def start_backfill(setup: Setup, log: Path) -> subprocess.Popen[bytes]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "ONEC_"))}
     with log.open("ab") as sink:
-        return subprocess.Popen([sys.executable, "-m", "connector", "backfill", "--config", str(setup.config)],
-                                cwd=ROOT, env={**clean, **setup.env}, stdout=sink, stderr=sink)
+        return subprocess.Popen(
+            [sys.executable, "-m", "connector", "backfill", "--config", str(setup.config)],
+            cwd=ROOT,
+            env={**clean, **setup.env},
+            stdout=sink,
+            stderr=sink,
+        )
 
 
 def run_and_kill(setup: Setup, box: Sandbox, kind: str, extra: int, log: Path) -> bool:
@@ -111,7 +118,9 @@ def run_and_kill(setup: Setup, box: Sandbox, kind: str, extra: int, log: Path) -
         if proc.poll() is None:  # a hung run is a failure of its own, not a kill point
             proc.kill()
             proc.wait(timeout=30)
-            raise AssertionError(f"a backfill did not finish within {RUN_DEADLINE:g} s:\n{log.read_text()[-3000:]}")
+            raise AssertionError(
+                f"a backfill did not finish within {RUN_DEADLINE:g} s:\n{log.read_text()[-3000:]}"
+            )
         return False
     finally:
         if db is not None:
@@ -131,8 +140,9 @@ def landing(setup: Setup, box: Sandbox) -> str:
     return "announced, not written" if pending else "between pages"
 
 
-def crash_loop(options: SandboxOptions, tmp_path: Path, kills: int, page_size: int, batch: int,
-               seed: int) -> CrashLog:
+def crash_loop(
+    options: SandboxOptions, tmp_path: Path, kills: int, page_size: int, batch: int, seed: int
+) -> CrashLog:
     """Backfill under `kills` SIGKILLs (plus one final uninterrupted run); assert the final state; return figures."""
     from connector.sandbox.runner import Sandbox
 
@@ -144,8 +154,14 @@ def crash_loop(options: SandboxOptions, tmp_path: Path, kills: int, page_size: i
         setup = write_setup(tmp_path / "crashed", box, page_size=page_size, batch=batch)
         log = tmp_path / "runs.log"
         clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "ONEC_"))}
-        ready = subprocess.run([sys.executable, "-m", "connector", "setup", "--config", str(setup.config)], cwd=ROOT,
-                               env={**clean_env, **setup.env}, capture_output=True, text=True, timeout=120)
+        ready = subprocess.run(
+            [sys.executable, "-m", "connector", "setup", "--config", str(setup.config)],
+            cwd=ROOT,
+            env={**clean_env, **setup.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert ready.returncode == 0, ready.stderr
         total = result.orders = len(eligible(box))
         finished_early = 0
@@ -171,21 +187,35 @@ def crash_loop(options: SandboxOptions, tmp_path: Path, kills: int, page_size: i
                 result.landed[landing(setup, box)] += 1
             else:
                 finished_early += 1
-                assert finished_early <= 1, "the backfill completed before the kills were spent; " \
-                                            f"{result.kills} kills so far:\n{log.read_text()[-3000:]}"
+                assert finished_early <= 1, (
+                    "the backfill completed before the kills were spent; "
+                    f"{result.kills} kills so far:\n{log.read_text()[-3000:]}"
+                )
                 break
-        final = subprocess.run([sys.executable, "-m", "connector", "backfill", "--config", str(setup.config)],
-                               cwd=ROOT, env={**clean_env, **setup.env}, capture_output=True, text=True,
-                               timeout=600)
+        final = subprocess.run(
+            [sys.executable, "-m", "connector", "backfill", "--config", str(setup.config)],
+            cwd=ROOT,
+            env={**clean_env, **setup.env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         result.runs += 1
         assert final.returncode == 0, final.stderr[-3000:]
         writes_before = sum(1 for c in box.portal.calls if c.method in ("crm.deal.add", "crm.deal.update"))
-        again = subprocess.run([sys.executable, "-m", "connector", "backfill", "--config", str(setup.config),
-                                "--restart"], cwd=ROOT, env={**clean_env, **setup.env}, capture_output=True,
-                               text=True, timeout=600)
+        again = subprocess.run(
+            [sys.executable, "-m", "connector", "backfill", "--config", str(setup.config), "--restart"],
+            cwd=ROOT,
+            env={**clean_env, **setup.env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert again.returncode == 0, again.stderr[-3000:]
-        assert sum(1 for c in box.portal.calls if c.method in ("crm.deal.add", "crm.deal.update")) == writes_before, \
-            "a full re-read after the crashes still found something to write"
+        assert (
+            sum(1 for c in box.portal.calls if c.method in ("crm.deal.add", "crm.deal.update"))
+            == writes_before
+        ), "a full re-read after the crashes still found something to write"
 
         counted = origins(box)
         duplicates = {k: n for k, n in counted.items() if n > 1}
@@ -194,8 +224,10 @@ def crash_loop(options: SandboxOptions, tmp_path: Path, kills: int, page_size: i
         assert state_differences(deal_state(box), want) == []
         assert ledger_problems(setup.ledger, box) == []
     result.seconds = round(time.monotonic() - started, 1)
-    print(f"\ncrash proof: {total} orders, {result.kills} kills in {result.runs} runs, triggers "
-          f"{dict(result.by_trigger)}, landed {dict(result.landed)}, {result.seconds} s")
+    print(
+        f"\ncrash proof: {total} orders, {result.kills} kills in {result.runs} runs, triggers "
+        f"{dict(result.by_trigger)}, landed {dict(result.landed)}, {result.seconds} s"
+    )
     return result
 
 
@@ -217,5 +249,7 @@ def test_backfill_of_2000_orders_under_30_sigkills_ends_like_a_clean_run(tmp_pat
     options = SandboxOptions(orders=2200, seed=7, rate_limit="off", now=NOW)
     result = crash_loop(options, tmp_path, kills=32, page_size=50, batch=10, seed=7001)
     assert result.orders >= 2000 and result.kills >= 30
-    assert result.landed["written, not recorded"] >= 3 and result.landed["announced, not written"] + \
-        result.landed["written, not recorded"] >= 6
+    assert (
+        result.landed["written, not recorded"] >= 3
+        and result.landed["announced, not written"] + result.landed["written, not recorded"] >= 6
+    )

@@ -60,8 +60,9 @@ class FaultLog:
     seconds: float = 0.0
 
 
-def backfill_under_faults(options: SandboxOptions, tmp_path: Path, page_size: int, batch: int,
-                          seed: int, force_each: bool = False) -> FaultLog:
+def backfill_under_faults(
+    options: SandboxOptions, tmp_path: Path, page_size: int, batch: int, seed: int, force_each: bool = False
+) -> FaultLog:
     """Run the backfill pass after pass under faults until it completes; assert it ends like a clean run.
 
     `force_each`: also make the first write batches meet each Bitrix24 fault kind once, and the first 1C reads of
@@ -75,8 +76,12 @@ def backfill_under_faults(options: SandboxOptions, tmp_path: Path, page_size: in
     if force_each:
         for kind in B24_KINDS:
             b24.force(kind, "batch")  # type: ignore[attr-defined]
-        for kind, entity in (("error500", "Document_ЗаказКлиента"), ("html502", "Document_ЗаказКлиента"),
-                             ("html504", "Catalog_Номенклатура"), ("reset", "Catalog_Номенклатура")):
+        for kind, entity in (
+            ("error500", "Document_ЗаказКлиента"),
+            ("html502", "Document_ЗаказКлиента"),
+            ("html504", "Catalog_Номенклатура"),
+            ("reset", "Catalog_Номенклатура"),
+        ):
             onec.force(kind, entity)  # type: ignore[attr-defined]
     result = FaultLog()
     started = time.monotonic()
@@ -116,9 +121,11 @@ def backfill_under_faults(options: SandboxOptions, tmp_path: Path, page_size: in
         assert state_differences(deal_state(box), want) == []
         assert ledger_problems(setup.ledger, box) == []
     result.seconds = round(time.monotonic() - started, 1)
-    print(f"\nfaults proof: {result.orders} orders in {result.passes} pass(es) (stops: {result.stops}); "
-          f"Bitrix24 faults {result.b24_faults} in {result.b24_requests} requests; 1C faults "
-          f"{result.onec_faults} in {result.onec_requests} requests; backoff skipped {result.backoff_seconds} s; {result.seconds} s")
+    print(
+        f"\nfaults proof: {result.orders} orders in {result.passes} pass(es) (stops: {result.stops}); "
+        f"Bitrix24 faults {result.b24_faults} in {result.b24_requests} requests; 1C faults "
+        f"{result.onec_faults} in {result.onec_requests} requests; backoff skipped {result.backoff_seconds} s; {result.seconds} s"
+    )
     return result
 
 
@@ -135,7 +142,9 @@ def test_ten_percent_faults_on_150_orders_end_like_a_clean_run(tmp_path: Path) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("page_size", "batch"), [(10, 5), (500, 25)], ids=["small-pages", "shipped-sizes"])
-def test_ten_percent_faults_on_2000_orders_end_like_a_clean_run(tmp_path: Path, page_size: int, batch: int) -> None:
+def test_ten_percent_faults_on_2000_orders_end_like_a_clean_run(
+    tmp_path: Path, page_size: int, batch: int
+) -> None:
     """The full proof: every kind of fault, many times, on both sides; with small pages (many 1C reads, many
     commits) and with the shipped sizes (pages of 500 written in batches of 25)."""
     from connector.sandbox.runner import SandboxOptions
@@ -143,7 +152,9 @@ def test_ten_percent_faults_on_2000_orders_end_like_a_clean_run(tmp_path: Path, 
     options = SandboxOptions(orders=2200, seed=17, rate_limit="off", now=NOW)
     result = backfill_under_faults(options, tmp_path, page_size=page_size, batch=batch, seed=1701 + page_size)
     assert result.orders >= 2000 and result.passes <= MAX_PASSES
-    if page_size < 100:  # many requests: every kind on Bitrix24, and enough 1C reads (a lost reply needs a write)
+    if (
+        page_size < 100
+    ):  # many requests: every kind on Bitrix24, and enough 1C reads (a lost reply needs a write)
         assert sum(result.b24_faults.values()) >= 0.08 * result.b24_requests
         assert set(result.b24_faults) >= set(B24_KINDS) - {"latency"}, result.b24_faults
         assert len(result.onec_faults) >= 3 and sum(result.onec_faults.values()) >= 10, result.onec_faults
@@ -154,7 +165,6 @@ def test_fast_forward_clock_moves_time_instead_of_sleeping() -> None:
     before, wall = clock.monotonic(), time.monotonic()
     clock.sleep(30)
     assert clock.monotonic() - before >= 30 and time.monotonic() - wall < 5 and clock.sleeps == 1
-
 
 
 def test_lost_replies_on_several_batches_of_a_page_resend_only_those_batches(tmp_path: Path) -> None:

@@ -54,7 +54,9 @@ def conn(box: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connect
 def write_config(folder: Path, box: Any) -> tuple[Path, dict[str, str]]:
     text = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
     text = text.replace("mappings_dir: mappings", f"mappings_dir: {ROOT / 'mappings'}")
-    text = text.replace("schedule: schedules/default.yaml", f"schedule: {ROOT / 'schedules' / 'default.yaml'}")
+    text = text.replace(
+        "schedule: schedules/default.yaml", f"schedule: {ROOT / 'schedules' / 'default.yaml'}"
+    )
     text = re.sub(r"(?m)^flows:.*$", f"flows: [{', '.join(FLOWS)}]", text)
     path = folder / "config.yaml"
     path.write_text(text, encoding="utf-8")
@@ -83,7 +85,12 @@ def inject(box: Any, conn: Connector, orders: list[dict[str, Any]]) -> dict[str,
     paid = Decimal(deal_of(box, b)["UF_CRM_1C_PAID_AMOUNT"])
     set_deal(box, deal_of(box, b)["ID"], UF_CRM_1C_PAID_AMOUNT=str(paid + Decimal("0.02")))
     conn.bitrix24.call("crm.deal.delete", {"id": deal_of(box, c)["ID"]}, write=True)  # a manager deletes it
-    money = ("UF_CRM_1C_PAID_AMOUNT", "UF_CRM_1C_PAID_PERCENT", "UF_CRM_1C_BALANCE", "UF_CRM_1C_SHIPPED_PERCENT")
+    money = (
+        "UF_CRM_1C_PAID_AMOUNT",
+        "UF_CRM_1C_PAID_PERCENT",
+        "UF_CRM_1C_BALANCE",
+        "UF_CRM_1C_SHIPPED_PERCENT",
+    )
     set_deal(box, deal_of(box, d)["ID"], **dict.fromkeys(money))
     box.dataset.receipt(box.infobase.get(ORDER, e), 1234.56, datetime(2025, 1, 15, 11, 0))  # 1C, no sync
     box.dataset.edit_order(f)  # 1C: a line added, a new total
@@ -111,7 +118,9 @@ def check_rows(drifts: list[Any], injected: dict[str, str]) -> None:
             assert drift.reason == DIFFERS and "amount" in drift.differs and "balance" in drift.differs
 
 
-def test_zero_drift_then_each_injected_drift_is_reported_exits_1_and_is_repaired(box: Any, conn: Connector) -> None:
+def test_zero_drift_then_each_injected_drift_is_reported_exits_1_and_is_repaired(
+    box: Any, conn: Connector
+) -> None:
     clean = Reconciler(conn).scan(None)
     assert clean.checked == len(posted_orders(box)) > 250 and clean.drifts == []
     config, env = write_config(conn.folder, box)  # type: ignore[attr-defined]
@@ -120,7 +129,9 @@ def test_zero_drift_then_each_injected_drift_is_reported_exits_1_and_is_repaired
     assert "no drift" in ok.stdout
 
     picked = posted_orders(box)[-40::6][:6]  # recent orders, so `--since` can narrow to them
-    paid_orders = [o for o in posted_orders(box) if Decimal(deal_of(box, o["Ref_Key"])["UF_CRM_1C_PAID_AMOUNT"])]
+    paid_orders = [
+        o for o in posted_orders(box) if Decimal(deal_of(box, o["Ref_Key"])["UF_CRM_1C_PAID_AMOUNT"])
+    ]
     picked[1] = paid_orders[0]  # the paid-amount drift on an order that has payments
     injected = inject(box, conn, picked)
     check_rows(Reconciler(conn).scan(None).drifts, injected)
@@ -162,8 +173,9 @@ def test_a_config_without_the_money_flow_is_a_config_error(box: Any, conn: Conne
 
 
 @pytest.mark.slow
-def test_5000_orders_zero_drift_then_injected_drift_found_and_repaired(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_5000_orders_zero_drift_then_injected_drift_found_and_repaired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with start(5000, 7) as box:
         config = make_config(box, tmp_path / "ledger.sqlite3")
         config.flows = list(FLOWS)
@@ -179,8 +191,11 @@ def test_5000_orders_zero_drift_then_injected_drift_found_and_repaired(tmp_path:
             assert clean.checked == len(posted_orders(box)) > 4500 and clean.drifts == []
 
             picked = posted_orders(box)[-60::10][:6]
-            picked[1] = next(o for o in reversed(posted_orders(box))
-                             if Decimal(deal_of(box, o["Ref_Key"])["UF_CRM_1C_PAID_AMOUNT"]))
+            picked[1] = next(
+                o
+                for o in reversed(posted_orders(box))
+                if Decimal(deal_of(box, o["Ref_Key"])["UF_CRM_1C_PAID_AMOUNT"])
+            )
             injected = inject(box, conn, picked)
             since = datetime.fromisoformat(min(o["Date"] for o in picked)[:10])
             t3 = time.monotonic()
@@ -194,6 +209,8 @@ def test_5000_orders_zero_drift_then_injected_drift_found_and_repaired(tmp_path:
             assert reconciler.check([d.key for d in found.drifts]).drifts == []
             assert Reconciler(conn).scan(since).drifts == []
         with capsys.disabled():
-            print(f"\nreconcile, 5,000 orders ({clean.checked:,} posted): backfill of 3 flows {t1 - t0:.0f} s; "
-                  f"full reconcile {t2 - t1:.0f} s, zero drift; {len(found.drifts)} injected drifts found by "
-                  f"`--since {since.date()}` ({found.checked:,} orders) in {t4 - t3:.1f} s; repair {t5 - t4:.1f} s")
+            print(
+                f"\nreconcile, 5,000 orders ({clean.checked:,} posted): backfill of 3 flows {t1 - t0:.0f} s; "
+                f"full reconcile {t2 - t1:.0f} s, zero drift; {len(found.drifts)} injected drifts found by "
+                f"`--since {since.date()}` ({found.checked:,} orders) in {t4 - t3:.1f} s; repair {t5 - t4:.1f} s"
+            )

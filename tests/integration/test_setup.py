@@ -14,13 +14,16 @@ from tests.conftest import ROOT, make_config
 pytestmark = pytest.mark.integration
 
 
-def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_ones(sandbox: Any,
-                                                                                    tmp_path: Path) -> None:
+def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_ones(
+    sandbox: Any, tmp_path: Path
+) -> None:
     mappings = tmp_path / "mappings"
     shutil.copytree(ROOT / "mappings", mappings)
     money = (mappings / "money.yaml").read_text(encoding="utf-8")
-    money = money.replace("        then: WON\n", "        then: {stage: \"C1:PAID\", category: 1}\n")
-    money = money.replace("user_fields:\n", "stages:\n  C1:PAID: {name: Оплачено, sort: 35}\n\nuser_fields:\n")
+    money = money.replace("        then: WON\n", '        then: {stage: "C1:PAID", category: 1}\n')
+    money = money.replace(
+        "user_fields:\n", "stages:\n  C1:PAID: {name: Оплачено, sort: 35}\n\nuser_fields:\n"
+    )
     money = money.replace("        then: EXECUTING ", "        then: SHIPPING_WAIT ")
     (mappings / "money.yaml").write_text(money, encoding="utf-8")
     config = make_config(sandbox, tmp_path / "ledger.sqlite3")

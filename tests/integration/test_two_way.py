@@ -50,9 +50,11 @@ def writes_during(box: Any, action: Any) -> tuple[int, int]:
 
 def test_edits_on_both_sides_never_ping_pong(box: Any, conn: Connector) -> None:
     rng = random.Random(5)
-    company = next(link.target_id for link in conn.ledger.links("counterparties",
-                                                                list(conn.ledger.keys("counterparties"))).values()
-                   if link.target_id.isdigit())
+    company = next(
+        link.target_id
+        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
+        if link.target_id.isdigit()
+    )
     product = box.dataset.products[0]
     crm_deals: list[str] = []
 
@@ -69,27 +71,50 @@ def test_edits_on_both_sides_never_ping_pong(box: Any, conn: Connector) -> None:
                 order = box.dataset.order(now - timedelta(hours=1))
                 box.dataset.receipt(order, float(order["СуммаДокумента"]) / 2, now - timedelta(minutes=30))
             if n % 3 == 1:  # Bitrix24: a manager starts a deal and later changes a field Bitrix24 owns
-                reply = conn.bitrix24.call("crm.deal.add", {"fields": {
-                    "TITLE": f"Сделка из CRM {n}", "COMPANY_ID": company, "STAGE_ID": "EXECUTING",
-                    "CURRENCY_ID": "RUB", "OPPORTUNITY": product["price"] * 2}}, write=True)
+                reply = conn.bitrix24.call(
+                    "crm.deal.add",
+                    {
+                        "fields": {
+                            "TITLE": f"Сделка из CRM {n}",
+                            "COMPANY_ID": company,
+                            "STAGE_ID": "EXECUTING",
+                            "CURRENCY_ID": "RUB",
+                            "OPPORTUNITY": product["price"] * 2,
+                        }
+                    },
+                    write=True,
+                )
                 crm_deals.append(str(reply.result))
-                conn.bitrix24.call("crm.deal.productrows.set", {"id": reply.result, "rows": [
-                    {"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}]}, write=True)
+                conn.bitrix24.call(
+                    "crm.deal.productrows.set",
+                    {
+                        "id": reply.result,
+                        "rows": [
+                            {"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}
+                        ],
+                    },
+                    write=True,
+                )
             if n % 3 == 2 and crm_deals:
                 deal = rng.choice(crm_deals)
                 day = (datetime.now() + timedelta(days=rng.randint(3, 30))).date().isoformat()
-                conn.bitrix24.call("crm.deal.update", {"id": deal, "fields": {"UF_CRM_1C_DESIRED_SHIPMENT": day}},
-                                   write=True)
+                conn.bitrix24.call(
+                    "crm.deal.update", {"id": deal, "fields": {"UF_CRM_1C_DESIRED_SHIPMENT": day}}, write=True
+                )
         history.append(writes_during(box, cycle))
     quiet = history[13:]
     assert all(h == (0, 0) for h in quiet), history  # once edits stop, both sides stay still
     assert any(h != (0, 0) for h in history[:12]), history  # the edits did travel
     # Every deal started in the CRM became exactly one 1C order, and its Bitrix24-owned field reached 1C.
-    orders = {str(o.get("НомерПоДаннымКлиента", "")).strip(): o for o in box.infobase.all("Document_ЗаказКлиента")}
+    orders = {
+        str(o.get("НомерПоДаннымКлиента", "")).strip(): o for o in box.infobase.all("Document_ЗаказКлиента")
+    }
     for deal in crm_deals:
         assert f"B24-{deal}" in orders, deal
     assert sum(1 for k in orders if k.startswith("B24-")) == len(crm_deals)
-    edited = [d for d in box.portal.deals() if d.get("UF_CRM_1C_DESIRED_SHIPMENT") and str(d["ID"]) in crm_deals]
+    edited = [
+        d for d in box.portal.deals() if d.get("UF_CRM_1C_DESIRED_SHIPMENT") and str(d["ID"]) in crm_deals
+    ]
     assert edited
     for deal in edited:
         order = orders[f"B24-{deal['ID']}"]

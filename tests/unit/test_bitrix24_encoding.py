@@ -18,12 +18,14 @@ TRICKY = "a&b=c+d%25e#f[g]h?i/j Счёт №1 ~!*'()"
 
 
 def test_bracket_syntax_for_dicts_and_lists() -> None:
-    query = http_build_query({
-        "filter": {">ID": 5, "ORIGINATOR_ID": "1C"},
-        "order": {"ID": "ASC"},
-        "select": ["ID", "TITLE"],
-        "rows": [{"PRICE": 1.5, "QUANTITY": 2}],
-    })
+    query = http_build_query(
+        {
+            "filter": {">ID": 5, "ORIGINATOR_ID": "1C"},
+            "order": {"ID": "ASC"},
+            "select": ["ID", "TITLE"],
+            "rows": [{"PRICE": 1.5, "QUANTITY": 2}],
+        }
+    )
     assert query == (
         "filter[%3EID]=5&filter[ORIGINATOR_ID]=1C&order[ID]=ASC&select[0]=ID&select[1]=TITLE"
         "&rows[0][PRICE]=1.5&rows[0][QUANTITY]=2"
@@ -56,8 +58,10 @@ def test_operator_keys_are_encoded_so_equals_sign_cannot_split_the_pair() -> Non
         (Decimal("19999.99"), "19999.99"),
         (Decimal("1.50"), "1.50"),
         (Decimal("1E+3"), "1000"),
-        (dt.datetime(2024, 1, 15, 10, 20, 30, 999, tzinfo=dt.timezone(dt.timedelta(hours=3))),
-         "2024-01-15T10:20:30+03:00"),
+        (
+            dt.datetime(2024, 1, 15, 10, 20, 30, 999, tzinfo=dt.timezone(dt.timedelta(hours=3))),
+            "2024-01-15T10:20:30+03:00",
+        ),
         (dt.date(2024, 1, 15), "2024-01-15"),
         ("", ""),
     ],
@@ -67,7 +71,10 @@ def test_scalar_rendering(value: Any, wire: str) -> None:
 
 
 def test_scalars_in_a_query() -> None:
-    assert http_build_query({"a": True, "b": False, "c": None, "d": 1e21}) == "a=Y&b=N&c=&d=1000000000000000000000"
+    assert (
+        http_build_query({"a": True, "b": False, "c": None, "d": 1e21})
+        == "a=Y&b=N&c=&d=1000000000000000000000"
+    )
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), Decimal("NaN"), Decimal("-Infinity")])
@@ -182,8 +189,10 @@ def test_batch_command_rejects_bad_method(method: str) -> None:
         ([], {}),
         ({}, {}),
         (None, {}),
-        ([{"error": "", "error_description": "Not found"}, {"error": "X"}],
-         {"0": {"error": "", "error_description": "Not found"}, "1": {"error": "X"}}),
+        (
+            [{"error": "", "error_description": "Not found"}, {"error": "X"}],
+            {"0": {"error": "", "error_description": "Not found"}, "1": {"error": "X"}},
+        ),
         ({"35943": {"ID": "35943"}}, {"35943": {"ID": "35943"}}),
         ({"c1": 50, "c2": 100}, {"c1": 50, "c2": 100}),
         ((1, 2), {"0": 1, "1": 2}),

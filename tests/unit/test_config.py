@@ -26,8 +26,12 @@ onec:
   user: ${ONEC_USER}
   password: ${ONEC_PASSWORD}
 """
-ENV = {"B24_WEBHOOK_URL": "https://p.bitrix24.ru/rest/1/s3cr3tc0de/", "ONEC_ODATA_URL": "http://1c/ut/odata/standard.odata",
-       "ONEC_USER": "Администратор", "ONEC_PASSWORD": "pa55word"}
+ENV = {
+    "B24_WEBHOOK_URL": "https://p.bitrix24.ru/rest/1/s3cr3tc0de/",
+    "ONEC_ODATA_URL": "http://1c/ut/odata/standard.odata",
+    "ONEC_USER": "Администратор",
+    "ONEC_PASSWORD": "pa55word",
+}
 
 
 def test_example_config_loads_with_sandbox_defaults() -> None:
@@ -39,8 +43,10 @@ def test_example_config_loads_with_sandbox_defaults() -> None:
 
 
 def test_environment_overrides_defaults_and_secrets_stay_secret(tmp_path: Path) -> None:
-    cfg = load_config(ROOT / "config.example.yaml", env={**ENV, "ONEC_TIMEZONE": "Asia/Yekaterinburg",
-                                                          "B24_1C_LEDGER": str(tmp_path / "l.db")})
+    cfg = load_config(
+        ROOT / "config.example.yaml",
+        env={**ENV, "ONEC_TIMEZONE": "Asia/Yekaterinburg", "B24_1C_LEDGER": str(tmp_path / "l.db")},
+    )
     assert cfg.onec.timezone == "Asia/Yekaterinburg"
     assert cfg.ledger_path == tmp_path / "l.db"
     assert cfg.onec.password.get_secret_value() == "pa55word"
@@ -49,8 +55,11 @@ def test_environment_overrides_defaults_and_secrets_stay_secret(tmp_path: Path) 
 
 
 def test_default_syntax_and_literal_dollar(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL + "  timezone: ${TZ_X:-Asia/Omsk}\nlogging:\n  level: ${LVL:-DEBUG}\n"
-                 "flows: [\"orders\"]\nmappings_dir: \"m$$x\"\n")
+    path = write(
+        tmp_path,
+        MINIMAL + "  timezone: ${TZ_X:-Asia/Omsk}\nlogging:\n  level: ${LVL:-DEBUG}\n"
+        'flows: ["orders"]\nmappings_dir: "m$$x"\n',
+    )
     cfg = load_config(path, env=ENV)
     assert cfg.onec.timezone == "Asia/Omsk"
     assert cfg.logging.level == "DEBUG"
@@ -66,8 +75,11 @@ def test_unset_variable_names_the_key_and_variable(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once_with_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL.replace("  user:", "  usr: x\n  user:") +
-                 "  timezone: Mars/Olympus\nbitrix24x: {}\nsync:\n  batch_size: 500\n")
+    path = write(
+        tmp_path,
+        MINIMAL.replace("  user:", "  usr: x\n  user:")
+        + "  timezone: Mars/Olympus\nbitrix24x: {}\nsync:\n  batch_size: 500\n",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path, env=ENV)
     problems = info.value.problems

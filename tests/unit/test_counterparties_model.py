@@ -85,13 +85,16 @@ def test_choose_follows_the_rule_order_and_takes_the_lowest_id() -> None:
     assert choose(p, ["phone", "inn_kpp"], found, {}, "1C") == ("3", "phone")
 
 
-@pytest.mark.parametrize(("cand", "ok"), [
-    (Candidate("3"), True),
-    (Candidate("3", "1C", "k1"), True),
-    (Candidate("3", "1C", "other-ref"), False),            # another 1C counterparty
-    (Candidate("3", inns={"7709999999"}), False),          # another legal entity
-    (Candidate("3", inns={"7701234567"}), True),
-])
+@pytest.mark.parametrize(
+    ("cand", "ok"),
+    [
+        (Candidate("3"), True),
+        (Candidate("3", "1C", "k1"), True),
+        (Candidate("3", "1C", "other-ref"), False),  # another 1C counterparty
+        (Candidate("3", inns={"7709999999"}), False),  # another legal entity
+        (Candidate("3", inns={"7701234567"}), True),
+    ],
+)
 def test_fuzzy_candidates_are_vetted(cand: Candidate, ok: bool) -> None:
     p = party(RQ_INN="7701234567", PHONE="+79120001122")
     assert (choose(p, ["phone"], {"phone": ["3"]}, {"3": cand}, "1C") is not None) is ok
@@ -99,7 +102,10 @@ def test_fuzzy_candidates_are_vetted(cand: Candidate, ok: bool) -> None:
 
 def test_inn_kpp_match_adopts_even_a_company_of_another_1c_duplicate() -> None:
     p = party(RQ_INN="7701234567")
-    assert choose(p, ["inn_kpp"], {"inn_kpp": ["3"]}, {"3": Candidate("3", "1C", "other")}, "1C") == ("3", "inn_kpp")
+    assert choose(p, ["inn_kpp"], {"inn_kpp": ["3"]}, {"3": Candidate("3", "1C", "other")}, "1C") == (
+        "3",
+        "inn_kpp",
+    )
 
 
 def test_twins_in_one_page_share_by_inn_kpp_and_phone_but_not_across_inns() -> None:
@@ -116,12 +122,21 @@ def test_requisite_change_adds_updates_takes_over_or_leaves_alone() -> None:
     p = party("k1", RQ_INN="7701234567", RQ_KPP="770101001")
     kind, _, fields = requisite_change(p, [], "1C") or ("", None, {})
     assert kind == "add" and fields["XML_ID"] == "k1" and fields["PRESET_ID"] == "1"
-    ours = {"ID": "7", "XML_ID": "k1", "ORIGINATOR_ID": "1C", "RQ_INN": "7701234567", "RQ_KPP": "770101002",
-            "NAME": "ООО «Ромашка»"}
+    ours = {
+        "ID": "7",
+        "XML_ID": "k1",
+        "ORIGINATOR_ID": "1C",
+        "RQ_INN": "7701234567",
+        "RQ_KPP": "770101002",
+        "NAME": "ООО «Ромашка»",
+    }
     assert requisite_change(p, [ours], "1C") == ("update", "7", {"RQ_KPP": "770101001"})
     assert requisite_change(p, [{**ours, "RQ_KPP": "770101001"}], "1C") is None
     free = {"ID": "8", "RQ_INN": "7701234567", "RQ_KPP": "770101001", "NAME": "Реквизиты"}
-    assert requisite_change(p, [free], "1C") == ("update", "8", {"NAME": "ООО «Ромашка»", "ORIGINATOR_ID": "1C",
-                                                                  "XML_ID": "k1"})
+    assert requisite_change(p, [free], "1C") == (
+        "update",
+        "8",
+        {"NAME": "ООО «Ромашка»", "ORIGINATOR_ID": "1C", "XML_ID": "k1"},
+    )
     twin = {**free, "XML_ID": "k0", "ORIGINATOR_ID": "1C"}
     assert requisite_change(p, [twin], "1C") is None

@@ -35,10 +35,12 @@ def test_migrations_run_once_and_wal_is_on(tmp_path: Path) -> None:
 def test_an_old_ledger_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT "
-                       "NOT NULL);" + MIGRATIONS[0][1] + ";INSERT INTO migrations VALUES (1, 'initial', 'x');"
-                       "INSERT INTO dead_letters (flow, source_key, reason, first_at, last_at) VALUES "
-                       "('orders', 'k', 'r', 'x', 'x');")
+    conn.executescript(
+        "CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT "
+        "NOT NULL);" + MIGRATIONS[0][1] + ";INSERT INTO migrations VALUES (1, 'initial', 'x');"
+        "INSERT INTO dead_letters (flow, source_key, reason, first_at, last_at) VALUES "
+        "('orders', 'k', 'r', 'x', 'x');"
+    )
     conn.commit()
     conn.close()
     ledger = Ledger(path)
@@ -61,18 +63,26 @@ def test_outcomes_and_cursor_commit_together_or_not_at_all(ledger: Ledger) -> No
     ledger.begin("orders", None, [Action("create", mapped("a"))])
     unserialisable = object()
     with pytest.raises(TypeError):
-        ledger.commit("orders", None, [Outcome("a", "create", "applied", "101", "h", "v")],
-                      ("orders:backfill", unserialisable))
+        ledger.commit(
+            "orders",
+            None,
+            [Outcome("a", "create", "applied", "101", "h", "v")],
+            ("orders:backfill", unserialisable),
+        )
     assert ledger.links("orders", ["a"]) == {}
     assert [i.source_key for i in ledger.pending("orders")] == ["a"]
     assert ledger.cursor("orders:backfill") is None
-    ledger.commit("orders", None, [Outcome("a", "create", "applied", "101", "h", "v")], ("orders:backfill", {"p": 1}))
+    ledger.commit(
+        "orders", None, [Outcome("a", "create", "applied", "101", "h", "v")], ("orders:backfill", {"p": 1})
+    )
     assert ledger.cursor("orders:backfill") == {"p": 1}
     assert "a" in ledger.links("orders", ["a"])
 
 
 def test_failure_becomes_a_dead_letter_and_retry_cycle(ledger: Ledger) -> None:
-    ledger.commit("orders", 1, [Outcome("x", "create", "failed", error="Цена: expected a number", label="ЦБ-1")])
+    ledger.commit(
+        "orders", 1, [Outcome("x", "create", "failed", error="Цена: expected a number", label="ЦБ-1")]
+    )
     letters = ledger.dead_letters("orders")
     assert [(d.source_key, d.reason, d.attempts) for d in letters] == [("x", "Цена: expected a number", 1)]
     ledger.commit("orders", 2, [Outcome("x", "create", "failed", error="again", label="ЦБ-1")])
@@ -95,8 +105,11 @@ def test_partial_write_keeps_the_link_without_hash(ledger: Ledger) -> None:
 
 
 def test_errors_are_redacted_before_storage(ledger: Ledger) -> None:
-    ledger.commit("orders", None, [Outcome("a", "create", "failed",
-                                           error="POST https://p/rest/1/secretcode42/batch: 500")])
+    ledger.commit(
+        "orders",
+        None,
+        [Outcome("a", "create", "failed", error="POST https://p/rest/1/secretcode42/batch: 500")],
+    )
     raw = ledger.conn.execute("SELECT reason FROM dead_letters").fetchone()[0]
     raw2 = ledger.conn.execute("SELECT message FROM outcomes").fetchone()[0]
     assert "secretcode42" not in raw and "secretcode42" not in raw2

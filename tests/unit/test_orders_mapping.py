@@ -17,21 +17,39 @@ from connector.planner import plan
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Europe/Moscow")
 SPEC = load_mapping(ROOT / "mappings" / "orders.yaml")
-RUB, P1, P2 = "3c2b1a00-8d2e-11ee-b9d1-0242ac120002", "9b8a7c01-8d2e-11ee-b9d1-0242ac120002", \
-    "9b8a7c02-8d2e-11ee-b9d1-0242ac120002"
-LOOKUPS = {"currencies": {RUB: {"Ref_Key": RUB, "Code": "643"}},
-           "products": {P1: {"Ref_Key": P1, "Description": "Профлист С8"},
-                        P2: {"Ref_Key": P2, "Description": 'Саморез "кровельный" & шайба'}}}
+RUB, P1, P2 = (
+    "3c2b1a00-8d2e-11ee-b9d1-0242ac120002",
+    "9b8a7c01-8d2e-11ee-b9d1-0242ac120002",
+    "9b8a7c02-8d2e-11ee-b9d1-0242ac120002",
+)
+LOOKUPS = {
+    "currencies": {RUB: {"Ref_Key": RUB, "Code": "643"}},
+    "products": {
+        P1: {"Ref_Key": P1, "Description": "Профлист С8"},
+        P2: {"Ref_Key": P2, "Description": 'Саморез "кровельный" & шайба'},
+    },
+}
 
 
 def order(**changes: Any) -> dict[str, Any]:
     """The reference §10 order: 25 000 with two lines."""
-    base = {"Ref_Key": "0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01", "DataVersion": "AAAAAQAAAAA=", "DeletionMark": False,
-            "Number": "ЦБ00-000125", "Date": "2024-11-05T10:15:00", "Posted": True, "Валюта_Key": RUB,
-            "СуммаДокумента": 25000, "Комментарий": "", "Менеджер_Key": "00000000-0000-0000-0000-000000000000",
-            "Контрагент_Key": "7a3b2c12-8d2e-11ee-b9d1-0242ac120002",
-            "Товары": [{"LineNumber": "1", "Номенклатура_Key": P1, "Количество": 10, "Цена": 1500, "Сумма": 15000},
-                       {"LineNumber": "2", "Номенклатура_Key": P2, "Количество": 5, "Цена": 2000, "Сумма": 10000}]}
+    base = {
+        "Ref_Key": "0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01",
+        "DataVersion": "AAAAAQAAAAA=",
+        "DeletionMark": False,
+        "Number": "ЦБ00-000125",
+        "Date": "2024-11-05T10:15:00",
+        "Posted": True,
+        "Валюта_Key": RUB,
+        "СуммаДокумента": 25000,
+        "Комментарий": "",
+        "Менеджер_Key": "00000000-0000-0000-0000-000000000000",
+        "Контрагент_Key": "7a3b2c12-8d2e-11ee-b9d1-0242ac120002",
+        "Товары": [
+            {"LineNumber": "1", "Номенклатура_Key": P1, "Количество": 10, "Цена": 1500, "Сумма": 15000},
+            {"LineNumber": "2", "Номенклатура_Key": P2, "Количество": 5, "Цена": 2000, "Сумма": 10000},
+        ],
+    }
     base.update(changes)
     return base
 
@@ -39,13 +57,24 @@ def order(**changes: Any) -> dict[str, Any]:
 def test_reference_order_maps_to_deal_fields_and_rows() -> None:
     m = map_record(SPEC, order(), LOOKUPS, TZ)
     assert m.error is None
-    assert m.fields == {"TITLE": "Заказ ЦБ00-000125 от 05.11.2024", "OPPORTUNITY": "25000.00",
-                        "IS_MANUAL_OPPORTUNITY": "Y", "CURRENCY_ID": "RUB", "BEGINDATE": "2024-11-05",
-                        "UF_CRM_1C_ORDER_NUMBER": "ЦБ00-000125", "UF_CRM_1C_ORDER_DATE": "2024-11-05T10:15:00+03:00",
-                        "ASSIGNED_BY_ID": 1, "COMMENTS": "", "COMPANY_ID": "", "CONTACT_ID": ""}
+    assert m.fields == {
+        "TITLE": "Заказ ЦБ00-000125 от 05.11.2024",
+        "OPPORTUNITY": "25000.00",
+        "IS_MANUAL_OPPORTUNITY": "Y",
+        "CURRENCY_ID": "RUB",
+        "BEGINDATE": "2024-11-05",
+        "UF_CRM_1C_ORDER_NUMBER": "ЦБ00-000125",
+        "UF_CRM_1C_ORDER_DATE": "2024-11-05T10:15:00+03:00",
+        "ASSIGNED_BY_ID": 1,
+        "COMMENTS": "",
+        "COMPANY_ID": "",
+        "CONTACT_ID": "",
+    }
     assert m.on_create == {"CATEGORY_ID": 0}
-    assert m.rows == [{"PRODUCT_NAME": "Профлист С8", "PRICE": "1500.00", "QUANTITY": "10"},
-                      {"PRODUCT_NAME": 'Саморез "кровельный" & шайба', "PRICE": "2000.00", "QUANTITY": "5"}]
+    assert m.rows == [
+        {"PRODUCT_NAME": "Профлист С8", "PRICE": "1500.00", "QUANTITY": "10"},
+        {"PRODUCT_NAME": 'Саморез "кровельный" & шайба', "PRICE": "2000.00", "QUANTITY": "5"},
+    ]
     assert m.key == order()["Ref_Key"] and m.version == "AAAAAQAAAAA="
 
 
@@ -68,7 +97,9 @@ def test_links_translate_through_other_flows_and_missing_ones_defer() -> None:
     spec = SPEC.model_copy(deep=True)
     spec.fields["ASSIGNED_BY_ID"].default = None
     strict = map_record(spec, order(Менеджер_Key="88888888-8888-8888-8888-888888888888"), linked, TZ)
-    assert strict.error is not None and "not synced yet by flow 'managers'" in strict.error and strict.deferred
+    assert (
+        strict.error is not None and "not synced yet by flow 'managers'" in strict.error and strict.deferred
+    )
 
 
 def test_pipeline_rule_is_create_only_and_outside_the_hash() -> None:
@@ -86,14 +117,17 @@ def test_empty_reference_in_a_row_is_named_and_nothing_else_breaks() -> None:
     assert "ЦБ00-000125" in m.error and "Товары[2].PRODUCT_NAME: required" in m.error
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"СуммаДокумента": "двадцать"}, "OPPORTUNITY: expected a number"),
-    ({"Date": "05/11/2024"}, "expected a date"),
-    ({"Валюта_Key": "11111111-1111-1111-1111-111111111111"}, "was not found in lookup 'currencies'"),
-    ({"Number": "   "}, "UF_CRM_1C_ORDER_NUMBER: required"),
-    ({"СуммаДокумента": 1e20}, "out of range"),
-    ({"Товары": None}, "expected the tabular section"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"СуммаДокумента": "двадцать"}, "OPPORTUNITY: expected a number"),
+        ({"Date": "05/11/2024"}, "expected a date"),
+        ({"Валюта_Key": "11111111-1111-1111-1111-111111111111"}, "was not found in lookup 'currencies'"),
+        ({"Number": "   "}, "UF_CRM_1C_ORDER_NUMBER: required"),
+        ({"СуммаДокумента": 1e20}, "out of range"),
+        ({"Товары": None}, "expected the tabular section"),
+    ],
+)
 def test_bad_values_give_clear_reasons(change: dict[str, Any], expected: str) -> None:
     m = map_record(SPEC, order(**change), LOOKUPS, TZ)
     assert m.error is not None and expected in m.error
@@ -118,13 +152,19 @@ def test_hash_changes_with_content_only() -> None:
 
 def test_needed_refs_collects_header_and_row_references() -> None:
     need = needed_refs(SPEC, [order()])
-    assert need == {"currencies": {RUB}, "products": {P1, P2}, "@links:managers": set(),
-                    "@links:counterparties": {order()["Контрагент_Key"]}}
+    assert need == {
+        "currencies": {RUB},
+        "products": {P1, P2},
+        "@links:managers": set(),
+        "@links:counterparties": {order()["Контрагент_Key"]},
+    }
 
 
 def test_planner_creates_updates_skips_and_fails() -> None:
     ok = map_record(SPEC, order(), LOOKUPS, TZ)
-    changed = map_record(SPEC, order(Ref_Key="22222222-2222-2222-2222-222222222222", СуммаДокумента=1), LOOKUPS, TZ)
+    changed = map_record(
+        SPEC, order(Ref_Key="22222222-2222-2222-2222-222222222222", СуммаДокумента=1), LOOKUPS, TZ
+    )
     same = map_record(SPEC, order(Ref_Key="33333333-3333-3333-3333-333333333333"), LOOKUPS, TZ)
     broken = map_record(SPEC, order(Ref_Key="44444444-4444-4444-4444-444444444444", Date="x"), LOOKUPS, TZ)
     links = {changed.key: Link(changed.key, "7", "old", None), same.key: Link(same.key, "8", same.hash, None)}
@@ -135,10 +175,15 @@ def test_planner_creates_updates_skips_and_fails() -> None:
 
 def test_broken_mapping_files_name_file_line_and_key(tmp_path: Path) -> None:
     text = (ROOT / "mappings" / "orders.yaml").read_text(encoding="utf-8")
-    (tmp_path / "orders.yaml").write_text(text.replace("lookup: products.Description", "lookup: goods.Description")
-                                          .replace("    type: money\n    required: true", "    typ: money"),
-                                          encoding="utf-8")
-    (tmp_path / "other.yaml").write_text("flow: Bad-Name\nsource: {entity: X}\nfields: {}\n", encoding="utf-8")
+    (tmp_path / "orders.yaml").write_text(
+        text.replace("lookup: products.Description", "lookup: goods.Description").replace(
+            "    type: money\n    required: true", "    typ: money"
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "other.yaml").write_text(
+        "flow: Bad-Name\nsource: {entity: X}\nfields: {}\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as info:
         load_mappings(tmp_path, ["orders"])
     joined = "\n".join(info.value.problems)

@@ -21,19 +21,37 @@ from connector.reconcile import (
     number_of,
 )
 
-FIELDS = {"amount": "OPPORTUNITY", "paid_amount": "UF_PAID", "paid_percent": "UF_PCT", "balance": "UF_BAL",
-          "shipped_percent": "UF_SHIP"}
+FIELDS = {
+    "amount": "OPPORTUNITY",
+    "paid_amount": "UF_PAID",
+    "paid_percent": "UF_PCT",
+    "balance": "UF_BAL",
+    "shipped_percent": "UF_SHIP",
+}
 
 
 def order(key: str = "o1", deal: str | None = "7", **figures: str) -> Expected:
-    base = {"amount": "25000.00", "paid_amount": "10000.00", "paid_percent": "40.00", "balance": "15000.00",
-            "shipped_percent": "40.00", **figures}
+    base = {
+        "amount": "25000.00",
+        "paid_amount": "10000.00",
+        "paid_percent": "40.00",
+        "balance": "15000.00",
+        "shipped_percent": "40.00",
+        **figures,
+    }
     return Expected(key, f"ЦБ00-{key}", deal, {k: Decimal(v) for k, v in base.items()})
 
 
 def deal(**changes: Any) -> dict[str, Any]:
-    return {"ID": "7", "OPPORTUNITY": "25000.00", "UF_PAID": "10000.00", "UF_PCT": "40.00", "UF_BAL": "15000.00",
-            "UF_SHIP": "40.00", **changes}
+    return {
+        "ID": "7",
+        "OPPORTUNITY": "25000.00",
+        "UF_PAID": "10000.00",
+        "UF_PCT": "40.00",
+        "UF_BAL": "15000.00",
+        "UF_SHIP": "40.00",
+        **changes,
+    }
 
 
 def test_a_deal_that_shows_what_1c_says_is_not_drift() -> None:
@@ -41,7 +59,9 @@ def test_a_deal_that_shows_what_1c_says_is_not_drift() -> None:
 
 
 def test_differences_within_one_kopeck_are_not_drift() -> None:
-    shown = deal(OPPORTUNITY="25000.01", UF_PAID="9999.99", UF_SHIP="40")  # rounding, strings without decimals
+    shown = deal(
+        OPPORTUNITY="25000.01", UF_PAID="9999.99", UF_SHIP="40"
+    )  # rounding, strings without decimals
     assert compare([order()], {"7": shown}, FIELDS) == []
 
 
@@ -67,7 +87,14 @@ def test_a_linked_deal_that_no_longer_exists_is_missing() -> None:
 
 
 def test_a_deal_without_money_fields_is_drift_even_when_nothing_was_paid() -> None:
-    bare = {"ID": "7", "OPPORTUNITY": "25000.00", "UF_PAID": None, "UF_PCT": "", "UF_BAL": None, "UF_SHIP": None}
+    bare = {
+        "ID": "7",
+        "OPPORTUNITY": "25000.00",
+        "UF_PAID": None,
+        "UF_PCT": "",
+        "UF_BAL": None,
+        "UF_SHIP": None,
+    }
     zero = order(paid_amount="0.00", paid_percent="0.00", balance="25000.00", shipped_percent="0.00")
     (drift,) = compare([zero], {"7": bare}, FIELDS)
     assert drift.reason == MONEY_EMPTY
@@ -98,18 +125,38 @@ def test_deal_values_are_read_as_bitrix24_sends_them() -> None:
 
 
 def test_field_names_come_from_the_mappings_so_renamed_fields_are_followed() -> None:
-    orders = Mapping.model_validate({
-        "flow": "orders", "source": {"entity": "Document_ЗаказКлиента"}, "target": {"entity": "deal"},
-        "fields": {"TITLE": {"source": "Number"}, "OPPORTUNITY": {"source": "СуммаДокумента", "type": "money"}}})
-    money = Mapping.model_validate({
-        "flow": "money", "source": {"entity": "Document_ЗаказКлиента"}, "money": {"attach_to": "orders"},
-        "fields": {"UF_CRM_PAID_RENAMED": {"source": "paid_amount", "type": "money"},
-                   "UF_CRM_1C_SHIPPED_PERCENT": {"source": "shipped_percent", "type": "number"},
-                   "UF_CRM_1C_PAY_DUE_DATE": {"source": "pay_due_date", "type": "date"}},
-        "user_fields": {name: {"type": "double", "label": name} for name in (
-            "UF_CRM_PAID_RENAMED", "UF_CRM_1C_SHIPPED_PERCENT", "UF_CRM_1C_PAY_DUE_DATE")}})
-    assert deal_fields(orders, money) == {"amount": "OPPORTUNITY", "paid_amount": "UF_CRM_PAID_RENAMED",
-                                          "shipped_percent": "UF_CRM_1C_SHIPPED_PERCENT"}
+    orders = Mapping.model_validate(
+        {
+            "flow": "orders",
+            "source": {"entity": "Document_ЗаказКлиента"},
+            "target": {"entity": "deal"},
+            "fields": {
+                "TITLE": {"source": "Number"},
+                "OPPORTUNITY": {"source": "СуммаДокумента", "type": "money"},
+            },
+        }
+    )
+    money = Mapping.model_validate(
+        {
+            "flow": "money",
+            "source": {"entity": "Document_ЗаказКлиента"},
+            "money": {"attach_to": "orders"},
+            "fields": {
+                "UF_CRM_PAID_RENAMED": {"source": "paid_amount", "type": "money"},
+                "UF_CRM_1C_SHIPPED_PERCENT": {"source": "shipped_percent", "type": "number"},
+                "UF_CRM_1C_PAY_DUE_DATE": {"source": "pay_due_date", "type": "date"},
+            },
+            "user_fields": {
+                name: {"type": "double", "label": name}
+                for name in ("UF_CRM_PAID_RENAMED", "UF_CRM_1C_SHIPPED_PERCENT", "UF_CRM_1C_PAY_DUE_DATE")
+            },
+        }
+    )
+    assert deal_fields(orders, money) == {
+        "amount": "OPPORTUNITY",
+        "paid_amount": "UF_CRM_PAID_RENAMED",
+        "shipped_percent": "UF_CRM_1C_SHIPPED_PERCENT",
+    }
 
 
 def test_the_table_shows_one_row_per_drift_and_stays_readable_off_a_terminal() -> None:

@@ -16,7 +16,9 @@ def test_webhook_code_is_masked_in_urls() -> None:
 
 
 def test_password_token_and_basic_auth_are_masked() -> None:
-    text = redact('password=hunter22&x=1 {"refresh_token": "rt-123456"} Authorization: Basic QWxhZGRpbjpvcGVu')
+    text = redact(
+        'password=hunter22&x=1 {"refresh_token": "rt-123456"} Authorization: Basic QWxhZGRpbjpvcGVu'
+    )
     assert "hunter22" not in text and "rt-123456" not in text and "QWxhZGRpbjpvcGVu" not in text
     assert "x=1" in text
 
@@ -27,16 +29,21 @@ def test_registered_literal_secret_is_masked_anywhere() -> None:
 
 
 def test_errors_carry_redacted_context() -> None:
-    exc = RemoteRejected("failed https://x/rest/1/topsecretcode/batch", method="batch",
-                         url="https://x/rest/1/topsecretcode/")
+    exc = RemoteRejected(
+        "failed https://x/rest/1/topsecretcode/batch", method="batch", url="https://x/rest/1/topsecretcode/"
+    )
     assert "topsecretcode" not in str(exc)
 
 
 def test_json_logs_are_redacted() -> None:
     stream = io.StringIO()
     configure("INFO", json=True, stream=stream)
-    get_logger("t").info("calling", url="https://x/rest/1/logsecret99/crm.deal.list", password="p@ss-w0rd",
-                         nested={"access_token": "tok-xyz-1"})
+    get_logger("t").info(
+        "calling",
+        url="https://x/rest/1/logsecret99/crm.deal.list",
+        password="p@ss-w0rd",
+        nested={"access_token": "tok-xyz-1"},
+    )
     line = json.loads(stream.getvalue().strip().splitlines()[-1])
     text = json.dumps(line, ensure_ascii=False)
     assert "logsecret99" not in text and "p@ss-w0rd" not in text and "tok-xyz-1" not in text

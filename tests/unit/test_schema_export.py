@@ -17,4 +17,6 @@ def test_committed_schema_matches_the_code() -> None:
 
 def test_shipped_mappings_reference_the_schema() -> None:
     for path in (ROOT / "mappings").glob("*.yaml"):
-        assert path.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=../docs/mapping.schema.json")
+        assert path.read_text(encoding="utf-8").startswith(
+            "# yaml-language-server: $schema=../docs/mapping.schema.json"
+        )

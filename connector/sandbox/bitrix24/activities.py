@@ -13,12 +13,30 @@ from connector.sandbox.bitrix24.portal import CallContext, Portal
 from connector.sandbox.bitrix24.registry import ListResult, method, page
 
 Params = dict[str, Any]
-ACTIVITY_FIELDS = {"ID": "integer", "OWNER_ID": "integer", "OWNER_TYPE_ID": "integer", "TYPE_ID": "integer",
-                   "PROVIDER_ID": "string", "PROVIDER_TYPE_ID": "string", "SUBJECT": "string",
-                   "DESCRIPTION": "string", "COMPLETED": "char", "DEADLINE": "datetime", "START_TIME": "datetime",
-                   "END_TIME": "datetime", "RESPONSIBLE_ID": "user", "AUTHOR_ID": "user", "EDITOR_ID": "user",
-                   "CREATED": "datetime", "LAST_UPDATED": "datetime", "PRIORITY": "integer", "COLOR_ID": "string",
-                   "PING_OFFSETS": "string", "PARENT_ID": "integer", "ORIGIN_ID": "string"}
+ACTIVITY_FIELDS = {
+    "ID": "integer",
+    "OWNER_ID": "integer",
+    "OWNER_TYPE_ID": "integer",
+    "TYPE_ID": "integer",
+    "PROVIDER_ID": "string",
+    "PROVIDER_TYPE_ID": "string",
+    "SUBJECT": "string",
+    "DESCRIPTION": "string",
+    "COMPLETED": "char",
+    "DEADLINE": "datetime",
+    "START_TIME": "datetime",
+    "END_TIME": "datetime",
+    "RESPONSIBLE_ID": "user",
+    "AUTHOR_ID": "user",
+    "EDITOR_ID": "user",
+    "CREATED": "datetime",
+    "LAST_UPDATED": "datetime",
+    "PRIORITY": "integer",
+    "COLOR_ID": "string",
+    "PING_OFFSETS": "string",
+    "PARENT_ID": "integer",
+    "ORIGIN_ID": "string",
+}
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$")
 
 
@@ -55,14 +73,29 @@ def todo_add(portal: Portal, params: Params, ctx: CallContext) -> dict[str, int]
     offsets = params.get("pingOffsets") or []
     offsets = list(offsets.values()) if isinstance(offsets, dict) else offsets
     portal.table("activity")[activity_id] = {
-        "ID": str(activity_id), "OWNER_ID": str(owner_id), "OWNER_TYPE_ID": str(type_id), "TYPE_ID": "6",
-        "PROVIDER_ID": "CRM_TODO", "PROVIDER_TYPE_ID": "TODO", "SUBJECT": str(params.get("title") or ""),
-        "DESCRIPTION": str(params.get("description") or ""), "COMPLETED": "N", "DEADLINE": deadline,
-        "START_TIME": deadline, "END_TIME": deadline, "RESPONSIBLE_ID": str(responsible),
-        "AUTHOR_ID": str(ctx.user_id), "EDITOR_ID": str(ctx.user_id), "CREATED": now, "LAST_UPDATED": now,
-        "PRIORITY": "2", "COLOR_ID": str(params.get("colorId") or "1"),
-        "PING_OFFSETS": [int(str(o)) for o in offsets], "PARENT_ID": str(params.get("parentActivityId") or 0),
-        "ORIGIN_ID": None}
+        "ID": str(activity_id),
+        "OWNER_ID": str(owner_id),
+        "OWNER_TYPE_ID": str(type_id),
+        "TYPE_ID": "6",
+        "PROVIDER_ID": "CRM_TODO",
+        "PROVIDER_TYPE_ID": "TODO",
+        "SUBJECT": str(params.get("title") or ""),
+        "DESCRIPTION": str(params.get("description") or ""),
+        "COMPLETED": "N",
+        "DEADLINE": deadline,
+        "START_TIME": deadline,
+        "END_TIME": deadline,
+        "RESPONSIBLE_ID": str(responsible),
+        "AUTHOR_ID": str(ctx.user_id),
+        "EDITOR_ID": str(ctx.user_id),
+        "CREATED": now,
+        "LAST_UPDATED": now,
+        "PRIORITY": "2",
+        "COLOR_ID": str(params.get("colorId") or "1"),
+        "PING_OFFSETS": [int(str(o)) for o in offsets],
+        "PARENT_ID": str(params.get("parentActivityId") or 0),
+        "ORIGIN_ID": None,
+    }
     return {"id": activity_id}
 
 
@@ -83,7 +116,9 @@ def activity_get(portal: Portal, params: Params, ctx: CallContext) -> dict[str, 
 def activity_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
     """Activities with legacy filters (OWNER_TYPE_ID, OWNER_ID, COMPLETED, RESPONSIBLE_ID...)."""
     try:
-        match = compile_filter(params.get("filter") or {}, ACTIVITY_FIELDS, strict=False, portal_offset=portal.tz)
+        match = compile_filter(
+            params.get("filter") or {}, ACTIVITY_FIELDS, strict=False, portal_offset=portal.tz
+        )
         rows: list[Any] = [r for r in portal.table("activity").values() if match(r)]
         if params.get("order"):
             rows = sort_records(rows, params["order"], ACTIVITY_FIELDS, portal_offset=portal.tz)
@@ -154,11 +189,20 @@ def task_add(portal: Portal, params: Params, ctx: CallContext) -> dict[str, Any]
     deadline = portal.parse_datetime(fields.get("DEADLINE"))
     auditors = fields.get("AUDITORS") or []
     auditors = list(auditors.values()) if isinstance(auditors, dict) else auditors
-    task = {"id": str(task_id), "title": str(fields["TITLE"]), "description": str(fields.get("DESCRIPTION") or ""),
-            "responsibleId": str(fields["RESPONSIBLE_ID"]), "createdBy": str(fields.get("CREATED_BY") or ctx.user_id),
-            "createdDate": portal.iso_now(), "deadline": deadline.isoformat() if deadline else None,
-            "status": "2", "auditors": [str(a) for a in auditors], "ufCrmTask": [str(b) for b in bindings],
-            "priority": str(fields.get("PRIORITY") or 1), "groupId": str(fields.get("GROUP_ID") or 0)}
+    task = {
+        "id": str(task_id),
+        "title": str(fields["TITLE"]),
+        "description": str(fields.get("DESCRIPTION") or ""),
+        "responsibleId": str(fields["RESPONSIBLE_ID"]),
+        "createdBy": str(fields.get("CREATED_BY") or ctx.user_id),
+        "createdDate": portal.iso_now(),
+        "deadline": deadline.isoformat() if deadline else None,
+        "status": "2",
+        "auditors": [str(a) for a in auditors],
+        "ufCrmTask": [str(b) for b in bindings],
+        "priority": str(fields.get("PRIORITY") or 1),
+        "groupId": str(fields.get("GROUP_ID") or 0),
+    }
     portal.table("task")[task_id] = task
     return {"task": dict(task)}
 
@@ -178,7 +222,14 @@ def notify_system_add(portal: Portal, params: Params, ctx: CallContext) -> int:
         for old in [k for k, v in table.items() if v["TAG"] == str(p["TAG"])]:
             del table[old]
     notify_id = portal.next_id("notification")
-    table[notify_id] = {"ID": notify_id, "USER_ID": int(str(p["USER_ID"])), "MESSAGE": str(p["MESSAGE"]),
-                        "MESSAGE_OUT": p.get("MESSAGE_OUT"), "TAG": str(p["TAG"]) if p.get("TAG") else None,
-                        "SUB_TAG": p.get("SUB_TAG"), "AUTHOR_ID": ctx.user_id, "DATE": portal.iso_now()}
+    table[notify_id] = {
+        "ID": notify_id,
+        "USER_ID": int(str(p["USER_ID"])),
+        "MESSAGE": str(p["MESSAGE"]),
+        "MESSAGE_OUT": p.get("MESSAGE_OUT"),
+        "TAG": str(p["TAG"]) if p.get("TAG") else None,
+        "SUB_TAG": p.get("SUB_TAG"),
+        "AUTHOR_ID": ctx.user_id,
+        "DATE": portal.iso_now(),
+    }
     return notify_id

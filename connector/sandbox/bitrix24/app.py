@@ -56,8 +56,9 @@ class Bitrix24App:
         return Response.json(body, status, {"Access-Control-Allow-Origin": "*", **(extra or {})})
 
     def _reject(self, err: ApiError, name: str, ctx_via: str, client: str) -> Response:
-        self.portal.record_call(Call(self.portal.unix(), name, {}, err.status, str(err.code), via=ctx_via,
-                                     client=client))
+        self.portal.record_call(
+            Call(self.portal.unix(), name, {}, err.status, str(err.code), via=ctx_via, client=client)
+        )
         return self._json(err.body(), err.status)
 
     def _handle(self, request: Request) -> Response:
@@ -66,23 +67,32 @@ class Bitrix24App:
         if _TOKEN.match(path):
             host = request.headers.get("host", portal.settings.domain)
             scheme = "https" if request.secure else "http"
-            status, body = token_endpoint(portal, merge_params(parse_str(request.query), parse_body(
-                request.headers.get("content-type"), request.body)), f"{scheme}://{host}/rest/")
+            status, body = token_endpoint(
+                portal,
+                merge_params(
+                    parse_str(request.query), parse_body(request.headers.get("content-type"), request.body)
+                ),
+                f"{scheme}://{host}/rest/",
+            )
             return self._json(body, status)
         hook_match = _WEBHOOK.match(path)
         oauth_match = None if hook_match else _OAUTH.match(path)
         if hook_match is None and oauth_match is None:
-            return Response.text("<html><body><h1>404 Not Found</h1></body></html>", 404, "text/html; charset=utf-8")
+            return Response.text(
+                "<html><body><h1>404 Not Found</h1></body></html>", 404, "text/html; charset=utf-8"
+            )
         name = (hook_match or oauth_match).group(3 if hook_match else 1).lower()  # type: ignore[union-attr]
         via = "webhook" if hook_match else "access"
-        params = merge_params(parse_str(request.query), parse_body(request.headers.get("content-type"),
-                                                                     request.body))
+        params = merge_params(
+            parse_str(request.query), parse_body(request.headers.get("content-type"), request.body)
+        )
         fault = self._pick_fault(name, params)
         if fault is not None and fault not in AFTER_COMMIT:
             early = self._fault_before(fault, request)
             if early is not None:
-                portal.record_call(Call(portal.unix(), name, {}, early.status, fault=fault, via=via,
-                                        client=request.client))
+                portal.record_call(
+                    Call(portal.unix(), name, {}, early.status, fault=fault, via=via, client=request.client)
+                )
                 return early
         if hook_match and portal.settings.https_required and not request.secure:
             return self._reject(HTTPS_REQUIRED, name, via, request.client)
@@ -103,16 +113,20 @@ class Bitrix24App:
         headers = {}
         if portal.settings.rest_time_headers and "time" in body:
             t = body["time"]
-            headers = {"X-Bitrix-Rest-Time": f"{t['duration']:.6f}", "X-Bitrix-Rest-User-Time":
-                       f"{t['processing']:.6f}", "X-Bitrix-Rest-System-Time": "0"}
+            headers = {
+                "X-Bitrix-Rest-Time": f"{t['duration']:.6f}",
+                "X-Bitrix-Rest-User-Time": f"{t['processing']:.6f}",
+                "X-Bitrix-Rest-System-Time": "0",
+            }
             if ctx.via == "access":
                 headers["X-Bitrix-Rest-Application"] = str(ctx.client_id)
         return self._json(body, status, headers)
 
     # -- auth -----------------------------------------------------------------------------------------------
 
-    def _authenticate(self, request: Request, hook_match: re.Match[str] | None,
-                      params: dict[str, Any]) -> CallContext:
+    def _authenticate(
+        self, request: Request, hook_match: re.Match[str] | None, params: dict[str, Any]
+    ) -> CallContext:
         portal = self.portal
         connector = params.get("auth_connector")
         bearer = request.headers.get("authorization", "")
@@ -125,15 +139,31 @@ class Bitrix24App:
             user_id, code = int(hook_match.group(1)), hook_match.group(2)
             hook = portal.webhooks.get(user_id)
             if hook is None or hook.code != code:
-                raise ApiError(portal.settings.auth_error_status, INVALID_CREDENTIALS.code,
-                               INVALID_CREDENTIALS.description)
-            return CallContext(user_id, hook.scopes, "webhook", auth_connector=connector_name,
-                               caller=("webhook", user_id, code), client=request.client)
+                raise ApiError(
+                    portal.settings.auth_error_status,
+                    INVALID_CREDENTIALS.code,
+                    INVALID_CREDENTIALS.description,
+                )
+            return CallContext(
+                user_id,
+                hook.scopes,
+                "webhook",
+                auth_connector=connector_name,
+                caller=("webhook", user_id, code),
+                client=request.client,
+            )
         if not isinstance(token_value, str) or not token_value:
             raise NO_AUTH
         token, app = resolve(portal, token_value)
-        return CallContext(token.user_id, app.scopes, "access", client_id=app.client_id,
-                           auth_connector=connector_name, caller=("app", app.client_id), client=request.client)
+        return CallContext(
+            token.user_id,
+            app.scopes,
+            "access",
+            client_id=app.client_id,
+            auth_connector=connector_name,
+            caller=("app", app.client_id),
+            client=request.client,
+        )
 
     # -- faults ---------------------------------------------------------------------------------------------
 
@@ -169,8 +199,9 @@ class Bitrix24App:
 
     # -- dispatch (shared with batch) -------------------------------------------------------------------------
 
-    def execute(self, name: str, params: dict[str, Any], ctx: CallContext,
-                fault: str | None = None) -> tuple[dict[str, Any], int]:
+    def execute(
+        self, name: str, params: dict[str, Any], ctx: CallContext, fault: str | None = None
+    ) -> tuple[dict[str, Any], int]:
         """Run one method and wrap it in the envelope; errors become error envelopes with their status."""
         portal = self.portal
         t0 = time.perf_counter()
@@ -185,8 +216,9 @@ class Bitrix24App:
             if meth is None:
                 raise METHOD_NOT_FOUND
             if meth.scope not in ctx.scopes and meth.scope != "basic":
-                raise insufficient_scope("webhook" if ctx.via == "webhook" else "access",
-                                         portal.settings.auth_error_status)
+                raise insufficient_scope(
+                    "webhook" if ctx.via == "webhook" else "access", portal.settings.auth_error_status
+                )
             now = portal.clock.monotonic()
             limited = portal.settings.operating_enabled and name != "batch"
             if limited and window.blocked(name, now):
@@ -213,16 +245,38 @@ class Bitrix24App:
             else:
                 body = {"result": value}
             body["time"] = self.time_block(start_dt, t0, processing, window if limited else None, name)
-            portal.record_call(Call(portal.unix(), name, logged, 200, batch=ctx.in_batch, via=ctx.via,
-                                    client=ctx.client, fault=fault))
+            portal.record_call(
+                Call(
+                    portal.unix(),
+                    name,
+                    logged,
+                    200,
+                    batch=ctx.in_batch,
+                    via=ctx.via,
+                    client=ctx.client,
+                    fault=fault,
+                )
+            )
             return body, 200
         except ApiError as err:
-            portal.record_call(Call(portal.unix(), name, logged, err.status, str(err.code), batch=ctx.in_batch,
-                                    via=ctx.via, client=ctx.client, fault=fault))
+            portal.record_call(
+                Call(
+                    portal.unix(),
+                    name,
+                    logged,
+                    err.status,
+                    str(err.code),
+                    batch=ctx.in_batch,
+                    via=ctx.via,
+                    client=ctx.client,
+                    fault=fault,
+                )
+            )
             return err.body(), err.status
 
-    def time_block(self, start_dt: datetime, t0: float, processing: float, window: Any,
-                   name: str) -> dict[str, Any]:
+    def time_block(
+        self, start_dt: datetime, t0: float, processing: float, window: Any, name: str
+    ) -> dict[str, Any]:
         """`time`: start/finish (unix floats), duration, processing, ISO dates in the portal offset, and
         `operating`/`operating_reset_at` when the operating limiter is on."""
         portal = self.portal
@@ -231,9 +285,13 @@ class Bitrix24App:
         finish_dt = portal.clock.now()
         finish = max(finish_dt.timestamp(), start + elapsed)
         block: dict[str, Any] = {
-            "start": start, "finish": finish, "duration": finish - start, "processing": processing,
+            "start": start,
+            "finish": finish,
+            "duration": finish - start,
+            "processing": processing,
             "date_start": start_dt.astimezone(portal.tz).replace(microsecond=0).isoformat(),
-            "date_finish": finish_dt.astimezone(portal.tz).replace(microsecond=0).isoformat()}
+            "date_finish": finish_dt.astimezone(portal.tz).replace(microsecond=0).isoformat(),
+        }
         if window is not None:
             now = portal.clock.monotonic()
             offset = portal.unix() - now  # monotonic → unix

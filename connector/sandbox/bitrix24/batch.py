@@ -80,6 +80,10 @@ def batch(portal: Portal, params: dict[str, Any], ctx: CallContext) -> dict[str,
                 accum["error"][key] = body
         if halt and key in accum["error"]:
             break
-    return {"result": php_json(accum["result"]), "result_error": php_json(accum["error"]),
-            "result_total": php_json(accum["total"]), "result_next": php_json(accum["next"]),
-            "result_time": php_json(accum["time"])}
+    return {
+        "result": php_json(accum["result"]),
+        "result_error": php_json(accum["error"]),
+        "result_total": php_json(accum["total"]),
+        "result_next": php_json(accum["next"]),
+        "result_time": php_json(accum["time"]),
+    }

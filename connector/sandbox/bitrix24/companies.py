@@ -16,12 +16,30 @@ register_legacy(TYPES[4])
 register_legacy(TYPES[3])
 
 REQUISITE_FIELDS: dict[str, str] = {
-    "ID": "integer", "ENTITY_TYPE_ID": "integer", "ENTITY_ID": "integer", "PRESET_ID": "integer",
-    "NAME": "string", "CODE": "string", "XML_ID": "string", "ORIGINATOR_ID": "string", "ACTIVE": "char",
-    "SORT": "integer", "DATE_CREATE": "datetime", "DATE_MODIFY": "datetime", "CREATED_BY_ID": "user",
-    "MODIFY_BY_ID": "user", "RQ_NAME": "string", "RQ_COMPANY_NAME": "string", "RQ_COMPANY_FULL_NAME": "string",
-    "RQ_INN": "string", "RQ_KPP": "string", "RQ_OGRN": "string", "RQ_OGRNIP": "string", "RQ_OKPO": "string",
-    "RQ_DIRECTOR": "string", "RQ_ACCOUNTANT": "string",
+    "ID": "integer",
+    "ENTITY_TYPE_ID": "integer",
+    "ENTITY_ID": "integer",
+    "PRESET_ID": "integer",
+    "NAME": "string",
+    "CODE": "string",
+    "XML_ID": "string",
+    "ORIGINATOR_ID": "string",
+    "ACTIVE": "char",
+    "SORT": "integer",
+    "DATE_CREATE": "datetime",
+    "DATE_MODIFY": "datetime",
+    "CREATED_BY_ID": "user",
+    "MODIFY_BY_ID": "user",
+    "RQ_NAME": "string",
+    "RQ_COMPANY_NAME": "string",
+    "RQ_COMPANY_FULL_NAME": "string",
+    "RQ_INN": "string",
+    "RQ_KPP": "string",
+    "RQ_OGRN": "string",
+    "RQ_OGRNIP": "string",
+    "RQ_OKPO": "string",
+    "RQ_DIRECTOR": "string",
+    "RQ_ACCOUNTANT": "string",
 }
 PRESETS = {1: "Организация", 2: "ИП", 3: "Физ. лицо"}
 
@@ -43,8 +61,17 @@ def requisite_add(portal: Portal, params: dict[str, Any], ctx: CallContext) -> i
     req_id = portal.next_id("requisite")
     now = portal.iso_now()
     row: dict[str, Any] = dict.fromkeys(REQUISITE_FIELDS)
-    row.update({"ID": str(req_id), "ACTIVE": "Y", "SORT": "500", "DATE_CREATE": now, "DATE_MODIFY": now,
-                "CREATED_BY_ID": str(ctx.user_id), "MODIFY_BY_ID": str(ctx.user_id)})
+    row.update(
+        {
+            "ID": str(req_id),
+            "ACTIVE": "Y",
+            "SORT": "500",
+            "DATE_CREATE": now,
+            "DATE_MODIFY": now,
+            "CREATED_BY_ID": str(ctx.user_id),
+            "MODIFY_BY_ID": str(ctx.user_id),
+        }
+    )
     for name, value in fields.items():
         if name in REQUISITE_FIELDS and name not in ("ID", "DATE_CREATE", "DATE_MODIFY"):
             row[name] = None if value is None else str(value)
@@ -56,9 +83,13 @@ def requisite_add(portal: Portal, params: dict[str, Any], ctx: CallContext) -> i
 def requisite_list(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListResult:
     """Filter by RQ_INN / RQ_KPP / ENTITY_TYPE_ID + ENTITY_ID...; string values."""
     try:
-        match = compile_filter(params.get("filter") or {}, REQUISITE_FIELDS, strict=False, portal_offset=portal.tz)
+        match = compile_filter(
+            params.get("filter") or {}, REQUISITE_FIELDS, strict=False, portal_offset=portal.tz
+        )
         rows: list[Any] = [r for r in portal.table("requisite").values() if match(r)]
-        rows = sort_records(rows, params.get("order") or {"ID": "ASC"}, REQUISITE_FIELDS, portal_offset=portal.tz)
+        rows = sort_records(
+            rows, params.get("order") or {"ID": "ASC"}, REQUISITE_FIELDS, portal_offset=portal.tz
+        )
     except FilterError as err:
         raise ApiError(400, err.code, err.message) from None
     result = page(rows, int(params.get("__start", 0)))
@@ -130,8 +161,14 @@ def requisite_update(portal: Portal, params: dict[str, Any], ctx: CallContext) -
     if row is None:
         raise legacy("Not found")
     for name, value in {str(k).upper(): v for k, v in fields_param(params).items()}.items():
-        if name in REQUISITE_FIELDS and name not in ("ID", "ENTITY_TYPE_ID", "ENTITY_ID", "DATE_CREATE",
-                                                     "DATE_MODIFY", "CREATED_BY_ID"):
+        if name in REQUISITE_FIELDS and name not in (
+            "ID",
+            "ENTITY_TYPE_ID",
+            "ENTITY_ID",
+            "DATE_CREATE",
+            "DATE_MODIFY",
+            "CREATED_BY_ID",
+        ):
             row[name] = None if value is None else str(value)
     row["DATE_MODIFY"] = portal.iso_now()
     row["MODIFY_BY_ID"] = str(ctx.user_id)

@@ -16,9 +16,19 @@ __all__ = ["DEAL_FIELDS", "READ_ONLY", "make_row", "recompute_opportunity"]
 DEAL = TYPES[2]
 register_legacy(DEAL)
 
-ROW_DEFAULTS: dict[str, Any] = {"PRODUCT_ID": 0, "PRICE": 0.0, "QUANTITY": 1, "DISCOUNT_TYPE_ID": 2,
-                                "DISCOUNT_RATE": 0, "DISCOUNT_SUM": 0, "TAX_RATE": None, "TAX_INCLUDED": "N",
-                                "MEASURE_CODE": 796, "MEASURE_NAME": "шт", "SORT": 10}
+ROW_DEFAULTS: dict[str, Any] = {
+    "PRODUCT_ID": 0,
+    "PRICE": 0.0,
+    "QUANTITY": 1,
+    "DISCOUNT_TYPE_ID": 2,
+    "DISCOUNT_RATE": 0,
+    "DISCOUNT_SUM": 0,
+    "TAX_RATE": None,
+    "TAX_INCLUDED": "N",
+    "MEASURE_CODE": 796,
+    "MEASURE_NAME": "шт",
+    "SORT": 10,
+}
 
 
 def make_row(portal: Portal, owner_type: str, owner_id: int, raw: dict[str, Any], n: int) -> dict[str, Any]:
@@ -31,16 +41,34 @@ def make_row(portal: Portal, owner_type: str, owner_id: int, raw: dict[str, Any]
         raise ApiError(400, "ERROR_CORE", f"Invalid price or quantity in row #{n + 1}<br>") from None
     discount_type = int(row["DISCOUNT_TYPE_ID"] or 2)
     if discount_type == 1 and row.get("DISCOUNT_SUM") in (None, "") and row.get("DISCOUNT_RATE"):
-        raise ApiError(400, "ERROR_CORE", "Discount Sum (DISCOUNT_SUM) is required if Discount Type is "
-                                          "Absolute<br>")
-    return {"ID": str(portal.next_id("productrow")), "OWNER_ID": str(owner_id), "OWNER_TYPE": owner_type,
-            "PRODUCT_ID": int(row["PRODUCT_ID"] or 0), "PRODUCT_NAME": str(row.get("PRODUCT_NAME") or ""),
-            "PRICE": price, "PRICE_EXCLUSIVE": price, "PRICE_NETTO": price, "PRICE_BRUTTO": price,
-            "PRICE_ACCOUNT": f"{price:.2f}", "QUANTITY": qty, "DISCOUNT_TYPE_ID": discount_type,
-            "DISCOUNT_RATE": row["DISCOUNT_RATE"], "DISCOUNT_SUM": row["DISCOUNT_SUM"], "TAX_RATE": row["TAX_RATE"],
-            "TAX_INCLUDED": row["TAX_INCLUDED"], "CUSTOMIZED": "Y", "MEASURE_CODE": row["MEASURE_CODE"],
-            "MEASURE_NAME": row["MEASURE_NAME"], "SORT": int(row["SORT"]) if row["SORT"] else 10 * (n + 1),
-            "XML_ID": row.get("XML_ID"), "TYPE": 1, "STORE_ID": None}
+        raise ApiError(
+            400, "ERROR_CORE", "Discount Sum (DISCOUNT_SUM) is required if Discount Type is Absolute<br>"
+        )
+    return {
+        "ID": str(portal.next_id("productrow")),
+        "OWNER_ID": str(owner_id),
+        "OWNER_TYPE": owner_type,
+        "PRODUCT_ID": int(row["PRODUCT_ID"] or 0),
+        "PRODUCT_NAME": str(row.get("PRODUCT_NAME") or ""),
+        "PRICE": price,
+        "PRICE_EXCLUSIVE": price,
+        "PRICE_NETTO": price,
+        "PRICE_BRUTTO": price,
+        "PRICE_ACCOUNT": f"{price:.2f}",
+        "QUANTITY": qty,
+        "DISCOUNT_TYPE_ID": discount_type,
+        "DISCOUNT_RATE": row["DISCOUNT_RATE"],
+        "DISCOUNT_SUM": row["DISCOUNT_SUM"],
+        "TAX_RATE": row["TAX_RATE"],
+        "TAX_INCLUDED": row["TAX_INCLUDED"],
+        "CUSTOMIZED": "Y",
+        "MEASURE_CODE": row["MEASURE_CODE"],
+        "MEASURE_NAME": row["MEASURE_NAME"],
+        "SORT": int(row["SORT"]) if row["SORT"] else 10 * (n + 1),
+        "XML_ID": row.get("XML_ID"),
+        "TYPE": 1,
+        "STORE_ID": None,
+    }
 
 
 def recompute_opportunity(portal: Portal, et: EntityType, record: dict[str, Any]) -> None:
@@ -85,5 +113,7 @@ def contacts_get(portal: Portal, params: dict[str, Any], ctx: CallContext) -> li
     deal_id = id_param(params)
     get_record(portal, DEAL, deal_id)
     ids = portal.contact_links.get((2, deal_id), [])
-    return [{"CONTACT_ID": i, "SORT": 10 * (n + 1), "ROLE_ID": 0, "IS_PRIMARY": "Y" if n == 0 else "N"}
-            for n, i in enumerate(ids)]
+    return [
+        {"CONTACT_ID": i, "SORT": 10 * (n + 1), "ROLE_ID": 0, "IS_PRIMARY": "Y" if n == 0 else "N"}
+        for n, i in enumerate(ids)
+    ]

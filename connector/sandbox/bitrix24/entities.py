@@ -11,50 +11,131 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _COMMON: dict[str, str] = {
-    "ID": "integer", "TITLE": "string", "ASSIGNED_BY_ID": "user", "CREATED_BY_ID": "user",
-    "MODIFY_BY_ID": "user", "DATE_CREATE": "datetime", "DATE_MODIFY": "datetime", "OPENED": "char",
-    "COMMENTS": "string", "ORIGINATOR_ID": "string", "ORIGIN_ID": "string", "LAST_ACTIVITY_TIME": "datetime",
+    "ID": "integer",
+    "TITLE": "string",
+    "ASSIGNED_BY_ID": "user",
+    "CREATED_BY_ID": "user",
+    "MODIFY_BY_ID": "user",
+    "DATE_CREATE": "datetime",
+    "DATE_MODIFY": "datetime",
+    "OPENED": "char",
+    "COMMENTS": "string",
+    "ORIGINATOR_ID": "string",
+    "ORIGIN_ID": "string",
+    "LAST_ACTIVITY_TIME": "datetime",
     "LAST_ACTIVITY_BY": "user",
 }
-_MONEY: dict[str, str] = {"OPPORTUNITY": "double", "IS_MANUAL_OPPORTUNITY": "char", "TAX_VALUE": "double",
-                          "CURRENCY_ID": "crm_currency"}
-_STAGED: dict[str, str] = {"CATEGORY_ID": "crm_category", "STAGE_ID": "crm_status", "STAGE_SEMANTIC_ID": "string",
-                           "MOVED_BY_ID": "user", "MOVED_TIME": "datetime", "BEGINDATE": "date",
-                           "CLOSEDATE": "date", "CLOSED": "char"}
+_MONEY: dict[str, str] = {
+    "OPPORTUNITY": "double",
+    "IS_MANUAL_OPPORTUNITY": "char",
+    "TAX_VALUE": "double",
+    "CURRENCY_ID": "crm_currency",
+}
+_STAGED: dict[str, str] = {
+    "CATEGORY_ID": "crm_category",
+    "STAGE_ID": "crm_status",
+    "STAGE_SEMANTIC_ID": "string",
+    "MOVED_BY_ID": "user",
+    "MOVED_TIME": "datetime",
+    "BEGINDATE": "date",
+    "CLOSEDATE": "date",
+    "CLOSED": "char",
+}
 
 DEAL_FIELDS: dict[str, str] = {
-    **_COMMON, **_MONEY, **_STAGED,
-    "TYPE_ID": "crm_status", "IS_NEW": "char", "IS_RECURRING": "char", "IS_RETURN_CUSTOMER": "char",
-    "IS_REPEATED_APPROACH": "char", "PROBABILITY": "integer", "COMPANY_ID": "crm_company",
-    "CONTACT_ID": "crm_contact", "QUOTE_ID": "crm_quote", "SOURCE_ID": "crm_status", "SOURCE_DESCRIPTION": "string",
-    "LEAD_ID": "crm_lead", "ADDITIONAL_INFO": "string", "LOCATION_ID": "location", "UTM_SOURCE": "string",
-    "UTM_MEDIUM": "string", "UTM_CAMPAIGN": "string", "UTM_CONTENT": "string", "UTM_TERM": "string",
+    **_COMMON,
+    **_MONEY,
+    **_STAGED,
+    "TYPE_ID": "crm_status",
+    "IS_NEW": "char",
+    "IS_RECURRING": "char",
+    "IS_RETURN_CUSTOMER": "char",
+    "IS_REPEATED_APPROACH": "char",
+    "PROBABILITY": "integer",
+    "COMPANY_ID": "crm_company",
+    "CONTACT_ID": "crm_contact",
+    "QUOTE_ID": "crm_quote",
+    "SOURCE_ID": "crm_status",
+    "SOURCE_DESCRIPTION": "string",
+    "LEAD_ID": "crm_lead",
+    "ADDITIONAL_INFO": "string",
+    "LOCATION_ID": "location",
+    "UTM_SOURCE": "string",
+    "UTM_MEDIUM": "string",
+    "UTM_CAMPAIGN": "string",
+    "UTM_CONTENT": "string",
+    "UTM_TERM": "string",
 }
 MULTIFIELDS = ("PHONE", "EMAIL", "WEB", "IM")
 COMPANY_FIELDS: dict[str, str] = {
-    **_COMMON, "COMPANY_TYPE": "crm_status", "INDUSTRY": "crm_status", "REVENUE": "double",
-    "CURRENCY_ID": "crm_currency", "EMPLOYEES": "crm_status", "IS_MY_COMPANY": "char", "ADDRESS": "string",
-    "HAS_PHONE": "char", "HAS_EMAIL": "char", **dict.fromkeys(MULTIFIELDS, "crm_multifield"),
+    **_COMMON,
+    "COMPANY_TYPE": "crm_status",
+    "INDUSTRY": "crm_status",
+    "REVENUE": "double",
+    "CURRENCY_ID": "crm_currency",
+    "EMPLOYEES": "crm_status",
+    "IS_MY_COMPANY": "char",
+    "ADDRESS": "string",
+    "HAS_PHONE": "char",
+    "HAS_EMAIL": "char",
+    **dict.fromkeys(MULTIFIELDS, "crm_multifield"),
 }
 CONTACT_FIELDS: dict[str, str] = {
-    **_COMMON, "NAME": "string", "LAST_NAME": "string", "SECOND_NAME": "string", "HONORIFIC": "crm_status",
-    "POST": "string", "TYPE_ID": "crm_status", "SOURCE_ID": "crm_status", "COMPANY_ID": "crm_company",
-    "BIRTHDATE": "date", "HAS_PHONE": "char", "HAS_EMAIL": "char",
+    **_COMMON,
+    "NAME": "string",
+    "LAST_NAME": "string",
+    "SECOND_NAME": "string",
+    "HONORIFIC": "crm_status",
+    "POST": "string",
+    "TYPE_ID": "crm_status",
+    "SOURCE_ID": "crm_status",
+    "COMPANY_ID": "crm_company",
+    "BIRTHDATE": "date",
+    "HAS_PHONE": "char",
+    "HAS_EMAIL": "char",
     **dict.fromkeys(MULTIFIELDS, "crm_multifield"),
 }
 INVOICE_FIELDS: dict[str, str] = {
-    **_COMMON, **_MONEY, **_STAGED, "ACCOUNT_NUMBER": "string", "XML_ID": "string",
-    "PREVIOUS_STAGE_ID": "crm_status", "COMPANY_ID": "crm_company", "CONTACT_ID": "crm_contact",
-    "MYCOMPANY_ID": "crm_company", "PARENT_ID_2": "crm_entity",
+    **_COMMON,
+    **_MONEY,
+    **_STAGED,
+    "ACCOUNT_NUMBER": "string",
+    "XML_ID": "string",
+    "PREVIOUS_STAGE_ID": "crm_status",
+    "COMPANY_ID": "crm_company",
+    "CONTACT_ID": "crm_contact",
+    "MYCOMPANY_ID": "crm_company",
+    "PARENT_ID_2": "crm_entity",
 }
 DYNAMIC_FIELDS: dict[str, str] = {
-    **_COMMON, **_MONEY, **_STAGED, "XML_ID": "string", "PREVIOUS_STAGE_ID": "crm_status",
-    "COMPANY_ID": "crm_company", "CONTACT_ID": "crm_contact", "MYCOMPANY_ID": "crm_company",
-    "PARENT_ID_2": "crm_entity", "PARENT_ID_31": "crm_entity",
+    **_COMMON,
+    **_MONEY,
+    **_STAGED,
+    "XML_ID": "string",
+    "PREVIOUS_STAGE_ID": "crm_status",
+    "COMPANY_ID": "crm_company",
+    "CONTACT_ID": "crm_contact",
+    "MYCOMPANY_ID": "crm_company",
+    "PARENT_ID_2": "crm_entity",
+    "PARENT_ID_31": "crm_entity",
 }
-READ_ONLY = {"ID", "STAGE_SEMANTIC_ID", "IS_NEW", "CREATED_BY_ID", "MODIFY_BY_ID", "MOVED_BY_ID", "DATE_CREATE",
-             "DATE_MODIFY", "MOVED_TIME", "LAST_ACTIVITY_TIME", "LAST_ACTIVITY_BY", "CLOSED", "HAS_PHONE",
-             "HAS_EMAIL", "PREVIOUS_STAGE_ID"}
+READ_ONLY = {
+    "ID",
+    "STAGE_SEMANTIC_ID",
+    "IS_NEW",
+    "CREATED_BY_ID",
+    "MODIFY_BY_ID",
+    "MOVED_BY_ID",
+    "DATE_CREATE",
+    "DATE_MODIFY",
+    "MOVED_TIME",
+    "LAST_ACTIVITY_TIME",
+    "LAST_ACTIVITY_BY",
+    "CLOSED",
+    "HAS_PHONE",
+    "HAS_EMAIL",
+    "PREVIOUS_STAGE_ID",
+}
 
 
 @dataclass(frozen=True)
@@ -69,7 +150,7 @@ class EntityType:
     fields: dict[str, str] = field(default_factory=dict)
     uf_camel_prefix: str = "ufCrm_"
     uf_prefix: str = "UF_CRM_"
-    events: str = ""                 # event name stem: ONCRMDEAL, ONCRMDYNAMICITEM...
+    events: str = ""  # event name stem: ONCRMDEAL, ONCRMDYNAMICITEM...
     payments: bool = False
 
     @property
@@ -78,30 +159,78 @@ class EntityType:
         return "STAGE_ID" in self.fields
 
 
-TYPES: dict[int, EntityType] = {t.id: t for t in (
-    EntityType(2, "deal", "DEAL", "D", "CRM_DEAL", DEAL_FIELDS, events="ONCRMDEAL", payments=True),
-    EntityType(3, "contact", "CONTACT", "C", "CRM_CONTACT", CONTACT_FIELDS, events="ONCRMCONTACT"),
-    EntityType(4, "company", "COMPANY", "CO", "CRM_COMPANY", COMPANY_FIELDS, events="ONCRMCOMPANY"),
-    EntityType(31, "smart_invoice", "SMART_INVOICE", "SI", "CRM_SMART_INVOICE", INVOICE_FIELDS,
-               uf_camel_prefix="ufCrm_SMART_INVOICE_", uf_prefix="UF_CRM_SMART_INVOICE_",
-               events="ONCRMDYNAMICITEM", payments=True),
-    EntityType(1038, "dynamic_1038", "DYNAMIC_1038", "T40e", "CRM_1", DYNAMIC_FIELDS,
-               uf_camel_prefix="ufCrm1_", uf_prefix="UF_CRM_1_", events="ONCRMDYNAMICITEM"),
-)}
+TYPES: dict[int, EntityType] = {
+    t.id: t
+    for t in (
+        EntityType(2, "deal", "DEAL", "D", "CRM_DEAL", DEAL_FIELDS, events="ONCRMDEAL", payments=True),
+        EntityType(3, "contact", "CONTACT", "C", "CRM_CONTACT", CONTACT_FIELDS, events="ONCRMCONTACT"),
+        EntityType(4, "company", "COMPANY", "CO", "CRM_COMPANY", COMPANY_FIELDS, events="ONCRMCOMPANY"),
+        EntityType(
+            31,
+            "smart_invoice",
+            "SMART_INVOICE",
+            "SI",
+            "CRM_SMART_INVOICE",
+            INVOICE_FIELDS,
+            uf_camel_prefix="ufCrm_SMART_INVOICE_",
+            uf_prefix="UF_CRM_SMART_INVOICE_",
+            events="ONCRMDYNAMICITEM",
+            payments=True,
+        ),
+        EntityType(
+            1038,
+            "dynamic_1038",
+            "DYNAMIC_1038",
+            "T40e",
+            "CRM_1",
+            DYNAMIC_FIELDS,
+            uf_camel_prefix="ufCrm1_",
+            uf_prefix="UF_CRM_1_",
+            events="ONCRMDYNAMICITEM",
+        ),
+    )
+}
 BY_STORE: dict[str, EntityType] = {t.store: t for t in TYPES.values()}
 BY_ABBR: dict[str, EntityType] = {t.abbr: t for t in TYPES.values()}
 # Known to the portal but not served by crm.item.* (old invoices) or not emulated (leads, quotes...).
 UNSUPPORTED = {5: "ENTITY_TYPE_NOT_SUPPORTED"}
 
-_CAMEL_EXCEPTIONS = {"DATE_CREATE": "createdTime", "DATE_MODIFY": "updatedTime", "CREATED_BY_ID": "createdBy",
-                     "MODIFY_BY_ID": "updatedBy", "MOVED_BY_ID": "movedBy", "ID": "id"}
+_CAMEL_EXCEPTIONS = {
+    "DATE_CREATE": "createdTime",
+    "DATE_MODIFY": "updatedTime",
+    "CREATED_BY_ID": "createdBy",
+    "MODIFY_BY_ID": "updatedBy",
+    "MOVED_BY_ID": "movedBy",
+    "ID": "id",
+}
 _UPPER_EXCEPTIONS = {v: k for k, v in _CAMEL_EXCEPTIONS.items()}
-_INT_TYPES = {"integer", "user", "crm_company", "crm_contact", "crm_category", "crm_entity", "crm_lead",
-              "crm_quote", "location", "employee"}
-_FILTER_TYPES = {"crm_entity": "integer", "crm_lead": "integer", "crm_quote": "integer", "location": "integer",
-                 "crm_multifield": "string", "money": "string", "url": "string", "file": "string",
-                 "employee": "user", "address": "string", "crm": "string", "iblock_element": "integer",
-                 "iblock_section": "integer"}
+_INT_TYPES = {
+    "integer",
+    "user",
+    "crm_company",
+    "crm_contact",
+    "crm_category",
+    "crm_entity",
+    "crm_lead",
+    "crm_quote",
+    "location",
+    "employee",
+}
+_FILTER_TYPES = {
+    "crm_entity": "integer",
+    "crm_lead": "integer",
+    "crm_quote": "integer",
+    "location": "integer",
+    "crm_multifield": "string",
+    "money": "string",
+    "url": "string",
+    "file": "string",
+    "employee": "user",
+    "address": "string",
+    "crm": "string",
+    "iblock_element": "integer",
+    "iblock_section": "integer",
+}
 
 
 def to_camel(name: str, et: EntityType) -> str:
@@ -109,7 +238,7 @@ def to_camel(name: str, et: EntityType) -> str:
     if name in _CAMEL_EXCEPTIONS:
         return _CAMEL_EXCEPTIONS[name]
     if name.startswith(et.uf_prefix):
-        return et.uf_camel_prefix + name[len(et.uf_prefix):]
+        return et.uf_camel_prefix + name[len(et.uf_prefix) :]
     head, *rest = name.lower().split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
@@ -137,8 +266,22 @@ def filter_type(kind: str) -> str:
     return _FILTER_TYPES.get(kind, kind if kind in _TYPED_OK else "string")
 
 
-_TYPED_OK = {"integer", "double", "string", "char", "date", "datetime", "boolean", "crm_status", "crm_company",
-             "crm_contact", "user", "crm_currency", "crm_category", "enumeration"}
+_TYPED_OK = {
+    "integer",
+    "double",
+    "string",
+    "char",
+    "date",
+    "datetime",
+    "boolean",
+    "crm_status",
+    "crm_company",
+    "crm_contact",
+    "user",
+    "crm_currency",
+    "crm_category",
+    "enumeration",
+}
 
 
 def typed(value: Any, kind: str) -> Any:

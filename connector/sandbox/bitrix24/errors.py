@@ -61,5 +61,8 @@ BATCH_TOO_LONG = ApiError(400, "ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length 
 
 def insufficient_scope(via: str = "webhook", status: int = 401) -> ApiError:
     """A method outside the granted scopes; the text names the kind of token."""
-    return ApiError(status, "insufficient_scope",
-                    f"The request requires higher privileges than provided by the {via} token")
+    return ApiError(
+        status,
+        "insufficient_scope",
+        f"The request requires higher privileges than provided by the {via} token",
+    )

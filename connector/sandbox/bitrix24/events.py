@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from connector.sandbox.bitrix24.portal import CallContext, Portal
 
 _STEMS = ("ONCRMDEAL", "ONCRMCOMPANY", "ONCRMCONTACT", "ONCRMDYNAMICITEM", "ONCRMACTIVITY", "ONCRMREQUISITE")
-KNOWN_EVENTS = frozenset({s + a for s in _STEMS for a in ("ADD", "UPDATE", "DELETE")} |
-                         {"ONCRMDEALMOVETOCATEGORY", "ONOFFLINEEVENT", "ONAPPUNINSTALL", "ONAPPINSTALL"})
+KNOWN_EVENTS = frozenset(
+    {s + a for s in _STEMS for a in ("ADD", "UPDATE", "DELETE")}
+    | {"ONCRMDEALMOVETOCATEGORY", "ONOFFLINEEVENT", "ONAPPUNINSTALL", "ONAPPINSTALL"}
+)
 
 
 class EventBus:
@@ -52,32 +54,55 @@ class EventBus:
         message_id = hashlib.md5((name + json.dumps(data, sort_keys=True)).encode()).hexdigest()
         now = portal.iso_now()
         for row in queue.values():
-            if (row["MESSAGE_ID"] == message_id and row["_client"] == binding["client_id"]
-                    and row["PROCESS_ID"] is None and row["ERROR"] == 0):
+            if (
+                row["MESSAGE_ID"] == message_id
+                and row["_client"] == binding["client_id"]
+                and row["PROCESS_ID"] is None
+                and row["ERROR"] == 0
+            ):
                 row["TIMESTAMP_X"] = now
                 row["_seq"] = portal.next_id("offline_seq")
                 return
         record_id = portal.next_id("offline_event")
-        queue[record_id] = {"ID": str(record_id), "TIMESTAMP_X": now, "EVENT_NAME": name, "EVENT_DATA": data,
-                            "EVENT_ADDITIONAL": {"user_id": str(ctx.user_id)}, "MESSAGE_ID": message_id,
-                            "PROCESS_ID": None, "ERROR": 0, "_client": binding["client_id"],
-                            "_connector": binding["auth_connector"], "_seq": portal.next_id("offline_seq")}
+        queue[record_id] = {
+            "ID": str(record_id),
+            "TIMESTAMP_X": now,
+            "EVENT_NAME": name,
+            "EVENT_DATA": data,
+            "EVENT_ADDITIONAL": {"user_id": str(ctx.user_id)},
+            "MESSAGE_ID": message_id,
+            "PROCESS_ID": None,
+            "ERROR": 0,
+            "_client": binding["client_id"],
+            "_connector": binding["auth_connector"],
+            "_seq": portal.next_id("offline_seq"),
+        }
 
     def _send_later(self, binding: dict[str, Any], name: str, data: dict[str, Any]) -> None:
         portal = self.portal
         app = portal.apps.get(binding["client_id"])
         tokens = issue_tokens(portal, binding["client_id"], int(binding["auth_type"] or 1)) if app else {}
-        payload = {"event": name, "event_handler_id": str(binding["id"]), "data": data,
-                   "ts": str(int(portal.unix())),
-                   "auth": {"access_token": tokens.get("access_token", ""), "expires_in": "3600",
-                            "scope": tokens.get("scope", ""), "domain": portal.settings.domain,
-                            "server_endpoint": "https://oauth.bitrix.info/rest/", "status": "F",
-                            "client_endpoint": f"https://{portal.settings.domain}/rest/",
-                            "member_id": tokens.get("member_id", ""),
-                            "application_token": app.application_token if app else ""}}
+        payload = {
+            "event": name,
+            "event_handler_id": str(binding["id"]),
+            "data": data,
+            "ts": str(int(portal.unix())),
+            "auth": {
+                "access_token": tokens.get("access_token", ""),
+                "expires_in": "3600",
+                "scope": tokens.get("scope", ""),
+                "domain": portal.settings.domain,
+                "server_endpoint": "https://oauth.bitrix.info/rest/",
+                "status": "F",
+                "client_endpoint": f"https://{portal.settings.domain}/rest/",
+                "member_id": tokens.get("member_id", ""),
+                "application_token": app.application_token if app else "",
+            },
+        }
         drop = portal.random.random() < portal.settings.event_drop_rate
-        thread = threading.Thread(target=self._deliver, args=(binding["handler"], payload, drop), daemon=True,
-                                  name="sandbox-event")
+        thread = threading.Thread(
+            target=self._deliver, args=(binding["handler"], payload, drop), daemon=True, name="sandbox-event"
+        )
         with self._lock:
             self._threads.append(thread)
         thread.start()
@@ -85,7 +110,13 @@ class EventBus:
     def _deliver(self, url: str, payload: dict[str, Any], drop: bool) -> None:
         if self.portal.settings.event_delay > 0:
             self.portal.clock.sleep(self.portal.settings.event_delay)
-        record: dict[str, Any] = {"url": url, "payload": payload, "status": None, "error": None, "dropped": drop}
+        record: dict[str, Any] = {
+            "url": url,
+            "payload": payload,
+            "status": None,
+            "error": None,
+            "dropped": drop,
+        }
         if not drop:
             body = form_encode(payload).encode()
             request = urllib.request.Request(url, body, {"Content-Type": "application/x-www-form-urlencoded"})
@@ -132,13 +163,24 @@ def event_bind(portal: Portal, params: dict[str, Any], ctx: CallContext) -> bool
         raise ApiError(400, "ERROR_HANDLER_URL_MISMATCH", "Handler URL host doesn't match application url")
     table = portal.table("event_handler")
     for row in table.values():
-        if (row["event"], row["handler"], row["offline"], row["client_id"]) == (name, handler, offline, ctx.client_id):
+        if (row["event"], row["handler"], row["offline"], row["client_id"]) == (
+            name,
+            handler,
+            offline,
+            ctx.client_id,
+        ):
             raise ApiError(400, "ERROR_CORE", "Handler already binded")
     handler_id = portal.next_id("event_handler")
-    table[handler_id] = {"id": handler_id, "event": name, "handler": handler, "offline": offline,
-                         "auth_type": str(params.get("auth_type") or 0), "client_id": ctx.client_id,
-                         "auth_connector": ctx.auth_connector,
-                         "options": params.get("options") or {}}
+    table[handler_id] = {
+        "id": handler_id,
+        "event": name,
+        "handler": handler,
+        "offline": offline,
+        "auth_type": str(params.get("auth_type") or 0),
+        "client_id": ctx.client_id,
+        "auth_connector": ctx.auth_connector,
+        "options": params.get("options") or {},
+    }
     return True
 
 
@@ -149,8 +191,13 @@ def event_unbind(portal: Portal, params: dict[str, Any], ctx: CallContext) -> di
     name = str(params.get("event") or "").upper()
     handler = params.get("handler")
     table = portal.table("event_handler")
-    gone = [k for k, r in table.items() if r["client_id"] == ctx.client_id and r["event"] == name
-            and (handler is None or r["handler"] == str(handler))]
+    gone = [
+        k
+        for k, r in table.items()
+        if r["client_id"] == ctx.client_id
+        and r["event"] == name
+        and (handler is None or r["handler"] == str(handler))
+    ]
     for k in gone:
         del table[k]
     return {"count": len(gone)}
@@ -160,8 +207,16 @@ def event_unbind(portal: Portal, params: dict[str, Any], ctx: CallContext) -> di
 def event_get(portal: Portal, params: dict[str, Any], ctx: CallContext) -> list[dict[str, Any]]:
     """This app's bindings."""
     _app_only(ctx)
-    return [{"event": r["event"], "handler": r["handler"], "auth_type": r["auth_type"], "offline": int(r["offline"])}
-            for r in portal.table("event_handler").values() if r["client_id"] == ctx.client_id]
+    return [
+        {
+            "event": r["event"],
+            "handler": r["handler"],
+            "auth_type": r["auth_type"],
+            "offline": int(r["offline"]),
+        }
+        for r in portal.table("event_handler").values()
+        if r["client_id"] == ctx.client_id
+    ]
 
 
 def _mine(portal: Portal, ctx: CallContext) -> list[dict[str, Any]]:
@@ -238,4 +293,6 @@ def offline_list(portal: Portal, params: dict[str, Any], ctx: CallContext) -> Li
     rows = [_public(r, extended=True) for r in _mine(portal, ctx)]
     start = max(0, int(params.get("__start", 0)))
     limit = max(1, min(int(str(params.get("limit") or 50)), 1000))
-    return ListResult(rows[start:start + limit], len(rows), start + limit if start + limit < len(rows) else None)
+    return ListResult(
+        rows[start : start + limit], len(rows), start + limit if start + limit < len(rows) else None
+    )

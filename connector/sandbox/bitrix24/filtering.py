@@ -34,11 +34,27 @@ __all__ = [
 
 DEFAULT_PORTAL_OFFSET = dt.timezone(dt.timedelta(hours=3))
 
-FIELD_TYPES = frozenset({
-    "integer", "double", "string", "char", "date", "datetime", "boolean", "crm_status", "crm_company",
-    "crm_contact", "user", "crm_currency", "crm_category", "enumeration",
-})
-_NUMERIC = frozenset({"integer", "double", "crm_company", "crm_contact", "user", "crm_category", "enumeration"})
+FIELD_TYPES = frozenset(
+    {
+        "integer",
+        "double",
+        "string",
+        "char",
+        "date",
+        "datetime",
+        "boolean",
+        "crm_status",
+        "crm_company",
+        "crm_contact",
+        "user",
+        "crm_currency",
+        "crm_category",
+        "enumeration",
+    }
+)
+_NUMERIC = frozenset(
+    {"integer", "double", "crm_company", "crm_contact", "user", "crm_category", "enumeration"}
+)
 _INTEGRAL = _NUMERIC - {"double"}
 _NO_LIKE = frozenset({"crm_status", "crm_company", "crm_contact", "user"})
 
@@ -49,9 +65,7 @@ _POSITIVE_ALIASES = {"%=": "=%"}
 _LIKE_OPERATORS = frozenset({"%", "=%"})
 
 _NUMBER_PREFIX = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)")
-_LOCAL_DATETIME = re.compile(
-    r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\Z"
-)
+_LOCAL_DATETIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\Z")
 _ISO_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INT_KEY = re.compile(r"-?\d+\Z")
 
@@ -144,8 +158,9 @@ def _to_datetime(value: Any, offset: dt.tzinfo) -> dt.datetime | None:
         try:
             if local is not None:
                 day, month, year, hour, minute, second = local.groups()
-                parsed = dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                                     int(second or 0))
+                parsed = dt.datetime(
+                    int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0)
+                )
             else:
                 parsed = dt.datetime.fromisoformat(text)
         except ValueError:
@@ -235,7 +250,7 @@ class _Context:
 def _split_operator(key: str) -> tuple[str, str]:
     for operator in _OPERATORS:
         if key.startswith(operator):
-            return operator, key[len(operator):]
+            return operator, key[len(operator) :]
     return "=", key
 
 
@@ -254,10 +269,17 @@ def _build_matcher(operator: str, value: Any, field_type: str, offset: dt.tzinfo
         candidates = _as_list(value) if many else [value]
         if len(candidates) > 4:  # an IN list: one coercion of the record value and a set lookup (an index)
             empties = any(c is None or c == "" for c in candidates)
-            wanted = {w for c in candidates if not (c is None or c == "")
-                      for w in [_coerce(c, field_type, offset, from_filter=True)] if w is not None}
-            return lambda record_value: (empties and _is_empty(record_value, field_type)) or (
-                _coerce(record_value, field_type, offset, from_filter=False) in wanted)
+            wanted = {
+                w
+                for c in candidates
+                if not (c is None or c == "")
+                for w in [_coerce(c, field_type, offset, from_filter=True)]
+                if w is not None
+            }
+            return lambda record_value: (
+                (empties and _is_empty(record_value, field_type))
+                or (_coerce(record_value, field_type, offset, from_filter=False) in wanted)
+            )
         matchers = [_equality_matcher(candidate, field_type, offset) for candidate in candidates]
         return lambda record_value: any(m(record_value) for m in matchers)
     if operator in _LIKE_OPERATORS:
@@ -416,8 +438,9 @@ def sort_records(
             keys.append((entry[0], entry[1], text == "DESC"))
     # Stable sorts applied from the least significant key give a multi-key order.
     for field, field_type, descending in reversed(keys):
-        result.sort(key=lambda r: _sort_key(_record_value(r, field), field_type, portal_offset),
-                    reverse=descending)
+        result.sort(
+            key=lambda r: _sort_key(_record_value(r, field), field_type, portal_offset), reverse=descending
+        )
     return result
 
 
@@ -444,8 +467,10 @@ def apply_select(
     selected: dict[str, Any] = {}
     for key, value in record.items():
         upper = key.upper()
-        if (want_standard and upper in standard_names) or upper in exact or any(
-            upper.startswith(prefix) for prefix in prefixes
+        if (
+            (want_standard and upper in standard_names)
+            or upper in exact
+            or any(upper.startswith(prefix) for prefix in prefixes)
         ):
             selected[key] = value
     return selected

@@ -127,7 +127,9 @@ def item_delete(portal: Portal, params: Params, ctx: CallContext) -> list[Any]:
 def item_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
     """{items: [...]} with strict camelCase filters (unknown field → 400 INVALID_ARG_VALUE)."""
     et = entity_type(params)
-    types = {to_camel(n, et): filter_type(k) for n, k in all_types(portal, et).items() if k != "crm_multifield"}
+    types = {
+        to_camel(n, et): filter_type(k) for n, k in all_types(portal, et).items() if k != "crm_multifield"
+    }
     if et.id in (2, 31, 1038):
         types["contactIds"] = "crm_contact"
     views = [item_view(portal, et, r) for r in portal.entities.get(et.store, {}).values()]
@@ -136,11 +138,13 @@ def item_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
         match = compile_filter(params.get("filter") or {}, types, strict=True, portal_offset=portal.tz)
         rows: list[Any] = [v for v in views if match(v)]
         if order:
-            for key, direction in (order.items() if isinstance(order, dict) else []):
+            for key, direction in order.items() if isinstance(order, dict) else []:
                 if str(key) not in types and str(key).lower() not in {t.lower() for t in types}:
                     raise FilterError("INVALID_ARG_VALUE", f"Invalid order: field '{key}' is not allowed")
                 if str(direction).upper() not in ("ASC", "DESC"):
-                    raise FilterError("INVALID_ARG_VALUE", "Invalid order: allowed sort directions are ASC, DESC")
+                    raise FilterError(
+                        "INVALID_ARG_VALUE", "Invalid order: allowed sort directions are ASC, DESC"
+                    )
             rows = sort_records(rows, order, types, portal_offset=portal.tz)
         elif portal.settings.shuffle_unordered:
             portal.random.shuffle(rows)
@@ -163,11 +167,18 @@ def _select(view: dict[str, Any], select: list[str]) -> dict[str, Any]:
         extra = {s.lower() for s in select if s.endswith("*") and s != "*"}
         if select and not extra:
             return view
-        return {k: v for k, v in view.items() if not k.lower().startswith("ufcrm") or not select or
-                any(k.lower().startswith(p[:-1]) for p in extra)}
+        return {
+            k: v
+            for k, v in view.items()
+            if not k.lower().startswith("ufcrm")
+            or not select
+            or any(k.lower().startswith(p[:-1]) for p in extra)
+        }
     wanted = {s.lower() for s in select} | {"id"}
     prefixes = [s.lower()[:-1] for s in select if s.endswith("*")]
-    return {k: v for k, v in view.items() if k.lower() in wanted or any(k.lower().startswith(p) for p in prefixes)}
+    return {
+        k: v for k, v in view.items() if k.lower() in wanted or any(k.lower().startswith(p) for p in prefixes)
+    }
 
 
 @method("crm.item.fields", "crm")
@@ -178,25 +189,57 @@ def item_fields(portal: Portal, params: Params, ctx: CallContext) -> dict[str, A
     for name, kind in et.fields.items():
         if name in MULTIFIELDS:
             continue
-        out[to_camel(name, et)] = {"type": kind, "isRequired": False, "isReadOnly": name in READ_ONLY,
-                                   "isImmutable": False, "isMultiple": False, "isDynamic": False,
-                                   "title": name.replace("_", " ").title(), "upperName": name}
+        out[to_camel(name, et)] = {
+            "type": kind,
+            "isRequired": False,
+            "isReadOnly": name in READ_ONLY,
+            "isImmutable": False,
+            "isMultiple": False,
+            "isDynamic": False,
+            "title": name.replace("_", " ").title(),
+            "upperName": name,
+        }
     for name, d in portal.user_field_defs(et.store).items():
-        out[to_camel(name, et)] = {"type": d["USER_TYPE_ID"], "isRequired": d.get("MANDATORY") == "Y",
-                                   "isReadOnly": False, "isImmutable": False, "isMultiple": d.get("MULTIPLE") == "Y",
-                                   "isDynamic": True, "title": d.get("LABEL") or name, "upperName": name}
+        out[to_camel(name, et)] = {
+            "type": d["USER_TYPE_ID"],
+            "isRequired": d.get("MANDATORY") == "Y",
+            "isReadOnly": False,
+            "isImmutable": False,
+            "isMultiple": d.get("MULTIPLE") == "Y",
+            "isDynamic": True,
+            "title": d.get("LABEL") or name,
+            "upperName": name,
+        }
     return {"fields": out}
 
 
 # -- product rows -----------------------------------------------------------------------------------------
 
-_ROW_KINDS = {"ID": "integer", "OWNER_ID": "integer", "PRODUCT_ID": "integer", "PRICE": "double",
-              "PRICE_EXCLUSIVE": "double", "PRICE_NETTO": "double", "PRICE_BRUTTO": "double", "QUANTITY": "double",
-              "DISCOUNT_TYPE_ID": "integer", "DISCOUNT_RATE": "double", "DISCOUNT_SUM": "double",
-              "TAX_RATE": "double", "MEASURE_CODE": "integer", "SORT": "integer", "TYPE": "integer",
-              "STORE_ID": "integer", "PRICE_ACCOUNT": "double"}
+_ROW_KINDS = {
+    "ID": "integer",
+    "OWNER_ID": "integer",
+    "PRODUCT_ID": "integer",
+    "PRICE": "double",
+    "PRICE_EXCLUSIVE": "double",
+    "PRICE_NETTO": "double",
+    "PRICE_BRUTTO": "double",
+    "QUANTITY": "double",
+    "DISCOUNT_TYPE_ID": "integer",
+    "DISCOUNT_RATE": "double",
+    "DISCOUNT_SUM": "double",
+    "TAX_RATE": "double",
+    "MEASURE_CODE": "integer",
+    "SORT": "integer",
+    "TYPE": "integer",
+    "STORE_ID": "integer",
+    "PRICE_ACCOUNT": "double",
+}
 _ROW_TYPES = {to_camel(k, TYPES[2]): filter_type(v) for k, v in _ROW_KINDS.items()} | {
-    "ownerType": "string", "productName": "string", "taxIncluded": "char", "xmlId": "string"}
+    "ownerType": "string",
+    "productName": "string",
+    "taxIncluded": "char",
+    "xmlId": "string",
+}
 
 
 def _row_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +287,11 @@ def productrow_set(portal: Portal, params: Params, ctx: CallContext) -> dict[str
     et, owner = _owner(portal, params.get("ownerType"), params.get("ownerId"))
     raw = params.get("productRows") or []
     raw = list(raw.values()) if isinstance(raw, dict) else raw
-    rows = [make_row(portal, et.abbr, int(owner["ID"]), _row_input(r), n) for n, r in enumerate(raw)
-            if isinstance(r, dict)]
+    rows = [
+        make_row(portal, et.abbr, int(owner["ID"]), _row_input(r), n)
+        for n, r in enumerate(raw)
+        if isinstance(r, dict)
+    ]
     portal.product_rows[(et.abbr, int(owner["ID"]))] = rows
     recompute_opportunity(portal, et, owner)
     return {"productRows": [_row_view(r) for r in rows]}
@@ -291,7 +337,9 @@ def productrow_list(portal: Portal, params: Params, ctx: CallContext) -> ListRes
     views = [_row_view(r) for r in portal.product_rows.get((et.abbr, int(owner["ID"])), [])]
     try:
         match = compile_filter(flt, _ROW_TYPES, strict=True, portal_offset=portal.tz)
-        rows = sort_records([v for v in views if match(v)], params.get("order") or {"sort": "ASC"}, _ROW_TYPES)
+        rows = sort_records(
+            [v for v in views if match(v)], params.get("order") or {"sort": "ASC"}, _ROW_TYPES
+        )
     except FilterError as err:
         raise ApiError(400, err.code or "INVALID_ARG_VALUE", err.message) from None
     result = page(rows, int(params.get("__start", 0)))

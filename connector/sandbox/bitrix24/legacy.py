@@ -7,7 +7,6 @@ userfield methods for one of them.
 from __future__ import annotations
 
 import bisect
-
 from collections.abc import Callable
 from typing import Any
 
@@ -79,7 +78,7 @@ def _keyset_bound(flt: Any, order: Any, start: int) -> int | None:
     """The `>ID` bound of a keyset read (order ID ascending, no count), else None."""
     if start != -1 or not isinstance(order, dict) or len(order) != 1 or not isinstance(flt, dict):
         return None
-    (field, direction), = order.items()
+    ((field, direction),) = order.items()
     if str(field).upper() != "ID" or str(direction).upper() != "ASC":
         return None
     bound = next((v for k, v in flt.items() if str(k).upper() == ">ID"), None)
@@ -107,7 +106,7 @@ def list_records(portal: Portal, et: EntityType, params: Params) -> ListResult:
             # so a page costs the same at the millionth row as at the first.
             ids = sorted(store)
             rows: list[Any] = []
-            for deal_id in ids[bisect.bisect_right(ids, keyset):]:
+            for deal_id in ids[bisect.bisect_right(ids, keyset) :]:
                 if match(store[deal_id]):
                     rows.append(store[deal_id])
                     if len(rows) == 50:
@@ -138,25 +137,50 @@ def list_records(portal: Portal, et: EntityType, params: Params) -> ListResult:
 
 def fields_descriptor(portal: Portal, et: EntityType) -> dict[str, Any]:
     """crm.*.fields: type, isRequired, isReadOnly, isImmutable, isMultiple, isDynamic, title (+statusType)."""
-    status_types = {"STAGE_ID": "DEAL_STAGE", "TYPE_ID": "DEAL_TYPE" if et.id == 2 else "CONTACT_TYPE",
-                    "SOURCE_ID": "SOURCE", "COMPANY_TYPE": "COMPANY_TYPE"}
+    status_types = {
+        "STAGE_ID": "DEAL_STAGE",
+        "TYPE_ID": "DEAL_TYPE" if et.id == 2 else "CONTACT_TYPE",
+        "SOURCE_ID": "SOURCE",
+        "COMPANY_TYPE": "COMPANY_TYPE",
+    }
     out: dict[str, Any] = {}
     for name, kind in et.fields.items():
-        entry: dict[str, Any] = {"type": kind, "isRequired": False, "isReadOnly": name in READ_ONLY,
-                                 "isImmutable": name == "CATEGORY_ID", "isMultiple": kind == "crm_multifield",
-                                 "isDynamic": False, "title": name.replace("_", " ").title()}
+        entry: dict[str, Any] = {
+            "type": kind,
+            "isRequired": False,
+            "isReadOnly": name in READ_ONLY,
+            "isImmutable": name == "CATEGORY_ID",
+            "isMultiple": kind == "crm_multifield",
+            "isDynamic": False,
+            "title": name.replace("_", " ").title(),
+        }
         if kind == "crm_status" and name in status_types:
             entry["statusType"] = status_types[name]
         out[name] = entry
     if et.id == 2:
-        out["CONTACT_IDS"] = {"type": "crm_contact", "isRequired": False, "isReadOnly": False,
-                              "isImmutable": False, "isMultiple": True, "isDynamic": False, "title": "Contacts"}
+        out["CONTACT_IDS"] = {
+            "type": "crm_contact",
+            "isRequired": False,
+            "isReadOnly": False,
+            "isImmutable": False,
+            "isMultiple": True,
+            "isDynamic": False,
+            "title": "Contacts",
+        }
     for name, d in portal.user_field_defs(et.store).items():
-        out[name] = {"type": d["USER_TYPE_ID"], "isRequired": d.get("MANDATORY") == "Y", "isReadOnly": False,
-                     "isImmutable": False, "isMultiple": d.get("MULTIPLE") == "Y", "isDynamic": True,
-                     "title": name, "listLabel": d.get("LIST_COLUMN_LABEL") or d.get("LABEL") or name,
-                     "formLabel": d.get("EDIT_FORM_LABEL") or d.get("LABEL") or name,
-                     "filterLabel": d.get("LABEL") or name, "settings": d.get("SETTINGS") or []}
+        out[name] = {
+            "type": d["USER_TYPE_ID"],
+            "isRequired": d.get("MANDATORY") == "Y",
+            "isReadOnly": False,
+            "isImmutable": False,
+            "isMultiple": d.get("MULTIPLE") == "Y",
+            "isDynamic": True,
+            "title": name,
+            "listLabel": d.get("LIST_COLUMN_LABEL") or d.get("LABEL") or name,
+            "formLabel": d.get("EDIT_FORM_LABEL") or d.get("LABEL") or name,
+            "filterLabel": d.get("LABEL") or name,
+            "settings": d.get("SETTINGS") or [],
+        }
         if d["USER_TYPE_ID"] == "enumeration":
             out[name]["items"] = [{"ID": i["ID"], "VALUE": i["VALUE"]} for i in d.get("LIST", [])]
     return out
@@ -179,15 +203,36 @@ def userfield_add(portal: Portal, et: EntityType, params: Params) -> int:
     label = fields.get("LABEL") or fields.get("EDIT_FORM_LABEL") or name
     options = php_array_to_python(fields.get("LIST") or [])
     options = list(options.values()) if isinstance(options, dict) else options
-    enum = [{"ID": str(portal.next_id("enum")), "VALUE": str(o.get("VALUE", "")), "DEF": as_str(o.get("DEF") or "N"),
-             "SORT": str(o.get("SORT") or 500), "XML_ID": o.get("XML_ID")} for o in options if isinstance(o, dict)]
-    defs[name] = {"ID": str(uf_id), "ENTITY_ID": et.uf_entity, "FIELD_NAME": name,
-                  "USER_TYPE_ID": str(fields["USER_TYPE_ID"]), "XML_ID": fields.get("XML_ID"), "SORT": "100",
-                  "MULTIPLE": as_str(fields.get("MULTIPLE") or "N"), "MANDATORY": as_str(fields.get("MANDATORY") or "N"),
-                  "SHOW_FILTER": "N", "SHOW_IN_LIST": "Y", "EDIT_IN_LIST": "Y", "IS_SEARCHABLE": "N",
-                  "SETTINGS": fields.get("SETTINGS") or [], "LABEL": label,
-                  "EDIT_FORM_LABEL": fields.get("EDIT_FORM_LABEL") or label,
-                  "LIST_COLUMN_LABEL": fields.get("LIST_COLUMN_LABEL") or label, "LIST": enum}
+    enum = [
+        {
+            "ID": str(portal.next_id("enum")),
+            "VALUE": str(o.get("VALUE", "")),
+            "DEF": as_str(o.get("DEF") or "N"),
+            "SORT": str(o.get("SORT") or 500),
+            "XML_ID": o.get("XML_ID"),
+        }
+        for o in options
+        if isinstance(o, dict)
+    ]
+    defs[name] = {
+        "ID": str(uf_id),
+        "ENTITY_ID": et.uf_entity,
+        "FIELD_NAME": name,
+        "USER_TYPE_ID": str(fields["USER_TYPE_ID"]),
+        "XML_ID": fields.get("XML_ID"),
+        "SORT": "100",
+        "MULTIPLE": as_str(fields.get("MULTIPLE") or "N"),
+        "MANDATORY": as_str(fields.get("MANDATORY") or "N"),
+        "SHOW_FILTER": "N",
+        "SHOW_IN_LIST": "Y",
+        "EDIT_IN_LIST": "Y",
+        "IS_SEARCHABLE": "N",
+        "SETTINGS": fields.get("SETTINGS") or [],
+        "LABEL": label,
+        "EDIT_FORM_LABEL": fields.get("EDIT_FORM_LABEL") or label,
+        "LIST_COLUMN_LABEL": fields.get("LIST_COLUMN_LABEL") or label,
+        "LIST": enum,
+    }
     for record in portal.entities.get(et.store, {}).values():
         record.setdefault(name, [] if defs[name]["MULTIPLE"] == "Y" else None)
     return uf_id
@@ -227,7 +272,10 @@ def register_legacy(et: EntityType) -> None:
         return True
 
     handlers: list[tuple[str, Callable[..., Any], bool]] = [
-        ("add", add, True), ("update", upd, True), ("get", get, False), ("delete", dele, True),
+        ("add", add, True),
+        ("update", upd, True),
+        ("get", get, False),
+        ("delete", dele, True),
         ("list", lambda p, q, c: list_records(p, et, q), False),
         ("fields", lambda p, q, c: fields_descriptor(p, et), False),
         ("userfield.add", lambda p, q, c: userfield_add(p, et, q), True),

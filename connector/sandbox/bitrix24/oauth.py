@@ -14,8 +14,12 @@ from connector.sandbox.bitrix24.errors import EXPIRED_TOKEN, INVALID_TOKEN
 from connector.sandbox.bitrix24.portal import OAuthApp, Portal, Token
 
 
-def install_app(portal: Portal, client_id: str, client_secret: str,
-                scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"})) -> OAuthApp:
+def install_app(
+    portal: Portal,
+    client_id: str,
+    client_secret: str,
+    scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"}),
+) -> OAuthApp:
     """Register an application on the portal (as if installed by the admin)."""
     app = OAuthApp(client_id, client_secret, scopes, application_token=secrets.token_hex(16))
     with portal.lock:
@@ -33,11 +37,19 @@ def issue_tokens(portal: Portal, client_id: str, user_id: int = 1, endpoint: str
         portal.access_tokens[access.value] = access
         portal.refresh_tokens[refresh.value] = refresh
     member = hashlib.md5(portal.settings.domain.encode()).hexdigest()
-    return {"access_token": access.value, "client_endpoint": endpoint or f"https://{portal.settings.domain}/rest/",
-            "domain": "oauth.bitrix.info", "expires": int(access.expires_at), "expires_in":
-            int(portal.settings.access_ttl), "member_id": member, "refresh_token": refresh.value,
-            "scope": ",".join(sorted(app.scopes - {"basic"})), "server_endpoint": "https://oauth.bitrix.info/rest/",
-            "status": "F", "user_id": user_id}
+    return {
+        "access_token": access.value,
+        "client_endpoint": endpoint or f"https://{portal.settings.domain}/rest/",
+        "domain": "oauth.bitrix.info",
+        "expires": int(access.expires_at),
+        "expires_in": int(portal.settings.access_ttl),
+        "member_id": member,
+        "refresh_token": refresh.value,
+        "scope": ",".join(sorted(app.scopes - {"basic"})),
+        "server_endpoint": "https://oauth.bitrix.info/rest/",
+        "status": "F",
+        "user_id": user_id,
+    }
 
 
 def resolve(portal: Portal, value: str) -> tuple[Token, OAuthApp]:
@@ -72,7 +84,12 @@ def token_endpoint(portal: Portal, params: dict[str, Any], endpoint: str) -> tup
         return 402, {"error": "PAYMENT_REQUIRED", "error_description": "Payment required"}
     with portal.lock:
         token = portal.refresh_tokens.get(str(params.get("refresh_token", "")))
-        if token is None or token.used or token.client_id != app.client_id or portal.unix() >= token.expires_at:
+        if (
+            token is None
+            or token.used
+            or token.client_id != app.client_id
+            or portal.unix() >= token.expires_at
+        ):
             return 400, {"error": "invalid_grant", "error_description": "Invalid grant"}
         token.used = True  # every refresh rotates the refresh token: the old one is spent
     return 200, issue_tokens(portal, app.client_id, token.user_id, endpoint)

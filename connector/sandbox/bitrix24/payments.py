@@ -12,9 +12,17 @@ from connector.sandbox.bitrix24.registry import method
 
 Params = dict[str, Any]
 PAY_SYSTEMS = {1: "Наличные", 6: "Безналичный расчёт", 7: "Банковская карта"}
-FIELD_TYPES = {"id": "integer", "accountNumber": "string", "paid": "char", "datePaid": "datetime",
-               "empPaidId": "user", "paySystemId": "integer", "sum": "double", "currency": "string",
-               "paySystemName": "string"}
+FIELD_TYPES = {
+    "id": "integer",
+    "accountNumber": "string",
+    "paid": "char",
+    "datePaid": "datetime",
+    "empPaidId": "user",
+    "paySystemId": "integer",
+    "sum": "double",
+    "currency": "string",
+    "paySystemName": "string",
+}
 _WRITABLE = {"sum", "paid", "datePaid", "paySystemId", "empPaidId", "currency"}
 
 
@@ -69,9 +77,17 @@ def payment_add(portal: Portal, params: Params, ctx: CallContext) -> int:
     payment_id = portal.next_id("payment")
     n = 1 + sum(1 for p in portal.table("payment").values() if p["_owner"] == [et.id, int(owner["ID"])])
     portal.table("payment")[payment_id] = {
-        "id": payment_id, "accountNumber": f"{owner['ID']}/{n}", "paid": "N", "datePaid": None, "empPaidId": None,
-        "paySystemId": 6, "sum": float(owner.get("OPPORTUNITY") or 0), "currency": owner.get("CURRENCY_ID") or "RUB",
-        "paySystemName": PAY_SYSTEMS[6], "_owner": [et.id, int(owner["ID"])]}
+        "id": payment_id,
+        "accountNumber": f"{owner['ID']}/{n}",
+        "paid": "N",
+        "datePaid": None,
+        "empPaidId": None,
+        "paySystemId": 6,
+        "sum": float(owner.get("OPPORTUNITY") or 0),
+        "currency": owner.get("CURRENCY_ID") or "RUB",
+        "paySystemName": PAY_SYSTEMS[6],
+        "_owner": [et.id, int(owner["ID"])],
+    }
     return payment_id
 
 

@@ -65,8 +65,8 @@ def _split_name(name: str) -> tuple[str, list[str | None]] | None:
         if len(segments) >= _MAX_NESTING:
             return None
         start = pos + 1
-        probe = start + 1 if name[start:start + 1] == " " else start
-        if name[probe:probe + 1] == "]":
+        probe = start + 1 if name[start : start + 1] == " " else start
+        if name[probe : probe + 1] == "]":
             segments.append(None)
             close = probe
         else:
@@ -80,7 +80,7 @@ def _split_name(name: str) -> tuple[str, list[str | None]] | None:
                 return base, segments
             segments.append(name[start:close])
         pos = close + 1
-        if name[pos:pos + 1] != "[":
+        if name[pos : pos + 1] != "[":
             # Anything after a closing bracket that is not another '[' is ignored by PHP.
             return base, segments
 

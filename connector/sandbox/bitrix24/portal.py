@@ -49,25 +49,25 @@ class Token:
 class Settings:
     """How this portal behaves; every knob a test or benchmark needs."""
 
-    plan: str = "standard"            # standard | enterprise | off
-    scale: float = 1.0                 # multiply the bucket's drain rate (benchmarks)
-    burst: float | None = None         # override the bucket size
-    operating_limit: float = 480.0     # seconds of server time per method per 10 minutes (420 self-hosted)
-    budget_scale: float = 1.0          # multiply operating_limit (benchmarks)
-    operating_enabled: bool = True     # cloud: on; self-hosted: off (no operating keys in `time` either)
+    plan: str = "standard"  # standard | enterprise | off
+    scale: float = 1.0  # multiply the bucket's drain rate (benchmarks)
+    burst: float | None = None  # override the bucket size
+    operating_limit: float = 480.0  # seconds of server time per method per 10 minutes (420 self-hosted)
+    budget_scale: float = 1.0  # multiply operating_limit (benchmarks)
+    operating_enabled: bool = True  # cloud: on; self-hosted: off (no operating keys in `time` either)
     method_cost: dict[str, float] = field(default_factory=dict)  # simulated seconds per call of a method
-    default_cost: float = 0.0          # simulated seconds for methods not listed (0 = measured time)
-    offset_hours: int = 3              # portal time zone offset (date fields, DATE_MODIFY)
+    default_cost: float = 0.0  # simulated seconds for methods not listed (0 = measured time)
+    offset_hours: int = 3  # portal time zone offset (date fields, DATE_MODIFY)
     https_required: bool = False
-    auth_error_status: int = 401       # 401 per the code, 403 per the docs (INVALID_CREDENTIALS, scope)
-    shuffle_unordered: bool = True     # lists without `order` come back in no stable order
+    auth_error_status: int = 401  # 401 per the code, 403 per the docs (INVALID_CREDENTIALS, scope)
+    shuffle_unordered: bool = True  # lists without `order` come back in no stable order
     access_ttl: float = 3600.0
     refresh_ttl: float = 180 * 86400.0
-    rest_time_headers: bool = True     # X-Bitrix-Rest-Time and friends, as on cloud
+    rest_time_headers: bool = True  # X-Bitrix-Rest-Time and friends, as on cloud
     domain: str = "sandbox.bitrix24.ru"
-    moved_to: str = "https://moved.sandbox.bitrix24.ru"   # Location of the 302 domain-change fault
-    event_delay: float = 0.0           # seconds before an online event is POSTed
-    event_drop_rate: float = 0.0       # share of online events lost on the way (no retries)
+    moved_to: str = "https://moved.sandbox.bitrix24.ru"  # Location of the 302 domain-change fault
+    event_delay: float = 0.0  # seconds before an online event is POSTed
+    event_drop_rate: float = 0.0  # share of online events lost on the way (no retries)
 
     def cost_of(self, method: str) -> float:
         """Simulated seconds a call of this method costs (0 = use the measured time)."""
@@ -255,7 +255,8 @@ class Portal:
             return {
                 "entities": {k: {str(i): v for i, v in rows.items()} for k, rows in self.entities.items()},
                 "product_rows": {f"{o}:{i}": rows for (o, i), rows in self.product_rows.items()},
-                "userfields": self.userfields, "users": {str(k): v for k, v in self.users.items()},
+                "userfields": self.userfields,
+                "users": {str(k): v for k, v in self.users.items()},
                 "counters": self.counters,
                 "tables": {k: {str(i): v for i, v in rows.items()} for k, rows in self.tables.items()},
                 "multifields": {f"{t}:{i}": v for (t, i), v in self.multifields.items()},
@@ -274,11 +275,15 @@ class Portal:
 
         with self.lock:
             self.entities = {k: {int(i): v for i, v in rows.items()} for k, rows in data["entities"].items()}
-            self.product_rows = {(k.split(":")[0], int(k.split(":")[1])): v for k, v in data["product_rows"].items()}
+            self.product_rows = {
+                (k.split(":")[0], int(k.split(":")[1])): v for k, v in data["product_rows"].items()
+            }
             self.userfields = data["userfields"]
             self.users.update({int(k): v for k, v in data["users"].items()})
             self.counters = data["counters"]
-            self.tables = {k: {int(i): v for i, v in rows.items()} for k, rows in data.get("tables", {}).items()}
+            self.tables = {
+                k: {int(i): v for i, v in rows.items()} for k, rows in data.get("tables", {}).items()
+            }
             self.multifields = {pair(k): v for k, v in data.get("multifields", {}).items()}
             self.contact_links = {pair(k): v for k, v in data.get("contact_links", {}).items()}
             for k, a in data.get("apps", {}).items():
@@ -306,13 +311,13 @@ class CallContext:
 
     user_id: int
     scopes: frozenset[str]
-    via: str = "webhook"               # "webhook" | "access" (an OAuth app's access token)
+    via: str = "webhook"  # "webhook" | "access" (an OAuth app's access token)
     in_batch: bool = False
     started: float = 0.0
-    client_id: str | None = None       # the app, for OAuth calls
+    client_id: str | None = None  # the app, for OAuth calls
     auth_connector: str | None = None  # changes made with it are not queued for the same connector
-    caller: Any = None                 # key of the operating-time budget (webhook or app)
-    client: str = ""                   # source IP
+    caller: Any = None  # key of the operating-time budget (webhook or app)
+    client: str = ""  # source IP
 
 
 def utc_ts(dt: datetime) -> float:

@@ -9,9 +9,18 @@ from connector.sandbox.bitrix24.filtering import FilterError, compile_filter, so
 from connector.sandbox.bitrix24.portal import CallContext, Portal
 from connector.sandbox.bitrix24.registry import ListResult, method, page
 
-STATUS_FIELDS = {"ID": "integer", "ENTITY_ID": "string", "STATUS_ID": "string", "NAME": "string",
-                 "NAME_INIT": "string", "SORT": "integer", "SYSTEM": "char", "CATEGORY_ID": "integer",
-                 "COLOR": "string", "SEMANTICS": "string"}
+STATUS_FIELDS = {
+    "ID": "integer",
+    "ENTITY_ID": "string",
+    "STATUS_ID": "string",
+    "NAME": "string",
+    "NAME_INIT": "string",
+    "SORT": "integer",
+    "SYSTEM": "char",
+    "CATEGORY_ID": "integer",
+    "COLOR": "string",
+    "SEMANTICS": "string",
+}
 
 
 @method("crm.category.list", "crm")
@@ -42,7 +51,9 @@ def category_get(portal: Portal, params: dict[str, Any], ctx: CallContext) -> di
 def status_list(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListResult:
     """Directory rows; filter ENTITY_ID DEAL_STAGE / DEAL_STAGE_n / SMART_INVOICE_STAGE_n, order SORT."""
     try:
-        match = compile_filter(params.get("filter") or {}, STATUS_FIELDS, strict=False, portal_offset=portal.tz)
+        match = compile_filter(
+            params.get("filter") or {}, STATUS_FIELDS, strict=False, portal_offset=portal.tz
+        )
         rows: list[Any] = [r for r in portal.statuses if match(r)]
         rows = sort_records(rows, params.get("order") or {"SORT": "ASC"}, STATUS_FIELDS)
     except FilterError as err:
@@ -73,12 +84,20 @@ def status_add(portal: Portal, params: dict[str, Any], ctx: CallContext) -> int:
     if any(r["ENTITY_ID"] == entity and r["STATUS_ID"] == status for r in portal.statuses):
         raise ApiError(400, "ERROR_CORE", f"Status {status} already exists<br>")
     new_id = max((int(r["ID"]) for r in portal.statuses), default=0) + 1
-    semantics = {"S": "success", "F": "failure"}.get(str(fields.get("SEMANTICS") or ""), None)
+    semantics = {"S": "success", "F": "failure"}.get(str(fields.get("SEMANTICS") or ""))
     category = entity.rsplit("_", 1)[1] if entity.startswith("DEAL_STAGE_") else None
-    row = {"ID": str(new_id), "ENTITY_ID": entity, "STATUS_ID": status, "NAME": str(fields["NAME"]),
-           "NAME_INIT": "", "SORT": str(fields.get("SORT") or 500), "SYSTEM": "N",
-           "COLOR": str(fields.get("COLOR") or "#ACE9FB"), "SEMANTICS": fields.get("SEMANTICS") or None,
-           "CATEGORY_ID": category, "EXTRA": {"SEMANTICS": semantics or "process",
-                                              "COLOR": str(fields.get("COLOR") or "#ACE9FB")}}
+    row = {
+        "ID": str(new_id),
+        "ENTITY_ID": entity,
+        "STATUS_ID": status,
+        "NAME": str(fields["NAME"]),
+        "NAME_INIT": "",
+        "SORT": str(fields.get("SORT") or 500),
+        "SYSTEM": "N",
+        "COLOR": str(fields.get("COLOR") or "#ACE9FB"),
+        "SEMANTICS": fields.get("SEMANTICS") or None,
+        "CATEGORY_ID": category,
+        "EXTRA": {"SEMANTICS": semantics or "process", "COLOR": str(fields.get("COLOR") or "#ACE9FB")},
+    }
     portal.statuses.append(row)
     return new_id

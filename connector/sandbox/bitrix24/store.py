@@ -18,8 +18,15 @@ from connector.sandbox.bitrix24.entities import (
 from connector.sandbox.bitrix24.portal import CallContext, Portal
 from connector.sandbox.bitrix24.seed import default_category, first_stage, stage_semantics
 
-_UF_KIND = {"double": "double", "date": "date", "datetime": "datetime", "integer": "integer",
-            "boolean": "boolean", "enumeration": "enumeration", "employee": "user"}
+_UF_KIND = {
+    "double": "double",
+    "date": "date",
+    "datetime": "datetime",
+    "integer": "integer",
+    "boolean": "boolean",
+    "enumeration": "enumeration",
+    "employee": "user",
+}
 
 
 def uf_types(portal: Portal, et: EntityType) -> dict[str, str]:
@@ -35,7 +42,9 @@ def all_types(portal: Portal, et: EntityType) -> dict[str, str]:
 def coerce(portal: Portal, kind: str, value: Any, multiple: bool = False) -> Any:
     """An input value in the stored (legacy) form for a field kind."""
     if multiple or isinstance(value, list | dict):
-        items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        items = (
+            list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        )
         return [coerce(portal, kind, v) for v in items if not isinstance(v, list | dict)]
     if kind == "double":
         return money(value) if value not in (None, "") else None
@@ -58,8 +67,14 @@ def _set_contacts(portal: Portal, et: EntityType, record: dict[str, Any], ids: A
         record["CONTACT_ID"] = str(clean[0]) if clean else None
 
 
-def write_fields(portal: Portal, et: EntityType, record: dict[str, Any], fields: dict[str, Any],
-                 creating: bool, immutable_category: bool = True) -> None:
+def write_fields(
+    portal: Portal,
+    et: EntityType,
+    record: dict[str, Any],
+    fields: dict[str, Any],
+    creating: bool,
+    immutable_category: bool = True,
+) -> None:
     """Apply input fields (UPPER names) to a stored record; unknown and read-only fields are ignored."""
     ufs = portal.user_field_defs(et.store)
     kinds = uf_types(portal, et)
@@ -74,7 +89,9 @@ def write_fields(portal: Portal, et: EntityType, record: dict[str, Any], fields:
         elif name in et.fields:
             record[name] = coerce(portal, et.fields[name], value)
             if name == "CONTACT_ID" and (et.id, int(record["ID"])) not in portal.contact_links and value:
-                portal.contact_links[(et.id, int(record["ID"]))] = [int(str(value))] if str(value).isdigit() else []
+                portal.contact_links[(et.id, int(record["ID"]))] = (
+                    [int(str(value))] if str(value).isdigit() else []
+                )
         elif name in ufs:
             record[name] = coerce(portal, kinds[name], value, ufs[name].get("MULTIPLE") == "Y")
 
@@ -95,8 +112,14 @@ def write_multifield(portal: Portal, et: EntityType, entity_id: int, type_id: st
             else:
                 stored.remove(known)
         elif text:
-            stored.append({"ID": str(portal.next_id("multifield")), "TYPE_ID": type_id, "VALUE": text,
-                           "VALUE_TYPE": str(entry.get("VALUE_TYPE") or "WORK")})
+            stored.append(
+                {
+                    "ID": str(portal.next_id("multifield")),
+                    "TYPE_ID": type_id,
+                    "VALUE": text,
+                    "VALUE_TYPE": str(entry.get("VALUE_TYPE") or "WORK"),
+                }
+            )
 
 
 def write_fm(portal: Portal, et: EntityType, entity_id: int, fm: Any) -> None:
@@ -111,12 +134,20 @@ def write_fm(portal: Portal, et: EntityType, entity_id: int, fm: Any) -> None:
         text = str(entry.get("value", "") or "")
         if known is not None:
             if text:
-                known.update({"VALUE": text, "VALUE_TYPE": str(entry.get("valueType") or known["VALUE_TYPE"])})
+                known.update(
+                    {"VALUE": text, "VALUE_TYPE": str(entry.get("valueType") or known["VALUE_TYPE"])}
+                )
             else:
                 stored.remove(known)
         elif text and not ident.isdigit():
-            stored.append({"ID": str(portal.next_id("multifield")), "TYPE_ID": str(entry["typeId"]),
-                           "VALUE": text, "VALUE_TYPE": str(entry.get("valueType") or "WORK")})
+            stored.append(
+                {
+                    "ID": str(portal.next_id("multifield")),
+                    "TYPE_ID": str(entry["typeId"]),
+                    "VALUE": text,
+                    "VALUE_TYPE": str(entry.get("valueType") or "WORK"),
+                }
+            )
 
 
 def _touch_multifield_flags(portal: Portal, et: EntityType, record: dict[str, Any]) -> None:
@@ -155,21 +186,52 @@ def create(portal: Portal, et: EntityType, fields: dict[str, Any], ctx: CallCont
     record: dict[str, Any] = dict.fromkeys(et.fields)
     for name in MULTIFIELDS:
         record.pop(name, None)
-    record.update({"ID": str(entity_id), "OPENED": "Y", "ASSIGNED_BY_ID": user, "CREATED_BY_ID": user,
-                   "MODIFY_BY_ID": user, "DATE_CREATE": now.isoformat(), "DATE_MODIFY": now.isoformat()})
+    record.update(
+        {
+            "ID": str(entity_id),
+            "OPENED": "Y",
+            "ASSIGNED_BY_ID": user,
+            "CREATED_BY_ID": user,
+            "MODIFY_BY_ID": user,
+            "DATE_CREATE": now.isoformat(),
+            "DATE_MODIFY": now.isoformat(),
+        }
+    )
     if "OPPORTUNITY" in et.fields:
-        record.update({"OPPORTUNITY": "0.00", "IS_MANUAL_OPPORTUNITY": "N", "TAX_VALUE": "0.00",
-                       "CURRENCY_ID": "RUB"})
+        record.update(
+            {"OPPORTUNITY": "0.00", "IS_MANUAL_OPPORTUNITY": "N", "TAX_VALUE": "0.00", "CURRENCY_ID": "RUB"}
+        )
     if et.staged:
-        record.update({"CATEGORY_ID": str(default_category(portal, et.id)), "MOVED_BY_ID": user,
-                       "MOVED_TIME": now.isoformat(), "BEGINDATE": portal.render_date(now.date().isoformat()),
-                       "CLOSEDATE": portal.render_date((now + timedelta(days=7)).date().isoformat())})
+        record.update(
+            {
+                "CATEGORY_ID": str(default_category(portal, et.id)),
+                "MOVED_BY_ID": user,
+                "MOVED_TIME": now.isoformat(),
+                "BEGINDATE": portal.render_date(now.date().isoformat()),
+                "CLOSEDATE": portal.render_date((now + timedelta(days=7)).date().isoformat()),
+            }
+        )
     if et.id == 2:
-        record.update({"TYPE_ID": "SALE", "IS_NEW": "Y", "IS_RECURRING": "N", "IS_RETURN_CUSTOMER": "N",
-                       "IS_REPEATED_APPROACH": "N", "TITLE": f"Сделка #{entity_id}"})
+        record.update(
+            {
+                "TYPE_ID": "SALE",
+                "IS_NEW": "Y",
+                "IS_RECURRING": "N",
+                "IS_RETURN_CUSTOMER": "N",
+                "IS_REPEATED_APPROACH": "N",
+                "TITLE": f"Сделка #{entity_id}",
+            }
+        )
     elif et.id == 4:
-        record.update({"TITLE": f"Компания #{entity_id}", "COMPANY_TYPE": "CUSTOMER", "IS_MY_COMPANY": "N",
-                       "CURRENCY_ID": "RUB", "REVENUE": "0.00"})
+        record.update(
+            {
+                "TITLE": f"Компания #{entity_id}",
+                "COMPANY_TYPE": "CUSTOMER",
+                "IS_MY_COMPANY": "N",
+                "CURRENCY_ID": "RUB",
+                "REVENUE": "0.00",
+            }
+        )
     elif et.id == 3:
         record.update({"NAME": "Без имени", "TYPE_ID": "CLIENT"})
     elif et.id == 31:
@@ -186,8 +248,14 @@ def create(portal: Portal, et: EntityType, fields: dict[str, Any], ctx: CallCont
     return record
 
 
-def update(portal: Portal, et: EntityType, record: dict[str, Any], fields: dict[str, Any], ctx: CallContext,
-           immutable_category: bool = True) -> None:
+def update(
+    portal: Portal,
+    et: EntityType,
+    record: dict[str, Any],
+    fields: dict[str, Any],
+    ctx: CallContext,
+    immutable_category: bool = True,
+) -> None:
     """Change a record; maintains DATE_MODIFY, MOVED_*, stage semantics; fires the UPDATE event."""
     before_stage, before_category = record.get("STAGE_ID"), record.get("CATEGORY_ID")
     write_fields(portal, et, record, fields, creating=False, immutable_category=immutable_category)
@@ -233,11 +301,14 @@ def multifields(portal: Portal, et: EntityType, entity_id: int) -> dict[str, lis
     out: dict[str, list[dict[str, Any]]] = {}
     for e in portal.multifields.get((et.id, entity_id), []):
         out.setdefault(e["TYPE_ID"], []).append(
-            {"ID": e["ID"], "VALUE_TYPE": e["VALUE_TYPE"], "VALUE": e["VALUE"], "TYPE_ID": e["TYPE_ID"]})
+            {"ID": e["ID"], "VALUE_TYPE": e["VALUE_TYPE"], "VALUE": e["VALUE"], "TYPE_ID": e["TYPE_ID"]}
+        )
     return out
 
 
-def item_view(portal: Portal, et: EntityType, record: dict[str, Any], original_uf: bool = False) -> dict[str, Any]:
+def item_view(
+    portal: Portal, et: EntityType, record: dict[str, Any], original_uf: bool = False
+) -> dict[str, Any]:
     """The crm.item.* shape: camelCase keys, typed values, contactIds, fm, entityTypeId."""
     kinds = all_types(portal, et)
     out: dict[str, Any] = {}
@@ -251,6 +322,8 @@ def item_view(portal: Portal, et: EntityType, record: dict[str, Any], original_u
     if et.id in (2, 31, 1038):
         out["contactIds"] = list(portal.contact_links.get((et.id, entity_id), []))
     if "HAS_PHONE" in et.fields:
-        out["fm"] = [{"id": int(e["ID"]), "typeId": e["TYPE_ID"], "valueType": e["VALUE_TYPE"], "value": e["VALUE"]}
-                     for e in portal.multifields.get((et.id, entity_id), [])]
+        out["fm"] = [
+            {"id": int(e["ID"]), "typeId": e["TYPE_ID"], "valueType": e["VALUE_TYPE"], "value": e["VALUE"]}
+            for e in portal.multifields.get((et.id, entity_id), [])
+        ]
     return out

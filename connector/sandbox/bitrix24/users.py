@@ -10,9 +10,20 @@ from connector.sandbox.bitrix24.filtering import FilterError, compile_filter, so
 from connector.sandbox.bitrix24.portal import CallContext, Portal
 from connector.sandbox.bitrix24.registry import ListResult, method, page
 
-USER_FIELDS = {"ID": "integer", "ACTIVE": "boolean", "NAME": "string", "LAST_NAME": "string",
-               "SECOND_NAME": "string", "EMAIL": "string", "WORK_POSITION": "string", "UF_DEPARTMENT": "integer",
-               "USER_TYPE": "string", "PERSONAL_PHONE": "string", "IS_ONLINE": "char", "TIMESTAMP_X": "datetime"}
+USER_FIELDS = {
+    "ID": "integer",
+    "ACTIVE": "boolean",
+    "NAME": "string",
+    "LAST_NAME": "string",
+    "SECOND_NAME": "string",
+    "EMAIL": "string",
+    "WORK_POSITION": "string",
+    "UF_DEPARTMENT": "integer",
+    "USER_TYPE": "string",
+    "PERSONAL_PHONE": "string",
+    "IS_ONLINE": "char",
+    "TIMESTAMP_X": "datetime",
+}
 
 
 def _view(user: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,16 +55,26 @@ def user_get(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListRe
 def user_search(portal: Portal, params: dict[str, Any], ctx: CallContext) -> ListResult:
     """FIND (free text over names, e-mail, position) or NAME / LAST_NAME / WORK_POSITION / USER_TYPE."""
     p = _params(params)
-    raw: dict[str, Any] = p["FILTER"] if isinstance(p.get("FILTER"), dict) else \
-        {k: v for k, v in p.items() if k != "__START"}
+    raw: dict[str, Any] = (
+        p["FILTER"] if isinstance(p.get("FILTER"), dict) else {k: v for k, v in p.items() if k != "__START"}
+    )
     flt = {str(k).upper(): v for k, v in raw.items()}
     if "FIND" in flt:
         needle = str(flt["FIND"]).casefold()
-        rows = [u for u in portal.users.values() if any(needle in str(u.get(f) or "").casefold() for f in
-                                                        ("NAME", "LAST_NAME", "EMAIL", "WORK_POSITION"))]
+        rows = [
+            u
+            for u in portal.users.values()
+            if any(
+                needle in str(u.get(f) or "").casefold()
+                for f in ("NAME", "LAST_NAME", "EMAIL", "WORK_POSITION")
+            )
+        ]
     else:
-        allowed = {k: v for k, v in flt.items() if k in ("NAME", "LAST_NAME", "WORK_POSITION", "USER_TYPE", "ACTIVE",
-                                                         "EMAIL")}
+        allowed = {
+            k: v
+            for k, v in flt.items()
+            if k in ("NAME", "LAST_NAME", "WORK_POSITION", "USER_TYPE", "ACTIVE", "EMAIL")
+        }
         try:
             match = compile_filter(allowed, USER_FIELDS, strict=False, portal_offset=portal.tz)
         except FilterError as err:
@@ -73,5 +94,12 @@ def user_current(portal: Portal, params: dict[str, Any], ctx: CallContext) -> di
 def profile(portal: Portal, params: dict[str, Any], ctx: CallContext) -> dict[str, Any]:
     """The calling user's basic profile."""
     user = portal.users.get(ctx.user_id) or {}
-    return {"ID": str(ctx.user_id), "ADMIN": bool(user.get("IS_ADMIN")), "NAME": user.get("NAME"),
-            "LAST_NAME": user.get("LAST_NAME"), "PERSONAL_GENDER": "", "TIME_ZONE": "", "TIME_ZONE_OFFSET": 0}
+    return {
+        "ID": str(ctx.user_id),
+        "ADMIN": bool(user.get("IS_ADMIN")),
+        "NAME": user.get("NAME"),
+        "LAST_NAME": user.get("LAST_NAME"),
+        "PERSONAL_GENDER": "",
+        "TIME_ZONE": "",
+        "TIME_ZONE_OFFSET": 0,
+    }

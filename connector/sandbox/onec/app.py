@@ -55,8 +55,9 @@ class Logged:
 class ODataApp:
     """Request → Response for one publication (`/<base>/odata/standard.odata/` and `/<base>/ws/`)."""
 
-    def __init__(self, infobase: Infobase, base: str = "ut", faults: FaultInjector | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, infobase: Infobase, base: str = "ut", faults: FaultInjector | None = None, seed: int = 0
+    ) -> None:
         self.ib = infobase
         self.prefix = f"/{base}/odata/standard.odata"
         self.ws_prefix = f"/{base}/ws/"
@@ -109,11 +110,11 @@ class ODataApp:
 
     def _serve(self, request: Request, path: str, user: str) -> Response:
         if path.startswith(self.ws_prefix):
-            return self.soap(request, path[len(self.ws_prefix):])
+            return self.soap(request, path[len(self.ws_prefix) :])
         options = {k.lstrip("$").lower(): v for k, v in parse_qsl(request.query, keep_blank_values=True)}
         fmt = options.get("format", "") or request.headers.get("accept", "")
         wants_json = "json" in fmt.lower() and "atom" not in options.get("format", "")
-        rest = path[len(self.prefix):].strip("/")
+        rest = path[len(self.prefix) :].strip("/")
         fault = self._fault(rest.split("(")[0] or "service", request.method in _WRITES)
         if isinstance(fault, Response):
             return fault
@@ -146,38 +147,67 @@ class ODataApp:
     def _error(self, err: ODataError, wants_json: bool) -> Response:
         if wants_json:
             return self._json(err.body(), err.status)
-        return Response(err.status, atom.error(err.code, err.message),
-                        {"Content-Type": "application/xml;charset=utf-8", "DataServiceVersion": "3.0"})
+        return Response(
+            err.status,
+            atom.error(err.code, err.message),
+            {"Content-Type": "application/xml;charset=utf-8", "DataServiceVersion": "3.0"},
+        )
 
     def _json(self, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        resp = Response.json(payload, status, {"Content-Type": "application/json;charset=utf-8",
-                                               "DataServiceVersion": "3.0", **(headers or {})})
+        resp = Response.json(
+            payload,
+            status,
+            {
+                "Content-Type": "application/json;charset=utf-8",
+                "DataServiceVersion": "3.0",
+                **(headers or {}),
+            },
+        )
         return resp
 
-    def _xml(self, body: bytes, status: int = 200, kind: str = "application/atom+xml;type=feed",
-             headers: dict[str, str] | None = None) -> Response:
-        return Response(status, body, {"Content-Type": f"{kind};charset=utf-8", "DataServiceVersion": "3.0",
-                                       **(headers or {})})
+    def _xml(
+        self,
+        body: bytes,
+        status: int = 200,
+        kind: str = "application/atom+xml;type=feed",
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return Response(
+            status,
+            body,
+            {"Content-Type": f"{kind};charset=utf-8", "DataServiceVersion": "3.0", **(headers or {})},
+        )
 
     def _lock_conflict(self) -> None:
-        if self.forced_lock_conflicts > 0 or (self.knobs.lock_conflicts and
-                                              self.random.random() < self.knobs.lock_conflicts):
+        if self.forced_lock_conflicts > 0 or (
+            self.knobs.lock_conflicts and self.random.random() < self.knobs.lock_conflicts
+        ):
             self.forced_lock_conflicts = max(0, self.forced_lock_conflicts - 1)
-            raise posting.business_error("Конфликт блокировок при выполнении транзакции:\nПревышено максимальное "
-                                         "время ожидания предоставления блокировки")
+            raise posting.business_error(
+                "Конфликт блокировок при выполнении транзакции:\nПревышено максимальное "
+                "время ожидания предоставления блокировки"
+            )
 
     # -- routing ------------------------------------------------------------------------------------------------
 
-    def _route(self, request: Request, rest: str, options: dict[str, str], wants_json: bool, user: str) -> Response:
+    def _route(
+        self, request: Request, rest: str, options: dict[str, str], wants_json: bool, user: str
+    ) -> Response:
         root = f"http://{request.headers.get('host', '127.0.0.1')}{self.prefix}/"
-        meta = "nometadata" if "nometadata" in (options.get("format", "") + request.headers.get("accept", "")) \
-            else "fullmetadata" if "fullmetadata" in options.get("format", "") else "minimalmetadata"
+        meta = (
+            "nometadata"
+            if "nometadata" in (options.get("format", "") + request.headers.get("accept", ""))
+            else "fullmetadata"
+            if "fullmetadata" in options.get("format", "")
+            else "minimalmetadata"
+        )
         method = request.method
         if rest == "":
             names = [n for n in self.ib.types if self.ib.published is None or n in self.ib.published]
             if wants_json:
-                return self._json({"odata.metadata": f"{root}$metadata", "value": [{"name": n, "url": n}
-                                                                                   for n in names]})
+                return self._json(
+                    {"odata.metadata": f"{root}$metadata", "value": [{"name": n, "url": n} for n in names]}
+                )
             return self._xml(atom.service(root, names), kind="application/atomsvc+xml")
         if rest == "$metadata":  # XML only, whatever the client asked for (DOC §17.4.7)
             return self._xml(edmx(self.ib).encode(), kind="application/xml")
@@ -191,15 +221,22 @@ class ODataApp:
         published = self.ib.published
         if published is not None and route.base not in published:
             raise not_published(route.base)
-        self.gate.check(user, route.base, write=(method in _WRITES and route.kind != "action")
-                        or route.kind == "action")
-        view = View(parse_select(options["select"]) if options.get("select") else None,
-                    [e.strip() for e in options["expand"].split(",")] if options.get("expand") else None, meta, root)
+        self.gate.check(
+            user, route.base, write=(method in _WRITES and route.kind != "action") or route.kind == "action"
+        )
+        view = View(
+            parse_select(options["select"]) if options.get("select") else None,
+            [e.strip() for e in options["expand"].split(",")] if options.get("expand") else None,
+            meta,
+            root,
+        )
         if route.kind == "entity":
             return self._entity(request, route, options, view, wants_json, user)
         if method != "GET":
             if route.kind == "table" and method == "POST":
-                raise ODataError(400, "13", "Непосредственное создание строк табличной части не поддерживается")
+                raise ODataError(
+                    400, "13", "Непосредственное создание строк табличной части не поддерживается"
+                )
             raise ODataError(405, *_NOT_ALLOWED)
         if route.kind == "count":
             n = reads.count(self.ib, route.base, options, self.gate.row_filter(user, route.base))
@@ -212,8 +249,9 @@ class ODataApp:
             result = reads.record_sets(self.ib, route.base, route.kind == "records", options, self.paging)
         return self._result(result, root, wants_json, meta, single=route.row_key is not None)
 
-    def _entity(self, request: Request, route: Route, options: dict[str, str], view: View, wants_json: bool,
-                user: str) -> Response:
+    def _entity(
+        self, request: Request, route: Route, options: dict[str, str], view: View, wants_json: bool, user: str
+    ) -> Response:
         ib, entity, method, root = self.ib, route.base, request.method, view.root
         etype = ib.types[entity]
         if view.select:
@@ -234,7 +272,9 @@ class ODataApp:
             if method == "GET":
                 if view.expand:
                     view.expand = check_expand(ib, entity, view.expand)
-                result = reads.collection(ib, entity, options, view, self.paging, self.gate.row_filter(user, entity))
+                result = reads.collection(
+                    ib, entity, options, view, self.paging, self.gate.row_filter(user, entity)
+                )
                 return self._result(result, root, wants_json, view.meta)
             if method != "POST":
                 raise ODataError(405, *_NOT_ALLOWED)
@@ -242,7 +282,9 @@ class ODataApp:
             stored = writes.create(ib, entity, _body(request), load_mode)
             key = f"{entity}(guid'{stored['Ref_Key']}')"
             # Header values are latin-1 on the wire: the Cyrillic path goes percent-encoded.
-            return self._one(entity, stored, view, wants_json, 201, {"Location": quote(root + key, safe=":/()'=,")})
+            return self._one(
+                entity, stored, view, wants_json, 201, {"Location": quote(root + key, safe=":/()'=,")}
+            )
         if method == "GET":
             if view.expand and self.knobs.strict_expand:
                 raise ODataError(400, "0", "Параметр $expand не поддерживается при получении одной сущности")
@@ -251,7 +293,9 @@ class ODataApp:
                 raise ODataError(404, "9", "Экземпляр сущности не найден")
             rls = self.gate.row_filter(user, entity)
             if rls and not compile_filter(rls)(record, None):
-                raise ODataError(401, "20", f"Нарушение прав доступа: недостаточно прав на чтение данных {entity}")
+                raise ODataError(
+                    401, "20", f"Нарушение прав доступа: недостаточно прав на чтение данных {entity}"
+                )
             if route.nav:
                 found = resolver(ib, entity)(record, route.nav)
                 target = etype.refs.get(route.nav)
@@ -275,23 +319,46 @@ class ODataApp:
 
     # -- output -------------------------------------------------------------------------------------------------
 
-    def _one(self, entity: str, record: dict[str, Any], view: View, wants_json: bool, status: int = 200,
-             headers: dict[str, str] | None = None) -> Response:
+    def _one(
+        self,
+        entity: str,
+        record: dict[str, Any],
+        view: View,
+        wants_json: bool,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         shaped = shape(self.ib, entity, record, view)
         if wants_json:
-            head = {} if view.meta == "nometadata" else {"odata.metadata": f"{view.root}$metadata#{entity}/@Element"}
+            head = (
+                {}
+                if view.meta == "nometadata"
+                else {"odata.metadata": f"{view.root}$metadata#{entity}/@Element"}
+            )
             return self._json({**head, **shaped}, status, headers)
-        entry = atom.entry(view.root, entity, shaped, self._edm_of(entity), list(self.ib.types[entity].refs),
-                           _now(), standalone=True)
+        entry = atom.entry(
+            view.root,
+            entity,
+            shaped,
+            self._edm_of(entity),
+            list(self.ib.types[entity].refs),
+            _now(),
+            standalone=True,
+        )
         return self._xml(atom.single(entry), status, "application/atom+xml;type=entry", headers)
 
-    def _result(self, result: reads.Result, root: str, wants_json: bool, meta: str, single: bool = False) -> Response:
+    def _result(
+        self, result: reads.Result, root: str, wants_json: bool, meta: str, single: bool = False
+    ) -> Response:
         if wants_json:
             if single:
-                head = {} if meta == "nometadata" else {"odata.metadata": f"{root}$metadata#{result.fragment}"}
+                head = (
+                    {} if meta == "nometadata" else {"odata.metadata": f"{root}$metadata#{result.fragment}"}
+                )
                 return self._json({**head, **result.rows[0]})
-            body: dict[str, Any] = {} if meta == "nometadata" else {"odata.metadata":
-                                                                    f"{root}$metadata#{result.fragment}"}
+            body: dict[str, Any] = (
+                {} if meta == "nometadata" else {"odata.metadata": f"{root}$metadata#{result.fragment}"}
+            )
             if result.count is not None:
                 body["odata.count"] = str(result.count)  # Int64: a string in 1C's JSON
             body["value"] = result.rows
@@ -301,7 +368,9 @@ class ODataApp:
         edm_of = self._edm_of(result.entity) if result.entity else (lambda _n: None)
         navs = list(self.ib.types[result.entity].refs) if result.entity else []
         now = _now()
-        entries = [atom.entry(root, result.entity or result.fragment, r, edm_of, navs, now) for r in result.rows]
+        entries = [
+            atom.entry(root, result.entity or result.fragment, r, edm_of, navs, now) for r in result.rows
+        ]
         return self._xml(atom.feed(root, result.fragment, entries, now, result.count))
 
     def _edm_of(self, entity: str) -> Callable[[str], str | None]:
@@ -320,4 +389,3 @@ def _body(request: Request) -> Any:
 
 def _now() -> str:
     return datetime.now().replace(microsecond=0).isoformat()
-

@@ -12,8 +12,10 @@ from connector.sandbox.http import Response
 from connector.sandbox.onec.errors import ODataError
 from connector.sandbox.onec.infobase import Infobase
 
-HTML_AUTH_PAGE = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>1С:Предприятие</title></head><body>"
-                  "<h1>Ошибка авторизации</h1><p>Не удалось выполнить аутентификацию пользователя</p></body></html>")
+HTML_AUTH_PAGE = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>1С:Предприятие</title></head><body>'
+    "<h1>Ошибка авторизации</h1><p>Не удалось выполнить аутентификацию пользователя</p></body></html>"
+)
 
 
 @dataclass
@@ -42,7 +44,9 @@ class Gate:
         if not header.lower().startswith("basic "):
             return None
         try:
-            user, sep, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+            user, sep, password = (
+                base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
         return (user, password) if sep else None
@@ -72,7 +76,9 @@ class Gate:
             limit = self.settings.lockout_after
             if limit is not None and user in self.ib.users and self.failures[user] >= limit:
                 self.locked.add(user)
-        return self.denied("Не удалось выполнить аутентификацию: неверное имя пользователя или пароль", wants_json)
+        return self.denied(
+            "Не удалось выполнить аутентификацию: неверное имя пользователя или пароль", wants_json
+        )
 
     def unlock(self, user: str) -> None:
         """What an administrator does after a lockout."""
@@ -85,8 +91,11 @@ class Gate:
         with self._lock:
             limit = self.settings.max_sessions_per_user
             if limit is not None and self.active[user] >= limit:
-                return Response.text("Превышено максимальное количество одновременных сеансов пользователя "
-                                     f"\"{user}\" (нет свободной лицензии)", 503)
+                return Response.text(
+                    "Превышено максимальное количество одновременных сеансов пользователя "
+                    f'"{user}" (нет свободной лицензии)',
+                    503,
+                )
             self.active[user] += 1
         return None
 

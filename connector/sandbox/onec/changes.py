@@ -34,8 +34,9 @@ def _node(ib: Infobase, options: dict[str, str]) -> tuple[str, int]:
     return match["ref"].lower(), int(raw)
 
 
-def handle(ib: Infobase, method: str, options: dict[str, str], wants_json: bool,
-           root: str) -> tuple[int, bytes, str]:
+def handle(
+    ib: Infobase, method: str, options: dict[str, str], wants_json: bool, root: str
+) -> tuple[int, bytes, str]:
     """(status, body, content type) of a SelectChanges / NotifyChangesReceived call."""
     node, message_no = _node(ib, options)
     if method == "NotifyChangesReceived":
@@ -50,8 +51,13 @@ def handle(ib: Infobase, method: str, options: dict[str, str], wants_json: bool,
             if record is None:
                 value.append({"odata.id": ident, "odata.deleted": True})
             else:
-                value.append({"odata.type": f"StandardODATA.{entity}", "odata.id": ident,
-                              **shape(ib, entity, record, View(root=root))})
+                value.append(
+                    {
+                        "odata.type": f"StandardODATA.{entity}",
+                        "odata.id": ident,
+                        **shape(ib, entity, record, View(root=root)),
+                    }
+                )
         body = {"odata.metadata": f"{root}$metadata", "value": value}
         return 200, json.dumps(body, ensure_ascii=False).encode(), "application/json;charset=utf-8"
     parts = []
@@ -60,6 +66,14 @@ def handle(ib: Infobase, method: str, options: dict[str, str], wants_json: bool,
             parts.append(atom.deleted(root, entity, ref, now))
         else:
             edm = dict(ib.types[entity].properties).get
-            parts.append(atom.entry(root, entity, shape(ib, entity, record, View(root=root)), edm,
-                                    list(ib.types[entity].refs), now))
+            parts.append(
+                atom.entry(
+                    root,
+                    entity,
+                    shape(ib, entity, record, View(root=root)),
+                    edm,
+                    list(ib.types[entity].refs),
+                    now,
+                )
+            )
     return 200, atom.feed(root, "SelectChanges", parts, now), "application/atom+xml;type=feed;charset=utf-8"

@@ -60,8 +60,10 @@ class Documents:
             return {"ОбъектРасчетов_Key": target.get("ОбъектРасчетов_Key", EMPTY_REF)}
         if cfg.settlement == "Заказ":
             return {"Заказ": target["Ref_Key"], "Заказ_Type": ORDER_TYPE}
-        return {"СчетНаОплату_Key": target["Ref_Key"], "ДоговорКонтрагента_Key": target.get("ДоговорКонтрагента_Key",
-                                                                                             EMPTY_REF)}
+        return {
+            "СчетНаОплату_Key": target["Ref_Key"],
+            "ДоговорКонтрагента_Key": target.get("ДоговорКонтрагента_Key", EMPTY_REF),
+        }
 
     def _vat(self, amount: float) -> dict[str, Any]:
         rates = self.ib.sets.get("Catalog_СтавкиНДС", {})
@@ -69,33 +71,69 @@ class Documents:
         vat = {"СтавкаНДС_Key": rate} if self.ib.config.vat == "catalog" and rate else {"СтавкаНДС": "НДС20"}
         return {**vat, "СуммаНДС": round(amount / 6, 2)}
 
-    def money(self, role: str, target: dict[str, Any], amount: float, date: datetime, post: bool = True,
-              ref: str | None = None) -> dict[str, Any]:
+    def money(
+        self,
+        role: str,
+        target: dict[str, Any],
+        amount: float,
+        date: datetime,
+        post: bool = True,
+        ref: str | None = None,
+    ) -> dict[str, Any]:
         """A receipt or refund (role bank_receipt, cash_receipt, bank_refund, cash_refund) for an order/invoice."""
         cfg, entity = self.ib.config, self.ib.config.roles[role]
         refund = role.endswith("refund")
         amount = round(amount, 2)
         if cfg.name == "bp3.0":
-            row = {**self._settles(target), "СуммаПлатежа": amount, "СуммаВзаиморасчетов": amount,
-                   "СпособПогашенияЗадолженности": "Автоматически", **self._vat(amount)}
+            row = {
+                **self._settles(target),
+                "СуммаПлатежа": amount,
+                "СуммаВзаиморасчетов": amount,
+                "СпособПогашенияЗадолженности": "Автоматически",
+                **self._vat(amount),
+            }
             operation = "ВозвратПокупателю" if refund else "ОплатаПокупателя"
-            body: dict[str, Any] = {"ВидОперации": operation, "Контрагент": target["Контрагент_Key"],
-                                    "Контрагент_Type": "StandardODATA.Catalog_Контрагенты",
-                                    "ДоговорКонтрагента_Key": target.get("ДоговорКонтрагента_Key", EMPTY_REF)}
+            body: dict[str, Any] = {
+                "ВидОперации": operation,
+                "Контрагент": target["Контрагент_Key"],
+                "Контрагент_Type": "StandardODATA.Catalog_Контрагенты",
+                "ДоговорКонтрагента_Key": target.get("ДоговорКонтрагента_Key", EMPTY_REF),
+            }
         else:
-            row = {"Партнер_Key": target.get("Партнер_Key", EMPTY_REF), **self._settles(target), "Сумма": amount,
-                   "СуммаВзаиморасчетов": amount, "ВалютаВзаиморасчетов_Key": target.get("Валюта_Key", EMPTY_REF),
-                   **self._vat(amount)}
+            row = {
+                "Партнер_Key": target.get("Партнер_Key", EMPTY_REF),
+                **self._settles(target),
+                "Сумма": amount,
+                "СуммаВзаиморасчетов": amount,
+                "ВалютаВзаиморасчетов_Key": target.get("Валюта_Key", EMPTY_REF),
+                **self._vat(amount),
+            }
             operation = "ВозвратОплатыКлиенту" if refund else "ПоступлениеОплатыОтКлиента"
-            body = {"ХозяйственнаяОперация": operation, "Контрагент_Key": target["Контрагент_Key"],
-                    "НазначениеПлатежа": f"Оплата по заказу № {target['Number']}, в т.ч. НДС 20%"}
-        body.update({"Date": date.replace(microsecond=0).isoformat(), "Организация_Key": target["Организация_Key"],
-                     "Валюта_Key": target.get("Валюта_Key", EMPTY_REF), "СуммаДокумента": amount,
-                     "РасшифровкаПлатежа": [row], **({"Ref_Key": ref} if ref else {})})
+            body = {
+                "ХозяйственнаяОперация": operation,
+                "Контрагент_Key": target["Контрагент_Key"],
+                "НазначениеПлатежа": f"Оплата по заказу № {target['Number']}, в т.ч. НДС 20%",
+            }
+        body.update(
+            {
+                "Date": date.replace(microsecond=0).isoformat(),
+                "Организация_Key": target["Организация_Key"],
+                "Валюта_Key": target.get("Валюта_Key", EMPTY_REF),
+                "СуммаДокумента": amount,
+                "РасшифровкаПлатежа": [row],
+                **({"Ref_Key": ref} if ref else {}),
+            }
+        )
         return self.write(entity, body, post)
 
-    def shipment(self, order: dict[str, Any], fraction: float, date: datetime, post: bool = True,
-                 ref: str | None = None) -> dict[str, Any]:
+    def shipment(
+        self,
+        order: dict[str, Any],
+        fraction: float,
+        date: datetime,
+        post: bool = True,
+        ref: str | None = None,
+    ) -> dict[str, Any]:
         """A shipment of `fraction` of every line of an order (or of a БП invoice)."""
         bp = self.ib.config.name == "bp3.0"
         rows = []
@@ -104,38 +142,79 @@ class Documents:
             if qty <= 0:
                 continue
             amount = round(qty * float(line["Цена"]), 2)
-            row: dict[str, Any] = {"Номенклатура_Key": line["Номенклатура_Key"], "Количество": qty, "Цена": line["Цена"],
-                                   "Сумма": amount, **self._vat(amount)}
+            row: dict[str, Any] = {
+                "Номенклатура_Key": line["Номенклатура_Key"],
+                "Количество": qty,
+                "Цена": line["Цена"],
+                "Сумма": amount,
+                **self._vat(amount),
+            }
             if not bp:
-                row.update({"КоличествоУпаковок": qty, "СуммаСНДС": amount, "СуммаВзаиморасчетов": amount,
-                            "ЗаказКлиента": order["Ref_Key"], "ЗаказКлиента_Type": ORDER_TYPE})
+                row.update(
+                    {
+                        "КоличествоУпаковок": qty,
+                        "СуммаСНДС": amount,
+                        "СуммаВзаиморасчетов": amount,
+                        "ЗаказКлиента": order["Ref_Key"],
+                        "ЗаказКлиента_Type": ORDER_TYPE,
+                    }
+                )
                 if self.ib.config.settlement == "ОбъектРасчетов":
                     row["ОбъектРасчетов_Key"] = order["ОбъектРасчетов_Key"]
             rows.append(row)
-        body: dict[str, Any] = {"Date": date.replace(microsecond=0).isoformat(),
-                                "Организация_Key": order["Организация_Key"], "Контрагент_Key": order["Контрагент_Key"],
-                                "Валюта_Key": order.get("Валюта_Key", EMPTY_REF), "Товары": rows,
-                                **({"Ref_Key": ref} if ref else {})}
+        body: dict[str, Any] = {
+            "Date": date.replace(microsecond=0).isoformat(),
+            "Организация_Key": order["Организация_Key"],
+            "Контрагент_Key": order["Контрагент_Key"],
+            "Валюта_Key": order.get("Валюта_Key", EMPTY_REF),
+            "Товары": rows,
+            **({"Ref_Key": ref} if ref else {}),
+        }
         if bp:
-            body.update({"ВидОперации": "Товары", "ДоговорКонтрагента_Key": order.get("ДоговорКонтрагента_Key",
-                                                                                       EMPTY_REF),
-                         "Сделка": order["Ref_Key"], "Сделка_Type": "StandardODATA.Document_СчетНаОплатуПокупателю"})
+            body.update(
+                {
+                    "ВидОперации": "Товары",
+                    "ДоговорКонтрагента_Key": order.get("ДоговорКонтрагента_Key", EMPTY_REF),
+                    "Сделка": order["Ref_Key"],
+                    "Сделка_Type": "StandardODATA.Document_СчетНаОплатуПокупателю",
+                }
+            )
         else:
-            body.update({"ХозяйственнаяОперация": "РеализацияКлиенту", "Партнер_Key": order["Партнер_Key"],
-                         "ЦенаВключаетНДС": True, "НалогообложениеНДС": "ПродажаОблагаетсяНДС",
-                         "ЗаказКлиента": order["Ref_Key"], "ЗаказКлиента_Type": ORDER_TYPE,
-                         "РеализацияПоЗаказам": False, "Статус": "Отгружено"})
+            body.update(
+                {
+                    "ХозяйственнаяОперация": "РеализацияКлиенту",
+                    "Партнер_Key": order["Партнер_Key"],
+                    "ЦенаВключаетНДС": True,
+                    "НалогообложениеНДС": "ПродажаОблагаетсяНДС",
+                    "ЗаказКлиента": order["Ref_Key"],
+                    "ЗаказКлиента_Type": ORDER_TYPE,
+                    "РеализацияПоЗаказам": False,
+                    "Статус": "Отгружено",
+                }
+            )
         return self.write(self.ib.config.roles["shipment"], body, post)
 
-    def invoice(self, order: dict[str, Any], date: datetime, schedule: list[dict[str, Any]] | None = None,
-                post: bool = True) -> dict[str, Any]:
+    def invoice(
+        self,
+        order: dict[str, Any],
+        date: datetime,
+        schedule: list[dict[str, Any]] | None = None,
+        post: bool = True,
+    ) -> dict[str, Any]:
         """УТ: an invoice based on the order (with its payment schedule)."""
-        body = {"Date": date.replace(microsecond=0).isoformat(), "Организация_Key": order["Организация_Key"],
-                "Партнер_Key": order["Партнер_Key"], "Контрагент_Key": order["Контрагент_Key"],
-                "Валюта_Key": order["Валюта_Key"], "СуммаДокумента": order["СуммаДокумента"],
-                "ДокументОснование": order["Ref_Key"], "ДокументОснование_Type": ORDER_TYPE,
-                "ФормаОплаты": order.get("ФормаОплаты", "Безналичная"), "ЧастичнаяОплата": True,
-                "Менеджер_Key": order.get("Менеджер_Key", EMPTY_REF),
-                "НазначениеПлатежа": f"Оплата по заказу № {order['Number']}",
-                "ЭтапыГрафикаОплаты": schedule if schedule is not None else order.get("ЭтапыГрафикаОплаты", [])}
+        body = {
+            "Date": date.replace(microsecond=0).isoformat(),
+            "Организация_Key": order["Организация_Key"],
+            "Партнер_Key": order["Партнер_Key"],
+            "Контрагент_Key": order["Контрагент_Key"],
+            "Валюта_Key": order["Валюта_Key"],
+            "СуммаДокумента": order["СуммаДокумента"],
+            "ДокументОснование": order["Ref_Key"],
+            "ДокументОснование_Type": ORDER_TYPE,
+            "ФормаОплаты": order.get("ФормаОплаты", "Безналичная"),
+            "ЧастичнаяОплата": True,
+            "Менеджер_Key": order.get("Менеджер_Key", EMPTY_REF),
+            "НазначениеПлатежа": f"Оплата по заказу № {order['Number']}",
+            "ЭтапыГрафикаОплаты": schedule if schedule is not None else order.get("ЭтапыГрафикаОплаты", []),
+        }
         return self.write(self.ib.config.roles["invoice"], body, post)

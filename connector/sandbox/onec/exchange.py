@@ -23,8 +23,11 @@ class Registrations:
 
     def _nodes(self) -> list[str]:
         plan = self.ib.config.exchange_plan
-        return [ref for ref, node in self.ib.sets[plan].items()
-                if ref != getattr(self.ib, "this_node", None) and not node.get("DeletionMark")]
+        return [
+            ref
+            for ref, node in self.ib.sets[plan].items()
+            if ref != getattr(self.ib, "this_node", None) and not node.get("DeletionMark")
+        ]
 
     def register(self, entity: str, ref: str) -> None:
         """Mark an object changed for every node (re-registration makes it unsent again)."""

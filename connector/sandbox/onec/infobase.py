@@ -26,8 +26,15 @@ EMPTY_DATE = "0001-01-01T00:00:00"
 UNDEFINED = "StandardODATA.Undefined"
 
 
-_EMPTY: dict[str, Any] = {"Edm.Guid": EMPTY_REF, "Edm.DateTime": EMPTY_DATE, "Edm.Boolean": False, "Edm.Double": 0,
-                          "Edm.Int64": "0", "Edm.Int32": 0, "Edm.Int16": 0}
+_EMPTY: dict[str, Any] = {
+    "Edm.Guid": EMPTY_REF,
+    "Edm.DateTime": EMPTY_DATE,
+    "Edm.Boolean": False,
+    "Edm.Double": 0,
+    "Edm.Int64": "0",
+    "Edm.Int32": 0,
+    "Edm.Int16": 0,
+}
 
 
 def empty(edm: str) -> Any:
@@ -72,11 +79,19 @@ class Infobase:
         self.published: set[str] | None = None  # None: everything is published
         self.keys: dict[str, str] = {}  # SOAP idempotency key -> order Ref_Key
         self.now: Callable[[], datetime] = datetime.now  # server wall-clock time (naive, server-local)
-        self.closed_before: str | None = None  # дата запрета изменения: documents dated before it are read-only
+        self.closed_before: str | None = (
+            None  # дата запрета изменения: documents dated before it are read-only
+        )
         self.changes = Registrations(self)
-        self.this_node = self.insert(self.config.exchange_plan, {
-            "Ref_Key": "1b4d4b8e-0000-11ee-8000-00155d000001", "Code": "ЦБ", "Description": "Центральная база",
-            "Predefined": True})["Ref_Key"]
+        self.this_node = self.insert(
+            self.config.exchange_plan,
+            {
+                "Ref_Key": "1b4d4b8e-0000-11ee-8000-00155d000001",
+                "Code": "ЦБ",
+                "Description": "Центральная база",
+                "Predefined": True,
+            },
+        )["Ref_Key"]
 
     def _next_version(self) -> str:
         self._version += 1
@@ -177,8 +192,14 @@ class Infobase:
         with self.lock:
             return [r for recs in self.movements[register].values() for r in recs]
 
-    def grant(self, user: str, password: str, read: set[str] | None = None, write: set[str] | None = None,
-              rls: dict[str, str] | None = None) -> None:
+    def grant(
+        self,
+        user: str,
+        password: str,
+        read: set[str] | None = None,
+        write: set[str] | None = None,
+        rls: dict[str, str] | None = None,
+    ) -> None:
         """Add an infobase user with limited rights."""
         self.users[user] = password
         self.grants[user] = Grant(read, write, dict(rls or {}))
@@ -187,8 +208,14 @@ class Infobase:
 
     def save(self, path: Path) -> None:
         with self.lock:
-            data = {"profile": self.profile, "version": self._version, "sets": self.sets,
-                    "movements": self.movements, "changes": self.changes.dump(), "keys": self.keys}
+            data = {
+                "profile": self.profile,
+                "version": self._version,
+                "sets": self.sets,
+                "movements": self.movements,
+                "changes": self.changes.dump(),
+                "keys": self.keys,
+            }
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
             tmp.replace(path)

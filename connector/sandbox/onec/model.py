@@ -10,24 +10,51 @@ from dataclasses import dataclass, field
 
 Props = list[tuple[str, str]]
 
-DOC_STANDARD: Props = [("Ref_Key", "Edm.Guid"), ("DataVersion", "Edm.String"), ("DeletionMark", "Edm.Boolean"),
-                       ("Number", "Edm.String"), ("Date", "Edm.DateTime"), ("Posted", "Edm.Boolean")]
-CAT_STANDARD: Props = [("Ref_Key", "Edm.Guid"), ("DataVersion", "Edm.String"), ("DeletionMark", "Edm.Boolean"),
-                       ("Code", "Edm.String"), ("Description", "Edm.String"), ("Parent_Key", "Edm.Guid"),
-                       ("IsFolder", "Edm.Boolean")]
+DOC_STANDARD: Props = [
+    ("Ref_Key", "Edm.Guid"),
+    ("DataVersion", "Edm.String"),
+    ("DeletionMark", "Edm.Boolean"),
+    ("Number", "Edm.String"),
+    ("Date", "Edm.DateTime"),
+    ("Posted", "Edm.Boolean"),
+]
+CAT_STANDARD: Props = [
+    ("Ref_Key", "Edm.Guid"),
+    ("DataVersion", "Edm.String"),
+    ("DeletionMark", "Edm.Boolean"),
+    ("Code", "Edm.String"),
+    ("Description", "Edm.String"),
+    ("Parent_Key", "Edm.Guid"),
+    ("IsFolder", "Edm.Boolean"),
+]
 CAT_TAIL: Props = [("Predefined", "Edm.Boolean"), ("PredefinedDataName", "Edm.String")]
-PLAN_STANDARD: Props = [("Ref_Key", "Edm.Guid"), ("DataVersion", "Edm.String"), ("DeletionMark", "Edm.Boolean"),
-                        ("Code", "Edm.String"), ("Description", "Edm.String"), ("SentNo", "Edm.Int64"),
-                        ("ReceivedNo", "Edm.Int64")]
+PLAN_STANDARD: Props = [
+    ("Ref_Key", "Edm.Guid"),
+    ("DataVersion", "Edm.String"),
+    ("DeletionMark", "Edm.Boolean"),
+    ("Code", "Edm.String"),
+    ("Description", "Edm.String"),
+    ("SentNo", "Edm.Int64"),
+    ("ReceivedNo", "Edm.Int64"),
+]
 
 # Where a `<X>_Key` attribute points; a navigation property exists only when the target is in the model.
 REF_TARGETS = {
-    "Организация": "Catalog_Организации", "Партнер": "Catalog_Партнеры", "Контрагент": "Catalog_Контрагенты",
-    "ГоловнойКонтрагент": "Catalog_Контрагенты", "Валюта": "Catalog_Валюты", "ВалютаВзаиморасчетов": "Catalog_Валюты",
-    "Менеджер": "Catalog_Пользователи", "ОсновнойМенеджер": "Catalog_Пользователи", "Автор": "Catalog_Пользователи",
-    "Договор": "Catalog_ДоговорыКонтрагентов", "ДоговорКонтрагента": "Catalog_ДоговорыКонтрагентов",
-    "ОсновнойДоговорКонтрагента": "Catalog_ДоговорыКонтрагентов", "ОбъектРасчетов": "Catalog_ОбъектыРасчетов",
-    "СтавкаНДС": "Catalog_СтавкиНДС", "Номенклатура": "Catalog_Номенклатура",
+    "Организация": "Catalog_Организации",
+    "Партнер": "Catalog_Партнеры",
+    "Контрагент": "Catalog_Контрагенты",
+    "ГоловнойКонтрагент": "Catalog_Контрагенты",
+    "Валюта": "Catalog_Валюты",
+    "ВалютаВзаиморасчетов": "Catalog_Валюты",
+    "Менеджер": "Catalog_Пользователи",
+    "ОсновнойМенеджер": "Catalog_Пользователи",
+    "Автор": "Catalog_Пользователи",
+    "Договор": "Catalog_ДоговорыКонтрагентов",
+    "ДоговорКонтрагента": "Catalog_ДоговорыКонтрагентов",
+    "ОсновнойДоговорКонтрагента": "Catalog_ДоговорыКонтрагентов",
+    "ОбъектРасчетов": "Catalog_ОбъектыРасчетов",
+    "СтавкаНДС": "Catalog_СтавкиНДС",
+    "Номенклатура": "Catalog_Номенклатура",
     "СчетНаОплату": "Document_СчетНаОплатуПокупателю",
 }
 
@@ -87,8 +114,14 @@ class Register:
 
     def record_properties(self) -> Props:
         """Properties of one record (`_RecordType`), in 1C's order."""
-        head: Props = [("Recorder", "Edm.String"), ("Recorder_Type", "Edm.String"), ("Period", "Edm.DateTime"),
-                       ("LineNumber", "Edm.Int64"), ("Active", "Edm.Boolean"), ("RecordType", "Edm.String")]
+        head: Props = [
+            ("Recorder", "Edm.String"),
+            ("Recorder_Type", "Edm.String"),
+            ("Period", "Edm.DateTime"),
+            ("LineNumber", "Edm.Int64"),
+            ("Active", "Edm.Boolean"),
+            ("RecordType", "Edm.String"),
+        ]
         return head + self.dimensions + [(r, "Edm.Double") for r in self.resources]
 
     def dimension_names(self) -> list[str]:
@@ -146,8 +179,9 @@ def _refs(props: Props, self_name: str, extra: dict[str, str] | None) -> dict[st
     return out
 
 
-def document(name: str, synonym: str, attrs: Props, tables: list[Table] | None = None,
-             postable: bool = True) -> EntityType:
+def document(
+    name: str, synonym: str, attrs: Props, tables: list[Table] | None = None, postable: bool = True
+) -> EntityType:
     """A document type; composite `_Type` tags are kept in attrs but served after the tabular sections."""
     props = DOC_STANDARD + attrs
     return EntityType(name, props, tables or [], _refs(props, name, None), postable, synonym)
@@ -156,7 +190,9 @@ def document(name: str, synonym: str, attrs: Props, tables: list[Table] | None =
 def catalog(name: str, synonym: str, attrs: Props, owner: str | None = None) -> EntityType:
     """A catalog type (Owner_Key when it is subordinate to another catalog)."""
     props = CAT_STANDARD + (ref("Owner") if owner else []) + attrs + CAT_TAIL
-    return EntityType(name, props, [], _refs(props, name, {"Owner": owner} if owner else None), False, synonym)
+    return EntityType(
+        name, props, [], _refs(props, name, {"Owner": owner} if owner else None), False, synonym
+    )
 
 
 def exchange_plan(name: str, synonym: str) -> EntityType:

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
     from connector.sandbox.onec.infobase import Infobase
 
 ZERO = "00000000-0000-0000-0000-000000000000"
-_LABELS = {"Организация_Key": "Организация", "Контрагент_Key": "Контрагент", "Контрагент": "Контрагент",
-           "Партнер_Key": "Клиент", "Валюта_Key": "Валюта"}
+_LABELS = {
+    "Организация_Key": "Организация",
+    "Контрагент_Key": "Контрагент",
+    "Контрагент": "Контрагент",
+    "Партнер_Key": "Клиент",
+    "Валюта_Key": "Валюта",
+}
 
 
 def business_error(text: str) -> ODataError:
@@ -52,9 +57,11 @@ def before_write(ib: Infobase, entity: str, record: dict[str, Any], old: dict[st
     if etype.kind == "Document" and closed:
         for doc in (old, record):
             if doc is not None and str(doc.get("Date", "")) < closed:
-                raise business_error(f"Не удалось записать \"{presentation(ib, entity, record)}\" по причине:\n"
-                                     f"Дата документа попадает в период, закрытый датой запрета изменения "
-                                     f"данных ({closed[:10]})")
+                raise business_error(
+                    f'Не удалось записать "{presentation(ib, entity, record)}" по причине:\n'
+                    f"Дата документа попадает в период, закрытый датой запрета изменения "
+                    f"данных ({closed[:10]})"
+                )
     role = _role(ib, entity)
     if role in ("order", "shipment") and "Товары" in record:
         rows = record["Товары"]
@@ -74,11 +81,18 @@ def settlement_object(ib: Infobase, order: dict[str, Any]) -> None:
         return
     ref = order.get("Ref_Key") or str(uuid.uuid4())
     order["Ref_Key"] = ref
-    item = ib.insert("Catalog_ОбъектыРасчетов", {
-        "Ref_Key": str(uuid.uuid5(uuid.NAMESPACE_OID, "settlement:" + ref)),
-        "Code": f"{len(ib.sets['Catalog_ОбъектыРасчетов']) + 1:09d}",
-        "Description": f"Заказ клиента {order.get('Number', '')}", "Организация_Key": order.get("Организация_Key", ZERO),
-        "Партнер_Key": order.get("Партнер_Key", ZERO), "Объект": ref, "Объект_Type": "StandardODATA.Document_ЗаказКлиента"})
+    item = ib.insert(
+        "Catalog_ОбъектыРасчетов",
+        {
+            "Ref_Key": str(uuid.uuid5(uuid.NAMESPACE_OID, "settlement:" + ref)),
+            "Code": f"{len(ib.sets['Catalog_ОбъектыРасчетов']) + 1:09d}",
+            "Description": f"Заказ клиента {order.get('Number', '')}",
+            "Организация_Key": order.get("Организация_Key", ZERO),
+            "Партнер_Key": order.get("Партнер_Key", ZERO),
+            "Объект": ref,
+            "Объект_Type": "StandardODATA.Document_ЗаказКлиента",
+        },
+    )
     order["ОбъектРасчетов_Key"] = item["Ref_Key"]
 
 
@@ -101,37 +115,43 @@ def problems(ib: Infobase, entity: str, doc: dict[str, Any], operational: bool) 
         out.append("Помеченный на удаление документ не может быть проведен")
     today = ib.now().replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     if operational and str(doc.get("Date", "")) < today:
-        out.append("Оперативное проведение документа задним числом невозможно. "
-                   "Документ может быть проведен только в неоперативном режиме")
+        out.append(
+            "Оперативное проведение документа задним числом невозможно. "
+            "Документ может быть проведен только в неоперативном режиме"
+        )
     etype = ib.types[entity]
     for name in ("Организация_Key", "Контрагент_Key", "Контрагент"):
         if etype.edm(name) and doc.get(name) in (ZERO, "", None):
-            out.append(f"Поле \"{_LABELS[name]}\" не заполнено")
+            out.append(f'Поле "{_LABELS[name]}" не заполнено')
     role = _role(ib, entity)
     if role in ("order", "shipment"):
         rows = doc.get("Товары", [])
         if not rows:
-            out.append("Не введено ни одной строки в список \"Товары\"")
+            out.append('Не введено ни одной строки в список "Товары"')
         for row in rows:
             n = row.get("LineNumber")
             if row.get("Номенклатура_Key") in (ZERO, "", None):
-                out.append(f"Не заполнена колонка \"Номенклатура\" в строке {n} списка \"Товары\"")
+                out.append(f'Не заполнена колонка "Номенклатура" в строке {n} списка "Товары"')
             if _num(row.get("Количество")) <= 0:
-                out.append(f"Не заполнена колонка \"Количество\" в строке {n} списка \"Товары\"")
+                out.append(f'Не заполнена колонка "Количество" в строке {n} списка "Товары"')
     if role.endswith(("receipt", "refund")):
         rows = doc.get("РасшифровкаПлатежа", [])
         if _num(doc.get("СуммаДокумента")) <= 0:
-            out.append("Поле \"Сумма документа\" не заполнено")
+            out.append('Поле "Сумма документа" не заполнено')
         if not rows:
-            out.append("Не введено ни одной строки в список \"Расшифровка платежа\"")
+            out.append('Не введено ни одной строки в список "Расшифровка платежа"')
         for row in rows:
             if _num(row.get("Сумма", row.get("СуммаПлатежа"))) <= 0:
-                out.append(f"Не заполнена колонка \"Сумма\" в строке {row.get('LineNumber')} списка "
-                           "\"Расшифровка платежа\"")
+                out.append(
+                    f'Не заполнена колонка "Сумма" в строке {row.get("LineNumber")} списка '
+                    '"Расшифровка платежа"'
+                )
     return out
 
 
-def post(ib: Infobase, entity: str, ref: str, operational: bool = False, load_mode: bool = False) -> dict[str, Any]:
+def post(
+    ib: Infobase, entity: str, ref: str, operational: bool = False, load_mode: bool = False
+) -> dict[str, Any]:
     """`/Post`: validate, set Posted, rebuild the movements (a re-post refreshes them)."""
     with ib.lock:
         etype = ib.types[entity]
@@ -143,8 +163,9 @@ def post(ib: Infobase, entity: str, ref: str, operational: bool = False, load_mo
         if not load_mode:
             found = problems(ib, entity, doc, operational)
             if found:
-                raise business_error(f"Не удалось провести \"{presentation(ib, entity, doc)}\" по причине:\n"
-                                     + "\n".join(found))
+                raise business_error(
+                    f'Не удалось провести "{presentation(ib, entity, doc)}" по причине:\n' + "\n".join(found)
+                )
             return ib.repost(entity, ref)
         stored = ib.update(entity, ref, {"Posted": True})
         ib.drop_movements(entity, ref)

@@ -51,16 +51,18 @@ def int_option(options: dict[str, str], name: str) -> int | None:
     return value
 
 
-def _filtered(rows: list[dict[str, Any]], text: str | None, props: set[str] | None,
-              resolve: Callable[..., Any] | None) -> list[dict[str, Any]]:
+def _filtered(
+    rows: list[dict[str, Any]], text: str | None, props: set[str] | None, resolve: Callable[..., Any] | None
+) -> list[dict[str, Any]]:
     if not text:
         return rows
     predicate = compile_filter(text, properties=props)
     return [r for r in rows if predicate(r, resolve)]
 
 
-def _page(rows: list[dict[str, Any]], options: dict[str, str], paging: Paging,
-          resolve: Callable[..., Any] | None) -> tuple[list[dict[str, Any]], int | None, int | None]:
+def _page(
+    rows: list[dict[str, Any]], options: dict[str, str], paging: Paging, resolve: Callable[..., Any] | None
+) -> tuple[list[dict[str, Any]], int | None, int | None]:
     """Order, count and cut a filtered list; returns (rows, inline count, skip of the next page)."""
     if options.get("orderby"):
         rows = sort_records(rows, parse_orderby(options["orderby"]), resolve)
@@ -83,8 +85,9 @@ def _page(rows: list[dict[str, Any]], options: dict[str, str], paging: Paging,
     return rows, count, next_skip
 
 
-def collection(ib: Infobase, entity: str, options: dict[str, str], view: View, paging: Paging,
-               rls: str | None) -> Result:
+def collection(
+    ib: Infobase, entity: str, options: dict[str, str], view: View, paging: Paging, rls: str | None
+) -> Result:
     """GET <set>: filtered, row-level checked, ordered, paged, shaped."""
     resolve = resolver(ib, entity)
     rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve)
@@ -92,7 +95,9 @@ def collection(ib: Infobase, entity: str, options: dict[str, str], view: View, p
         visible = compile_filter(rls)
         allowed = [r for r in rows if visible(r, resolve)]
         if len(allowed) != len(rows) and options.get("allowedonly", "").lower() != "true":
-            raise ODataError(401, "20", f"Нарушение прав доступа: недостаточно прав на чтение данных {entity}")
+            raise ODataError(
+                401, "20", f"Нарушение прав доступа: недостаточно прав на чтение данных {entity}"
+            )
         rows = allowed
     page, count, next_skip = _page(rows, options, paging, resolve)
     return Result(entity, [shape(ib, entity, r, view) for r in page], entity, count, next_skip)
@@ -113,8 +118,14 @@ def table_rows(ib: Infobase, owner: str, section: str) -> list[dict[str, Any]]:
     return [row for rec in ib.all(owner) for row in rec.get(section, [])]
 
 
-def table_set(ib: Infobase, owner: str, section: str, options: dict[str, str], paging: Paging,
-              key: tuple[str, int] | None = None) -> Result:
+def table_set(
+    ib: Infobase,
+    owner: str,
+    section: str,
+    options: dict[str, str],
+    paging: Paging,
+    key: tuple[str, int] | None = None,
+) -> Result:
     """GET Document_X_ТЧ or one row Document_X_ТЧ(Ref_Key=guid'…',LineNumber=n)."""
     etype = ib.types[owner]
     tab = etype.table(section)
@@ -139,12 +150,22 @@ def record_sets(ib: Infobase, register: str, flat: bool, options: dict[str, str]
     """`AccumulationRegister_X` (record sets by recorder) or `AccumulationRegister_X_RecordType` (records)."""
     reg = ib.config.registers[register]
     if flat:
-        rows = _filtered(ib.records(register), options.get("filter"), {p for p, _ in reg.record_properties()}, None)
+        rows = _filtered(
+            ib.records(register), options.get("filter"), {p for p, _ in reg.record_properties()}, None
+        )
         page, cnt, next_skip = _page(rows, options, paging, None)
         return Result(f"{register}_RecordType", page, None, cnt, next_skip)
-    sets = [{"Recorder": recs[0]["Recorder"], "Recorder_Type": recs[0]["Recorder_Type"],
-             "RecordSet": [{k: v for k, v in r.items() if k not in ("Recorder", "Recorder_Type")} for r in recs]}
-            for recs in ib.movements[register].values() if recs]
+    sets = [
+        {
+            "Recorder": recs[0]["Recorder"],
+            "Recorder_Type": recs[0]["Recorder_Type"],
+            "RecordSet": [
+                {k: v for k, v in r.items() if k not in ("Recorder", "Recorder_Type")} for r in recs
+            ],
+        }
+        for recs in ib.movements[register].values()
+        if recs
+    ]
     page, cnt, next_skip = _page(_filtered(sets, options.get("filter"), None, None), options, paging, None)
     return Result(register, page, None, cnt, next_skip)
 
@@ -172,16 +193,24 @@ def _params(text: str, options: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def virtual(ib: Infobase, register: str, function: str, args: str, options: dict[str, str],
-            paging: Paging) -> Result:
+def virtual(
+    ib: Infobase, register: str, function: str, args: str, options: dict[str, str], paging: Paging
+) -> Result:
     """`/Balance(…)`, `/Turnovers(…)`, `/BalanceAndTurnovers(…)` of an accumulation register."""
     p = _params(args, options)
     dims = [d.strip() for d in p["Dimensions"].split(",")] if p.get("Dimensions") else None
     if function == "Balance":
         rows = registers.balance(ib, register, p.get("Period"), p.get("Condition"), dims)
     elif function in ("Turnovers", "BalanceAndTurnovers"):
-        rows = registers.turnovers(ib, register, p.get("StartPeriod"), p.get("EndPeriod"), p.get("Condition"), dims,
-                                   with_balance=function == "BalanceAndTurnovers")
+        rows = registers.turnovers(
+            ib,
+            register,
+            p.get("StartPeriod"),
+            p.get("EndPeriod"),
+            p.get("Condition"),
+            dims,
+            with_balance=function == "BalanceAndTurnovers",
+        )
     else:
         raise ODataError(400, "11", f"Метод не найден: {function}")
     rows = _filtered(rows, options.get("filter"), None, None)

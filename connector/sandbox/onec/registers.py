@@ -44,7 +44,10 @@ def _row_link(ib: Infobase, row: dict[str, Any], header: dict[str, Any] | None =
             order = ib.get("Document_ЗаказКлиента", header.get("ЗаказКлиента", ""))
             key = order.get("ОбъектРасчетов_Key", ZERO) if order else ZERO
         return {"ОбъектРасчетов_Key": key}
-    value, vtype = row.get("Заказ", row.get("ЗаказКлиента", "")), row.get("Заказ_Type", row.get("ЗаказКлиента_Type"))
+    value, vtype = (
+        row.get("Заказ", row.get("ЗаказКлиента", "")),
+        row.get("Заказ_Type", row.get("ЗаказКлиента_Type")),
+    )
     if not value and header:
         value, vtype = header.get("ЗаказКлиента", ""), header.get("ЗаказКлиента_Type")
     return {"ЗаказКлиента": value or "", "ЗаказКлиента_Type": vtype if value else "StandardODATA.Undefined"}
@@ -56,19 +59,32 @@ def movements(ib: Infobase, entity: str, doc: dict[str, Any]) -> dict[str, list[
         return {}
     roles = {v: k for k, v in ib.config.roles.items()}
     role = roles.get(entity, "")
-    head = {"Организация_Key": doc.get("Организация_Key", ZERO), "Контрагент_Key": doc.get("Контрагент_Key", ZERO),
-            "Валюта_Key": doc.get("Валюта_Key", ZERO)}
+    head = {
+        "Организация_Key": doc.get("Организация_Key", ZERO),
+        "Контрагент_Key": doc.get("Контрагент_Key", ZERO),
+        "Валюта_Key": doc.get("Валюта_Key", ZERO),
+    }
     raw: list[tuple[str, dict[str, Any], dict[str, float]]] = []
     if role == "order":
         total = _num(doc.get("СуммаДокумента"))
-        raw.append(("Receipt", {**head, "Партнер_Key": doc.get("Партнер_Key", ZERO), **_order_link(ib, doc)},
-                    {"КОплате": total, "КОтгрузке": total}))
+        raw.append(
+            (
+                "Receipt",
+                {**head, "Партнер_Key": doc.get("Партнер_Key", ZERO), **_order_link(ib, doc)},
+                {"КОплате": total, "КОтгрузке": total},
+            )
+        )
     elif role in ("bank_receipt", "cash_receipt", "bank_refund", "cash_refund"):
         sign = -1.0 if role.endswith("refund") else 1.0
         for row in doc.get("РасшифровкаПлатежа", []):
             amount = sign * _num(row.get("Сумма"))
-            raw.append(("Expense", {**head, "Партнер_Key": row.get("Партнер_Key", ZERO), **_row_link(ib, row)},
-                        {"Сумма": amount, "КОплате": amount}))
+            raw.append(
+                (
+                    "Expense",
+                    {**head, "Партнер_Key": row.get("Партнер_Key", ZERO), **_row_link(ib, row)},
+                    {"Сумма": amount, "КОплате": amount},
+                )
+            )
     elif role == "shipment":
         for row in doc.get("Товары", []):
             dims = {**head, "Партнер_Key": doc.get("Партнер_Key", ZERO), **_row_link(ib, row, doc)}
@@ -78,8 +94,14 @@ def movements(ib: Infobase, entity: str, doc: dict[str, Any]) -> dict[str, list[
     register = ib.config.registers[SETTLEMENTS]
     records = []
     for n, (kind, dims, res) in enumerate(raw, start=1):
-        rec: dict[str, Any] = {"Recorder": doc["Ref_Key"], "Recorder_Type": f"StandardODATA.{entity}",
-                               "Period": doc["Date"], "LineNumber": str(n), "Active": True, "RecordType": kind}
+        rec: dict[str, Any] = {
+            "Recorder": doc["Ref_Key"],
+            "Recorder_Type": f"StandardODATA.{entity}",
+            "Period": doc["Date"],
+            "LineNumber": str(n),
+            "Active": True,
+            "RecordType": kind,
+        }
         for name, _edm in register.dimensions:
             rec[name] = dims.get(name, "" if name.endswith("_Type") or name == "ЗаказКлиента" else ZERO)
         for name in register.resources:
@@ -88,8 +110,9 @@ def movements(ib: Infobase, entity: str, doc: dict[str, Any]) -> dict[str, list[
     return {SETTLEMENTS: records} if records else {}
 
 
-def _group(ib: Infobase, register: str, condition: str | None, dimensions: list[str] | None,
-           keep: Any) -> tuple[list[str], dict[tuple[Any, ...], list[dict[str, Any]]]]:
+def _group(
+    ib: Infobase, register: str, condition: str | None, dimensions: list[str] | None, keep: Any
+) -> tuple[list[str], dict[tuple[Any, ...], list[dict[str, Any]]]]:
     reg = ib.config.registers[register]
     props = {p for p, _ in reg.record_properties()}
     dims = dimensions or [d for d, _ in reg.dimensions]
@@ -107,11 +130,14 @@ def _signed(rec: dict[str, Any], res: str) -> float:
     return _num(rec[res]) * (1 if rec["RecordType"] == "Receipt" else -1)
 
 
-def balance(ib: Infobase, register: str, period: str | None, condition: str | None,
-            dimensions: list[str] | None) -> list[dict[str, Any]]:
+def balance(
+    ib: Infobase, register: str, period: str | None, condition: str | None, dimensions: list[str] | None
+) -> list[dict[str, Any]]:
     """`/Balance(Period=…, Condition=…, Dimensions=…)`: `<Resource>Balance` per dimension combination."""
     resources = ib.config.registers[register].resources
-    dims, groups = _group(ib, register, condition, dimensions, lambda r: period is None or r["Period"] < period)
+    dims, groups = _group(
+        ib, register, condition, dimensions, lambda r: period is None or r["Period"] < period
+    )
     out = []
     for key, recs in groups.items():
         row = dict(zip(dims, key, strict=True))
@@ -122,8 +148,15 @@ def balance(ib: Infobase, register: str, period: str | None, condition: str | No
     return out
 
 
-def turnovers(ib: Infobase, register: str, start: str | None, end: str | None, condition: str | None,
-              dimensions: list[str] | None, with_balance: bool = False) -> list[dict[str, Any]]:
+def turnovers(
+    ib: Infobase,
+    register: str,
+    start: str | None,
+    end: str | None,
+    condition: str | None,
+    dimensions: list[str] | None,
+    with_balance: bool = False,
+) -> list[dict[str, Any]]:
     """`/Turnovers(StartPeriod, EndPeriod, …)` and `/BalanceAndTurnovers`: Receipt/Expense/Turnover per resource."""
     resources = ib.config.registers[register].resources
 
@@ -154,8 +187,9 @@ def turnovers(ib: Infobase, register: str, start: str | None, end: str | None, c
 def order_state(ib: Infobase, order: dict[str, Any]) -> dict[str, float]:
     """Ordered / paid / shipped of one order, read from the settlement register like a client would."""
     link = _order_link(ib, order)
-    recs: Iterable[dict[str, Any]] = (r for r in ib.records(SETTLEMENTS)
-                                      if all(r.get(k) == v for k, v in link.items()) and r["Active"])
+    recs: Iterable[dict[str, Any]] = (
+        r for r in ib.records(SETTLEMENTS) if all(r.get(k) == v for k, v in link.items()) and r["Active"]
+    )
     paid = shipped = 0.0
     for r in recs:
         if r["RecordType"] == "Expense":

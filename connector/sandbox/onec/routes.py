@@ -1,8 +1,8 @@
 """The resource-path grammar of 1C's standard OData interface, parsed into a Route.
 
-    Set | Set/$count | Set(guid'…') | Set(guid'…')/Post[()] | Set(guid'…')/Unpost[()] | Set(guid'…')/Nav
-    Document_X_ТЧ | Document_X_ТЧ(Ref_Key=guid'…',LineNumber=1)
-    AccumulationRegister_X | AccumulationRegister_X_RecordType | AccumulationRegister_X/Balance(Period=…,Condition='…')
+Set | Set/$count | Set(guid'…') | Set(guid'…')/Post[()] | Set(guid'…')/Unpost[()] | Set(guid'…')/Nav
+Document_X_ТЧ | Document_X_ТЧ(Ref_Key=guid'…',LineNumber=1)
+AccumulationRegister_X | AccumulationRegister_X_RecordType | AccumulationRegister_X/Balance(Period=…,Condition='…')
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _split(rest: str) -> tuple[str, str | None, str]:
         i += 1
     name = rest[:i]
     if i == len(rest) or rest[i] == "/":
-        return name, None, rest[i + 1:]
+        return name, None, rest[i + 1 :]
     depth, j = 0, i
     while j < len(rest):
         depth += {"(": 1, ")": -1}.get(rest[j], 0)
@@ -48,8 +48,8 @@ def _split(rest: str) -> tuple[str, str | None, str]:
         j += 1
     if depth:
         raise ODataError(400, "6", f"Неверный адрес ресурса: {rest}")
-    tail = rest[j + 1:]
-    return name, rest[i + 1:j], tail[1:] if tail.startswith("/") else tail
+    tail = rest[j + 1 :]
+    return name, rest[i + 1 : j], tail[1:] if tail.startswith("/") else tail
 
 
 def _table_owner(ib: Infobase, name: str) -> tuple[str, str] | None:

@@ -35,9 +35,11 @@ class CrmExchange:
 
     def _order(self, order_id: str) -> dict[str, Any]:
         if not self.entity:
-            raise ServiceFault("Операция не поддерживается в этой конфигурации: нет документа \"Заказ клиента\"")
+            raise ServiceFault(
+                'Операция не поддерживается в этой конфигурации: нет документа "Заказ клиента"'
+            )
         if not _GUID.match(order_id.strip()):
-            raise ServiceFault(f"Некорректный идентификатор заказа: \"{order_id}\"")
+            raise ServiceFault(f'Некорректный идентификатор заказа: "{order_id}"')
         order = self.ib.get(self.entity, order_id.strip().lower())
         if order is None:
             raise ServiceFault(f"Заказ клиента не найден: {order_id}")
@@ -62,9 +64,13 @@ class CrmExchange:
         rub = next((c for c in ib.all("Catalog_Валюты") if c["Code"] == "643"), None)
         if rub:
             body.setdefault("Валюта_Key", rub["Ref_Key"])
-        for name, value in (("ХозяйственнаяОперация", "РеализацияКлиенту"), ("Статус", "КОтгрузке"),
-                            ("ЦенаВключаетНДС", True), ("НалогообложениеНДС", "ПродажаОблагаетсяНДС"),
-                            ("Согласован", True)):
+        for name, value in (
+            ("ХозяйственнаяОперация", "РеализацияКлиенту"),
+            ("Статус", "КОтгрузке"),
+            ("ЦенаВключаетНДС", True),
+            ("НалогообложениеНДС", "ПродажаОблагаетсяНДС"),
+            ("Согласован", True),
+        ):
             body.setdefault(name, value)
         rows = body.get("Товары")
         if isinstance(rows, list):
@@ -74,16 +80,31 @@ class CrmExchange:
                         total = round(float(row.get("Количество", 0)) * float(row.get("Цена", 0)), 2)
                     except (TypeError, ValueError):
                         raise ServiceFault("Некорректное количество или цена в строке заказа") from None
-                    row.update({"Сумма": total, "СуммаСНДС": total, "СуммаНДС": round(total / 6, 2),
-                                "КоличествоУпаковок": row.get("Количество", 0)})
+                    row.update(
+                        {
+                            "Сумма": total,
+                            "СуммаСНДС": total,
+                            "СуммаНДС": round(total / 6, 2),
+                            "КоличествоУпаковок": row.get("Количество", 0),
+                        }
+                    )
         return body
 
     def _state(self, order: dict[str, Any], created: bool | None = None) -> str:
-        state = registers.order_state(self.ib, order) if self.ib.config.registers else {"Оплачено": 0,
-                                                                                         "Отгружено": 0}
-        out: dict[str, Any] = {"Ref_Key": order["Ref_Key"], "Номер": order["Number"], "Дата": order["Date"],
-                               "Статус": order.get("Статус", ""), "Проведен": order["Posted"],
-                               "СуммаДокумента": order.get("СуммаДокумента", 0), **state}
+        state = (
+            registers.order_state(self.ib, order)
+            if self.ib.config.registers
+            else {"Оплачено": 0, "Отгружено": 0}
+        )
+        out: dict[str, Any] = {
+            "Ref_Key": order["Ref_Key"],
+            "Номер": order["Number"],
+            "Дата": order["Date"],
+            "Статус": order.get("Статус", ""),
+            "Проведен": order["Posted"],
+            "СуммаДокумента": order.get("СуммаДокумента", 0),
+            **state,
+        }
         if created is not None:
             out["Создан"] = created
         return json.dumps(out, ensure_ascii=False)
@@ -93,7 +114,9 @@ class CrmExchange:
 
     def create_order(self, IdempotencyKey: str, OrderJson: str) -> str:
         if not self.entity:
-            raise ServiceFault("Операция не поддерживается в этой конфигурации: нет документа \"Заказ клиента\"")
+            raise ServiceFault(
+                'Операция не поддерживается в этой конфигурации: нет документа "Заказ клиента"'
+            )
         key = IdempotencyKey.strip()
         if not key:
             raise ServiceFault("Не указан ключ идемпотентности (IdempotencyKey)")
@@ -131,17 +154,26 @@ def services(ib: Infobase) -> dict[str, Service]:
     """The published web services of an infobase, by name."""
     crm = CrmExchange(ib)
     s = "xs:string"
-    exchange = Service("CrmExchange", "urn:crm", {
-        "GetOrderState": Operation("GetOrderState", [("OrderId", s)], s, crm.get_order_state),
-        "CreateOrder": Operation("CreateOrder", [("IdempotencyKey", s), ("OrderJson", s)], s, crm.create_order),
-        "UpdateOrder": Operation("UpdateOrder", [("OrderId", s), ("OrderJson", s)], s, crm.update_order),
-    })
+    exchange = Service(
+        "CrmExchange",
+        "urn:crm",
+        {
+            "GetOrderState": Operation("GetOrderState", [("OrderId", s)], s, crm.get_order_state),
+            "CreateOrder": Operation(
+                "CreateOrder", [("IdempotencyKey", s), ("OrderJson", s)], s, crm.create_order
+            ),
+            "UpdateOrder": Operation("UpdateOrder", [("OrderId", s), ("OrderJson", s)], s, crm.update_order),
+        },
+    )
 
     def get_versions(InterfaceName: str) -> list[str]:
         return VERSIONS.get(InterfaceName, [])
 
-    versions = Service("InterfaceVersion", "http://www.1c.ru/SaaS/1.0/WS", {
-        "GetVersions": Operation("GetVersions", [("InterfaceName", s)], "tns:ArrayOfString", get_versions)},
+    versions = Service(
+        "InterfaceVersion",
+        "http://www.1c.ru/SaaS/1.0/WS",
+        {"GetVersions": Operation("GetVersions", [("InterfaceName", s)], "tns:ArrayOfString", get_versions)},
         types='<xs:complexType name="ArrayOfString"><xs:sequence><xs:element name="string" type="xs:string" '
-              'minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>')
+        'minOccurs="0" maxOccurs="unbounded"/></xs:sequence></xs:complexType>',
+    )
     return {exchange.name: exchange, versions.name: versions}

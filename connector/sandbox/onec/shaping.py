@@ -64,8 +64,9 @@ def check_select(etype: EntityType, select: list[str]) -> None:
         head, _, col = item.partition("/")
         base = head.removesuffix(PRES)
         tab = etype.table(head)
-        if (base not in names and f"{base}_Key" not in names) or (col and (tab is None or
-                                                                        col not in tab.property_names())):
+        if (base not in names and f"{base}_Key" not in names) or (
+            col and (tab is None or col not in tab.property_names())
+        ):
             raise ODataError(400, "10", f"Свойство не найдено: {item}")
 
 
@@ -86,7 +87,9 @@ def shape(ib: Infobase, entity: str, record: Record, view: View, depth: int = 0)
     out: dict[str, Any] = {}
     if view.meta == "fullmetadata":
         key = f"{entity}(guid'{record['Ref_Key']}')"
-        out.update({"odata.type": f"StandardODATA.{entity}", "odata.id": view.root + key, "odata.editLink": key})
+        out.update(
+            {"odata.type": f"StandardODATA.{entity}", "odata.id": view.root + key, "odata.editLink": key}
+        )
     if select is None or "*" in select:
         out.update(record)
     else:
@@ -103,7 +106,9 @@ def shape(ib: Infobase, entity: str, record: Record, view: View, depth: int = 0)
     if select:
         wanted = [s.removesuffix(PRES) for s in select if s.endswith(PRES) and not s.startswith("*")]
         if "*" + PRES in select:
-            wanted += [n.removesuffix("_Key") for n, _ in etype.properties if n.endswith("_Key") and n != "Ref_Key"]
+            wanted += [
+                n.removesuffix("_Key") for n, _ in etype.properties if n.endswith("_Key") and n != "Ref_Key"
+            ]
         for name in wanted:
             out[f"{name}{PRES}"] = _presentation(ib, etype, record, name)
         if "Presentation" in select:
@@ -112,8 +117,12 @@ def shape(ib: Infobase, entity: str, record: Record, view: View, depth: int = 0)
         nav, _, rest = item.partition("/")
         found = target_of(ib, etype, record, nav)
         target = ib.get(*found) if found else None
-        inner = View(None, [rest] if rest and not rest.startswith(("Document_", "Catalog_")) else None, view.meta,
-                     view.root)
+        inner = View(
+            None,
+            [rest] if rest and not rest.startswith(("Document_", "Catalog_")) else None,
+            view.meta,
+            view.root,
+        )
         if rest.startswith(("Document_", "Catalog_")) and found and found[0] != rest:
             target = None  # `$expand=X/Document_Y` expands only values of that type
         shaped = shape(ib, found[0], target, inner, depth + 1) if found and target else None

@@ -43,7 +43,9 @@ class SoapApp:
             if "wsdl" not in request.query.lower():
                 return Response.text("Для получения описания сервиса используйте ?wsdl", 400)
             location = f"{self.location_host}/{self.base}/ws/{name}.1cws"
-            return Response(200, wsdl(service, location).encode(), {"Content-Type": "text/xml; charset=utf-8"})
+            return Response(
+                200, wsdl(service, location).encode(), {"Content-Type": "text/xml; charset=utf-8"}
+            )
         if request.method != "POST":
             return Response.text("Метод не поддерживается", 405)
         version = SOAP12 if "soap+xml" in request.headers.get("content-type", "") else SOAP11
@@ -73,17 +75,21 @@ class SoapApp:
             value = "true" if result else "false"
         else:
             value = escape(str(result))
-        xml = (f'<soap:Envelope xmlns:soap="{version}"><soap:Header/><soap:Body><m:{op}Response '
-               f'xmlns:m="{escape(service.namespace)}"><m:return xmlns:xs="http://www.w3.org/2001/XMLSchema" '
-               f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{value}</m:return></m:{op}Response>'
-               "</soap:Body></soap:Envelope>")
+        xml = (
+            f'<soap:Envelope xmlns:soap="{version}"><soap:Header/><soap:Body><m:{op}Response '
+            f'xmlns:m="{escape(service.namespace)}"><m:return xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+            f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{value}</m:return></m:{op}Response>'
+            "</soap:Body></soap:Envelope>"
+        )
         return Response(200, xml.encode(), {"Content-Type": self._ctype(version)})
 
     def _fault(self, version: str, text: str, client: bool = False) -> Response:
         if version == SOAP12:
             code = "soap:Sender" if client else "soap:Receiver"
-            fault = (f"<soap:Fault><soap:Code><soap:Value>{code}</soap:Value></soap:Code><soap:Reason>"
-                     f'<soap:Text xml:lang="ru">{escape(text)}</soap:Text></soap:Reason></soap:Fault>')
+            fault = (
+                f"<soap:Fault><soap:Code><soap:Value>{code}</soap:Value></soap:Code><soap:Reason>"
+                f'<soap:Text xml:lang="ru">{escape(text)}</soap:Text></soap:Reason></soap:Fault>'
+            )
         else:
             code = "soap:Client" if client else "soap:Server"
             fault = f"<soap:Fault><faultcode>{code}</faultcode><faultstring>{escape(text)}</faultstring></soap:Fault>"

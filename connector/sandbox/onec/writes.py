@@ -143,8 +143,15 @@ def create(ib: Infobase, entity: str, body: Any, load_mode: bool = False) -> dic
         return ib.insert(entity, data)
 
 
-def patch(ib: Infobase, entity: str, ref: str, body: Any, load_mode: bool = False,
-          if_match: str | None = None, strict: bool = False) -> dict[str, Any]:
+def patch(
+    ib: Infobase,
+    entity: str,
+    ref: str,
+    body: Any,
+    load_mode: bool = False,
+    if_match: str | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
     """PATCH: listed properties change; a tabular section given replaces all its rows."""
     etype = ib.types[entity]
     data = coerce(etype, body)
@@ -159,8 +166,15 @@ def patch(ib: Infobase, entity: str, ref: str, body: Any, load_mode: bool = Fals
         return ib.update(entity, ref, merged)
 
 
-def put(ib: Infobase, entity: str, ref: str, body: Any, load_mode: bool = False,
-        if_match: str | None = None, strict: bool = False) -> dict[str, Any]:
+def put(
+    ib: Infobase,
+    entity: str,
+    ref: str,
+    body: Any,
+    load_mode: bool = False,
+    if_match: str | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
     """PUT: full replacement; properties left out become empty."""
     etype = ib.types[entity]
     data = coerce(etype, body)
@@ -170,8 +184,13 @@ def put(ib: Infobase, entity: str, ref: str, body: Any, load_mode: bool = False,
             raise not_found()
         _check_version(current, if_match, strict)
         blank = {n: empty(e) for n, e in etype.properties}
-        full = {**blank, **{t.name: [] for t in etype.tables}, **data, "Ref_Key": ref,
-                "Posted": current.get("Posted", False)}
+        full = {
+            **blank,
+            **{t.name: [] for t in etype.tables},
+            **data,
+            "Ref_Key": ref,
+            "Posted": current.get("Posted", False),
+        }
         if not load_mode:
             posting.before_write(ib, entity, full, current)
         return ib.update(entity, ref, full)

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-WSDL_NS = ('xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap12bind="http://schemas.xmlsoap.org/wsdl/soap12/" '
-           'xmlns:soapbind="http://schemas.xmlsoap.org/wsdl/soap/" '
-           'xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" '
-           'xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" '
-           'xmlns:xsd="http://www.w3.org/2001/XMLSchema"')
+WSDL_NS = (
+    'xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap12bind="http://schemas.xmlsoap.org/wsdl/soap12/" '
+    'xmlns:soapbind="http://schemas.xmlsoap.org/wsdl/soap/" '
+    'xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" '
+    'xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" '
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+)
 
 
 @dataclass
@@ -49,36 +51,52 @@ def wsdl(service: Service, location: str) -> str:
     q = quoteattr
     elements = []
     for op in service.operations.values():
-        params = "".join(f"<xs:element name={q(p)} type={q(t)} nillable=\"true\"/>" for p, t in op.params)
-        elements.append(f"<xs:element name={q(op.name)}><xs:complexType><xs:sequence>{params}</xs:sequence>"
-                        f"</xs:complexType></xs:element>")
-        elements.append(f"<xs:element name={q(op.name + 'Response')}><xs:complexType><xs:sequence>"
-                        f"<xs:element name=\"return\" type={q(op.returns)} nillable=\"true\"/></xs:sequence>"
-                        "</xs:complexType></xs:element>")
-    messages = "".join(f"<message name={q(op.name + 'RequestMessage')}><part name=\"parameters\" "
-                       f"element={q('tns:' + op.name)}/></message><message name={q(op.name + 'ResponseMessage')}>"
-                       f"<part name=\"parameters\" element={q('tns:' + op.name + 'Response')}/></message>"
-                       for op in service.operations.values())
-    port_ops = "".join(f"<operation name={q(op.name)}><input message={q('tns:' + op.name + 'RequestMessage')}/>"
-                       f"<output message={q('tns:' + op.name + 'ResponseMessage')}/></operation>"
-                       for op in service.operations.values())
+        params = "".join(f'<xs:element name={q(p)} type={q(t)} nillable="true"/>' for p, t in op.params)
+        elements.append(
+            f"<xs:element name={q(op.name)}><xs:complexType><xs:sequence>{params}</xs:sequence>"
+            f"</xs:complexType></xs:element>"
+        )
+        elements.append(
+            f"<xs:element name={q(op.name + 'Response')}><xs:complexType><xs:sequence>"
+            f'<xs:element name="return" type={q(op.returns)} nillable="true"/></xs:sequence>'
+            "</xs:complexType></xs:element>"
+        )
+    messages = "".join(
+        f'<message name={q(op.name + "RequestMessage")}><part name="parameters" '
+        f"element={q('tns:' + op.name)}/></message><message name={q(op.name + 'ResponseMessage')}>"
+        f'<part name="parameters" element={q("tns:" + op.name + "Response")}/></message>'
+        for op in service.operations.values()
+    )
+    port_ops = "".join(
+        f"<operation name={q(op.name)}><input message={q('tns:' + op.name + 'RequestMessage')}/>"
+        f"<output message={q('tns:' + op.name + 'ResponseMessage')}/></operation>"
+        for op in service.operations.values()
+    )
 
     def binding(prefix: str, suffix: str) -> str:
-        ops = "".join(f"<operation name={q(op.name)}><{prefix}:operation style=\"document\" "
-                      f"soapAction={q(service.action(op.name))}/><input><{prefix}:body use=\"literal\"/></input>"
-                      f"<output><{prefix}:body use=\"literal\"/></output></operation>"
-                      for op in service.operations.values())
-        return (f"<binding name={q(s + suffix)} type={q('tns:' + s + 'PortType')}><{prefix}:binding "
-                f"style=\"document\" transport=\"http://schemas.xmlsoap.org/soap/http\"/>{ops}</binding>")
+        ops = "".join(
+            f'<operation name={q(op.name)}><{prefix}:operation style="document" '
+            f'soapAction={q(service.action(op.name))}/><input><{prefix}:body use="literal"/></input>'
+            f'<output><{prefix}:body use="literal"/></output></operation>'
+            for op in service.operations.values()
+        )
+        return (
+            f"<binding name={q(s + suffix)} type={q('tns:' + s + 'PortType')}><{prefix}:binding "
+            f'style="document" transport="http://schemas.xmlsoap.org/soap/http"/>{ops}</binding>'
+        )
 
-    claim = ('<documentation><wsi:Claim xmlns:wsi="http://ws-i.org/schemas/conformanceClaim/" '
-             'conformsTo="http://ws-i.org/profiles/basic/1.1"/></documentation>')
-    return (f'<?xml version="1.0" encoding="UTF-8"?><definitions {WSDL_NS} xmlns:tns={q(ns)} xmlns:xsd1={q(ns)} '
-            f"name={q(s)} targetNamespace={q(ns)}><types><xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" "
-            f"xmlns:tns={q(ns)} targetNamespace={q(ns)} attributeFormDefault=\"unqualified\" "
-            f"elementFormDefault=\"qualified\">{service.types}{''.join(elements)}</xs:schema></types>{messages}"
-            f"<portType name={q(s + 'PortType')}>{port_ops}</portType>{binding('soapbind', 'SoapBinding')}"
-            f"{binding('soap12bind', 'Soap12Binding')}<service name={q(s)}><port name={q(s + 'Soap')} "
-            f"binding={q('tns:' + s + 'SoapBinding')}>{claim}<soapbind:address location={q(location)}/></port>"
-            f"<port name={q(s + 'Soap12')} binding={q('tns:' + s + 'Soap12Binding')}><soap12bind:address "
-            f"location={q(location)}/></port></service></definitions>")
+    claim = (
+        '<documentation><wsi:Claim xmlns:wsi="http://ws-i.org/schemas/conformanceClaim/" '
+        'conformsTo="http://ws-i.org/profiles/basic/1.1"/></documentation>'
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><definitions {WSDL_NS} xmlns:tns={q(ns)} xmlns:xsd1={q(ns)} '
+        f'name={q(s)} targetNamespace={q(ns)}><types><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        f'xmlns:tns={q(ns)} targetNamespace={q(ns)} attributeFormDefault="unqualified" '
+        f'elementFormDefault="qualified">{service.types}{"".join(elements)}</xs:schema></types>{messages}'
+        f"<portType name={q(s + 'PortType')}>{port_ops}</portType>{binding('soapbind', 'SoapBinding')}"
+        f"{binding('soap12bind', 'Soap12Binding')}<service name={q(s)}><port name={q(s + 'Soap')} "
+        f"binding={q('tns:' + s + 'SoapBinding')}>{claim}<soapbind:address location={q(location)}/></port>"
+        f"<port name={q(s + 'Soap12')} binding={q('tns:' + s + 'Soap12Binding')}><soap12bind:address "
+        f"location={q(location)}/></port></service></definitions>"
+    )

@@ -54,7 +54,9 @@ class Emu:
         return issue_tokens(self.portal, self.app.client_id, user_id, f"{self.base}/rest/")
 
     def as_app(self, method: str, params: dict[str, Any] | None, token: str) -> tuple[int, Any]:
-        resp = self.session.post(f"{self.base}/rest/{method}", json={**(params or {}), "auth": token}, timeout=10)
+        resp = self.session.post(
+            f"{self.base}/rest/{method}", json={**(params or {}), "auth": token}, timeout=10
+        )
         return resp.status_code, resp.json()
 
 

@@ -24,14 +24,20 @@ def call(box: Any, method: str, params: dict[str, Any]) -> requests.Response:
 
 
 def test_status_add_creates_a_stage_in_its_pipeline_once(box: Any) -> None:
-    made = call(box, "crm.status.add", {"fields": {"ENTITY_ID": "DEAL_STAGE_1", "STATUS_ID": "PAID",
-                                                   "NAME": "Оплачено", "SORT": 35}})
+    made = call(
+        box,
+        "crm.status.add",
+        {"fields": {"ENTITY_ID": "DEAL_STAGE_1", "STATUS_ID": "PAID", "NAME": "Оплачено", "SORT": 35}},
+    )
     assert made.status_code == 200 and isinstance(made.json()["result"], int)
     listed = call(box, "crm.status.list", {"filter": {"ENTITY_ID": "DEAL_STAGE_1"}, "order": {"SORT": "ASC"}})
     stages = [r["STATUS_ID"] for r in listed.json()["result"]]
     assert "C1:PAID" in stages and stages.index("C1:PAID") == stages.index("C1:EXECUTING") + 1
-    again = call(box, "crm.status.add", {"fields": {"ENTITY_ID": "DEAL_STAGE_1", "STATUS_ID": "PAID",
-                                                    "NAME": "Оплачено"}})
+    again = call(
+        box,
+        "crm.status.add",
+        {"fields": {"ENTITY_ID": "DEAL_STAGE_1", "STATUS_ID": "PAID", "NAME": "Оплачено"}},
+    )
     assert again.status_code == 400 and again.json()["error"] == "ERROR_CORE"
     missing = call(box, "crm.status.add", {"fields": {"ENTITY_ID": "DEAL_STAGE"}})
     assert missing.status_code == 400 and missing.json()["error"] == ""
@@ -39,9 +45,23 @@ def test_status_add_creates_a_stage_in_its_pipeline_once(box: Any) -> None:
 
 def test_requisite_update_changes_fields_and_refuses_unknown_ids(box: Any) -> None:
     company = call(box, "crm.company.add", {"fields": {"TITLE": "ООО «Ромашка»"}}).json()["result"]
-    req = call(box, "crm.requisite.add", {"fields": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company, "PRESET_ID": 1,
-                                                     "NAME": "ООО «Ромашка»", "RQ_INN": "7701234567"}}).json()["result"]
-    assert call(box, "crm.requisite.update", {"id": req, "fields": {"RQ_KPP": "770101001"}}).json()["result"] is True
+    req = call(
+        box,
+        "crm.requisite.add",
+        {
+            "fields": {
+                "ENTITY_TYPE_ID": 4,
+                "ENTITY_ID": company,
+                "PRESET_ID": 1,
+                "NAME": "ООО «Ромашка»",
+                "RQ_INN": "7701234567",
+            }
+        },
+    ).json()["result"]
+    assert (
+        call(box, "crm.requisite.update", {"id": req, "fields": {"RQ_KPP": "770101001"}}).json()["result"]
+        is True
+    )
     row = call(box, "crm.requisite.list", {"filter": {"ID": req}}).json()["result"][0]
     assert (row["RQ_INN"], row["RQ_KPP"], row["ENTITY_ID"]) == ("7701234567", "770101001", str(company))
     gone = call(box, "crm.requisite.update", {"id": 999, "fields": {"RQ_KPP": "1"}})

@@ -39,14 +39,18 @@ def test_auth_error_status_is_configurable_403_as_in_the_docs(make_emu: Callable
 def test_method_outside_webhook_scopes_is_insufficient_scope(emu: Emu) -> None:
     resp = emu.session.post(f"{emu.base}/rest/2/crmonly/user.get", json={}, timeout=5)
     assert resp.status_code == 401
-    assert resp.json() == {"error": "insufficient_scope", "error_description":
-                           "The request requires higher privileges than provided by the webhook token"}
+    assert resp.json() == {
+        "error": "insufficient_scope",
+        "error_description": "The request requires higher privileges than provided by the webhook token",
+    }
     assert emu.session.post(f"{emu.base}/rest/2/crmonly/crm.deal.list", json={}, timeout=5).status_code == 200
 
 
 def test_unknown_method_is_404_method_not_found(emu: Emu) -> None:
-    assert emu.call("crm.nothing.here") == (404, {"error": "ERROR_METHOD_NOT_FOUND",
-                                                  "error_description": "Method not found!"})
+    assert emu.call("crm.nothing.here") == (
+        404,
+        {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"},
+    )
 
 
 def test_oauth_without_any_token_is_no_auth_found(emu: Emu) -> None:
@@ -73,14 +77,23 @@ def test_access_token_expires_after_an_hour_of_portal_time(emu: Emu) -> None:
     emu.clock.advance(3599)
     assert emu.as_app("crm.deal.list", {}, token)[0] == 200
     emu.clock.advance(2)
-    assert emu.as_app("crm.deal.list", {}, token) == (401, {
-        "error": "expired_token", "error_description": "The access token provided has expired"})
+    assert emu.as_app("crm.deal.list", {}, token) == (
+        401,
+        {"error": "expired_token", "error_description": "The access token provided has expired"},
+    )
 
 
 def _refresh(emu: Emu, refresh_token: str, secret: str = "secret") -> requests.Response:
-    return emu.session.get(f"{emu.base}/oauth/token/", params={
-        "grant_type": "refresh_token", "client_id": emu.app.client_id, "client_secret": secret,
-        "refresh_token": refresh_token}, timeout=5)
+    return emu.session.get(
+        f"{emu.base}/oauth/token/",
+        params={
+            "grant_type": "refresh_token",
+            "client_id": emu.app.client_id,
+            "client_secret": secret,
+            "refresh_token": refresh_token,
+        },
+        timeout=5,
+    )
 
 
 def test_refresh_rotates_the_refresh_token_and_a_used_one_is_invalid_grant(emu: Emu) -> None:
@@ -89,8 +102,19 @@ def test_refresh_rotates_the_refresh_token_and_a_used_one_is_invalid_grant(emu: 
     resp = _refresh(emu, first["refresh_token"])
     assert resp.status_code == 200
     second = resp.json()
-    assert set(second) == {"access_token", "client_endpoint", "domain", "expires", "expires_in", "member_id",
-                           "refresh_token", "scope", "server_endpoint", "status", "user_id"}
+    assert set(second) == {
+        "access_token",
+        "client_endpoint",
+        "domain",
+        "expires",
+        "expires_in",
+        "member_id",
+        "refresh_token",
+        "scope",
+        "server_endpoint",
+        "status",
+        "user_id",
+    }
     assert second["refresh_token"] != first["refresh_token"] and second["expires_in"] == 3600
     assert second["client_endpoint"] == f"{emu.base}/rest/"
     assert emu.as_app("crm.deal.list", {}, second["access_token"])[0] == 200
@@ -130,7 +154,9 @@ def test_https_required_mode_refuses_plain_http_webhooks_and_tls_serves_them() -
     with Sandbox(SandboxOptions(orders=1, rate_limit="off", https_required=True, tls=True)) as secure:
         assert secure.webhook_url.startswith("https://127.0.0.1:")
         assert secure.ca_file is not None and secure.ca_file.exists()
-        resp = requests.post(secure.webhook_url + "crm.deal.list", json={}, timeout=5, verify=str(secure.ca_file))
+        resp = requests.post(
+            secure.webhook_url + "crm.deal.list", json={}, timeout=5, verify=str(secure.ca_file)
+        )
         assert resp.status_code == 200 and resp.json()["result"] == []
         with pytest.raises(requests.exceptions.SSLError):
             requests.post(secure.webhook_url + "crm.deal.list", json={}, timeout=5)

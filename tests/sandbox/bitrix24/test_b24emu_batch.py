@@ -14,9 +14,10 @@ def test_at_most_50_commands_run_the_rest_are_length_exceeded(emu: Emu) -> None:
     cmd = {f"k{i}": "crm.deal.add?fields[TITLE]=x" for i in range(53)}
     result = emu.ok("batch", {"cmd": cmd})
     assert len(result["result"]) == 50
-    assert result["result_error"] == {f"k{i}": {"error": "ERROR_BATCH_LENGTH_EXCEEDED",
-                                                "error_description": "Max batch length exceeded"}
-                                      for i in (50, 51, 52)}
+    assert result["result_error"] == {
+        f"k{i}": {"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"}
+        for i in (50, 51, 52)
+    }
     assert len(emu.portal.deals()) == 50
 
 
@@ -45,14 +46,25 @@ def test_references_result_next_total_time_error(emu: Emu) -> None:
     assert result["result_total"] == {"list": 60, "page2": 60, "embedded": 0, "err": 0, "when": 0}
     assert result["result_next"] == {"list": 50}
     assert result["result_error"]["bad"] == {"error": "", "error_description": "ID is not defined or invalid"}
-    assert set(result["result_time"]["list"]) >= {"start", "finish", "duration", "processing", "date_start",
-                                                  "date_finish", "operating"}
+    assert set(result["result_time"]["list"]) >= {
+        "start",
+        "finish",
+        "duration",
+        "processing",
+        "date_start",
+        "date_finish",
+        "operating",
+    }
 
 
 def test_nested_batch_is_not_allowed(emu: Emu) -> None:
     result = emu.ok("batch", {"cmd": {"inner": "batch?cmd[a]=crm.deal.list"}})
-    assert result["result_error"] == {"inner": {"error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
-                                                "error_description": "Method is not allowed for batch usage"}}
+    assert result["result_error"] == {
+        "inner": {
+            "error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
+            "error_description": "Method is not allowed for batch usage",
+        }
+    }
 
 
 def test_php_json_quirks_empty_map_and_sequential_keys(emu: Emu) -> None:
@@ -67,8 +79,9 @@ def test_php_json_quirks_empty_map_and_sequential_keys(emu: Emu) -> None:
 
 
 def test_sub_call_scope_errors_go_to_result_error(emu: Emu) -> None:
-    resp = emu.session.post(f"{emu.base}/rest/2/crmonly/batch", json={"cmd": {"u": "user.get", "d": "crm.deal.list"}},
-                            timeout=5)
+    resp = emu.session.post(
+        f"{emu.base}/rest/2/crmonly/batch", json={"cmd": {"u": "user.get", "d": "crm.deal.list"}}, timeout=5
+    )
     result = resp.json()["result"]
     assert result["result_error"]["u"]["error"] == "insufficient_scope"
     assert result["result"] == {"d": []}
@@ -76,8 +89,14 @@ def test_sub_call_scope_errors_go_to_result_error(emu: Emu) -> None:
 
 def test_double_encoded_form_batch(emu: Emu) -> None:
     _deals(emu, 2)
-    body = "cmd[a]=crm.deal.list%3Ffilter%5BTITLE%5D%3DD1%2526x%26select%5B%5D%3DID&cmd[b]=crm.deal.get%3Fid%3D2"
-    resp = emu.session.post(emu.hook + "batch", data=body, timeout=5,
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    body = (
+        "cmd[a]=crm.deal.list%3Ffilter%5BTITLE%5D%3DD1%2526x%26select%5B%5D%3DID&cmd[b]=crm.deal.get%3Fid%3D2"
+    )
+    resp = emu.session.post(
+        emu.hook + "batch",
+        data=body,
+        timeout=5,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     result = resp.json()["result"]
     assert result["result"]["a"] == [] and result["result"]["b"]["ID"] == "2"

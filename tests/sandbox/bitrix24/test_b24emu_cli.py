@@ -15,10 +15,36 @@ pytestmark = pytest.mark.integration
 
 
 def test_sandbox_command_with_tls_plan_and_faults() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "connector", "sandbox", "--bitrix24-port", "0", "--onec-port", "0",
-                             "--orders", "3", "--rate-limit", "enterprise", "--scale", "2", "--faults", "light",
-                             "--fault-seed", "4", "--tls", "--https-required", "--budget-scale", "2"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "connector",
+            "sandbox",
+            "--bitrix24-port",
+            "0",
+            "--onec-port",
+            "0",
+            "--orders",
+            "3",
+            "--rate-limit",
+            "enterprise",
+            "--scale",
+            "2",
+            "--faults",
+            "light",
+            "--fault-seed",
+            "4",
+            "--tls",
+            "--https-required",
+            "--budget-scale",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stderr is not None
         # Exactly the two "ready" lines on stdout; the TLS and OAuth notes on stderr.
@@ -31,7 +57,9 @@ def test_sandbox_command_with_tls_plan_and_faults() -> None:
         statuses = set()
         for _ in range(5):
             try:
-                statuses.add(requests.post(url + "crm.deal.fields", json={}, verify=ca, timeout=10).status_code)
+                statuses.add(
+                    requests.post(url + "crm.deal.fields", json={}, verify=ca, timeout=10).status_code
+                )
             except requests.ConnectionError:
                 statuses.add(0)
         assert 200 in statuses

@@ -30,8 +30,10 @@ def test_latency_is_portal_time(emu: Emu, faulty: FaultInjector) -> None:
 def test_error_pages_and_codes(emu: Emu, faulty: FaultInjector) -> None:
     faulty.force("error500")
     resp = emu.post("crm.deal.list")
-    assert resp.status_code == 500 and resp.json() == {"error": "INTERNAL_SERVER_ERROR",
-                                                       "error_description": "Internal server error"}
+    assert resp.status_code == 500 and resp.json() == {
+        "error": "INTERNAL_SERVER_ERROR",
+        "error_description": "Internal server error",
+    }
     for kind, code in (("html502", 502), ("html504", 504)):
         faulty.force(kind)
         resp = emu.post("crm.deal.list")
@@ -45,7 +47,10 @@ def test_error_pages_and_codes(emu: Emu, faulty: FaultInjector) -> None:
     faulty.force("redirect")
     resp = emu.session.post(emu.hook + "crm.deal.list", json={}, allow_redirects=False, timeout=5)
     assert resp.status_code == 302
-    assert resp.headers["Location"] == f"https://moved.sandbox.bitrix24.ru/rest/1/{emu.hook.split('/')[-2]}/crm.deal.list"
+    assert (
+        resp.headers["Location"]
+        == f"https://moved.sandbox.bitrix24.ru/rest/1/{emu.hook.split('/')[-2]}/crm.deal.list"
+    )
 
 
 def test_reset_before_executing_writes_nothing(emu: Emu, faulty: FaultInjector) -> None:
@@ -116,8 +121,11 @@ def test_call_log_is_complete_under_concurrency(emu: Emu) -> None:
     def worker() -> None:
         with requests.Session() as s:
             for n in range(25):
-                s.post(emu.hook + "batch", json={"cmd": {"a": f"crm.deal.add?fields[TITLE]={n}", "b": "crm.deal.fields"}},
-                       timeout=10)
+                s.post(
+                    emu.hook + "batch",
+                    json={"cmd": {"a": f"crm.deal.add?fields[TITLE]={n}", "b": "crm.deal.fields"}},
+                    timeout=10,
+                )
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for t in threads:

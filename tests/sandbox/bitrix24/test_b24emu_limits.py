@@ -49,7 +49,9 @@ def test_batch_is_one_request_for_the_bucket(make_emu: Callable[[Settings], Emu]
     assert box.post("batch", {"cmd": cmd}).json()["error"] == "QUERY_LIMIT_EXCEEDED"
 
 
-def test_operating_budget_blocks_the_method_after_the_exceeding_call(make_emu: Callable[[Settings], Emu]) -> None:
+def test_operating_budget_blocks_the_method_after_the_exceeding_call(
+    make_emu: Callable[[Settings], Emu],
+) -> None:
     box = make_emu(Settings(plan="off", method_cost={"crm.deal.list": 100.0}))
     times = []
     for _ in range(5):  # 100, 200 ... 500 s: the fifth call crosses 480 and still completes
@@ -62,8 +64,10 @@ def test_operating_budget_blocks_the_method_after_the_exceeding_call(make_emu: C
     assert {t["operating_reset_at"] for t in times} == {first_call + 600}
     blocked = box.post("crm.deal.list")
     assert blocked.status_code == 429 and "Retry-After" not in blocked.headers
-    assert blocked.json() == {"error": "OPERATION_TIME_LIMIT",
-                              "error_description": "Method is blocked due to operation time limit."}
+    assert blocked.json() == {
+        "error": "OPERATION_TIME_LIMIT",
+        "error_description": "Method is blocked due to operation time limit.",
+    }
     assert box.post("crm.deal.fields").status_code == 200  # other methods are unaffected
     token = box.tokens()["access_token"]
     assert box.as_app("crm.deal.list", {}, token)[0] == 200  # another app has its own budget
@@ -79,15 +83,20 @@ def test_batch_sub_commands_count_against_their_own_methods(make_emu: Callable[[
     assert result["result_time"]["g48"]["operating"] == 490
     assert list(result["result_error"]) == ["g49"]
     again = box.ok("batch", {"cmd": {"a": "crm.deal.get?id=1", "b": "crm.deal.fields"}})
-    assert again["result_error"] == {"a": {"error": "OPERATION_TIME_LIMIT", "error_description":
-                                           "Method is blocked due to operation time limit."}}
+    assert again["result_error"] == {
+        "a": {
+            "error": "OPERATION_TIME_LIMIT",
+            "error_description": "Method is blocked due to operation time limit.",
+        }
+    }
     assert "b" in again["result"]
     assert box.post("crm.deal.list").status_code == 200  # the outer batch itself is not counted
 
 
 def test_operating_limit_and_budget_scale_are_settings(make_emu: Callable[[Settings], Emu]) -> None:
-    box = make_emu(Settings(plan="off", operating_limit=420, budget_scale=0.5,
-                            method_cost={"crm.deal.list": 100.0}))
+    box = make_emu(
+        Settings(plan="off", operating_limit=420, budget_scale=0.5, method_cost={"crm.deal.list": 100.0})
+    )
     codes = []
     for _ in range(4):
         codes.append(box.post("crm.deal.list").status_code)

@@ -8,9 +8,19 @@ from conftest import Emu
 def _seed(emu: Emu, n: int = 120) -> None:
     emu.ok("crm.deal.userfield.add", {"fields": {"FIELD_NAME": "PAID", "USER_TYPE_ID": "double"}})
     for i in range(n):
-        emu.ok("crm.deal.add", {"fields": {"TITLE": f"Заказ {i:03d}", "OPPORTUNITY": i, "UF_CRM_PAID": i / 2,
-                                           "STAGE_ID": "WON" if i % 10 == 0 else "NEW",
-                                           "ORIGINATOR_ID": "1C", "ORIGIN_ID": f"guid-{i}"}})
+        emu.ok(
+            "crm.deal.add",
+            {
+                "fields": {
+                    "TITLE": f"Заказ {i:03d}",
+                    "OPPORTUNITY": i,
+                    "UF_CRM_PAID": i / 2,
+                    "STAGE_ID": "WON" if i % 10 == 0 else "NEW",
+                    "ORIGINATOR_ID": "1C",
+                    "ORIGIN_ID": f"guid-{i}",
+                }
+            },
+        )
         if i == 59:
             emu.clock.advance(3600)
 
@@ -53,11 +63,25 @@ def test_dates_iso_with_portal_offset_at_whole_seconds(emu: Emu) -> None:
     row = emu.ok("crm.deal.get", {"id": 1})
     assert row["DATE_CREATE"] == "2026-01-01T03:00:00+03:00"
     assert row["BEGINDATE"] == "2026-01-01T03:00:00+03:00"  # date-only: midnight shifted by the offset
-    later = emu.ok("crm.deal.list", {"filter": {">=DATE_CREATE": "2026-01-01T01:00:00+00:00"}, "start": -1,
-                                     "select": ["ID"], "order": {"ID": "ASC"}})
+    later = emu.ok(
+        "crm.deal.list",
+        {
+            "filter": {">=DATE_CREATE": "2026-01-01T01:00:00+00:00"},
+            "start": -1,
+            "select": ["ID"],
+            "order": {"ID": "ASC"},
+        },
+    )
     assert later[0]["ID"] == "61"
-    same = emu.ok("crm.deal.list", {"filter": {">DATE_CREATE": "2026-01-01T03:59:59+03:00"}, "start": -1,
-                                    "select": ["ID"], "order": {"ID": "ASC"}})
+    same = emu.ok(
+        "crm.deal.list",
+        {
+            "filter": {">DATE_CREATE": "2026-01-01T03:59:59+03:00"},
+            "start": -1,
+            "select": ["ID"],
+            "order": {"ID": "ASC"},
+        },
+    )
     assert same[0]["ID"] == "61"
 
 
@@ -72,7 +96,10 @@ def test_order_and_select_masks(emu: Emu) -> None:
     uf = emu.ok("crm.deal.list", {"order": {"ID": "ASC"}, "select": ["UF_*"]})[0]
     assert set(uf) == {"ID", "UF_CRM_PAID"}
     bad = emu.call("crm.deal.list", {"order": {"ID": "UP"}})
-    assert bad == (400, {"error": "ERROR_ARGUMENT", "error_description": "Order direction should be one of {ASC|DESC}"})
+    assert bad == (
+        400,
+        {"error": "ERROR_ARGUMENT", "error_description": "Order direction should be one of {ASC|DESC}"},
+    )
 
 
 def test_no_stable_order_without_order(emu: Emu) -> None:

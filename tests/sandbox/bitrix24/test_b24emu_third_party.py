@@ -23,8 +23,9 @@ def test_fast_bitrix24_call_get_all_and_get_by_id(box: Sandbox) -> None:
 
     # fast_bitrix24 only takes ssl=True/False: it cannot be given our CA, so it skips verification.
     client = Bitrix(box.webhook_url, verbose=False, ssl=False)
-    created = client.call("crm.deal.add", [{"fields": {"TITLE": f"fb-{i}", "ORIGIN_ID": f"fb{i}"}}
-                                           for i in range(120)])
+    created = client.call(
+        "crm.deal.add", [{"fields": {"TITLE": f"fb-{i}", "ORIGIN_ID": f"fb{i}"}} for i in range(120)]
+    )
     assert len(created) == 120 and all(isinstance(i, int) for i in created)
     deals = client.get_all("crm.deal.list", {"select": ["ID", "TITLE"], "filter": {"%TITLE": "fb-"}})
     assert len(deals) == 120 and {d["TITLE"] for d in deals} == {f"fb-{i}" for i in range(120)}
@@ -49,7 +50,10 @@ def test_b24pysdk_plain_calls_list_fast_and_batch(box: Sandbox, monkeypatch: pyt
     request = client.crm.deal.get(bitrix_id=new_id)
     assert request.result["TITLE"] == "sdk" and request.time.duration >= 0
     for chunk in range(0, 110, 50):  # b24pysdk has no client-side limiter: stay inside the burst
-        adds = {f"a{i}": ("crm.deal.add", {"fields": {"TITLE": f"sdk-{i}"}}) for i in range(chunk, min(chunk + 50, 110))}
+        adds = {
+            f"a{i}": ("crm.deal.add", {"fields": {"TITLE": f"sdk-{i}"}})
+            for i in range(chunk, min(chunk + 50, 110))
+        }
         assert token.call_batch(adds)["result"]["result_error"] == []
     fast = list(client.crm.deal.list(select=["ID", "TITLE"], filter={"%TITLE": "sdk-"}).as_list_fast().result)
     assert len(fast) == 110 and len({d["ID"] for d in fast}) == 110
@@ -69,8 +73,9 @@ def test_b24pysdk_oauth_token_and_typed_errors(box: Sandbox, monkeypatch: pytest
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(box.ca_file))
     tokens = box.oauth_tokens()
     app = BitrixApp(client_id=box.oauth_app.client_id, client_secret="sandboxsecret")
-    token = BitrixToken(domain=box.portal_url.removeprefix("https://"), auth_token=tokens["access_token"],
-                        bitrix_app=app)
+    token = BitrixToken(
+        domain=box.portal_url.removeprefix("https://"), auth_token=tokens["access_token"], bitrix_app=app
+    )
     client = Client(token)
     assert isinstance(client.crm.deal.list(select=["ID"]).result, list)
     with pytest.raises(BitrixAPIError) as caught:

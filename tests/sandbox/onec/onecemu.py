@@ -46,14 +46,17 @@ class OneC:
         assert resp.status_code == 200, resp.text
         return resp.json()
 
-    def post(self, resource: str, body: Any = None, headers: dict[str, str] | None = None,
-             **params: Any) -> requests.Response:
-        return self.session.post(self.root + resource, params={"$format": "json", **params}, json=body,
-                                 headers=headers, timeout=10)
+    def post(
+        self, resource: str, body: Any = None, headers: dict[str, str] | None = None, **params: Any
+    ) -> requests.Response:
+        return self.session.post(
+            self.root + resource, params={"$format": "json", **params}, json=body, headers=headers, timeout=10
+        )
 
     def patch(self, resource: str, body: Any, headers: dict[str, str] | None = None) -> requests.Response:
-        return self.session.patch(self.root + resource, params={"$format": "json"}, json=body, headers=headers,
-                                  timeout=10)
+        return self.session.patch(
+            self.root + resource, params={"$format": "json"}, json=body, headers=headers, timeout=10
+        )
 
 
 def session(user: str = USER, password: str = PASSWORD) -> requests.Session:

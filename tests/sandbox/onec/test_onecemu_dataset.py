@@ -25,8 +25,9 @@ def _ib(profile: str = "ut11.5", orders: int = 400, seed: int = 11) -> Infobase:
 def test_same_seed_same_data() -> None:
     a, b = _ib(orders=60), _ib(orders=60)
     for entity in ("Document_ЗаказКлиента", "Document_ПоступлениеБезналичныхДенежныхСредств"):
-        assert [(r["Ref_Key"], r["СуммаДокумента"], r["Posted"]) for r in a.all(entity)] == \
-            [(r["Ref_Key"], r["СуммаДокумента"], r["Posted"]) for r in b.all(entity)]
+        assert [(r["Ref_Key"], r["СуммаДокумента"], r["Posted"]) for r in a.all(entity)] == [
+            (r["Ref_Key"], r["СуммаДокумента"], r["Posted"]) for r in b.all(entity)
+        ]
 
 
 def test_orders_money_and_goods_are_realistic() -> None:
@@ -38,7 +39,9 @@ def test_orders_money_and_goods_are_realistic() -> None:
     assert any(0 < s["Оплачено"] < total for total, s in states)  # partial payments
     assert any(s["Оплачено"] > total + 0.01 for total, s in states)  # over-paid
     assert any(0 < s["Отгружено"] < total for total, s in states)  # partial shipments
-    receipts = ib.all("Document_ПоступлениеБезналичныхДенежныхСредств") + ib.all("Document_ПриходныйКассовыйОрдер")
+    receipts = ib.all("Document_ПоступлениеБезналичныхДенежныхСредств") + ib.all(
+        "Document_ПриходныйКассовыйОрдер"
+    )
     assert ib.all("Document_ПриходныйКассовыйОрдер")  # cash too
     assert any(not r["Posted"] and not r["DeletionMark"] for r in receipts)  # un-posted
     assert any(r["DeletionMark"] for r in receipts)  # marked for deletion
@@ -47,7 +50,9 @@ def test_orders_money_and_goods_are_realistic() -> None:
     for r in receipts:
         per_order[r["РасшифровкаПлатежа"][0]["ОбъектРасчетов_Key"]] += 1
     assert max(per_order.values()) >= 3  # several partial payments per order
-    deferred = [s for o in orders for s in o["ЭтапыГрафикаОплаты"] if s["ВариантОплаты"] == "КредитПослеОтгрузки"]
+    deferred = [
+        s for o in orders for s in o["ЭтапыГрафикаОплаты"] if s["ВариантОплаты"] == "КредитПослеОтгрузки"
+    ]
     assert deferred and all(s["ДатаПлатежа"] > "2017" for s in deferred)
     assert ib.all("Document_СчетНаОплатуКлиенту")
 
@@ -113,7 +118,9 @@ def test_other_profiles_generate_money_flows(profile: str) -> None:
     receipts = ib.all(ib.config.roles["bank_receipt"])
     assert receipts and ib.all(ib.config.roles["shipment"])
     row = receipts[0]["РасшифровкаПлатежа"][0]
-    assert ("Заказ_Type" in row) == (profile == "ut11.4") and ("СчетНаОплату_Key" in row) == (profile == "bp3.0")
+    assert ("Заказ_Type" in row) == (profile == "ut11.4") and ("СчетНаОплату_Key" in row) == (
+        profile == "bp3.0"
+    )
 
 
 @pytest.mark.slow

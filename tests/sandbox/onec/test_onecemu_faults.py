@@ -82,21 +82,43 @@ def test_concurrent_writes_keep_data_versions_unique(onec: OneC) -> None:
 
 
 def _client(onec: OneC, user: str = "Администратор", password: str = "sandbox") -> ODataClient:
-    return ODataClient(requests.Session(), onec.root, user, password, ZoneInfo("Europe/Moscow"), SystemClock(),
-                       timeout=10, max_attempts=1)
+    return ODataClient(
+        requests.Session(),
+        onec.root,
+        user,
+        password,
+        ZoneInfo("Europe/Moscow"),
+        SystemClock(),
+        timeout=10,
+        max_attempts=1,
+    )
 
 
 def test_production_client_reads_pages_writes_and_posts(onec: OneC) -> None:
     client = _client(onec)
-    pages = list(client.pages("Document_ЗаказКлиента", filter=None, orderby="Date asc,Ref_Key asc", page_size=7,
-                              select=["Ref_Key", "Date"]))
+    pages = list(
+        client.pages(
+            "Document_ЗаказКлиента",
+            filter=None,
+            orderby="Date asc,Ref_Key asc",
+            page_size=7,
+            select=["Ref_Key", "Date"],
+        )
+    )
     assert sum(len(rows) for _, rows in pages) == len(onec.ib.all("Document_ЗаказКлиента"))
     assert client.count("Document_ЗаказКлиента") == len(onec.ib.all("Document_ЗаказКлиента"))
     assert client.get("Document_ЗаказКлиента", onec.refs["order"])["Number"] == "ЦБ00-000125"
-    created = client.create("Document_ЗаказКлиента", {
-        "Date": "2025-03-14T10:00:00", "Организация_Key": onec.refs["organization"],
-        "Контрагент_Key": onec.refs["counterparty"],
-        "Товары": [{"Номенклатура_Key": onec.refs["product_a"], "Количество": 1, "Цена": 10, "Сумма": 10}]})
+    created = client.create(
+        "Document_ЗаказКлиента",
+        {
+            "Date": "2025-03-14T10:00:00",
+            "Организация_Key": onec.refs["organization"],
+            "Контрагент_Key": onec.refs["counterparty"],
+            "Товары": [
+                {"Номенклатура_Key": onec.refs["product_a"], "Количество": 1, "Цена": 10, "Сумма": 10}
+            ],
+        },
+    )
     client.post_document("Document_ЗаказКлиента", created["Ref_Key"])
     assert client.update("Document_ЗаказКлиента", created["Ref_Key"], {"Комментарий": "ок"})["Posted"] is True
     client.unpost_document("Document_ЗаказКлиента", created["Ref_Key"])

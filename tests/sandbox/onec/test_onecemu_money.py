@@ -38,10 +38,13 @@ def test_unpost_removes_and_repost_rebuilds_movements(onec: OneC) -> None:
     assert _turnovers(onec)["КОплатеExpense"] == 12000
     assert onec.post(f"{entity}(guid'{onec.refs['receipt']}')/Unpost").status_code == 200
     assert _turnovers(onec)["КОплатеExpense"] == 0
-    records = onec.json(f"{REG}_RecordType", **{"$filter": f"Recorder eq cast(guid'{onec.refs['receipt']}',"
-                                                         f"'{entity}')"})["value"]
+    records = onec.json(
+        f"{REG}_RecordType", **{"$filter": f"Recorder eq cast(guid'{onec.refs['receipt']}','{entity}')"}
+    )["value"]
     assert records == []
-    plain = onec.json(f"{REG}_RecordType", **{"$filter": f"Recorder eq guid'{onec.refs['shipment']}'"})["value"]
+    plain = onec.json(f"{REG}_RecordType", **{"$filter": f"Recorder eq guid'{onec.refs['shipment']}'"})[
+        "value"
+    ]
     assert plain == []  # composite without cast() silently matches nothing, as in 1C
 
 
@@ -61,8 +64,10 @@ def test_refund_reduces_paid_and_register_sets_are_readable(onec: OneC) -> None:
 
 def test_balance_and_turnovers_columns(onec: OneC) -> None:
     cond = f"ОбъектРасчетов_Key eq guid'{onec.refs['settlement']}'"
-    row = onec.json(f"{REG}/BalanceAndTurnovers(StartPeriod=datetime'2024-11-06T00:00:00',"
-                    f"EndPeriod=datetime'2024-12-31T00:00:00',Condition='{cond}',Dimensions='ОбъектРасчетов')")["value"][0]
+    row = onec.json(
+        f"{REG}/BalanceAndTurnovers(StartPeriod=datetime'2024-11-06T00:00:00',"
+        f"EndPeriod=datetime'2024-12-31T00:00:00',Condition='{cond}',Dimensions='ОбъектРасчетов')"
+    )["value"][0]
     assert row["КОплатеOpeningBalance"] == 25000 and row["КОплатеClosingBalance"] == 15000
     assert error_of(onec.get(f"{REG}/Остатки()", **{"$format": "json"}))[0] == 400
 
@@ -79,8 +84,11 @@ def test_exchange_plan_registers_writes_and_deletions(onec: OneC) -> None:
     onec.patch(key, {"Комментарий": "изменено"})
     victim = onec.data.order(datetime(2025, 3, 1, 10, 0))
     onec.session.delete(onec.root + f"Document_ЗаказКлиента(guid'{victim['Ref_Key']}')", timeout=10)
-    feed = onec.session.post(onec.root + "SelectChanges", params={"DataExchangePoint": f"'{point}'",
-                                                                  "MessageNo": "1", "$top": "1"}, timeout=10)
+    feed = onec.session.post(
+        onec.root + "SelectChanges",
+        params={"DataExchangePoint": f"'{point}'", "MessageNo": "1", "$top": "1"},
+        timeout=10,
+    )
     assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("application/atom+xml")
     root = ET.fromstring(feed.content)
     ids = [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]
@@ -89,7 +97,9 @@ def test_exchange_plan_registers_writes_and_deletions(onec: OneC) -> None:
     assert any(victim["Ref_Key"] in (t or "") for t in tombs)
     again = onec.post("SelectChanges", DataExchangePoint=f"'{point}'", MessageNo="1").json()["value"]
     assert {"odata.id": next(t for t in tombs if t), "odata.deleted": True} in again
-    assert onec.post("NotifyChangesReceived", DataExchangePoint=f"'{point}'", MessageNo="1").status_code == 200
+    assert (
+        onec.post("NotifyChangesReceived", DataExchangePoint=f"'{point}'", MessageNo="1").status_code == 200
+    )
     assert onec.post("SelectChanges", DataExchangePoint=f"'{point}'", MessageNo="2").json()["value"] == []
     node = onec.json("ExchangePlan_ДляCRM", **{"$filter": "Code eq 'CRM'"})["value"][0]
     assert (node["SentNo"], node["ReceivedNo"]) == ("2", "1")

@@ -17,7 +17,9 @@ M = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
 def test_service_document_is_atompub_by_default_and_json_on_request(onec: OneC) -> None:
     resp = onec.get("")
     assert resp.status_code == 200 and "xml" in resp.headers["Content-Type"]
-    names = [c.get("href") for c in ET.fromstring(resp.content).iter("{http://www.w3.org/2007/app}collection")]
+    names = [
+        c.get("href") for c in ET.fromstring(resp.content).iter("{http://www.w3.org/2007/app}collection")
+    ]
     assert "Document_ЗаказКлиента" in names and "Catalog_Контрагенты" in names
     value = onec.json("")["value"]
     assert {"name": "ExchangePlan_ДляCRM", "url": "ExchangePlan_ДляCRM"} in value
@@ -46,15 +48,20 @@ def test_metadata_is_edmx_xml_even_when_json_is_asked(onec: OneC) -> None:
     complex_types = {t.get("Name") for t in schema.iter(f"{EDM}ComplexType")}
     assert "Document_ЗаказКлиента_Товары_RowType" in complex_types
     funcs = [(f.get("Name"), f.get("EntitySetPath")) for f in schema.iter(f"{EDM}FunctionImport")]
-    assert ("Post", "Document_ЗаказКлиента") in funcs and ("Balance", "AccumulationRegister_РасчетыСКлиентами") in funcs
+    assert ("Post", "Document_ЗаказКлиента") in funcs and (
+        "Balance",
+        "AccumulationRegister_РасчетыСКлиентами",
+    ) in funcs
     assert ("SelectChanges", None) in funcs
     assert not any(p.get("Type") == "Edm.Decimal" for p in schema.iter(f"{EDM}Property"))
 
 
 def test_every_served_property_is_declared_in_metadata(onec: OneC) -> None:
     schema = ET.fromstring(onec.get("$metadata").content)[0][0]
-    declared = {t.get("Name"): {p.get("Name") for p in t.iter(f"{EDM}Property")}
-                for t in schema.iter(f"{EDM}EntityType")}
+    declared = {
+        t.get("Name"): {p.get("Name") for p in t.iter(f"{EDM}Property")}
+        for t in schema.iter(f"{EDM}EntityType")
+    }
     for entity in onec.ib.types:
         for row in onec.json(entity, **{"$top": "3"})["value"]:
             served = {k for k in row if "@" not in k}
@@ -69,7 +76,9 @@ def test_json_formats_follow_the_metadata_level(onec: OneC) -> None:
     assert "odata.metadata" not in bare and not any("@" in k for k in bare["value"][0])
     full = onec.json("Catalog_Контрагенты", **{"$top": "1", "$format": "application/json;odata=fullmetadata"})
     assert full["value"][0]["odata.type"] == "StandardODATA.Catalog_Контрагенты"
-    by_accept = onec.session.get(onec.root + "Catalog_Валюты", headers={"Accept": "application/json"}, timeout=10)
+    by_accept = onec.session.get(
+        onec.root + "Catalog_Валюты", headers={"Accept": "application/json"}, timeout=10
+    )
     assert by_accept.headers["Content-Type"].startswith("application/json") and by_accept.json()["value"]
     assert by_accept.headers["DataServiceVersion"] == "3.0"
 
@@ -88,7 +97,10 @@ def test_atom_is_the_default_format_with_typed_properties(onec: OneC) -> None:
 
 
 def test_percent_encoded_names_and_options_work(onec: OneC) -> None:
-    url = onec.root + "Catalog_%D0%92%D0%B0%D0%BB%D1%8E%D1%82%D1%8B?%24format=json&%24filter=Code%20eq%20%27643%27"
+    url = (
+        onec.root
+        + "Catalog_%D0%92%D0%B0%D0%BB%D1%8E%D1%82%D1%8B?%24format=json&%24filter=Code%20eq%20%27643%27"
+    )
     rows = onec.session.get(url, timeout=10).json()["value"]
     assert {r["Code"] for r in rows} == {"643"}
 
@@ -103,8 +115,9 @@ def test_unknown_or_unpublished_sets_are_404_and_names_are_case_sensitive(onec: 
 
 def test_basic_auth_decodes_cyrillic_user_names_as_utf8(onec: OneC) -> None:
     token = base64.b64encode("Администратор:sandbox".encode()).decode()
-    resp = requests.get(onec.root + "Catalog_Валюты?$format=json", headers={"Authorization": f"Basic {token}"},
-                        timeout=10)
+    resp = requests.get(
+        onec.root + "Catalog_Валюты?$format=json", headers={"Authorization": f"Basic {token}"}, timeout=10
+    )
     assert resp.status_code == 200
     denied = requests.get(onec.root + "Catalog_Валюты", timeout=10)
     assert denied.status_code == 401 and denied.headers["WWW-Authenticate"].startswith("Basic")
@@ -124,8 +137,11 @@ def test_rights_failures_are_401_code_20_per_entity(onec: OneC) -> None:
     assert user.get(onec.root + "Document_ЗаказКлиента?$format=json&$top=1", timeout=10).status_code == 200
     status, code, text = error_of(user.get(onec.root + "Catalog_Контрагенты?$format=json", timeout=10))
     assert (status, code) == (401, "20") and "прав" in text
-    resp = user.patch(onec.root + f"Document_ЗаказКлиента(guid'{onec.refs['order']}')?$format=json",
-                      json={"Комментарий": "x"}, timeout=10)
+    resp = user.patch(
+        onec.root + f"Document_ЗаказКлиента(guid'{onec.refs['order']}')?$format=json",
+        json={"Комментарий": "x"},
+        timeout=10,
+    )
     assert error_of(resp)[:2] == (401, "20")
 
 

@@ -8,13 +8,21 @@ ORDERS = "Document_ЗаказКлиента"
 
 
 def test_filter_grammar_and_error_codes(onec: OneC) -> None:
-    rows = onec.json(ORDERS, **{"$filter": f"Контрагент_Key eq guid'{onec.refs['counterparty']}' and "
-                                           "СуммаДокумента ge 25000 and Date ge datetime'2024-01-01T00:00:00'"})
+    rows = onec.json(
+        ORDERS,
+        **{
+            "$filter": f"Контрагент_Key eq guid'{onec.refs['counterparty']}' and "
+            "СуммаДокумента ge 25000 and Date ge datetime'2024-01-01T00:00:00'"
+        },
+    )
     assert [r["Ref_Key"] for r in rows["value"]] == [onec.refs["order"]]
     by_nav = onec.json(ORDERS, **{"$filter": "Контрагент/ИНН eq '7712345678'", "$select": "Ref_Key"})
     assert by_nav["value"] == [{"Ref_Key": onec.refs["order"]}]
     assert error_of(onec.get(ORDERS, **{"$format": "json", "$filter": "Нет eq 1"}))[:2] == (400, "10")
-    assert error_of(onec.get(ORDERS, **{"$format": "json", "$filter": "contains(Number,'1')"}))[:2] == (400, "21")
+    assert error_of(onec.get(ORDERS, **{"$format": "json", "$filter": "contains(Number,'1')"}))[:2] == (
+        400,
+        "21",
+    )
     assert error_of(onec.get(ORDERS, **{"$format": "json", "$filter": "Number eq"}))[:2] == (400, "14")
 
 
@@ -24,8 +32,14 @@ def test_select_variants(onec: OneC) -> None:
     no_tables = onec.json(ORDERS, **flt, **{"$select": "**"})["value"][0]
     assert "Товары" not in no_tables and "СуммаДокумента" in no_tables
     cols = onec.json(ORDERS, **flt, **{"$select": "Number,Товары/Номенклатура_Key"})["value"][0]
-    assert cols["Товары"][0] == {"Ref_Key": ref, "LineNumber": "1", "Номенклатура_Key": onec.refs["product_a"]}
-    pres = onec.json(ORDERS, **flt, **{"$select": "Number,Контрагент____Presentation,Presentation"})["value"][0]
+    assert cols["Товары"][0] == {
+        "Ref_Key": ref,
+        "LineNumber": "1",
+        "Номенклатура_Key": onec.refs["product_a"],
+    }
+    pres = onec.json(ORDERS, **flt, **{"$select": "Number,Контрагент____Presentation,Presentation"})["value"][
+        0
+    ]
     assert pres["Контрагент____Presentation"] == "ООО «Вектор-Снаб»"
     assert pres["Presentation"] == "Заказ клиента ЦБ00-000125 от 05.11.2024 10:15:32"
     assert error_of(onec.get(ORDERS, **{"$format": "json", "$select": "Нет"}))[:2] == (400, "10")
@@ -33,9 +47,13 @@ def test_select_variants(onec: OneC) -> None:
 
 def test_expand_navigation_and_composites(onec: OneC) -> None:
     ref = onec.refs["order"]
-    row = onec.json(ORDERS, **{"$filter": f"Ref_Key eq guid'{ref}'", "$expand": "Контрагент,Партнер"})["value"][0]
+    row = onec.json(ORDERS, **{"$filter": f"Ref_Key eq guid'{ref}'", "$expand": "Контрагент,Партнер"})[
+        "value"
+    ][0]
     assert row["Контрагент"]["ИНН"] == "7712345678" and row["Партнер"]["Description"] == "Вектор-Снаб"
-    invoices = onec.json("Document_СчетНаОплатуКлиенту", **{"$expand": "ДокументОснование", "$top": "1"})["value"]
+    invoices = onec.json("Document_СчетНаОплатуКлиенту", **{"$expand": "ДокументОснование", "$top": "1"})[
+        "value"
+    ]
     assert invoices[0]["ДокументОснование_Expanded"]["Ref_Key"] == invoices[0]["ДокументОснование"]
     one = onec.get(f"{ORDERS}(guid'{ref}')", **{"$format": "json", "$expand": "Контрагент"})
     assert error_of(one)[0] == 400
@@ -93,5 +111,6 @@ def test_tabular_section_sets_are_read_only(onec: OneC) -> None:
     one = onec.json(f"{ORDERS}_Товары(Ref_Key=guid'{onec.refs['order']}',LineNumber=2)")
     assert one["Номенклатура_Key"] == onec.refs["product_b"]
     assert error_of(onec.post(f"{ORDERS}_Товары", {"Количество": 1}))[:2] == (400, "13")
-    assert error_of(onec.get(f"{ORDERS}_Товары(Ref_Key=guid'{onec.refs['order']}')", **{"$format": "json"}))[:2] \
-        == (400, "7")
+    assert error_of(onec.get(f"{ORDERS}_Товары(Ref_Key=guid'{onec.refs['order']}')", **{"$format": "json"}))[
+        :2
+    ] == (400, "7")

@@ -10,10 +10,22 @@ ORDERS = "Document_ЗаказКлиента"
 
 
 def _draft(onec: OneC, **extra: object) -> dict[str, object]:
-    return {"Date": "2025-03-14T10:00:00", "Организация_Key": onec.refs["organization"],
-            "Контрагент_Key": onec.refs["counterparty"], "Партнер_Key": onec.refs["partner"],
-            "Товары": [{"Номенклатура_Key": onec.refs["product_a"], "Количество": "3", "Цена": "1500.00",
-                        "Сумма": "4500"}], "Неизвестное": 1, **extra}
+    return {
+        "Date": "2025-03-14T10:00:00",
+        "Организация_Key": onec.refs["organization"],
+        "Контрагент_Key": onec.refs["counterparty"],
+        "Партнер_Key": onec.refs["partner"],
+        "Товары": [
+            {
+                "Номенклатура_Key": onec.refs["product_a"],
+                "Количество": "3",
+                "Цена": "1500.00",
+                "Сумма": "4500",
+            }
+        ],
+        "Неизвестное": 1,
+        **extra,
+    }
 
 
 def test_post_creates_with_201_location_and_generated_keys(onec: OneC) -> None:
@@ -22,8 +34,13 @@ def test_post_creates_with_201_location_and_generated_keys(onec: OneC) -> None:
     body = resp.json()
     assert unquote(resp.headers["Location"]).endswith(f"{ORDERS}(guid'{body['Ref_Key']}')")
     assert body["Ref_Key"] == body["Ref_Key"].lower() and body["DataVersion"] and body["Posted"] is False
-    assert body["Number"].startswith("ЦБ00-") and body["СуммаДокумента"] == 4500  # from rows, numbers as strings
-    assert body["Товары"][0]["Количество"] == 3 and body["ОбъектРасчетов_Key"] != "00000000-0000-0000-0000-000000000000"
+    assert (
+        body["Number"].startswith("ЦБ00-") and body["СуммаДокумента"] == 4500
+    )  # from rows, numbers as strings
+    assert (
+        body["Товары"][0]["Количество"] == 3
+        and body["ОбъектРасчетов_Key"] != "00000000-0000-0000-0000-000000000000"
+    )
     assert "Неизвестное" not in body
 
 
@@ -40,20 +57,34 @@ def test_duplicate_key_wrong_type_and_missing_entity(onec: OneC) -> None:
 def test_patch_replaces_tabular_sections_whole_and_bumps_data_version(onec: OneC) -> None:
     ref = onec.refs["order"]
     before = onec.json(f"{ORDERS}(guid'{ref}')")
-    resp = onec.patch(f"{ORDERS}(guid'{ref}')", {"Товары": [{"Номенклатура_Key": onec.refs["product_b"],
-                                                              "Количество": 1, "Цена": 2000, "Сумма": 2000}]})
+    resp = onec.patch(
+        f"{ORDERS}(guid'{ref}')",
+        {
+            "Товары": [
+                {"Номенклатура_Key": onec.refs["product_b"], "Количество": 1, "Цена": 2000, "Сумма": 2000}
+            ]
+        },
+    )
     after = resp.json()
     assert resp.status_code == 200 and after["DataVersion"] != before["DataVersion"]
-    assert [(r["LineNumber"], r["Номенклатура_Key"]) for r in after["Товары"]] == [("1", onec.refs["product_b"])]
+    assert [(r["LineNumber"], r["Номенклатура_Key"]) for r in after["Товары"]] == [
+        ("1", onec.refs["product_b"])
+    ]
     assert after["Комментарий"] == before["Комментарий"] and after["Posted"] is True
 
 
 def test_put_replaces_and_delete_is_physical(onec: OneC) -> None:
     created = onec.post(ORDERS, _draft(onec)).json()
     key = f"{ORDERS}(guid'{created['Ref_Key']}')"
-    put = onec.session.put(onec.root + key + "?$format=json", json={
-        "Date": "2025-03-14T11:00:00", "Организация@odata.bind": f"Catalog_Организации(guid'{onec.refs['organization']}')",
-        "Комментарий": "заменён"}, timeout=10).json()
+    put = onec.session.put(
+        onec.root + key + "?$format=json",
+        json={
+            "Date": "2025-03-14T11:00:00",
+            "Организация@odata.bind": f"Catalog_Организации(guid'{onec.refs['organization']}')",
+            "Комментарий": "заменён",
+        },
+        timeout=10,
+    ).json()
     assert put["Организация_Key"] == onec.refs["organization"] and put["Товары"] == []
     assert put["Контрагент_Key"] == "00000000-0000-0000-0000-000000000000"
     assert onec.session.delete(onec.root + key, timeout=10).status_code == 204
@@ -75,12 +106,16 @@ def test_post_and_unpost_with_validation(onec: OneC) -> None:
 
 
 def test_business_errors_are_500_minus_one_in_russian(onec: OneC) -> None:
-    empty = onec.post(ORDERS, {"Date": "2025-03-14T10:00:00", "Организация_Key": onec.refs["organization"]}).json()
+    empty = onec.post(
+        ORDERS, {"Date": "2025-03-14T10:00:00", "Организация_Key": onec.refs["organization"]}
+    ).json()
     status, code, text = error_of(onec.post(f"{ORDERS}(guid'{empty['Ref_Key']}')/Post"))
     assert (status, code) == (500, "-1")
-    assert text.startswith(f"Не удалось провести \"Заказ клиента {empty['Number']} от 14.03.2025 10:00:00\"")
-    assert "Поле \"Контрагент\" не заполнено" in text and "\"Товары\"" in text
-    zero = onec.post(ORDERS, _draft(onec, Товары=[{"Номенклатура_Key": onec.refs["product_a"], "Количество": 0}]))
+    assert text.startswith(f'Не удалось провести "Заказ клиента {empty["Number"]} от 14.03.2025 10:00:00"')
+    assert 'Поле "Контрагент" не заполнено' in text and '"Товары"' in text
+    zero = onec.post(
+        ORDERS, _draft(onec, Товары=[{"Номенклатура_Key": onec.refs["product_a"], "Количество": 0}])
+    )
     assert "Количество" in error_of(onec.post(f"{ORDERS}(guid'{zero.json()['Ref_Key']}')/Post"))[2]
 
 
@@ -114,7 +149,10 @@ def test_if_match_is_ignored_unless_strict(onec: OneC) -> None:
 def test_data_load_mode_skips_business_logic(onec: OneC) -> None:
     header = {"1C_OData-DataLoadMode": "true"}
     loaded = onec.post(ORDERS, _draft(onec, СуммаДокумента=1), headers=header).json()
-    assert loaded["СуммаДокумента"] == 1 and loaded["ОбъектРасчетов_Key"] == "00000000-0000-0000-0000-000000000000"
+    assert (
+        loaded["СуммаДокумента"] == 1
+        and loaded["ОбъектРасчетов_Key"] == "00000000-0000-0000-0000-000000000000"
+    )
     onec.ib.closed_before = "2025-01-01T00:00:00"
     old = _draft(onec, Date="2024-12-31T10:00:00")
     assert error_of(onec.post(ORDERS, old))[:2] == (500, "-1")

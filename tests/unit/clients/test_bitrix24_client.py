@@ -21,7 +21,9 @@ from connector.ratelimit import OperatingPacer, RequestPacer
 HOOK = "https://portal.example/rest/1/hooksecret123/"
 
 
-def client(clock: ManualClock | None = None, auth: Any = None, pacer: RequestPacer | None = None) -> Bitrix24Client:
+def client(
+    clock: ManualClock | None = None, auth: Any = None, pacer: RequestPacer | None = None
+) -> Bitrix24Client:
     clock = clock or ManualClock()
     return Bitrix24Client(requests.Session(), auth or WebhookAuth(HOOK), clock, pacer)
 
@@ -32,8 +34,10 @@ def body(call: Any) -> dict[str, Any]:
 
 @responses.activate
 def test_posts_json_and_parses_envelope() -> None:
-    responses.post(HOOK + "crm.deal.list.json", json={"result": [{"ID": "1"}], "total": 51, "next": 50,
-                                                      "time": {"operating": 0.1}})
+    responses.post(
+        HOOK + "crm.deal.list.json",
+        json={"result": [{"ID": "1"}], "total": 51, "next": 50, "time": {"operating": 0.1}},
+    )
     reply = client().call("crm.deal.list", {"filter": {">ID": 0}, "select": ["ID"]})
     assert reply.result == [{"ID": "1"}] and reply.total == 51 and reply.next == 50
     sent = responses.calls[0].request
@@ -52,12 +56,18 @@ def test_rate_limited_reads_and_writes_are_retried_after_backoff() -> None:
     assert clock.monotonic() > before  # it waited through the clock, not by sleeping for real
 
 
-@pytest.mark.parametrize("failure", [
-    {"body": requests.ConnectionError("Connection aborted: reset by peer")},
-    {"body": requests.ReadTimeout("read timed out")},
-    {"json": {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}, "status": 500},
-    {"body": "<html><h1>502 Bad Gateway</h1></html>", "status": 502, "content_type": "text/html"},
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"body": requests.ConnectionError("Connection aborted: reset by peer")},
+        {"body": requests.ReadTimeout("read timed out")},
+        {
+            "json": {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"},
+            "status": 500,
+        },
+        {"body": "<html><h1>502 Bad Gateway</h1></html>", "status": 502, "content_type": "text/html"},
+    ],
+)
 @responses.activate
 def test_a_write_whose_reply_is_lost_is_never_retried(failure: dict[str, Any]) -> None:
     responses.post(HOOK + "crm.deal.add.json", **failure)
@@ -77,12 +87,19 @@ def test_reads_retry_transient_failures_then_give_up_with_a_clear_error() -> Non
 @responses.activate
 def test_error_codes_map_to_what_the_caller_should_do() -> None:
     responses.post(HOOK + "a.json", json={"error": "", "error_description": "Not found"}, status=400)
-    responses.post(HOOK + "b.json", json={"error": "INVALID_CREDENTIALS", "error_description": "Invalid request "
-                                                                                                "credentials"},
-                   status=401)
-    responses.post(HOOK + "c.json", json={"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"},
-                   status=404)
-    responses.post(HOOK + "d.json", json={"error": 0, "error_description": "Insufficient permissions"}, status=400)
+    responses.post(
+        HOOK + "b.json",
+        json={"error": "INVALID_CREDENTIALS", "error_description": "Invalid request credentials"},
+        status=401,
+    )
+    responses.post(
+        HOOK + "c.json",
+        json={"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"},
+        status=404,
+    )
+    responses.post(
+        HOOK + "d.json", json={"error": 0, "error_description": "Insufficient permissions"}, status=400
+    )
     c = client()
     with pytest.raises(RemoteRejected, match="Not found"):
         c.call("a")
@@ -99,8 +116,10 @@ def test_error_codes_map_to_what_the_caller_should_do() -> None:
 def test_operating_time_limit_pauses_only_that_method_until_reset() -> None:
     clock = ManualClock()
     reset = clock.now().timestamp() + 120
-    responses.post(HOOK + "crm.item.update.json", json={"result": True, "time": {
-        "operating": 470.0, "operating_reset_at": reset, "processing": 5.0}})
+    responses.post(
+        HOOK + "crm.item.update.json",
+        json={"result": True, "time": {"operating": 470.0, "operating_reset_at": reset, "processing": 5.0}},
+    )
     responses.post(HOOK + "crm.deal.get.json", json={"result": {"ID": "1"}, "time": {"operating": 1.0}})
     c = client(clock)
     c.call("crm.item.update", {"id": 1}, write=True)
@@ -115,7 +134,9 @@ def test_operating_time_limit_pauses_only_that_method_until_reset() -> None:
 def test_operating_pacer_waits_only_when_the_next_calls_would_overflow() -> None:
     clock = ManualClock()
     pacer = OperatingPacer(clock)
-    pacer.observe("m", {"operating": 100.0, "operating_reset_at": clock.now().timestamp() + 60, "processing": 1.0})
+    pacer.observe(
+        "m", {"operating": 100.0, "operating_reset_at": clock.now().timestamp() + 60, "processing": 1.0}
+    )
     pacer.wait({"m": 50})
     assert pacer.pauses == 0
     pacer.wait({"m": 400})
@@ -124,15 +145,33 @@ def test_operating_pacer_waits_only_when_the_next_calls_would_overflow() -> None
 
 @responses.activate
 def test_batch_accepts_php_quirks_and_retries_refused_commands_with_resolved_refs() -> None:
-    first = {"result": {"result": {"a0": 11}, "result_error": {"r0": {"error": "OPERATION_TIME_LIMIT",
-                                                                        "error_description": "blocked"}},
-                        "result_total": [], "result_next": [], "result_time": []}}
-    second = {"result": {"result": {"r0": True}, "result_error": [], "result_total": [], "result_next": [],
-                         "result_time": []}}
+    first = {
+        "result": {
+            "result": {"a0": 11},
+            "result_error": {"r0": {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked"}},
+            "result_total": [],
+            "result_next": [],
+            "result_time": [],
+        }
+    }
+    second = {
+        "result": {
+            "result": {"r0": True},
+            "result_error": [],
+            "result_total": [],
+            "result_next": [],
+            "result_time": [],
+        }
+    }
     responses.post(HOOK + "batch.json", json=first)
     responses.post(HOOK + "batch.json", json=second)
-    reply = client().batch({"a0": ("crm.deal.add", {"fields": {"TITLE": "x"}}),
-                            "r0": ("crm.deal.productrows.set", {"id": "$result[a0]", "rows": []})}, write=True)
+    reply = client().batch(
+        {
+            "a0": ("crm.deal.add", {"fields": {"TITLE": "x"}}),
+            "r0": ("crm.deal.productrows.set", {"id": "$result[a0]", "rows": []}),
+        },
+        write=True,
+    )
     assert reply.result == {"a0": 11, "r0": True} and reply.errors == {}
     resent = body(responses.calls[1])["cmd"]
     assert list(resent) == ["r0"] and "id=11" in resent["r0"]
@@ -140,8 +179,18 @@ def test_batch_accepts_php_quirks_and_retries_refused_commands_with_resolved_ref
 
 @responses.activate
 def test_batch_sections_that_php_turned_into_lists_keep_their_keys() -> None:
-    responses.post(HOOK + "batch.json", json={"result": {"result": [{"ID": "1"}, {"ID": "2"}], "result_error": [],
-                                                         "result_total": [], "result_next": [], "result_time": []}})
+    responses.post(
+        HOOK + "batch.json",
+        json={
+            "result": {
+                "result": [{"ID": "1"}, {"ID": "2"}],
+                "result_error": [],
+                "result_total": [],
+                "result_next": [],
+                "result_time": [],
+            }
+        },
+    )
     reply = client().batch({"0": ("crm.deal.get", {"id": 1}), "1": ("crm.deal.get", {"id": 2})})
     assert reply.result == {"0": {"ID": "1"}, "1": {"ID": "2"}} and reply.errors == {}
 
@@ -150,8 +199,18 @@ def test_batch_sections_that_php_turned_into_lists_keep_their_keys() -> None:
 def test_list_fast_chains_fifty_sublists_per_request() -> None:
     page = [{"ID": str(i)} for i in range(1, 51)]
     short = [{"ID": "51"}]
-    responses.post(HOOK + "batch.json", json={"result": {"result": {"p0": page, "p1": short}, "result_error": [],
-                                                         "result_total": [], "result_next": [], "result_time": []}})
+    responses.post(
+        HOOK + "batch.json",
+        json={
+            "result": {
+                "result": {"p0": page, "p1": short},
+                "result_error": [],
+                "result_total": [],
+                "result_next": [],
+                "result_time": [],
+            }
+        },
+    )
     pages = list(client().list_fast("crm.deal.list", {"CATEGORY_ID": 0}, ["ID"]))
     assert [len(p) for p in pages] == [50, 1]
     cmd = body(responses.calls[0])["cmd"]
@@ -177,18 +236,36 @@ TOKEN_URL = "https://oauth.example/oauth/token/"
 
 
 def oauth(tmp_path: Path) -> OAuthAuth:
-    return OAuthAuth(PORTAL, "app.1", "clientsecret42", "refresh-0", TOKEN_URL, tmp_path / "oauth.json",
-                     ManualClock())
+    return OAuthAuth(
+        PORTAL, "app.1", "clientsecret42", "refresh-0", TOKEN_URL, tmp_path / "oauth.json", ManualClock()
+    )
 
 
 @responses.activate
 def test_oauth_refreshes_once_on_expired_token_and_persists_the_rotated_refresh_token(tmp_path: Path) -> None:
-    responses.get(TOKEN_URL, json={"access_token": "acc-1", "refresh_token": "refresh-1", "expires_in": 3600,
-                                   "client_endpoint": PORTAL})
-    responses.get(TOKEN_URL, json={"access_token": "acc-2", "refresh_token": "refresh-2", "expires_in": 3600,
-                                   "client_endpoint": PORTAL})
-    responses.post(PORTAL + "crm.deal.get.json", json={"error": "expired_token", "error_description":
-                                                       "The access token provided has expired"}, status=401)
+    responses.get(
+        TOKEN_URL,
+        json={
+            "access_token": "acc-1",
+            "refresh_token": "refresh-1",
+            "expires_in": 3600,
+            "client_endpoint": PORTAL,
+        },
+    )
+    responses.get(
+        TOKEN_URL,
+        json={
+            "access_token": "acc-2",
+            "refresh_token": "refresh-2",
+            "expires_in": 3600,
+            "client_endpoint": PORTAL,
+        },
+    )
+    responses.post(
+        PORTAL + "crm.deal.get.json",
+        json={"error": "expired_token", "error_description": "The access token provided has expired"},
+        status=401,
+    )
     responses.post(PORTAL + "crm.deal.get.json", json={"result": {"ID": "5"}})
     auth = oauth(tmp_path)
     c = client(auth=auth)
@@ -205,7 +282,9 @@ def test_oauth_refreshes_once_on_expired_token_and_persists_the_rotated_refresh_
 
 @responses.activate
 def test_oauth_invalid_grant_stops_with_advice(tmp_path: Path) -> None:
-    responses.get(TOKEN_URL, json={"error": "invalid_grant", "error_description": "Invalid grant"}, status=400)
+    responses.get(
+        TOKEN_URL, json={"error": "invalid_grant", "error_description": "Invalid grant"}, status=400
+    )
     with pytest.raises(AuthError, match="authorize the application again"):
         client(auth=oauth(tmp_path)).call("crm.deal.get", {"id": 1})
 
@@ -214,10 +293,14 @@ def test_oauth_invalid_grant_stops_with_advice(tmp_path: Path) -> None:
 def test_concurrent_expiries_refresh_only_once(tmp_path: Path) -> None:
     auth = oauth(tmp_path)
     auth.access_token = "old"
-    responses.get(TOKEN_URL, json={"access_token": "new", "refresh_token": "refresh-1", "client_endpoint": PORTAL})
+    responses.get(
+        TOKEN_URL, json={"access_token": "new", "refresh_token": "refresh-1", "client_endpoint": PORTAL}
+    )
     session = requests.Session()
     results = []
-    threads = [threading.Thread(target=lambda: results.append(auth.refresh(session, "old"))) for _ in range(5)]
+    threads = [
+        threading.Thread(target=lambda: results.append(auth.refresh(session, "old"))) for _ in range(5)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -228,16 +311,36 @@ def test_concurrent_expiries_refresh_only_once(tmp_path: Path) -> None:
 
 @responses.activate
 def test_a_command_that_depends_on_a_refused_one_is_sent_again_with_it() -> None:
-    first = {"result": {"result": [], "result_error": {
-        "a0": {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked"},
-        "r0": {"error": "", "error_description": "ID is not defined or invalid"}},
-        "result_total": [], "result_next": [], "result_time": []}}
-    second = {"result": {"result": {"a0": 7, "r0": True}, "result_error": [], "result_total": [],
-                         "result_next": [], "result_time": []}}
+    first = {
+        "result": {
+            "result": [],
+            "result_error": {
+                "a0": {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked"},
+                "r0": {"error": "", "error_description": "ID is not defined or invalid"},
+            },
+            "result_total": [],
+            "result_next": [],
+            "result_time": [],
+        }
+    }
+    second = {
+        "result": {
+            "result": {"a0": 7, "r0": True},
+            "result_error": [],
+            "result_total": [],
+            "result_next": [],
+            "result_time": [],
+        }
+    }
     responses.post(HOOK + "batch.json", json=first)
     responses.post(HOOK + "batch.json", json=second)
-    reply = client().batch({"a0": ("crm.deal.add", {"fields": {}}),
-                            "r0": ("crm.deal.productrows.set", {"id": "$result[a0]", "rows": []})}, write=True)
+    reply = client().batch(
+        {
+            "a0": ("crm.deal.add", {"fields": {}}),
+            "r0": ("crm.deal.productrows.set", {"id": "$result[a0]", "rows": []}),
+        },
+        write=True,
+    )
     assert reply.result == {"a0": 7, "r0": True} and reply.errors == {}
     assert sorted(body(responses.calls[1])["cmd"]) == ["a0", "r0"]
 

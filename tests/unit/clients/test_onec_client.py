@@ -22,13 +22,18 @@ MSK = ZoneInfo("Europe/Moscow")
 
 
 def client() -> ODataClient:
-    return ODataClient(requests.Session(), BASE, "Администратор", "пароль", MSK, ManualClock(), max_attempts=3)
+    return ODataClient(
+        requests.Session(), BASE, "Администратор", "пароль", MSK, ManualClock(), max_attempts=3
+    )
 
 
 def test_literals_escape_user_data() -> None:
     assert literal("O'Reilly & Co", MSK) == "'O''Reilly & Co'"
     assert literal("ООО «Ромашка»", MSK) == "'ООО «Ромашка»'"
-    assert literal(Guid("0CC1A3F0-9A1B-11EF-8F2A-00155D0A1B01"), MSK) == "guid'0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01'"
+    assert (
+        literal(Guid("0CC1A3F0-9A1B-11EF-8F2A-00155D0A1B01"), MSK)
+        == "guid'0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01'"
+    )
     assert literal(datetime(2024, 1, 1, 21, 0, tzinfo=UTC), MSK) == "datetime'2024-01-02T00:00:00'"
     assert literal(True, MSK) == "true" and literal(10.5, MSK) == "10.5"
     with pytest.raises(ValueError):
@@ -45,14 +50,18 @@ def test_filter_builder_composes_only_safe_parts() -> None:
     f = F(MSK)
     text = F.and_(f.eq("Posted", True), f.any_of("Number", ["ЦБ-1", "x' or true or 'y"]))
     assert text == "Posted eq true and (Number eq 'ЦБ-1' or Number eq 'x'' or true or ''y')"
-    assert f.cast_eq("ЗаказКлиента", "0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01", "Document_ЗаказКлиента") == \
-        "ЗаказКлиента eq cast(guid'0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01', 'Document_ЗаказКлиента')"
+    assert (
+        f.cast_eq("ЗаказКлиента", "0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01", "Document_ЗаказКлиента")
+        == "ЗаказКлиента eq cast(guid'0cc1a3f0-9a1b-11ef-8f2a-00155d0a1b01', 'Document_ЗаказКлиента')"
+    )
 
 
 @responses.activate
 def test_cyrillic_basic_auth_is_utf8_and_options_are_percent_encoded() -> None:
-    responses.get(BASE + "Document_%D0%97%D0%B0%D0%BA%D0%B0%D0%B7%D0%9A%D0%BB%D0%B8%D0%B5%D0%BD%D1%82%D0%B0",
-                  json={"value": [{"Ref_Key": "x"}]})
+    responses.get(
+        BASE + "Document_%D0%97%D0%B0%D0%BA%D0%B0%D0%B7%D0%9A%D0%BB%D0%B8%D0%B5%D0%BD%D1%82%D0%B0",
+        json={"value": [{"Ref_Key": "x"}]},
+    )
     rows = client().query("Document_ЗаказКлиента", filter="Number eq 'А 1'", top=5)
     assert rows == [{"Ref_Key": "x"}]
     request = responses.calls[0].request
@@ -68,8 +77,9 @@ def test_pages_until_a_short_page_with_a_stable_order() -> None:
         responses.get(BASE + "Catalog_X", json={"value": chunk})
     pages = list(client().pages("Catalog_X", filter=None, orderby="Ref_Key", page_size=2))
     assert [skip for skip, _ in pages] == [0, 2, 4]
-    assert "$skip=2" in unquote(responses.calls[1].request.url) and "$orderby=Ref_Key" in \
-        unquote(responses.calls[1].request.url)
+    assert "$skip=2" in unquote(responses.calls[1].request.url) and "$orderby=Ref_Key" in unquote(
+        responses.calls[1].request.url
+    )
 
 
 @responses.activate
@@ -78,22 +88,52 @@ def test_count_strips_the_bom() -> None:
     assert client().count("Catalog_X") == 19
 
 
-@pytest.mark.parametrize(("status", "payload", "content_type", "error"), [
-    (404, {"odata.error": {"code": "9", "message": {"lang": "ru", "value": "Экземпляр сущности не найден"}}},
-     "application/json", RemoteRejected),
-    (400, {"odata.error": {"code": "14", "message": {"lang": "ru", "value": "Ошибка разбора"}}},
-     "application/json", StopRun),
-    (400, {"odata.error": {"code": "21", "message": {"lang": "ru", "value": "tolower"}}}, "application/json", StopRun),
-    (401, {"odata.error": {"code": "20", "message": {"lang": "ru", "value": "Нарушение прав доступа"}}},
-     "application/json", AuthError),
-    (500, {"odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Не удалось провести"}}},
-     "application/json", RemoteRejected),
-    (200, "<html><body>Ошибка авторизации</body></html>", "text/html", AuthError),
-    (503, "<html>Service Unavailable</html>", "text/html", TransientError),
-])
+@pytest.mark.parametrize(
+    ("status", "payload", "content_type", "error"),
+    [
+        (
+            404,
+            {
+                "odata.error": {
+                    "code": "9",
+                    "message": {"lang": "ru", "value": "Экземпляр сущности не найден"},
+                }
+            },
+            "application/json",
+            RemoteRejected,
+        ),
+        (
+            400,
+            {"odata.error": {"code": "14", "message": {"lang": "ru", "value": "Ошибка разбора"}}},
+            "application/json",
+            StopRun,
+        ),
+        (
+            400,
+            {"odata.error": {"code": "21", "message": {"lang": "ru", "value": "tolower"}}},
+            "application/json",
+            StopRun,
+        ),
+        (
+            401,
+            {"odata.error": {"code": "20", "message": {"lang": "ru", "value": "Нарушение прав доступа"}}},
+            "application/json",
+            AuthError,
+        ),
+        (
+            500,
+            {"odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Не удалось провести"}}},
+            "application/json",
+            RemoteRejected,
+        ),
+        (200, "<html><body>Ошибка авторизации</body></html>", "text/html", AuthError),
+        (503, "<html>Service Unavailable</html>", "text/html", TransientError),
+    ],
+)
 @responses.activate
-def test_errors_map_to_what_the_caller_should_do(status: int, payload: object, content_type: str,
-                                                 error: type[Exception]) -> None:
+def test_errors_map_to_what_the_caller_should_do(
+    status: int, payload: object, content_type: str, error: type[Exception]
+) -> None:
     if isinstance(payload, dict):
         responses.get(BASE + "Catalog_X", json=payload, status=status)
     else:
@@ -125,7 +165,10 @@ EDMX = """<?xml version="1.0"?><edmx:Edmx xmlns:edmx="http://schemas.microsoft.c
 def test_metadata_is_fetched_once_and_resolves_profile_names() -> None:
     responses.get(BASE + "$metadata", body=EDMX.encode(), content_type="application/xml")
     c = client()
-    assert c.metadata.resolve("Document_ЗаказКлиента", "СтавкаНДС_Key", "СтавкаНДС", table="Товары") == "СтавкаНДС"
+    assert (
+        c.metadata.resolve("Document_ЗаказКлиента", "СтавкаНДС_Key", "СтавкаНДС", table="Товары")
+        == "СтавкаНДС"
+    )
     assert c.metadata.has("Document_ЗаказКлиента", "СуммаДокумента")
     from connector.errors import ConfigError
 

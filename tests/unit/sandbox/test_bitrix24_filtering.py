@@ -32,23 +32,71 @@ FIELDS = {
 
 # Legacy crm.deal.* records: every scalar is a string, empty links are null.
 DEALS: list[dict[str, Any]] = [
-    {"ID": "5", "TITLE": "Deal #5", "STAGE_ID": "NEW", "OPPORTUNITY": "1000.00", "COMPANY_ID": "9",
-     "CONTACT_ID": "3", "ASSIGNED_BY_ID": "1", "CATEGORY_ID": "0", "CURRENCY_ID": "RUB", "OPENED": "Y",
-     "DATE_MODIFY": "2024-01-15T10:20:30+03:00", "BEGINDATE": "2024-01-15T03:00:00+03:00", "ORIGIN_ID": "guid-a",
-     "UF_CRM_FLAG": "1", "UF_CRM_KIND": "45", "UF_CRM_TAGS": ["a", "b"]},
-    {"ID": "410", "TITLE": "Поставка 100% & co", "STAGE_ID": "WON", "OPPORTUNITY": "19999.99", "COMPANY_ID": "0",
-     "CONTACT_ID": None, "ASSIGNED_BY_ID": "7", "CATEGORY_ID": "2", "CURRENCY_ID": "EUR", "OPENED": "N",
-     "DATE_MODIFY": "2024-01-15T10:20:31+03:00", "BEGINDATE": "2024-01-16T03:00:00+03:00", "ORIGIN_ID": "guid-b",
-     "UF_CRM_FLAG": "0", "UF_CRM_KIND": "46", "UF_CRM_TAGS": ["c"]},
-    {"ID": "41", "TITLE": "", "STAGE_ID": "C2:NEW", "OPPORTUNITY": "5", "COMPANY_ID": None,
-     "CONTACT_ID": None, "ASSIGNED_BY_ID": "1", "CATEGORY_ID": "2", "CURRENCY_ID": "RUB", "OPENED": "Y",
-     "DATE_MODIFY": "2024-01-16T00:00:00+03:00", "BEGINDATE": None, "ORIGIN_ID": None,
-     "UF_CRM_FLAG": None, "UF_CRM_KIND": None, "UF_CRM_TAGS": []},
+    {
+        "ID": "5",
+        "TITLE": "Deal #5",
+        "STAGE_ID": "NEW",
+        "OPPORTUNITY": "1000.00",
+        "COMPANY_ID": "9",
+        "CONTACT_ID": "3",
+        "ASSIGNED_BY_ID": "1",
+        "CATEGORY_ID": "0",
+        "CURRENCY_ID": "RUB",
+        "OPENED": "Y",
+        "DATE_MODIFY": "2024-01-15T10:20:30+03:00",
+        "BEGINDATE": "2024-01-15T03:00:00+03:00",
+        "ORIGIN_ID": "guid-a",
+        "UF_CRM_FLAG": "1",
+        "UF_CRM_KIND": "45",
+        "UF_CRM_TAGS": ["a", "b"],
+    },
+    {
+        "ID": "410",
+        "TITLE": "Поставка 100% & co",
+        "STAGE_ID": "WON",
+        "OPPORTUNITY": "19999.99",
+        "COMPANY_ID": "0",
+        "CONTACT_ID": None,
+        "ASSIGNED_BY_ID": "7",
+        "CATEGORY_ID": "2",
+        "CURRENCY_ID": "EUR",
+        "OPENED": "N",
+        "DATE_MODIFY": "2024-01-15T10:20:31+03:00",
+        "BEGINDATE": "2024-01-16T03:00:00+03:00",
+        "ORIGIN_ID": "guid-b",
+        "UF_CRM_FLAG": "0",
+        "UF_CRM_KIND": "46",
+        "UF_CRM_TAGS": ["c"],
+    },
+    {
+        "ID": "41",
+        "TITLE": "",
+        "STAGE_ID": "C2:NEW",
+        "OPPORTUNITY": "5",
+        "COMPANY_ID": None,
+        "CONTACT_ID": None,
+        "ASSIGNED_BY_ID": "1",
+        "CATEGORY_ID": "2",
+        "CURRENCY_ID": "RUB",
+        "OPENED": "Y",
+        "DATE_MODIFY": "2024-01-16T00:00:00+03:00",
+        "BEGINDATE": None,
+        "ORIGIN_ID": None,
+        "UF_CRM_FLAG": None,
+        "UF_CRM_KIND": None,
+        "UF_CRM_TAGS": [],
+    },
 ]
 
 
-def ids(filter: Any, *, strict: bool = False, records: list[dict[str, Any]] | None = None,
-        fields: dict[str, str] | None = None, **kwargs: Any) -> list[str]:
+def ids(
+    filter: Any,
+    *,
+    strict: bool = False,
+    records: list[dict[str, Any]] | None = None,
+    fields: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> list[str]:
     predicate = compile_filter(filter, fields or FIELDS, strict=strict, **kwargs)
     return [str(r.get("ID", r.get("id"))) for r in (DEALS if records is None else records) if predicate(r)]
 
@@ -112,7 +160,10 @@ def test_integer_filter_values_are_read_like_php_intval() -> None:
 
 
 def test_typed_records_from_crm_item_work_too() -> None:
-    items = [{"id": 253, "opportunity": 19000, "stageId": "NEW"}, {"id": 9, "opportunity": 1.5, "stageId": "WON"}]
+    items = [
+        {"id": 253, "opportunity": 19000, "stageId": "NEW"},
+        {"id": 9, "opportunity": 1.5, "stageId": "WON"},
+    ]
     fields = {"id": "integer", "opportunity": "double", "stageId": "crm_status"}
     assert ids({">id": "10"}, records=items, fields=fields, strict=True) == ["253"]
     assert ids({"STAGEID": "won"}, records=items, fields=fields, strict=True) == ["9"]
@@ -245,7 +296,9 @@ def test_date_filters_compare_days(filter: dict[str, Any], expected: list[str]) 
 
 def test_date_fields_use_the_rendered_day_of_shifted_midnight() -> None:
     records = [{"ID": "1", "BEGINDATE": "2024-08-30T02:00:00+02:00"}]
-    assert ids({"BEGINDATE": "2024-08-30"}, records=records, portal_offset=dt.timezone(dt.timedelta(hours=2))) == ["1"]
+    assert ids(
+        {"BEGINDATE": "2024-08-30"}, records=records, portal_offset=dt.timezone(dt.timedelta(hours=2))
+    ) == ["1"]
 
 
 # -- logic ----------------------------------------------------------------------------------------------------
@@ -295,8 +348,14 @@ def test_unknown_logic() -> None:
 
 @pytest.mark.parametrize(
     "filter",
-    [{"%STAGE_ID": "zzz"}, {"=%COMPANY_ID": "9%"}, {"%CONTACT_ID": "nothing"}, {"!%ASSIGNED_BY_ID": "1"},
-     {"%=STAGE_ID": "x"}, {"!=%STAGE_ID": "%"}],
+    [
+        {"%STAGE_ID": "zzz"},
+        {"=%COMPANY_ID": "9%"},
+        {"%CONTACT_ID": "nothing"},
+        {"!%ASSIGNED_BY_ID": "1"},
+        {"%=STAGE_ID": "x"},
+        {"!=%STAGE_ID": "%"},
+    ],
 )
 @pytest.mark.parametrize("strict", [False, True])
 def test_like_on_status_and_link_fields_is_ignored(filter: dict[str, Any], strict: bool) -> None:
@@ -397,7 +456,10 @@ def test_sort_does_not_mutate_input() -> None:
 def test_bad_order_direction(direction: Any) -> None:
     with pytest.raises(FilterError) as err:
         sort_records(DEALS, {"ID": direction}, FIELDS)
-    assert (err.value.code, err.value.message) == ("ERROR_ARGUMENT", "Order direction should be one of {ASC|DESC}")
+    assert (err.value.code, err.value.message) == (
+        "ERROR_ARGUMENT",
+        "Order direction should be one of {ASC|DESC}",
+    )
 
 
 def test_bad_direction_on_an_unknown_field_still_fails() -> None:
@@ -413,8 +475,14 @@ def test_order_must_be_an_array() -> None:
 
 # -- apply_select ---------------------------------------------------------------------------------------------
 
-RECORD = {"ID": "5", "TITLE": "Deal", "STAGE_ID": "NEW", "UF_CRM_A": "1", "UF_CRM_B": None,
-          "PHONE": [{"VALUE": "+7"}]}
+RECORD = {
+    "ID": "5",
+    "TITLE": "Deal",
+    "STAGE_ID": "NEW",
+    "UF_CRM_A": "1",
+    "UF_CRM_B": None,
+    "PHONE": [{"VALUE": "+7"}],
+}
 STANDARD = ["ID", "TITLE", "STAGE_ID", "UF_CRM_A"]
 
 

@@ -33,9 +33,14 @@ from connector.sandbox.bitrix24.php import (
         ("a[b]=1&a=2", {"a": "2"}),
         ("a=1&a[b]=2", {"a": {"b": "2"}}),
         ("a[b]=1&a[b][c]=2", {"a": {"b": {"c": "2"}}}),
-        ("filter[%3EDATE_MODIFY]=2024-01-15T10%3A20%3A30%2B03%3A00",
-         {"filter": {">DATE_MODIFY": "2024-01-15T10:20:30+03:00"}}),
-        ("filter[>DATE_MODIFY]=2024-01-15T10:20:30+03:00", {"filter": {">DATE_MODIFY": "2024-01-15T10:20:30 03:00"}}),
+        (
+            "filter[%3EDATE_MODIFY]=2024-01-15T10%3A20%3A30%2B03%3A00",
+            {"filter": {">DATE_MODIFY": "2024-01-15T10:20:30+03:00"}},
+        ),
+        (
+            "filter[>DATE_MODIFY]=2024-01-15T10:20:30+03:00",
+            {"filter": {">DATE_MODIFY": "2024-01-15T10:20:30 03:00"}},
+        ),
         ("filter%5B%3EID%5D=5", {"filter": {">ID": "5"}}),
         ("v=a+b%2Bc%26d%25", {"v": "a b+c&d%"}),
         ("v=%D0%A1%D1%87%D1%91%D1%82", {"v": "Счёт"}),
@@ -140,27 +145,37 @@ def test_merge_params_body_wins_at_top_level_only() -> None:
 JSON_BODY = json.dumps({"filter": {">DATE_MODIFY": "2024-01-15T10:20:30+03:00"}, "select": ["ID"]}).encode()
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", " application/json ;x"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", " application/json ;x"]
+)
 def test_parse_body_json(content_type: str) -> None:
     assert parse_body(content_type, JSON_BODY) == {
-        "filter": {">DATE_MODIFY": "2024-01-15T10:20:30+03:00"}, "select": ["ID"],
+        "filter": {">DATE_MODIFY": "2024-01-15T10:20:30+03:00"},
+        "select": ["ID"],
     }
 
 
-@pytest.mark.parametrize("content_type", ["text/json", "application/json-patch", None, "Application/JSON", ""])
+@pytest.mark.parametrize(
+    "content_type", ["text/json", "application/json-patch", None, "Application/JSON", ""]
+)
 def test_parse_body_non_exact_json_type_goes_through_parse_str(content_type: str | None) -> None:
     parsed = parse_body(content_type, JSON_BODY)
     assert "filter" not in parsed and "select" not in parsed
     assert parse_body(content_type, b"id=5&fields[TITLE]=A%26B") == {"id": "5", "fields": {"TITLE": "A&B"}}
 
 
-@pytest.mark.parametrize("raw", [b"{bad json", b"", b"NaN", b'{"a": NaN}', b"\xff\xfe", b'"text"', b"42", b"null"])
+@pytest.mark.parametrize(
+    "raw", [b"{bad json", b"", b"NaN", b'{"a": NaN}', b"\xff\xfe", b'"text"', b"42", b"null"]
+)
 def test_parse_body_invalid_or_scalar_json_is_empty(raw: bytes) -> None:
     assert parse_body("application/json", raw) == {}
 
 
 def test_parse_body_json_list_becomes_positional_params() -> None:
-    assert parse_body("application/json", b'[123, {"POST_MESSAGE": "hi"}]') == {"0": 123, "1": {"POST_MESSAGE": "hi"}}
+    assert parse_body("application/json", b'[123, {"POST_MESSAGE": "hi"}]') == {
+        "0": 123,
+        "1": {"POST_MESSAGE": "hi"},
+    }
 
 
 def test_parse_body_form_urlencoded() -> None:
@@ -174,20 +189,25 @@ def _multipart(boundary: str, parts: list[tuple[str, bytes, str]]) -> bytes:
     chunks = []
     for disposition, payload, extra in parts:
         chunks.append(
-            f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n{extra}\r\n".encode() + payload + b"\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n{extra}\r\n".encode()
+            + payload
+            + b"\r\n"
         )
     return b"".join(chunks) + f"--{boundary}--\r\n".encode()
 
 
 def test_parse_body_multipart_with_brackets_cyrillic_and_files() -> None:
-    raw = _multipart("b0undary", [
-        ('name="fields[TITLE]"', "Счёт №1\r\nвторая строка".encode(), ""),
-        ('name="fields[PHONE][0][VALUE]"', b"+7 999 & 100%", ""),
-        ('name="select[]"', b"ID", ""),
-        ('name="select[]"', b"TITLE", ""),
-        ('name="upload"; filename="a.txt"', b"file body", "Content-Type: text/plain\r\n"),
-        ('name="cp1251"', "Тест".encode("cp1251"), "Content-Type: text/plain; charset=windows-1251\r\n"),
-    ])
+    raw = _multipart(
+        "b0undary",
+        [
+            ('name="fields[TITLE]"', "Счёт №1\r\nвторая строка".encode(), ""),
+            ('name="fields[PHONE][0][VALUE]"', b"+7 999 & 100%", ""),
+            ('name="select[]"', b"ID", ""),
+            ('name="select[]"', b"TITLE", ""),
+            ('name="upload"; filename="a.txt"', b"file body", "Content-Type: text/plain\r\n"),
+            ('name="cp1251"', "Тест".encode("cp1251"), "Content-Type: text/plain; charset=windows-1251\r\n"),
+        ],
+    )
     assert parse_body("multipart/form-data; boundary=b0undary", raw) == {
         "fields": {"TITLE": "Счёт №1\r\nвторая строка", "PHONE": {"0": {"VALUE": "+7 999 & 100%"}}},
         "select": {"0": "ID", "1": "TITLE"},
@@ -301,8 +321,18 @@ def test_substitute_with_empty_accumulators() -> None:
 
 @pytest.mark.parametrize(
     ("number", "text"),
-    [(5, "5"), (-12, "-12"), (1.5, "1.5"), (100.0, "100"), (0.1 + 0.2, "0.3"), (1e20, "1.0E+20"),
-     (1.5e-7, "1.5E-7"), (-0.0, "-0"), (float("inf"), "INF"), (float("nan"), "NAN")],
+    [
+        (5, "5"),
+        (-12, "-12"),
+        (1.5, "1.5"),
+        (100.0, "100"),
+        (0.1 + 0.2, "0.3"),
+        (1e20, "1.0E+20"),
+        (1.5e-7, "1.5E-7"),
+        (-0.0, "-0"),
+        (float("inf"), "INF"),
+        (float("nan"), "NAN"),
+    ],
 )
 def test_php_number_string(number: float, text: str) -> None:
     assert php_number_string(number) == text
