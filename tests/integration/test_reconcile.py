@@ -173,6 +173,7 @@ def test_a_config_without_the_money_flow_is_a_config_error(box: Any, conn: Conne
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(5400)  # the 5,000-order money backfill alone takes far longer than the default 300 s
 def test_5000_orders_zero_drift_then_injected_drift_found_and_repaired(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
