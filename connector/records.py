@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,3 +68,20 @@ class Outcome:
     error: str | None = None
     label: str = ""
     deferred: bool = False
+
+
+def skip_outcomes(actions: Iterable[Action]) -> list[Outcome]:
+    """Outcomes of the actions planned as skips: nothing is written, the version is remembered."""
+    return [
+        Outcome(
+            a.record.key,
+            "skip",
+            "skipped",
+            a.target_id,
+            a.record.hash,
+            a.record.version,
+            label=a.record.label,
+        )
+        for a in actions
+        if a.kind == "skip"
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.errors import OutcomeUnknown, RecordError
 from connector.mapping.schema import ExternalKey
-from connector.records import Action, Outcome
+from connector.records import Action, Outcome, skip_outcomes
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -27,19 +27,7 @@ class DealWriter:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Write every create/update; skips pass through. OutcomeUnknown propagates for the engine to recover."""
-        outcomes = [
-            Outcome(
-                a.record.key,
-                "skip",
-                "skipped",
-                a.target_id,
-                a.record.hash,
-                a.record.version,
-                label=a.record.label,
-            )
-            for a in actions
-            if a.kind == "skip"
-        ]
+        outcomes = skip_outcomes(actions)
         writes = [a for a in actions if a.kind != "skip"]
         lost: OutcomeUnknown | None = None
         for i in range(0, len(writes), self.batch_size):

@@ -30,7 +30,7 @@ from connector.flows.counterparties_model import (
 )
 from connector.logs import get_logger
 from connector.mapping.schema import ExternalKey, MatchRule
-from connector.records import Action, Outcome
+from connector.records import Action, Outcome, skip_outcomes
 
 log = get_logger(__name__)
 PARAMS = {"REGISTER_SONET_EVENT": "N"}
@@ -87,19 +87,7 @@ class CounterpartyWriter:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Recognise, then create/adopt/update every write action; skips pass through."""
-        outcomes = [
-            Outcome(
-                a.record.key,
-                "skip",
-                "skipped",
-                a.target_id,
-                a.record.hash,
-                a.record.version,
-                label=a.record.label,
-            )
-            for a in actions
-            if a.kind == "skip"
-        ]
+        outcomes = skip_outcomes(actions)
         parties: list[Party] = []
         for a in actions:
             if a.kind == "skip":

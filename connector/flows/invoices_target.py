@@ -16,7 +16,7 @@ from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
 from connector.logs import get_logger
 from connector.mapping.schema import Mapping
-from connector.records import Action, Outcome
+from connector.records import Action, Outcome, skip_outcomes
 
 log = get_logger(__name__)
 SMART_INVOICE = 31
@@ -147,19 +147,7 @@ class InvoiceTarget:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Write creates and updates; skips pass through. OutcomeUnknown propagates (with what was settled)."""
-        outcomes = [
-            Outcome(
-                a.record.key,
-                "skip",
-                "skipped",
-                a.target_id,
-                a.record.hash,
-                a.record.version,
-                label=a.record.label,
-            )
-            for a in actions
-            if a.kind == "skip"
-        ]
+        outcomes = skip_outcomes(actions)
         units: list[tuple[Action, dict[str, Command]]] = []
         for n, action in enumerate(a for a in actions if a.kind != "skip"):
             try:

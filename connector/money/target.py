@@ -19,7 +19,7 @@ from connector.logs import get_logger
 from connector.mapping.conditions import holds
 from connector.mapping.engine import FACTS, PAYMENTS
 from connector.mapping.schema import Mapping
-from connector.records import Action, Outcome, content_hash
+from connector.records import Action, Outcome, content_hash, skip_outcomes
 
 log = get_logger(__name__)
 STAGE = "STAGE_ID"
@@ -124,19 +124,7 @@ class MoneyTarget:
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Skips pass through; the rest go 20 orders at a time. A lost reply is raised with what was settled."""
-        outcomes = [
-            Outcome(
-                a.record.key,
-                "skip",
-                "skipped",
-                a.target_id,
-                a.record.hash,
-                a.record.version,
-                label=a.record.label,
-            )
-            for a in actions
-            if a.kind == "skip"
-        ]
+        outcomes = skip_outcomes(actions)
         live = [a for a in actions if a.kind != "skip"]
         deals = self.find([a.record.key for a in live])
         current = self._current(sorted(set(deals.values()))) if live else {}
