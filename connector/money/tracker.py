@@ -1,0 +1,163 @@
+"""Which orders a change in 1C touches: a tracker of watched documents, shared by the money and invoices flows.
+
+1C has no change feed, and an order's money facts change through documents that never touch the order itself. The
+tracker (ledger flow `<flow>:docs`) remembers every watched document's DataVersion and the orders it points at; a
+document that is new, re-posted, un-posted, edited or re-pointed — or, on a full scan, deleted outright — marks its
+orders (the ones it points at now and the ones it pointed at before) for a look. A document is remembered only after
+the caller has committed the orders it marked, so a crash in between makes the next cycle look again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from connector.ledger import Ledger
+from connector.money.facts import ORDER, SHIPMENT, FactsReader
+from connector.onec.odata import ODataClient
+from connector.onec.query import EMPTY_REF, F, Guid, literal
+from connector.records import Outcome
+
+PAYMENT_ROWS = "РасшифровкаПлатежа"
+ORDER_ROWS = {SHIPMENT: ("Товары", "ЗаказКлиента")}  # documents that name the order in their rows
+BASIS = "ДокументОснование"
+CHUNK = 20  # references per OData filter
+
+
+class DocumentTracker:
+    """Watches a list of 1C entity sets and answers "which orders were touched since last time"."""
+
+    def __init__(
+        self,
+        client: ODataClient,
+        ledger: Ledger,
+        facts: FactsReader,
+        flow: str,
+        entities: list[str],
+        page_size: int,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.facts = facts
+        self.flow = flow
+        self.entities = entities
+        self.page_size = max(page_size, 1000)
+
+    def prime(self) -> None:
+        """Before a backfill computes facts: note every document as it is now, so the first incremental cycle looks
+        only at what changed after this moment (and nothing in between is missed)."""
+        for entity in self.entities:
+            for rows in self._scan(entity, None):
+                self._remember(entity, rows)
+
+    def changed(self, since: datetime | None) -> Iterator[list[str]]:
+        """Batches of order refs touched by documents changed (dated) since `since`; None: a full scan."""
+        for entity in self.entities:
+            yield from self._changed(entity, since)
+
+    def _changed(self, entity: str, since: datetime | None) -> Iterator[list[str]]:
+        seen: set[str] = set()
+        for rows in self._scan(entity, since):
+            keys = [str(r["Ref_Key"]) for r in rows]
+            seen.update(keys)
+            known = self.ledger.links(self.flow, keys)
+            changed = [
+                r
+                for r in rows
+                if str(r["Ref_Key"]) not in known
+                or known[str(r["Ref_Key"])].source_version != r.get("DataVersion")
+            ]
+            if not changed:
+                continue
+            pointers: set[str] = set()
+            for row in changed:
+                pointers |= self.pointers(entity, row)
+                link = known.get(str(row["Ref_Key"]))
+                if link is not None:  # a document that stopped pointing at an order still affects that order
+                    pointers |= set(link.target_id.split(",")) - {"", "-"}
+            orders = self.orders_for(pointers)
+            if orders:
+                yield orders
+            self._remember(entity, changed)  # only now: the caller has committed the orders above
+        if since is None:  # a full scan also notices documents deleted outright
+            every = self.ledger.links(self.flow, list(self.ledger.keys(self.flow)))
+            gone = [k for k, link in every.items() if k not in seen and link.content_hash == entity]
+            if gone:
+                orders = self.orders_for(
+                    {t for k in gone for t in every[k].target_id.split(",") if t not in ("", "-")}
+                )
+                if orders:
+                    yield orders
+                self.ledger.forget(self.flow, gone)
+
+    def _columns(self, entity: str) -> list[str]:
+        if entity == ORDER:
+            return []
+        if entity in ORDER_ROWS:
+            table, field = ORDER_ROWS[entity]
+            return [field, f"{table}/{field}"]
+        if entity.startswith("Document_СчетНаОплату"):
+            return [BASIS]
+        key = "ОбъектРасчетов_Key" if self.facts.mode() == "object" else "Заказ"
+        return [f"{PAYMENT_ROWS}/{key}"]
+
+    def _scan(self, entity: str, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Versions and pointers of an entity's documents (a few columns only)."""
+        flt = F(self.client.tz).ge("Date", since) if since is not None else None
+        for _, rows in self.client.pages(
+            entity,
+            filter=flt,
+            orderby="Date asc,Ref_Key asc",
+            page_size=self.page_size,
+            select=["Ref_Key", "DataVersion", *self._columns(entity)],
+        ):
+            yield rows
+
+    def _remember(self, entity: str, rows: list[dict[str, Any]]) -> None:
+        # Ledger link per document: target = the pointers it had, content_hash = its entity set, version = its own.
+        outcomes = [
+            Outcome(
+                str(r["Ref_Key"]),
+                "update",
+                "applied",
+                ",".join(sorted(self.pointers(entity, r))) or "-",
+                entity,
+                r.get("DataVersion"),
+            )
+            for r in rows
+        ]
+        self.ledger.commit(self.flow, None, outcomes)
+
+    def pointers(self, entity: str, doc: dict[str, Any]) -> set[str]:
+        """What a document points at: the order itself, orders (УТ 11.4, shipments, invoices) or `s:<settlement
+        object>` (УТ 11.5 payment rows, resolved to their orders in orders_for)."""
+        out: set[str] = set()
+        if entity == ORDER:
+            out.add(str(doc.get("Ref_Key")))
+        elif entity in ORDER_ROWS:
+            table, field = ORDER_ROWS[entity]
+            out.update(str(r.get(field)) for r in doc.get(table) or [])
+            out.add(str(doc.get(field)))
+        elif PAYMENT_ROWS in doc:
+            rows = doc.get(PAYMENT_ROWS) or []
+            if self.facts.mode() == "object":
+                out.update(f"s:{r.get('ОбъектРасчетов_Key')}" for r in rows)
+            else:
+                out.update(str(r.get("Заказ")) for r in rows)
+        else:
+            out.add(str(doc.get(BASIS)))
+        return {p for p in out if p and EMPTY_REF not in p and not p.endswith("None")}
+
+    def orders_for(self, pointers: set[str]) -> list[str]:
+        """Order refs for pointers: order refs as they are, settlement objects through the orders that own them."""
+        orders = {p for p in pointers if not p.startswith("s:")}
+        objects = sorted(p[2:] for p in pointers if p.startswith("s:"))
+        for i in range(0, len(objects), CHUNK):
+            flt = " or ".join(
+                f"ОбъектРасчетов_Key eq {literal(Guid(o), self.client.tz)}" for o in objects[i : i + CHUNK]
+            )
+            orders.update(
+                str(row["Ref_Key"]) for row in self.client.query(ORDER, filter=flt, select=["Ref_Key"])
+            )
+        return sorted(orders)
