@@ -155,35 +155,25 @@ class Ledger:
 
     # -- links --------------------------------------------------------------------------------------------------
 
+    def _rows_in(self, sql: str, flow: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """Rows of `sql` (one `IN ({marks})` placeholder after `flow = ?`), 500 values per query."""
+        values = list(values)
+        for i in range(0, len(values), 500):
+            part = values[i : i + 500]
+            yield from self.conn.execute(sql.format(marks=",".join("?" * len(part))), (flow, *part))
+
     def links(self, flow: str, keys: Iterable[str]) -> dict[str, Link]:
         """Links for a page of source keys, in one query."""
-        keys = list(keys)
-        out: dict[str, Link] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                f"SELECT source_key, target_id, content_hash, source_version FROM links "
-                f"WHERE flow = ? AND source_key IN ({marks})",
-                (flow, *part),
-            ):
-                out[row[0]] = Link(row[0], row[1], row[2], row[3])
-        return out
+        sql = (
+            "SELECT source_key, target_id, content_hash, source_version FROM links "
+            "WHERE flow = ? AND source_key IN ({marks})"
+        )
+        return {r[0]: Link(r[0], r[1], r[2], r[3]) for r in self._rows_in(sql, flow, keys)}
 
     def sources_for_targets(self, flow: str, target_ids: Iterable[str]) -> dict[str, str]:
         """Reverse links: {target id: source key} (a Bitrix24 company id → its 1C counterparty)."""
-        ids = list(target_ids)
-        out: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                f"SELECT target_id, source_key FROM links WHERE flow = ? AND target_id IN "
-                f"({marks}) ORDER BY updated_at",
-                (flow, *part),
-            ):
-                out[row[0]] = row[1]
-        return out
+        sql = "SELECT target_id, source_key FROM links WHERE flow = ? AND target_id IN ({marks}) ORDER BY updated_at"
+        return {r[0]: r[1] for r in self._rows_in(sql, flow, target_ids)}
 
     def keys(self, flow: str) -> Iterator[str]:
         """Every linked source key of a flow (for deletion scans), streamed."""
@@ -201,15 +191,12 @@ class Ledger:
         """Links grouped by parent (the payments of each order)."""
         parents = list(parents)
         out: dict[str, list[Link]] = {p: [] for p in parents}
-        for i in range(0, len(parents), 500):
-            part = parents[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                f"SELECT source_key, target_id, content_hash, source_version, parent FROM "
-                f"links WHERE flow = ? AND parent IN ({marks}) ORDER BY source_key",
-                (flow, *part),
-            ):
-                out[row[4]].append(Link(row[0], row[1], row[2], row[3]))
+        sql = (
+            "SELECT source_key, target_id, content_hash, source_version, parent FROM links "
+            "WHERE flow = ? AND parent IN ({marks}) ORDER BY source_key"
+        )
+        for r in self._rows_in(sql, flow, parents):
+            out[r[4]].append(Link(r[0], r[1], r[2], r[3]))
         return out
 
     def put_links(
@@ -412,18 +399,11 @@ class Ledger:
 
     def failed_versions(self, flow: str, keys: Iterable[str]) -> dict[str, str | None]:
         """Source versions at which open dead letters failed: unchanged records are not retried by themselves."""
-        keys = list(keys)
-        out: dict[str, str | None] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                f"SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND "
-                f"status = 'open' AND source_key IN ({marks})",
-                (flow, *part),
-            ):
-                out[row[0]] = row[1]
-        return out
+        sql = (
+            "SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND status = 'open' "
+            "AND source_key IN ({marks})"
+        )
+        return {r[0]: r[1] for r in self._rows_in(sql, flow, keys)}
 
     def requeue(self, flow: str | None = None, ids: list[int] | None = None) -> list[DeadLetter]:
         """Mark open dead letters for retry; the next run of their flow re-reads them first."""
