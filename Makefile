@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-all lint bench sandbox clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]' -e ./sandbox
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,8 +22,8 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector tests benchmarks
-	$(BIN)/ruff format --check connector tests benchmarks
+	$(BIN)/ruff check connector sandbox tests benchmarks
+	$(BIN)/ruff format --check connector sandbox tests benchmarks
 	$(BIN)/mypy
 
 # Throughput, exactly-once and memory figures (several minutes; see benchmarks/README.md).

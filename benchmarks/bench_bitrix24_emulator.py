@@ -13,7 +13,7 @@ import multiprocessing
 import time
 from urllib.parse import urlsplit
 
-from connector.sandbox.runner import Sandbox, SandboxOptions
+from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
 TARGET = 1000.0
 

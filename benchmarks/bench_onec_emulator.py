@@ -10,11 +10,10 @@ import time
 from datetime import datetime
 
 import requests
-
-from connector.sandbox.dataset import generate
-from connector.sandbox.http import HTTPService
-from connector.sandbox.onec.app import ODataApp
-from connector.sandbox.onec.infobase import Infobase
+from b24_1c_sandbox.dataset import generate
+from b24_1c_sandbox.http import HTTPService
+from b24_1c_sandbox.onec.app import ODataApp
+from b24_1c_sandbox.onec.infobase import Infobase
 
 
 def main(orders: int = 5000) -> None:

@@ -16,6 +16,7 @@ import tracemalloc
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from b24_1c_sandbox.runner import ONEC_PASSWORD, ONEC_USER
 from common import ROOT, SandboxSpec, figure, header, parser, remote_sandbox
 
 from connector.app import make_session
@@ -23,7 +24,6 @@ from connector.clock import SystemClock
 from connector.mapping.schema import load_mapping
 from connector.onec.odata import ODataClient
 from connector.onec.reader import OneCSource
-from connector.sandbox.runner import ONEC_PASSWORD, ONEC_USER
 
 MB = 1024 * 1024
 

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 from common import (
     EXTERNAL_KEY,
     call_summary,
@@ -38,7 +39,6 @@ from connector.bitrix24.deals import DealWriter
 from connector.clock import ManualClock
 from connector.errors import OutcomeUnknown
 from connector.ratelimit import OperatingPacer
-from connector.sandbox.runner import Sandbox, SandboxOptions
 from connector.sync import FlowRunner
 
 LIMIT = 480.0
@@ -48,7 +48,7 @@ WINDOW = 600.0
 @contextmanager
 def server_time(clock: ManualClock, costs: dict[str, float]) -> Iterator[None]:
     """While a costed method runs on the portal, the shared clock moves by its cost."""
-    from connector.sandbox.bitrix24.registry import METHODS
+    from b24_1c_sandbox.bitrix24.registry import METHODS
 
     saved = {name: METHODS[name].handler for name in costs}
 

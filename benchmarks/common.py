@@ -181,8 +181,8 @@ class SandboxSpec:
 
 
 def _child(spec: SandboxSpec, conn: Any) -> None:
-    from connector.sandbox.faults import FaultInjector
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.faults import FaultInjector
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     started = time.perf_counter()
     faults = FaultInjector(spec.faults, spec.fault_seed) if spec.faults else None
@@ -231,8 +231,8 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
                 with sandbox.portal.lock:
                     bucket = sandbox.portal.bucket_for("127.0.0.1")
                     if bucket is not None:
-                        bucket.level, bucket.last = bucket.capacity, sandbox.portal.clock.monotonic()
-                conn.send({"level": bucket.level if bucket else None})
+                        bucket.count, bucket.at = bucket.ceiling, sandbox.portal.clock.monotonic()
+                conn.send({"level": bucket.count if bucket else None})
             elif name == "check_index":
                 conn.send(check_indexed_keyset(sandbox.portal, *args))
             else:
@@ -296,9 +296,9 @@ def remote_sandbox(spec: SandboxSpec) -> Iterator[RemoteSandbox]:
 
 def seed_deals(portal: Any, n: int, seed: int = 7) -> None:
     """Insert `n` deals straight into the portal's store (no HTTP, no limits), as `crm.deal.add` stores them."""
-    from connector.sandbox.bitrix24.deals import DEAL
-    from connector.sandbox.bitrix24.portal import CallContext
-    from connector.sandbox.bitrix24.store import create
+    from b24_1c_sandbox.bitrix24.deals import DEAL
+    from b24_1c_sandbox.bitrix24.portal import CallContext
+    from b24_1c_sandbox.bitrix24.store import create
 
     rng = random.Random(seed)
     ctx = CallContext(1, frozenset({"crm"}))
@@ -446,7 +446,7 @@ def _indexed(name: str, store: str) -> Any:
 def install_indexed_keyset(methods: tuple[str, ...] = ("crm.deal.list",)) -> None:
     """Answer `>ID` + `order ID ASC` + `start=-1` lists from an ID index instead of a full scan, as the real
     portal's database does; results are the stock handler's own (it runs over the candidates in ID order)."""
-    from connector.sandbox.bitrix24.registry import METHODS
+    from b24_1c_sandbox.bitrix24.registry import METHODS
 
     for name in methods:
         meth = METHODS[name]
@@ -458,8 +458,8 @@ def install_indexed_keyset(methods: tuple[str, ...] = ("crm.deal.list",)) -> Non
 
 def check_indexed_keyset(portal: Any, samples: int = 5) -> dict[str, Any]:
     """Compare the indexed answer with the stock full scan at a few cursors; both must be equal."""
-    from connector.sandbox.bitrix24.portal import CallContext
-    from connector.sandbox.bitrix24.registry import METHODS
+    from b24_1c_sandbox.bitrix24.portal import CallContext
+    from b24_1c_sandbox.bitrix24.registry import METHODS
 
     ctx = CallContext(1, frozenset({"crm"}))
     ids = sorted(portal.entities.get("deal", {}))

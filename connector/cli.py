@@ -441,98 +441,33 @@ def schema(
         sys.stdout.write(text)
 
 
-@app.command()
-def sandbox(
-    bitrix24_port: Annotated[int, typer.Option(help="Bitrix24 portal port (0 = any free port)")] = 8024,
-    onec_port: Annotated[int, typer.Option(help="1C OData port (0 = any free port)")] = 8025,
-    orders: Annotated[int, typer.Option(help="customer orders to generate since 2017")] = 500,
-    seed: Annotated[int, typer.Option(help="dataset seed (same seed, same data)")] = 7,
-    rate_limit: Annotated[
-        str, typer.Option(help="Bitrix24 plan limits: standard | enterprise | off")
-    ] = "standard",
-    state: Annotated[
-        Path | None, typer.Option(help="keep the emulators' data in this folder across restarts")
-    ] = None,
-    faults: Annotated[
-        str, typer.Option(help="fault profile: none | light | flaky | lost-replies | chaos")
-    ] = "none",
-    fault_seed: Annotated[
-        int | None, typer.Option(help="seed of the fault injector (default: --seed)")
-    ] = None,
-    scale: Annotated[float, typer.Option(help="multiply the Bitrix24 request drain rate (benchmarks)")] = 1.0,
-    budget_scale: Annotated[float, typer.Option(help="multiply the per-method operating-time budget")] = 1.0,
-    operating: Annotated[bool, typer.Option(help="per-method operating-time limit (cloud: on)")] = True,
-    tls: Annotated[
-        bool, typer.Option(help="serve Bitrix24 over HTTPS with a generated 127.0.0.1 certificate")
-    ] = False,
-    https_required: Annotated[
-        bool, typer.Option(help="webhooks over plain HTTP answer 400 'Https required.'")
-    ] = False,
-) -> None:
-    """Run the Bitrix24 and 1C emulators in the foreground (Ctrl-C stops them)."""
-    import signal
-    import threading
+SANDBOX_MISSING = (
+    "the sandbox is a separate package (b24-1c-sandbox) and is not installed here. "
+    "From a source checkout: `pip install ./sandbox` (or `make demo`, which installs both)."
+)
 
-    from connector.sandbox.faults import FaultInjector
-    from connector.sandbox.runner import ONEC_PASSWORD, ONEC_USER, Sandbox, SandboxOptions
 
-    if rate_limit not in ("standard", "enterprise", "off"):
-        raise typer.BadParameter("--rate-limit must be standard, enterprise or off")
-    if scale <= 0 or budget_scale <= 0:
-        raise typer.BadParameter("--scale and --budget-scale must be positive")
-    fseed = seed if fault_seed is None else fault_seed
+def _sandbox_module(name: str) -> Any:
+    """The sandbox is optional and never a static import of the product (its wheel ships no emulator code)."""
+    import importlib
+
     try:
-        b24_faults = FaultInjector.profile(faults, fseed) if faults != "none" else None
-        onec_faults = FaultInjector.profile(faults, fseed + 1) if faults != "none" else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    box = Sandbox(
-        SandboxOptions(
-            bitrix24_port,
-            onec_port,
-            orders,
-            seed,
-            rate_limit,
-            scale=scale,
-            state_dir=state,
-            bitrix24_faults=b24_faults,
-            onec_faults=onec_faults,
-            tls=tls,
-            https_required=https_required,
-            budget_scale=budget_scale,
-            operating_enabled=operating,
-        )
-    )
-    try:
-        box.start()
-    except (OSError, RuntimeError) as exc:
-        err.print(
-            f"cannot start the sandbox: {exc} (is the port taken? pass --bitrix24-port 0 --onec-port 0)"
-        )
-        raise typer.Exit(EXIT_STOPPED) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # Exactly one "ready" line per server on stdout (scripts read them); the rest goes to stderr.
-    print(f"bitrix24 ready: {box.webhook_url}", flush=True)
-    print(f"onec ready: {box.odata_url} user={ONEC_USER} password={ONEC_PASSWORD}", flush=True)
-    if box.ca_file is not None:
-        print(
-            f"bitrix24 tls: trust the CA in {box.ca_file} (e.g. REQUESTS_CA_BUNDLE={box.ca_file})",
-            file=sys.stderr,
-            flush=True,
-        )
-    print(
-        f"bitrix24 oauth: client_id={box.oauth_app.client_id} token endpoint {box.portal_url}/oauth/token/",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        box.stop()
+        return importlib.import_module(f"b24_1c_sandbox.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "b24_1c_sandbox":
+            err.print(f"[red]{SANDBOX_MISSING}[/red]", markup=True, highlight=False)
+            raise typer.Exit(EXIT_CONFIG) from None
+        raise
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def sandbox(ctx: typer.Context) -> None:
+    """Run the Bitrix24 and 1C emulators in the foreground (needs the b24-1c-sandbox package; --help lists options)."""
+    cli = _sandbox_module("cli")
+    raise typer.Exit(cli.main(list(ctx.args), prog="b24-1c sandbox"))
 
 
 @app.command()
@@ -540,10 +475,8 @@ def demo(
     orders: Annotated[int, typer.Option(help="orders to generate since 2017")] = 600,
     seed: Annotated[int, typer.Option(help="dataset seed")] = 7,
 ) -> None:
-    """Run everything end to end against the built-in sandbox and print what happened."""
-    from connector.demo import run_demo
-
-    raise typer.Exit(run_demo(out, orders, seed))
+    """Run everything end to end against the sandbox and print what happened (needs b24-1c-sandbox)."""
+    raise typer.Exit(_sandbox_module("demo").run_demo(out, orders, seed))
 
 
 @app.command()

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from b24_1c_sandbox.runner import Sandbox
+
     from connector.app import Connector
     from connector.config import Config
-    from connector.sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
@@ -33,7 +34,7 @@ def make_config(box: Sandbox, ledger: Path, **extra: str) -> Config:
 @pytest.fixture
 def sandbox() -> Iterator[Any]:
     """A small sandbox (80 orders) with limits off: fast, and still the real HTTP wire formats."""
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=80, seed=11, rate_limit="off")) as box:
         yield box

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from tests.conftest import ROOT
 
 if TYPE_CHECKING:
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
+
     from connector.clock import Clock
-    from connector.sandbox.runner import Sandbox, SandboxOptions
 
 TZ = ZoneInfo("Europe/Moscow")
 SINCE = datetime(2017, 1, 1, tzinfo=TZ)
@@ -134,7 +135,7 @@ def clean_state(options: SandboxOptions, tmp: Path) -> dict[str, dict[str, Any]]
     """The reference: one uninterrupted, fault-free backfill on a fresh sandbox built from the same options."""
     from dataclasses import replace
 
-    from connector.sandbox.runner import Sandbox
+    from b24_1c_sandbox.runner import Sandbox
 
     with Sandbox(replace(options, bitrix24_faults=None, onec_faults=None)) as box:
         setup = write_setup(tmp, box, page_size=500, batch=25)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_oauth_refreshes_on_expiry_persists_rotation_and_the_used_token_is_dead(tmp_path: Path) -> None:
-    from connector.sandbox.runner import OAUTH_CLIENT_SECRET, Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import OAUTH_CLIENT_SECRET, Sandbox, SandboxOptions
 
     clock = ManualClock()
     with Sandbox(SandboxOptions(orders=1, rate_limit="off"), clock=clock) as box:

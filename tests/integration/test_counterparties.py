@@ -23,7 +23,7 @@ from connector.records import Action, Mapped
 from tests.conftest import ROOT, make_config
 
 if TYPE_CHECKING:
-    from connector.sandbox.runner import Sandbox
+    from b24_1c_sandbox.runner import Sandbox
 
 pytestmark = pytest.mark.integration
 TZ = ZoneInfo("Europe/Moscow")
@@ -42,10 +42,10 @@ WRITES = {
 @pytest.fixture(autouse=True)
 def requisite_update() -> Iterator[None]:
     """The Bitrix24 emulator has no crm.requisite.update yet; serve it here the way the portal does."""
-    from connector.sandbox.bitrix24.companies import REQUISITE_FIELDS
-    from connector.sandbox.bitrix24.errors import legacy
-    from connector.sandbox.bitrix24.legacy import fields_param, id_param
-    from connector.sandbox.bitrix24.registry import METHODS, method
+    from b24_1c_sandbox.bitrix24.companies import REQUISITE_FIELDS
+    from b24_1c_sandbox.bitrix24.errors import legacy
+    from b24_1c_sandbox.bitrix24.legacy import fields_param, id_param
+    from b24_1c_sandbox.bitrix24.registry import METHODS, method
 
     if "crm.requisite.update" in METHODS:
         yield
@@ -312,7 +312,7 @@ def test_phone_and_email_recognise_unkeyed_companies_but_never_another_counterpa
 
 
 def test_lost_replies_never_duplicate(sandbox: Sandbox, conn: Connector) -> None:
-    from connector.sandbox.faults import FaultInjector
+    from b24_1c_sandbox.faults import FaultInjector
 
     head = legal(sandbox)[0]
     add_counterparty(sandbox, "Дубль", head["ИНН"], head["КПП"])

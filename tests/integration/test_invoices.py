@@ -26,8 +26,8 @@ SENT, PAID = "DT31_3:S", "DT31_3:P"
 
 @pytest.fixture(params=["ut11.5", "ut11.4"])
 def box(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from connector.sandbox.dataset import reference_scenario
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.dataset import reference_scenario
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     options = SandboxOptions(orders=30, seed=3, rate_limit="off", onec_profile=request.param)
     with Sandbox(options) as sandbox:
@@ -121,7 +121,7 @@ def test_a_payment_deleted_outright_is_noticed_by_the_full_scan(box: Any, conn: 
 
 
 def test_a_lost_reply_creates_no_twin_and_a_rerun_writes_nothing(box: Any, conn: Connector) -> None:
-    from connector.sandbox.faults import FaultInjector
+    from b24_1c_sandbox.faults import FaultInjector
 
     backfill(conn, "counterparties", "orders", "money")
     box.portal.faults = FaultInjector()

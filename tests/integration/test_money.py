@@ -19,8 +19,8 @@ RECEIPT = "Document_ПоступлениеБезналичныхДенежных
 
 @pytest.fixture
 def box() -> Iterator[Any]:
-    from connector.sandbox.dataset import reference_scenario
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.dataset import reference_scenario
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=30, seed=3, rate_limit="off")) as sandbox:
         sandbox.reference = reference_scenario(sandbox.infobase)
@@ -156,7 +156,7 @@ def test_a_first_backfill_does_not_flood_managers_with_ancient_debts(box: Any, c
 
 
 def test_lost_replies_on_payment_writes_do_not_duplicate_payments(box: Any, conn: Connector) -> None:
-    from connector.sandbox.faults import FaultInjector
+    from b24_1c_sandbox.faults import FaultInjector
 
     conn.runner("counterparties").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
     conn.runner("orders").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)

@@ -25,8 +25,8 @@ Edit = Callable[[str], str]
 
 @pytest.fixture
 def box() -> Iterator[Any]:
-    from connector.sandbox.dataset import reference_scenario
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.dataset import reference_scenario
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=30, seed=3, rate_limit="off")) as sandbox:
         sandbox.reference = reference_scenario(sandbox.infobase)

@@ -13,7 +13,7 @@ from connector.app import Connector
 from tests.conftest import SINCE
 
 if TYPE_CHECKING:
-    from connector.sandbox.runner import Sandbox
+    from b24_1c_sandbox.runner import Sandbox
 
 pytestmark = pytest.mark.integration
 TZ = ZoneInfo("Europe/Moscow")
@@ -83,7 +83,7 @@ def test_incremental_cycle_picks_up_new_and_edited_orders_then_goes_quiet(
 
 
 def test_lost_replies_never_duplicate(sandbox: Sandbox, connector: Connector) -> None:
-    from connector.sandbox.faults import FaultInjector
+    from b24_1c_sandbox.faults import FaultInjector
 
     sandbox.portal.faults = FaultInjector()
     sandbox.portal.faults.force(

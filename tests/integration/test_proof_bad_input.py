@@ -28,7 +28,7 @@ from tests.integration.proof_state import (
 )
 
 if TYPE_CHECKING:
-    from connector.sandbox.runner import Sandbox
+    from b24_1c_sandbox.runner import Sandbox
 
 pytestmark = pytest.mark.integration
 ORDERS = "Document_ЗаказКлиента"
@@ -155,7 +155,7 @@ class Served:
 
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=120, seed=61, rate_limit="off", now=NOW)) as sandbox:
         yield sandbox

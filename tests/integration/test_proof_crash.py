@@ -37,7 +37,7 @@ from tests.integration.proof_state import (
 )
 
 if TYPE_CHECKING:
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
 pytestmark = pytest.mark.integration
 KINDS = ("requests", "announced", "written")
@@ -144,7 +144,7 @@ def crash_loop(
     options: SandboxOptions, tmp_path: Path, kills: int, page_size: int, batch: int, seed: int
 ) -> CrashLog:
     """Backfill under `kills` SIGKILLs (plus one final uninterrupted run); assert the final state; return figures."""
-    from connector.sandbox.runner import Sandbox
+    from b24_1c_sandbox.runner import Sandbox
 
     want = clean_state(options, tmp_path / "clean")
     rng = random.Random(seed)
@@ -233,7 +233,7 @@ def crash_loop(
 
 def test_backfill_under_five_sigkills_ends_like_a_clean_run(tmp_path: Path) -> None:
     """The fast, representative variant: 300 orders, 5 kills, every kind of kill point."""
-    from connector.sandbox.runner import SandboxOptions
+    from b24_1c_sandbox.runner import SandboxOptions
 
     options = SandboxOptions(orders=300, seed=21, rate_limit="off", now=NOW)
     result = crash_loop(options, tmp_path, kills=5, page_size=30, batch=5, seed=2101)
@@ -244,7 +244,7 @@ def test_backfill_under_five_sigkills_ends_like_a_clean_run(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_backfill_of_2000_orders_under_30_sigkills_ends_like_a_clean_run(tmp_path: Path) -> None:
     """The full proof: at least 2,000 orders, 30 random kill points, a restart after each."""
-    from connector.sandbox.runner import SandboxOptions
+    from b24_1c_sandbox.runner import SandboxOptions
 
     options = SandboxOptions(orders=2200, seed=7, rate_limit="off", now=NOW)
     result = crash_loop(options, tmp_path, kills=32, page_size=50, batch=10, seed=7001)

@@ -30,7 +30,7 @@ from tests.integration.proof_state import (
 )
 
 if TYPE_CHECKING:
-    from connector.sandbox.runner import SandboxOptions
+    from b24_1c_sandbox.runner import SandboxOptions
 
 pytestmark = pytest.mark.integration
 B24_KINDS = ("latency", "error500", "html502", "html504", "reset", "lost_reply", "overload")
@@ -41,7 +41,7 @@ MAX_PASSES = 8
 
 def injector(kinds: tuple[str, ...], seed: int) -> object:
     """Each kind equally likely, so that a request (a write, for Bitrix24) meets some fault with probability 10%."""
-    from connector.sandbox.faults import FaultInjector
+    from b24_1c_sandbox.faults import FaultInjector
 
     rate = 1 - (1 - SHARE) ** (1 / len(kinds))
     return FaultInjector(dict.fromkeys(kinds, rate), seed=seed, latency=0.01)
@@ -67,8 +67,9 @@ def backfill_under_faults(
 
     `force_each`: also make the first write batches meet each Bitrix24 fault kind once, and the first 1C reads of
     orders and products two kinds each (small runs, where chance alone may miss a kind)."""
+    from b24_1c_sandbox.runner import Sandbox
+
     from connector.errors import ConnectorError
-    from connector.sandbox.runner import Sandbox
 
     want = clean_state(options, tmp_path / "clean")
     b24 = injector(B24_KINDS, seed)
@@ -131,7 +132,7 @@ def backfill_under_faults(
 
 def test_ten_percent_faults_on_150_orders_end_like_a_clean_run(tmp_path: Path) -> None:
     """The fast, representative variant."""
-    from connector.sandbox.runner import SandboxOptions
+    from b24_1c_sandbox.runner import SandboxOptions
 
     options = SandboxOptions(orders=160, seed=31, rate_limit="off", now=NOW)
     result = backfill_under_faults(options, tmp_path, page_size=10, batch=1, seed=3101, force_each=True)
@@ -147,7 +148,7 @@ def test_ten_percent_faults_on_2000_orders_end_like_a_clean_run(
 ) -> None:
     """The full proof: every kind of fault, many times, on both sides; with small pages (many 1C reads, many
     commits) and with the shipped sizes (pages of 500 written in batches of 25)."""
-    from connector.sandbox.runner import SandboxOptions
+    from b24_1c_sandbox.runner import SandboxOptions
 
     options = SandboxOptions(orders=2200, seed=17, rate_limit="off", now=NOW)
     result = backfill_under_faults(options, tmp_path, page_size=page_size, batch=batch, seed=1701 + page_size)
@@ -171,8 +172,8 @@ def test_lost_replies_on_several_batches_of_a_page_resend_only_those_batches(tmp
     """Regression: a lost reply used to abort the page's writes and re-send every batch of the page, so at 10% faults
     a big page lost some reply in nearly every round and the run gave up after five rounds; now the other batches go
     on, and only the batches whose replies were lost are looked up and sent again."""
-    from connector.sandbox.faults import FaultInjector
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.faults import FaultInjector
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=60, seed=41, rate_limit="off", now=NOW)) as box:
         setup = write_setup(tmp_path, box, page_size=200, batch=2)  # one page, many batches

@@ -25,7 +25,7 @@ FLOWS = ["counterparties", "orders", "money"]
 
 
 def start(orders: int, seed: int) -> Any:
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     return Sandbox(SandboxOptions(orders=orders, seed=seed, rate_limit="off"))
 

@@ -21,7 +21,7 @@ ONEC_WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
 @pytest.fixture
 def box() -> Iterator[Any]:
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=60, seed=21, rate_limit="off")) as sandbox:
         yield sandbox

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from b24_1c_sandbox.bitrix24.php import parse_str, php_array_to_python
 
 from connector.bitrix24.encoding import batch_command, http_build_query, normalize_php_map, scalar_to_wire
-from connector.sandbox.bitrix24.php import parse_str, php_array_to_python
 
 TRICKY = "a&b=c+d%25e#f[g]h?i/j Счёт №1 ~!*'()"
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import requests
+from b24_1c_sandbox.bitrix24.app import Bitrix24App
+from b24_1c_sandbox.bitrix24.oauth import install_app, issue_tokens
+from b24_1c_sandbox.bitrix24.portal import OAuthApp, Portal, Settings, Webhook
+from b24_1c_sandbox.http import HTTPService
 
 from connector.clock import ManualClock
-from connector.sandbox.bitrix24.app import Bitrix24App
-from connector.sandbox.bitrix24.oauth import install_app, issue_tokens
-from connector.sandbox.bitrix24.portal import OAuthApp, Portal, Settings, Webhook
-from connector.sandbox.http import HTTPService
 
 CODE = "testwebhookcode"
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def box() -> Iterator[Any]:
-    from connector.sandbox.runner import Sandbox, SandboxOptions
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
     with Sandbox(SandboxOptions(orders=1, rate_limit="off")) as sandbox:
         yield sandbox

@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 import pytest
 import requests
+from b24_1c_sandbox.bitrix24 import oauth
+from b24_1c_sandbox.bitrix24.portal import Settings
+from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 from conftest import CODE, Emu
-
-from connector.sandbox.bitrix24 import oauth
-from connector.sandbox.bitrix24.portal import Settings
-from connector.sandbox.runner import Sandbox, SandboxOptions
 
 
 def test_webhook_route_with_and_without_json_suffix_and_any_letter_case(emu: Emu) -> None:

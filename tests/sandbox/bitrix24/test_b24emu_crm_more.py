@@ -5,9 +5,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
+from b24_1c_sandbox.http import HTTPService, Request, Response
 from conftest import Emu
-
-from connector.sandbox.http import HTTPService, Request, Response
 
 
 def test_payments_lifecycle_and_numeric_errors(emu: Emu) -> None:

@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 import pytest
 import requests
+from b24_1c_sandbox.bitrix24.portal import Settings
+from b24_1c_sandbox.faults import KINDS, PROFILES, FaultInjector
 from conftest import Emu
-
-from connector.sandbox.bitrix24.portal import Settings
-from connector.sandbox.faults import KINDS, PROFILES, FaultInjector
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from b24_1c_sandbox.bitrix24.portal import Settings
 from conftest import Emu
-
-from connector.sandbox.bitrix24.portal import Settings
 
 
 def _burst(box: Emu, n: int) -> list[int]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from connector.sandbox.runner import WEBHOOK_CODE, WEBHOOK_USER, Sandbox, SandboxOptions
+from b24_1c_sandbox.runner import WEBHOOK_CODE, WEBHOOK_USER, Sandbox, SandboxOptions
 
 pytestmark = pytest.mark.integration
 

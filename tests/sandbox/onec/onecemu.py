@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import requests
-
-from connector.sandbox.dataset import Dataset, reference_scenario
-from connector.sandbox.http import HTTPService
-from connector.sandbox.onec.app import ODataApp
-from connector.sandbox.onec.infobase import Infobase
+from b24_1c_sandbox.dataset import Dataset, reference_scenario
+from b24_1c_sandbox.http import HTTPService
+from b24_1c_sandbox.onec.app import ODataApp
+from b24_1c_sandbox.onec.infobase import Infobase
 
 USER, PASSWORD = "Администратор", "sandbox"
 NOW = datetime(2025, 3, 14, 12, 0, 0)

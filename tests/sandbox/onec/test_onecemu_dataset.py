@@ -6,11 +6,10 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 import pytest
-
-from connector.sandbox.dataset import generate, reference_scenario
-from connector.sandbox.onec.errors import ODataError
-from connector.sandbox.onec.infobase import Infobase
-from connector.sandbox.onec.registers import order_state
+from b24_1c_sandbox.dataset import generate, reference_scenario
+from b24_1c_sandbox.onec.errors import ODataError
+from b24_1c_sandbox.onec.infobase import Infobase
+from b24_1c_sandbox.onec.registers import order_state
 
 NOW = datetime(2025, 3, 14, 12, 0)
 

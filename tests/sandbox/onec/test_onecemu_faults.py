@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from b24_1c_sandbox.faults import FaultInjector
 from onecemu import OneC, error_of, session
 
 from connector.clock import SystemClock
 from connector.errors import AuthError, RemoteRejected, StopRun
 from connector.onec.odata import ODataClient
-from connector.sandbox.faults import FaultInjector
 
 
 def test_latency_grows_with_skip_depth(onec: OneC) -> None:

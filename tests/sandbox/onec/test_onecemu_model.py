@@ -7,9 +7,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 import pytest
+from b24_1c_sandbox.onec.infobase import Infobase
 from onecemu import OneC
-
-from connector.sandbox.onec.infobase import Infobase
 
 EDM = "{http://schemas.microsoft.com/ado/2009/11/edm}"
 ZERO = "00000000-0000-0000-0000-000000000000"

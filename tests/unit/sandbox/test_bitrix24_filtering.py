@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from b24_1c_sandbox.bitrix24.filtering import FilterError, apply_select, compile_filter, sort_records
+from b24_1c_sandbox.bitrix24.php import parse_str
 
 from connector.bitrix24.encoding import http_build_query
-from connector.sandbox.bitrix24.filtering import FilterError, apply_select, compile_filter, sort_records
-from connector.sandbox.bitrix24.php import parse_str
 
 FIELDS = {
     "ID": "integer",

@@ -6,16 +6,16 @@ import json
 from typing import Any
 
 import pytest
-
-from connector.bitrix24.encoding import batch_command, http_build_query
-from connector.sandbox.bitrix24.batchrefs import php_number_string, substitute
-from connector.sandbox.bitrix24.php import (
+from b24_1c_sandbox.bitrix24.batchrefs import php_number_string, substitute
+from b24_1c_sandbox.bitrix24.php import (
     merge_params,
     parse_body,
     parse_str,
     php_array_to_python,
     php_json,
 )
+
+from connector.bitrix24.encoding import batch_command, http_build_query
 
 # -- parse_str ------------------------------------------------------------------------------------------------
 

@@ -1,12 +1,11 @@
-"""Unit tests for the 1C OData query-option engine of the emulator (connector.sandbox.onec.query)."""
+"""Unit tests for the 1C OData query-option engine of the emulator (b24_1c_sandbox.onec.query)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-
-from connector.sandbox.onec.query import (
+from b24_1c_sandbox.onec.query import (
     ODataQueryError,
     compile_filter,
     evaluate,

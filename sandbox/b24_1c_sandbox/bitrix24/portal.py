@@ -1,0 +1,325 @@
+"""The portal's state: entities, user fields, users, apps and tokens, limits, events, clock and the call log."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from b24_1c_sandbox.bitrix24.limits import PLAN_LIMITS, OperatingBudget, RequestCounter
+from b24_1c_sandbox.clock import Clock, SystemClock
+
+
+@dataclass
+class Webhook:
+    """An incoming webhook: the user it acts as, its secret code and its scopes."""
+
+    user_id: int
+    code: str
+    scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"})
+
+
+@dataclass
+class OAuthApp:
+    """An installed application: credentials, scopes, and whether its subscription lapsed."""
+
+    client_id: str
+    client_secret: str
+    scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"})
+    application_token: str = ""
+    payment_required: bool = False
+
+
+@dataclass
+class Token:
+    """An access or refresh token as the portal (or oauth.bitrix.info) remembers it."""
+
+    value: str
+    client_id: str
+    user_id: int
+    expires_at: float  # unix seconds on the portal clock
+    used: bool = False
+
+
+@dataclass
+class Settings:
+    """How this portal behaves; every knob a test or benchmark needs."""
+
+    plan: str = "standard"  # standard | enterprise | off
+    scale: float = 1.0  # multiply the bucket's drain rate (benchmarks)
+    burst: float | None = None  # override the bucket size
+    operating_limit: float = 480.0  # seconds of server time per method per 10 minutes (420 self-hosted)
+    budget_scale: float = 1.0  # multiply operating_limit (benchmarks)
+    operating_enabled: bool = True  # cloud: on; self-hosted: off (no operating keys in `time` either)
+    method_cost: dict[str, float] = field(default_factory=dict)  # simulated seconds per call of a method
+    default_cost: float = 0.0  # simulated seconds for methods not listed (0 = measured time)
+    offset_hours: int = 3  # portal time zone offset (date fields, DATE_MODIFY)
+    https_required: bool = False
+    auth_error_status: int = 401  # 401 per the code, 403 per the docs (INVALID_CREDENTIALS, scope)
+    shuffle_unordered: bool = True  # lists without `order` come back in no stable order
+    access_ttl: float = 3600.0
+    refresh_ttl: float = 180 * 86400.0
+    rest_time_headers: bool = True  # X-Bitrix-Rest-Time and friends, as on cloud
+    domain: str = "sandbox.bitrix24.ru"
+    moved_to: str = "https://moved.sandbox.bitrix24.ru"  # Location of the 302 domain-change fault
+    event_delay: float = 0.0  # seconds before an online event is POSTed
+    event_drop_rate: float = 0.0  # share of online events lost on the way (no retries)
+
+    def cost_of(self, method: str) -> float:
+        """Simulated seconds a call of this method costs (0 = use the measured time)."""
+        return self.method_cost.get(method.lower(), self.default_cost)
+
+
+@dataclass
+class Call:
+    """One call received (batch sub-commands included), for inspection."""
+
+    at: float
+    method: str
+    params: dict[str, Any]
+    status: int
+    error: str | None = None
+    batch: bool = False
+    via: str = "webhook"
+    client: str = ""
+    fault: str | None = None
+
+
+class Portal:
+    """Everything the emulated portal knows. Thread-safe: one lock, as PHP serialises writes per row anyway."""
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None, seed: int = 1) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock or SystemClock()
+        self.lock = threading.RLock()
+        self.random = random.Random(seed)
+        self.webhooks: dict[int, Webhook] = {}
+        self.apps: dict[str, OAuthApp] = {}
+        self.access_tokens: dict[str, Token] = {}
+        self.refresh_tokens: dict[str, Token] = {}
+        self.entities: dict[str, dict[int, dict[str, Any]]] = {"deal": {}}
+        self.product_rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.userfields: dict[str, dict[str, dict[str, Any]]] = {"deal": {}}
+        self.users: dict[int, dict[str, Any]] = {}
+        self.counters: dict[str, int] = {}
+        # Side tables of the CRM: multifields by (entityTypeId, id), deal contacts, requisites, payments...
+        self.tables: dict[str, dict[int, dict[str, Any]]] = {}
+        self.multifields: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self.contact_links: dict[tuple[int, int], list[int]] = {}
+        self.categories: dict[int, list[dict[str, Any]]] = {}
+        self.statuses: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
+        self.keep_calls = True
+        self._calls_lock = threading.Lock()
+        self.faults: Any = None  # a FaultInjector, set by the runner
+        self.events: Any = None  # the EventBus, set by the app
+        self._tz: tuple[int, timezone] | None = None
+        self.configure_limits()
+        from b24_1c_sandbox.bitrix24.seed import seed_portal  # the directories every portal starts with
+
+        seed_portal(self)
+
+    # -- limits -------------------------------------------------------------------------------------------------
+
+    def configure_limits(self) -> None:
+        """(Re)build the leaky buckets and operating windows from the settings."""
+        s = self.settings
+        self.buckets: dict[str, RequestCounter] = {}
+        self.bucket: RequestCounter | None = None
+        if s.plan != "off":
+            capacity, rate = PLAN_LIMITS[s.plan]
+            self.bucket = RequestCounter(s.burst or capacity, rate * s.scale)
+        self.operating: dict[Any, OperatingBudget] = {}
+
+    def bucket_for(self, client: str) -> RequestCounter | None:
+        """The request counter is per portal and source IP; the first client uses `self.bucket`."""
+        if self.bucket is None:
+            return None
+        if not self.buckets:
+            self.buckets[client] = self.bucket
+        found = self.buckets.get(client)
+        if found is None:
+            found = self.buckets[client] = RequestCounter(self.bucket.ceiling, self.bucket.drain_per_second)
+        return found
+
+    def operating_for(self, caller: Any) -> OperatingBudget:
+        """The operating-time window of one webhook or app (budgets are per caller and method)."""
+        window = self.operating.get(caller)
+        if window is None:
+            limit = self.settings.operating_limit * self.settings.budget_scale
+            window = self.operating[caller] = OperatingBudget(limit)
+        return window
+
+    # -- ids and time -------------------------------------------------------------------------------------------
+
+    def next_id(self, kind: str) -> int:
+        """Auto-increment per table."""
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return self.counters[kind]
+
+    def table(self, name: str) -> dict[int, dict[str, Any]]:
+        """A side table (requisites, payments, activities, tasks, notifications...)."""
+        return self.tables.setdefault(name, {})
+
+    @property
+    def tz(self) -> timezone:
+        """The portal's fixed offset."""
+        hours = self.settings.offset_hours
+        cached = self._tz
+        if cached is None or cached[0] != hours:  # settings may change at run time (tests)
+            cached = self._tz = (hours, timezone(timedelta(hours=hours)))
+        return cached[1]
+
+    def now(self) -> datetime:
+        """Portal-local time at whole seconds."""
+        return self.clock.now().astimezone(self.tz).replace(microsecond=0)
+
+    def unix(self) -> float:
+        """Unix seconds on the portal clock."""
+        return self.clock.now().timestamp()
+
+    def iso_now(self) -> str:
+        """`date('c')` now."""
+        return self.now().isoformat()
+
+    def render_date(self, day: str) -> str:
+        """Date-only fields come back as midnight shifted by the portal offset (CRestUtil::ConvertDate)."""
+        h = self.settings.offset_hours
+        sign = "+" if h >= 0 else "-"
+        return f"{day[:10]}T{abs(h):02d}:00:00{sign}{abs(h):02d}:00"
+
+    def parse_datetime(self, value: Any) -> datetime | None:
+        """Input dates: ISO with an offset, or without (portal local time), or a bare date."""
+        if value in (None, "") or isinstance(value, dict | list | bool):
+            return None
+        text = str(value).strip().replace(" ", "T")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=self.tz)
+        return dt.astimezone(self.tz).replace(microsecond=0)
+
+    def user_field_defs(self, entity: str) -> dict[str, dict[str, Any]]:
+        """UF definitions of one entity store ("deal", "company", ...)."""
+        return self.userfields.setdefault(entity, {})
+
+    # -- inspection (never goes through auth or limits) ---------------------------------------------------------
+
+    def record_call(self, call: Call) -> None:
+        """Append to the call log (thread-safe)."""
+        if self.keep_calls:
+            with self._calls_lock:
+                self.calls.append(call)
+
+    def calls_snapshot(self, method: str | None = None) -> list[Call]:
+        """A copy of the call log, optionally for one method."""
+        with self._calls_lock:
+            calls = list(self.calls)
+        return [c for c in calls if method is None or c.method == method.lower()]
+
+    def clear_calls(self) -> None:
+        """Forget the calls received so far."""
+        with self._calls_lock:
+            self.calls.clear()
+
+    def deals(self) -> list[dict[str, Any]]:
+        """All deals as stored, bypassing limits and auth (for tests)."""
+        return self.objects("deal")
+
+    def objects(self, store: str) -> list[dict[str, Any]]:
+        """Every stored object of one store ("deal", "company", "contact", "smart_invoice", "dynamic_1038"...)."""
+        with self.lock:
+            return [dict(d) for d in self.entities.get(store, {}).values()]
+
+    def rows_of(self, name: str) -> list[dict[str, Any]]:
+        """Every row of a side table ("payment", "activity", "task", "notification", "requisite"...)."""
+        with self.lock:
+            return [dict(r) for r in self.tables.get(name, {}).values()]
+
+    def deal_rows(self, deal_id: int) -> list[dict[str, Any]]:
+        """Product rows of one deal."""
+        with self.lock:
+            return [dict(r) for r in self.product_rows.get(("D", deal_id), [])]
+
+    # -- persistence --------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything worth keeping across restarts, as JSON-able data."""
+        with self.lock:
+            return {
+                "entities": {k: {str(i): v for i, v in rows.items()} for k, rows in self.entities.items()},
+                "product_rows": {f"{o}:{i}": rows for (o, i), rows in self.product_rows.items()},
+                "userfields": self.userfields,
+                "users": {str(k): v for k, v in self.users.items()},
+                "counters": self.counters,
+                "tables": {k: {str(i): v for i, v in rows.items()} for k, rows in self.tables.items()},
+                "multifields": {f"{t}:{i}": v for (t, i), v in self.multifields.items()},
+                "contact_links": {f"{t}:{i}": v for (t, i), v in self.contact_links.items()},
+                "apps": {k: {**asdict(a), "scopes": sorted(a.scopes)} for k, a in self.apps.items()},
+                "access_tokens": {k: asdict(t) for k, t in self.access_tokens.items()},
+                "refresh_tokens": {k: asdict(t) for k, t in self.refresh_tokens.items()},
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load a snapshot (older snapshots without the newer tables load too)."""
+
+        def pair(key: str) -> tuple[int, int]:
+            a, b = key.split(":")
+            return int(a), int(b)
+
+        with self.lock:
+            self.entities = {k: {int(i): v for i, v in rows.items()} for k, rows in data["entities"].items()}
+            self.product_rows = {
+                (k.split(":")[0], int(k.split(":")[1])): v for k, v in data["product_rows"].items()
+            }
+            self.userfields = data["userfields"]
+            self.users.update({int(k): v for k, v in data["users"].items()})
+            self.counters = data["counters"]
+            self.tables = {
+                k: {int(i): v for i, v in rows.items()} for k, rows in data.get("tables", {}).items()
+            }
+            self.multifields = {pair(k): v for k, v in data.get("multifields", {}).items()}
+            self.contact_links = {pair(k): v for k, v in data.get("contact_links", {}).items()}
+            for k, a in data.get("apps", {}).items():
+                self.apps[k] = OAuthApp(**{**a, "scopes": frozenset(a["scopes"])})
+            self.access_tokens.update({k: Token(**t) for k, t in data.get("access_tokens", {}).items()})
+            self.refresh_tokens.update({k: Token(**t) for k, t in data.get("refresh_tokens", {}).items()})
+
+    def save(self, path: Path) -> None:
+        """Write the snapshot atomically."""
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.snapshot(), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+
+    def load(self, path: Path) -> bool:
+        """Load a snapshot file if it exists."""
+        if not path.exists():
+            return False
+        self.restore(json.loads(path.read_text(encoding="utf-8")))
+        return True
+
+
+@dataclass
+class CallContext:
+    """Who is calling and how: the user, scopes, webhook or app, inside a batch or not."""
+
+    user_id: int
+    scopes: frozenset[str]
+    via: str = "webhook"  # "webhook" | "access" (an OAuth app's access token)
+    in_batch: bool = False
+    started: float = 0.0
+    client_id: str | None = None  # the app, for OAuth calls
+    auth_connector: str | None = None  # changes made with it are not queued for the same connector
+    caller: Any = None  # key of the operating-time budget (webhook or app)
+    client: str = ""  # source IP
+
+
+def utc_ts(dt: datetime) -> float:
+    """Unix seconds of an aware datetime."""
+    return dt.astimezone(UTC).timestamp()

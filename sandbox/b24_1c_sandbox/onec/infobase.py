@@ -1,0 +1,237 @@
+"""The infobase: entity sets of records as 1C stores them, DataVersion bumps on every write, users and rights.
+
+Every write goes through `_written`, which keeps the two derived stores honest: register movements of posted
+documents (`registers.py`) and change registrations for exchange-plan nodes (`exchange.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from b24_1c_sandbox.onec import registers
+from b24_1c_sandbox.onec.exchange import Registrations
+from b24_1c_sandbox.onec.model import EntityType, Props
+from b24_1c_sandbox.onec.profiles import load
+
+EMPTY_REF = "00000000-0000-0000-0000-000000000000"
+EMPTY_DATE = "0001-01-01T00:00:00"
+UNDEFINED = "StandardODATA.Undefined"
+
+
+_EMPTY: dict[str, Any] = {
+    "Edm.Guid": EMPTY_REF,
+    "Edm.DateTime": EMPTY_DATE,
+    "Edm.Boolean": False,
+    "Edm.Double": 0,
+    "Edm.Int64": "0",
+    "Edm.Int32": 0,
+    "Edm.Int16": 0,
+}
+
+
+def empty(edm: str) -> Any:
+    """The value 1C shows for an unfilled attribute of this Edm type."""
+    return _EMPTY.get(edm, "")
+
+
+_empty = empty  # the skeleton's name
+
+
+@dataclass
+class Grant:
+    """What one infobase user may do: sets readable / writable (None = all) and row-level filters per set."""
+
+    read: set[str] | None = None
+    write: set[str] | None = None
+    rls: dict[str, str] = field(default_factory=dict)  # entity set -> $filter a visible row must satisfy
+
+
+def _fill(props: Props, source: dict[str, Any], into: dict[str, Any]) -> None:
+    for name, edm in props:
+        if name.endswith("_Type") and name[:-5] in into:
+            value = into[name[:-5]]
+            into[name] = source.get(name) or (UNDEFINED if value in ("", None) else "Edm.String")
+        else:
+            into[name] = source.get(name, empty(edm))
+
+
+class Infobase:
+    """In-memory 1C data in insertion order (what 1C returns when a query has no $orderby)."""
+
+    def __init__(self, profile: str = "ut11.5", users: dict[str, str] | None = None) -> None:
+        self.profile = profile
+        self.config = load(profile)
+        self.types: dict[str, EntityType] = self.config.types
+        self.sets: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.types}
+        self.movements: dict[str, dict[str, list[dict[str, Any]]]] = {r: {} for r in self.config.registers}
+        self.users = dict(users or {"Администратор": "sandbox"})
+        self.grants: dict[str, Grant] = {}  # a user without a grant has full rights
+        self.lock = threading.RLock()
+        self._version = 0
+        self.published: set[str] | None = None  # None: everything is published
+        self.keys: dict[str, str] = {}  # SOAP idempotency key -> order Ref_Key
+        self.now: Callable[[], datetime] = datetime.now  # server wall-clock time (naive, server-local)
+        self.closed_before: str | None = (
+            None  # дата запрета изменения: documents dated before it are read-only
+        )
+        self.changes = Registrations(self)
+        self.this_node = self.insert(
+            self.config.exchange_plan,
+            {
+                "Ref_Key": "1b4d4b8e-0000-11ee-8000-00155d000001",
+                "Code": "ЦБ",
+                "Description": "Центральная база",
+                "Predefined": True,
+            },
+        )["Ref_Key"]
+
+    def _next_version(self) -> str:
+        self._version += 1
+        return base64.b64encode(self._version.to_bytes(4, "big") + b"\x00\x00\x00\x00").decode()
+
+    def normalize(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
+        """A record with every property of its type, in 1C's key order, empty values where missing."""
+        etype = self.types[entity]
+        tags = {f"{c}_Type" for c in etype.composites()}
+        head = [(n, e) for n, e in etype.properties if n not in tags]
+        out: dict[str, Any] = {}
+        _fill(head, record, out)
+        ref = out["Ref_Key"]
+        for tab in etype.tables:
+            rows = []
+            for n, row in enumerate(record.get(tab.name) or [], start=1):
+                r: dict[str, Any] = {"Ref_Key": ref}
+                _fill(tab.properties, row, r)
+                r["LineNumber"] = str(n)
+                rows.append(r)
+            out[tab.name] = rows
+        _fill([(n, e) for n, e in etype.properties if n in tags], record, out)  # `_Type` tags go last
+        return out
+
+    # -- writes (the dataset, the OData front and SOAP all come through here) --------------------------------
+
+    def insert(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Write a new object as stored; a document inserted with Posted=true gets its register movements."""
+        with self.lock:
+            record = dict(record)
+            record["Ref_Key"] = str(record.get("Ref_Key") or uuid.uuid4()).lower()
+            record["DataVersion"] = self._next_version()
+            stored = self.normalize(entity, record)
+            self.sets[entity][stored["Ref_Key"]] = stored
+            self._written(entity, None, stored)
+            return stored
+
+    def update(self, entity: str, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change an object; tabular sections given are replaced whole. DataVersion always changes."""
+        with self.lock:
+            current = self.sets[entity][ref]
+            merged = {**current, **changes, "Ref_Key": ref, "DataVersion": self._next_version()}
+            if merged.get("DeletionMark") and current.get("Posted"):
+                merged["Posted"] = False  # marking a posted document for deletion un-posts it
+            stored = self.normalize(entity, merged)
+            self.sets[entity][ref] = stored
+            self._written(entity, current, stored)
+            return stored
+
+    def delete(self, entity: str, ref: str) -> None:
+        """Physical deletion (what OData DELETE does)."""
+        with self.lock:
+            old = self.sets[entity].pop(ref)
+            self._written(entity, old, None)
+
+    def repost(self, entity: str, ref: str) -> dict[str, Any]:
+        """Set Posted and rebuild the document's movements (the end of a successful /Post)."""
+        with self.lock:
+            stored = self.update(entity, ref, {"Posted": True})
+            self._move(entity, stored)
+            return stored
+
+    def drop_movements(self, entity: str, ref: str) -> None:
+        """Remove a document's register records (posting in data-load mode makes none)."""
+        with self.lock:
+            self._move(entity, None, ref)
+
+    def _written(self, entity: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        etype = self.types[entity]
+        if etype.postable:
+            if new is None or not new.get("Posted"):
+                self._move(entity, None, (old or new or {}).get("Ref_Key", ""))
+            elif old is None or not old.get("Posted"):
+                self._move(entity, new)
+        if etype.kind != "ExchangePlan":
+            self.changes.register(entity, (new or old or {})["Ref_Key"])
+
+    def _move(self, entity: str, doc: dict[str, Any] | None, ref: str = "") -> None:
+        recorder = doc["Ref_Key"] if doc else ref
+        made = registers.movements(self, entity, doc) if doc else {}
+        for name, sets in self.movements.items():
+            if made.get(name):
+                sets[recorder] = made[name]
+            else:
+                sets.pop(recorder, None)
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def get(self, entity: str, ref: str) -> dict[str, Any] | None:
+        return self.sets.get(entity, {}).get(ref)
+
+    def all(self, entity: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.sets[entity].values())
+
+    def records(self, register: str) -> list[dict[str, Any]]:
+        """Every record of a register, recorder by recorder."""
+        with self.lock:
+            return [r for recs in self.movements[register].values() for r in recs]
+
+    def grant(
+        self,
+        user: str,
+        password: str,
+        read: set[str] | None = None,
+        write: set[str] | None = None,
+        rls: dict[str, str] | None = None,
+    ) -> None:
+        """Add an infobase user with limited rights."""
+        self.users[user] = password
+        self.grants[user] = Grant(read, write, dict(rls or {}))
+
+    # -- persistence --------------------------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        with self.lock:
+            data = {
+                "profile": self.profile,
+                "version": self._version,
+                "sets": self.sets,
+                "movements": self.movements,
+                "changes": self.changes.dump(),
+                "keys": self.keys,
+            }
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(path)
+
+    def load(self, path: Path) -> bool:
+        if not path.exists():
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+        with self.lock:
+            self._version = data["version"]
+            for name, rows in data["sets"].items():
+                if name in self.sets:
+                    self.sets[name] = rows
+            for name, recs in data.get("movements", {}).items():
+                if name in self.movements:
+                    self.movements[name] = recs
+            self.changes.restore(data.get("changes", {}))
+            self.keys = dict(data.get("keys", {}))
+        return True

@@ -1,0 +1,219 @@
+"""GET semantics: collections with $filter/$orderby/$top/$skip/$inlinecount/allowedOnly, tabular-section sets,
+register record sets and virtual tables (Balance, Turnovers, BalanceAndTurnovers)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from b24_1c_sandbox.onec import registers
+from b24_1c_sandbox.onec.errors import ODataError
+from b24_1c_sandbox.onec.infobase import Infobase
+from b24_1c_sandbox.onec.query import compile_filter, parse_orderby, sort_records
+from b24_1c_sandbox.onec.shaping import View, filter_properties, resolver, shape
+
+_PARAM_NAMES = ("Period", "StartPeriod", "EndPeriod", "Condition", "Dimensions", "AccountCondition")
+_PARAM_SPLIT = re.compile(r",\s*(?=(?:" + "|".join(_PARAM_NAMES) + r")\s*=)")
+
+
+@dataclass
+class Paging:
+    """Paging knobs: 1C's $inlinecount quirk, no nextLink unless asked, an optional page cap."""
+
+    inlinecount_ignores_paging: bool = True
+    next_link: bool = False
+    max_page_size: int | None = None
+
+
+@dataclass
+class Result:
+    """What a GET produced, before it is written as JSON or atom."""
+
+    fragment: str  # what follows `$metadata#`
+    rows: list[dict[str, Any]]
+    entity: str | None = None  # the entity set for typed atom output
+    count: int | None = None
+    next_skip: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def int_option(options: dict[str, str], name: str) -> int | None:
+    if name not in options:
+        return None
+    try:
+        value = int(options[name])
+    except ValueError:
+        raise ODataError(400, "14", f"Ошибка разбора параметра запроса ${name}: '{options[name]}'") from None
+    if value < 0:
+        raise ODataError(400, "14", f"Недопустимое значение параметра ${name}: {value}")
+    return value
+
+
+def _filtered(
+    rows: list[dict[str, Any]], text: str | None, props: set[str] | None, resolve: Callable[..., Any] | None
+) -> list[dict[str, Any]]:
+    if not text:
+        return rows
+    predicate = compile_filter(text, properties=props)
+    return [r for r in rows if predicate(r, resolve)]
+
+
+def _page(
+    rows: list[dict[str, Any]], options: dict[str, str], paging: Paging, resolve: Callable[..., Any] | None
+) -> tuple[list[dict[str, Any]], int | None, int | None]:
+    """Order, count and cut a filtered list; returns (rows, inline count, skip of the next page)."""
+    if options.get("orderby"):
+        rows = sort_records(rows, parse_orderby(options["orderby"]), resolve)
+    count = None
+    skip, top = int_option(options, "skip") or 0, int_option(options, "top")
+    inline = options.get("inlinecount", "none")
+    if inline not in ("none", "allpages"):
+        raise ODataError(400, "14", f"Неверное значение параметра $inlinecount: {inline}")
+    if inline == "allpages":
+        count = len(rows)
+        if paging.inlinecount_ignores_paging:  # DOC §17.4.6.2: $inlinecount makes 1C ignore $top and $skip
+            skip, top = 0, None
+    rows = rows[skip:]
+    if top is not None:
+        rows = rows[:top]
+    next_skip = None
+    if paging.max_page_size is not None and len(rows) > paging.max_page_size:
+        rows = rows[: paging.max_page_size]
+        next_skip = skip + len(rows) if paging.next_link else None
+    return rows, count, next_skip
+
+
+def collection(
+    ib: Infobase, entity: str, options: dict[str, str], view: View, paging: Paging, rls: str | None
+) -> Result:
+    """GET <set>: filtered, row-level checked, ordered, paged, shaped."""
+    resolve = resolver(ib, entity)
+    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve)
+    if rls:
+        visible = compile_filter(rls)
+        allowed = [r for r in rows if visible(r, resolve)]
+        if len(allowed) != len(rows) and options.get("allowedonly", "").lower() != "true":
+            raise ODataError(
+                401, "20", f"Нарушение прав доступа: недостаточно прав на чтение данных {entity}"
+            )
+        rows = allowed
+    page, count, next_skip = _page(rows, options, paging, resolve)
+    return Result(entity, [shape(ib, entity, r, view) for r in page], entity, count, next_skip)
+
+
+def count(ib: Infobase, entity: str, options: dict[str, str], rls: str | None) -> int:
+    """GET <set>/$count honouring $filter (and allowedOnly)."""
+    resolve = resolver(ib, entity)
+    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve)
+    if rls:
+        visible = compile_filter(rls)
+        rows = [r for r in rows if visible(r, resolve)]
+    return len(rows)
+
+
+def table_rows(ib: Infobase, owner: str, section: str) -> list[dict[str, Any]]:
+    """All rows of one tabular section of all objects (`Document_X_Товары`)."""
+    return [row for rec in ib.all(owner) for row in rec.get(section, [])]
+
+
+def table_set(
+    ib: Infobase,
+    owner: str,
+    section: str,
+    options: dict[str, str],
+    paging: Paging,
+    key: tuple[str, int] | None = None,
+) -> Result:
+    """GET Document_X_ТЧ or one row Document_X_ТЧ(Ref_Key=guid'…',LineNumber=n)."""
+    etype = ib.types[owner]
+    tab = etype.table(section)
+    assert tab is not None
+    name = f"{owner}_{section}"
+    rows = table_rows(ib, owner, section)
+    if key is not None:
+        found = [r for r in rows if r["Ref_Key"] == key[0] and r["LineNumber"] == str(key[1])]
+        if not found:
+            raise ODataError(404, "9", "Экземпляр сущности не найден")
+        return Result(f"{name}/@Element", found, None)
+    rows = _filtered(rows, options.get("filter"), tab.property_names(), None)
+    page, cnt, next_skip = _page(rows, options, paging, None)
+    select = options.get("select")
+    if select and select not in ("*", "**"):
+        cols = [c.strip() for c in select.split(",")]
+        page = [{c: r.get(c) for c in cols if c in r} for r in page]
+    return Result(name, page, None, cnt, next_skip)
+
+
+def record_sets(ib: Infobase, register: str, flat: bool, options: dict[str, str], paging: Paging) -> Result:
+    """`AccumulationRegister_X` (record sets by recorder) or `AccumulationRegister_X_RecordType` (records)."""
+    reg = ib.config.registers[register]
+    if flat:
+        rows = _filtered(
+            ib.records(register), options.get("filter"), {p for p, _ in reg.record_properties()}, None
+        )
+        page, cnt, next_skip = _page(rows, options, paging, None)
+        return Result(f"{register}_RecordType", page, None, cnt, next_skip)
+    sets = [
+        {
+            "Recorder": recs[0]["Recorder"],
+            "Recorder_Type": recs[0]["Recorder_Type"],
+            "RecordSet": [
+                {k: v for k, v in r.items() if k not in ("Recorder", "Recorder_Type")} for r in recs
+            ],
+        }
+        for recs in ib.movements[register].values()
+        if recs
+    ]
+    page, cnt, next_skip = _page(_filtered(sets, options.get("filter"), None, None), options, paging, None)
+    return Result(register, page, None, cnt, next_skip)
+
+
+def _params(text: str, options: dict[str, str]) -> dict[str, str]:
+    """Virtual-table parameters, from `(Period=datetime'…',Condition='…')` or from the query string."""
+    params: dict[str, str] = {}
+    for part in _PARAM_SPLIT.split(text.strip()) if text.strip() else []:
+        name, sep, value = part.partition("=")
+        if not sep or name.strip() not in _PARAM_NAMES:
+            raise ODataError(400, "14", f"Ошибка разбора параметров виртуальной таблицы: {part}")
+        params[name.strip()] = value.strip()
+    for name in _PARAM_NAMES:
+        if name.lower() in options and name not in params:
+            params[name] = options[name.lower()]
+    out = {}
+    for name, value in params.items():
+        if value.startswith("datetime'") and value.endswith("'"):
+            value = value[9:-1]
+        elif len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1]
+            # DOC writes nested quotes undoubled (`guid'…'`); the OData-standard doubled form works too.
+            value = value.replace("''", "'")
+        out[name] = value
+    return out
+
+
+def virtual(
+    ib: Infobase, register: str, function: str, args: str, options: dict[str, str], paging: Paging
+) -> Result:
+    """`/Balance(…)`, `/Turnovers(…)`, `/BalanceAndTurnovers(…)` of an accumulation register."""
+    p = _params(args, options)
+    dims = [d.strip() for d in p["Dimensions"].split(",")] if p.get("Dimensions") else None
+    if function == "Balance":
+        rows = registers.balance(ib, register, p.get("Period"), p.get("Condition"), dims)
+    elif function in ("Turnovers", "BalanceAndTurnovers"):
+        rows = registers.turnovers(
+            ib,
+            register,
+            p.get("StartPeriod"),
+            p.get("EndPeriod"),
+            p.get("Condition"),
+            dims,
+            with_balance=function == "BalanceAndTurnovers",
+        )
+    else:
+        raise ODataError(400, "11", f"Метод не найден: {function}")
+    rows = _filtered(rows, options.get("filter"), None, None)
+    page, cnt, next_skip = _page(rows, options, paging, None)
+    suffix = "Turnover" if function == "Turnovers" else function
+    return Result(f"{register}_{suffix}", page, None, cnt, next_skip)
