@@ -79,7 +79,7 @@ class Connector:
             self.lock.acquire()
         try:
             self.mappings: dict[str, Mapping] = load_mappings(config.mappings_path, config.flows)
-            self.ledger = Ledger(config.ledger_path)
+            self.ledger = Ledger(config.ledger_path, self.clock)
         except BaseException:
             if self.lock is not None:
                 self.lock.release()

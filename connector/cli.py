@@ -485,6 +485,22 @@ def version() -> None:
     out.print(f"b24-1c {__version__}")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"b24-1c {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """Options before the command."""
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -70,8 +70,6 @@ class Daemon:
         if install_signals:
             signal.signal(signal.SIGTERM, self._signal)
             signal.signal(signal.SIGINT, self._signal)
-        from datetime import UTC, datetime
-
         for flow, when in self.schedule.items():
             self.scheduler.add_job(
                 self.run_flow,
@@ -79,7 +77,7 @@ class Daemon:
                 args=[flow],
                 id=flow,
                 name=f"flow {flow}",
-                next_run_time=datetime.now(UTC),
+                next_run_time=self.connector.clock.now(),
             )
         self.scheduler.add_listener(self._event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         log.info("daemon started", flows={f: (s.every or s.cron) for f, s in self.schedule.items()})

@@ -11,12 +11,12 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from connector.clock import Clock, SystemClock
 from connector.records import Action, Outcome
 from connector.redact import redact
 
@@ -65,10 +65,6 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class Link:
     """A source record's counterpart on the target and what we last wrote there."""
@@ -107,8 +103,9 @@ class DeadLetter:
 class Ledger:
     """One SQLite file per connector installation."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
         self.path = Path(path)
+        self.clock = clock or SystemClock()
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
@@ -121,6 +118,9 @@ class Ledger:
 
     def close(self) -> None:
         self.conn.close()
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat(timespec="seconds")
 
     # -- schema -------------------------------------------------------------------------------------------------
 
@@ -137,7 +137,7 @@ class Ledger:
             with self.transaction():
                 for statement in filter(str.strip, sql.split(";")):
                     self.conn.execute(statement)
-                self.conn.execute("INSERT INTO migrations VALUES (?, ?, ?)", (version, name, _now()))
+                self.conn.execute("INSERT INTO migrations VALUES (?, ?, ?)", (version, name, self._now()))
 
     @property
     def schema_version(self) -> int:
@@ -203,7 +203,7 @@ class Ledger:
         self, flow: str, rows: Iterable[tuple[str, str, str | None, str | None]], drop: Iterable[str] = ()
     ) -> None:
         """Write (key, target id, hash, parent) links and drop others, in one transaction (detail records)."""
-        now = _now()
+        now = self._now()
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
@@ -224,7 +224,7 @@ class Ledger:
 
     def begin(self, flow: str, run_id: int | None, actions: Iterable[Action]) -> None:
         """Announce the creates of a page before they are sent (updates are idempotent by id)."""
-        now = _now()
+        now = self._now()
         rows = [
             (flow, a.record.key, a.kind, f"{flow}:{a.record.key}", run_id, now, now)
             for a in actions
@@ -264,7 +264,7 @@ class Ledger:
         `extra_links` are (flow, source key, target id) links of another flow that must exist exactly when these
         outcomes do (an order created from a deal is, for the 1C → Bitrix24 flow, already linked to that deal).
         """
-        now = _now()
+        now = self._now()
         with self.transaction() as conn:
             for other, key, target in extra_links:
                 conn.execute(
@@ -355,7 +355,7 @@ class Ledger:
     def start_run(self, flow: str, kind: str) -> int:
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO runs (flow, kind, started_at) VALUES (?, ?, ?)", (flow, kind, _now())
+                "INSERT INTO runs (flow, kind, started_at) VALUES (?, ?, ?)", (flow, kind, self._now())
             )
             return int(cur.lastrowid or 0)
 
@@ -363,7 +363,7 @@ class Ledger:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE id = ?",
-                (_now(), status, json.dumps(stats), run_id),
+                (self._now(), status, json.dumps(stats), run_id),
             )
 
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
@@ -411,7 +411,8 @@ class Ledger:
         with self.transaction() as conn:
             for d in letters:
                 conn.execute(
-                    "UPDATE dead_letters SET status = 'requeued', last_at = ? WHERE id = ?", (_now(), d.id)
+                    "UPDATE dead_letters SET status = 'requeued', last_at = ? WHERE id = ?",
+                    (self._now(), d.id),
                 )
         return letters
 

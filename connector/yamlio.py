@@ -24,17 +24,34 @@ _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file keeping line information; a syntax error names file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    text = decode_utf8(path, data)
     try:
         return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from None
+
+
+def decode_utf8(path: Path, data: bytes) -> str:
+    """The text of a config or mapping file, which must be UTF-8 (a UTF-8 BOM is allowed)."""
+    save_as = "save it as UTF-8"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path}: the file is UTF-16, not UTF-8; {save_as}")
+    if b"\x00" in data:
+        raise ConfigError(f"{path}: not a text file (it contains NUL bytes); expected UTF-8 YAML")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        guess = ", Windows-1251 Cyrillic?" if byte >= 0xC0 else ""
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte 0x{byte:02x}{guess}); {save_as}") from None
 
 
 def interpolate(

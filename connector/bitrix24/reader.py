@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.clock import Clock
 from connector.flows.base import Page
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
@@ -23,12 +24,14 @@ class DealSource:
         client: Bitrix24Client,
         spec: Mapping,
         portal_tz: ZoneInfo,
+        clock: Clock,
         page_size: int = 50,
         overlap: timedelta = timedelta(seconds=2),
     ) -> None:
         self.client = client
         self.spec = spec
         self.tz = portal_tz
+        self.clock = clock
         self.page_size = page_size
         self.overlap = (
             overlap  # DATE_MODIFY has one-second granularity: re-read a little, hashes skip repeats
@@ -88,7 +91,7 @@ class DealSource:
         # DATE_MODIFY has whole seconds: a deal changed again within the second we read it would look unchanged
         # forever. Such fresh versions are not trusted (recorded as unknown, so the next cycle looks again and the
         # content hash decides).
-        fresh = datetime.now(UTC) - timedelta(seconds=5)
+        fresh = self.clock.now() - timedelta(seconds=5)
         for k in wanted:
             version = found[k].get(self.spec.source.version_field or "DATE_MODIFY")
             try:

@@ -35,7 +35,7 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
 
         from connector.bitrix24.reader import DealSource
 
-        source = DealSource(conn.bitrix24, spec, ZoneInfo(conn.config.bitrix24.portal_timezone))
+        source = DealSource(conn.bitrix24, spec, ZoneInfo(conn.config.bitrix24.portal_timezone), conn.clock)
     else:
         raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")
     if tgt.system == "bitrix24" and tgt.entity == "deal":
