@@ -17,7 +17,7 @@ from connector.bitrix24.client import Bitrix24Client
 from connector.clock import Clock, SystemClock
 from connector.config import Config
 from connector.errors import ConfigError, InstanceLockedError, RemoteRejected
-from connector.ledger import Ledger
+from connector.ledger import Ledger, ledger_problem
 from connector.mapping.schema import Mapping, load_mappings
 from connector.onec.odata import ODataClient
 from connector.ratelimit import RequestPacer
@@ -35,15 +35,22 @@ def make_session(pool: int = 8, verify: bool | str = True) -> requests.Session:
 
 
 class LedgerLock:
-    """An exclusive lock next to the ledger, so two processes never write the same ledger."""
+    """An exclusive lock next to the ledger, so two processes never write the same ledger.
+
+    The lock is taken next to the resolved file: a symlink to the ledger, a symlinked folder, or a relative path
+    to the same file all meet the same lock."""
 
     def __init__(self, ledger_path: Path) -> None:
-        self.path = ledger_path.with_name(ledger_path.name + ".lock")
+        self.ledger_path = ledger_path.resolve()
+        self.path = self.ledger_path.with_name(self.ledger_path.name + ".lock")
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held for the life of the process
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")  # noqa: SIM115 - held for the life of the process
+        except OSError as exc:
+            raise ledger_problem(self.ledger_path, exc) or exc from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -51,8 +58,8 @@ class LedgerLock:
             pid = fh.read().strip() or "?"
             fh.close()
             raise InstanceLockedError(
-                f"another b24-1c process (pid {pid}) is using the ledger {self.path.parent}/"
-                f"{self.path.name[:-5]}; stop it first (systemctl stop b24-1c)"
+                f"another b24-1c process (pid {pid}) is using the ledger {self.ledger_path}; "
+                "stop it first (systemctl stop b24-1c)"
             ) from None
         fh.seek(0)
         fh.truncate()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connector import __version__
-from connector.errors import ConfigError, ConnectorError, InstanceLockedError, StopRun
+from connector.errors import ConfigError, ConnectorError, InstanceLockedError, LedgerError, StopRun
 
 app = typer.Typer(
     name="b24-1c",
@@ -30,7 +30,22 @@ app = typer.Typer(
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)
 
-EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_STOPPED, EXIT_LOCKED = 1, 2, 3, 4
+EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_STOPPED, EXIT_LOCKED, EXIT_LEDGER = 1, 2, 3, 4, 5
+_EXIT_MEANINGS = {
+    0: "done",
+    1: "done, but some records failed (`b24-1c failed` lists them)",
+    2: "configuration problem",
+    3: "stopped by a remote error (credentials, unreachable system, rejected query)",
+    4: "another b24-1c process holds the ledger",
+    5: "the ledger cannot be used (damaged, not writable, disk full; the message says what to do)",
+}
+
+
+def _exits(*codes: int, **meanings: str) -> str:
+    """The exit codes a command can end with, for its --help (`c0="..."` overrides the meaning of 0)."""
+    return "Exit codes: " + "; ".join(f"{c} {meanings.get(f'c{c}', _EXIT_MEANINGS[c])}" for c in codes) + "."
+
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -48,6 +63,9 @@ def _fail(exc: Exception) -> typer.Exit:
     if isinstance(exc, InstanceLockedError):
         err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
         return typer.Exit(EXIT_LOCKED)
+    if isinstance(exc, LedgerError):
+        err.print(f"[red]ledger problem:[/red] {exc}", markup=True, highlight=False)
+        return typer.Exit(EXIT_LEDGER)
     err.print(f"[red]stopped:[/red] {exc}", markup=True, highlight=False)
     return typer.Exit(EXIT_STOPPED)
 
@@ -65,14 +83,24 @@ def _load(config: Path | None) -> Any:
 
 @contextmanager
 def _connector(config: Path | None, lock: bool = True) -> Iterator[Any]:
-    from connector.app import Connector
+    import sqlite3
 
+    from connector.app import Connector
+    from connector.ledger import ledger_problem
+
+    cfg = None
     try:
         cfg = _load(config)
         with Connector(cfg, lock=lock) as conn:
             yield conn
-    except (ConnectorError, OSError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, ConnectorError):
+    except (ConnectorError, OSError, sqlite3.Error) as exc:
+        if isinstance(exc, sqlite3.Error):  # only the ledger speaks SQLite
+            path = cfg.ledger_path if cfg is not None else "(unknown)"
+            exc = (ledger_problem(cfg.ledger_path, exc) if cfg is not None else None) or LedgerError(
+                f"the ledger {path} failed: {exc}; run the command again, and if it repeats, check the file "
+                f"(sqlite3 {path} 'PRAGMA integrity_check')"
+            )
+        elif isinstance(exc, OSError):
             exc = StopRun(f"{exc.__class__.__name__}: {exc}")
         raise _fail(exc) from None
 
@@ -207,7 +235,7 @@ def check(
     )
 
 
-@app.command()
+@app.command(epilog=_exits(0, 1, 2, 3, 4, 5, c1="some fields or stages could not be created"))
 def setup(config: ConfigOpt = None) -> None:
     """Create the Bitrix24 deal user fields the mappings use (idempotent: present ones are left alone)."""
     with _connector(config) as conn:
@@ -221,7 +249,7 @@ def setup(config: ConfigOpt = None) -> None:
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
-@app.command()
+@app.command(epilog=_exits(0, 1, 2, 3, 4, 5))
 def backfill(
     since: Annotated[str, typer.Option(help="first document date to load, e.g. 2017-01-01")] = "2017-01-01",
     until: Annotated[str | None, typer.Option(help="stop before this date (default: no end)")] = None,
@@ -279,7 +307,7 @@ def _with_progress(conn: Any, runner: Any, start: Any, end: Any, dry_run: bool, 
         )
 
 
-@app.command()
+@app.command(epilog=_exits(0, 1, 2, 3, 4, 5))
 def sync(
     flows: Annotated[list[str] | None, typer.Argument(help="flows to run (default: all configured)")] = None,
     dry_run: Annotated[
@@ -304,7 +332,16 @@ def sync(
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
-@app.command()
+@app.command(
+    epilog=_exits(
+        0,
+        2,
+        4,
+        5,
+        c0="stopped by SIGTERM or Ctrl-C (a failing cycle is logged and retried on the next tick)",
+    )
+    + " The systemd unit does not restart on 2 and 5 (RestartPreventExitStatus=): a human must act first."
+)
 def run(config: ConfigOpt = None) -> None:
     """Run as a daemon: every flow on its schedule (schedules/default.yaml) until SIGTERM or Ctrl-C."""
     from connector.daemon import Daemon
@@ -318,9 +355,28 @@ def run(config: ConfigOpt = None) -> None:
         Daemon(conn, schedule).start()
 
 
-@app.command()
+def _no_ledger_yet(config: Path | None) -> bool:
+    """True (and says so) when the configured ledger file does not exist: read-only commands create nothing."""
+    try:
+        cfg = _load(config)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    if cfg.ledger_path.exists():
+        return False
+    out.print(
+        f"no ledger yet at {cfg.ledger_path}: nothing has run with this config (`b24-1c backfill` starts it); "
+        "if a ledger was there before, restore it from a backup or run `b24-1c backfill` to rebuild the links",
+        highlight=False,
+        markup=False,
+    )
+    return True
+
+
+@app.command(epilog=_exits(0, 2, 5, c0="shown (also when there is no ledger yet: nothing is created)"))
 def status(config: ConfigOpt = None) -> None:
-    """Show the ledger: links, pending intents, dead letters and the last runs."""
+    """Show the ledger: links, pending intents, open failures and the last runs."""
+    if _no_ledger_yet(config):
+        return
     with _connector(config, lock=False) as conn:
         info = conn.status()
     out.print(f"ledger {info['ledger']} (schema v{info['schema_version']})", highlight=False)
@@ -334,11 +390,13 @@ def status(config: ConfigOpt = None) -> None:
         )
 
 
-@app.command()
+@app.command(epilog=_exits(0, 2, 5, c0="listed (also when none failed)"))
 def failed(
     flow: Annotated[str | None, typer.Option(help="only this flow")] = None, config: ConfigOpt = None
 ) -> None:
     """List records that failed (dead letters) with the reason."""
+    if _no_ledger_yet(config):
+        return
     with _connector(config, lock=False) as conn:
         letters = conn.ledger.dead_letters(flow, ("open", "waiting"))
     if not letters:
@@ -346,15 +404,16 @@ def failed(
         return
     for d in letters:
         note = " [waiting for another flow; retried every cycle]" if d.status == "waiting" else ""
+        label = d.label or d.source_key
+        reason = d.reason.removeprefix(f"{label}: ")  # targets prefix the reason with the label already
         out.print(
-            f"#{d.id} {d.flow} {d.label or d.source_key} (attempts {d.attempts}, {d.last_at}): {d.reason}"
-            f"{note}",
+            f"#{d.id} {d.flow} {label} (attempts {d.attempts}, {d.last_at}): {reason}{note}",
             highlight=False,
             markup=False,
         )
 
 
-@app.command()
+@app.command(epilog=_exits(0, 2, 4, 5))
 def retry(
     ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids (default: all)")] = None,
     flow: Annotated[str | None, typer.Option(help="only this flow")] = None,
@@ -382,7 +441,8 @@ def reconcile(
     """Compare every posted 1C order (ordered, paid, shipped) with its Bitrix24 deal and print the drift.
 
     Exit codes: 0 every deal shows what 1C says; 1 drift found (with --repair: drift left after the repair);
-    2 config error; 3 stopped by an error; 4 another process holds the ledger (--repair only).
+    2 config error; 3 stopped by an error; 4 another process holds the ledger (--repair only); 5 the ledger cannot
+    be used (damaged, not writable, disk full).
     """
     from connector.reconcile import Reconciler, drift_table
 

@@ -105,6 +105,17 @@ class LedgerConfig(_Strict):
 
     path: Path = Path("state/ledger.sqlite3")
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _names_a_file(cls, value: object) -> object:
+        text = str(value).strip() if value is not None else ""
+        if not text or text in (".", "..") or text.endswith(("/", "\\")):
+            raise ValueError(
+                f"must name the ledger file, e.g. /var/lib/b24-1c/ledger.sqlite3, got {str(value)!r} "
+                "(is B24_1C_LEDGER set to an empty value?)"
+            )
+        return value
+
 
 class SyncConfig(_Strict):
     """Knobs of the sync engine."""

@@ -12,7 +12,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from connector.app import Connector
-from connector.errors import ConnectorError, StopRun
+from connector.errors import ConnectorError, LedgerError, StopRun
 from connector.logs import get_logger
 from connector.schedule import FlowSchedule
 
@@ -35,6 +35,7 @@ class Daemon:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
         )
         self.cycles = 0
+        self.fatal: LedgerError | None = None  # the ledger cannot be used: the daemon stops and `run` exits 5
         self._lock = threading.Lock()
 
     def run_flow(self, flow: str) -> None:
@@ -46,6 +47,12 @@ class Daemon:
             log.info("cycle done", **report.as_dict())
             if self.on_cycle:
                 self.on_cycle(flow, report)
+        except LedgerError as exc:
+            # Every flow needs the ledger: stop them all (systemd does not restart on this exit code).
+            log.error("stopping: the ledger cannot be used", flow=flow, error=str(exc))
+            self.fatal = exc
+            self.connector.stop.set()
+            threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
         except StopRun as exc:
             log.error("cycle stopped", flow=flow, error=str(exc))
         except ConnectorError as exc:
@@ -83,3 +90,5 @@ class Daemon:
         log.info("daemon started", flows={f: (s.every or s.cron) for f, s in self.schedule.items()})
         self.scheduler.start()
         log.info("daemon stopped")
+        if self.fatal is not None:
+            raise self.fatal

@@ -4,7 +4,8 @@ ConnectorError                      base; carries context (system, method, recor
 ├── ConfigError                     stop: config, mapping or schedule is invalid (lists every problem)
 ├── StopRun                         stop the run: nothing more can succeed until a human acts
 │   ├── AuthError                   credentials rejected, token cannot be refreshed
-│   └── InstanceLockedError         another process holds the ledger
+│   ├── InstanceLockedError         another process holds the ledger
+│   └── LedgerError                 the ledger file is damaged, not writable, or its disk is full
 ├── RetryLater                      transient: back off and try the same request again
 │   ├── RateLimited                 503 QUERY_LIMIT_EXCEEDED / OVERLOAD_LIMIT
 │   ├── OperationTimeLimited        429 OPERATION_TIME_LIMIT on one method
@@ -61,6 +62,12 @@ class AuthError(StopRun):
 
 class InstanceLockedError(StopRun):
     """Another connector process holds the ledger."""
+
+
+class LedgerError(StopRun):
+    """The ledger cannot be opened or written (damaged file, missing rights, full disk); the message says what to do.
+
+    Restarting does not help until a human acts, so the CLI exits with a code of its own (5)."""
 
 
 class RetryLater(ConnectorError):

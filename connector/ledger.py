@@ -6,19 +6,22 @@ never block the writer. Secrets never reach it: errors are redacted before they 
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from connector.clock import Clock, SystemClock
+from connector.errors import ConfigError, ConnectorError, LedgerError
 from connector.records import Action, Outcome
 from connector.redact import redact
+
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another thread's transaction before giving up
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -65,6 +68,59 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+def ledger_problem(path: Path, exc: BaseException) -> ConnectorError | None:
+    """What a user must do when the ledger file cannot be used: a LedgerError (exit 5) for a damaged file, missing
+    rights or a full disk, a ConfigError when ledger.path cannot name a file; None for anything else."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    lost = (
+        "A lost ledger costs time, never duplicates: `b24-1c backfill` rebuilds the links from the external "
+        "keys on both sides."
+    )
+    if isinstance(exc, IsADirectoryError | NotADirectoryError | FileExistsError) or (
+        not isinstance(exc, OSError) and path.is_dir()
+    ):
+        return ConfigError(
+            f"ledger.path {path} cannot be a ledger file ({exc}): set ledger.path (or B24_1C_LEDGER) to a file "
+            "name in a folder, e.g. /var/lib/b24-1c/ledger.sqlite3"
+        )
+    if name == "SQLITE_FULL" or code == errno.ENOSPC or "disk is full" in text:
+        return LedgerError(
+            f"the disk holding the ledger {path} is full ({exc}): free space there (or move the ledger and "
+            "point ledger.path / B24_1C_LEDGER at it), then start again; the page being recorded was rolled "
+            "back and is read again"
+        )
+    if (
+        name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"))
+        or isinstance(exc, PermissionError)
+        or code == errno.EROFS
+        or "readonly database" in text
+        or "unable to open database" in text
+    ):
+        return LedgerError(
+            f"cannot write the ledger {path} ({exc}): the user running b24-1c must be able to write the file, "
+            f"its -wal and -shm files and the folder {path.parent}; fix the permissions (chown/chmod, or a "
+            "read-only mount), or point ledger.path / B24_1C_LEDGER at a writable place"
+        )
+    if (
+        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+        or "not a database" in text
+        or "malformed" in text
+    ):
+        return LedgerError(
+            f"the ledger {path} is damaged or is not a SQLite database ({exc}): stop b24-1c, restore the file "
+            "from a backup, or move it aside (with its -wal and -shm files) and run `b24-1c backfill`. "
+            + lost
+        )
+    if name.startswith("SQLITE_IOERR") or "disk i/o error" in text or isinstance(exc, OSError):
+        return LedgerError(
+            f"the ledger {path} cannot be read or written ({exc}): check the disk and the folder, then start "
+            "again; if the file is lost, restore it from a backup or run `b24-1c backfill`. " + lost
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Link:
     """A source record's counterpart on the target and what we last wrote there."""
@@ -101,23 +157,75 @@ class DeadLetter:
 
 
 class Ledger:
-    """One SQLite file per connector installation."""
+    """One SQLite file per connector installation.
+
+    Every thread gets its own connection, so flows that share the ledger (the daemon runs them in threads) never
+    share a transaction: WAL lets readers go on beside the one writer, and a writer waits up to BUSY_TIMEOUT
+    seconds for another thread's transaction (a page commit takes milliseconds). `:memory:` has one connection,
+    and its transactions take turns.
+    """
 
     def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
-        self.path = Path(path)
+        self.memory = str(path) == ":memory:"
+        self.path = Path(path) if self.memory else Path(path).resolve()
         self.clock = clock or SystemClock()
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.db = sqlite_utils.Database(self.conn)
-        self.migrate()
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._turns: AbstractContextManager[Any] = threading.RLock() if self.memory else nullcontext()
+        try:
+            if not self.memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.migrate()
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            problem = ledger_problem(self.path, exc)
+            if problem is None:
+                raise
+            raise problem from exc
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = self._opened[0] if self.memory and self._opened else None
+        conn = conn or getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                problem = ledger_problem(self.path, exc)
+                if problem is None:
+                    raise
+                raise problem from exc
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error:
+            conn.close()
+            raise
+        with self._guard:
+            self._opened.append(conn)
+        return conn
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connections of every thread."""
+        with self._guard:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
 
     def _now(self) -> str:
         return self.clock.now().isoformat(timespec="seconds")
@@ -145,13 +253,23 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        """One write transaction on this thread's connection; a damaged file, missing rights or a full disk become
+        a LedgerError naming the file and what to do (the transaction is rolled back)."""
+        conn = self.conn
+        with self._turns:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                problem = ledger_problem(self.path, exc)
+                if problem is None:
+                    raise
+                raise problem from exc
 
     # -- links --------------------------------------------------------------------------------------------------
 
@@ -398,9 +516,10 @@ class Ledger:
         ]
 
     def failed_versions(self, flow: str, keys: Iterable[str]) -> dict[str, str | None]:
-        """Source versions at which open dead letters failed: unchanged records are not retried by themselves."""
+        """Source versions at which dead letters failed: unchanged records are not retried by themselves (waiting
+        ones are retried first in every cycle through `requeued`, so a scan of the same cycle leaves them alone)."""
         sql = (
-            "SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND status = 'open' "
+            "SELECT source_key, source_version FROM dead_letters WHERE flow = ? AND status IN ('open', 'waiting') "
             "AND source_key IN ({marks})"
         )
         return {r[0]: r[1] for r in self._rows_in(sql, flow, keys)}
@@ -427,8 +546,14 @@ class Ledger:
         ]
 
     def counts(self) -> dict[str, int]:
-        """Row counts of every table, for `b24-1c status`."""
-        return {
-            t: int(self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-            for t in ("links", "intents", "cursors", "runs", "outcomes", "dead_letters")
+        """What `b24-1c status` shows: links, creates still pending (settled intents are history, not work), open
+        failures, cursors, runs and recorded outcomes."""
+        queries = {
+            "links": "SELECT COUNT(*) FROM links",
+            "pending intents": "SELECT COUNT(*) FROM intents WHERE status = 'pending'",
+            "failed records": "SELECT COUNT(*) FROM dead_letters WHERE status IN ('open', 'requeued', 'waiting')",
+            "cursors": "SELECT COUNT(*) FROM cursors",
+            "runs": "SELECT COUNT(*) FROM runs",
+            "outcomes": "SELECT COUNT(*) FROM outcomes",
         }
+        return {name: int(self.conn.execute(sql).fetchone()[0]) for name, sql in queries.items()}

@@ -1,0 +1,111 @@
+"""The command line around the ledger, as a user meets it: no ledger yet, a bad or damaged one, a second daemon through
+a symlink, exit codes (each listed in --help), and failures printed once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from connector.app import Connector
+from connector.config import load_config
+from connector.ledger import Ledger
+from connector.records import Outcome
+from tests.conftest import EXAMPLE
+from tests.integration.test_cli import cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_status_without_a_ledger_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    ledger = tmp_path / "state" / "ledger.sqlite3"
+    env = {"B24_1C_LEDGER": str(ledger)}
+    for command in ("status", "failed"):
+        done = cli(command, "--config", str(EXAMPLE), env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"no ledger yet at {ledger}" in done.stdout and "b24-1c backfill" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # no file, no folder, no lock
+
+
+def test_status_counts_only_pending_intents(tmp_path: Path) -> None:
+    from connector.records import Action, Mapped
+
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.begin("orders", None, [Action("create", Mapped(k, "v", {})) for k in ("a", "b", "c")])
+    ledger.commit("orders", None, [Outcome(k, "create", "applied", k, "h", "v") for k in ("a", "b")])
+    ledger.close()
+    done = cli("status", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)})
+    assert done.returncode == 0, done.stderr
+    assert "pending intents: 1" in done.stdout and "intents: 3" not in done.stdout
+
+
+def test_a_ledger_path_that_cannot_be_a_file_is_a_config_problem(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for bad in (str(tmp_path), str(tmp_path / "file" / "ledger.sqlite3")):
+        done = cli("sync", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": bad})
+        assert done.returncode == 2, (bad, done.stderr)
+        assert "ledger.path" in done.stderr
+
+
+def test_an_empty_ledger_path_is_rejected_by_check(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "path: ${B24_1C_LEDGER:-state/ledger.sqlite3}", 'path: ""'
+    )
+    text = text.replace("mappings_dir: mappings", f"mappings_dir: {EXAMPLE.parent / 'mappings'}")
+    text = text.replace("schedule: schedules/", f"schedule: {EXAMPLE.parent / 'schedules'}/")
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    done = cli("check", "--config", str(tmp_path / "config.yaml"))
+    assert done.returncode == 2
+    assert "ledger.path" in done.stderr and "must name the ledger file" in done.stderr
+
+
+def test_a_damaged_ledger_exits_5_naming_the_file_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    path.write_bytes(b"PK\x03\x04 a zip archive someone restored over the ledger" * 50)
+    for command in ("sync", "status", "backfill"):
+        done = cli(command, "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)})
+        assert done.returncode == 5, (command, done.stderr)
+        assert str(path) in done.stderr and "backup" in done.stderr and "b24-1c backfill" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_second_daemon_through_a_symlink_to_the_ledger_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "var" / "ledger.sqlite3"
+    env = {"B24_1C_LEDGER": str(real)}
+    config = load_config(EXAMPLE, env=env)
+    link = tmp_path / "ledger-link.sqlite3"
+    with Connector(config):  # the first instance holds the lock
+        link.symlink_to(real)
+        for path in (link, Path(os.path.relpath(real, EXAMPLE.parent))):  # relative to the config file
+            done = cli(
+                "run", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)}, cwd=tmp_path, timeout=30
+            )
+            assert done.returncode == 4, done.stderr
+            assert f"using the ledger {real}" in done.stderr and "stop it first" in done.stderr
+
+
+def test_failed_prints_each_label_once(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    label = "Document_ЗаказКлиента ЦБ00-000007 (c10ee522)"
+    ledger.commit(
+        "orders",
+        None,
+        [Outcome("c10ee522", "create", "failed", error=f"{label}: COMPANY_ID: not synced", label=label)],
+    )
+    ledger.close()
+    done = cli("failed", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("ЦБ00-000007") == 1 and "COMPANY_ID: not synced" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command", ["backfill", "sync", "run", "setup", "status", "failed", "retry", "reconcile"]
+)
+def test_help_of_the_main_commands_lists_exit_codes(command: str) -> None:
+    done = cli(command, "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "Exit codes:" in text and "2 config" in text and "5 the ledger cannot be used" in text
