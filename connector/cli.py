@@ -127,9 +127,14 @@ def _print_report(report: Any) -> None:
     )
     out.print(table)
     for e in report.errors[:10]:
-        out.print(f"  failed: {e}", highlight=False, markup=False)
+        out.print(f"  failed: {_one_line(e)}", highlight=False, markup=False)
     if report.stopped:
         out.print("stopped after a committed page; run the same command again to continue")
+
+
+def _one_line(reason: str) -> str:
+    """A multi-line reason (1C's "… по причине:\n<reason>") on one line, so no line of output hides the reason."""
+    return " ".join(part.strip() for part in reason.splitlines() if part.strip())
 
 
 def _print_plan(report: Any, target: Any = None) -> None:
@@ -407,7 +412,7 @@ def failed(
         label = d.label or d.source_key
         reason = d.reason.removeprefix(f"{label}: ")  # targets prefix the reason with the label already
         out.print(
-            f"#{d.id} {d.flow} {label} (attempts {d.attempts}, {d.last_at}): {reason}{note}",
+            f"#{d.id} {d.flow} {label} (attempts {d.attempts}, {d.last_at}): {_one_line(reason)}{note}",
             highlight=False,
             markup=False,
         )

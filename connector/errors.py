@@ -13,6 +13,8 @@ ConnectorError                      base; carries context (system, method, recor
 ├── OutcomeUnknown                  a write was sent but its reply was lost: recover by external key
 └── RecordError                     skip the record: the remote system rejected this one item
     ├── RemoteRejected              a 4xx / 1C business error ("-1") on one record
+    │   └── TransientWriteError     a 5xx, reset or timeout on an update or posting (not a create): the record
+    │                               fails this run and is written again on the next cycle (updates are idempotent)
     └── MappingError                the record cannot be mapped (empty reference, bad value)
 """
 
@@ -112,6 +114,15 @@ class RemoteRejected(RecordError):
     def __init__(self, message: str, code: str | int | None = None, **context: Any) -> None:
         self.code = code
         super().__init__(message, **context)
+
+
+class TransientWriteError(RemoteRejected):
+    """An update or a posting of one record failed transiently (5xx, a body that is not JSON, reset, timeout).
+
+    Not a rejection by the remote system: the same write is sent again on the next cycle, which is safe because
+    updates and postings are idempotent. It is a RemoteRejected so that every target which turns a rejected
+    record into a failed outcome does the same with it, and the run goes on. A create never raises it: a create
+    whose reply is unknown is OutcomeUnknown and is looked up by external key, never blindly sent again."""
 
 
 class MappingError(RecordError):

@@ -1,4 +1,11 @@
-"""1C OData client: UTF-8 Basic auth, $top/$skip paging with $orderby, error mapping, bounded concurrency."""
+"""1C OData client: UTF-8 Basic auth, $top/$skip paging with $orderby, error mapping, bounded concurrency.
+
+A failure on a write is classified by what the caller can safely do: a create whose reply is unknown (reset, timeout,
+a 5xx or a page that is not OData) is OutcomeUnknown — looked up by its external key, never blindly sent again; the
+same on an update or a posting is a TransientWriteError — the record fails this run and is written again on the next
+(both are idempotent); a connection that was never made is retried like a read. 1C's business errors (500, code
+"-1") are RemoteRejected with 1C's whole text, reason included.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,15 @@ import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from connector.clock import Clock
-from connector.errors import AuthError, OutcomeUnknown, RemoteRejected, StopRun, TransientError
+from connector.errors import (
+    AuthError,
+    ConnectorError,
+    OutcomeUnknown,
+    RemoteRejected,
+    StopRun,
+    TransientError,
+    TransientWriteError,
+)
 from connector.onec.metadata import MetadataCache
 from connector.onec.query import Guid, literal
 
@@ -27,6 +42,10 @@ _STOP_CODES = {
     "8": "unknown entity type",
     "11": "unknown method",
 }
+
+
+class _NotSent(TransientError):
+    """The connection was never made: nothing reached 1C, so even a write may be sent again."""
 
 
 class ODataClient:
@@ -92,23 +111,44 @@ class ODataClient:
         options: Mapping[str, str | int] | None = None,
         body: Any = None,
         write: bool = False,
+        create: bool = False,
     ) -> Any:
-        """One HTTP exchange; reads are retried on transient failures, writes never blindly."""
+        """One HTTP exchange; reads are retried on transient failures, writes only when the connection was never
+        made. `create`: a write that makes a new object (its lost reply must be looked up, not sent again)."""
         options = {**(options or {}), "format": "json"}
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientError) if not write else retry_if_exception_type(()),
+            retry=retry_if_exception_type(TransientError if not write else _NotSent),
             wait=wait_exponential(multiplier=0.5, max=20),
             sleep=self.clock.sleep,
-            stop=stop_after_attempt(self.max_attempts if not write else 1),
+            stop=stop_after_attempt(self.max_attempts),
             reraise=True,
         )
         for attempt in retrying:
             with attempt:
-                return self._send(method, resource, options, body, write)
+                return self._send(method, resource, options, body, write or create, create)
         raise AssertionError("unreachable")
 
+    @staticmethod
+    def _unsure(message: str, resource: str, write: bool, create: bool) -> ConnectorError:
+        """A failure whose effect on 1C is unknown: what the caller of this kind of request can safely do."""
+        if create:
+            return OutcomeUnknown(
+                f"{message}; the object is looked up by its key", system="1c", resource=resource
+            )
+        if write:
+            return TransientWriteError(
+                f"{message}; written again on the next run", system="1c", resource=resource
+            )
+        return TransientError(message, system="1c", resource=resource)
+
     def _send(
-        self, method: str, resource: str, options: Mapping[str, str | int], body: Any, write: bool
+        self,
+        method: str,
+        resource: str,
+        options: Mapping[str, str | int],
+        body: Any,
+        write: bool,
+        create: bool = False,
     ) -> Any:
         headers = {"Authorization": self._auth_header, "Accept": "application/json"}
         data = None
@@ -121,20 +161,15 @@ class ODataClient:
             try:
                 resp = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
             except requests.ConnectTimeout:
-                raise TransientError(
-                    "cannot connect to 1C (timeout)", system="1c", resource=resource
-                ) from None
+                raise _NotSent("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if write:
-                    raise OutcomeUnknown(
-                        f"the reply of 1C to {method} {resource} was lost: {type(exc).__name__}", system="1c"
-                    ) from None
-                raise TransientError(
-                    f"1C did not answer: {type(exc).__name__}", system="1c", resource=resource
-                ) from None
-        return self._parse(resp, method, resource, write)
+                what = f"the reply of 1C to {method} {resource} was lost" if write else "1C did not answer"
+                raise self._unsure(f"{what}: {type(exc).__name__}", resource, write, create) from None
+        return self._parse(resp, method, resource, write, create)
 
-    def _parse(self, resp: requests.Response, method: str, resource: str, write: bool) -> Any:
+    def _parse(
+        self, resp: requests.Response, method: str, resource: str, write: bool, create: bool = False
+    ) -> Any:
         if resp.status_code == 401 and "json" not in resp.headers.get("Content-Type", ""):
             # A wrong user or password: never worth retrying (1C may lock the user after a few tries).
             raise AuthError(
@@ -149,23 +184,23 @@ class ODataClient:
                     "publication (default.vrd), the user and the password",
                     system="1c",
                 )
-            err = TransientError(
-                f"1C answered {resp.status_code} with an HTML page", system="1c", resource=resource
-            )
-            if write:
-                raise OutcomeUnknown(str(err), system="1c")
-            raise err
+            raise self._unsure(f"1C answered {resp.status_code} with an HTML page", resource, write, create)
         if resp.status_code == 204 or not text.strip():
             if resp.status_code >= 400:
-                raise TransientError(f"1C answered {resp.status_code} with an empty body", system="1c")
+                raise self._unsure(
+                    f"1C answered {resp.status_code} with an empty body", resource, write, create
+                )
             return None
         try:
             payload = json.loads(text)
         except ValueError:
             if resp.status_code < 300 and ctype.startswith("text/plain"):
                 return text.strip()
-            raise TransientError(
-                f"1C answered {resp.status_code} with a body that is not JSON", system="1c", resource=resource
+            raise self._unsure(
+                f"1C answered {resp.status_code} with a body that is not JSON: {_excerpt(text)}",
+                resource,
+                write,
+                create,
             ) from None
         if resp.status_code < 300:
             return payload
@@ -190,12 +225,9 @@ class ODataClient:
             raise RemoteRejected(
                 f"1C: {message or resp.status_code}", code=code, system="1c", resource=resource
             )
-        exc = TransientError(
-            f"1C answered {resp.status_code} (code {code}): {message}", system="1c", resource=resource
+        raise self._unsure(
+            f"1C answered {resp.status_code} (code {code}): {message}", resource, write, create
         )
-        if write:
-            raise OutcomeUnknown(str(exc), system="1c")
-        raise exc
 
     # -- reads --------------------------------------------------------------------------------------------------
 
@@ -268,7 +300,7 @@ class ODataClient:
     # -- writes -------------------------------------------------------------------------------------------------
 
     def create(self, entity: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.request("POST", entity, body=dict(fields), write=True))
+        return dict(self.request("POST", entity, body=dict(fields), write=True, create=True))
 
     def update(self, entity: str, ref: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         return dict(
@@ -293,3 +325,9 @@ class ODataClient:
             return int(str(value).strip())
         except ValueError:
             raise TransientError(f"1C answered {entity}/$count with {value!r}", system="1c") from None
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    """The start of a body that is not OData, on one line (what a proxy or a crashed 1C process said)."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= limit else flat[:limit] + "…")

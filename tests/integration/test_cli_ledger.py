@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,42 @@ def test_help_of_the_main_commands_lists_exit_codes(command: str) -> None:
     assert done.returncode == 0
     text = " ".join(done.stdout.split())
     assert "Exit codes:" in text and "2 config" in text and "5 the ledger cannot be used" in text
+
+
+def test_a_record_waiting_for_another_flow_is_processed_once_per_cycle(sandbox: Any, tmp_path: Path) -> None:
+    """`sync` printed such a record twice: retried first as waiting, then again by the scan of the same cycle."""
+    from datetime import timedelta
+
+    from tests.conftest import SINCE, make_config
+
+    config = make_config(sandbox, tmp_path / "ledger.sqlite3")
+    config.flows = ["counterparties", "orders"]
+    with Connector(config) as conn:
+        conn.setup()
+        # counterparties not synced yet: the orders wait for them
+        conn.runner("orders").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        yesterday = conn.clock.now().astimezone(conn.onec_tz).replace(tzinfo=None, microsecond=0) - timedelta(
+            days=1
+        )
+        sandbox.dataset.order(yesterday)
+        conn.runner("orders").incremental(30)
+        waiting = conn.ledger.dead_letters("orders", "waiting")
+        assert waiting
+        report = conn.runner("orders").incremental(30)
+        assert report.read == len(waiting) and report.failed == len(waiting)
+        assert len(set(report.errors)) == len(report.errors)
+
+
+def test_failed_shows_the_reason_1c_gave_on_the_same_line(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    why = (
+        '1C refused to post the order: Не удалось провести "Заказ клиента ЦБ00-000081" по причине:\nНет строк'
+    )
+    ledger.commit(
+        "deals_to_orders", None, [Outcome("77", "create", "failed", "r", error=why, label="deal 77")]
+    )
+    ledger.close()
+    done = cli("failed", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)})
+    line = next(x for x in done.stdout.splitlines() if "deal 77" in x)
+    assert line.endswith('"Заказ клиента ЦБ00-000081" по причине: Нет строк')
