@@ -74,6 +74,15 @@ class LedgerLock:
             self._fh = None
 
 
+def stamp_identity(mappings: dict[str, Mapping], config: Config) -> None:
+    """Every external key without an explicit originator carries this installation's id (docs/identity.md)."""
+    for spec in mappings.values():
+        key = spec.target.external_key
+        if key.originator_id is None:
+            key.originator_id = config.installation_id
+        key.adopt = [x for x in config.installation.adopt if x != key.originator_id]
+
+
 class Connector:
     """Builds and owns everything one process needs."""
 
@@ -86,6 +95,7 @@ class Connector:
             self.lock.acquire()
         try:
             self.mappings: dict[str, Mapping] = load_mappings(config.mappings_path, config.flows)
+            stamp_identity(self.mappings, config)
             self.ledger = Ledger(config.ledger_path, self.clock)
         except BaseException:
             if self.lock is not None:
@@ -94,6 +104,10 @@ class Connector:
         self.onec_tz = ZoneInfo(config.onec.timezone)
         self._b24: Bitrix24Client | None = None
         self._odata: ODataClient | None = None
+
+    @property
+    def installation_id(self) -> str:
+        return self.config.installation_id
 
     def close(self) -> None:
         self.ledger.close()

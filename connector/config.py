@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
@@ -48,7 +50,6 @@ class Bitrix24Config(_Strict):
     plan: Literal["standard", "enterprise", "off"] = "standard"
     portal_timezone: str = "Europe/Moscow"
     timeout: float = Field(60.0, gt=0, le=600)
-    originator_id: str = "1C"
     verify_tls: bool | str = True
 
     _zone = field_validator("portal_timezone")(_check_zone)
@@ -100,6 +101,31 @@ class OneCConfig(_Strict):
         return value if value.endswith("/") else value + "/"
 
 
+class InstallationConfig(_Strict):
+    """Who we are on the objects we create (docs/identity.md): ORIGINATOR_ID on deals and companies, the prefix of
+    xmlId on smart invoices and payments. It lives here, not in the ledger, so a lost ledger keeps it."""
+
+    id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$",
+        description="default: derived from the 1C base address (host and base name), e.g. 1C-3f9a1b2c",
+    )
+    adopt: list[str] = Field(
+        default_factory=lambda: ["1C"],
+        description="older stamps adopted when our 1C base holds the object they point at (releases before 0.2 "
+        "stamped every object with ORIGINATOR_ID=1C)",
+    )
+
+
+def derived_installation_id(odata_url: str) -> str:
+    """A stable id for a 1C base: its host (without port or scheme) and base name, hashed. The port is left out so
+    that moving the publication to another port keeps the id."""
+    parts = urlsplit(odata_url)
+    base = parts.path.lower().split("/odata/")[0].strip("/")
+    ident = f"{(parts.hostname or '').lower()}/{base}"
+    return "1C-" + hashlib.sha256(ident.encode()).hexdigest()[:8]
+
+
 class LedgerConfig(_Strict):
     """Where the SQLite ledger lives."""
 
@@ -138,6 +164,7 @@ class Config(_Strict):
 
     bitrix24: Bitrix24Config
     onec: OneCConfig
+    installation: InstallationConfig = InstallationConfig()
     ledger: LedgerConfig = LedgerConfig()
     sync: SyncConfig = SyncConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -157,6 +184,11 @@ class Config(_Strict):
         if path.is_absolute() or self.source is None:
             return path
         return (self.source.parent / path).resolve()
+
+    @property
+    def installation_id(self) -> str:
+        """The id we stamp on our objects: `installation.id`, or one derived from the 1C base address."""
+        return self.installation.id or derived_installation_id(self.onec.odata_url)
 
     @property
     def ledger_path(self) -> Path:

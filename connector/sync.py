@@ -57,7 +57,7 @@ class RunReport:
                 self.failed += 1
                 if len(self.errors) < 20 and o.error:
                     self.errors.append(o.error)
-            elif o.status == "skipped":
+            elif o.status == "skipped" or o.kind == "skip":
                 self.skipped += 1
             elif o.kind == "create":
                 self.created += 1
@@ -322,6 +322,13 @@ class FlowRunner:
         links = self.ledger.links(self.flow, keys)
         for key, target in (known or {}).items():
             links.setdefault(key, Link(key, target, None, None))
+        stamped, foreign = self._identities(records)
+        for key, target in stamped.items():  # the keys on the object win over the ledger's memory
+            link = links.get(key)
+            if link is None or link.target_id != target:
+                links[key] = Link(key, target, None, None)
+        if foreign:
+            records = [r for r in records if str(r.get(self.spec.source.key)) not in foreign]
         need = needed_refs(self.spec, records)
         lookups = {**self.source.lookups(need), **self._links(need)}
         mapped = [
@@ -344,6 +351,7 @@ class FlowRunner:
                     else a
                     for a in actions
                 ]
+        actions, unchanged = self._already_there(actions, links)
         if dry_run:
             report.planned.extend(a for a in actions if a.kind != "skip")
             report.count(failed)
@@ -351,16 +359,108 @@ class FlowRunner:
             return
         self.ledger.begin(self.flow, run_id, actions)
         outcomes = self._apply(actions)
+        outcomes.extend(unchanged)
         outcomes.extend(failed)
         extra: list[tuple[str, str, str]] = []
         if self.spec.target.also_link:
+            # Created, updated, found or adopted: the other direction's flow gets the same link every time.
             extra = [
                 (self.spec.target.also_link, o.target_id, o.key)
                 for o in outcomes
-                if o.kind == "create" and o.status == "applied" and o.target_id
+                if o.status == "applied" and o.target_id
             ]
         self.ledger.commit(self.flow, run_id, outcomes, cursor, extra)
         report.count(outcomes)
+
+    # -- identity on the objects (docs/identity.md) ---------------------------------------------------------------
+
+    def _counterpart(self) -> Mapping | None:
+        """The other direction's flow of this one, declared by `also_link` on both sides (orders ⇄ deals_to_orders)."""
+        other = self.mappings.get(self.spec.target.also_link or "")
+        if other is None or other.target.also_link != self.flow:
+            return None
+        if self.active is not None and other.flow not in self.active:
+            return None
+        return other
+
+    def _identities(self, records: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+        """({key: target id} that the records' own stamps name, {key: why} for records another installation owns).
+
+        A record made by the other direction's flow carries that flow's key: a 1C order made from deal N carries
+        `B24-N` in its key attribute (→ deal N); a deal made from (or written back by) a 1C order carries our
+        installation in ORIGINATOR_ID and the order's key in ORIGIN_ID (→ that order, never a new one). Whatever the
+        ledger says, such a record is linked, not created. A deal stamped by another installation is not ours."""
+        other = self._counterpart()
+        if other is None:
+            return {}, {}
+        key_field = self.spec.source.key
+        stamped: dict[str, str] = {}
+        foreign: dict[str, str] = {}
+        if self.spec.source.system == "onec":
+            marker = other.target.onec_key
+            for r in records:
+                value = str(r.get(marker.field) or "").strip()
+                if value.startswith(marker.prefix) and value[len(marker.prefix) :].isdigit():
+                    stamped[str(r[key_field])] = value[len(marker.prefix) :]
+            return stamped, foreign
+        ext = other.target.external_key
+        legacy: dict[str, str] = {}
+        for r in records:
+            originator = str(r.get(ext.originator_field) or "").strip()
+            origin = str(r.get(ext.field) or "").strip()
+            key = str(r[key_field])
+            if not originator:
+                continue
+            if originator == ext.originator_id and origin:
+                stamped[key] = origin
+            elif originator in ext.adopt and origin:
+                legacy[key] = origin
+            else:
+                foreign[key] = (
+                    f"carries {ext.originator_field}={originator}: another installation or system owns it"
+                )
+        if legacy:
+            ours = set(self.target.exists(list(legacy.values()))) if hasattr(self.target, "exists") else set()
+            for key, origin in legacy.items():
+                if origin in ours:
+                    stamped[key] = origin
+                else:
+                    foreign[key] = f"stamped {ext.field}={origin}, an object this 1C base does not hold"
+        if foreign:
+            log.info("records owned by another installation; left alone", flow=self.flow, count=len(foreign))
+        return stamped, foreign
+
+    def _already_there(
+        self, actions: list[Action], links: dict[str, Link]
+    ) -> tuple[list[Action], list[Outcome]]:
+        """Updates of objects whose content we have not recorded (found by key, adopted, or stamped by the other
+        direction) are compared with the target first; an object that already holds it is linked, not written."""
+        same = getattr(self.target, "same", None)
+        unverified = [
+            a
+            for a in actions
+            if a.kind == "update" and (a.record.key not in links or links[a.record.key].content_hash is None)
+        ]
+        if same is None or not unverified:
+            return actions, []
+        equal = same(unverified)
+        if not equal:
+            return actions, []
+        kept = [a for a in actions if not (a.kind == "update" and a.record.key in equal)]
+        linked = [
+            Outcome(
+                a.record.key,
+                "skip",
+                "applied",
+                a.target_id,
+                a.record.hash,
+                a.record.version,
+                label=a.record.label,
+            )
+            for a in actions
+            if a.kind == "update" and a.record.key in equal
+        ]
+        return kept, linked
 
     def _apply(self, actions: list[Action]) -> list[Outcome]:
         """Apply; if a reply is lost, find the unsettled creates by external key and apply those again as updates.

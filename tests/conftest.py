@@ -23,6 +23,13 @@ EXAMPLE = ROOT / "config.example.yaml"
 SINCE = datetime(2017, 1, 1)
 
 
+def sandbox_installation() -> str:
+    """The installation id a config pointed at any sandbox derives (host and base name; the port is left out)."""
+    from connector.config import derived_installation_id
+
+    return derived_installation_id("http://127.0.0.1/ut/odata/standard.odata/")
+
+
 def make_config(box: Sandbox, ledger: Path, **extra: str) -> Config:
     """config.example.yaml as shipped, pointed at a sandbox through the environment."""
     from connector.config import load_config

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.compare import changed_fields, same_rows
 from connector.errors import OutcomeUnknown, RecordError
 from connector.mapping.schema import ExternalKey
 from connector.records import Action, Outcome, skip_outcomes
@@ -42,9 +43,10 @@ class DealWriter:
 
     def _fields(self, action: Action) -> dict[str, Any]:
         fields = action.record.create_fields() if action.kind == "create" else dict(action.record.fields)
-        if action.kind == "create":
-            fields[self.key.originator_field] = self.key.originator_id
-            fields[self.key.field] = action.record.key
+        # Every write carries our identity (docs/identity.md): a deal found by lookup, adopted from an older stamp,
+        # or started in Bitrix24 and now linked to its 1C order gets the same keys a created one has.
+        fields[self.key.originator_field] = self.key.originator_id
+        fields[self.key.field] = action.record.key
         return fields
 
     def _apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
@@ -113,13 +115,39 @@ class DealWriter:
                 found.update({str(row["ID"]): row for row in page})
         return found
 
+    def same(self, actions: Sequence[Action]) -> set[str]:
+        """Keys of update actions whose deal already holds exactly what the update would write (fields, our stamp
+        and product rows): found objects are linked without a write (a lost ledger costs reads, never writes)."""
+        updates = [a for a in actions if a.kind == "update" and a.target_id]
+        if not updates:
+            return set()
+        now = self.current([str(a.target_id) for a in updates])
+        with_rows = [str(a.target_id) for a in updates if a.record.update_rows() is not None]
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for i in range(0, len(with_rows), BATCH_LIMIT):
+            part = with_rows[i : i + BATCH_LIMIT]
+            reply = self.client.batch(
+                {f"r{n}": ("crm.deal.productrows.get", {"id": d}) for n, d in enumerate(part)}
+            )
+            rows.update({d: list(reply.result.get(f"r{n}") or []) for n, d in enumerate(part)})
+        out = set()
+        for a in updates:
+            deal = now.get(str(a.target_id))
+            if deal is None or changed_fields(deal, self._fields(a)):
+                continue
+            wanted = a.record.update_rows()
+            if wanted is not None and not same_rows(rows.get(str(a.target_id), []), wanted):
+                continue
+            out.add(a.record.key)
+        return out
+
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Deals carrying our external key, as {source key: deal id}; used to recover lost replies."""
         found: dict[str, str] = {}
         keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 50):
             part = keys[i : i + 50]
-            flt = {self.key.originator_field: self.key.originator_id, f"@{self.key.field}": part}
+            flt = {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": part}
             for page in self.client.list_keyset("crm.deal.list", flt, ["ID", self.key.field]):
                 for row in page:
                     origin = row.get(self.key.field)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, BatchReply, Bitrix24Client
+from connector.compare import changed_fields
 from connector.flows.counterparties_lookup import Matches, Recognizer
 from connector.flows.counterparties_model import (
     Candidate,
@@ -110,6 +111,15 @@ class CounterpartyWriter:
         if not parties:
             return outcomes
         writes = self._plan(parties)
+        for w in [w for w in writes if not w.commands(0)]:  # already what we would write: linked, not written
+            rec = w.party.action.record
+            target = target_ref(w.party.entity, str(w.entity_id))
+            outcomes.append(
+                Outcome(
+                    rec.key, w.party.action.kind, "applied", target, rec.hash, rec.version, label=rec.label
+                )
+            )
+            writes.remove(w)
         for part in self._batches(writes):
             reply = self.client.batch({k: v for n, w in part for k, v in w.commands(n).items()}, write=True)
             for n, w in part:
@@ -128,12 +138,14 @@ class CounterpartyWriter:
                 ids[p.entity].update(found)
         for p in updates:
             ids[p.entity].add(split_ref(str(p.action.target_id))[1])
-        self.lookup.describe(matches, ids)
+        self.lookup.describe(
+            matches, ids, {f for p in parties for f in p.fields}, {f for p in parties for f in p.requisite}
+        )
         writes: list[Write] = []
         fresh: list[Party] = []
         for p in creates:
             chosen = choose(
-                p, self.rules, matches.found.get(p.key, {}), matches.known[p.entity], self.key.originator_id
+                p, self.rules, matches.found.get(p.key, {}), matches.known[p.entity], str(self.key.originator_id)
             )
             if chosen is None:
                 fresh.append(p)
@@ -161,7 +173,7 @@ class CounterpartyWriter:
         for kind, values in (("PHONE", p.phones), ("EMAIL", p.emails)):
             if values:
                 fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in values]
-        requisite = requisite_change(p, [], self.key.originator_id)
+        requisite = requisite_change(p, [], str(self.key.originator_id))
         return Write(
             p,
             None,
@@ -171,19 +183,27 @@ class CounterpartyWriter:
 
     def _existing(self, p: Party, target: str, matches: Matches, adopt: str | None) -> Write:
         cand = matches.known[p.entity].get(target, Candidate(target))
-        fields = dict(p.fields)
-        # Take over an unstamped entity; never re-stamp one that carries another record's or system's key.
-        if adopt and not cand.origin and not cand.originator:
+        # Only what differs from the entity as it is now: a found or adopted company that already holds our
+        # values is linked without a write (a lost ledger costs reads, never writes).
+        fields = changed_fields(cand.values, p.fields) if cand.values else dict(p.fields)
+        # Take over an unstamped entity, or one an older release stamped for this very record; never re-stamp one
+        # that carries another record's or system's key.
+        legacy = cand.originator in self.key.adopt and cand.origin == p.key
+        if (adopt and not cand.origin and not cand.originator) or legacy:
             fields.update({self.key.originator_field: self.key.originator_id, self.key.field: p.key})
         for kind, wanted, present in (("PHONE", p.phones, cand.phones), ("EMAIL", p.emails, cand.emails)):
             extra = new_values(kind, wanted, present)
             if extra:
                 fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in extra]
-        requisite = requisite_change(p, matches.requisites[p.entity].get(target, []), self.key.originator_id)
+        requisite = requisite_change(
+            p, matches.requisites[p.entity].get(target, []), str(self.key.originator_id), self.key.adopt
+        )
         return Write(
             p,
             target,
-            (f"crm.{p.entity}.update", {"id": target, "fields": fields, "params": PARAMS}),
+            (f"crm.{p.entity}.update", {"id": target, "fields": fields, "params": PARAMS})
+            if fields
+            else None,
             self._requisite(p, requisite, target),
         )
 
@@ -215,7 +235,7 @@ class CounterpartyWriter:
     def _outcomes(self, n: int, w: Write, reply: BatchReply) -> list[Outcome]:
         a = w.party.action
         head = reply.errors.get(f"e{n}")
-        if head is not None or f"e{n}" not in reply.result:
+        if w.entity is not None and (head is not None or f"e{n}" not in reply.result):
             error = f"{a.record.label}: " + (
                 _describe(head) if head else "no result for it in the batch reply"
             )

@@ -111,7 +111,7 @@ class Recognizer:
                             f"crm.{entity}.list",
                             {
                                 "filter": {
-                                    self.key.originator_field: self.key.originator_id,
+                                    f"@{self.key.originator_field}": self.key.originators,
                                     f"@{self.key.field}": chunk,
                                 },
                                 "select": ["ID", self.key.field],
@@ -157,7 +157,13 @@ class Recognizer:
 
     # -- the state of entities we will write --------------------------------------------------------------------
 
-    def describe(self, matches: Matches, ids: dict[str, set[str]]) -> None:
+    def describe(
+        self,
+        matches: Matches,
+        ids: dict[str, set[str]],
+        fields: Iterable[str] = (),
+        requisite_fields: Iterable[str] = (),
+    ) -> None:
         """Fill `matches.known` / `matches.requisites` for these {entity: ids}: stamp, multifields, requisites."""
         commands: dict[str, tuple[Command, Any]] = {}
         for entity, wanted in ids.items():
@@ -169,7 +175,14 @@ class Recognizer:
                         {
                             "filter": {"@ID": chunk},
                             "order": {"ID": "ASC"},
-                            "select": ["ID", self.key.originator_field, self.key.field, "PHONE", "EMAIL"],
+                            "select": [
+                                "ID",
+                                self.key.originator_field,
+                                self.key.field,
+                                "PHONE",
+                                "EMAIL",
+                                *sorted(set(fields)),
+                            ],
                         },
                     ),
                     entity,
@@ -180,7 +193,7 @@ class Recognizer:
                         "crm.requisite.list",
                         {
                             "filter": {"ENTITY_TYPE_ID": ENTITY_TYPE_ID[entity], "@ENTITY_ID": chunk},
-                            "select": REQUISITE_SELECT,
+                            "select": list(dict.fromkeys([*REQUISITE_SELECT, *sorted(set(requisite_fields))])),
                             "order": {"ID": "ASC"},
                         },
                     ),
@@ -197,6 +210,7 @@ class Recognizer:
                     cand.origin = row.get(self.key.field) or None
                     cand.phones = {str(e.get("VALUE")) for e in row.get("PHONE") or [] if isinstance(e, dict)}
                     cand.emails = {str(e.get("VALUE")) for e in row.get("EMAIL") or [] if isinstance(e, dict)}
+                    cand.values = dict(row)
             else:
                 for row in _rows(value):
                     owner = str(row.get("ENTITY_ID"))
@@ -211,7 +225,7 @@ class Recognizer:
         found: dict[str, str] = {}
         for entity in ("company", "contact"):
             for chunk in _chunks(keys, ID_CHUNK):
-                flt = {self.key.originator_field: self.key.originator_id, f"@{self.key.field}": chunk}
+                flt = {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": chunk}
                 for page in self.client.list_keyset(f"crm.{entity}.list", flt, ["ID", self.key.field]):
                     for row in page:
                         origin = str(row.get(self.key.field))

@@ -193,14 +193,15 @@ class Candidate:
     inns: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
+    values: dict[str, Any] = field(default_factory=dict)  # the fields as they are now (for "already there")
 
 
 def acceptable(party: Party, cand: Candidate, rule: str, originator: str) -> bool:
     """Whether a fuzzy (phone/e-mail) match may be adopted: never another 1C counterparty, never another INN."""
     if rule not in FUZZY_RULES:
         return True
-    if cand.originator == originator and cand.origin and cand.origin != party.key:
-        return False
+    if cand.originator and cand.origin and cand.origin != party.key:
+        return False  # stamped for another record, by us, an older release, another installation or system
     return not (party.inn and cand.inns and party.inn not in cand.inns)
 
 
@@ -246,7 +247,7 @@ def twins(parties: Sequence[Party], rules: Sequence[str]) -> dict[str, str]:
 
 
 def requisite_change(
-    party: Party, rows: Sequence[Mapping[str, Any]], originator: str
+    party: Party, rows: Sequence[Mapping[str, Any]], originator: str, adopt: Sequence[str] = ()
 ) -> tuple[Literal["add", "update"], str | None, dict[str, str]] | None:
     """What keeps the party's requisite right: add one, update one (its id), or nothing.
 
@@ -259,7 +260,8 @@ def requisite_change(
         )
     stamp = {"ORIGINATOR_ID": originator, "XML_ID": party.key}
     ours = next(
-        (r for r in rows if r.get("XML_ID") == party.key and r.get("ORIGINATOR_ID") == originator), None
+        (r for r in rows if r.get("XML_ID") == party.key and r.get("ORIGINATOR_ID") in (originator, *adopt)),
+        None,
     )
     if ours is None:
         same = [
@@ -272,6 +274,8 @@ def requisite_change(
             return None
         return "add", None, {**party.requisite, **stamp, "PRESET_ID": str(party.preset)}
     diff = _differences(party.requisite, ours)
+    if ours.get("ORIGINATOR_ID") != originator:
+        diff.update(stamp)  # an older release's stamp: ours now
     if "RQ_KPP" in ours and ours.get("RQ_KPP") and not party.kpp:
         diff["RQ_KPP"] = ""  # the КПП was cleared in 1C
     return ("update", str(ours["ID"]), diff) if diff else None

@@ -57,7 +57,7 @@ class InvoiceTarget:
 
     def __init__(self, client: Bitrix24Client, spec: Mapping, commands_per_batch: int = BATCH_LIMIT) -> None:
         self.client = client
-        self.key = spec.target.external_key  # field: xmlId, originator_id: 1C → xmlId "1C:<Ref_Key>"
+        self.key = spec.target.external_key  # xmlId "<installation id>:<Ref_Key>" (docs/identity.md)
         # The deal default (ORIGIN_ID) is not a crm.item name; a mapping that leaves it means xmlId.
         self.field = "xmlId" if self.key.field == "ORIGIN_ID" else self.key.field
         self.rows_on = spec.rows.on if spec.rows is not None else None
@@ -139,8 +139,8 @@ class InvoiceTarget:
         if "contactIds" in fields and not isinstance(fields["contactIds"], list):
             one = fields["contactIds"]  # a mapped link gives one contact; the API wants a list
             fields["contactIds"] = [int(one)] if str(one).strip() else []
+        fields[self.field] = self.external_key(rec.key)  # every write: a found or adopted invoice is stamped too
         if action.kind == "create":
-            fields[self.field] = self.external_key(rec.key)
             if "mycompanyId" not in fields and (mine := self.my_company()) is not None:
                 fields["mycompanyId"] = mine
         return fields
@@ -254,7 +254,8 @@ class InvoiceTarget:
         found: dict[str, str] = {}
         keys = list(dict.fromkeys(keys))
         for i in range(0, len(keys), 50):
-            wanted = {self.external_key(k): k for k in keys[i : i + 50]}
+            # Ours, and an older release's "1C:<Ref_Key>" for invoices of this base (adopted; re-stamped on update).
+            wanted = {f"{o}:{k}": k for k in keys[i : i + 50] for o in self.key.originators}
             last = 0
             while True:  # keyset pages: twins made by another tool must not push ours off the first page
                 rows = self.client.call(

@@ -51,28 +51,36 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     elif tgt.system == "onec":
         from connector.onec.writer import OneCTarget
 
-        target = OneCTarget(conn.odata, spec, conn.bitrix24, conn.soap() if tgt.via == "soap" else None)
+        target = OneCTarget(
+            conn.odata,
+            spec,
+            conn.bitrix24,
+            conn.soap() if tgt.via == "soap" else None,
+            originator=conn.installation_id,
+        )
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
     return source, target
 
 
 def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
-    """Orders with their money facts → the deal the `attach_to` flow made."""
+    """Orders with their money facts → the deal the `attach_to` flow made; one business date for the run."""
     from zoneinfo import ZoneInfo
 
+    from connector.money.facts import BusinessDay
     from connector.money.source import MoneySource
     from connector.money.target import MoneyTarget
 
     assert spec.money is not None
-    offset = conn.clock.now().astimezone(ZoneInfo(conn.config.bitrix24.portal_timezone)).strftime("%z")
+    today = BusinessDay(conn.clock, conn.onec_tz)
     source = MoneySource(
         conn.odata,
         spec,
         conn.config.onec.page_size,
         conn.ledger,
-        conn.clock,
+        today,
         by_quantity=spec.money.shipped_by == "quantity",
     )
-    target = MoneyTarget(conn.bitrix24, spec, conn.ledger, f"{offset[:3]}:{offset[3:]}")
+    portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
+    target = MoneyTarget(conn.bitrix24, spec, conn.ledger, today, conn.onec_tz, portal_tz)
     return source, target

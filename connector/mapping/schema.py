@@ -177,9 +177,20 @@ class SourceSpec(_Strict):
 class ExternalKey(_Strict):
     """The key we stamp on every object we create, so it can be found again after a lost reply."""
 
-    originator_id: str = "1C"
+    originator_id: str | None = Field(
+        None,
+        description="the installation id stamped on our objects; leave it out to use the config's "
+        "installation.id (docs/identity.md)",
+    )
     originator_field: str = "ORIGINATOR_ID"
     field: str = "ORIGIN_ID"
+    # Older stamps we adopt when our 1C base holds the object they point at; filled from the config.
+    adopt: list[str] = Field(default_factory=list, exclude=True)
+
+    @property
+    def originators(self) -> list[str]:
+        """Our id first, then the older stamps we adopt."""
+        return [x for x in dict.fromkeys([self.originator_id or "", *self.adopt]) if x]
 
 
 class OneCKey(_Strict):

@@ -8,18 +8,24 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
+from connector.compare import changed_fields
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
 from connector.mapping.schema import Mapping, OneCDefault, OneCRef
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
-from connector.records import Action, Outcome
+from connector.records import Action, Outcome, skip_outcomes
 
 
 class OneCTarget:
     """Writes one object per request (OData has no batch), then posts documents; writes back to the deal."""
 
     def __init__(
-        self, client: ODataClient, spec: Mapping, bitrix24: Bitrix24Client | None = None, soap: Any = None
+        self,
+        client: ODataClient,
+        spec: Mapping,
+        bitrix24: Bitrix24Client | None = None,
+        soap: Any = None,
+        originator: str | None = None,
     ) -> None:
         self.client = client
         self.soap = soap  # a SoapClient for target.via: soap (CreateOrder / UpdateOrder of CrmExchange)
@@ -29,6 +35,7 @@ class OneCTarget:
         self.key = spec.target.onec_key
         self.f = F(client.tz)
         self._refs: dict[tuple[str, str], str | None] = {}
+        self.originator = originator  # our installation id, stamped on the deal by the write-back
         self._defaults: dict[str, Any] | None = None
 
     # -- references ---------------------------------------------------------------------------------------------
@@ -90,87 +97,141 @@ class OneCTarget:
     # -- writes -------------------------------------------------------------------------------------------------
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        outcomes = []
+        """Each record's chain — create (or find) → post → read number → write back to the deal — with every step
+        settled on its own: a step that did not finish leaves the record failed with its link, and the next run
+        reads the order and the deal and does only the steps still missing."""
+        outcomes = skip_outcomes(actions)
+        updates = [a for a in actions if a.kind == "update" and a.target_id]
+        orders = self._orders([str(a.target_id) for a in updates]) if updates else {}
+        deals = self._deal_stamps([a for a in updates if self._ours(a, orders)])
         for action in actions:
-            rec = action.record
             if action.kind == "skip":
-                outcomes.append(
-                    Outcome(
-                        rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version, label=rec.label
-                    )
-                )
                 continue
             try:
-                body = self._payload(action)
-            except RecordError as exc:
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        action.target_id,
-                        version=rec.version,
-                        error=f"{rec.label}: {exc.message}",
-                        label=rec.label,
-                    )
-                )
-                continue
-            target_id = action.target_id
-            if action.kind == "update" and not body:
-                # Nothing this flow owns has a value: no write, and no re-posting of a document 1C owns.
-                outcomes.append(
-                    Outcome(
-                        rec.key, action.kind, "applied", target_id, rec.hash, rec.version, label=rec.label
-                    )
-                )
-                continue
-            try:
-                if self.soap is not None:
-                    created = self._soap_write(action, body)
-                    target_id = str(created["Ref_Key"])
-                elif action.kind == "create":
-                    created = self.client.create(self.entity, body)
-                    target_id = str(created["Ref_Key"])
-                else:
-                    assert target_id is not None
-                    created = self.client.update(self.entity, target_id, body)
-                if self.spec.target.post and self.soap is None:  # the service posts in its own transaction
-                    self.client.post_document(self.entity, str(target_id))
                 if action.kind == "create":
-                    self._write_back(rec.key, created)
-            except RemoteRejected as exc:
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        target_id,
-                        version=rec.version,
-                        error=f"{rec.label}: {exc.message}",
-                        label=rec.label,
-                    )
-                )
-                continue
-            except OutcomeUnknown:
-                if action.kind == "create" and target_id is not None:
-                    # Created, but the posting's reply was lost: the object exists; the next run re-posts it.
-                    outcomes.append(
-                        Outcome(
-                            rec.key,
-                            action.kind,
-                            "failed",
-                            target_id,
-                            error=f"{rec.label}: the "
-                            "reply of 1C to /Post was lost; posted again on the next run",
-                            label=rec.label,
-                        )
-                    )
-                    continue
-                raise
-            outcomes.append(
-                Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
-            )
+                    outcome = self._create(action)
+                else:
+                    outcome = self._update(action, orders.get(str(action.target_id)), deals)
+            except RecordError as exc:
+                outcome = self._failed(action, action.target_id, exc.message)
+            outcomes.append(outcome)
         return outcomes
+
+    # -- the chain of one record --------------------------------------------------------------------------------
+
+    def _failed(self, action: Action, target_id: str | None, why: str) -> Outcome:
+        rec = action.record
+        return Outcome(
+            rec.key,
+            action.kind,
+            "failed",
+            target_id,
+            version=rec.version,
+            error=f"{rec.label}: {why}",
+            label=rec.label,
+        )
+
+    def _applied(self, action: Action, target_id: str | None) -> Outcome:
+        rec = action.record
+        return Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
+
+    def _create(self, action: Action) -> Outcome:
+        body = self._payload(action)
+        if self.soap is not None:
+            created = self._soap_write(action, body)  # the service creates and posts in one transaction
+        else:
+            created = self.client.create(self.entity, body)  # OutcomeUnknown propagates: looked up by key
+        target_id = str(created["Ref_Key"])
+        return self._finish(
+            action, target_id, created, posted=self.soap is not None or not self.spec.target.post
+        )
+
+    def _finish(self, action: Action, target_id: str, order: dict[str, Any], posted: bool) -> Outcome:
+        """Post (where the mapping says so), then write the number and key back to the deal."""
+        if not posted:
+            try:
+                self.client.post_document(self.entity, target_id)
+            except OutcomeUnknown:
+                return self._failed(
+                    action,
+                    target_id,
+                    "the reply of 1C to /Post was lost; the next run reads "
+                    "the order and posts it if it is not posted",
+                )
+            except RemoteRejected as exc:
+                return self._failed(action, target_id, f"1C refused to post the order: {exc.message}")
+            if "Number" not in order:
+                order = {**order, **self._orders([target_id]).get(target_id, {})}
+        try:
+            self._write_back(action.record.key, order)
+        except (OutcomeUnknown, RemoteRejected) as exc:
+            what = "lost its reply" if isinstance(exc, OutcomeUnknown) else f"failed: {exc.message}"
+            return self._failed(
+                action,
+                target_id,
+                f"writing the 1C number back to the deal {what}; the next run writes it again",
+            )
+        return self._applied(action, target_id)
+
+    def _update(
+        self, action: Action, order: dict[str, Any] | None, deals: dict[str, dict[str, Any]]
+    ) -> Outcome:
+        target_id = str(action.target_id)
+        if order is None:
+            return self._failed(
+                action,
+                target_id,
+                f"the 1C object {target_id} linked to it is gone (deleted in 1C); "
+                "unlink it with `b24-1c reconcile --repair` or restore it in 1C",
+            )
+        body = changed_fields(order, self._payload(action))
+        if body:
+            if self.soap is not None:
+                self._soap_write(action, body)
+            else:
+                self.client.update(self.entity, target_id, body)
+        if not self._ours(action, {target_id: order}):
+            return self._applied(action, target_id)  # an order made in 1C: it owns posting and numbering
+        deal = deals.get(action.record.key, {})
+        if self._stamped(deal, target_id):
+            return self._applied(
+                action, target_id
+            )  # the chain finished before (the write-back is its last step)
+        # Our order whose chain was interrupted (a crash, a lost reply, a refusal): finish it now.
+        posted = bool(order.get("Posted")) or self.soap is not None or not self.spec.target.post
+        return self._finish(action, target_id, order, posted=posted)
+
+    def _ours(self, action: Action, orders: dict[str, dict[str, Any]]) -> bool:
+        """Whether the order was made from this very deal (its key attribute names the deal)."""
+        order = orders.get(str(action.target_id)) or {}
+        return str(order.get(self.key.field) or "").strip() == self.key.prefix + action.record.key
+
+    def _stamped(self, deal: dict[str, Any], target_id: str) -> bool:
+        if not self.spec.target.write_back:
+            return True
+        return str(deal.get("ORIGIN_ID") or "") == target_id and bool(deal.get("ORIGINATOR_ID"))
+
+    def _orders(self, refs: list[str]) -> dict[str, dict[str, Any]]:
+        select = ["Ref_Key", "Posted", "Number", "DeletionMark", self.key.field]
+        select += [f for f in self.spec.fields if f not in select]
+        select += [p for p in self.spec.target.write_back.values() if isinstance(p, str) and p not in select]
+        return self.client.by_refs(self.entity, refs, select=select)
+
+    def _deal_stamps(self, actions: list[Action]) -> dict[str, dict[str, Any]]:
+        """The deals of our own orders as they are now: has the write-back (our last step) happened?"""
+        if not actions or self.bitrix24 is None or not self.spec.target.write_back:
+            return {}
+        ids = [a.record.key for a in actions]
+        found: dict[str, dict[str, Any]] = {}
+        for page in self.bitrix24.list_fast(
+            "crm.deal.list", {"@ID": ids}, ["ID", "ORIGIN_ID", "ORIGINATOR_ID"]
+        ):
+            found.update({str(row["ID"]): row for row in page})
+        return found
+
+    def exists(self, refs: list[str]) -> list[str]:
+        """Which of these keys name an object of this 1C base (to adopt objects stamped by an older release)."""
+        return list(self.client.by_refs(self.entity, refs, select=["Ref_Key"]))
 
     def _soap_write(self, action: Action, body: dict[str, Any]) -> dict[str, Any]:
         """CreateOrder with our idempotency key (the service returns the same order for the same key, so a lost
@@ -199,7 +260,8 @@ class OneCTarget:
         }
 
     def _write_back(self, key: str, created: dict[str, Any]) -> None:
-        """Tell the Bitrix24 deal what 1C made of it (number, reference)."""
+        """Tell the Bitrix24 deal what 1C made of it (number, reference) and stamp it with our identity, so that
+        the 1C → Bitrix24 flow finds it by key and the Bitrix24 → 1C flow never makes a second order of it."""
         if not self.spec.target.write_back or self.bitrix24 is None:
             return
         fields = {
@@ -207,6 +269,8 @@ class OneCTarget:
             for uf, prop in self.spec.target.write_back.items()
             if not isinstance(prop, str) or prop in created
         }
+        if self.originator:
+            fields.update({"ORIGINATOR_ID": self.originator, "ORIGIN_ID": str(created["Ref_Key"])})
         if fields:
             self.bitrix24.call("crm.deal.update", {"id": key, "fields": fields}, write=True)
 

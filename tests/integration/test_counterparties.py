@@ -20,7 +20,7 @@ from connector.app import Connector
 from connector.flows.counterparties import CounterpartyWriter
 from connector.mapping.schema import ExternalKey
 from connector.records import Action, Mapped
-from tests.conftest import ROOT, make_config
+from tests.conftest import ROOT, make_config, sandbox_installation
 
 if TYPE_CHECKING:
     from b24_1c_sandbox.runner import Sandbox
@@ -98,7 +98,7 @@ def requisites(box: Sandbox, type_id: int = 4, owner: str | int | None = None) -
 
 
 def by_origin(rows: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(r["ORIGIN_ID"] for r in rows if r.get("ORIGINATOR_ID") == "1C")
+    return Counter(r["ORIGIN_ID"] for r in rows if r.get("ORIGINATOR_ID") == sandbox_installation())
 
 
 def writes(box: Sandbox) -> int:
@@ -209,7 +209,7 @@ def test_existing_company_is_adopted_by_inn_kpp_not_duplicated(sandbox: Sandbox,
     )
     conn.runner("counterparties").backfill(SINCE, None)
     adopted = next(c for c in companies(sandbox) if c["ID"] == str(existing))
-    assert adopted["ORIGINATOR_ID"] == "1C" and adopted["ORIGIN_ID"] == cp["Ref_Key"]
+    assert adopted["ORIGINATOR_ID"] == sandbox_installation() and adopted["ORIGIN_ID"] == cp["Ref_Key"]
     assert adopted["TITLE"] == cp["Description"]
     assert by_origin(companies(sandbox))[cp["Ref_Key"]] == 1
     [req] = requisites(sandbox, 4, existing)
@@ -232,7 +232,7 @@ def test_company_carrying_our_external_key_is_adopted_and_gets_its_requisite(
 
 
 def _writer(conn: Connector, *match: str) -> CounterpartyWriter:
-    return CounterpartyWriter(conn.bitrix24, ExternalKey(), list(match))  # type: ignore[arg-type]
+    return CounterpartyWriter(conn.bitrix24, ExternalKey(originator_id=sandbox_installation()), list(match))  # type: ignore[arg-type]
 
 
 def _create(key: str, **fields: Any) -> Action:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.app import Connector
-from tests.conftest import SINCE
+from tests.conftest import SINCE, sandbox_installation
 
 if TYPE_CHECKING:
     from b24_1c_sandbox.runner import Sandbox
@@ -44,7 +44,7 @@ def test_backfill_creates_each_posted_order_once_with_rows(sandbox: Sandbox, con
     assert report.created == len(orders) and report.failed == 0
     deal = next(d for d in sandbox.portal.deals() if d["ORIGIN_ID"] == next(iter(orders)))
     order = orders[deal["ORIGIN_ID"]]
-    assert deal["ORIGINATOR_ID"] == "1C"
+    assert deal["ORIGINATOR_ID"] == sandbox_installation()
     assert deal["UF_CRM_1C_ORDER_NUMBER"] == order["Number"]
     assert float(deal["OPPORTUNITY"]) == pytest.approx(order["СуммаДокумента"])
     assert deal["BEGINDATE"].startswith(order["Date"][:10])
@@ -67,7 +67,7 @@ def test_incremental_cycle_picks_up_new_and_edited_orders_then_goes_quiet(
 ) -> None:
     connector.runner("orders").backfill(SINCE.replace(tzinfo=TZ), None)
     assert sandbox.dataset is not None
-    now = datetime.now(TZ).replace(tzinfo=None, microsecond=0)
+    now = sandbox.infobase.now().replace(microsecond=0)  # the 1C server's wall clock
     new = [sandbox.dataset.order(now - timedelta(hours=h)) for h in (1, 2)]
     old_recent = sandbox.dataset.order(now - timedelta(days=2))
     connector.runner("orders").incremental(30)  # picks up old_recent too

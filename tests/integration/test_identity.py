@@ -1,0 +1,199 @@
+"""Identity lives on the objects; the ledger is a cache (issue "Exactly once on both sides", points 1–4).
+
+Everything here is counted through the public interfaces of both systems (Bitrix24 REST, 1C OData), per external
+key, never through the emulators' internals or the ledger.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.app import Connector
+from tests.conftest import SINCE, make_config
+
+pytestmark = pytest.mark.integration
+FLOWS = ["managers", "counterparties", "orders", "money", "deals_to_orders"]
+B24_WRITES = (".add", ".update", ".set", ".delete", ".pay", ".unpay")
+ONEC_WRITES = ("POST", "PATCH", "PUT", "DELETE")
+ORDER = "Document_ЗаказКлиента"
+
+
+@pytest.fixture
+def box() -> Iterator[Any]:
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
+
+    with Sandbox(SandboxOptions(orders=50, seed=23, rate_limit="off")) as sandbox:
+        yield sandbox
+
+
+def connect(box: Any, ledger: Path) -> Connector:
+    config = make_config(box, ledger)
+    config.flows = FLOWS
+    return Connector(config)
+
+
+def everything(conn: Connector, flows: list[str] = FLOWS) -> None:
+    """What an admin runs after losing the ledger: a backfill of every flow, then one sync cycle."""
+    for flow in flows:
+        conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+    for flow in flows:
+        conn.runner(flow).incremental(30)
+
+
+def deals(conn: Connector) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for page in conn.bitrix24.list_fast(
+        "crm.deal.list", {}, ["ID", "ORIGINATOR_ID", "ORIGIN_ID", "STAGE_ID", "UF_CRM_1C_ORDER_NUMBER"]
+    ):
+        rows.extend(page)
+    return rows
+
+
+def orders(conn: Connector) -> list[dict[str, Any]]:
+    return list(
+        conn.odata.query(ORDER, select=["Ref_Key", "Number", "Posted", "НомерПоДаннымКлиента"], orderby="Ref_Key")
+    )
+
+
+def census(conn: Connector) -> dict[str, Any]:
+    """Per external key on both systems: deals per 1C order key, 1C orders per deal marker."""
+    ds, os_ = deals(conn), orders(conn)
+    marker = Counter(str(o.get("НомерПоДаннымКлиента") or "").strip() for o in os_)
+    marker.pop("", None)
+    return {
+        "deals": len(ds),
+        "deals_per_order": Counter(str(d["ORIGIN_ID"]) for d in ds if d.get("ORIGIN_ID")),
+        "orders": len(os_),
+        "orders_per_deal": marker,
+        "posted_from_crm": sum(1 for o in os_ if o["Posted"] and str(o.get("НомерПоДаннымКлиента") or "").strip()),
+    }
+
+
+def writes_during(box: Any, action: Any) -> tuple[int, int, list[str]]:
+    """(Bitrix24 writes, 1C writes, the write methods) made while `action` runs."""
+    b24_before = len(box.portal.calls)
+    onec_before = len(box.onec_app.log)
+    action()
+    b24 = [c.method for c in box.portal.calls[b24_before:] if c.method.endswith(B24_WRITES) and c.status == 200]
+    onec = [f"{r.method} {r.path}" for r in list(box.onec_app.log)[onec_before:] if r.method in ONEC_WRITES]
+    return len(b24), len(onec), b24[:10] + onec[:10]
+
+
+def start_deal_in_crm(conn: Connector, box: Any, company: str) -> str:
+    product = box.dataset.products[0]
+    deal = str(
+        conn.bitrix24.call(
+            "crm.deal.add",
+            {
+                "fields": {
+                    "TITLE": "Сделка из CRM",
+                    "COMPANY_ID": company,
+                    "STAGE_ID": "EXECUTING",
+                    "CURRENCY_ID": "RUB",
+                    "OPPORTUNITY": product["price"] * 2,
+                }
+            },
+            write=True,
+        ).result
+    )
+    conn.bitrix24.call(
+        "crm.deal.productrows.set",
+        {"id": deal, "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}]},
+        write=True,
+    )
+    return deal
+
+
+def synced_pair(box: Any, tmp_path: Path) -> tuple[Connector, str, list[str]]:
+    """A fully synced pair: every posted order has its deal, one deal started in the CRM has its posted order, and
+    several deals made from 1C orders sit at a stage the Bitrix24 → 1C flow watches (as stage rules put them)."""
+    conn = connect(box, tmp_path / "first.sqlite3")
+    conn.setup()
+    for flow in FLOWS:
+        conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+    company = next(
+        link.target_id
+        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
+        if link.target_id.isdigit()
+    )
+    crm_deal = start_deal_in_crm(conn, box, company)
+    from_1c = [str(d["ID"]) for d in deals(conn) if d.get("ORIGIN_ID") and str(d["ID"]) != crm_deal][:6]
+    for deal in from_1c:
+        conn.bitrix24.call("crm.deal.update", {"id": deal, "fields": {"STAGE_ID": "EXECUTING"}}, write=True)
+    for _ in range(2):
+        for flow in FLOWS:
+            conn.runner(flow).incremental(30)
+    return conn, crm_deal, from_1c
+
+
+def assert_one_each(state: dict[str, Any], crm_deal: str) -> None:
+    assert [k for k, n in state["deals_per_order"].items() if n > 1] == [], "twin deals"
+    assert [k for k, n in state["orders_per_deal"].items() if n > 1] == [], "twin 1C orders"
+    assert set(state["orders_per_deal"]) == {f"B24-{crm_deal}"}, "1C orders nobody asked for"
+
+
+def test_deals_made_from_1c_orders_never_become_1c_orders(box: Any, tmp_path: Path) -> None:
+    """A deal made from a 1C order, moved to a watched stage, is linked to its order by the keys it carries."""
+    conn, crm_deal, from_1c = synced_pair(box, tmp_path)
+    with conn:
+        state = census(conn)
+        assert_one_each(state, crm_deal)
+        assert state["posted_from_crm"] == 1
+        crm = next(d for d in deals(conn) if str(d["ID"]) == crm_deal)
+        # The write-back stamped the CRM deal with the order's key and our installation, like a deal from 1C.
+        assert crm["ORIGIN_ID"] and crm["ORIGINATOR_ID"] == conn.installation_id
+        assert crm["UF_CRM_1C_ORDER_NUMBER"]
+
+
+def test_a_lost_ledger_costs_time_never_a_write(box: Any, tmp_path: Path) -> None:
+    """Point 3: backfill + sync on an empty ledger against a fully synced pair writes nothing to either system."""
+    conn, crm_deal, _ = synced_pair(box, tmp_path)
+    with conn:
+        before = census(conn)
+    with connect(box, tmp_path / "lost.sqlite3") as fresh:
+        # The money flow's payments are rebuilt from sale.payment keys in its own change (in progress).
+        flows = [f for f in FLOWS if f != "money"]
+        b24, onec, what = writes_during(box, lambda: everything(fresh, flows))
+        after = census(fresh)
+        assert (b24, onec) == (0, 0), what
+        assert after == before
+        assert_one_each(after, crm_deal)
+        # ... and the links are back: a second cycle reads and skips.
+        assert fresh.ledger.link_count("orders") == before["deals"]
+        assert fresh.ledger.link_count("deals_to_orders") >= 1
+
+
+def test_an_old_backup_converges_without_twins(box: Any, tmp_path: Path) -> None:
+    """A ledger restored from a backup taken before the last changes: the pair converges, one object per key."""
+    import shutil
+
+    conn = connect(box, tmp_path / "live.sqlite3")
+    conn.setup()
+    with conn:
+        for flow in FLOWS:
+            conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        conn.ledger.conn.execute("PRAGMA wal_checkpoint(FULL)")
+        shutil.copy(tmp_path / "live.sqlite3", tmp_path / "backup.sqlite3")
+        company = next(
+            link.target_id
+            for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
+            if link.target_id.isdigit()
+        )
+        crm_deal = start_deal_in_crm(conn, box, company)
+        from datetime import datetime, timedelta
+
+        now = datetime.now().replace(microsecond=0)  # the sandbox dataset is dated in its server's local time
+        box.dataset.order(now - timedelta(hours=2))
+        for flow in FLOWS:
+            conn.runner(flow).incremental(30)
+        synced = census(conn)
+    with connect(box, tmp_path / "backup.sqlite3") as restored:
+        everything(restored)
+        state = census(restored)
+    assert_one_each(state, crm_deal)
+    assert state["deals"] == synced["deals"] and state["orders"] == synced["orders"]
