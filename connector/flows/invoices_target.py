@@ -139,10 +139,15 @@ class InvoiceTarget:
         if "contactIds" in fields and not isinstance(fields["contactIds"], list):
             one = fields["contactIds"]  # a mapped link gives one contact; the API wants a list
             fields["contactIds"] = [int(one)] if str(one).strip() else []
-        fields[self.field] = self.external_key(rec.key)  # every write: a found or adopted invoice is stamped too
-        if action.kind == "create":
-            if "mycompanyId" not in fields and (mine := self.my_company()) is not None:
-                fields["mycompanyId"] = mine
+        fields[self.field] = self.external_key(
+            rec.key
+        )  # every write: a found or adopted invoice is stamped too
+        if (
+            action.kind == "create"
+            and "mycompanyId" not in fields
+            and (mine := self.my_company()) is not None
+        ):
+            fields["mycompanyId"] = mine
         return fields
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:

@@ -56,7 +56,9 @@ def deals(conn: Connector) -> list[dict[str, Any]]:
 
 def orders(conn: Connector) -> list[dict[str, Any]]:
     return list(
-        conn.odata.query(ORDER, select=["Ref_Key", "Number", "Posted", "НомерПоДаннымКлиента"], orderby="Ref_Key")
+        conn.odata.query(
+            ORDER, select=["Ref_Key", "Number", "Posted", "НомерПоДаннымКлиента"], orderby="Ref_Key"
+        )
     )
 
 
@@ -70,7 +72,9 @@ def census(conn: Connector) -> dict[str, Any]:
         "deals_per_order": Counter(str(d["ORIGIN_ID"]) for d in ds if d.get("ORIGIN_ID")),
         "orders": len(os_),
         "orders_per_deal": marker,
-        "posted_from_crm": sum(1 for o in os_ if o["Posted"] and str(o.get("НомерПоДаннымКлиента") or "").strip()),
+        "posted_from_crm": sum(
+            1 for o in os_ if o["Posted"] and str(o.get("НомерПоДаннымКлиента") or "").strip()
+        ),
     }
 
 
@@ -79,7 +83,9 @@ def writes_during(box: Any, action: Any) -> tuple[int, int, list[str]]:
     b24_before = len(box.portal.calls)
     onec_before = len(box.onec_app.log)
     action()
-    b24 = [c.method for c in box.portal.calls[b24_before:] if c.method.endswith(B24_WRITES) and c.status == 200]
+    b24 = [
+        c.method for c in box.portal.calls[b24_before:] if c.method.endswith(B24_WRITES) and c.status == 200
+    ]
     onec = [f"{r.method} {r.path}" for r in list(box.onec_app.log)[onec_before:] if r.method in ONEC_WRITES]
     return len(b24), len(onec), b24[:10] + onec[:10]
 
@@ -103,7 +109,10 @@ def start_deal_in_crm(conn: Connector, box: Any, company: str) -> str:
     )
     conn.bitrix24.call(
         "crm.deal.productrows.set",
-        {"id": deal, "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}]},
+        {
+            "id": deal,
+            "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}],
+        },
         write=True,
     )
     return deal
@@ -139,7 +148,7 @@ def assert_one_each(state: dict[str, Any], crm_deal: str) -> None:
 
 def test_deals_made_from_1c_orders_never_become_1c_orders(box: Any, tmp_path: Path) -> None:
     """A deal made from a 1C order, moved to a watched stage, is linked to its order by the keys it carries."""
-    conn, crm_deal, from_1c = synced_pair(box, tmp_path)
+    conn, crm_deal, _ = synced_pair(box, tmp_path)
     with conn:
         state = census(conn)
         assert_one_each(state, crm_deal)
@@ -185,9 +194,9 @@ def test_an_old_backup_converges_without_twins(box: Any, tmp_path: Path) -> None
             if link.target_id.isdigit()
         )
         crm_deal = start_deal_in_crm(conn, box, company)
-        from datetime import datetime, timedelta
+        from datetime import timedelta
 
-        now = datetime.now().replace(microsecond=0)  # the sandbox dataset is dated in its server's local time
+        now = box.infobase.now().replace(microsecond=0)  # the 1C server's wall clock
         box.dataset.order(now - timedelta(hours=2))
         for flow in FLOWS:
             conn.runner(flow).incremental(30)
