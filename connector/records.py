@@ -56,6 +56,19 @@ class Action:
 
 
 @dataclass(frozen=True)
+class LinkChange:
+    """A link of a side flow (an order's payments, its to-do, a tracked 1C document) that must be recorded exactly
+    when the page's outcomes are; `target_id` None drops it."""
+
+    flow: str
+    key: str
+    target_id: str | None
+    content_hash: str | None = None
+    parent: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What happened to one action."""
 
@@ -68,6 +81,7 @@ class Outcome:
     error: str | None = None
     label: str = ""
     deferred: bool = False
+    links: tuple[LinkChange, ...] = ()  # detail links it wrote or removed, recorded in the same commit
 
 
 def skip_outcomes(actions: Iterable[Action]) -> list[Outcome]:

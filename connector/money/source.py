@@ -4,11 +4,10 @@ payment is due (so reminders and overdue rules fire without any change in 1C).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from typing import Any
 
-from connector.clock import Clock
 from connector.flows.base import Page
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
@@ -28,7 +27,7 @@ class MoneySource:
         spec: Mapping,
         page_size: int,
         ledger: Ledger,
-        clock: Clock,
+        today: Callable[[], date],
         by_quantity: bool = False,
     ) -> None:
         self.orders = OneCSource(client, spec, page_size)
@@ -36,14 +35,13 @@ class MoneySource:
         self.spec = spec
         self.page_size = page_size
         self.ledger = ledger
-        self.clock = clock
+        self.today = today  # the run's 1C business date (facts: days overdue; the daily look at due orders)
         self.facts = FactsReader(client, by_quantity)
         self.tracker = DocumentTracker(client, ledger, self.facts, f"{spec.flow}:docs", MONEY_DOCS, page_size)
         self.watch = f"{spec.flow}:due"
 
     def _with_facts(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        today = self.clock.now().astimezone(self.client.tz).date()
-        facts = self.facts.compute(records, today) if records else {}
+        facts = self.facts.compute(records, self.today()) if records else {}
         return [{**r, **facts[str(r["Ref_Key"])]} for r in records]
 
     def count(self, start: datetime, until: datetime | None) -> int | None:
@@ -67,7 +65,7 @@ class MoneySource:
         yield from self.orders.versions(since)
         for orders in self.tracker.changed(since):
             yield [(o, None) for o in orders]
-        today = self.clock.now().astimezone(self.client.tz).date().isoformat()
+        today = self.today().isoformat()
         due = [
             link.source_key
             for link in self.ledger.links(self.watch, list(self.ledger.keys(self.watch))).values()

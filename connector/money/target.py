@@ -2,28 +2,32 @@
 
 The deal is the one the `attach_to` flow (orders) created; this target never creates deals. Payments are detail
 records of the order: each 1C receipt row is one Bitrix24 payment, updated in place when re-posted and removed
-when un-posted or deleted, always reconciled against the order's full current set of rows.
+when un-posted or deleted, always reconciled against the order's full current set of rows (money/payments.py).
+The target writes nothing to the ledger: each outcome carries the detail links its commands settled, and the runner
+records them in the same commit as the outcome.
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, tzinfo
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.errors import OutcomeUnknown
-from connector.ledger import Ledger
+from connector.ledger import Ledger, Link
 from connector.logs import get_logger
-from connector.mapping.conditions import holds
 from connector.mapping.engine import FACTS, PAYMENTS
 from connector.mapping.schema import Mapping
-from connector.records import Action, Outcome, content_hash, skip_outcomes
+from connector.money.payments import NativePayments, Need
+from connector.money.plan import Errors, Plan, Results, Unit
+from connector.money.reminders import reminder_rules
+from connector.records import Action, LinkChange, Outcome, content_hash, skip_outcomes
 
 log = get_logger(__name__)
 STAGE = "STAGE_ID"
-CHUNK = 100  # orders planned together; their commands are packed into batches of 50
+CHUNK = 100  # orders planned together (one ledger read, one payments read); commands go in batches of 50
 
 
 class _Formatter(string.Formatter):
@@ -43,19 +47,29 @@ class MoneyTarget:
     """Updates deals found through the `attach_to` flow's ledger links; keeps payments and to-dos in step."""
 
     def __init__(
-        self, client: Bitrix24Client, spec: Mapping, ledger: Ledger, portal_offset: str = "+03:00"
+        self,
+        client: Bitrix24Client,
+        spec: Mapping,
+        ledger: Ledger,
+        today: Callable[[], date],
+        onec_tz: tzinfo,
+        portal_tz: tzinfo,
     ) -> None:
         assert spec.money is not None
         self.client = client
         self.spec = spec
         self.money = spec.money
-        self.ledger = ledger
-        self.offset = portal_offset
+        self.ledger = ledger  # read only: links of the deals, payments, to-dos
+        self.today = today  # the run's 1C business date
+        self.onec_tz = onec_tz
+        self.portal_tz = portal_tz
         self.payments_flow = f"{spec.flow}:payments"
         self.todo_flow = f"{spec.flow}:todo"
         self.overdue_flow = f"{spec.flow}:overdue"
         self.watch_flow = f"{spec.flow}:due"
         self._stage_order: dict[str, int] | None = None
+        originator = spec.target.external_key.originator_id or "1C"  # stamped from the installation's id
+        self.native = NativePayments(client, self.payments_flow, originator, onec_tz)
 
     # -- the deal ------------------------------------------------------------------------------------------------
 
@@ -123,15 +137,16 @@ class MoneyTarget:
     # -- apply ---------------------------------------------------------------------------------------------------
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Skips pass through; the rest go 20 orders at a time. A lost reply is raised with what was settled."""
+        """Skips pass through; the rest go CHUNK orders at a time. A lost reply is raised with what was settled."""
         outcomes = skip_outcomes(actions)
         live = [a for a in actions if a.kind != "skip"]
         deals = self.find([a.record.key for a in live])
         current = self._current(sorted(set(deals.values()))) if live else {}
+        today = self.today()
         lost: OutcomeUnknown | None = None
         for i in range(0, len(live), CHUNK):
             try:
-                outcomes.extend(self._apply_chunk(live[i : i + CHUNK], deals, current))
+                outcomes.extend(self._apply_chunk(live[i : i + CHUNK], deals, current, today))
             except OutcomeUnknown as exc:
                 lost = exc
         if lost is not None:
@@ -140,12 +155,12 @@ class MoneyTarget:
         return outcomes
 
     def _apply_chunk(
-        self, live: Sequence[Action], deals: dict[str, str], current: dict[str, dict[str, Any]]
+        self, live: Sequence[Action], deals: dict[str, str], current: dict[str, dict[str, Any]], today: date
     ) -> list[Outcome]:
         """Plan every order's commands (deal, stage, payments, reminders), send them packed into shared batches,
-        then record outcomes and detail links."""
+        then settle outcomes with the links their commands settled."""
         outcomes: list[Outcome] = []
-        plans: list[_Plan] = []
+        plans: list[Plan] = []
         for n, action in enumerate(live):
             rec = action.record
             deal_id = action.target_id or deals.get(rec.key)
@@ -163,26 +178,33 @@ class MoneyTarget:
                     )
                 )
                 continue
-            plan = _Plan(action, deal_id, f"o{n}_")
+            plan = Plan(action, deal_id, f"o{n}_")
             self._plan_deal(plan, current[deal_id])
-            self._plan_payments(plan, list(rec.fields.get(PAYMENTS) or []))
-            self._plan_reminders(plan, current[deal_id], _values_of(rec))
             plans.append(plan)
-        announced = [(key, "?", None, p.action.record.key) for p in plans for key in p.creating]
-        if announced:  # a crash between a payment's creation and the ledger is recovered from these
-            self.ledger.put_links(self.payments_flow, announced)
-        results, errors = self._send([unit for p in plans for unit in p.units])
+        orders = [p.action.record.key for p in plans]
+        self._plan_payments(plans)
+        todos = self.ledger.links(self.todo_flow, orders)
+        tasks = self.ledger.links(self.overdue_flow, orders)
+        for plan in plans:
+            order = plan.action.record.key
+            self._plan_reminders(
+                plan,
+                current[plan.deal_id],
+                _values_of(plan.action.record),
+                today,
+                todos.get(order),
+                order in tasks,
+            )
+        results, errors = self._send([unit for p in plans if not p.problems for unit in p.units])
         for plan in plans:
             outcomes.append(self._settle(plan, results, errors))
         return outcomes
 
-    def _send(
-        self, units: list[dict[str, tuple[str, dict[str, Any]]]]
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _send(self, units: list[Unit]) -> tuple[Results, Errors]:
         """Pack units (commands that refer to each other) into batches of at most 50 commands."""
-        results: dict[str, Any] = {}
-        errors: dict[str, Any] = {}
-        batch: dict[str, tuple[str, dict[str, Any]]] = {}
+        results: Results = {}
+        errors: Errors = {}
+        batch: Unit = {}
         for unit in [*units, {}]:
             if (not unit or len(batch) + len(unit) > BATCH_LIMIT) and batch:
                 reply = self.client.batch(batch, write=True)
@@ -192,15 +214,15 @@ class MoneyTarget:
             batch.update(unit)
         return results, errors
 
-    def _settle(self, plan: _Plan, results: dict[str, Any], errors: dict[str, Any]) -> Outcome:
+    def _settle(self, plan: Plan, results: Results, errors: Errors) -> Outcome:
         rec = plan.action.record
-        problems = [
+        problems = list(plan.problems) or [
             f"{name}: {errors[key].get('error_description') or errors[key].get('error')}"
             for key, name in plan.names.items()
             if key in errors
         ]
-        for record in plan.after:
-            record(results, errors)
+        links = () if plan.problems else tuple(plan.links(results, errors))
+        self._record(links)
         if problems:
             return Outcome(
                 rec.key,
@@ -215,7 +237,18 @@ class MoneyTarget:
             rec.key, plan.action.kind, "applied", plan.deal_id, rec.hash, rec.version, label=rec.label
         )
 
-    def _plan_deal(self, plan: _Plan, deal: dict[str, Any]) -> None:
+    def _record(self, links: Iterable[LinkChange]) -> None:
+        by_flow: dict[str, list[LinkChange]] = {}
+        for link in links:
+            by_flow.setdefault(link.flow, []).append(link)
+        for flow, rows in by_flow.items():
+            self.ledger.put_links(
+                flow,
+                [(r.key, r.target_id, r.content_hash, r.parent) for r in rows if r.target_id is not None],
+                drop=[r.key for r in rows if r.target_id is None],
+            )
+
+    def _plan_deal(self, plan: Plan, deal: dict[str, Any]) -> None:
         rec = plan.action.record
         fields = {k: v for k, v in rec.fields.items() if k != STAGE and not k.startswith("@")}
         if STAGE in rec.fields:
@@ -249,230 +282,135 @@ class MoneyTarget:
 
     # -- payments (detail records) ---------------------------------------------------------------------------------
 
-    def _plan_payments(self, plan: _Plan, rows: list[dict[str, Any]]) -> None:
+    def _plan_payments(self, plans: list[Plan]) -> None:
         mode = self.money.payments.mode
-        if mode == "none":
+        if mode == "none" or not plans:
             return
-        order = plan.action.record.key
-        wanted = {p["key"]: p for p in rows if not p.get("refund")}
-        have = {
-            link.source_key: link
-            for link in self.ledger.children(self.payments_flow, [order])[order]
-            if link.target_id != "?"
-        }
-        unsettled = [
-            link.source_key
-            for link in self.ledger.children(self.payments_flow, [order])[order]
-            if link.target_id == "?"
-        ]
-        if unsettled and mode == "native":
-            self._adopt_orphans(order, plan.deal_id, unsettled, have, wanted)
-        writes: list[tuple[str, str, str, dict[str, Any]]] = []  # (payment key, add cmd, update cmd, payload)
+        children = self.ledger.children(self.payments_flow, [p.action.record.key for p in plans])
+        needs = {}
+        for plan in plans:
+            order = plan.action.record.key
+            rows = list(plan.action.record.fields.get(PAYMENTS) or [])
+            wanted = {p["key"]: p for p in rows if not p.get("refund")}
+            have = {link.source_key: link for link in children[order] if link.target_id != "?"}
+            needs[order] = Need(order, plan.deal_id, wanted, have)
+        if mode == "native":
+            portal = self.native.prepare(needs.values())
+            for plan in plans:
+                order = plan.action.record.key
+                self.native.plan(plan, needs[order], portal.get(order))
+        else:
+            for plan in plans:
+                self._plan_items(plan, needs[plan.action.record.key])
+
+    def _plan_items(self, plan: Plan, need: Need) -> None:
+        """Payments as items of a smart process, linked to the deal, with the external key in xmlId."""
         sp = self.money.payments.entity_type_id
-        for key in sorted(wanted):
-            p = wanted[key]
-            if key in have and have[key].content_hash == content_hash(p):
-                continue
-            a, u = plan.key("pa"), plan.key("pu")
-            if mode == "native":
-                fields = {
-                    "sum": float(p["amount"]),
-                    "paid": "Y",
-                    "datePaid": f"{p['date'][:19]}{self.offset}",
-                }
-                if key in have:
-                    plan.add(
-                        {u: ("crm.item.payment.update", {"id": have[key].target_id, "fields": fields})},
-                        f"payment {p['number']}",
-                    )
-                else:
-                    plan.creating.append(key)
-                    plan.add(
-                        {
-                            a: ("crm.item.payment.add", {"entityTypeId": 2, "entityId": plan.deal_id}),
-                            u: ("crm.item.payment.update", {"id": f"$result[{a}]", "fields": fields}),
-                        },
-                        f"payment {p['number']}",
-                    )
+        for key in need.changed:
+            p = need.wanted[key]
+            fields = {
+                "title": _fmt(self.money.payments.title, {**p, "date": p["date"][:10]}),
+                "opportunity": float(p["amount"]),
+                "parentId2": int(plan.deal_id),
+                "xmlId": self.native.xml_id(key),
+                "begindate": p["date"][:10],
+            }
+            link = need.have.get(key)
+            cmd = plan.key("pu" if link else "pa")
+            if link is not None:
+                params = {"entityTypeId": sp, "id": link.target_id, "fields": fields}
+                plan.add({cmd: ("crm.item.update", params)}, f"payment {p['number']}")
             else:
-                fields = {
-                    "title": _fmt(self.money.payments.title, {**p, "date": p["date"][:10]}),
-                    "opportunity": float(p["amount"]),
-                    "parentId2": int(plan.deal_id),
-                    "xmlId": f"1C:{key}",
-                    "begindate": p["date"][:10],
-                }
-                if key in have:
-                    plan.add(
-                        {
-                            u: (
-                                "crm.item.update",
-                                {"entityTypeId": sp, "id": have[key].target_id, "fields": fields},
-                            )
-                        },
-                        f"payment {p['number']}",
-                    )
-                else:
-                    plan.creating.append(key)
-                    plan.add(
-                        {a: ("crm.item.add", {"entityTypeId": sp, "fields": fields})},
-                        f"payment {p['number']}",
-                    )
-            writes.append((key, a, u, p))
-        gone = [(k, plan.key("pd")) for k in have if k not in wanted]
-        for key, d in gone:
-            method = "crm.item.payment.delete" if mode == "native" else "crm.item.delete"
-            params: dict[str, Any] = {"id": have[key].target_id}
-            if mode != "native":
-                params["entityTypeId"] = sp
-            plan.add({d: (method, params)}, "payment removal")
-
-        def record(results: dict[str, Any], errors: dict[str, Any]) -> None:
-            put: list[tuple[str, str, str | None, str | None]] = []
-            for key, a, u, p in writes:
-                if a in results:
-                    created = results[a]
-                    target = created.get("item", {}).get("id") if isinstance(created, dict) else created
-                    put.append((key, str(target), content_hash(p) if u not in errors else None, order))
-                elif key in have and u in results:
-                    put.append((key, have[key].target_id, content_hash(p), order))
-            dropped = [key for key, d in gone if d not in errors]
-            self.ledger.put_links(self.payments_flow, put, drop=dropped)
-
-        plan.after.append(record)
-
-    def _adopt_orphans(
-        self,
-        order: str,
-        deal_id: str,
-        unsettled: list[str],
-        have: dict[str, Any],
-        wanted: dict[str, dict[str, Any]],
-    ) -> None:
-        """Payments announced but never recorded (a crash or a lost reply): adopt the deal's unknown payments that
-        match by amount and date, or that an interrupted create left unpaid, instead of adding twins."""
-        known = {link.target_id for link in have.values()}
-        existing = (
-            self.client.call("crm.item.payment.list", {"entityTypeId": 2, "entityId": deal_id}).result or []
-        )
-        strangers = [p for p in existing if str(p.get("id")) not in known]
-        adopted: list[tuple[str, str, str | None, str | None]] = []
-        for key in unsettled:
-            w = wanted.get(key)
-            match = None
-            if w is not None:
-                match = next(
-                    (
-                        p
-                        for p in strangers
-                        if abs(float(p.get("sum") or 0) - float(w["amount"])) < 0.005
-                        and str(p.get("datePaid") or "")[:10] == w["date"][:10]
-                    ),
-                    None,
+                plan.add(
+                    {cmd: ("crm.item.add", {"entityTypeId": sp, "fields": fields})}, f"payment {p['number']}"
                 )
-            match = match or next((p for p in strangers if p.get("paid") == "N"), None)
-            if match is not None:
-                strangers.remove(match)
-                adopted.append((key, str(match["id"]), None, order))
-                log.info("adopted a payment left by an interrupted write", order=order, payment=match["id"])
-        self.ledger.put_links(
-            self.payments_flow, adopted, drop=[k for k in unsettled if k not in {a[0] for a in adopted}]
-        )
-        for key, target, _, _ in adopted:
-            have[key] = _Known(key, target)
+
+            def record(
+                results: Results,
+                errors: Errors,
+                key: str = key,
+                cmd: str = cmd,
+                p: dict[str, Any] = p,
+                link: Link | None = link,
+            ) -> list[LinkChange]:
+                if cmd not in results:
+                    return []
+                created = results[cmd]
+                target = link.target_id if link else str(created.get("item", {}).get("id"))
+                return [LinkChange(self.payments_flow, key, target, content_hash(p), need.order)]
+
+            plan.after.append(record)
+        for key in need.gone:
+            cmd = plan.key("pd")
+            plan.add(
+                {cmd: ("crm.item.delete", {"entityTypeId": sp, "id": need.have[key].target_id})},
+                "payment removal",
+            )
+            plan.after.append(self._dropped(key, cmd))
+
+    def _dropped(self, key: str, cmd: str) -> Callable[[Results, Errors], list[LinkChange]]:
+        """The payment link goes once its removal succeeded."""
+        return lambda results, errors: [LinkChange(self.payments_flow, key, None)] if cmd in results else []
 
     # -- reminders and overdue tasks -------------------------------------------------------------------------------
 
-    def _plan_reminders(self, plan: _Plan, deal: dict[str, Any], values: dict[str, Any]) -> None:
+    def _plan_reminders(
+        self,
+        plan: Plan,
+        deal: dict[str, Any],
+        values: dict[str, Any],
+        today: date,
+        todo: Link | None,
+        tasked: bool,
+    ) -> None:
         order, spec = plan.action.record.key, self.money.reminder
-        today = date.today()
-        due = values.get(spec.date) if spec is not None else None
-        fully_paid = bool(values.get("fully_paid"))
-        horizon = max(
-            spec.max_age_days if spec else 0,
-            self.money.overdue.after_days + self.money.overdue.within_days if self.money.overdue else 0,
-        )
-        watching = (
-            bool(due) and not fully_paid and (today - date.fromisoformat(str(due)[:10])).days <= horizon
-        )
+        rules = reminder_rules(self.money, values, today, todo, tasked, self.portal_tz)
         # Watched orders are looked at again once a day (the source keeps the date of the last look in the hash).
-        self.ledger.put_links(
-            self.watch_flow,
-            [(order, plan.deal_id, today.isoformat(), None)] if watching else [],
-            drop=[] if watching else [order],
-        )
-        if spec is not None:
-            paid = holds(spec.close_when, values)
-            todo = self.ledger.links(self.todo_flow, [order]).get(order)
-            recent = bool(due) and (today - date.fromisoformat(str(due)[:10])).days <= spec.max_age_days
-            if due and not paid and (recent or todo is not None):
-                deadline = f"{str(due)[:10]}T{spec.hour:02d}:00:00{self.offset}"
-                if todo is None:
-                    key = plan.key("t")
-                    plan.add(
-                        {
-                            key: (
-                                "crm.activity.todo.add",
-                                {
-                                    "ownerTypeId": 2,
-                                    "ownerId": int(plan.deal_id),
-                                    "deadline": deadline,
-                                    "title": _fmt(spec.title, values),
-                                    "description": _fmt(spec.description, values),
-                                    "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1),
-                                    "pingOffsets": [0, 60],
-                                },
-                            )
-                        },
-                        "to-do",
-                    )
-                    plan.after.append(
-                        lambda r, e, key=key, d=deadline: self._record_todo(order, r.get(key), d, plan)
-                    )
-                elif todo.content_hash != deadline:
-                    key = plan.key("t")
-                    plan.add(
-                        {
-                            key: (
-                                "crm.activity.update",
-                                {
-                                    "id": todo.target_id,
-                                    "fields": {
-                                        "DEADLINE": deadline,
-                                        "END_TIME": deadline,
-                                        "DESCRIPTION": _fmt(spec.description, values),
-                                    },
-                                },
-                            )
-                        },
-                        "to-do",
-                    )
-                    plan.after.append(
-                        lambda r, e, key=key, d=deadline, t=todo.target_id: self._record_todo(
-                            order, t if key in r else None, d, plan
-                        )
-                    )
-            elif todo is not None and todo.content_hash != "done" and (paid or not due):
-                key = plan.key("t")
-                plan.add(
-                    {key: ("crm.activity.update", {"id": todo.target_id, "fields": {"COMPLETED": "Y"}})},
-                    "to-do",
+        watch = LinkChange(self.watch_flow, order, plan.deal_id if rules.watch else None, today.isoformat())
+        plan.after.append(lambda results, errors: [watch])
+        if spec is not None and rules.todo is not None:
+            key = plan.key("t")
+            if rules.todo == "add":
+                params: dict[str, Any] = {
+                    "ownerTypeId": 2,
+                    "ownerId": int(plan.deal_id),
+                    "deadline": rules.deadline,
+                    "title": _fmt(spec.title, values),
+                    "description": _fmt(spec.description, values),
+                    "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1),
+                    "pingOffsets": [0, 60],
+                }
+                plan.add({key: ("crm.activity.todo.add", params)}, "to-do")
+            else:
+                assert todo is not None
+                fields: dict[str, Any] = (
+                    {"COMPLETED": "Y"}
+                    if rules.todo == "close"
+                    else {
+                        "DEADLINE": rules.deadline,
+                        "END_TIME": rules.deadline,
+                        "DESCRIPTION": _fmt(spec.description, values),
+                    }
                 )
-                plan.after.append(
-                    lambda r, e, key=key, t=todo.target_id: self._record_todo(
-                        order, t if key in r else None, "done", plan
-                    )
-                )
+                plan.add({key: ("crm.activity.update", {"id": todo.target_id, "fields": fields})}, "to-do")
+            mark = rules.deadline if rules.todo != "close" else "done"
+            known = todo.target_id if todo is not None else None
+
+            def record_todo(results: Results, errors: Errors) -> list[LinkChange]:
+                if key not in results:
+                    return []
+                created = results[key]
+                todo_id = known or (created.get("id") if isinstance(created, dict) else created)
+                return [LinkChange(self.todo_flow, order, str(todo_id), mark, plan.deal_id)]
+
+            plan.after.append(record_todo)
         rule = self.money.overdue
-        days = int(values.get("days_overdue") or 0)
-        if rule is None or fully_paid or not rule.after_days <= days <= rule.after_days + rule.within_days:
+        if rule is None or not rules.task:
             return
-        if self.ledger.links(self.overdue_flow, [order]).get(order) is not None:
-            return
-        key = plan.key("k")
+        task_key = plan.key("k")
         plan.add(
             {
-                key: (
+                task_key: (
                     "tasks.task.add",
                     {
                         "fields": {
@@ -487,50 +425,14 @@ class MoneyTarget:
             "overdue task",
         )
 
-        def record_task(results: dict[str, Any], errors: dict[str, Any]) -> None:
-            created = results.get(key)
-            if isinstance(created, dict):
-                task = created.get("task", {})
-                self.ledger.put_links(
-                    self.overdue_flow, [(order, str(task.get("id", "?")), str(today), plan.deal_id)]
-                )
+        def record_task(results: Results, errors: Errors) -> list[LinkChange]:
+            created = results.get(task_key)
+            if not isinstance(created, dict):
+                return []
+            task_id = str(created.get("task", {}).get("id", "?"))
+            return [LinkChange(self.overdue_flow, order, task_id, str(today), plan.deal_id)]
 
         plan.after.append(record_task)
-
-    def _record_todo(self, order: str, result: Any, deadline: str, plan: _Plan) -> None:
-        if result is None:
-            return
-        todo_id = result.get("id") if isinstance(result, dict) else result
-        self.ledger.put_links(self.todo_flow, [(order, str(todo_id), deadline, plan.deal_id)])
-
-
-class _Known:
-    def __init__(self, key: str, target: str) -> None:
-        self.source_key = key
-        self.target_id = target
-        self.content_hash: str | None = None
-
-
-class _Plan:
-    """The commands one order needs, in units that must share a batch, and what to record after."""
-
-    def __init__(self, action: Action, deal_id: str, prefix: str) -> None:
-        self.action = action
-        self.deal_id = deal_id
-        self.prefix = prefix
-        self.units: list[dict[str, tuple[str, dict[str, Any]]]] = []
-        self.names: dict[str, str] = {}
-        self.after: list[Any] = []
-        self.creating: list[str] = []
-        self._n = 0
-
-    def key(self, kind: str) -> str:
-        self._n += 1
-        return f"{self.prefix}{kind}{self._n}"
-
-    def add(self, unit: dict[str, tuple[str, dict[str, Any]]], name: str) -> None:
-        self.units.append(unit)
-        self.names.update({k: name for k in unit})
 
 
 def _values_of(rec: Any) -> dict[str, Any]:
@@ -539,4 +441,4 @@ def _values_of(rec: Any) -> dict[str, Any]:
     return values
 
 
-__all__ = ["MoneyTarget", "datetime"]
+__all__ = ["MoneyTarget"]

@@ -10,6 +10,7 @@ from b24_1c_sandbox.bitrix24 import (  # noqa: F401
     events,
     items,
     payments,
+    sale,
     statuses,
     users,
 )

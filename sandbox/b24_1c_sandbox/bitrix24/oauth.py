@@ -18,7 +18,7 @@ def install_app(
     portal: Portal,
     client_id: str,
     client_secret: str,
-    scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"}),
+    scopes: frozenset[str] = frozenset({"crm", "sale", "user", "task", "im", "basic"}),
 ) -> OAuthApp:
     """Register an application on the portal (as if installed by the admin)."""
     app = OAuthApp(client_id, client_secret, scopes, application_token=secrets.token_hex(16))

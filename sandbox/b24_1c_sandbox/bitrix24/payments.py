@@ -1,4 +1,8 @@
-"""crm.item.payment.*: native payments of deals (2) and smart invoices (31), with integer error codes."""
+"""crm.item.payment.*: native payments of deals (2) and smart invoices (31), with integer error codes.
+
+A payment is a row of the sale module (one order per deal); these methods see a short view of it and change only
+the paid flag and the pay system. Sum, dates and external ids are changed through `sale.payment.update` (sale.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import method
 
 Params = dict[str, Any]
-PAY_SYSTEMS = {1: "Наличные", 6: "Безналичный расчёт", 7: "Банковская карта"}
+PAY_SYSTEMS = {1: "Банковский перевод", 6: "Наличные", 7: "Банковская карта"}
+CASH = {6}
+DEFAULT_PAY_SYSTEM = 6  # the docs' examples: a new payment is "Наличные" (6), unpaid, for 0
 FIELD_TYPES = {
     "id": "integer",
     "accountNumber": "string",
@@ -23,7 +29,7 @@ FIELD_TYPES = {
     "currency": "string",
     "paySystemName": "string",
 }
-_WRITABLE = {"sum", "paid", "datePaid", "paySystemId", "empPaidId", "currency"}
+SHORT = tuple(FIELD_TYPES)  # sale_order_payment_crm_simple: what crm.item.payment.get/list show
 
 
 def _int(params: Params, *names: str) -> int | None:
@@ -61,61 +67,118 @@ def _payment(portal: Portal, params: Params) -> dict[str, Any]:
 
 
 def _view(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.startswith("_")}
+    return {k: row.get(k) for k in SHORT}
 
 
-def _set_paid(portal: Portal, row: dict[str, Any], paid: bool, ctx: CallContext) -> None:
+def set_paid(portal: Portal, row: dict[str, Any], paid: bool, ctx: CallContext, date: Any = None) -> None:
+    """Paid now (or at `date`, when the same call sets it) by the caller; unpaid clears both."""
     row["paid"] = "Y" if paid else "N"
-    row["datePaid"] = portal.iso_now() if paid else None
+    row["datePaid"] = (date or portal.iso_now()) if paid else None
     row["empPaidId"] = ctx.user_id if paid else None
+
+
+def set_pay_system(row: dict[str, Any], value: Any) -> None:
+    try:
+        system = int(str(value))
+    except ValueError:
+        raise payment_error(0, "Pay system not found") from None
+    if system not in PAY_SYSTEMS:
+        raise payment_error(0, "Pay system not found")
+    row["paySystemId"] = system
+    row["paySystemName"] = PAY_SYSTEMS[system]
+    row["paySystemIsCash"] = "Y" if system in CASH else "N"
+
+
+def _order_of(portal: Portal, owner: list[int]) -> int:
+    """The sale order behind a deal or invoice: made with its first payment, kept for the next ones."""
+    orders = portal.table("sale_order")
+    found = next((i for i, o in orders.items() if o["_owner"] == owner), None)
+    if found is None:
+        found = portal.next_id("sale_order")
+        orders[found] = {"id": found, "_owner": owner}
+    return found
+
+
+def new_payment(portal: Portal, owner: list[int], currency: str, ctx: CallContext) -> dict[str, Any]:
+    """A fresh payment as the sale module makes it: unpaid, for 0, cash, with a generated `bx_…` xmlId."""
+    payment_id = portal.next_id("payment")
+    n = 1 + sum(1 for p in portal.table("payment").values() if p["_owner"] == owner)
+    now = portal.iso_now()
+    row: dict[str, Any] = {
+        "id": payment_id,
+        "orderId": _order_of(portal, owner),
+        "accountNumber": f"{owner[1]}/{n}",
+        "paid": "N",
+        "datePaid": None,
+        "empPaidId": None,
+        "sum": 0.0,
+        "currency": currency,
+        "dateBill": now,
+        "responsibleId": ctx.user_id,
+        "empResponsibleId": ctx.user_id,
+        "dateResponsibleId": now,
+        "xmlId": "bx_" + "".join(portal.random.choice("0123456789abcdef") for _ in range(13)),
+        "_owner": owner,
+    }
+    for name, default in DEFAULTS.items():
+        row.setdefault(name, default)
+    set_pay_system(row, DEFAULT_PAY_SYSTEM)
+    portal.table("payment")[payment_id] = row
+    return row
+
+
+DEFAULTS: dict[str, Any] = {  # the sale_order_payment fields a fresh payment leaves empty
+    "comments": "",
+    "companyId": None,
+    "dateMarked": None,
+    "datePayBefore": None,
+    "empMarkedId": None,
+    "empReturnId": None,
+    "externalPayment": "N",
+    "id1c": "",
+    "isReturn": "N",
+    "marked": "N",
+    "payReturnComment": "",
+    "payReturnDate": None,
+    "payReturnNum": "",
+    "paySystemXmlId": "",
+    "payVoucherDate": None,
+    "payVoucherNum": "",
+    "priceCod": "0",
+    "psCurrency": "",
+    "psInvoiceId": None,
+    "psResponseDate": None,
+    "psStatus": "",
+    "psStatusCode": "",
+    "psStatusDescription": "",
+    "psStatusMessage": "",
+    "psSum": None,
+    "reasonMarked": "",
+    "updated1c": "N",
+    "version1c": "",
+}
 
 
 @method("crm.item.payment.add", "crm", write=True)
 def payment_add(portal: Portal, params: Params, ctx: CallContext) -> int:
-    """A payment for the owner's whole amount (unpaid); returns its id."""
+    """An empty payment of the owner (it takes only the owner: no sum, date or external id); returns its id."""
     et, owner = _owner(portal, params)
-    payment_id = portal.next_id("payment")
-    n = 1 + sum(1 for p in portal.table("payment").values() if p["_owner"] == [et.id, int(owner["ID"])])
-    portal.table("payment")[payment_id] = {
-        "id": payment_id,
-        "accountNumber": f"{owner['ID']}/{n}",
-        "paid": "N",
-        "datePaid": None,
-        "empPaidId": None,
-        "paySystemId": 6,
-        "sum": float(owner.get("OPPORTUNITY") or 0),
-        "currency": owner.get("CURRENCY_ID") or "RUB",
-        "paySystemName": PAY_SYSTEMS[6],
-        "_owner": [et.id, int(owner["ID"])],
-    }
-    return payment_id
+    row = new_payment(portal, [et.id, int(owner["ID"])], str(owner.get("CURRENCY_ID") or "RUB"), ctx)
+    return int(row["id"])
 
 
 @method("crm.item.payment.update", "crm", write=True)
 def payment_update(portal: Portal, params: Params, ctx: CallContext) -> bool:
-    """Change sum, paid flag, date, pay system."""
+    """Only the paid flag and the pay system; other fields are not this method's (sale.payment.update)."""
     row = _payment(portal, params)
     fields = params.get("fields")
     if not isinstance(fields, dict) or not fields:
         raise payment_error(100, "Required fields are not provided: fields")
     for key, value in fields.items():
-        if key not in _WRITABLE:
-            continue
-        if key == "sum":
-            try:
-                row["sum"] = float(str(value))
-            except ValueError:
-                raise payment_error(0, "Invalid value of field sum") from None
-        elif key == "paid":
-            _set_paid(portal, row, str(value).upper() == "Y", ctx)
-        elif key == "datePaid":
-            dt = portal.parse_datetime(value)
-            row["datePaid"] = dt.isoformat() if dt else None
+        if key == "paid":
+            set_paid(portal, row, str(value).upper() == "Y", ctx)
         elif key == "paySystemId":
-            row["paySystemId"] = int(str(value))
-            row["paySystemName"] = PAY_SYSTEMS.get(row["paySystemId"], "")
-        else:
-            row[key] = value
+            set_pay_system(row, value)
     return True
 
 
@@ -140,14 +203,14 @@ def payment_list(portal: Portal, params: Params, ctx: CallContext) -> list[Any]:
 @method("crm.item.payment.pay", "crm", write=True)
 def payment_pay(portal: Portal, params: Params, ctx: CallContext) -> bool:
     """Mark paid now."""
-    _set_paid(portal, _payment(portal, params), True, ctx)
+    set_paid(portal, _payment(portal, params), True, ctx)
     return True
 
 
 @method("crm.item.payment.unpay", "crm", write=True)
 def payment_unpay(portal: Portal, params: Params, ctx: CallContext) -> bool:
     """Mark unpaid."""
-    _set_paid(portal, _payment(portal, params), False, ctx)
+    set_paid(portal, _payment(portal, params), False, ctx)
     return True
 
 

@@ -20,7 +20,7 @@ class Webhook:
 
     user_id: int
     code: str
-    scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"})
+    scopes: frozenset[str] = frozenset({"crm", "sale", "user", "task", "im", "basic"})
 
 
 @dataclass
@@ -29,7 +29,7 @@ class OAuthApp:
 
     client_id: str
     client_secret: str
-    scopes: frozenset[str] = frozenset({"crm", "user", "task", "im", "basic"})
+    scopes: frozenset[str] = frozenset({"crm", "sale", "user", "task", "im", "basic"})
     application_token: str = ""
     payment_required: bool = False
 

@@ -1,0 +1,280 @@
+"""Native deal payments, one per 1C receipt row, written as a real portal accepts them.
+
+`crm.item.payment.add` takes only the owner and makes an empty payment (unpaid, for 0); `crm.item.payment.update`
+changes only the paid flag and the pay system. Sum, dates, the 1C number and our external key (`xmlId`) are set
+with `sale.payment.update` (scope `sale`, administrators), and the sale module refuses to change the sum of a paid
+payment, so a re-posted 1C payment with a new sum goes unpay → update → pay. A create is two steps (add, then the
+update that stamps the key), so before creating we list the deal's payments: one with our `xmlId` is ours (a lost
+ledger, a lost reply), and an empty one without it is what an interrupted create left behind and is adopted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.ledger import Link
+from connector.money.plan import Errors, Plan, Results
+from connector.records import LinkChange, content_hash
+
+SELECT = ["id", "orderId", "xmlId", "sum", "paid", "datePaid", "id1c", "payVoucherNum"]
+KINDS = {"bank": "платёжный документ", "cash": "приходный кассовый ордер"}
+CENT = 0.005
+
+
+@dataclass
+class Portal:
+    """What the portal holds for one order's deal, read before planning."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # payment id → sale.payment.list row
+    unknown: list[str] = field(default_factory=list)  # the deal's payments the ledger does not link
+    problem: str | None = None
+
+
+@dataclass
+class Need:
+    """One order's payments: the wanted 1C rows, the ledger's links, and which rows must be written."""
+
+    order: str
+    deal_id: str
+    wanted: dict[str, dict[str, Any]]
+    have: dict[str, Link]
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(
+            k
+            for k, p in self.wanted.items()
+            if k not in self.have or self.have[k].content_hash != content_hash(p)
+        )
+
+    @property
+    def gone(self) -> list[str]:
+        return sorted(k for k in self.have if k not in self.wanted)
+
+
+def sale_fields(p: dict[str, Any], xml_id: str, tz: tzinfo) -> tuple[dict[str, Any], str]:
+    """(fields for sale.payment.update except the paid flag, the payment's date) of one 1C row.
+
+    1C dates are naive server-local times: they are placed in the 1C server's zone, never the portal's."""
+    paid_at = datetime.fromisoformat(str(p["date"])[:19]).replace(tzinfo=tz)
+    fields = {
+        "sum": float(p["amount"]),
+        "xmlId": xml_id,
+        "id1c": str(p["document"]),
+        "payVoucherNum": str(p["number"]),
+        "payVoucherDate": paid_at.isoformat(),
+        "comments": f"1С: {KINDS.get(str(p.get('kind')), 'документ')} № {p['number']} от {paid_at:%d.%m.%Y}",
+        "updated1c": "Y",
+    }
+    return fields, paid_at.isoformat()
+
+
+class NativePayments:
+    """Reads what the deals hold, then plans each order's payment commands and the links they settle."""
+
+    def __init__(self, client: Bitrix24Client, flow: str, originator: str, onec_tz: tzinfo) -> None:
+        self.client = client
+        self.flow = flow
+        self.prefix = f"{originator}:"
+        self.tz = onec_tz
+
+    def xml_id(self, key: str) -> str:
+        """Our external key of a 1C payment row, with the installation's originator."""
+        return f"{self.prefix}{key}"
+
+    # -- prepare: reads only ------------------------------------------------------------------------------------
+
+    def prepare(self, needs: Iterable[Need]) -> dict[str, Portal]:
+        """List the deals whose payments change and read each of their payments (ours by xmlId? paid? which sum?).
+
+        Listing even when every changed row is linked: a linked payment deleted on the portal is created again,
+        and a create interrupted between its two steps must be found by the next run."""
+        needs = [n for n in needs if n.changed or n.gone]
+        state = {n.order: Portal() for n in needs}
+        listing = {n.order: n for n in needs if n.changed}
+        commands = {
+            f"l{i}": ("crm.item.payment.list", {"entityTypeId": 2, "entityId": int(n.deal_id)})
+            for i, n in enumerate(listing.values())
+        }
+        orders = {f"l{i}": n.order for i, n in enumerate(listing.values())}
+        for results, errors in self._read(commands):
+            for cmd, rows in results.items():
+                known = {link.target_id for link in listing[orders[cmd]].have.values()}
+                state[orders[cmd]].unknown = [
+                    str(r["id"]) for r in rows or [] if isinstance(r, dict) and str(r.get("id")) not in known
+                ]
+            for cmd, err in errors.items():
+                state[orders[cmd]].problem = f"the deal's payments could not be listed: {_reason(err)}"
+        wanted_ids: dict[str, str] = {}
+        for n in needs:
+            for key in n.changed:
+                if key in n.have:
+                    wanted_ids[n.have[key].target_id] = n.order
+            for pid in state[n.order].unknown:
+                wanted_ids[pid] = n.order
+        ids = sorted(wanted_ids, key=lambda i: (len(i), i))
+        chunks = {f"s{i}": ids[i * 50 : i * 50 + 50] for i in range((len(ids) + 49) // 50)}
+        reads = {
+            c: ("sale.payment.list", {"select": SELECT, "filter": {"@id": [int(x) for x in part]}})
+            for c, part in chunks.items()
+        }
+        for results, errors in self._read(reads):
+            for found in results.values():
+                rows = found.get("payments", []) if isinstance(found, dict) else []
+                for row in rows:
+                    pid = str(row.get("id"))
+                    if pid in wanted_ids:
+                        state[wanted_ids[pid]].rows[pid] = row
+            for cmd, err in errors.items():
+                for pid in chunks[cmd]:
+                    state[wanted_ids[pid]].problem = f"the deal's payments could not be read: {_reason(err)}"
+        return state
+
+    def _read(self, commands: dict[str, tuple[str, dict[str, Any]]]) -> Iterable[tuple[Results, Errors]]:
+        keys = list(commands)
+        for i in range(0, len(keys), BATCH_LIMIT):
+            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
+            yield reply.result, reply.errors
+
+    # -- rules --------------------------------------------------------------------------------------------------
+
+    def plan(self, plan: Plan, need: Need, portal: Portal | None) -> None:
+        """Commands for one order: create, correct in place (unpay → update → pay when a paid sum changes), adopt,
+        remove; and the links each settles."""
+        if not need.changed and not need.gone:
+            return
+        portal = portal or Portal()
+        if portal.problem:
+            plan.problems.append(f"payments: {portal.problem}")
+            return
+        ours = {
+            str(portal.rows[i].get("xmlId")): i
+            for i in portal.unknown
+            if i in portal.rows and str(portal.rows[i].get("xmlId") or "").startswith(self.prefix)
+        }
+        orphans = [
+            i
+            for i in portal.unknown
+            if i in portal.rows
+            and not str(portal.rows[i].get("xmlId") or "").startswith(self.prefix)
+            and portal.rows[i].get("paid") != "Y"
+            and abs(float(portal.rows[i].get("sum") or 0)) < CENT
+        ]
+        for key in need.changed:
+            p = need.wanted[key]
+            xml = self.xml_id(key)
+            link = need.have.get(key)
+            target: str | None = None
+            if link is not None and link.target_id in portal.rows:
+                target = link.target_id
+            elif xml in ours:
+                target = ours.pop(xml)
+            elif orphans:
+                target = orphans.pop(0)  # left by an interrupted create: adopted, never twinned
+            self._write(plan, need.order, key, p, target, portal.rows.get(target or ""))
+        for key in need.gone:
+            self._remove(plan, need.have[key].target_id, key)
+        for xml, pid in ours.items():  # ours on the deal, unknown to the ledger, no longer in 1C
+            if xml[len(self.prefix) :] not in need.wanted:
+                self._remove(plan, pid, None)
+
+    def _write(
+        self,
+        plan: Plan,
+        order: str,
+        key: str,
+        p: dict[str, Any],
+        target: str | None,
+        row: dict[str, Any] | None,
+    ) -> None:
+        fields, paid_at = sale_fields(p, self.xml_id(key), self.tz)
+        name = f"payment {p['number']}"
+        unit: dict[str, tuple[str, dict[str, Any]]] = {}
+        add = None
+        if target is None:
+            add = plan.key("pa")
+            unit[add] = ("crm.item.payment.add", {"entityTypeId": 2, "entityId": int(plan.deal_id)})
+            ref: Any = f"$result[{add}]"
+            paid, same_sum = False, False
+        else:
+            ref = int(target)
+            paid = row is not None and row.get("paid") == "Y"
+            same_sum = row is not None and abs(float(row.get("sum") or 0) - fields["sum"]) < CENT
+            if row is not None and _holds(row, fields, paid_at):  # e.g. found after a lost ledger: link only
+                digest = content_hash(p)
+                plan.after.append(
+                    lambda results, errors: [LinkChange(self.flow, key, str(target), digest, order)]
+                )
+                return
+        if paid and not same_sum:  # the sale module refuses to change a paid sum: unpay, update, pay
+            unit[plan.key("pn")] = ("crm.item.payment.unpay", {"id": ref})
+            paid = False
+        if paid:
+            unit[plan.key("pu")] = (
+                "sale.payment.update",
+                {"id": ref, "fields": {**fields, "datePaid": paid_at}},
+            )
+        else:
+            unit[plan.key("pu")] = ("sale.payment.update", {"id": ref, "fields": fields})
+            unit[plan.key("pp")] = (
+                "sale.payment.update",
+                {"id": ref, "fields": {"paid": "Y", "datePaid": paid_at}},
+            )
+        plan.add(unit, name)
+        digest = content_hash(p)
+
+        def record(results: Results, errors: Errors) -> list[LinkChange]:
+            if add is not None and add not in results:
+                return []  # nothing was created
+            pid = str(_id_of(results[add])) if add is not None else str(target)
+            done = all(k in results and k not in errors for k in unit)
+            return [LinkChange(self.flow, key, pid, digest if done else None, order)]
+
+        plan.after.append(record)
+
+    def _remove(self, plan: Plan, pid: str, key: str | None) -> None:
+        """Unpaid first (a paid payment is not deleted), then deleted; the link goes with it."""
+        delete = plan.key("pd")
+        plan.add(
+            {
+                plan.key("pn"): ("crm.item.payment.unpay", {"id": int(pid)}),
+                delete: ("crm.item.payment.delete", {"id": int(pid)}),
+            },
+            "payment removal",
+        )
+        if key is not None:
+            plan.after.append(
+                lambda results, errors: (
+                    [LinkChange(self.flow, key, None)] if delete in results and delete not in errors else []
+                )
+            )
+
+
+def _holds(row: dict[str, Any], fields: dict[str, Any], paid_at: str) -> bool:
+    """The portal's payment already shows this 1C row: ours, paid at its date, its sum and number."""
+    try:
+        same_date = datetime.fromisoformat(str(row.get("datePaid"))) == datetime.fromisoformat(paid_at)
+    except ValueError:
+        return False
+    return (
+        row.get("paid") == "Y"
+        and same_date
+        and str(row.get("xmlId")) == fields["xmlId"]
+        and abs(float(row.get("sum") or 0) - fields["sum"]) < CENT
+        and str(row.get("id1c") or "") == fields["id1c"]
+        and str(row.get("payVoucherNum") or "") == fields["payVoucherNum"]
+    )
+
+
+def _id_of(created: Any) -> Any:
+    return created.get("item", {}).get("id") if isinstance(created, dict) else created
+
+
+def _reason(err: Any) -> str:
+    if isinstance(err, dict):
+        return str(err.get("error_description") or err.get("error"))
+    return str(err)
