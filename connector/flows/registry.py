@@ -51,7 +51,13 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     elif tgt.system == "onec":
         from connector.onec.writer import OneCTarget
 
-        target = OneCTarget(conn.odata, spec, conn.bitrix24, conn.soap() if tgt.via == "soap" else None)
+        target = OneCTarget(
+            conn.odata,
+            spec,
+            conn.bitrix24,
+            conn.soap() if tgt.via == "soap" else None,
+            originator=conn.installation_id,
+        )
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
     return source, target
