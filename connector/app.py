@@ -216,6 +216,40 @@ class Connector:
         report += self._setup_stages()
         return report
 
+    def missing_on_portal(self) -> list[str]:
+        """What the configured mappings write that the portal does not have yet: deal user fields and stages.
+
+        Two reads. Writing without them would drop the mapped values silently (the portal ignores unknown fields)
+        while the ledger believed the deals were up to date."""
+        wanted: set[str] = set()
+        stages: set[str] = set()
+        for spec in self.mappings.values():
+            if spec.flow not in self.config.flows:
+                continue
+            wanted |= set(spec.user_fields)
+            if spec.target.system == "bitrix24" and spec.target.entity == "deal":
+                wanted |= {f for f in spec.fields if f.startswith("UF_CRM_")}
+            stages |= spec.referenced_stages()
+        missing: list[str] = []
+        if wanted:
+            listed = self.bitrix24.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
+            have = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
+            missing += [f"deal field {name}" for name in sorted(wanted - have)]
+        if stages:
+            rows = self.bitrix24.call("crm.status.list", {"order": {"SORT": "ASC"}}).result or []
+            have = {str(r["STATUS_ID"]) for r in rows if str(r.get("ENTITY_ID", "")).startswith("DEAL_STAGE")}
+            missing += [f"stage {name}" for name in sorted(stages - have)]
+        return missing
+
+    def require_ready(self) -> None:
+        """Refuse to write while the portal lacks what the mappings need (checked at start, not every cycle)."""
+        missing = self.missing_on_portal()
+        if missing:
+            raise ConfigError(
+                "the portal lacks what the mappings write: " + ", ".join(missing) + "; run `b24-1c setup` "
+                "(it creates them), then run this command again. Nothing was written."
+            )
+
     def _setup_fields(self) -> list[tuple[str, str]]:
         listed = self.bitrix24.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
         existing = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}

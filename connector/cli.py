@@ -273,6 +273,7 @@ def backfill(
     since_dt = _date(since, "--since")
     until_dt = _date(until, "--until")
     with _connector(config) as conn:
+        _require_ready(conn, dry_run)
         failed = 0
         for name in conn.flows(flow):
             runner = conn.runner(name)
@@ -290,6 +291,18 @@ def backfill(
     if failed:
         out.print("some records failed: `b24-1c failed` lists them, `b24-1c retry` requeues them")
         raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _require_ready(conn: Any, dry_run: bool) -> None:
+    """Writes wait for `b24-1c setup`: the portal must have the user fields and stages the mappings name."""
+    try:
+        conn.require_ready()
+    except ConfigError as exc:
+        if not dry_run:
+            raise _fail(exc) from None
+        err.print(f"note: {exc}", highlight=False, markup=False)
+    except ConnectorError as exc:
+        raise _fail(exc) from None
 
 
 def _with_progress(conn: Any, runner: Any, start: Any, end: Any, dry_run: bool, restart: bool) -> Any:
@@ -322,6 +335,7 @@ def sync(
 ) -> None:
     """Run one incremental cycle of the flows and exit (what the daemon does on each tick)."""
     with _connector(config) as conn:
+        _require_ready(conn, dry_run)
         failed = 0
         for name in conn.flows(flows):
             runner = conn.runner(name)
@@ -357,6 +371,7 @@ def run(config: ConfigOpt = None) -> None:
             schedule = load_schedule(conn.config.schedule_path, list(conn.config.flows))
         except ConfigError as exc:
             raise _fail(exc) from None
+        _require_ready(conn, dry_run=False)
         Daemon(conn, schedule).start()
 
 

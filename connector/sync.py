@@ -22,12 +22,13 @@ from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
 from connector.planner import plan
-from connector.records import Action, Outcome
+from connector.records import Action, Outcome, content_hash
 
 log = get_logger(__name__)
 
 Progress = Callable[[int], None]
 MAX_RECOVERY_ROUNDS = 5
+DEFAULT_FULL_SCAN = "1h"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -119,7 +120,13 @@ class FlowRunner:
         started = time.monotonic()
         cursor_name = f"{self.flow}:backfill"
         saved = None if restart else self.ledger.cursor(cursor_name)
-        window = {"since": since.isoformat(), "until": until.isoformat() if until else None}
+        # The mapping is part of the window: a changed mapping reaches existing records on the next backfill
+        # without --restart (each record's content hash covers what the mapping writes, so unchanged ones skip).
+        window = {
+            "since": since.isoformat(),
+            "until": until.isoformat() if until else None,
+            "mapping": content_hash(self.spec.model_dump(mode="json")),
+        }
         same_window = isinstance(saved, dict) and saved.get("window") == window
         cursor = saved.get("page") if same_window and isinstance(saved, dict) else None
         if saved and not same_window:
@@ -223,6 +230,8 @@ class FlowRunner:
 
     def _full_scan_due(self) -> bool:
         every = self.spec.source.changes.full_scan_every
+        if not every and self.spec.source.system == "onec":
+            every = DEFAULT_FULL_SCAN  # 1C has no change feed: edits of old documents arrive only this way
         if not every:
             return False
         state = self.ledger.cursor(f"{self.flow}:sync") or {}

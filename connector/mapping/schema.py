@@ -138,7 +138,7 @@ class ChangeDetection(_Strict):
         None,
         pattern=r"^\d+\s*[smhd]$",
         description="also compare every record's DataVersion this often "
-        "(catches edits of old documents and deletions), e.g. 24h",
+        "(catches edits of old documents and deletions), e.g. 6h; 1C sources scan hourly when it is not set",
     )
     exchange_plan: str | None = Field(
         None, description="ExchangePlan_X: read changes with SelectChanges instead"

@@ -206,3 +206,47 @@ def test_an_old_backup_converges_without_twins(box: Any, tmp_path: Path) -> None
         state = census(restored)
     assert_one_each(state, crm_deal)
     assert state["deals"] == synced["deals"] and state["orders"] == synced["orders"]
+
+
+def test_writes_wait_for_setup_and_name_what_is_missing(box: Any, tmp_path: Path) -> None:
+    """Point 8: before `setup`, sync and backfill refuse to write and name the fields; nothing reaches either side."""
+    from tests.integration.test_cli import cli, env_of, write_config
+
+    path = write_config(tmp_path, box)
+    before = len(box.portal.deals())
+    done = cli("backfill", "--config", str(path), env=env_of(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "deal field UF_CRM_1C_ORDER_NUMBER" in done.stderr and "b24-1c setup" in done.stderr
+    assert len(box.portal.deals()) == before
+    assert cli("setup", "--config", str(path), env=env_of(tmp_path)).returncode == 0
+    done = cli("backfill", "--config", str(path), env=env_of(tmp_path))
+    assert done.returncode in (0, 1), done.stderr
+    assert len(box.portal.deals()) > before
+
+
+def test_a_changed_mapping_reaches_existing_records_on_the_next_backfill(box: Any, tmp_path: Path) -> None:
+    """Point 8: no --restart needed; the content hash covers what the mapping writes."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    config = make_config(box, tmp_path / "ledger.sqlite3")
+    config.flows = ["counterparties", "orders"]
+    config.mappings_dir = mappings
+    with Connector(config) as conn:
+        conn.setup()
+        for flow in config.flows:
+            conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+    text = (mappings / "orders.yaml").read_text(encoding="utf-8")
+    (mappings / "orders.yaml").write_text(
+        text.replace('"Заказ {Number} от', '"Заказ 1С {Number} от'), encoding="utf-8"
+    )
+    with Connector(config) as conn:
+        report = conn.runner("orders").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        titles = [
+            str(d.get("TITLE")) for d in conn.bitrix24.call("crm.deal.list", {"select": ["TITLE"]}).result
+        ]
+    assert report.updated > 0
+    assert titles and all(t.startswith("Заказ 1С ") for t in titles)
