@@ -89,7 +89,7 @@ class Dataset:
         self.ib = infobase
         self.rng = random.Random(seed)
         self.money_rng = random.Random(seed * 7919 + 1)  # money flows never shift the order sequence
-        self.now = (now or datetime.now()).replace(microsecond=0, tzinfo=None)
+        self.now = (now or infobase.now()).replace(microsecond=0, tzinfo=None)  # the 1C server's clock
         self.docs = Documents(infobase, self.money_rng)
         self.currencies: dict[str, str] = {}
         self.managers: list[str] = []

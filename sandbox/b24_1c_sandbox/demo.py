@@ -51,7 +51,7 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
         Sandbox(SandboxOptions(orders=orders, seed=seed, rate_limit="enterprise")) as box,
     ):
         assert box.dataset is not None
-        now = datetime.now().replace(microsecond=0)
+        now = box.infobase.now().replace(microsecond=0)  # the 1C server's wall clock
         recent = [box.dataset.order(now - timedelta(days=d)) for d in (2, 4, 6)]  # edited after the backfill
         # An Enterprise portal (burst 250, 5 req/s); the connector paces itself to the same plan.
         env = {**box.env(), "B24_1C_LEDGER": str(Path(tmp) / "ledger.sqlite3")}

@@ -50,6 +50,7 @@ class SandboxOptions:
     method_cost: dict[str, float] | None = None  # simulated seconds per call, per method
     oauth_client_id: str = OAUTH_CLIENT_ID
     onec_profile: str = "ut11.5"  # ut11.5 | ut11.4 | bp3.0
+    onec_timezone: str = "Europe/Moscow"  # the 1C server's zone: its dates are naive local time there
 
 
 class Sandbox:
@@ -76,7 +77,9 @@ class Sandbox:
         self.oauth_app = install_app(self.portal, o.oauth_client_id, OAUTH_CLIENT_SECRET)
         self.tls: LocalTLS | None = None
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
-        self.infobase = Infobase(o.onec_profile, users={ONEC_USER: ONEC_PASSWORD})
+        self.infobase = Infobase(
+            o.onec_profile, users={ONEC_USER: ONEC_PASSWORD}, timezone=o.onec_timezone, clock=self.clock
+        )
         self.dataset: Dataset | None = None
         loaded = False
         if o.state_dir is not None:
@@ -173,6 +176,7 @@ class Sandbox:
             "ONEC_SOAP_URL": ws + "?wsdl",
             "ONEC_SOAP_ENDPOINT": ws,
             "ONEC_PASSWORD": ONEC_PASSWORD,
+            "ONEC_TIMEZONE": self.options.onec_timezone,
             "B24_PLAN": self.options.rate_limit,
         }
 

@@ -234,9 +234,9 @@ def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(
     assert cli("setup", "--config", str(config), env=env).returncode == 0
     assert cli("backfill", "--config", str(config), env=env).returncode == 0
     assert box.dataset is not None
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
-    new = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(minutes=1))
+    new = box.dataset.order(box.infobase.now().replace(microsecond=0) - timedelta(minutes=1))
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector", "run", "--config", str(config)],
         cwd=ROOT,
@@ -265,15 +265,15 @@ def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(
 
 
 def test_dry_run_prints_a_reviewable_diff_and_writes_nothing(tmp_path: Path, box: Sandbox) -> None:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     config = write_config(tmp_path, box)
     env = env_of(tmp_path)
-    recent = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(days=1))
+    recent = box.dataset.order(box.infobase.now().replace(microsecond=0) - timedelta(days=1))
     assert cli("setup", "--config", str(config), env=env).returncode == 0
     assert cli("backfill", "--config", str(config), env=env).returncode == 0
     box.dataset.edit_order(recent["Ref_Key"])
-    fresh = box.dataset.order(datetime.now().replace(microsecond=0) - timedelta(hours=2))
+    fresh = box.dataset.order(box.infobase.now().replace(microsecond=0) - timedelta(hours=2))
     before = len(box.portal.calls)
     plan = cli("sync", "orders", "--dry-run", "--config", str(config), env=env)
     assert plan.returncode == 0, plan.stderr

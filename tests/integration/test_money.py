@@ -4,11 +4,12 @@ payments as detail records, reminders and overdue tasks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from connector.app import Connector
 from tests.conftest import SINCE, make_config
@@ -34,6 +35,14 @@ def conn(box: Any, tmp_path: Path) -> Iterator[Connector]:
     with Connector(config) as c:
         c.setup()
         yield c
+
+
+@pytest.fixture
+def moscow_past_midnight() -> Iterator[None]:
+    """The clock (ticking) at 21:30 UTC: the 1C server in Moscow is already on the next day, UTC and the
+    Americas are not. Request it before `box`, so the dataset is generated at the pinned time too."""
+    with time_machine.travel(datetime(2026, 11, 30, 21, 30, tzinfo=UTC), tick=True):
+        yield
 
 
 def sync_all(conn: Connector) -> dict[str, Any]:
@@ -109,11 +118,15 @@ def test_quiet_when_nothing_changes(box: Any, conn: Connector) -> None:
     assert writes == [] and again.failed == 0
 
 
-def test_due_date_reminder_moves_closes_and_overdue_task_is_created_once(box: Any, conn: Connector) -> None:
+def test_due_date_reminder_moves_closes_and_overdue_task_is_created_once(
+    moscow_past_midnight: None, box: Any, conn: Connector
+) -> None:
     order_ref = box.reference["order"]
     order = box.infobase.get("Document_ЗаказКлиента", order_ref)
     stages = [dict(s) for s in order["ЭтапыГрафикаОплаты"]]
-    due = (datetime.now() - timedelta(days=35)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Days overdue count in the 1C server's calendar (Moscow), not the test machine's.
+    today = box.infobase.now().date()
+    due = datetime.combine(today - timedelta(days=35), time())
     stages[1]["ДатаПлатежа"] = due.isoformat()  # the second stage (15 000) fell due 35 days ago
     box.dataset.docs.repost("Document_ЗаказКлиента", order_ref, {"ЭтапыГрафикаОплаты": stages})
     sync_all(conn)
@@ -124,7 +137,7 @@ def test_due_date_reminder_moves_closes_and_overdue_task_is_created_once(box: An
     tasks = [t for t in box.portal.table("task").values() if f"D_{deal['ID']}" in str(t)]
     assert len(tasks) == 1 and "Просрочена оплата по заказу ЦБ00-000125: 35 дн." in str(tasks[0])
 
-    later = (datetime.now() + timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
+    later = datetime.combine(today + timedelta(days=10), time())
     stages[1]["ДатаПлатежа"] = later.isoformat()  # the accountant grants a deferral
     box.dataset.docs.repost("Document_ЗаказКлиента", order_ref, {"ЭтапыГрафикаОплаты": stages})
     cycle(conn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def test_edits_on_both_sides_never_ping_pong(box: Any, conn: Connector) -> None:
     for n in range(20):
         editing = n < 12
         if editing:
-            now = datetime.now().replace(microsecond=0)
+            now = box.infobase.now().replace(microsecond=0)  # the 1C server's wall clock
             if n % 3 == 0:  # 1C: a new order, an edit of a recent one, a payment
                 order = box.dataset.order(now - timedelta(hours=1))
                 box.dataset.receipt(order, float(order["СуммаДокумента"]) / 2, now - timedelta(minutes=30))
@@ -97,7 +97,7 @@ def test_edits_on_both_sides_never_ping_pong(box: Any, conn: Connector) -> None:
                 )
             if n % 3 == 2 and crm_deals:
                 deal = rng.choice(crm_deals)
-                day = (datetime.now() + timedelta(days=rng.randint(3, 30))).date().isoformat()
+                day = (box.portal.now() + timedelta(days=rng.randint(3, 30))).date().isoformat()
                 conn.bitrix24.call(
                     "crm.deal.update", {"id": deal, "fields": {"UF_CRM_1C_DESIRED_SHIPMENT": day}}, write=True
                 )

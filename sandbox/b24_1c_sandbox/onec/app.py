@@ -8,7 +8,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -342,7 +341,7 @@ class ODataApp:
             shaped,
             self._edm_of(entity),
             list(self.ib.types[entity].refs),
-            _now(),
+            self._now(),
             standalone=True,
         )
         return self._xml(atom.single(entry), status, "application/atom+xml;type=entry", headers)
@@ -367,11 +366,14 @@ class ODataApp:
             return self._json(body)
         edm_of = self._edm_of(result.entity) if result.entity else (lambda _n: None)
         navs = list(self.ib.types[result.entity].refs) if result.entity else []
-        now = _now()
+        now = self._now()
         entries = [
             atom.entry(root, result.entity or result.fragment, r, edm_of, navs, now) for r in result.rows
         ]
         return self._xml(atom.feed(root, result.fragment, entries, now, result.count))
+
+    def _now(self) -> str:
+        return self.ib.now().replace(microsecond=0).isoformat()
 
     def _edm_of(self, entity: str) -> Callable[[str], str | None]:
         types = dict(self.ib.types[entity].properties)
@@ -385,7 +387,3 @@ def _body(request: Request) -> Any:
         return json.loads(request.body.decode("utf-8-sig") or "{}")
     except (ValueError, UnicodeDecodeError):
         raise ODataError(400, "2", "Неверный формат тела запроса: ожидается JSON") from None
-
-
-def _now() -> str:
-    return datetime.now().replace(microsecond=0).isoformat()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 
 from b24_1c_sandbox.onec import atom
 from b24_1c_sandbox.onec.errors import ODataError
@@ -43,7 +42,7 @@ def handle(
         ib.changes.notify(node, message_no)
         return 200, b"", "text/plain;charset=utf-8"
     items = ib.changes.select(node, message_no)
-    now = datetime.now().replace(microsecond=0).isoformat()
+    now = ib.now().replace(microsecond=0).isoformat()
     if wants_json:
         value = []
         for entity, ref, record in items:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from b24_1c_sandbox.clock import Clock, SystemClock
 from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.exchange import Registrations
 from b24_1c_sandbox.onec.model import EntityType, Props
@@ -66,8 +68,16 @@ def _fill(props: Props, source: dict[str, Any], into: dict[str, Any]) -> None:
 class Infobase:
     """In-memory 1C data in insertion order (what 1C returns when a query has no $orderby)."""
 
-    def __init__(self, profile: str = "ut11.5", users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        profile: str = "ut11.5",
+        users: dict[str, str] | None = None,
+        timezone: str = "Europe/Moscow",
+        clock: Clock | None = None,
+    ) -> None:
         self.profile = profile
+        self.tz = ZoneInfo(timezone)
+        self.clock = clock or SystemClock()
         self.config = load(profile)
         self.types: dict[str, EntityType] = self.config.types
         self.sets: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.types}
@@ -78,7 +88,7 @@ class Infobase:
         self._version = 0
         self.published: set[str] | None = None  # None: everything is published
         self.keys: dict[str, str] = {}  # SOAP idempotency key -> order Ref_Key
-        self.now: Callable[[], datetime] = datetime.now  # server wall-clock time (naive, server-local)
+        self.now: Callable[[], datetime] = self.server_now  # tests may pin it
         self.closed_before: str | None = (
             None  # дата запрета изменения: documents dated before it are read-only
         )
@@ -92,6 +102,10 @@ class Infobase:
                 "Predefined": True,
             },
         )["Ref_Key"]
+
+    def server_now(self) -> datetime:
+        """The server's wall clock: naive local time in the server's time zone (not the emulator process's)."""
+        return self.clock.now().astimezone(self.tz).replace(tzinfo=None)
 
     def _next_version(self) -> str:
         self._version += 1
