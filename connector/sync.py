@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.clock import Clock
+from connector.crashpoints import crash_point
 from connector.errors import OutcomeUnknown
 from connector.flows.base import Source, Target
 from connector.ledger import Ledger, Link
@@ -22,7 +23,7 @@ from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
 from connector.planner import plan
-from connector.records import Action, Outcome, content_hash
+from connector.records import Action, LinkChange, Outcome, content_hash
 
 log = get_logger(__name__)
 
@@ -149,6 +150,7 @@ class FlowRunner:
                     run_id,
                     dry_run,
                     cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}),
+                    state=page.state,
                 )
                 if progress:
                     progress(len(page.records))
@@ -191,6 +193,7 @@ class FlowRunner:
             since = None if full else self.clock.now() - timedelta(days=days)
             seen: set[str] | None = set() if full else None
             for pairs in self.source.versions(since):
+                remember = tuple(getattr(pairs, "state", ()))  # for the source, recorded with these records
                 keys = [k for k, _ in pairs]
                 if seen is not None:
                     seen.update(keys)
@@ -204,7 +207,9 @@ class FlowRunner:
                     or (k not in known and (k not in failed_at or failed_at[k] != v))
                 ]
                 if changed:
-                    self._process_keys(changed, report, run_id, dry_run)
+                    self._process_keys(changed, report, run_id, dry_run, state=remember)
+                elif remember and not dry_run:
+                    self.ledger.commit(self.flow, run_id, [], links=remember)
                 if self.stop.is_set():
                     report.stopped = True
                     break
@@ -284,17 +289,26 @@ class FlowRunner:
     # -- one page -----------------------------------------------------------------------------------------------
 
     def _process_keys(
-        self, keys: list[str], report: RunReport, run_id: int | None, dry_run: bool, requeued: bool = False
+        self,
+        keys: list[str],
+        report: RunReport,
+        run_id: int | None,
+        dry_run: bool,
+        requeued: bool = False,
+        state: tuple[LinkChange, ...] = (),
     ) -> None:
         for i in range(0, len(keys), self.source.page_size):
             part = keys[i : i + self.source.page_size]
+            last = state if i + self.source.page_size >= len(keys) else ()  # committed with the last page
             records = self.source.fetch(part)
             if requeued:
                 gone = set(part) - {str(r[self.spec.source.key]) for r in records}
                 if gone and not dry_run:  # no longer matches the source filter: nothing left to do
                     self.ledger.commit(self.flow, run_id, [Outcome(k, "skip", "skipped") for k in gone])
             if records:
-                self._process(records, report, run_id, dry_run)
+                self._process(records, report, run_id, dry_run, state=last)
+            elif last and not dry_run:
+                self.ledger.commit(self.flow, run_id, [], links=last)
 
     def _links(self, need: dict[str, set[str]]) -> Lookups:
         """References into other flows, translated through their ledger links (either direction)."""
@@ -324,6 +338,7 @@ class FlowRunner:
         dry_run: bool,
         cursor: tuple[str, Any] | None = None,
         known: dict[str, str] | None = None,
+        state: tuple[LinkChange, ...] = (),
     ) -> None:
         report.read += len(records)
         report.pages += 1
@@ -348,6 +363,7 @@ class FlowRunner:
         creates = [a.record.key for a in actions if a.kind == "create"]
         if creates and self.spec.target.lookup_before_create and known is None:
             found = self.target.find(creates)
+            crash_point("lookup")
             if found:
                 log.info(
                     "objects already on the target, linked instead of created",
@@ -367,7 +383,9 @@ class FlowRunner:
             report.skipped += sum(1 for a in actions if a.kind == "skip")
             return
         self.ledger.begin(self.flow, run_id, actions)
+        crash_point("announced")
         outcomes = self._apply(actions)
+        crash_point("written")
         outcomes.extend(unchanged)
         outcomes.extend(failed)
         extra: list[tuple[str, str, str]] = []
@@ -378,7 +396,8 @@ class FlowRunner:
                 for o in outcomes
                 if o.status == "applied" and o.target_id
             ]
-        self.ledger.commit(self.flow, run_id, outcomes, cursor, extra)
+        self.ledger.commit(self.flow, run_id, outcomes, cursor, extra, links=state)
+        crash_point("page-committed")
         report.count(outcomes)
 
     # -- identity on the objects (docs/identity.md) ---------------------------------------------------------------

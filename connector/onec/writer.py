@@ -9,6 +9,7 @@ from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.compare import changed_fields
+from connector.crashpoints import crash_point
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
 from connector.mapping.schema import Mapping, OneCDefault, OneCRef
 from connector.onec.odata import ODataClient
@@ -131,9 +132,10 @@ class OneCTarget:
             label=rec.label,
         )
 
-    def _applied(self, action: Action, target_id: str | None) -> Outcome:
+    def _applied(self, action: Action, target_id: str | None, wrote: bool = True) -> Outcome:
         rec = action.record
-        return Outcome(rec.key, action.kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
+        kind = action.kind if wrote else "skip"  # linked and recorded, nothing sent: counted as skipped
+        return Outcome(rec.key, kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
 
     def _create(self, action: Action) -> Outcome:
         body = self._payload(action)
@@ -149,6 +151,7 @@ class OneCTarget:
     def _finish(self, action: Action, target_id: str, order: dict[str, Any], posted: bool) -> Outcome:
         """Post (where the mapping says so), then write the number and key back to the deal."""
         if not posted:
+            crash_point("posting")
             try:
                 self.client.post_document(self.entity, target_id)
             except OutcomeUnknown:
@@ -162,6 +165,7 @@ class OneCTarget:
                 return self._failed(action, target_id, f"1C refused to post the order: {exc.message}")
             if "Number" not in order:
                 order = {**order, **self._orders([target_id]).get(target_id, {})}
+        crash_point("write-back")
         try:
             self._write_back(action.record.key, order)
         except (OutcomeUnknown, RemoteRejected) as exc:
@@ -191,12 +195,10 @@ class OneCTarget:
             else:
                 self.client.update(self.entity, target_id, body)
         if not self._ours(action, {target_id: order}):
-            return self._applied(action, target_id)  # an order made in 1C: it owns posting and numbering
+            return self._applied(action, target_id, bool(body))  # made in 1C: it owns posting and numbering
         deal = deals.get(action.record.key, {})
-        if self._stamped(deal, target_id):
-            return self._applied(
-                action, target_id
-            )  # the chain finished before (the write-back is its last step)
+        if self._stamped(deal, target_id):  # the chain finished before (the write-back is its last step)
+            return self._applied(action, target_id, bool(body))
         # Our order whose chain was interrupted (a crash, a lost reply, a refusal): finish it now.
         posted = bool(order.get("Posted")) or self.soap is not None or not self.spec.target.post
         return self._finish(action, target_id, order, posted=posted)
