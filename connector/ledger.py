@@ -18,7 +18,7 @@ from typing import Any
 
 from connector.clock import Clock, SystemClock
 from connector.errors import ConfigError, ConnectorError, LedgerError
-from connector.records import Action, Outcome
+from connector.records import Action, LinkChange, Outcome
 from connector.redact import redact
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another thread's transaction before giving up
@@ -376,14 +376,19 @@ class Ledger:
         outcomes: Iterable[Outcome],
         cursor: tuple[str, Any] | None = None,
         extra_links: Iterable[tuple[str, str, str]] = (),
+        links: Iterable[LinkChange] = (),
     ) -> None:
         """Record outcomes, links, intents, dead letters and (optionally) a named cursor in ONE transaction.
 
         `extra_links` are (flow, source key, target id) links of another flow that must exist exactly when these
         outcomes do (an order created from a deal is, for the 1C → Bitrix24 flow, already linked to that deal).
+        `links` are what the source must remember once these outcomes are recorded (documents a tracker saw, the
+        day an order was last looked at); each outcome's own `links` (its detail records) are written too.
         """
         now = self._now()
+        outcomes = list(outcomes)
         with self.transaction() as conn:
+            self._change_links(conn, [*links, *(link for o in outcomes for link in o.links)], now)
             for other, key, target in extra_links:
                 conn.execute(
                     "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
@@ -458,6 +463,25 @@ class Ledger:
                     "value = excluded.value, updated_at = excluded.updated_at",
                     (cursor[0], json.dumps(cursor[1], ensure_ascii=False), now),
                 )
+
+    @staticmethod
+    def _change_links(conn: sqlite3.Connection, changes: list[LinkChange], now: str) -> None:
+        """Upsert or (target None) drop side-flow links inside the caller's transaction."""
+        conn.executemany(
+            "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, updated_at, parent) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
+            "target_id = excluded.target_id, content_hash = excluded.content_hash, "
+            "source_version = excluded.source_version, updated_at = excluded.updated_at, parent = excluded.parent",
+            [
+                (c.flow, c.key, c.target_id, c.content_hash, c.version, now, c.parent)
+                for c in changes
+                if c.target_id is not None
+            ],
+        )
+        conn.executemany(
+            "DELETE FROM links WHERE flow = ? AND source_key = ?",
+            [(c.flow, c.key) for c in changes if c.target_id is None],
+        )
 
     # -- cursors ------------------------------------------------------------------------------------------------
 

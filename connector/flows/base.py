@@ -9,15 +9,28 @@ from typing import Any, Protocol
 
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
-from connector.records import Action, Outcome
+from connector.records import Action, LinkChange, Outcome
 
 
 @dataclass
 class Page:
-    """One page of source records and the cursor that is true once they are committed."""
+    """One page of source records, the cursor that is true once they are committed, and what the source must
+    remember in that same commit (e.g. the 1C documents a tracker noted before the backfill)."""
 
     records: list[dict[str, Any]]
     cursor: dict[str, Any]
+    state: tuple[LinkChange, ...] = ()
+
+
+class Changes(list[tuple[str, str | None]]):
+    """A batch of (key, version) pairs from `Source.versions`, with what the source must remember once the records
+    they name are committed (a plain list carries nothing). Sources never write the ledger themselves."""
+
+    def __init__(
+        self, pairs: Iterable[tuple[str, str | None]] = (), state: Iterable[LinkChange] = ()
+    ) -> None:
+        super().__init__(pairs)
+        self.state = tuple(state)
 
 
 class Source(Protocol):

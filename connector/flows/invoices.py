@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from connector.clock import Clock
-from connector.flows.base import Page
+from connector.flows.base import Changes, Page
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
@@ -101,10 +101,10 @@ class InvoiceSource:
         return self.invoices.count(start, until)
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        if cursor is None:
-            self.tracker.prime()
+        state = self.tracker.prime() if cursor is None else ()  # recorded with the first page
         for page in self.invoices.pages(start, until, cursor):
-            yield Page(self._enrich(page.records), page.cursor)
+            yield Page(self._enrich(page.records), page.cursor, state)
+            state = ()
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         return self._enrich(self.invoices.fetch(keys))
@@ -116,8 +116,11 @@ class InvoiceSource:
 
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
         yield from self.invoices.versions(since)
-        for orders in self.tracker.changed(since):
-            yield from self._invoices_of(orders)
+        for orders, seen in self.tracker.changed(since):
+            batches = list(self._invoices_of(orders))
+            # The tracker's documents are recorded with the last batch of their invoices (alone when there is none).
+            yield from batches[:-1]
+            yield Changes(batches[-1] if batches else [], seen)
 
     def _invoices_of(self, orders: list[str]) -> Iterator[list[tuple[str, str | None]]]:
         """(invoice, None) for the matching invoices based on these orders: None makes the runner look again."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from connector.flows.base import Page
+from connector.flows.base import Changes, Page
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
@@ -16,6 +16,7 @@ from connector.money.facts import MONEY_DOCS, FactsReader
 from connector.money.tracker import DocumentTracker
 from connector.onec.odata import ODataClient
 from connector.onec.reader import OneCSource
+from connector.records import LinkChange
 
 
 class MoneySource:
@@ -48,10 +49,10 @@ class MoneySource:
         return self.orders.count(start, until)
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        if cursor is None:
-            self.tracker.prime()
+        state = self.tracker.prime() if cursor is None else ()  # recorded with the first page
         for page in self.orders.pages(start, until, cursor):
-            yield Page(self._with_facts(page.records), page.cursor)
+            yield Page(self._with_facts(page.records), page.cursor, state)
+            state = ()
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         return self._with_facts(self.orders.fetch(keys))
@@ -63,8 +64,8 @@ class MoneySource:
 
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
         yield from self.orders.versions(since)
-        for orders in self.tracker.changed(since):
-            yield [(o, None) for o in orders]
+        for orders, seen in self.tracker.changed(since):
+            yield Changes([(o, None) for o in orders], seen)
         today = self.today().isoformat()
         due = [
             link.source_key
@@ -74,5 +75,4 @@ class MoneySource:
         # Once a day: reminders and overdue rules need no change in 1C to become due.
         for i in range(0, len(due), self.page_size):
             part = due[i : i + self.page_size]
-            yield [(k, None) for k in part]
-            self.ledger.put_links(self.watch, [(k, "-", today, None) for k in part])
+            yield Changes([(k, None) for k in part], [LinkChange(self.watch, k, "-", today) for k in part])

@@ -221,8 +221,7 @@ class MoneyTarget:
             for key, name in plan.names.items()
             if key in errors
         ]
-        links = () if plan.problems else tuple(plan.links(results, errors))
-        self._record(links)
+        links = () if plan.problems else tuple(plan.links(results, errors))  # recorded with the outcome
         if problems:
             return Outcome(
                 rec.key,
@@ -232,21 +231,18 @@ class MoneyTarget:
                 version=rec.version,
                 label=rec.label,
                 error=f"{rec.label}: " + "; ".join(problems),
+                links=links,
             )
         return Outcome(
-            rec.key, plan.action.kind, "applied", plan.deal_id, rec.hash, rec.version, label=rec.label
+            rec.key,
+            plan.action.kind,
+            "applied",
+            plan.deal_id,
+            rec.hash,
+            rec.version,
+            label=rec.label,
+            links=links,
         )
-
-    def _record(self, links: Iterable[LinkChange]) -> None:
-        by_flow: dict[str, list[LinkChange]] = {}
-        for link in links:
-            by_flow.setdefault(link.flow, []).append(link)
-        for flow, rows in by_flow.items():
-            self.ledger.put_links(
-                flow,
-                [(r.key, r.target_id, r.content_hash, r.parent) for r in rows if r.target_id is not None],
-                drop=[r.key for r in rows if r.target_id is None],
-            )
 
     def _plan_deal(self, plan: Plan, deal: dict[str, Any]) -> None:
         rec = plan.action.record

@@ -3,8 +3,9 @@
 1C has no change feed, and an order's money facts change through documents that never touch the order itself. The
 tracker (ledger flow `<flow>:docs`) remembers every watched document's DataVersion and the orders it points at; a
 document that is new, re-posted, un-posted, edited or re-pointed — or, on a full scan, deleted outright — marks its
-orders (the ones it points at now and the ones it pointed at before) for a look. A document is remembered only after
-the caller has committed the orders it marked, so a crash in between makes the next cycle look again.
+orders (the ones it points at now and the ones it pointed at before) for a look. The tracker writes nothing: each
+batch of orders comes with the document links to remember, and the runner records them in the same commit as the
+orders' outcomes (a crash in between makes the next cycle look again; a dry run leaves no trace).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from connector.ledger import Ledger
 from connector.money.facts import ORDER, SHIPMENT, FactsReader
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF, F, Guid, literal
-from connector.records import Outcome
+from connector.records import LinkChange
 
 PAYMENT_ROWS = "РасшифровкаПлатежа"
 ORDER_ROWS = {SHIPMENT: ("Товары", "ЗаказКлиента")}  # documents that name the order in their rows
@@ -44,19 +45,25 @@ class DocumentTracker:
         self.entities = entities
         self.page_size = max(page_size, 1000)
 
-    def prime(self) -> None:
-        """Before a backfill computes facts: note every document as it is now, so the first incremental cycle looks
-        only at what changed after this moment (and nothing in between is missed)."""
-        for entity in self.entities:
-            for rows in self._scan(entity, None):
-                self._remember(entity, rows)
+    def prime(self) -> tuple[LinkChange, ...]:
+        """Before a backfill computes facts: every document as it is now (to record with the first page), so the
+        first incremental cycle looks only at what changed after this moment (and nothing in between is missed)."""
+        return tuple(
+            link
+            for entity in self.entities
+            for rows in self._scan(entity, None)
+            for link in self._remember(entity, rows)
+        )
 
-    def changed(self, since: datetime | None) -> Iterator[list[str]]:
-        """Batches of order refs touched by documents changed (dated) since `since`; None: a full scan."""
+    def changed(self, since: datetime | None) -> Iterator[tuple[list[str], tuple[LinkChange, ...]]]:
+        """Batches of order refs touched by documents changed (dated) since `since` (None: a full scan), each with
+        the document links to record once those orders are committed (the list may be empty, the links not)."""
         for entity in self.entities:
             yield from self._changed(entity, since)
 
-    def _changed(self, entity: str, since: datetime | None) -> Iterator[list[str]]:
+    def _changed(
+        self, entity: str, since: datetime | None
+    ) -> Iterator[tuple[list[str], tuple[LinkChange, ...]]]:
         seen: set[str] = set()
         for rows in self._scan(entity, since):
             keys = [str(r["Ref_Key"]) for r in rows]
@@ -76,10 +83,7 @@ class DocumentTracker:
                 link = known.get(str(row["Ref_Key"]))
                 if link is not None:  # a document that stopped pointing at an order still affects that order
                     pointers |= set(link.target_id.split(",")) - {"", "-"}
-            orders = self.orders_for(pointers)
-            if orders:
-                yield orders
-            self._remember(entity, changed)  # only now: the caller has committed the orders above
+            yield self.orders_for(pointers), self._remember(entity, changed)
         if since is None:  # a full scan also notices documents deleted outright
             every = self.ledger.links(self.flow, list(self.ledger.keys(self.flow)))
             gone = [k for k, link in every.items() if k not in seen and link.content_hash == entity]
@@ -87,9 +91,7 @@ class DocumentTracker:
                 orders = self.orders_for(
                     {t for k in gone for t in every[k].target_id.split(",") if t not in ("", "-")}
                 )
-                if orders:
-                    yield orders
-                self.ledger.forget(self.flow, gone)
+                yield orders, tuple(LinkChange(self.flow, k, None) for k in gone)
 
     def _columns(self, entity: str) -> list[str]:
         if entity == ORDER:
@@ -114,20 +116,18 @@ class DocumentTracker:
         ):
             yield rows
 
-    def _remember(self, entity: str, rows: list[dict[str, Any]]) -> None:
+    def _remember(self, entity: str, rows: list[dict[str, Any]]) -> tuple[LinkChange, ...]:
         # Ledger link per document: target = the pointers it had, content_hash = its entity set, version = its own.
-        outcomes = [
-            Outcome(
+        return tuple(
+            LinkChange(
+                self.flow,
                 str(r["Ref_Key"]),
-                "update",
-                "applied",
                 ",".join(sorted(self.pointers(entity, r))) or "-",
                 entity,
-                r.get("DataVersion"),
+                version=r.get("DataVersion"),
             )
             for r in rows
-        ]
-        self.ledger.commit(self.flow, None, outcomes)
+        )
 
     def pointers(self, entity: str, doc: dict[str, Any]) -> set[str]:
         """What a document points at: the order itself, orders (УТ 11.4, shipments, invoices) or `s:<settlement
