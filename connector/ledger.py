@@ -466,22 +466,19 @@ class Ledger:
 
     @staticmethod
     def _change_links(conn: sqlite3.Connection, changes: list[LinkChange], now: str) -> None:
-        """Upsert or (target None) drop side-flow links inside the caller's transaction."""
-        conn.executemany(
-            "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, updated_at, parent) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
-            "target_id = excluded.target_id, content_hash = excluded.content_hash, "
-            "source_version = excluded.source_version, updated_at = excluded.updated_at, parent = excluded.parent",
-            [
-                (c.flow, c.key, c.target_id, c.content_hash, c.version, now, c.parent)
-                for c in changes
-                if c.target_id is not None
-            ],
-        )
-        conn.executemany(
-            "DELETE FROM links WHERE flow = ? AND source_key = ?",
-            [(c.flow, c.key) for c in changes if c.target_id is None],
-        )
+        """Upsert or (target None) drop side-flow links, in their order, inside the caller's transaction."""
+        for c in changes:
+            if c.target_id is None:
+                conn.execute("DELETE FROM links WHERE flow = ? AND source_key = ?", (c.flow, c.key))
+                continue
+            conn.execute(
+                "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, updated_at, parent) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
+                "target_id = excluded.target_id, content_hash = excluded.content_hash, "
+                "source_version = excluded.source_version, updated_at = excluded.updated_at, "
+                "parent = excluded.parent",
+                (c.flow, c.key, c.target_id, c.content_hash, c.version, now, c.parent),
+            )
 
     # -- cursors ------------------------------------------------------------------------------------------------
 

@@ -235,8 +235,7 @@ def facts_of(
         if cumulative > paid + CENT / 2 and str(stage.get("ДатаПлатежа", "")).strip()[:4] not in ("", "0001"):
             due = str(stage["ДатаПлатежа"])[:10]
             break
-    if due is None and paid + CENT / 2 < amount and not order.get("ЭтапыГрафикаОплаты"):
-        due = None  # no schedule: nothing is due by a date
+    # No schedule (or every stage covered): nothing is due by a date, so `due` stays None.
     overdue = (today - datetime.fromisoformat(due).date()).days if due else 0
     return {
         "amount": _money(amount),

@@ -290,6 +290,14 @@ class MoneyTarget:
             wanted = {p["key"]: p for p in rows if not p.get("refund")}
             have = {link.source_key: link for link in children[order] if link.target_id != "?"}
             needs[order] = Need(order, plan.deal_id, wanted, have)
+            # "?" announcements of older releases: the deal's payments are listed before any create now.
+            stale = [
+                LinkChange(self.payments_flow, k.source_key, None)
+                for k in children[order]
+                if k.target_id == "?"
+            ]
+            if stale:
+                plan.after.append(_constant(stale))
         if mode == "native":
             portal = self.native.prepare(needs.values())
             for plan in plans:
@@ -429,6 +437,10 @@ class MoneyTarget:
             return [LinkChange(self.overdue_flow, order, task_id, str(today), plan.deal_id)]
 
         plan.after.append(record_task)
+
+
+def _constant(links: list[LinkChange]) -> Callable[[Results, Errors], list[LinkChange]]:
+    return lambda results, errors: links
 
 
 def _values_of(rec: Any) -> dict[str, Any]:
