@@ -189,3 +189,83 @@ def test_kills_in_every_phase_with_lost_replies_on_both_sides(box: Any, tmp_path
     found = problems(state, installation, crm_deals)
     assert found == [], "\n".join(found)
     assert injected["bitrix24"].get("lost_reply", 0) > 0 and injected["1c"].get("lost_reply", 0) > 0, injected
+
+
+def _wait_for_runs(ledger: Path, at_least: int, deadline: float, proc: Any = None) -> int:
+    """Finished runs recorded in the ledger, polled (bounded) until there are `at_least` of them."""
+    import sqlite3
+    import time
+
+    count = 0
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if ledger.exists():
+            try:
+                with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5) as db:
+                    count = int(
+                        db.execute("SELECT COUNT(*) FROM runs WHERE finished_at IS NOT NULL").fetchone()[0]
+                    )
+            except sqlite3.OperationalError:
+                count = 0
+            if count >= at_least:
+                return count
+        if proc is not None and proc.poll() is not None:
+            return count  # the daemon ended by itself: the caller reports its output
+        time.sleep(0.2)  # polling a condition with a deadline, not timing a result
+    return count
+
+
+def test_daemon_every_flow_at_its_minimum_interval_killed_twice_then_stopped(
+    box: Any, tmp_path: Path
+) -> None:
+    """Proof (c): all flows at the minimum interval (10 s) under lost replies on both systems, each flow's first run
+    at start; SIGKILL twice in the middle of cycles, restart, then SIGTERM."""
+    import signal
+
+    path, env = write_config(tmp_path, box)
+    schedule = tmp_path / "schedule.yaml"
+    schedule.write_text("flows:\n" + "".join(f"  {f}:\n    every: 10s\n" for f in FLOWS), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(f"schedule: {ROOT / 'schedules' / 'default.yaml'}", f"schedule: {schedule}"), "utf-8"
+    )
+    ledger = tmp_path / "ledger.sqlite3"
+    crm_deals: list[str] = []
+    logs: list[str] = []
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "ONEC_"))}
+    with observer(path, env) as conn:
+        for _ in range(5):
+            if cli(path, env, "setup").returncode == 0:
+                break
+        assert cli(path, env, "backfill", "--since", "2017-01-01").returncode in (0, 1)
+        runs = _wait_for_runs(ledger, 1, 5)
+        for round_ in range(3):
+            new_work(box, conn, 100 + round_, crm_deals)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "connector", "run", "--config", str(path)],
+                env={**clean, **env, "B24_1C_LOG_LEVEL": "INFO"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=ROOT,
+            )
+            try:
+                runs = _wait_for_runs(ledger, runs + len(FLOWS) + round_, 60, proc)
+            finally:
+                if round_ < 2:
+                    proc.send_signal(signal.SIGKILL)
+                else:
+                    proc.send_signal(signal.SIGTERM)
+                out, _ = proc.communicate(timeout=60)
+                logs.append(out)
+            if round_ == 2:
+                assert proc.returncode == 0, out[-3000:]
+        box.portal.faults = box.onec_app.faults = None
+        assert cli(path, env, "sync").returncode in (0, 1)
+        state = census(conn)
+        installation = conn.installation_id
+    everything_logged = "\n".join(logs)
+    assert "within a transaction" not in everything_logged
+    assert "Traceback" not in everything_logged, everything_logged[-3000:]
+    found = problems(state, installation, crm_deals)
+    assert found == [], "\n".join(found)
