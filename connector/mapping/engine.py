@@ -90,6 +90,8 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     if rule.source not in record and not rule.source.startswith("UF_"):
         raise _FieldProblem(f"the record has no property '{rule.source}'")
     value = record.get(rule.source)  # Bitrix24 leaves out user fields that were never set
+    if rule.link is not None and str(value).strip() == "0":
+        value = None  # Bitrix24 writes "0" for an empty id (COMPANY_ID, CONTACT_ID): nothing to wait for
     if rule.link is not None and not is_empty(value):
         table = lookups.get(f"{LINKS}:{rule.link}")
         if table is None:
@@ -121,9 +123,10 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     if rule.map is not None:
         key = str(value)
         if key not in rule.map:
-            if rule.default is None:
-                raise _FieldProblem(f"value {key!r} is not in the map ({', '.join(map(str, rule.map))})")
-            return rule.default
+            # Never the default: a currency XYZ silently written as RUB is worse than a failed record.
+            raise _FieldProblem(
+                f"value {key!r} is not in the map ({', '.join(map(str, rule.map))}); add it to the mapping"
+            )
         value = rule.map[key]
     return value
 
@@ -160,6 +163,11 @@ def _apply(
         if value is None and rule.required:
             src = rule.source or rule.format or "value"
             problems.append(f"{where}{target}: required, but {src} is empty")
+            if waits is not None:
+                waits.append(False)
+            continue
+        if rule.min is not None and isinstance(value, int | float) and value < rule.min:
+            problems.append(f"{where}{target}: {value} is below the allowed minimum {rule.min:g}")
             if waits is not None:
                 waits.append(False)
             continue

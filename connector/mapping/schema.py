@@ -47,10 +47,17 @@ class FieldRule(_Strict):
     lookup: str | None = Field(
         None, description="lookup_name.Field: follow a reference through a lookup table"
     )
-    map: dict[str, Any] | None = Field(None, description="value map applied after lookup/type conversion")
+    map: dict[str, Any] | None = Field(
+        None,
+        description="value map applied after lookup/type conversion; a value missing from it fails the record "
+        "(add it to the map), it never falls back to the default",
+    )
     default: Any = Field(None, description="used when the value is empty")
     required: bool = False
     max_length: int | None = Field(None, ge=1)
+    min: float | None = Field(
+        None, description="the smallest number allowed (e.g. 0 for prices): a smaller one fails the record"
+    )
     owner: Literal["onec", "bitrix24"] | None = Field(
         None,
         description="the side that owns this field (default: "

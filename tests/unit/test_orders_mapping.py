@@ -133,10 +133,10 @@ def test_bad_values_give_clear_reasons(change: dict[str, Any], expected: str) ->
     assert m.error is not None and expected in m.error
 
 
-def test_unknown_currency_code_falls_back_to_default() -> None:
+def test_unknown_currency_code_fails_the_order_instead_of_becoming_rubles() -> None:
     usd = "3c2b1a00-0000-11ee-b9d1-0242ac120002"
     m = map_record(SPEC, order(Валюта_Key=usd), {**LOOKUPS, "currencies": {usd: {"Code": "999"}}}, TZ)
-    assert m.error is None and m.fields["CURRENCY_ID"] == "RUB"
+    assert m.error is not None and "CURRENCY_ID: value '999' is not in the map" in m.error
 
 
 def test_long_title_is_truncated_and_padding_trimmed() -> None:

@@ -1,0 +1,59 @@
+"""The shipped deals → 1C orders mapping rejects what must never reach the accountant's 1C, with clear reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.mapping.engine import map_record
+from connector.mapping.schema import load_mapping
+
+ROOT = Path(__file__).resolve().parents[2]
+TZ = ZoneInfo("Europe/Moscow")
+SPEC = load_mapping(ROOT / "mappings" / "deals_to_orders.yaml")
+LINKS = {"@links:counterparties": {"98": {"value": "cp-ref"}}, "@links:managers": {}}
+
+
+def deal(**changes: Any) -> dict[str, Any]:
+    base = {
+        "ID": "41",
+        "TITLE": "Кровля",
+        "DATE_CREATE": "2026-11-30T10:00:00+03:00",
+        "DATE_MODIFY": "2026-11-30T10:00:00+03:00",
+        "COMPANY_ID": "98",
+        "ASSIGNED_BY_ID": "1",
+        "CURRENCY_ID": "RUB",
+        "OPPORTUNITY": "300.00",
+        "PRODUCT_ROWS": [{"PRODUCT_NAME": "Профлист С8", "PRICE": 100.0, "QUANTITY": 3.0}],
+    }
+    return {**base, **changes}
+
+
+def test_a_valid_deal_maps() -> None:
+    mapped = map_record(SPEC, deal(), LINKS, TZ)
+    assert mapped.error is None and mapped.create_fields()["Валюта_Key"] == "643"
+
+
+def test_a_deal_without_a_company_fails_instead_of_waiting_forever() -> None:
+    mapped = map_record(SPEC, deal(COMPANY_ID="0"), LINKS, TZ)
+    assert mapped.error is not None and not mapped.deferred
+    assert "Контрагент_Key: required, but COMPANY_ID is empty" in mapped.error
+
+
+def test_a_company_not_synced_yet_waits() -> None:
+    mapped = map_record(SPEC, deal(COMPANY_ID="99"), LINKS, TZ)
+    assert mapped.deferred and "not synced yet" in str(mapped.error)
+
+
+def test_an_unknown_currency_fails_instead_of_becoming_rubles() -> None:
+    mapped = map_record(SPEC, deal(CURRENCY_ID="XYZ"), LINKS, TZ)
+    assert mapped.error is not None and "'XYZ' is not in the map" in mapped.error
+
+
+def test_a_negative_price_or_amount_fails_the_deal() -> None:
+    rows = [{"PRODUCT_NAME": "Профлист С8", "PRICE": -100.0, "QUANTITY": 2.0}]
+    mapped = map_record(SPEC, deal(PRODUCT_ROWS=rows, OPPORTUNITY="-200"), LINKS, TZ)
+    assert mapped.error is not None
+    assert "Цена: -100.0 is below the allowed minimum 0" in mapped.error
+    assert "СуммаДокумента: -200.0 is below the allowed minimum 0" in mapped.error
