@@ -78,7 +78,7 @@ def ledger_problem(path: Path, exc: BaseException) -> ConnectorError | None:
         "A lost ledger costs time, never duplicates: `b24-1c backfill` rebuilds the links from the external "
         "keys on both sides."
     )
-    if isinstance(exc, IsADirectoryError | NotADirectoryError | FileExistsError) or (
+    if isinstance(exc, IsADirectoryError | NotADirectoryError | FileExistsError | FileNotFoundError) or (
         not isinstance(exc, OSError) and path.is_dir()
     ):
         return ConfigError(

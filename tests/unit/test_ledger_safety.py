@@ -164,6 +164,9 @@ def test_a_ledger_path_that_is_a_folder_is_a_config_problem(tmp_path: Path) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError):
         Ledger(tmp_path / "file" / "ledger.sqlite3")
+    # a folder that cannot be made at all (/proc/nope on Linux)
+    cannot = FileNotFoundError(2, "No such file or directory", "/proc/nope")
+    assert isinstance(ledger_problem(Path("/proc/nope/ledger.sqlite3"), cannot), ConfigError)
 
 
 # -- real file systems: a small tmpfs for a full disk, a read-only mount (root ignores file modes) -------------------
