@@ -145,7 +145,11 @@ class CounterpartyWriter:
         fresh: list[Party] = []
         for p in creates:
             chosen = choose(
-                p, self.rules, matches.found.get(p.key, {}), matches.known[p.entity], str(self.key.originator_id)
+                p,
+                self.rules,
+                matches.found.get(p.key, {}),
+                matches.known[p.entity],
+                str(self.key.originator_id),
             )
             if chosen is None:
                 fresh.append(p)

@@ -193,7 +193,9 @@ class Recognizer:
                         "crm.requisite.list",
                         {
                             "filter": {"ENTITY_TYPE_ID": ENTITY_TYPE_ID[entity], "@ENTITY_ID": chunk},
-                            "select": list(dict.fromkeys([*REQUISITE_SELECT, *sorted(set(requisite_fields))])),
+                            "select": list(
+                                dict.fromkeys([*REQUISITE_SELECT, *sorted(set(requisite_fields))])
+                            ),
                             "order": {"ID": "ASC"},
                         },
                     ),

@@ -10,7 +10,7 @@ from typing import Any
 from connector.bitrix24.client import Bitrix24Client
 from connector.compare import changed_fields
 from connector.crashpoints import crash_point
-from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
+from connector.errors import OutcomeUnknown, RecordError, RemoteRejected, TransientWriteError
 from connector.mapping.schema import Mapping, OneCDefault, OneCRef
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
@@ -113,6 +113,15 @@ class OneCTarget:
                     outcome = self._create(action)
                 else:
                     outcome = self._update(action, orders.get(str(action.target_id)), deals)
+            except (
+                TransientWriteError
+            ) as exc:  # not a refusal: the same step is tried again on the next cycle
+                outcome = self._failed(
+                    action,
+                    action.target_id,
+                    f"1C failed temporarily ({exc.message}); retried next cycle",
+                    True,
+                )
             except RecordError as exc:
                 outcome = self._failed(action, action.target_id, exc.message)
             outcomes.append(outcome)
@@ -120,7 +129,7 @@ class OneCTarget:
 
     # -- the chain of one record --------------------------------------------------------------------------------
 
-    def _failed(self, action: Action, target_id: str | None, why: str) -> Outcome:
+    def _failed(self, action: Action, target_id: str | None, why: str, transient: bool = False) -> Outcome:
         rec = action.record
         return Outcome(
             rec.key,
@@ -130,6 +139,7 @@ class OneCTarget:
             version=rec.version,
             error=f"{rec.label}: {why}",
             label=rec.label,
+            deferred=transient,  # waiting: retried every cycle until it goes through
         )
 
     def _applied(self, action: Action, target_id: str | None, wrote: bool = True) -> Outcome:
@@ -160,6 +170,13 @@ class OneCTarget:
                     target_id,
                     "the reply of 1C to /Post was lost; the next run reads "
                     "the order and posts it if it is not posted",
+                )
+            except TransientWriteError as exc:
+                return self._failed(
+                    action,
+                    target_id,
+                    f"1C failed temporarily while posting ({exc.message}); posted next cycle",
+                    True,
                 )
             except RemoteRejected as exc:
                 return self._failed(action, target_id, f"1C refused to post the order: {exc.message}")

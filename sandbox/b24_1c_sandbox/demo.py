@@ -105,7 +105,7 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
             _row(table, step, report)
             failed += report.failed
         deals = box.portal.deals()
-        origins = Counter(d["ORIGIN_ID"] for d in deals if d.get("ORIGINATOR_ID") == "1C")
+        origins = Counter(d["ORIGIN_ID"] for d in deals if d.get("ORIGINATOR_ID") == config.installation_id)
         eligible = {
             o["Ref_Key"]
             for o in box.infobase.all("Document_ЗаказКлиента")

@@ -96,7 +96,9 @@ def test_invoice_becomes_a_smart_invoice_on_its_deal_and_its_stage_follows_payme
     assert item["TITLE"].startswith("Счёт ") and item["MYCOMPANY_ID"]
     # Every other invoice of the dataset landed once, on its order's deal.
     counts = Counter(i["XML_ID"] for i in box.portal.entities["smart_invoice"].values())
-    assert set(counts) == {f"{sandbox_installation()}:{k}" for k in expected(box)} and set(counts.values()) == {1}
+    assert set(counts) == {f"{sandbox_installation()}:{k}" for k in expected(box)} and set(
+        counts.values()
+    ) == {1}
 
     box.dataset.receipt(box.infobase.get(ORDER, order), 15000, datetime(2024, 12, 1, 12, 0))
     cycle(conn)
@@ -136,7 +138,9 @@ def test_a_lost_reply_creates_no_twin_and_a_rerun_writes_nothing(box: Any, conn:
             continue
     assert box.portal.faults.injected.get("lost_reply") == 2  # both replies were lost after the writes
     counts = Counter(i["XML_ID"] for i in box.portal.entities["smart_invoice"].values())
-    assert set(counts) == {f"{sandbox_installation()}:{k}" for k in expected(box)} and set(counts.values()) == {1}
+    assert set(counts) == {f"{sandbox_installation()}:{k}" for k in expected(box)} and set(
+        counts.values()
+    ) == {1}
     assert conn.ledger.pending("invoices") == []
 
     before = len(box.portal.calls)
