@@ -22,6 +22,10 @@ def _as_bool(value: Any) -> bool | None:
     return True if text in _TRUE else False if text in _FALSE else None
 
 
+def _is_bool_word(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in {"y", "n", "yes", "no", "true", "false"}
+
+
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -47,8 +51,13 @@ def same_value(current: Any, wanted: Any) -> bool:
         return current is None or current == "" or current == []
     if current is None:
         return False
-    if isinstance(wanted, bool) or isinstance(current, bool):
-        return _as_bool(current) == _as_bool(wanted)
+    if (
+        isinstance(wanted, bool)
+        or isinstance(current, bool)
+        or _is_bool_word(wanted)
+        or _is_bool_word(current)
+    ):
+        return _as_bool(current) == _as_bool(wanted)  # Y/N written, "1"/"0" read back (boolean user fields)
     a, b = _as_number(current), _as_number(wanted)
     if a is not None and b is not None:
         return abs(a - b) <= MONEY_TOLERANCE

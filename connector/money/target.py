@@ -15,6 +15,7 @@ from datetime import date, tzinfo
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.compare import changed_fields
 from connector.errors import OutcomeUnknown
 from connector.ledger import Ledger, Link
 from connector.logs import get_logger
@@ -87,17 +88,14 @@ class MoneyTarget:
             self._stage_order = order
         return self._stage_order
 
-    def _current(self, deal_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Stage, pipeline and responsible of the deals, up to 2,500 per request."""
+    def _current(self, deal_ids: list[str], fields: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+        """Stage, pipeline, responsible and the money fields of the deals, up to 2,500 per request."""
         found: dict[str, dict[str, Any]] = {}
+        select = ["ID", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"]
+        select += sorted({f for f in fields if f not in select})
         for i in range(0, len(deal_ids), 2500):
             flt = {"@ID": deal_ids[i : i + 2500]}
-            for page in self.client.list_fast(
-                "crm.deal.list",
-                flt,
-                ["ID", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"],
-                expect=len(flt["@ID"]),
-            ):
+            for page in self.client.list_fast("crm.deal.list", flt, select, expect=len(flt["@ID"])):
                 for row in page:
                     found[str(row["ID"])] = row
         return found
@@ -141,7 +139,8 @@ class MoneyTarget:
         outcomes = skip_outcomes(actions)
         live = [a for a in actions if a.kind != "skip"]
         deals = self.find([a.record.key for a in live])
-        current = self._current(sorted(set(deals.values()))) if live else {}
+        written = {k for a in live for k in a.record.fields if not k.startswith("@") and k != STAGE}
+        current = self._current(sorted(set(deals.values())), written) if live else {}
         today = self.today()
         lost: OutcomeUnknown | None = None
         for i in range(0, len(live), CHUNK):
@@ -246,7 +245,11 @@ class MoneyTarget:
 
     def _plan_deal(self, plan: Plan, deal: dict[str, Any]) -> None:
         rec = plan.action.record
-        fields = {k: v for k, v in rec.fields.items() if k != STAGE and not k.startswith("@")}
+        # Only what differs from the deal as it is: a deal that already shows these figures (after a lost ledger,
+        # or a repeated run) gets no write.
+        fields = changed_fields(
+            deal, {k: v for k, v in rec.fields.items() if k != STAGE and not k.startswith("@")}
+        )
         if STAGE in rec.fields:
             stage, category = self._stage_move(rec.fields[STAGE], deal)
             if category is not None:

@@ -14,6 +14,8 @@ from connector.compare import changed_fields, same_rows, same_value
         ("1500", "1500.004"),
         ("Y", True),
         ("N", False),
+        ("0", "N"),
+        ("1", "Y"),
         (None, ""),
         ("", None),
         ("2024-01-05T00:00:00+03:00", "2024-01-05"),
@@ -30,6 +32,7 @@ def test_equal_spellings(current: object, wanted: object) -> None:
     [
         ("1500.00", 1500.01),
         ("N", True),
+        ("0", "Y"),
         (None, "x"),
         ("0", ""),
         ("2024-01-06T00:00:00+03:00", "2024-01-05"),
