@@ -125,7 +125,19 @@ def census(conn: Connector) -> dict[str, Any]:
     orders = conn.odata.query(
         ORDER, select=["Ref_Key", "Number", "Posted", "DeletionMark", "НомерПоДаннымКлиента"]
     )
-    return {"deals": deals, "orders": orders}
+    payments: list[dict[str, Any]] = []
+    start = 0
+    while True:  # every payment of the portal, through sale.payment.list (pages of 50)
+        reply = conn.bitrix24.call(
+            "sale.payment.list",
+            {"select": ["id", "orderId", "xmlId", "sum", "paid"], "order": {"id": "ASC"}, "start": start},
+        )
+        rows = (reply.result or {}).get("payments", [])
+        payments.extend(rows)
+        if reply.next is None or not rows:
+            break
+        start = int(reply.next)
+    return {"deals": deals, "orders": orders, "payments": payments}
 
 
 def problems(state: dict[str, Any], installation: str, crm_deals: list[str]) -> list[str]:
@@ -136,6 +148,13 @@ def problems(state: dict[str, Any], installation: str, crm_deals: list[str]) -> 
     marker = Counter(str(o.get("НомерПоДаннымКлиента") or "").strip() for o in orders)
     marker.pop("", None)
     out += [f"twin 1C orders for {k}: {n}" for k, n in marker.items() if n > 1]
+    keyed = Counter(str(p.get("xmlId") or "") for p in state["payments"])
+    out += [f"doubled payment {k}: {n}" for k, n in keyed.items() if n > 1]
+    out += [
+        f"payment without our key (an orphan of a two-step create): {p['id']} {p.get('xmlId')}"
+        for p in state["payments"]
+        if not str(p.get("xmlId") or "").startswith(installation + ":")
+    ]
     crm = {str(d["ID"]): d for d in deals if str(d["ID"]) in crm_deals}
     unrequested = [k for k in marker if k[len("B24-") :] not in crm]
     out += [f"1C order nobody asked for: {k}" for k in unrequested]
@@ -189,6 +208,7 @@ def test_kills_in_every_phase_with_lost_replies_on_both_sides(box: Any, tmp_path
     found = problems(state, installation, crm_deals)
     assert found == [], "\n".join(found)
     assert injected["bitrix24"].get("lost_reply", 0) > 0 and injected["1c"].get("lost_reply", 0) > 0, injected
+    assert len(state["payments"]) >= len(PHASES)  # payments were written under the kills too
 
 
 def _wait_for_runs(ledger: Path, at_least: int, deadline: float, proc: Any = None) -> int:
