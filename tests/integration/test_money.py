@@ -12,6 +12,7 @@ import pytest
 import time_machine
 
 from connector.app import Connector
+from connector.errors import OutcomeUnknown
 from tests.conftest import SINCE, make_config
 
 pytestmark = pytest.mark.integration
@@ -179,7 +180,7 @@ def test_lost_replies_on_payment_writes_do_not_duplicate_payments(box: Any, conn
         try:
             conn.runner("money").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
             break
-        except Exception:  # a run may stop on the lost reply; the next one recovers
+        except OutcomeUnknown:  # a run may stop on the lost reply; the next one recovers
             continue
     cycle(conn)
     for order in box.infobase.all("Document_ЗаказКлиента"):
