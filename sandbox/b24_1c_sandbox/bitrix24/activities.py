@@ -1,4 +1,4 @@
-"""Reminders: crm.activity.todo.add and the activities it creates, tasks.task.add, im.notify.system.add."""
+"""Reminders: crm.activity.todo.add and the activities it creates, tasks.task.add / list, im.notify.system.add."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ ACTIVITY_FIELDS = {
     "PING_OFFSETS": "string",
     "PARENT_ID": "integer",
     "ORIGIN_ID": "string",
+    "ORIGINATOR_ID": "string",
 }
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$")
 
@@ -94,7 +95,8 @@ def todo_add(portal: Portal, params: Params, ctx: CallContext) -> dict[str, int]
         "COLOR_ID": str(params.get("colorId") or "1"),
         "PING_OFFSETS": [int(str(o)) for o in offsets],
         "PARENT_ID": str(params.get("parentActivityId") or 0),
-        "ORIGIN_ID": None,
+        "ORIGIN_ID": None,  # crm.activity.todo.add has no external-key parameter: set by crm.activity.update
+        "ORIGINATOR_ID": None,
     }
     return {"id": activity_id}
 
@@ -132,21 +134,40 @@ def activity_list(portal: Portal, params: Params, ctx: CallContext) -> ListResul
 
 @method("crm.activity.update", "crm", write=True)
 def activity_update(portal: Portal, params: Params, ctx: CallContext) -> bool:
-    """COMPLETED, DEADLINE, SUBJECT, DESCRIPTION, RESPONSIBLE_ID; completing a to-do is COMPLETED=Y."""
+    """A partial update (the vendor's own example sends only the fields it changes): COMPLETED, DEADLINE (with
+    END_TIME), SUBJECT, DESCRIPTION, RESPONSIBLE_ID and the external key ORIGINATOR_ID / ORIGIN_ID (writable,
+    "only to bind to an external source"). OWNER_TYPE_ID and TYPE_ID are immutable and OWNER_ID moves only through
+    crm.activity.binding.move, so those may be sent only with their current values. All or nothing."""
     row = _activity(portal, params)
     fields = params.get("fields")
     if not isinstance(fields, dict):
         raise legacy("Parameter 'fields' must be array.")
+    changed = dict(row)
     for key, value in fields.items():
         name = str(key).upper()
         if name == "DEADLINE":
-            row["DEADLINE"] = row["END_TIME"] = _deadline(portal, value)
+            changed["DEADLINE"] = changed["END_TIME"] = _deadline(portal, value)
         elif name == "COMPLETED":
-            row["COMPLETED"] = "Y" if str(value).upper() in ("Y", "1", "TRUE") else "N"
-        elif name in ("SUBJECT", "DESCRIPTION", "RESPONSIBLE_ID"):
-            row[name] = str(value)
-    row["LAST_UPDATED"] = portal.iso_now()
-    row["EDITOR_ID"] = str(ctx.user_id)
+            changed["COMPLETED"] = "Y" if str(value).upper() in ("Y", "1", "TRUE") else "N"
+        elif name == "SUBJECT":
+            if not str(value or "").strip():
+                raise legacy("The field SUBJECT is not defined or empty")
+            changed[name] = str(value)
+        elif name == "RESPONSIBLE_ID":
+            if not str(value).isdigit() or int(str(value)) not in portal.users:
+                raise legacy("The field RESPONSIBLE_ID is not defined or invalid")
+            changed[name] = str(value)
+        elif name == "DESCRIPTION":
+            changed[name] = str(value)
+        elif name in ("ORIGINATOR_ID", "ORIGIN_ID"):
+            changed[name] = None if value is None or value == "" else str(value)
+        elif name in ("OWNER_TYPE_ID", "OWNER_ID", "TYPE_ID") and str(value) != str(row[name]):
+            # Assumed refusal: the docs call these immutable (the owner moves by crm.activity.binding.move) but
+            # name no error for an attempt.
+            raise legacy(f"The field {name} cannot be changed")
+    changed["LAST_UPDATED"] = portal.iso_now()
+    changed["EDITOR_ID"] = str(ctx.user_id)
+    row.update(changed)
     return True
 
 
@@ -202,9 +223,74 @@ def task_add(portal: Portal, params: Params, ctx: CallContext) -> dict[str, Any]
         "ufCrmTask": [str(b) for b in bindings],
         "priority": str(fields.get("PRIORITY") or 1),
         "groupId": str(fields.get("GROUP_ID") or 0),
+        "xmlId": str(fields["XML_ID"]) if fields.get("XML_ID") not in (None, "") else None,
     }
     portal.table("task")[task_id] = task
     return {"task": dict(task)}
+
+
+# tasks.task.list: the filter keys the vendor's page lists that the emulator implements (→ the task's key), and
+# XML_ID. The page does not list XML_ID among filterable fields (tasks.task.getFields knows it as a string field):
+# its filter here is UNVERIFIED against a real portal, so the connector also compares xmlId on its side.
+TASK_FILTERS = {
+    "ID": "id",
+    "PARENT_ID": "parentId",
+    "GROUP_ID": "groupId",
+    "CREATED_BY": "createdBy",
+    "RESPONSIBLE_ID": "responsibleId",
+    "PRIORITY": "priority",
+    "REAL_STATUS": "status",
+    "TITLE": "title",
+    "UF_CRM_TASK": "ufCrmTask",
+    "XML_ID": "xmlId",  # unverified, see above
+}
+TASK_SELECT = {
+    **TASK_FILTERS,
+    "DESCRIPTION": "description",
+    "DEADLINE": "deadline",
+    "CREATED_DATE": "createdDate",
+}
+
+
+def _task_matches(task: dict[str, Any], name: str, wanted: Any) -> bool:
+    value = task.get(TASK_FILTERS[name])
+    options = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+    if name == "UF_CRM_TASK":
+        return any(o in (value or []) for o in options)
+    if name == "TITLE":  # a pattern with % and _
+        return any(
+            re.fullmatch(re.escape(o).replace("%", ".*").replace("_", "."), str(value or ""), re.S)
+            for o in options
+        )
+    return str(value) in options if value is not None else False
+
+
+@method("tasks.task.list", "task")
+def task_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
+    """{tasks: [...]} with camelCase keys, newest first, pages of 50; filter by the keys above, optionally with
+    `!`; select by upper-case field names (ID is always returned). Any other filter key is refused here: the
+    emulator does not pretend to filter by what it does not implement."""
+    flt = params.get("filter") or {}
+    if not isinstance(flt, dict):
+        raise ApiError(400, "ERROR_CORE", "Parameter 'filter' must be array.")
+    tests: list[tuple[str, bool, Any]] = []
+    for key, wanted in flt.items():
+        negate = str(key).startswith("!")
+        name = str(key).lstrip("!").upper()
+        if name not in TASK_FILTERS:
+            raise ApiError(400, "ERROR_CORE", f"Filter by {name} is not supported by the emulator")
+        tests.append((name, negate, wanted))
+    rows = [
+        t
+        for t in portal.table("task").values()
+        if all(_task_matches(t, name, wanted) != negate for name, negate, wanted in tests)
+    ]
+    rows.sort(key=lambda t: int(t["id"]), reverse=True)
+    select = [str(s).upper() for s in params.get("select") or []]
+    keys = ["id", *(TASK_SELECT[s] for s in select if s in TASK_SELECT)] if select else None
+    found = page(rows, int(params.get("__start", 0)))
+    views = [dict(t) if keys is None else {k: t.get(k) for k in keys} for t in found.rows]
+    return ListResult({"tasks": views}, found.total, found.next)
 
 
 @method("im.notify.system.add", "im", write=True)
