@@ -1,10 +1,16 @@
 """Pure rules of due dates: whether an order is watched daily, what its to-do needs, whether an overdue task is due.
 
 `today` is the 1C business date of the run (the caller takes it once from the clock, in the 1C server's zone);
-the to-do's deadline is the due date at the configured hour in the portal's zone, written with its offset."""
+the to-do's deadline is the due date at the configured hour in the portal's zone, written with its offset.
+
+Identity on the objects (docs/identity.md): our to-do carries ORIGINATOR_ID = the installation id and
+ORIGIN_ID = `<order>:due`; our overdue task carries XML_ID = `<installation id>:<order>:overdue` (one per order:
+the rules give an order at most one task). `found_todo` picks, among a deal's to-dos, the one the ledger would
+link, and the mark the ledger would hold for it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from typing import Any, Literal
@@ -69,3 +75,67 @@ def reminder_rules(
         and not tasked
     )
     return Reminder(watch, step, deadline, task)
+
+
+TODO_SELECT = ["ID", "OWNER_ID", "ORIGINATOR_ID", "ORIGIN_ID", "DEADLINE", "COMPLETED", "SUBJECT"]
+TASK_SELECT = ["ID", "XML_ID", "CREATED_DATE"]
+UNSTAMPED = "unstamped"  # the mark of a to-do whose stamp did not land: the next run writes it again
+
+
+def todo_origin(order: str) -> str:
+    """ORIGIN_ID of an order's to-do."""
+    return f"{order}:due"
+
+
+def task_xml_id(originator: str, order: str) -> str:
+    """XML_ID of an order's overdue task."""
+    return f"{originator}:{order}:overdue"
+
+
+@dataclass(frozen=True)
+class FoundTodo:
+    """A to-do on the deal that is ours: the link the ledger would hold, and whether it still needs our stamp."""
+
+    link: Link
+    stamp: bool
+
+
+def found_todo(
+    rows: Iterable[dict[str, Any]], originator: str, order: str, title: str, deadline: str | None
+) -> FoundTodo | None:
+    """Ours is the to-do stamped with our installation and `<order>:due`; failing that, an unstamped one with the
+    title we give it (an add whose stamp never landed, or a release that did not stamp), adopted and stamped.
+    A to-do stamped by anyone else, or for anything else, is never taken. `deadline` is what the rules would
+    want for a known to-do (None: none wanted): a to-do already there gets that as its mark, so nothing moves."""
+    rows = sorted(rows, key=lambda r: int(str(r.get("ID") or 0)))
+    origin = todo_origin(order)
+    row = next(
+        (r for r in rows if r.get("ORIGINATOR_ID") == originator and r.get("ORIGIN_ID") == origin), None
+    )
+    stamp = row is None
+    if row is None:
+        row = next(
+            (
+                r
+                for r in rows
+                if not r.get("ORIGIN_ID")
+                and not r.get("ORIGINATOR_ID")
+                and str(r.get("SUBJECT") or "") == title
+            ),
+            None,
+        )
+    if row is None:
+        return None
+    there = _same_instant(row.get("DEADLINE"), deadline)
+    if row.get("COMPLETED") == "Y":
+        mark = deadline if deadline is not None and there else "done"
+    else:
+        mark = deadline if deadline is not None and there else str(row.get("DEADLINE") or "")
+    return FoundTodo(Link(order, str(row["ID"]), mark, None), stamp)
+
+
+def _same_instant(a: Any, b: str | None) -> bool:
+    try:
+        return b is not None and datetime.fromisoformat(str(a)) == datetime.fromisoformat(b)
+    except ValueError:
+        return False

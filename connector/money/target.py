@@ -10,20 +10,30 @@ records them in the same commit as the outcome.
 from __future__ import annotations
 
 import string
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, tzinfo
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
-from connector.errors import OutcomeUnknown
+from connector.errors import OutcomeUnknown, RemoteRejected
 from connector.ledger import Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import FACTS, PAYMENTS
 from connector.mapping.schema import Mapping
 from connector.money.payments import NativePayments, Need
 from connector.money.plan import Errors, Plan, Results, Unit
-from connector.money.reminders import reminder_rules
+from connector.money.reminders import (
+    TASK_SELECT,
+    TODO_SELECT,
+    UNSTAMPED,
+    FoundTodo,
+    found_todo,
+    reminder_rules,
+    task_xml_id,
+    todo_origin,
+)
 from connector.records import Action, LinkChange, Outcome, content_hash, skip_outcomes
 
 log = get_logger(__name__)
@@ -70,6 +80,7 @@ class MoneyTarget:
         self.watch_flow = f"{spec.flow}:due"
         self._stage_order: dict[str, int] | None = None
         originator = spec.target.external_key.originator_id or "1C"  # stamped from the installation's id
+        self.originator = originator
         self.native = NativePayments(client, self.payments_flow, originator, onec_tz)
 
     # -- the deal ------------------------------------------------------------------------------------------------
@@ -184,6 +195,8 @@ class MoneyTarget:
         self._plan_payments(plans)
         todos = self.ledger.links(self.todo_flow, orders)
         tasks = self.ledger.links(self.overdue_flow, orders)
+        found_todos = self._find_todos([p for p in plans if p.action.record.key not in todos], today)
+        found_tasks = self._find_tasks([p for p in plans if p.action.record.key not in tasks], today)
         for plan in plans:
             order = plan.action.record.key
             self._plan_reminders(
@@ -193,6 +206,8 @@ class MoneyTarget:
                 today,
                 todos.get(order),
                 order in tasks,
+                found_todos.get(order),
+                found_tasks.get(order),
             )
         results, errors = self._send([unit for p in plans if not p.problems for unit in p.units])
         for plan in plans:
@@ -361,6 +376,87 @@ class MoneyTarget:
 
     # -- reminders and overdue tasks -------------------------------------------------------------------------------
 
+    def _find_todos(self, plans: list[Plan], today: date) -> dict[str, FoundTodo]:
+        """The to-dos of orders the ledger does not link (a lost ledger, an old backup, a kill between the add and
+        the stamp), found on their deals: one crm.activity.list over all those deals (@OWNER_ID, to-dos only)."""
+        spec = self.money.reminder
+        if spec is None:
+            return {}
+        wanted = [
+            p for p in plans if _values_of(p.action.record).get(spec.date)
+        ]  # no due date: never a to-do
+        if not wanted:
+            return {}
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        flt = {
+            "OWNER_TYPE_ID": 2,
+            "@OWNER_ID": sorted({int(p.deal_id) for p in wanted}),
+            "PROVIDER_ID": "CRM_TODO",
+        }
+        try:
+            for page in self.client.list_fast("crm.activity.list", flt, TODO_SELECT):
+                for row in page:
+                    rows[str(row.get("OWNER_ID"))].append(row)
+        except RemoteRejected as exc:
+            for plan in wanted:
+                plan.problems.append(f"to-do: the deal's to-dos could not be listed: {exc}")
+            return {}
+        found: dict[str, FoundTodo] = {}
+        for plan in wanted:
+            order, values = plan.action.record.key, _values_of(plan.action.record)
+            probe = Link(order, "?", "?", None)  # the deadline the rules keep on a to-do that exists
+            deadline = reminder_rules(self.money, values, today, probe, True, self.portal_tz).deadline
+            hit = found_todo(rows[plan.deal_id], self.originator, order, _fmt(spec.title, values), deadline)
+            if hit is not None:
+                found[order] = hit
+        return found
+
+    def _find_tasks(self, plans: list[Plan], today: date) -> dict[str, tuple[str, str]]:
+        """Overdue tasks of orders about to get one that the ledger does not link: tasks.task.list on the deal
+        (UF_CRM_TASK) and our XML_ID, one command per order in shared read batches; the XML_ID is compared here
+        too, as the vendor does not document it as a filter key. → order → (task id, its date)."""
+        if self.money.overdue is None:
+            return {}
+        due = [
+            p
+            for p in plans
+            if reminder_rules(
+                self.money, _values_of(p.action.record), today, None, False, self.portal_tz
+            ).task
+        ]
+        xml = {p.action.record.key: task_xml_id(self.originator, p.action.record.key) for p in due}
+        commands = {
+            f"k{i}": (
+                "tasks.task.list",
+                {
+                    "filter": {"UF_CRM_TASK": f"D_{p.deal_id}", "XML_ID": xml[p.action.record.key]},
+                    "select": TASK_SELECT,
+                },
+            )
+            for i, p in enumerate(due)
+        }
+        found: dict[str, tuple[str, str]] = {}
+        keys = list(commands)
+        for i in range(0, len(keys), BATCH_LIMIT):
+            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
+            for cmd in keys[i : i + BATCH_LIMIT]:
+                plan = due[int(cmd[1:])]
+                order = plan.action.record.key
+                if cmd in reply.errors:
+                    err = reply.errors[cmd]
+                    reason = (
+                        err.get("error_description") or err.get("error") if isinstance(err, dict) else err
+                    )
+                    plan.problems.append(f"overdue task: the deal's tasks could not be listed: {reason}")
+                    continue
+                result = reply.result.get(cmd)
+                rows = result.get("tasks", []) if isinstance(result, dict) else []
+                for row in rows:
+                    if isinstance(row, dict) and row.get("xmlId") == xml[order]:
+                        found[order] = (str(row.get("id")), str(row.get("createdDate") or today)[:10])
+                        break
+        return found
+
     def _plan_reminders(
         self,
         plan: Plan,
@@ -369,48 +465,23 @@ class MoneyTarget:
         today: date,
         todo: Link | None,
         tasked: bool,
+        found: FoundTodo | None = None,
+        found_task: tuple[str, str] | None = None,
     ) -> None:
         order, spec = plan.action.record.key, self.money.reminder
-        rules = reminder_rules(self.money, values, today, todo, tasked, self.portal_tz)
+        todo = todo or (found.link if found is not None else None)
+        rules = reminder_rules(
+            self.money, values, today, todo, tasked or found_task is not None, self.portal_tz
+        )
         # Watched orders are looked at again once a day (the source keeps the date of the last look in the hash).
         watch = LinkChange(self.watch_flow, order, plan.deal_id if rules.watch else None, today.isoformat())
         plan.after.append(lambda results, errors: [watch])
-        if spec is not None and rules.todo is not None:
-            key = plan.key("t")
-            if rules.todo == "add":
-                params: dict[str, Any] = {
-                    "ownerTypeId": 2,
-                    "ownerId": int(plan.deal_id),
-                    "deadline": rules.deadline,
-                    "title": _fmt(spec.title, values),
-                    "description": _fmt(spec.description, values),
-                    "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1),
-                    "pingOffsets": [0, 60],
-                }
-                plan.add({key: ("crm.activity.todo.add", params)}, "to-do")
-            else:
-                assert todo is not None
-                fields: dict[str, Any] = (
-                    {"COMPLETED": "Y"}
-                    if rules.todo == "close"
-                    else {
-                        "DEADLINE": rules.deadline,
-                        "END_TIME": rules.deadline,
-                        "DESCRIPTION": _fmt(spec.description, values),
-                    }
-                )
-                plan.add({key: ("crm.activity.update", {"id": todo.target_id, "fields": fields})}, "to-do")
-            mark = rules.deadline if rules.todo != "close" else "done"
-            known = todo.target_id if todo is not None else None
-
-            def record_todo(results: Results, errors: Errors) -> list[LinkChange]:
-                if key not in results:
-                    return []
-                created = results[key]
-                todo_id = known or (created.get("id") if isinstance(created, dict) else created)
-                return [LinkChange(self.todo_flow, order, str(todo_id), mark, plan.deal_id)]
-
-            plan.after.append(record_todo)
+        if spec is not None:
+            self._plan_todo(plan, deal, values, rules.todo, rules.deadline, todo, found)
+        if found_task is not None:  # ours on the deal, unknown to the ledger: linked, never twinned
+            task_link = LinkChange(self.overdue_flow, order, found_task[0], found_task[1], plan.deal_id)
+            plan.after.append(_constant([task_link]))
+            return
         rule = self.money.overdue
         if rule is None or not rules.task:
             return
@@ -425,6 +496,7 @@ class MoneyTarget:
                             "DESCRIPTION": _fmt(rule.description, values),
                             "RESPONSIBLE_ID": rule.responsible_id,
                             "UF_CRM_TASK": [f"D_{plan.deal_id}"],
+                            "XML_ID": task_xml_id(self.originator, order),
                         }
                     },
                 )
@@ -440,6 +512,85 @@ class MoneyTarget:
             return [LinkChange(self.overdue_flow, order, task_id, str(today), plan.deal_id)]
 
         plan.after.append(record_task)
+
+    def _plan_todo(
+        self,
+        plan: Plan,
+        deal: dict[str, Any],
+        values: dict[str, Any],
+        step: str | None,
+        deadline: str | None,
+        todo: Link | None,
+        found: FoundTodo | None,
+    ) -> None:
+        """Add (then stamp, in the same batch: crm.activity.todo.add takes no external key), move, close, or stamp
+        an adopted to-do; every update carries the stamp. A found to-do that needs nothing is only linked."""
+        spec = self.money.reminder
+        assert spec is not None
+        order = plan.action.record.key
+        stamp = {
+            "OWNER_TYPE_ID": 2,
+            "OWNER_ID": int(plan.deal_id),
+            "ORIGINATOR_ID": self.originator,
+            "ORIGIN_ID": todo_origin(order),
+        }
+        adopt = found is not None and found.stamp
+        key = plan.key("t")
+        stamp_key = key
+        if step == "add":
+            params: dict[str, Any] = {
+                "ownerTypeId": 2,
+                "ownerId": int(plan.deal_id),
+                "deadline": deadline,
+                "title": _fmt(spec.title, values),
+                "description": _fmt(spec.description, values),
+                "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1),
+                "pingOffsets": [0, 60],
+            }
+            stamp_key = plan.key("ts")
+            unit = {
+                key: ("crm.activity.todo.add", params),
+                stamp_key: ("crm.activity.update", {"id": f"$result[{key}][id]", "fields": stamp}),
+            }
+            plan.add(unit, "to-do")
+        elif step is not None or adopt:
+            assert todo is not None
+            fields: dict[str, Any] = {}
+            if step == "close":
+                fields = {"COMPLETED": "Y"}
+            elif step == "move":
+                fields = {
+                    "DEADLINE": deadline,
+                    "END_TIME": deadline,
+                    "DESCRIPTION": _fmt(spec.description, values),
+                }
+            plan.add(
+                {key: ("crm.activity.update", {"id": todo.target_id, "fields": {**fields, **stamp}})}, "to-do"
+            )
+        elif found is not None:  # ours, as it should be: link only
+            link = LinkChange(
+                self.todo_flow, order, found.link.target_id, found.link.content_hash, plan.deal_id
+            )
+            plan.after.append(_constant([link]))
+            return
+        else:
+            return
+        mark = deadline if step in ("add", "move") else "done" if step == "close" else None
+        mark = mark or (todo.content_hash if todo is not None else None)
+        known = todo.target_id if todo is not None else None
+
+        def record_todo(results: Results, errors: Errors) -> list[LinkChange]:
+            if key not in results:
+                return []
+            created = results[key]
+            todo_id = known or (created.get("id") if isinstance(created, dict) else created)
+            # An add whose stamp did not land is linked with a mark that makes the next run write the stamp again.
+            stamped = stamp_key in results and stamp_key not in errors
+            return [
+                LinkChange(self.todo_flow, order, str(todo_id), mark if stamped else UNSTAMPED, plan.deal_id)
+            ]
+
+        plan.after.append(record_todo)
 
 
 def _constant(links: list[LinkChange]) -> Callable[[Results, Errors], list[LinkChange]]:

@@ -254,6 +254,7 @@ TASK_SELECT = {
 
 def _task_matches(task: dict[str, Any], name: str, wanted: Any) -> bool:
     value = task.get(TASK_FILTERS[name])
+    wanted = list(wanted.values()) if isinstance(wanted, dict) else wanted  # a PHP array from a batch
     options = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
     if name == "UF_CRM_TASK":
         return any(o in (value or []) for o in options)
@@ -286,7 +287,7 @@ def task_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
         if all(_task_matches(t, name, wanted) != negate for name, negate, wanted in tests)
     ]
     rows.sort(key=lambda t: int(t["id"]), reverse=True)
-    select = [str(s).upper() for s in params.get("select") or []]
+    select = [s.upper() for s in select_list(params)]
     keys = ["id", *(TASK_SELECT[s] for s in select if s in TASK_SELECT)] if select else None
     found = page(rows, int(params.get("__start", 0)))
     views = [dict(t) if keys is None else {k: t.get(k) for k in keys} for t in found.rows]
