@@ -1,7 +1,7 @@
 """(c): the writes of (a) and (b) again, with 5% of write requests committed but their reply lost.
 
 The portal (child process) runs FaultInjector({"lost_reply": 0.05}, seed): a batch that writes executes, then the
-connection is reset before the reply. Ours: DealWriter raises OutcomeUnknown; FlowRunner._apply (connector/sync.py)
+connection is reset before the reply. Ours: DealWriter raises OutcomeUnknown; FlowRunner._apply (connector/engine/runner.py)
 looks the page's creates up by ORIGIN_ID and applies again as updates. fast_bitrix24 retries the batch as a
 transport error. Duplicates are counted in the emulator's store per ORIGIN_ID and per TITLE (target: zero).
 

@@ -21,9 +21,9 @@ from common import ROOT, SandboxSpec, figure, header, parser, remote_sandbox
 
 from connector.app import make_session
 from connector.clock import SystemClock
+from connector.flows.onec_source import OneCSource
 from connector.mapping.schema import load_mapping
 from connector.onec.odata import ODataClient
-from connector.onec.reader import OneCSource
 
 MB = 1024 * 1024
 

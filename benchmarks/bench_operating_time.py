@@ -35,11 +35,11 @@ from common import (
     our_client,
 )
 
-from connector.bitrix24.deals import DealWriter
 from connector.clock import ManualClock
+from connector.engine.runner import FlowRunner
 from connector.errors import OutcomeUnknown
+from connector.flows.orders.target import DealWriter
 from connector.ratelimit import OperatingPacer
-from connector.sync import FlowRunner
 
 LIMIT = 480.0
 WINDOW = 600.0

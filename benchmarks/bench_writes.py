@@ -34,11 +34,11 @@ from common import (
     remote_sandbox,
 )
 
-from connector.bitrix24.deals import DealWriter
 from connector.clock import SystemClock
+from connector.engine.runner import FlowRunner
 from connector.errors import OutcomeUnknown
+from connector.flows.orders.target import DealWriter
 from connector.records import Mapped
-from connector.sync import FlowRunner
 
 PAGE = 500  # records per page: config.onec.page_size's default
 

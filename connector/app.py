@@ -16,12 +16,12 @@ from connector.bitrix24.auth import Auth, OAuthAuth, WebhookAuth
 from connector.bitrix24.client import Bitrix24Client
 from connector.clock import Clock, SystemClock
 from connector.config import Config
+from connector.engine.runner import FlowRunner
 from connector.errors import ConfigError, InstanceLockedError, RemoteRejected
 from connector.ledger import Ledger, ledger_problem
 from connector.mapping.schema import Mapping, load_mappings
 from connector.onec.odata import ODataClient
 from connector.ratelimit import RequestPacer
-from connector.sync import FlowRunner
 
 
 def make_session(pool: int = 8, verify: bool | str = True) -> requests.Session:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rich import box
 from rich.table import Table
 
+from connector.engine.runner import RunReport
 from connector.errors import ConfigError
-from connector.sync import RunReport
 
 if TYPE_CHECKING:
     from connector.app import Connector
@@ -195,7 +195,7 @@ class Reconciler:
     """Reads 1C orders with their facts and their deals, page by page; repairs drifted orders through the flows."""
 
     def __init__(self, conn: Connector) -> None:
-        from connector.money.source import MoneySource
+        from connector.flows.money.source import MoneySource
 
         self.conn = conn
         active = set(conn.config.flows)  # the mappings folder may hold flows this installation does not run
@@ -273,7 +273,7 @@ class Reconciler:
     def repair(self, drifts: list[Drift]) -> list[RunReport]:
         """Re-sync the drifted orders: forget links to deleted deals, clear stored hashes so nothing is skipped,
         then run the orders flow and the money flow for exactly these orders."""
-        from connector.money.target import MoneyTarget
+        from connector.flows.money.target import MoneyTarget
 
         keys = [d.key for d in drifts]
         if not keys:

@@ -14,15 +14,15 @@ if TYPE_CHECKING:
 
 def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     """(source, target) for a mapping."""
-    from connector.bitrix24.deals import DealWriter
-    from connector.onec.reader import OneCSource
+    from connector.flows.onec_source import OneCSource
+    from connector.flows.orders.target import DealWriter
 
     src, tgt = spec.source, spec.target
     if spec.money is not None:
         return _money(conn, spec)
     if src.system == "onec" and tgt.system == "bitrix24" and tgt.entity == "smart_invoice":
-        from connector.flows.invoices import InvoiceSource
-        from connector.flows.invoices_target import InvoiceTarget
+        from connector.flows.invoices.source import InvoiceSource
+        from connector.flows.invoices.target import InvoiceTarget
 
         return (
             InvoiceSource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock),
@@ -33,7 +33,7 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     elif src.system == "bitrix24" and src.entity == "deal":
         from zoneinfo import ZoneInfo
 
-        from connector.bitrix24.reader import DealSource
+        from connector.flows.deals_to_orders.source import DealSource
 
         source = DealSource(conn.bitrix24, spec, ZoneInfo(conn.config.bitrix24.portal_timezone), conn.clock)
     else:
@@ -41,15 +41,15 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     if tgt.system == "bitrix24" and tgt.entity == "deal":
         target: Target = DealWriter(conn.bitrix24, tgt.external_key, conn.config.sync.batch_size)
     elif tgt.system == "bitrix24" and tgt.entity == "company":
-        from connector.flows.counterparties import CounterpartyWriter
+        from connector.flows.counterparties.target import CounterpartyWriter
 
         target = CounterpartyWriter(conn.bitrix24, tgt.external_key, tgt.match, conn.config.sync.batch_size)
     elif tgt.system == "bitrix24" and tgt.entity == "user":
-        from connector.flows.managers import UserMatcher
+        from connector.flows.managers.target import UserMatcher
 
         target = UserMatcher(conn.bitrix24, spec.table)
     elif tgt.system == "onec":
-        from connector.onec.writer import OneCTarget
+        from connector.flows.deals_to_orders.target import OneCTarget
 
         target = OneCTarget(
             conn.odata,
@@ -67,9 +67,9 @@ def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     """Orders with their money facts → the deal the `attach_to` flow made; one business date for the run."""
     from zoneinfo import ZoneInfo
 
-    from connector.money.facts import BusinessDay
-    from connector.money.source import MoneySource
-    from connector.money.target import MoneyTarget
+    from connector.flows.money.facts import BusinessDay
+    from connector.flows.money.source import MoneySource
+    from connector.flows.money.target import MoneyTarget
 
     assert spec.money is not None
     today = BusinessDay(conn.clock, conn.onec_tz)

@@ -15,8 +15,8 @@ from rich.table import Table
 from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 from connector.app import Connector
 from connector.config import load_config
+from connector.engine.runner import RunReport
 from connector.logs import configure
-from connector.sync import RunReport
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 SINCE = datetime(2017, 1, 1)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.app import Connector
-from connector.flows.counterparties import CounterpartyWriter
+from connector.flows.counterparties.target import CounterpartyWriter
 from connector.mapping.schema import ExternalKey
 from connector.records import Action, Mapped
 from tests.conftest import ROOT, make_config, sandbox_installation

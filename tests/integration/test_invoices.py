@@ -13,7 +13,7 @@ import pytest
 
 from connector.app import Connector
 from connector.errors import OutcomeUnknown
-from connector.flows.invoices_target import stages_by_meaning
+from connector.flows.invoices.target import stages_by_meaning
 from tests.conftest import SINCE, make_config, sandbox_installation
 
 pytestmark = pytest.mark.integration

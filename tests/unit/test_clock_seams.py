@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.bitrix24.reader import DealSource
 from connector.clock import ManualClock
+from connector.flows.deals_to_orders.source import DealSource
 from connector.ledger import Ledger
 from connector.mapping.schema import load_mapping
 

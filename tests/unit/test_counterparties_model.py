@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connector.flows.counterparties_model import (
+from connector.flows.counterparties.model import (
     Candidate,
     Party,
     choose,

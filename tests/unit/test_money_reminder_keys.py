@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.money.reminders import found_todo, task_xml_id, todo_origin
+from connector.flows.money.reminders import found_todo, task_xml_id, todo_origin
 
 INST = "1C-abcdef01"
 DEADLINE = "2026-03-20T10:00:00+03:00"

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connector.engine.planner import plan
 from connector.errors import ConfigError
 from connector.ledger import Link
 from connector.mapping.engine import map_record, needed_refs
 from connector.mapping.schema import load_mapping, load_mappings
-from connector.planner import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Europe/Moscow")

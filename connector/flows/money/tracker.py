@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from connector.flows.money.facts import ORDER, SHIPMENT, FactsReader
 from connector.ledger import Ledger
-from connector.money.facts import ORDER, SHIPMENT, FactsReader
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF, F, Guid, literal
 from connector.records import LinkChange

@@ -18,13 +18,9 @@ from typing import Any
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
 from connector.errors import OutcomeUnknown, RemoteRejected
-from connector.ledger import Ledger, Link
-from connector.logs import get_logger
-from connector.mapping.engine import FACTS, PAYMENTS
-from connector.mapping.schema import Mapping
-from connector.money.payments import NativePayments, Need
-from connector.money.plan import Errors, Plan, Results, Unit
-from connector.money.reminders import (
+from connector.flows.money.payments import NativePayments, Need
+from connector.flows.money.plan import Errors, Plan, Results, Unit
+from connector.flows.money.reminders import (
     TASK_SELECT,
     TODO_SELECT,
     UNSTAMPED,
@@ -34,6 +30,10 @@ from connector.money.reminders import (
     task_xml_id,
     todo_origin,
 )
+from connector.ledger import Ledger, Link
+from connector.logs import get_logger
+from connector.mapping.engine import FACTS, PAYMENTS
+from connector.mapping.schema import Mapping
 from connector.records import Action, LinkChange, Outcome, content_hash, skip_outcomes
 
 log = get_logger(__name__)

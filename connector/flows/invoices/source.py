@@ -20,15 +20,15 @@ from typing import Any
 
 from connector.clock import Clock
 from connector.flows.base import Changes, Page
+from connector.flows.money.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
+from connector.flows.money.tracker import DocumentTracker
+from connector.flows.onec_source import OneCSource
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
 from connector.mapping.transforms import is_empty
-from connector.money.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
-from connector.money.tracker import DocumentTracker
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
-from connector.onec.reader import OneCSource
 
 BASIS = "ДокументОснование"
 SCHEDULE = "ЭтапыГрафикаОплаты"

@@ -16,8 +16,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.flows.money.plan import Errors, Plan, Results
 from connector.ledger import Link
-from connector.money.plan import Errors, Plan, Results
 from connector.records import LinkChange, content_hash
 
 SELECT = ["id", "orderId", "xmlId", "sum", "paid", "datePaid", "id1c", "payVoucherNum"]

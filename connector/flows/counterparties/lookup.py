@@ -9,7 +9,7 @@ from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.errors import RemoteRejected
-from connector.flows.counterparties_model import ENTITY_TYPE_ID, Candidate, Party, split_ref, target_ref
+from connector.flows.counterparties.model import ENTITY_TYPE_ID, Candidate, Party, split_ref, target_ref
 from connector.mapping.schema import ExternalKey
 
 FINDBYCOMM_MAX = 20  # crm.duplicate.findbycomm takes at most 20 values per call

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 
 from connector.clock import Clock
 from connector.crashpoints import crash_point
+from connector.engine.planner import plan
 from connector.errors import OutcomeUnknown
 from connector.flows.base import Source, Target
 from connector.ledger import Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
-from connector.planner import plan
 from connector.records import Action, LinkChange, Outcome, content_hash
 
 log = get_logger(__name__)

@@ -9,13 +9,13 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.flows.base import Changes, Page
+from connector.flows.money.facts import MONEY_DOCS, FactsReader
+from connector.flows.money.tracker import DocumentTracker
+from connector.flows.onec_source import OneCSource
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
-from connector.money.facts import MONEY_DOCS, FactsReader
-from connector.money.tracker import DocumentTracker
 from connector.onec.odata import ODataClient
-from connector.onec.reader import OneCSource
 from connector.records import LinkChange
 
 

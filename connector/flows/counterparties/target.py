@@ -17,8 +17,8 @@ from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, BatchReply, Bitrix24Client
 from connector.compare import changed_fields
-from connector.flows.counterparties_lookup import Matches, Recognizer
-from connector.flows.counterparties_model import (
+from connector.flows.counterparties.lookup import Matches, Recognizer
+from connector.flows.counterparties.model import (
     Candidate,
     Party,
     choose,

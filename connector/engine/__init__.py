@@ -1,0 +1,1 @@
+"""The engine: one run of one flow (runner) and the pure planner."""

@@ -1,0 +1,1 @@
+"""The counterparties flow: its source, target and pure rules."""

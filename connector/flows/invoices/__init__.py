@@ -1,0 +1,1 @@
+"""The invoices flow: its source, target and pure rules."""

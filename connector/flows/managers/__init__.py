@@ -1,0 +1,1 @@
+"""The managers flow: its source, target and pure rules."""

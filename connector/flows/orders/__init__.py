@@ -1,0 +1,1 @@
+"""The orders flow: its source, target and pure rules."""
