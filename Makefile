@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check connector sandbox tests benchmarks
 	$(BIN)/ruff format --check connector sandbox tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Throughput, exactly-once and memory figures (several minutes; see benchmarks/README.md).
 bench: $(STAMP)

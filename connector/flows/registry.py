@@ -67,7 +67,7 @@ def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     """Orders with their money facts → the deal the `attach_to` flow made; one business date for the run."""
     from zoneinfo import ZoneInfo
 
-    from connector.flows.money.facts import BusinessDay
+    from connector.flows.facts import BusinessDay
     from connector.flows.money.source import MoneySource
     from connector.flows.money.target import MoneyTarget
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from connector.app import Connector
-from connector.flows.money.facts import FactsReader
+from connector.flows.facts import FactsReader
 from tests.conftest import SINCE, make_config
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.clock import ManualClock
-from connector.flows.money.facts import BusinessDay, Payment, facts_of
+from connector.flows.facts import BusinessDay, Payment, facts_of
 from connector.flows.money.reminders import deadline_of, reminder_rules
 from connector.ledger import Link
 from connector.mapping.schema import MoneySpec

@@ -20,9 +20,9 @@ from typing import Any
 
 from connector.clock import Clock
 from connector.flows.base import Changes, Page
-from connector.flows.money.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
-from connector.flows.money.tracker import DocumentTracker
+from connector.flows.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
 from connector.flows.onec_source import OneCSource
+from connector.flows.tracker import DocumentTracker
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping

@@ -9,9 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.flows.base import Changes, Page
-from connector.flows.money.facts import MONEY_DOCS, FactsReader
-from connector.flows.money.tracker import DocumentTracker
+from connector.flows.facts import MONEY_DOCS, FactsReader
 from connector.flows.onec_source import OneCSource
+from connector.flows.tracker import DocumentTracker
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping

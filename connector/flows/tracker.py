@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from connector.flows.money.facts import ORDER, SHIPMENT, FactsReader
+from connector.flows.facts import ORDER, SHIPMENT, FactsReader
 from connector.ledger import Ledger
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF, F, Guid, literal
