@@ -300,11 +300,6 @@ class Ledger:
         ):
             yield row[0]
 
-    def forget(self, flow: str, keys: Iterable[str]) -> None:
-        """Drop links whose source records are gone."""
-        with self.transaction() as conn:
-            conn.executemany("DELETE FROM links WHERE flow = ? AND source_key = ?", ((flow, k) for k in keys))
-
     def children(self, flow: str, parents: Iterable[str]) -> dict[str, list[Link]]:
         """Links grouped by parent (the payments of each order)."""
         parents = list(parents)
@@ -316,21 +311,6 @@ class Ledger:
         for r in self._rows_in(sql, flow, parents):
             out[r[4]].append(Link(r[0], r[1], r[2], r[3]))
         return out
-
-    def put_links(
-        self, flow: str, rows: Iterable[tuple[str, str, str | None, str | None]], drop: Iterable[str] = ()
-    ) -> None:
-        """Write (key, target id, hash, parent) links and drop others, in one transaction (detail records)."""
-        now = self._now()
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
-                "updated_at, parent) VALUES (?, ?, ?, ?, NULL, ?, ?) ON CONFLICT (flow, source_key) DO "
-                "UPDATE SET target_id = excluded.target_id, content_hash = excluded.content_hash, "
-                "updated_at = excluded.updated_at, parent = excluded.parent",
-                ((flow, k, t, h, now, p) for k, t, h, p in rows),
-            )
-            conn.executemany("DELETE FROM links WHERE flow = ? AND source_key = ?", ((flow, k) for k in drop))
 
     def link_count(self, flow: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM links WHERE flow = ?", (flow,)).fetchone()[0])

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from connector.engine.runner import RunReport
 from connector.errors import ConfigError
+from connector.records import LinkChange
 
 if TYPE_CHECKING:
     from connector.app import Connector
@@ -281,21 +282,28 @@ class Reconciler:
         ledger = self.conn.ledger
         money_runner = self.conn.runner(self.spec.flow)
         gone = [d.key for d in drifts if d.reason == DEAL_MISSING]
+        changes: list[LinkChange] = []
         if gone:  # the deal was deleted in Bitrix24: a new one is created, with new payments and to-dos
-            ledger.forget(self.attach_to, gone)
-            ledger.forget(self.spec.flow, gone)
+            changes += [LinkChange(flow, k, None) for flow in (self.attach_to, self.spec.flow) for k in gone]
             target = money_runner.target
             if isinstance(target, MoneyTarget):
                 children = ledger.children(target.payments_flow, gone)
-                ledger.forget(
-                    target.payments_flow, [link.source_key for links in children.values() for link in links]
-                )
+                changes += [
+                    LinkChange(target.payments_flow, link.source_key, None)
+                    for links in children.values()
+                    for link in links
+                ]
                 for flow in (target.todo_flow, target.overdue_flow, target.watch_flow):
-                    ledger.forget(flow, gone)
+                    changes += [LinkChange(flow, k, None) for k in gone]
         for flow in (self.attach_to, self.spec.flow):
             # The planner skips content equal to the stored hash; the deal changed behind our back, so forget it.
             stale = ledger.links(flow, keys)
-            ledger.put_links(flow, [(k, link.target_id, None, None) for k, link in stale.items()])
+            changes += [
+                LinkChange(flow, k, link.target_id, version=link.source_version)
+                for k, link in stale.items()
+                if k not in gone
+            ]
+        ledger.commit(self.spec.flow, None, [], links=changes)  # the repair's ledger changes: one transaction
         reports = []
         for flow in (self.attach_to, self.spec.flow):
             runner = money_runner if flow == self.spec.flow else self.conn.runner(flow)

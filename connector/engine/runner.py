@@ -219,7 +219,9 @@ class FlowRunner:
             if gone and not dry_run:
                 report.deleted += len(gone)
                 if self.spec.source.changes.on_delete == "forget":
-                    self.ledger.forget(self.flow, gone)
+                    self.ledger.commit(
+                        self.flow, None, [], links=[LinkChange(self.flow, k, None) for k in gone]
+                    )
             if not dry_run and not report.stopped:
                 state = self.ledger.cursor(f"{self.flow}:sync") or {}
                 state["last_cycle_at"] = self.clock.now().isoformat()
@@ -257,7 +259,7 @@ class FlowRunner:
             action=self.spec.source.changes.on_delete,
         )
         if self.spec.source.changes.on_delete == "forget":
-            self.ledger.forget(self.flow, gone)
+            self.ledger.commit(self.flow, None, [], links=[LinkChange(self.flow, k, None) for k in gone])
 
     # -- recovery -----------------------------------------------------------------------------------------------
 

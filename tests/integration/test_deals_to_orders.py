@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connector.app import Connector
+from connector.records import LinkChange
 from tests.conftest import ROOT, SINCE, make_config
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,6 @@ def test_a_deal_at_the_stage_becomes_one_posted_order_and_1c_answers_back(
         conn.runner("orders").incremental(30)
         assert sum(1 for d in sandbox.portal.deals() if d.get("ORIGIN_ID") == order["Ref_Key"]) == 1
         # Asking again (ledger lost its link) finds the order by НомерПоДаннымКлиента instead of creating one.
-        conn.ledger.forget("deals_to_orders", [deal])
+        conn.ledger.commit("deals_to_orders", None, [], links=[LinkChange("deals_to_orders", deal, None)])
         conn.runner("deals_to_orders").incremental(30, full_scan=True)
         assert len(order_for(sandbox, deal)) == 1
