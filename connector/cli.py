@@ -433,6 +433,37 @@ def failed(
         )
 
 
+@app.command(epilog=_exits(0, 2, 5, c0="listed (also when nothing was written to it)"))
+def history(
+    key: Annotated[str, typer.Argument(help="a Bitrix24 deal (or company) id, or a 1C Ref_Key")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """What the connector wrote to this object (or from this 1C record): when, which flow, which mapping, which
+    values. Read from the ledger's append-only history (losing the ledger loses the history, never correctness)."""
+    if _no_ledger_yet(config):
+        return
+    with _connector(config, lock=False) as conn:
+        entries = conn.ledger.history(target_id=key) + conn.ledger.history(source_key=key)
+    entries.sort(key=lambda e: e["id"], reverse=True)
+    if as_json:
+        sys.stdout.write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not entries:
+        out.print(f"nothing written to or from {key} in this ledger")
+        return
+    for e in entries:
+        out.print(
+            f"{e['at']} {e['flow']} {e['action']} → {e['target_id']} from {e['source_key']}"
+            f" (version {e['source_version']}; {e['mapping']})",
+            highlight=False,
+            markup=False,
+        )
+        for name, value in e["fields"].items():
+            shown = f"{len(value)} rows" if name == "@rows" and isinstance(value, list) else repr(value)
+            out.print(f"    {name} = {shown}", highlight=False, markup=False)
+
+
 @app.command(epilog=_exits(0, 2, 4, 5))
 def retry(
     ids: Annotated[list[int] | None, typer.Argument(help="dead-letter ids (default: all)")] = None,

@@ -21,6 +21,19 @@ from connector.errors import ConfigError, ConnectorError, LedgerError
 from connector.records import Action, LinkChange, Outcome
 from connector.redact import redact
 
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One write, for the append-only history: which record, what was written to which object, by which mapping."""
+
+    source_key: str
+    source_version: str | None
+    action: str
+    target_id: str | None
+    fields: dict[str, Any]
+    mapping: str | None = None
+
+
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another thread's transaction before giving up
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -63,6 +76,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         ALTER TABLE links ADD COLUMN parent TEXT;
         CREATE INDEX links_parent ON links (flow, parent);
+    """,
+    ),
+    (
+        "an append-only history of what was written where, from which record, by which mapping",
+        """
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, run_id INTEGER, flow TEXT NOT NULL,
+            source_key TEXT NOT NULL, source_version TEXT, action TEXT NOT NULL, target_id TEXT,
+            fields TEXT NOT NULL, mapping TEXT);
+        CREATE INDEX history_target ON history (flow, target_id);
+        CREATE INDEX history_source ON history (flow, source_key);
     """,
     ),
 ]
@@ -357,6 +381,7 @@ class Ledger:
         cursor: tuple[str, Any] | None = None,
         extra_links: Iterable[tuple[str, str, str]] = (),
         links: Iterable[LinkChange] = (),
+        history: Iterable[HistoryEntry] = (),
     ) -> None:
         """Record outcomes, links, intents, dead letters and (optionally) a named cursor in ONE transaction.
 
@@ -369,6 +394,24 @@ class Ledger:
         outcomes = list(outcomes)
         with self.transaction() as conn:
             self._change_links(conn, [*links, *(link for o in outcomes for link in o.links)], now)
+            conn.executemany(
+                "INSERT INTO history (at, run_id, flow, source_key, source_version, action, target_id, fields, "
+                "mapping) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        now,
+                        run_id,
+                        flow,
+                        h.source_key,
+                        h.source_version,
+                        h.action,
+                        h.target_id,
+                        redact(json.dumps(h.fields, ensure_ascii=False, default=str, sort_keys=True)),
+                        h.mapping,
+                    )
+                    for h in history
+                ),
+            )
             for other, key, target in extra_links:
                 conn.execute(
                     "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
@@ -459,6 +502,20 @@ class Ledger:
                 "parent = excluded.parent",
                 (c.flow, c.key, c.target_id, c.content_hash, c.version, now, c.parent),
             )
+
+    def history(
+        self, flow: str | None = None, *, target_id: str | None = None, source_key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What was written, newest first: for one target object (a deal id) or one source record (a 1C ref)."""
+        where, args = [], []
+        for column, value in (("flow", flow), ("target_id", target_id), ("source_key", source_key)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = (
+            "SELECT * FROM history" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+        )
+        return [{**dict(r), "fields": json.loads(r["fields"])} for r in self.conn.execute(sql, args)]
 
     # -- cursors ------------------------------------------------------------------------------------------------
 

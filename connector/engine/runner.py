@@ -19,7 +19,7 @@ from connector.crashpoints import crash_point
 from connector.engine.planner import plan
 from connector.errors import OutcomeUnknown
 from connector.flows.base import Source, Target
-from connector.ledger import Ledger, Link
+from connector.ledger import HistoryEntry, Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
@@ -100,6 +100,8 @@ class FlowRunner:
         self.stop = stop or threading.Event()
         self.mappings = mappings or {spec.flow: spec}
         self.active = set(active) if active is not None else None  # flows this installation runs
+        # Which mapping wrote a value: the file and a fingerprint of its content at the time (for `history`).
+        self.mapping_id = f"mappings/{spec.flow}.yaml@{content_hash(spec.model_dump(mode='json'))[:12]}"
 
     @property
     def reader(self) -> Source:
@@ -398,9 +400,26 @@ class FlowRunner:
                 for o in outcomes
                 if o.status == "applied" and o.target_id
             ]
-        self.ledger.commit(self.flow, run_id, outcomes, cursor, extra, links=state)
+        self.ledger.commit(
+            self.flow, run_id, outcomes, cursor, extra, links=state, history=self._history(actions, outcomes)
+        )
         crash_point("page-committed")
         report.count(outcomes)
+
+    def _history(self, actions: list[Action], outcomes: list[Outcome]) -> list[HistoryEntry]:
+        """The append-only history of this page: every create or update that reached the target."""
+        by_key = {a.record.key: a for a in actions}
+        out = []
+        for o in outcomes:
+            action = by_key.get(o.key)
+            if action is None or o.status != "applied" or o.kind not in ("create", "update"):
+                continue
+            rec = action.record
+            fields = rec.create_fields() if o.kind == "create" else dict(rec.fields)
+            if rec.rows is not None and (o.kind == "create" or not rec.rows_on_create):
+                fields["@rows"] = rec.rows
+            out.append(HistoryEntry(o.key, rec.version, o.kind, o.target_id, fields, self.mapping_id))
+        return out
 
     # -- identity on the objects (docs/identity.md) ---------------------------------------------------------------
 

@@ -29,6 +29,7 @@ COMMANDS = [
     "run",
     "status",
     "failed",
+    "history",
     "retry",
     "schema",
     "sandbox",

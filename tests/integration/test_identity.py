@@ -253,3 +253,30 @@ def test_a_changed_mapping_reaches_existing_records_on_the_next_backfill(box: An
         ]
     assert report.updated > 0
     assert titles and all(t.startswith("Заказ 1С ") for t in titles)
+
+
+def test_history_tells_what_was_written_to_a_deal_from_which_record_and_mapping(
+    box: Any, tmp_path: Path
+) -> None:
+    """Issue "One executor, one commit" point 6: an append-only history written in the page's transaction."""
+    from tests.integration.test_cli import cli, env_of, write_config
+
+    path = write_config(tmp_path, box)
+    assert cli("setup", "--config", str(path), env=env_of(tmp_path)).returncode == 0
+    assert cli("backfill", "--config", str(path), env=env_of(tmp_path)).returncode in (0, 1)
+    with Connector(make_config(box, tmp_path / "ledger.sqlite3"), lock=False) as conn:
+        link = next(iter(conn.ledger.links("orders", list(conn.ledger.keys("orders"))).values()))
+        entries = conn.ledger.history("orders", target_id=link.target_id)
+    assert [e["action"] for e in entries] == ["create"]
+    assert entries[0]["source_key"] == link.source_key and entries[0]["mapping"].startswith(
+        "mappings/orders.yaml@"
+    )
+    assert entries[0]["fields"]["UF_CRM_1C_ORDER_NUMBER"] and entries[0]["fields"]["@rows"]
+    shown = cli("history", link.target_id, "--config", str(path), env=env_of(tmp_path))
+    assert (
+        shown.returncode == 0 and "orders create" in shown.stdout and "UF_CRM_1C_ORDER_NUMBER" in shown.stdout
+    )
+    # a second backfill writes nothing, so the history does not grow
+    cli("backfill", "--config", str(path), "--restart", env=env_of(tmp_path))
+    with Connector(make_config(box, tmp_path / "ledger.sqlite3"), lock=False) as conn:
+        assert len(conn.ledger.history("orders", target_id=link.target_id)) == 1
