@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from connector.clock import Clock
 from connector.crashpoints import crash_point
 from connector.engine.planner import plan
+from connector.engine.protocols import Source, Target
 from connector.errors import OutcomeUnknown
-from connector.flows.base import Source, Target
 from connector.ledger import HistoryEntry, Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs

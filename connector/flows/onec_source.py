@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from connector.engine.protocols import Page
 from connector.errors import ConfigError
-from connector.flows.base import Page
 from connector.mapping.engine import LINKS, Lookups
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connector.engine.protocols import Source, Target
 from connector.errors import ConfigError
-from connector.flows.base import Source, Target
 from connector.mapping.schema import Mapping
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.bitrix24.client import BATCH_LIMIT, BatchReply, Bitrix24Client
+from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
+from connector.engine.executor import BatchExecutor, Sent
 from connector.flows.counterparties.lookup import Matches, Recognizer
 from connector.flows.counterparties.model import (
     Candidate,
@@ -80,6 +81,9 @@ class CounterpartyWriter:
         # Our own key is always consulted (last when not configured): it is how a lost reply is recovered.
         self.rules: list[str] = list(dict.fromkeys([*match, "external_key"]))
         self.batch_size = max(1, min(batch_size, BATCH_LIMIT // 2))
+        self.executor = BatchExecutor(
+            client, limit=2 * self.batch_size
+        )  # an entity and its requisite a record
         self.lookup = Recognizer(client, external_key)
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
@@ -120,10 +124,13 @@ class CounterpartyWriter:
                 )
             )
             writes.remove(w)
-        for part in self._batches(writes):
-            reply = self.client.batch({k: v for n, w in part for k, v in w.commands(n).items()}, write=True)
-            for n, w in part:
-                outcomes.extend(self._outcomes(n, w, reply))
+        sent = self.executor.run([w.commands(n) for n, w in enumerate(writes)])
+        for n, w in enumerate(writes):
+            if not (w.commands(n).keys() & sent.unknown):
+                outcomes.extend(self._outcomes(n, w, sent))
+        if sent.lost is not None:  # those records are looked up by key by the engine; nothing is re-sent here
+            sent.lost.settled = outcomes
+            raise sent.lost
         return outcomes
 
     # -- planning -----------------------------------------------------------------------------------------------
@@ -219,16 +226,6 @@ class CounterpartyWriter:
             return "crm.requisite.update", {"id": req_id, "fields": fields}
         return "crm.requisite.add", {"fields": {**fields, "ENTITY_TYPE_ID": p.type_id, "ENTITY_ID": owner}}
 
-    def _batches(self, writes: list[Write]) -> Iterable[list[tuple[int, Write]]]:
-        part: list[tuple[int, Write]] = []
-        for n, w in enumerate(writes):
-            if len(part) >= self.batch_size:
-                yield part
-                part = []
-            part.append((n, w))
-        if part:
-            yield part
-
     # -- outcomes -----------------------------------------------------------------------------------------------
 
     def _failed(self, a: Action, error: str, target: str | None = None) -> Outcome:
@@ -236,10 +233,10 @@ class CounterpartyWriter:
             a.record.key, a.kind, "failed", target or a.target_id, error=error, label=a.record.label
         )
 
-    def _outcomes(self, n: int, w: Write, reply: BatchReply) -> list[Outcome]:
+    def _outcomes(self, n: int, w: Write, reply: Sent) -> list[Outcome]:
         a = w.party.action
         head = reply.errors.get(f"e{n}")
-        if w.entity is not None and (head is not None or f"e{n}" not in reply.result):
+        if w.entity is not None and (head is not None or f"e{n}" not in reply.results):
             error = f"{a.record.label}: " + (
                 _describe(head) if head else "no result for it in the batch reply"
             )
@@ -253,10 +250,10 @@ class CounterpartyWriter:
                 )
                 for x in [w.party, *w.followers]
             ]
-        raw = str(reply.result[f"e{n}"]) if w.entity_id is None else w.entity_id
+        raw = str(reply.results[f"e{n}"]) if w.entity_id is None else w.entity_id
         target = target_ref(w.party.entity, raw)
         req_err = reply.errors.get(f"q{n}")
-        if req_err is not None or (w.requisite is not None and f"q{n}" not in reply.result):
+        if req_err is not None or (w.requisite is not None and f"q{n}" not in reply.results):
             error = f"{a.record.label}: requisite (ИНН/КПП): " + (
                 _describe(req_err) if req_err else "no result for it in the batch reply"
             )

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.clock import Clock
-from connector.flows.base import Page
+from connector.engine.protocols import Page
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
 

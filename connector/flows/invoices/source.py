@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from connector.clock import Clock
-from connector.flows.base import Changes, Page
+from connector.engine.protocols import Changes, Page
 from connector.flows.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
 from connector.flows.onec_source import OneCSource
 from connector.flows.tracker import DocumentTracker

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
-from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
+from connector.engine.executor import BatchExecutor, Sent
+from connector.errors import RecordError, RemoteRejected
 from connector.logs import get_logger
 from connector.mapping.schema import Mapping
 from connector.records import Action, Outcome, skip_outcomes
@@ -61,7 +62,7 @@ class InvoiceTarget:
         # The deal default (ORIGIN_ID) is not a crm.item name; a mapping that leaves it means xmlId.
         self.field = "xmlId" if self.key.field == "ORIGIN_ID" else self.key.field
         self.rows_on = spec.rows.on if spec.rows is not None else None
-        self.per_batch = max(2, min(commands_per_batch, BATCH_LIMIT))
+        self.executor = BatchExecutor(client, limit=max(2, min(commands_per_batch, BATCH_LIMIT)))
         self._stages: dict[int, dict[str, str]] = {}
         self._category: int | None = None
         self._my_company: int | None = None
@@ -170,21 +171,15 @@ class InvoiceTarget:
                         label=rec.label,
                     )
                 )
-        lost: OutcomeUnknown | None = None
-        batch: list[tuple[Action, dict[str, Command]]] = []
-        for unit in [*units, None]:
-            size = sum(len(c) for _, c in batch)
-            if (unit is None or size + len(unit[1]) > self.per_batch) and batch:
-                try:
-                    outcomes.extend(self._send(batch))
-                except OutcomeUnknown as exc:  # go on: the other batches' replies are known
-                    lost = exc
-                batch = []
-            if unit is not None:
-                batch.append(unit)
-        if lost is not None:
-            lost.settled = outcomes
-            raise lost
+        sent = self.executor.run([cmds for _, cmds in units])
+        for action, cmds in units:
+            if next(iter(cmds)) not in sent.unknown:
+                outcomes.append(self._outcome(action, cmds, sent))
+        if (
+            sent.lost is not None
+        ):  # those records are looked up by xmlId by the engine; nothing is re-sent here
+            sent.lost.settled = outcomes
+            raise sent.lost
         return outcomes
 
     def _commands(self, n: int, action: Action) -> dict[str, Command]:
@@ -211,48 +206,31 @@ class InvoiceTarget:
             )
         return out
 
-    def _send(self, batch: list[tuple[Action, dict[str, Command]]]) -> list[Outcome]:
-        reply = self.client.batch({k: c for _, cmds in batch for k, c in cmds.items()}, write=True)
-        outcomes = []
-        for action, cmds in batch:
-            rec = action.record
-            head, rows = next(iter(cmds)), next((k for k in cmds if k.startswith("r")), None)
-            result = reply.result.get(head)
-            if head in reply.errors or not isinstance(result, dict):
-                error = _describe(reply.errors[head]) if head in reply.errors else "no result for the invoice"
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        action.target_id,
-                        version=rec.version,
-                        error=f"{rec.label}: {error}",
-                        label=rec.label,
-                    )
-                )
-                continue
-            target = str((result.get("item") or {}).get("id") or action.target_id)
-            if rows is not None and (rows in reply.errors or rows not in reply.result):
-                error = (
-                    _describe(reply.errors[rows]) if rows in reply.errors else "no result in the batch reply"
-                )
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        target,
-                        version=rec.version,
-                        error=f"{rec.label}: product rows: {error}",
-                        label=rec.label,
-                    )
-                )
-                continue
-            outcomes.append(
-                Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
-            )
-        return outcomes
+    def _outcome(self, action: Action, cmds: dict[str, Command], sent: Sent) -> Outcome:
+        rec = action.record
+        head, rows = next(iter(cmds)), next((k for k in cmds if k.startswith("r")), None)
+        result = sent.results.get(head)
+        if head in sent.errors or not isinstance(result, dict):
+            error = _describe(sent.errors[head]) if head in sent.errors else "no result for the invoice"
+            return self._failed(action, action.target_id, error)
+        target = str((result.get("item") or {}).get("id") or action.target_id)
+        if rows is not None and (rows in sent.errors or rows not in sent.results):
+            error = _describe(sent.errors[rows]) if rows in sent.errors else "no result in the batch reply"
+            return self._failed(action, target, f"product rows: {error}")
+        return Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
+
+    @staticmethod
+    def _failed(action: Action, target: str | None, error: str) -> Outcome:
+        rec = action.record
+        return Outcome(
+            rec.key,
+            action.kind,
+            "failed",
+            target,
+            version=rec.version,
+            error=f"{rec.label}: {error}",
+            label=rec.label,
+        )
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Smart invoices carrying our external key, as {source key: item id} (the lowest id if twins exist)."""

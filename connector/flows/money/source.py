@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from connector.flows.base import Changes, Page
+from connector.engine.protocols import Changes, Page
 from connector.flows.facts import MONEY_DOCS, FactsReader
 from connector.flows.onec_source import OneCSource
 from connector.flows.tracker import DocumentTracker

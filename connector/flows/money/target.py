@@ -17,9 +17,10 @@ from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
+from connector.engine.executor import BatchExecutor
 from connector.errors import OutcomeUnknown, RemoteRejected
 from connector.flows.money.payments import NativePayments, Need
-from connector.flows.money.plan import Errors, Plan, Results, Unit
+from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.reminders import (
     TASK_SELECT,
     TODO_SELECT,
@@ -68,6 +69,9 @@ class MoneyTarget:
     ) -> None:
         assert spec.money is not None
         self.client = client
+        self.executor = BatchExecutor(
+            client
+        )  # the one writer: units packed into batches of 50, settled per command
         self.spec = spec
         self.money = spec.money
         self.ledger = ledger  # read only: links of the deals, payments, to-dos
@@ -157,7 +161,8 @@ class MoneyTarget:
         for i in range(0, len(live), CHUNK):
             try:
                 outcomes.extend(self._apply_chunk(live[i : i + CHUNK], deals, current, today))
-            except OutcomeUnknown as exc:
+            except OutcomeUnknown as exc:  # the chunk's records whose replies did arrive are settled
+                outcomes.extend(exc.settled)
                 lost = exc
         if lost is not None:
             lost.settled = outcomes
@@ -209,24 +214,15 @@ class MoneyTarget:
                 found_todos.get(order),
                 found_tasks.get(order),
             )
-        results, errors = self._send([unit for p in plans if not p.problems for unit in p.units])
+        sent = self.executor.run([unit for p in plans if not p.problems for unit in p.units])
         for plan in plans:
-            outcomes.append(self._settle(plan, results, errors))
+            if any(k in sent.unknown for unit in plan.units for k in unit):
+                continue  # its batch lost its reply: settled by lookups (deal payments, to-dos) on the recovery
+            outcomes.append(self._settle(plan, sent.results, sent.errors))
+        if sent.lost is not None:
+            sent.lost.settled = outcomes
+            raise sent.lost
         return outcomes
-
-    def _send(self, units: list[Unit]) -> tuple[Results, Errors]:
-        """Pack units (commands that refer to each other) into batches of at most 50 commands."""
-        results: Results = {}
-        errors: Errors = {}
-        batch: Unit = {}
-        for unit in [*units, {}]:
-            if (not unit or len(batch) + len(unit) > BATCH_LIMIT) and batch:
-                reply = self.client.batch(batch, write=True)
-                results.update(reply.result)
-                errors.update(reply.errors)
-                batch = {}
-            batch.update(unit)
-        return results, errors
 
     def _settle(self, plan: Plan, results: Results, errors: Errors) -> Outcome:
         rec = plan.action.record

@@ -7,6 +7,7 @@ from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields, same_rows
+from connector.engine.executor import BatchExecutor, Sent, Unit
 from connector.errors import OutcomeUnknown, RecordError
 from connector.mapping.schema import ExternalKey
 from connector.records import Action, Outcome, skip_outcomes
@@ -21,24 +22,28 @@ def _describe(err: dict[str, Any]) -> str:
 class DealWriter:
     """Applies create/update actions to crm.deal with crm.deal.productrows.set, 50 commands per request."""
 
-    def __init__(self, client: Bitrix24Client, external_key: ExternalKey, batch_size: int = 25) -> None:
+    def __init__(
+        self, client: Bitrix24Client, external_key: ExternalKey, batch_size: int = 25, in_flight: int = 1
+    ) -> None:
         self.client = client
         self.key = external_key
         self.batch_size = max(1, min(batch_size, BATCH_LIMIT // 2))
+        # A deal and its rows are one unit (the rows refer to the new deal through $result): two commands a record.
+        self.executor = BatchExecutor(client, in_flight, limit=2 * self.batch_size)
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Write every create/update; skips pass through. OutcomeUnknown propagates for the engine to recover."""
+        """Write every create/update through the one executor; skips pass through. Records whose batch lost its
+        reply are left unsettled and OutcomeUnknown is raised (with the others settled) for the engine to look
+        them up by key; nothing is sent twice here."""
         outcomes = skip_outcomes(actions)
         writes = [a for a in actions if a.kind != "skip"]
-        lost: OutcomeUnknown | None = None
-        for i in range(0, len(writes), self.batch_size):
-            try:
-                outcomes.extend(self._apply_batch(writes[i : i + self.batch_size]))
-            except OutcomeUnknown as exc:  # go on: the other batches' replies are known and need no recovery
-                lost = exc
-        if lost is not None:
-            lost.settled = outcomes
-            raise lost
+        sent = self.executor.run([self._unit(n, a) for n, a in enumerate(writes)])
+        for n, action in enumerate(writes):
+            if f"a{n}" not in sent.unknown:
+                outcomes.append(self._outcome(n, action, sent))
+        if sent.lost is not None:
+            sent.lost.settled = outcomes
+            raise sent.lost
         return outcomes
 
     def _fields(self, action: Action) -> dict[str, Any]:
@@ -49,63 +54,48 @@ class DealWriter:
         fields[self.key.field] = action.record.key
         return fields
 
-    def _apply_batch(self, actions: Sequence[Action]) -> list[Outcome]:
-        commands: dict[str, tuple[str, dict[str, Any]]] = {}
-        for n, action in enumerate(actions):
-            params = {"REGISTER_SONET_EVENT": "N"}
-            if action.kind == "create":
-                commands[f"a{n}"] = ("crm.deal.add", {"fields": self._fields(action), "params": params})
-                deal_ref: Any = f"$result[a{n}]"
-            else:
-                commands[f"a{n}"] = (
-                    "crm.deal.update",
-                    {"id": action.target_id, "fields": self._fields(action), "params": params},
-                )
-                deal_ref = action.target_id
-            rows = action.record.rows if action.kind == "create" else action.record.update_rows()
-            if rows is not None:
-                commands[f"r{n}"] = ("crm.deal.productrows.set", {"id": deal_ref, "rows": rows})
-        reply = self.client.batch(commands, write=True)
-        outcomes = []
-        for n, action in enumerate(actions):
-            rec = action.record
-            head_err = reply.errors.get(f"a{n}")
-            rows_err = reply.errors.get(f"r{n}")
-            if head_err is not None or f"a{n}" not in reply.result:
-                error = _describe(head_err) if head_err else "no result for the deal in the batch reply"
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        action.target_id,
-                        version=rec.version,
-                        error=error,
-                        label=rec.label,
-                    )
-                )
-                continue
-            target = str(reply.result[f"a{n}"]) if action.kind == "create" else action.target_id
-            if rows_err is not None or (f"r{n}" in commands and f"r{n}" not in reply.result):
-                error = "product rows: " + (
-                    _describe(rows_err) if rows_err else "no result in the batch reply"
-                )
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        target,
-                        version=rec.version,
-                        error=error,
-                        label=rec.label,
-                    )
-                )
-                continue
-            outcomes.append(
-                Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
+    def _unit(self, n: int, action: Action) -> Unit:
+        params = {"REGISTER_SONET_EVENT": "N"}
+        unit: Unit = {}
+        if action.kind == "create":
+            unit[f"a{n}"] = ("crm.deal.add", {"fields": self._fields(action), "params": params})
+            deal_ref: Any = f"$result[a{n}]"
+        else:
+            unit[f"a{n}"] = (
+                "crm.deal.update",
+                {"id": action.target_id, "fields": self._fields(action), "params": params},
             )
-        return outcomes
+            deal_ref = action.target_id
+        rows = action.record.rows if action.kind == "create" else action.record.update_rows()
+        if rows is not None:
+            unit[f"r{n}"] = ("crm.deal.productrows.set", {"id": deal_ref, "rows": rows})
+        return unit
+
+    def _outcome(self, n: int, action: Action, sent: Sent) -> Outcome:
+        rec = action.record
+        head_err = sent.errors.get(f"a{n}")
+        rows_err = sent.errors.get(f"r{n}")
+        if head_err is not None or f"a{n}" not in sent.results:
+            error = _describe(head_err) if head_err else "no result for the deal in the batch reply"
+            return Outcome(
+                rec.key,
+                action.kind,
+                "failed",
+                action.target_id,
+                version=rec.version,
+                error=error,
+                label=rec.label,
+            )
+        target = str(sent.results[f"a{n}"]) if action.kind == "create" else action.target_id
+        has_rows = (
+            action.record.rows if action.kind == "create" else action.record.update_rows()
+        ) is not None
+        if rows_err is not None or (has_rows and f"r{n}" not in sent.results):
+            error = "product rows: " + (_describe(rows_err) if rows_err else "no result in the batch reply")
+            return Outcome(
+                rec.key, action.kind, "failed", target, version=rec.version, error=error, label=rec.label
+            )
+        return Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
 
     def current(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The deals as they are now (for --dry-run diffs)."""
