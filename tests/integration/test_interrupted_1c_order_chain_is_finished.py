@@ -1,0 +1,97 @@
+"""A 1C order is done only when its whole chain is done (docs/identity.md): created → posted → number and key
+written back to the deal. A posting that did not finish (1C failed it, or its reply was lost) leaves the record
+failed; the next run must read the order and the deal and finish the missing steps, not count the order as done
+because it exists.
+
+Counted through the public interfaces of both systems: 1C OData for the order, Bitrix24 REST for the deal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.app import Connector
+from tests.conftest import SINCE, make_config
+
+pytestmark = pytest.mark.integration
+FLOWS = ["counterparties", "orders", "deals_to_orders"]
+ORDERS = "Document_ЗаказКлиента"
+
+
+def _fault_on_the_second_order_write(kind: str) -> Any:
+    """The 1C emulator's fault injector: the first write to the orders entity (the create) goes through, the
+    second (its /Post) meets `kind`."""
+    from b24_1c_sandbox.faults import FaultInjector
+
+    kinds: list[str | None] = [None, kind]
+
+    class SecondWrite(FaultInjector):
+        def pick(self, method: str, write: bool) -> str | None:
+            if not write or method.lower() != ORDERS.lower() or not kinds:
+                return None
+            picked = kinds.pop(0)
+            return self._count(method, picked) if picked else None
+
+    return SecondWrite()
+
+
+def _orders_of(conn: Connector, deal: str) -> list[dict[str, Any]]:
+    rows = conn.odata.query(ORDERS, select=["Ref_Key", "Number", "Posted", "НомерПоДаннымКлиента"])
+    return [o for o in rows if str(o.get("НомерПоДаннымКлиента") or "").strip() == f"B24-{deal}"]
+
+
+def _new_deal_at_the_watched_stage(conn: Connector, box: Any) -> str:
+    company = next(
+        link.target_id
+        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
+        if link.target_id.isdigit()
+    )
+    product = box.dataset.products[1]
+    deal = str(
+        conn.bitrix24.call(
+            "crm.deal.add",
+            {"fields": {"TITLE": "Профнастил на склад", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}},
+            write=True,
+        ).result
+    )
+    conn.bitrix24.call(
+        "crm.deal.productrows.set",
+        {
+            "id": deal,
+            "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}],
+        },
+        write=True,
+    )
+    return deal
+
+
+@pytest.mark.parametrize("fault", ["error500", "lost_reply"])
+def test_the_next_run_posts_the_order_and_writes_its_number_back_after_an_interrupted_posting(
+    sandbox: Any, tmp_path: Path, fault: str
+) -> None:
+    config = make_config(sandbox, tmp_path / "ledger.sqlite3")
+    config.flows = FLOWS
+    with Connector(config) as conn:
+        conn.setup()
+        for flow in FLOWS:
+            conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        deal = _new_deal_at_the_watched_stage(conn, sandbox)
+
+        sandbox.onec_app.faults = faults = _fault_on_the_second_order_write(fault)
+        first = conn.runner("deals_to_orders").incremental(30)
+        assert faults.injected == {fault: 1}
+        assert first.failed == 1, first.errors
+        stamped = conn.bitrix24.call("crm.deal.get", {"id": deal}).result
+        assert not stamped.get("UF_CRM_1C_ORDER_NUMBER")  # the chain stopped before the write-back
+
+        sandbox.onec_app.faults = None
+        conn.runner("deals_to_orders").incremental(30)
+        (order,) = _orders_of(conn, deal)
+        assert order["Posted"], "the interrupted posting was never finished"
+        after = conn.bitrix24.call("crm.deal.get", {"id": deal}).result
+        assert after["ORIGIN_ID"] == order["Ref_Key"] and after["ORIGINATOR_ID"] == conn.installation_id
+        assert after["UF_CRM_1C_ORDER_NUMBER"] == order["Number"]
+        assert conn.ledger.dead_letters("deals_to_orders") == []
