@@ -447,10 +447,17 @@ class FlowRunner:
         foreign: dict[str, str] = {}
         if self.spec.source.system == "onec":
             marker = other.target.onec_key
+            named: dict[str, str] = {}
             for r in records:
                 value = str(r.get(marker.field) or "").strip()
                 if value.startswith(marker.prefix) and value[len(marker.prefix) :].isdigit():
-                    stamped[str(r[key_field])] = value[len(marker.prefix) :]
+                    named[str(r[key_field])] = value[len(marker.prefix) :]
+            if named:
+                # Only a deal that exists and is ours (or unstamped: its write-back did not happen yet) is that
+                # order's deal; a marker typed by hand or left by another tool names no deal of ours.
+                owners = getattr(self.target, "owners", None)
+                mine = set(owners(list(named.values()))) if owners is not None else set(named.values())
+                stamped = {k: deal for k, deal in named.items() if deal in mine}
             return stamped, foreign
         ext = other.target.external_key
         legacy: dict[str, str] = {}

@@ -280,3 +280,18 @@ def test_history_tells_what_was_written_to_a_deal_from_which_record_and_mapping(
     cli("backfill", "--config", str(path), "--restart", env=env_of(tmp_path))
     with Connector(make_config(box, tmp_path / "ledger.sqlite3"), lock=False) as conn:
         assert len(conn.ledger.history("orders", target_id=link.target_id)) == 1
+
+
+def test_an_order_naming_a_deal_that_is_not_ours_gets_its_own_deal(box: Any, tmp_path: Path) -> None:
+    """A 1C order whose НомерПоДаннымКлиента reads B24-<n> without deal n being ours (typed by hand, left by another
+    tool) is not linked to a deal that does not exist: it gets its own deal, once."""
+    from b24_1c_sandbox.dataset import reference_scenario
+
+    ref = reference_scenario(box.infobase)["order"]
+    assert str(box.infobase.get(ORDER, ref)["НомерПоДаннымКлиента"]).startswith("B24-")
+    with connect(box, tmp_path / "ledger.sqlite3") as conn:
+        conn.setup()
+        for flow in ("counterparties", "orders"):
+            report = conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        assert report.failed == 0, report.errors
+        assert census(conn)["deals_per_order"][ref] == 1

@@ -25,6 +25,7 @@ import pytest
 from connector.app import Connector
 from connector.config import load_config
 from tests.conftest import ROOT
+from tests.integration.test_money_reminder_identity import census as reminder_census
 
 pytestmark = pytest.mark.integration
 FLOWS = ["managers", "counterparties", "orders", "money", "deals_to_orders"]
@@ -116,6 +117,22 @@ def new_work(box: Any, conn: Connector, n: int, crm_deals: list[str]) -> None:
         box.portal.faults = faults
 
 
+def make_overdue(box: Any, orders: int = 3, days: int = 35) -> None:
+    """The second payment stage of a few unpaid posted orders fell due `days` ago (1C server's calendar)."""
+    from datetime import datetime, time
+
+    due = datetime.combine(box.infobase.now().date() - timedelta(days=days), time()).isoformat()
+    picked = [
+        o
+        for o in box.infobase.all(ORDER)
+        if o["Posted"] and not o["DeletionMark"] and len(o.get("ЭтапыГрафикаОплаты") or []) >= 2
+    ][:orders]
+    for order in picked:
+        stages = [dict(s) for s in order["ЭтапыГрафикаОплаты"]]
+        stages[1]["ДатаПлатежа"] = due
+        box.dataset.docs.repost(ORDER, order["Ref_Key"], {"ЭтапыГрафикаОплаты": stages})
+
+
 def census(conn: Connector) -> dict[str, Any]:
     deals: list[dict[str, Any]] = []
     for page in conn.bitrix24.list_fast(
@@ -184,6 +201,7 @@ def test_kills_in_every_phase_with_lost_replies_on_both_sides(box: Any, tmp_path
         for _ in range(5):  # setup's own writes may lose replies too; it is idempotent
             if cli(path, env, "setup").returncode == 0:
                 break
+        make_overdue(box)  # payment stages 35 days overdue: the money flow owes managers to-dos and tasks
         rounds = [*PHASES, *PHASES]
         for n, phase in enumerate(rounds):
             new_work(box, conn, n, crm_deals)
@@ -202,8 +220,13 @@ def test_kills_in_every_phase_with_lost_replies_on_both_sides(box: Any, tmp_path
         final = cli(path, env, "sync")
         assert final.returncode in (0, 1), final.stderr[-2000:]
         state = census(conn)
+        reminders = reminder_census(conn)
         installation = conn.installation_id
     assert set(landed) == set(PHASES), landed  # every phase was hit at least once
+    # to-dos per ORIGIN_ID and tasks per XML_ID: at least one of each was made under the kills, none twice
+    assert reminders["todo_keys"] and set(reminders["todo_keys"].values()) == {1}, reminders
+    assert reminders["task_keys"] and set(reminders["task_keys"].values()) == {1}, reminders
+    assert len(reminders["todos"]) == sum(reminders["todo_keys"].values())  # no unkeyed orphan to-do
     assert len(crm_deals) >= len(PHASES)
     found = problems(state, installation, crm_deals)
     assert found == [], "\n".join(found)

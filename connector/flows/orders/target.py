@@ -131,6 +131,23 @@ class DealWriter:
             out.add(a.record.key)
         return out
 
+    def owners(self, deal_ids: list[str]) -> list[str]:
+        """Which of these deals exist and carry our stamp or none yet (a deal started in Bitrix24 whose 1C order's
+        write-back has not happened); one list request per 50 ids, only for orders that name a deal."""
+        mine: list[str] = []
+        ours = set(self.key.originators)
+        for i in range(0, len(deal_ids), 50):
+            part = list(dict.fromkeys(deal_ids[i : i + 50]))
+            for page in self.client.list_keyset(
+                "crm.deal.list", {"@ID": part}, ["ID", self.key.originator_field]
+            ):
+                mine += [
+                    str(row["ID"])
+                    for row in page
+                    if not row.get(self.key.originator_field) or row.get(self.key.originator_field) in ours
+                ]
+        return mine
+
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Deals carrying our external key, as {source key: deal id}; used to recover lost replies."""
         found: dict[str, str] = {}
