@@ -150,6 +150,13 @@ class SyncConfig(_Strict):
         30, ge=1, le=3650, description="incremental cycles re-read 1C documents this recent"
     )
     batch_size: int = Field(25, ge=1, le=50, description="records per Bitrix24 batch request")
+    in_flight: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Bitrix24 batch requests sent at once (the pacers keep the portal's limits; more helps when "
+        "network latency, not the plan, limits throughput)",
+    )
 
 
 class LoggingConfig(_Strict):

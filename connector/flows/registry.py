@@ -26,7 +26,7 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
 
         return (
             InvoiceSource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock),
-            InvoiceTarget(conn.bitrix24, spec),
+            InvoiceTarget(conn.bitrix24, spec, in_flight=conn.config.sync.in_flight),
         )
     if src.system == "onec":
         source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
@@ -39,11 +39,19 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     else:
         raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")
     if tgt.system == "bitrix24" and tgt.entity == "deal":
-        target: Target = DealWriter(conn.bitrix24, tgt.external_key, conn.config.sync.batch_size)
+        target: Target = DealWriter(
+            conn.bitrix24, tgt.external_key, conn.config.sync.batch_size, conn.config.sync.in_flight
+        )
     elif tgt.system == "bitrix24" and tgt.entity == "company":
         from connector.flows.counterparties.target import CounterpartyWriter
 
-        target = CounterpartyWriter(conn.bitrix24, tgt.external_key, tgt.match, conn.config.sync.batch_size)
+        target = CounterpartyWriter(
+            conn.bitrix24,
+            tgt.external_key,
+            tgt.match,
+            conn.config.sync.batch_size,
+            conn.config.sync.in_flight,
+        )
     elif tgt.system == "bitrix24" and tgt.entity == "user":
         from connector.flows.managers.target import UserMatcher
 
@@ -82,5 +90,7 @@ def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
         by_quantity=spec.money.shipped_by == "quantity",
     )
     portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
-    target = MoneyTarget(conn.bitrix24, spec, conn.ledger, today, conn.onec_tz, portal_tz)
+    target = MoneyTarget(
+        conn.bitrix24, spec, conn.ledger, today, conn.onec_tz, portal_tz, in_flight=conn.config.sync.in_flight
+    )
     return source, target

@@ -295,3 +295,22 @@ def test_an_order_naming_a_deal_that_is_not_ours_gets_its_own_deal(box: Any, tmp
             report = conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
         assert report.failed == 0, report.errors
         assert census(conn)["deals_per_order"][ref] == 1
+
+
+def test_several_batches_in_flight_write_each_order_once(box: Any, tmp_path: Path) -> None:
+    """sync.in_flight > 1: batches go out concurrently through the same pacers; still one deal per order."""
+    config = make_config(box, tmp_path / "ledger.sqlite3")
+    config.flows = ["counterparties", "orders"]
+    config.sync.in_flight, config.sync.batch_size = 4, 5
+    with Connector(config) as conn:
+        conn.setup()
+        for flow in config.flows:
+            report = conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        assert report.failed == 0, report.errors
+        state = census(conn)
+        posted = {
+            str(o["Ref_Key"])
+            for o in conn.odata.query(ORDER, select=["Ref_Key", "Posted", "DeletionMark"])
+            if o["Posted"] and not o["DeletionMark"]
+        }
+    assert set(state["deals_per_order"]) == posted and set(state["deals_per_order"].values()) == {1}

@@ -75,6 +75,7 @@ class CounterpartyWriter:
         external_key: ExternalKey,
         match: Sequence[MatchRule],
         batch_size: int = 25,
+        in_flight: int = 1,
     ) -> None:
         self.client = client
         self.key = external_key

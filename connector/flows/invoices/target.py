@@ -56,13 +56,15 @@ def stages_by_meaning(rows: list[dict[str, Any]]) -> dict[str, str]:
 class InvoiceTarget:
     """Applies create/update actions as crm.item.add/update (entityTypeId 31), up to 50 commands per batch."""
 
-    def __init__(self, client: Bitrix24Client, spec: Mapping, commands_per_batch: int = BATCH_LIMIT) -> None:
+    def __init__(
+        self, client: Bitrix24Client, spec: Mapping, commands_per_batch: int = BATCH_LIMIT, in_flight: int = 1
+    ) -> None:
         self.client = client
         self.key = spec.target.external_key  # xmlId "<installation id>:<Ref_Key>" (docs/identity.md)
         # The deal default (ORIGIN_ID) is not a crm.item name; a mapping that leaves it means xmlId.
         self.field = "xmlId" if self.key.field == "ORIGIN_ID" else self.key.field
         self.rows_on = spec.rows.on if spec.rows is not None else None
-        self.executor = BatchExecutor(client, limit=max(2, min(commands_per_batch, BATCH_LIMIT)))
+        self.executor = BatchExecutor(client, in_flight, limit=max(2, min(commands_per_batch, BATCH_LIMIT)))
         self._stages: dict[int, dict[str, str]] = {}
         self._category: int | None = None
         self._my_company: int | None = None

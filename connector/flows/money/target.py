@@ -66,6 +66,7 @@ class MoneyTarget:
         today: Callable[[], date],
         onec_tz: tzinfo,
         portal_tz: tzinfo,
+        in_flight: int = 1,
     ) -> None:
         assert spec.money is not None
         self.client = client
