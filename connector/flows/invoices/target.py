@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.compare import changed_fields
 from connector.engine.executor import BatchExecutor, Sent
 from connector.errors import RecordError, RemoteRejected
 from connector.logs import get_logger
@@ -233,6 +234,36 @@ class InvoiceTarget:
             error=f"{rec.label}: {error}",
             label=rec.label,
         )
+
+    def same(self, actions: Sequence[Action]) -> set[str]:
+        """Keys of updates whose smart invoice already holds what we would write (found after a lost ledger or a
+        lost reply): linked without a write. Invoices with product rows are written (their rows are not compared)."""
+        updates = [
+            a for a in actions if a.kind == "update" and a.target_id and a.record.update_rows() is None
+        ]
+        if not updates:
+            return set()
+        wanted = {str(a.target_id): self._fields(a) for a in updates}
+        select = sorted({"id", *(k for fields in wanted.values() for k in fields)})
+        now: dict[str, dict[str, Any]] = {}
+        ids = list(wanted)
+        for i in range(0, len(ids), 50):
+            reply = self.client.call(
+                "crm.item.list",
+                {
+                    "entityTypeId": SMART_INVOICE,
+                    "filter": {"@id": ids[i : i + 50]},
+                    "select": select,
+                    "start": -1,
+                },
+            ).result
+            for row in reply.get("items", []) if isinstance(reply, dict) else []:
+                now[str(row["id"])] = row
+        return {
+            a.record.key
+            for a in updates
+            if str(a.target_id) in now and not changed_fields(now[str(a.target_id)], wanted[str(a.target_id)])
+        }
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Smart invoices carrying our external key, as {source key: item id} (the lowest id if twins exist)."""
