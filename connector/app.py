@@ -332,6 +332,7 @@ class Connector:
     def status(self) -> dict[str, Any]:
         return {
             "ledger": str(self.config.ledger_path),
+            "installation": self.installation_id,
             "schema_version": self.ledger.schema_version,
             "counts": self.ledger.counts(),
             "runs": self.ledger.last_runs(5),

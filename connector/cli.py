@@ -400,6 +400,10 @@ def status(config: ConfigOpt = None) -> None:
     with _connector(config, lock=False) as conn:
         info = conn.status()
     out.print(f"ledger {info['ledger']} (schema v{info['schema_version']})", highlight=False)
+    out.print(
+        f"installation {info['installation']} (ORIGINATOR_ID on our objects; docs/identity.md)",
+        highlight=False,
+    )
     for k, v in info["counts"].items():
         out.print(f"  {k}: {v}")
     for r in info["runs"]:

@@ -149,3 +149,15 @@ def test_failed_shows_the_reason_1c_gave_on_the_same_line(tmp_path: Path) -> Non
     done = cli("failed", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)})
     line = next(x for x in done.stdout.splitlines() if "deal 77" in x)
     assert line.endswith('"Заказ клиента ЦБ00-000081" по причине: Нет строк')
+
+
+def test_status_names_the_installation_stamped_on_our_objects(tmp_path: Path) -> None:
+    from connector.config import derived_installation_id
+
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    odata = "https://erp.example.ru:8443/trade/odata/standard.odata/"
+    done = cli("status", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path), "ONEC_ODATA_URL": odata})
+    assert done.returncode == 0, done.stderr
+    assert f"installation {derived_installation_id(odata)}" in done.stdout
+    assert derived_installation_id(odata) == derived_installation_id(odata.replace(":8443", ""))

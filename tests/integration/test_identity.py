@@ -15,6 +15,7 @@ import pytest
 
 from connector.app import Connector
 from tests.conftest import SINCE, make_config
+from tests.integration.crm import start_deal, synced_company
 
 pytestmark = pytest.mark.integration
 FLOWS = ["managers", "counterparties", "orders", "money", "deals_to_orders"]
@@ -91,31 +92,7 @@ def writes_during(box: Any, action: Any) -> tuple[int, int, list[str]]:
 
 
 def start_deal_in_crm(conn: Connector, box: Any, company: str) -> str:
-    product = box.dataset.products[0]
-    deal = str(
-        conn.bitrix24.call(
-            "crm.deal.add",
-            {
-                "fields": {
-                    "TITLE": "Сделка из CRM",
-                    "COMPANY_ID": company,
-                    "STAGE_ID": "EXECUTING",
-                    "CURRENCY_ID": "RUB",
-                    "OPPORTUNITY": product["price"] * 2,
-                }
-            },
-            write=True,
-        ).result
-    )
-    conn.bitrix24.call(
-        "crm.deal.productrows.set",
-        {
-            "id": deal,
-            "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}],
-        },
-        write=True,
-    )
-    return deal
+    return start_deal(conn, box, company=company)
 
 
 def synced_pair(box: Any, tmp_path: Path) -> tuple[Connector, str, list[str]]:
@@ -125,12 +102,7 @@ def synced_pair(box: Any, tmp_path: Path) -> tuple[Connector, str, list[str]]:
     conn.setup()
     for flow in FLOWS:
         conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
-    company = next(
-        link.target_id
-        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
-        if link.target_id.isdigit()
-    )
-    crm_deal = start_deal_in_crm(conn, box, company)
+    crm_deal = start_deal_in_crm(conn, box, synced_company(conn))
     watched = set(conn.mappings["deals_to_orders"].source.filter["STAGE_ID"])
     # The money flow's stage rules put many deals made from 1C orders at stages the Bitrix24 → 1C flow watches.
     from_1c = [
@@ -191,12 +163,7 @@ def test_an_old_backup_converges_without_twins(box: Any, tmp_path: Path) -> None
             conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
         conn.ledger.conn.execute("PRAGMA wal_checkpoint(FULL)")
         shutil.copy(tmp_path / "live.sqlite3", tmp_path / "backup.sqlite3")
-        company = next(
-            link.target_id
-            for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
-            if link.target_id.isdigit()
-        )
-        crm_deal = start_deal_in_crm(conn, box, company)
+        crm_deal = start_deal_in_crm(conn, box, synced_company(conn))
         from datetime import timedelta
 
         now = box.infobase.now().replace(microsecond=0)  # the 1C server's wall clock

@@ -15,6 +15,7 @@ import pytest
 
 from connector.app import Connector
 from tests.conftest import SINCE, make_config
+from tests.integration.crm import start_deal
 
 pytestmark = pytest.mark.integration
 FLOWS = ["counterparties", "orders", "deals_to_orders"]
@@ -44,28 +45,7 @@ def _orders_of(conn: Connector, deal: str) -> list[dict[str, Any]]:
 
 
 def _new_deal_at_the_watched_stage(conn: Connector, box: Any) -> str:
-    company = next(
-        link.target_id
-        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
-        if link.target_id.isdigit()
-    )
-    product = box.dataset.products[1]
-    deal = str(
-        conn.bitrix24.call(
-            "crm.deal.add",
-            {"fields": {"TITLE": "Профнастил на склад", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}},
-            write=True,
-        ).result
-    )
-    conn.bitrix24.call(
-        "crm.deal.productrows.set",
-        {
-            "id": deal,
-            "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 2}],
-        },
-        write=True,
-    )
-    return deal
+    return start_deal(conn, box, title="Профнастил на склад", product=1)
 
 
 @pytest.mark.parametrize("fault", ["error500", "lost_reply"])

@@ -10,6 +10,7 @@ import pytest
 
 from connector.app import Connector
 from tests.conftest import SINCE, make_config
+from tests.integration.crm import start_deal
 
 pytestmark = pytest.mark.integration
 FLOWS = ["counterparties", "orders", "deals_to_orders"]
@@ -41,31 +42,7 @@ def _connector(box: Any, tmp_path: Path) -> Connector:
 
 
 def _deal(conn: Connector, box: Any, quantity: int = 3, rows: bool = True) -> str:
-    company = next(
-        link.target_id
-        for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
-        if link.target_id.isdigit()
-    )
-    product = box.dataset.products[1]
-    deal = str(
-        conn.bitrix24.call(
-            "crm.deal.add",
-            {"fields": {"TITLE": "Металлочерепица", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}},
-            write=True,
-        ).result
-    )
-    if rows:
-        conn.bitrix24.call(
-            "crm.deal.productrows.set",
-            {
-                "id": deal,
-                "rows": [
-                    {"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": quantity}
-                ],
-            },
-            write=True,
-        )
-    return deal
+    return start_deal(conn, box, title="Металлочерепица", quantity=quantity, product=1, rows=rows)
 
 
 def _orders(box: Any, deal: str) -> list[dict[str, Any]]:

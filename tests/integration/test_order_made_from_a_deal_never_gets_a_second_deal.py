@@ -17,6 +17,7 @@ import pytest
 
 from connector.app import Connector
 from tests.conftest import SINCE, make_config
+from tests.integration.crm import start_deal
 
 pytestmark = pytest.mark.integration
 FLOWS = ["counterparties", "orders", "deals_to_orders"]
@@ -46,27 +47,7 @@ def test_an_order_made_from_a_deal_whose_write_back_failed_is_linked_to_that_dea
         conn.setup()
         for flow in FLOWS:
             conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
-        company = next(
-            link.target_id
-            for link in conn.ledger.links("counterparties", list(conn.ledger.keys("counterparties"))).values()
-            if link.target_id.isdigit()
-        )
-        product = sandbox.dataset.products[1]
-        deal = str(
-            conn.bitrix24.call(
-                "crm.deal.add",
-                {"fields": {"TITLE": "Водосток", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}},
-                write=True,
-            ).result
-        )
-        conn.bitrix24.call(
-            "crm.deal.productrows.set",
-            {
-                "id": deal,
-                "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": product["price"], "QUANTITY": 5}],
-            },
-            write=True,
-        )
+        deal = start_deal(conn, sandbox, title="Водосток", quantity=5, product=1)
 
         sandbox.portal.faults = FaultInjector()
         sandbox.portal.faults.force("error500", "crm.deal.update")  # the write-back, the chain's last step

@@ -16,6 +16,7 @@ import pytest
 
 from connector.app import Connector
 from tests.conftest import SINCE, make_config
+from tests.integration.crm import start_deal
 
 pytestmark = pytest.mark.integration
 ALL = ["managers", "counterparties", "orders", "money", "invoices", "deals_to_orders"]
@@ -34,24 +35,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path
         with connect(box, tmp / "ledger.sqlite3") as conn:
             conn.setup()
             backfill(conn)
-            company = next(
-                link.target_id
-                for link in conn.ledger.links(
-                    "counterparties", list(conn.ledger.keys("counterparties"))
-                ).values()
-                if link.target_id.isdigit()
-            )
-            product = box.dataset.products[0]
-            deal = conn.bitrix24.call(
-                "crm.deal.add",
-                {"fields": {"TITLE": "Контракт", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}},
-                write=True,
-            ).result
-            conn.bitrix24.call(
-                "crm.deal.productrows.set",
-                {"id": deal, "rows": [{"PRODUCT_NAME": product["Description"], "PRICE": 10, "QUANTITY": 1}]},
-                write=True,
-            )
+            start_deal(conn, box, title="Контракт", quantity=1)
             for _ in range(2):  # the order made from the deal comes back to it through the orders flow
                 for flow in ALL:
                     conn.runner(flow).incremental(30)
