@@ -12,11 +12,15 @@ MASK = "***"
 _WEBHOOK = re.compile(r"(/rest/\d+/)([^/\s\"'?]+)")
 # user:password@ in URLs.
 _URL_CREDENTIALS = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
-# key=value or "key": "value" pairs whose key looks secret.
+# Pairs whose key looks secret: key=value (query strings, form bodies, env lines), a quoted value after a colon
+# ("key": "value" in JSON or a Python repr) and key:value without a space. Prose such as "password: environment
+# variable ONEC_PASSWORD is not set" is not a pair; the secrets a config holds are masked anywhere as literals.
 _SECRET_KEY_NAMES = (
     r"(?:password|passwd|pwd|secret|token|access_token|refresh_token|auth|client_secret|authorization)"
 )
-_PAIR = re.compile(r"(?i)(\b" + _SECRET_KEY_NAMES + r"\b[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,}]+)")
+_PAIR = re.compile(
+    r"(?i)(\b" + _SECRET_KEY_NAMES + r"\b[\"']?(?:\s*=\s*[\"']?|\s*:\s*[\"']|:(?=[^\s\"'])))([^\"'&\s,}]+)"
+)
 _BASIC = re.compile(r"(?i)(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{6,}")
 
 _registered: set[str] = set()

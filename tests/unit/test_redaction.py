@@ -48,3 +48,16 @@ def test_json_logs_are_redacted() -> None:
     text = json.dumps(line, ensure_ascii=False)
     assert "logsecret99" not in text and "p@ss-w0rd" not in text and "tok-xyz-1" not in text
     assert line["event"] == "calling" and line["level"] == "info"
+
+
+def test_ordinary_words_after_a_secret_key_are_not_masked() -> None:
+    message = "config.yaml:12: onec.password: environment variable ONEC_PASSWORD is not set"
+    assert redact(message) == message
+    assert (
+        redact("password: environment variable X is not set") == "password: environment variable X is not set"
+    )
+
+
+def test_secret_values_in_pairs_are_still_masked() -> None:
+    text = redact("token:tok-abcdef {'password': 'p-4ssw0rd'} secret = s3cr3t-value")
+    assert "tok-abcdef" not in text and "p-4ssw0rd" not in text and "s3cr3t-value" not in text
