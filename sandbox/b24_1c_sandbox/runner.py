@@ -14,6 +14,7 @@ from b24_1c_sandbox.bitrix24.oauth import install_app, issue_tokens
 from b24_1c_sandbox.bitrix24.portal import Portal, Settings, Webhook
 from b24_1c_sandbox.clock import Clock, SystemClock
 from b24_1c_sandbox.dataset import Dataset, generate
+from b24_1c_sandbox.degraded import Degraded, degrade
 from b24_1c_sandbox.faults import FaultInjector
 from b24_1c_sandbox.http import HTTPService, LocalTLS, local_tls
 from b24_1c_sandbox.onec.app import ODataApp
@@ -51,6 +52,7 @@ class SandboxOptions:
     oauth_client_id: str = OAUTH_CLIENT_ID
     onec_profile: str = "ut11.5"  # ut11.5 | ut11.4 | bp3.0
     onec_timezone: str = "Europe/Moscow"  # the 1C server's zone: its dates are naive local time there
+    degraded: Degraded | None = None  # start not ready for go-live: a missing scope, field, publication...
 
 
 class Sandbox:
@@ -89,6 +91,8 @@ class Sandbox:
         if not loaded:
             self.dataset = generate(self.infobase, o.orders, seed=o.seed, now=o.now)
             _mirror_staff(self.portal, self.infobase)
+        if o.degraded is not None:
+            degrade(self, o.degraded)
         self.b24_app = Bitrix24App(self.portal)
         self.onec_app = ODataApp(self.infobase, ONEC_BASE, o.onec_faults)
         self._b24: HTTPService | None = None

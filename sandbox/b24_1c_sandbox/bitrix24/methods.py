@@ -12,5 +12,6 @@ from b24_1c_sandbox.bitrix24 import (  # noqa: F401
     payments,
     sale,
     statuses,
+    system,
     users,
 )
