@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -92,6 +92,11 @@ class OneCConfig(_Strict):
     )
 
     _zone = field_validator("timezone")(_check_zone)
+
+    @field_validator("soap_url", "soap_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("odata_url")
     @classmethod
@@ -223,9 +228,39 @@ def find_config(explicit: Path | None) -> Path:
     raise ConfigError("no config file: copy config.example.yaml to config.yaml, or pass --config FILE")
 
 
+class Environment(Mapping[str, str]):
+    """The variables `${VAR}` reads: the environment, then systemd credentials ($CREDENTIALS_DIRECTORY/VAR, from
+    LoadCredential=VAR:/path or SetCredentialEncrypted=), so a secret need not be an environment variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        folder = env.get("CREDENTIALS_DIRECTORY")
+        self.credentials = Path(folder) if folder else None
+
+    def __getitem__(self, name: str) -> str:
+        if name in self.env:
+            return self.env[name]
+        if self.credentials is None or "/" in name or name.startswith("."):
+            raise KeyError(name)
+        path = self.credentials / name
+        try:
+            return path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+        except FileNotFoundError:
+            raise KeyError(name) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the credential {name}: {exc}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
-    """Load and validate config.yaml; secrets are registered for redaction."""
-    config = load_model(path, Config, env=env)
+    """Load and validate config.yaml; secrets are registered for redaction. `${VAR}` reads `env` (default: the
+    process environment) and then the systemd credentials named by its CREDENTIALS_DIRECTORY."""
+    config = load_model(path, Config, env=Environment(os.environ if env is None else env))
     config._source = path.resolve()
     if config.bitrix24.webhook_url is not None:
         register_secret(config.bitrix24.webhook_url.get_secret_value().rstrip("/").rsplit("/", 1)[-1])

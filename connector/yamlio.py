@@ -55,9 +55,15 @@ def decode_utf8(path: Path, data: bytes) -> str:
 
 
 def interpolate(
-    node: Any, env: Mapping[str, str], problems: list[str], where: str, path: tuple[Any, ...] = ()
+    node: Any,
+    env: Mapping[str, str],
+    problems: list[str],
+    where: str,
+    path: tuple[Any, ...] = (),
+    unset: list[tuple[Any, ...]] | None = None,
 ) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`. Unset variables are problems."""
+    """Replace ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`. Unset variables are problems
+    (their key paths are added to `unset`)."""
     if isinstance(node, str):
 
         def repl(m: re.Match[str]) -> str:
@@ -65,12 +71,15 @@ def interpolate(
                 return "$"
             name, default = m.group(1), m.group(2)
             value = env.get(name)
-            if value is None or (value == "" and default is not None):
+            if not value:
                 if default is None:
+                    state = "is not set" if value is None else "is empty"
                     problems.append(
-                        f"{where}: {dotted(path)}: environment variable {name} is not set "
+                        f"{where}: {dotted(path)}: environment variable {name} {state} "
                         f"(set it, or write ${{{name}:-default}})"
                     )
+                    if unset is not None:
+                        unset.append(path)
                     return ""
                 return default
             return value
@@ -79,10 +88,12 @@ def interpolate(
     if isinstance(node, Mapping):
         out = CommentedMap()
         for k, v in node.items():
-            out[k] = interpolate(v, env, problems, where, (*path, k))
+            out[k] = interpolate(v, env, problems, where, (*path, k), unset)
         return out
     if isinstance(node, list):
-        return CommentedSeq(interpolate(v, env, problems, where, (*path, i)) for i, v in enumerate(node))
+        return CommentedSeq(
+            interpolate(v, env, problems, where, (*path, i), unset) for i, v in enumerate(node)
+        )
     return node
 
 
@@ -178,11 +189,20 @@ def _key_path(root: Any, name: str, under: tuple[Any, ...]) -> tuple[Any, ...] |
     return None
 
 
-def validation_problems(exc: ValidationError, root: Any, where: str, model: type[BaseModel]) -> list[str]:
-    """Turn pydantic errors into `file:line: key.path: message` lines, with suggestions for unknown keys."""
+def validation_problems(
+    exc: ValidationError,
+    root: Any,
+    where: str,
+    model: type[BaseModel],
+    skip: list[tuple[Any, ...]] | None = None,
+) -> list[str]:
+    """Turn pydantic errors into `file:line: key.path: message` lines, with suggestions for unknown keys. Errors
+    on (or above) a key in `skip` are left out: an unset variable there is reported already."""
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if any(loc == path[: len(loc)] for path in skip or ()):
+            continue
         named = _FIELD_NAMED.match(err["msg"].removeprefix("Value error, "))
         if named:  # a check across keys that names the one at fault: point at it
             loc = _key_path(root, named.group(1), loc) or loc
@@ -211,14 +231,16 @@ def load_model(
     if root is None:
         root = CommentedMap()
     problems: list[str] = []
+    unset: list[tuple[Any, ...]] = []
     where = str(path)
-    data = interpolate(root, os.environ if env is None else env, problems, where) if interpolate_env else root
+    environment = os.environ if env is None else env
+    data = interpolate(root, environment, problems, where, unset=unset) if interpolate_env else root
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: the top level must be a mapping of keys, got {type(data).__name__}")
     try:
         result = model.model_validate(_plain(data))
     except ValidationError as exc:
-        problems.extend(validation_problems(exc, root, where, model))
+        problems.extend(validation_problems(exc, root, where, model, skip=unset))
         result = None
     if problems or result is None:
         raise ConfigError(f"{where}: {len(problems)} problem(s)", problems=problems)

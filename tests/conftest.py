@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
 SINCE = datetime(2017, 1, 1)
+# What config.example.yaml needs to load (it has no fallbacks): addresses on 127.0.0.1 where nothing listens, for
+# commands that never reach the network (check, status, failed, a bad ledger).
+OFFLINE_ENV = {
+    "B24_WEBHOOK_URL": "http://127.0.0.1:9/rest/1/offlinetestcode/",
+    "ONEC_ODATA_URL": "http://127.0.0.1:9/ut/odata/standard.odata/",
+    "ONEC_USER": "Администратор",
+    "ONEC_PASSWORD": "offline-test-password",
+}
 
 
 def sandbox_installation() -> str:

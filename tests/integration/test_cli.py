@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import OFFLINE_ENV, ROOT
 
 if TYPE_CHECKING:
     from b24_1c_sandbox.runner import Sandbox
@@ -39,13 +39,18 @@ COMMANDS = [
 
 
 def cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    timeout: float = 120,
+    base: dict[str, str] = OFFLINE_ENV,
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "ONEC_"))}
+    """`b24-1c ARGS` in its own process; `base` (default: offline addresses) and then `env` set the variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "ONEC_", "CREDENTIALS_"))}
     return subprocess.run(
         [sys.executable, "-m", "connector", *args],
         cwd=cwd,
-        env={**clean, **(env or {})},
+        env={**clean, **base, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -88,6 +93,12 @@ def test_check_passes_on_the_example_and_fails_clearly_on_a_broken_copy(tmp_path
     ok = cli("check", "--config", "config.example.yaml")
     assert ok.returncode == 0, ok.stderr
     assert "ok:" in ok.stdout
+    # Without the variables the example names each one and stops; nothing falls back to a sandbox.
+    bare = cli("check", "--config", "config.example.yaml", base={})
+    assert bare.returncode == 2, bare.stdout
+    for name in ("B24_WEBHOOK_URL", "ONEC_ODATA_URL", "ONEC_USER", "ONEC_PASSWORD"):
+        assert f"environment variable {name} is not set" in bare.stderr
+    assert "ok:" not in bare.stdout
     broken = (
         (ROOT / "config.example.yaml")
         .read_text(encoding="utf-8")

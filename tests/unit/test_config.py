@@ -34,12 +34,46 @@ ENV = {
 }
 
 
-def test_example_config_loads_with_sandbox_defaults() -> None:
-    cfg = load_config(ROOT / "config.example.yaml", env={})
+def test_example_config_loads_when_the_variables_are_set() -> None:
+    cfg = load_config(ROOT / "config.example.yaml", env=ENV)
     assert cfg.onec.timezone == "Europe/Moscow"
     assert cfg.ledger_path == ROOT / "state" / "ledger.sqlite3"
     assert cfg.mappings_path == ROOT / "mappings"
     assert cfg.flows == ["managers", "counterparties", "orders", "money", "deals_to_orders"]
+    assert cfg.onec.soap_url is None and cfg.onec.soap_endpoint is None  # no SOAP unless configured
+
+
+def test_example_config_has_no_sandbox_fallbacks_and_names_every_missing_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(ROOT / "config.example.yaml", env={})
+    problems = info.value.problems
+    for key, name in (
+        ("bitrix24.webhook_url", "B24_WEBHOOK_URL"),
+        ("onec.odata_url", "ONEC_ODATA_URL"),
+        ("onec.user", "ONEC_USER"),
+        ("onec.password", "ONEC_PASSWORD"),
+    ):
+        assert any(f"{key}: environment variable {name} is not set" in p for p in problems), problems
+    # Only the unset variables: no follow-on noise about an empty URL or a missing webhook.
+    assert len(problems) == 4, problems
+    text = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
+    assert "127.0.0.1" not in text and "sandbox}" not in text
+
+
+def test_a_variable_may_come_from_systemd_credentials(tmp_path: Path) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "ONEC_PASSWORD").write_text("fr0m-credential\n", encoding="utf-8")
+    path = write(tmp_path, MINIMAL)
+    env = {k: v for k, v in ENV.items() if k != "ONEC_PASSWORD"}
+    cfg = load_config(path, env={**env, "CREDENTIALS_DIRECTORY": str(creds)})
+    assert cfg.onec.password.get_secret_value() == "fr0m-credential"
+    # The environment wins over a credential of the same name.
+    cfg = load_config(path, env={**ENV, "CREDENTIALS_DIRECTORY": str(creds)})
+    assert cfg.onec.password.get_secret_value() == "pa55word"
+    # Neither set: named as before.
+    with pytest.raises(ConfigError, match="ONEC_PASSWORD is not set"):
+        load_config(path, env={**env, "CREDENTIALS_DIRECTORY": str(tmp_path / "empty")})
 
 
 def test_environment_overrides_defaults_and_secrets_stay_secret(tmp_path: Path) -> None:
@@ -92,10 +126,18 @@ def test_every_problem_is_reported_at_once_with_lines(tmp_path: Path) -> None:
 
 
 def test_webhook_or_oauth_exactly_one(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL)
+    path = write(tmp_path, MINIMAL.replace("${B24_WEBHOOK_URL}", "${B24_WEBHOOK_URL:-}"))
     with pytest.raises(ConfigError) as info:
         load_config(path, env={**ENV, "B24_WEBHOOK_URL": ""})
     assert "exactly one of bitrix24.webhook_url" in str(info.value)
+
+
+def test_a_required_variable_set_to_nothing_is_named(tmp_path: Path) -> None:
+    # `ONEC_PASSWORD=` left unfilled in secrets.env: a config problem now, not a 401 at the first request.
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={**ENV, "ONEC_PASSWORD": ""})
+    assert "onec.password: environment variable ONEC_PASSWORD is empty" in str(info.value)
 
 
 def test_bad_webhook_shape_does_not_echo_the_secret(tmp_path: Path) -> None:
