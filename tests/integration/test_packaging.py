@@ -38,6 +38,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_product_wheel_holds_no_emulator_code(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("connector/") for n in names)
+    assert "connector/contracts/bitrix24.yaml" in names  # the Bitrix24 contract ships as package data
     assert not [n for n in names if "sandbox" in n.split("/")[0] or n.startswith("connector/sandbox")]
     assert not [n for n in names if n.endswith(".py") and "b24_1c_sandbox" in n]
 
