@@ -16,14 +16,10 @@ from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 from connector.app import Connector
 from connector.config import load_config
 from connector.engine.runner import RunReport
+from connector.init import init_dir
 from connector.logs import configure
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 SINCE = datetime(2017, 1, 1)
-
-
-def _config_path() -> Path:
-    return EXAMPLE if EXAMPLE.exists() else Path("config.example.yaml")
 
 
 def _row(table: Table, step: str, r: RunReport) -> None:
@@ -54,8 +50,9 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
         now = box.infobase.now().replace(microsecond=0)  # the 1C server's wall clock
         recent = [box.dataset.order(now - timedelta(days=d)) for d in (2, 4, 6)]  # edited after the backfill
         # An Enterprise portal (burst 250, 5 req/s); the connector paces itself to the same plan.
-        env = {**box.env(), "B24_1C_LEDGER": str(Path(tmp) / "ledger.sqlite3")}
-        config = load_config(_config_path(), env=env)
+        # The demo's own config: what `b24-1c init` writes (the defaults shipped inside the product's wheel).
+        init_dir(Path(tmp) / "config", ledger=Path(tmp) / "ledger.sqlite3")
+        config = load_config(Path(tmp) / "config" / "config.yaml", env=box.env())
         out.print(
             f"sandbox: Bitrix24 at {box.webhook_url.split('/rest/')[0]}, 1C at {box.odata_url}",
             highlight=False,

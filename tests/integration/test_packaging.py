@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import OFFLINE_ENV, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,39 @@ def test_commands_name_the_missing_sandbox_package(command: list[str], tmp_path:
     )
     assert done.returncode == 2, done.stderr
     assert "b24-1c-sandbox" in done.stderr and "pip install ./sandbox" in done.stderr
+
+
+def test_the_wheel_ships_the_default_config_mappings_and_schedules(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {"connector/defaults/config.example.yaml", "connector/defaults/schedules/default.yaml"}
+    expected |= {f"connector/defaults/mappings/{p.name}" for p in (ROOT / "mappings").glob("*.yaml")}
+    assert expected <= names, sorted(expected - names)
+
+
+def test_init_from_the_installed_wheel_alone_writes_a_config_that_checks(wheel: Path, tmp_path: Path) -> None:
+    """The wheel unpacked where no source tree is (as pip installs it): init, then check, pass."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    work = tmp_path / "work"
+    work.mkdir()
+    code = (
+        "import connector, sys\n"
+        f"assert connector.__file__.startswith({str(site)!r}), connector.__file__\n"
+        "from connector.init import init_dir\n"
+        "init_dir(__import__('pathlib').Path(sys.argv[1]))\n"
+    )
+    env = {**OFFLINE_ENV, "PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(work / "etc")], capture_output=True, text=True, env=env, cwd=work
+    )
+    assert done.returncode == 0, done.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "connector", "check", "--config", str(work / "etc" / "config.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "ok:" in checked.stdout and str(work / "etc" / "mappings") not in checked.stderr
