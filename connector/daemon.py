@@ -80,7 +80,7 @@ class Daemon:
         for flow, when in self.schedule.items():
             self.scheduler.add_job(
                 self.run_flow,
-                when.trigger("UTC"),
+                when.trigger(),  # cron in the schedule's zone (default: the server's), jitter included
                 args=[flow],
                 id=flow,
                 name=f"flow {flow}",
