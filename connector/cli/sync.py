@@ -1,0 +1,133 @@
+"""`b24-1c backfill`, `sync` and `run`: the commands that move records."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from connector.cli.common import (
+    EXIT_FAILED_RECORDS,
+    ConfigOpt,
+    app,
+    connector,
+    err,
+    exits,
+    fail,
+    out,
+    parse_date,
+    print_plan,
+    print_report,
+    require_ready,
+)
+from connector.errors import ConfigError, ConnectorError
+
+
+@app.command(epilog=exits(0, 1, 2, 3, 4, 5))
+def backfill(
+    since: Annotated[str, typer.Option(help="first document date to load, e.g. 2017-01-01")] = "2017-01-01",
+    until: Annotated[str | None, typer.Option(help="stop before this date (default: no end)")] = None,
+    flow: Annotated[
+        list[str] | None, typer.Option(help="flow(s) to backfill (default: all configured)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="read and plan only; print what would be written")
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="ignore the saved position and start from --since")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Load all historical documents since a date. Resumable: rerun the same command after any interruption."""
+    since_dt = parse_date(since, "--since")
+    until_dt = parse_date(until, "--until")
+    with connector(config) as conn:
+        require_ready(conn, dry_run)
+        failed = 0
+        for name in conn.flows(flow):
+            runner = conn.runner(name)
+            tz = runner.tz
+            start = since_dt.replace(tzinfo=tz) if since_dt and since_dt.tzinfo is None else since_dt
+            end = until_dt.replace(tzinfo=tz) if until_dt and until_dt.tzinfo is None else until_dt
+            try:
+                report = _with_progress(runner, start, end, dry_run, restart)
+            except ConnectorError as exc:
+                raise fail(exc) from None
+            if dry_run:
+                print_plan(report, runner.target)
+            print_report(report)
+            failed += report.failed
+    if failed:
+        out.print("some records failed: `b24-1c failed` lists them, `b24-1c retry` requeues them")
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bool) -> Any:
+    if not sys.stderr.isatty():
+        return runner.backfill(start, end, dry_run=dry_run, restart=restart)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = runner.source.count(start, end)
+    with Progress(
+        TextColumn(f"{runner.flow}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("backfill", total=total)
+        return runner.backfill(
+            start, end, dry_run=dry_run, restart=restart, progress=lambda n: progress.advance(task, n)
+        )
+
+
+@app.command(epilog=exits(0, 1, 2, 3, 4, 5))
+def sync(
+    flows: Annotated[list[str] | None, typer.Argument(help="flows to run (default: all configured)")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="plan only; print what would be written")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one incremental cycle of the flows and exit (what the daemon does on each tick)."""
+    with connector(config) as conn:
+        require_ready(conn, dry_run)
+        failed = 0
+        for name in conn.flows(flows):
+            runner = conn.runner(name)
+            try:
+                report = runner.incremental(conn.config.sync.lookback_days, dry_run=dry_run)
+            except ConnectorError as exc:
+                raise fail(exc) from None
+            if dry_run:
+                print_plan(report, runner.target)
+            print_report(report)
+            failed += report.failed
+    if failed:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@app.command(
+    epilog=exits(
+        0,
+        2,
+        4,
+        5,
+        c0="stopped by SIGTERM or Ctrl-C (a failing cycle is logged and retried on the next tick)",
+    )
+    + " The systemd unit does not restart on 2 and 5 (RestartPreventExitStatus=): a human must act first."
+)
+def run(config: ConfigOpt = None) -> None:
+    """Run as a daemon: every flow on its schedule (schedules/default.yaml) until SIGTERM or Ctrl-C."""
+    from connector.daemon import Daemon
+    from connector.schedule import load_schedule
+
+    with connector(config) as conn:
+        try:
+            schedule = load_schedule(conn.config.schedule_path, list(conn.config.flows))
+        except ConfigError as exc:
+            raise fail(exc) from None
+        require_ready(conn, dry_run=False)
+        Daemon(conn, schedule).start()

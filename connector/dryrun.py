@@ -1,0 +1,60 @@
+"""A dry run's planned writes as a reviewable diff: `+` creates with their fields, `~` updates as old → new.
+
+Pure text: the command line prints the lines, nothing here writes to a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from connector.errors import ConnectorError
+
+
+def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | None = None) -> list[str]:
+    """The diff of `report.planned`; updates are compared with `target.current` when the target can read them.
+
+    A failed read of the current values is passed to `note` (the updates are then shown with their new values only).
+    """
+    updates = [a.target_id for a in report.planned if a.kind == "update" and a.target_id]
+    now: dict[str, dict[str, Any]] = {}
+    if updates and hasattr(target, "current"):
+        try:
+            now = target.current(updates)
+        except ConnectorError as exc:
+            if note is not None:
+                note(f"(cannot read the current values for the diff: {exc})")
+    lines: list[str] = []
+    for action in report.planned:
+        fields = {k: v for k, v in action.record.fields.items() if not k.startswith("@")}
+        if action.kind == "create":
+            lines.append(f"+ create: {action.record.label}")
+            for name, value in action.record.create_fields().items():
+                if not name.startswith("@"):
+                    lines.append(f"    + {name} = {value!r}")
+        else:
+            old = now.get(str(action.target_id), {})
+            lines.append(f"~ update {action.target_id}: {action.record.label}")
+            for name, value in fields.items():
+                before = old.get(name)
+                if not old:
+                    lines.append(f"    ~ {name} = {value!r}")
+                elif differs(before, value):
+                    lines.append(f"    ~ {name}: {before!r} → {value!r}")
+        if action.record.rows is not None and (action.kind == "create" or not action.record.rows_on_create):
+            lines.append(f"    rows: {len(action.record.rows)}")
+    return lines
+
+
+def differs(before: Any, after: Any) -> bool:
+    """Whether a field's current value shows differently from the planned one (money to the kopeck, dates by day)."""
+    if before is None and after in ("", None):
+        return False
+    try:
+        return abs(float(str(before)) - float(str(after))) > 0.005
+    except (TypeError, ValueError):
+        return (
+            str(before)[:10] != str(after)[:10]
+            if str(after)[:4].isdigit() and len(str(after)) == 10
+            else str(before) != str(after)
+        )
