@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from connector.app import Connector
 from connector.online_check import check_online
+from connector.verify import verify
 from tests.conftest import ROOT, make_config
 
 pytestmark = pytest.mark.integration
@@ -44,3 +46,225 @@ def test_wrong_names_are_reported_with_file_key_and_suggestion(sandbox: Any, tmp
     assert "rows.fields.QUANTITY: Document_ЗаказКлиента.Товары has no column 'Колличество'" in found
     assert "fields.COMMENTZ: Bitrix24 deal has no field 'COMMENTZ' (did you mean 'COMMENTS'?)" in found
     assert "lookups.currencies.entity: 1C does not publish Catalog_Валюта" in found
+
+
+# -- b24-1c verify: the go-live checklist ------------------------------------------------------------------------
+
+
+def _ready(box: Any, tmp_path: Path, **env: str) -> Any:
+    """A config pointed at the sandbox, after `b24-1c setup` made the fields and stages the mappings use."""
+    config = make_config(box, tmp_path / "l.db", **env)
+    with Connector(config) as conn:
+        conn.setup()
+    return config
+
+
+def _started(**how: Any) -> Any:
+    from b24_1c_sandbox.degraded import Degraded
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
+
+    return Sandbox(SandboxOptions(orders=20, seed=11, rate_limit="off", degraded=Degraded(**how)))
+
+
+def _problems(found: Any) -> str:
+    return "\n".join(i.line() for i in found.problems)
+
+
+def test_a_ready_sandbox_passes_every_check(sandbox: Any, tmp_path: Path) -> None:
+    found = verify(_ready(sandbox, tmp_path))
+    assert found.ready, _problems(found)
+    text = "\n".join(found.lines())
+    assert all(line.startswith("[ok ]") for line in found.lines())
+    for part in (
+        "Bitrix24 answers at http://127.0.0.1:",
+        "1C answers at http://127.0.0.1:",
+        "portal time zone UTC+03:00 matches bitrix24.portal_timezone Europe/Moscow",
+        "scopes the flows need and the webhook has: crm, sale, task, user",
+        "the webhook's user is an administrator",
+        "Bitrix24 methods the flows call exist and are available",
+        "deal user fields the mappings use exist",
+        "deal stages the mappings use exist",
+        "1C publishes and lets us read all",
+    ):
+        assert part in text
+
+
+def test_before_setup_every_missing_user_field_is_named_with_file_and_key(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    found = verify(make_config(sandbox, tmp_path / "l.db"))
+    text = _problems(found)
+    assert not found.ready
+    assert (
+        "mappings/money.yaml: fields.UF_CRM_1C_PAID_AMOUNT: the portal has no deal user field "
+        "UF_CRM_1C_PAID_AMOUNT: run `b24-1c setup`" in text
+    )
+    assert "mappings/deals_to_orders.yaml: target.write_back.UF_CRM_1C_ORDER_NUMBER" in text
+    # One line per problem, not one per check that saw it.
+    assert len([line for line in text.splitlines() if "UF_CRM_1C_PAID_AMOUNT" in line]) == 1
+
+
+def test_a_webhook_without_a_scope_the_flows_need_is_named(tmp_path: Path) -> None:
+    with _started(missing_scopes=frozenset({"sale"})) as box:
+        found = verify(_ready(box, tmp_path))
+    text = _problems(found)
+    assert not found.ready
+    assert (
+        "mappings/money.yaml: the webhook lacks scope 'sale' (sale.payment.list, sale.payment.update)" in text
+    )
+    assert "scope 'crm'" not in text
+
+
+def test_a_webhook_of_a_user_who_is_not_an_administrator_is_named(tmp_path: Path) -> None:
+    with _started(webhook_admin=False) as box:
+        found = verify(_ready(box, tmp_path))
+    text = _problems(found)
+    assert not found.ready
+    assert (
+        "mappings/money.yaml: sale.payment.list, sale.payment.update answer only administrators and the "
+        "webhook's user is not one" in text
+    )
+    assert len(found.problems) == 1, text
+
+
+def test_an_unpublished_1c_object_is_named_with_the_mapping_that_uses_it(tmp_path: Path) -> None:
+    with _started(unpublished=("Document_РеализацияТоваровУслуг", "Catalog_Валюты")) as box:
+        found = verify(_ready(box, tmp_path))
+    text = _problems(found)
+    assert not found.ready
+    assert (
+        "mappings/money.yaml: money: Document_РеализацияТоваровУслуг is not in the 1C OData publication"
+        in text
+    )
+    assert "mappings/orders.yaml: lookups.currencies.entity: Catalog_Валюты is not in the 1C OData" in text
+    assert "mappings/deals_to_orders.yaml: target.refs.Валюта_Key.entity: Catalog_Валюты" in text
+    assert "Document_ЗаказКлиента" not in text
+
+
+def test_a_user_field_deleted_on_the_portal_is_named(tmp_path: Path) -> None:
+    from b24_1c_sandbox.degraded import Degraded, degrade
+
+    with _started() as box:
+        config = _ready(box, tmp_path)
+        degrade(box, Degraded(missing_user_fields=("UF_CRM_1C_SHIPPED_PERCENT",)))
+        found = verify(config)
+    assert not found.ready
+    assert [i.line() for i in found.problems] == [
+        f"[FIX] {config.mappings_path / 'money.yaml'}: fields.UF_CRM_1C_SHIPPED_PERCENT: the portal has no "
+        "deal user field UF_CRM_1C_SHIPPED_PERCENT: run `b24-1c setup` (as an administrator)"
+    ]
+
+
+def test_a_portal_time_zone_other_than_the_configured_one_is_named(sandbox: Any, tmp_path: Path) -> None:
+    found = verify(_ready(sandbox, tmp_path, B24_PORTAL_TIMEZONE="Asia/Yekaterinburg"))
+    assert [i.where.rsplit(": ", 1)[-1] for i in found.problems] == ["bitrix24.portal_timezone"]
+    assert "is Asia/Yekaterinburg (UTC+05:00) but the portal's time is UTC+03:00" in _problems(found)
+
+
+def test_a_stage_in_a_pipeline_the_portal_lacks_is_named(sandbox: Any, tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    path = mappings / "deals_to_orders.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("C1:EXECUTING]", "C7:NEW]"), encoding="utf-8")
+    config = _ready(sandbox, tmp_path)
+    config.mappings_dir = mappings
+    text = _problems(verify(config))
+    assert (
+        "deals_to_orders.yaml: source.filter.STAGE_ID: stage C7:NEW: the portal has no deal pipeline 7"
+        in text
+    )
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_hosts_that_do_not_answer_fail_at_once_with_one_plain_line_and_no_secret(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    b24, onec = _closed_port(), _closed_port()
+    config = make_config(
+        sandbox,
+        tmp_path / "l.db",
+        B24_WEBHOOK_URL=f"http://127.0.0.1:{b24}/rest/1/topsecretcode/",
+        ONEC_ODATA_URL=f"http://127.0.0.1:{onec}/ut/odata/standard.odata/",
+    )
+    found = verify(config)
+    assert found.attempts == {"Bitrix24": 1, "1C": 1}  # no retries: one connection attempt per host
+    assert found.unreachable == ["Bitrix24", "1C"]
+    assert [i.line() for i in found.problems] == [
+        f"[FIX] {config.source}: bitrix24: Bitrix24 at http://127.0.0.1:{b24} does not answer: connection "
+        "refused (nothing listens on that port); check the address and the network",
+        f"[FIX] {config.source}: onec.odata_url: 1C at http://127.0.0.1:{onec} does not answer: connection "
+        "refused (nothing listens on that port); check the address and the network",
+    ]
+    assert "topsecretcode" not in "\n".join(found.lines())
+
+
+def test_the_short_session_caps_the_connect_timeout_under_five_seconds() -> None:
+    from connector.verify.transport import CONNECT_TIMEOUT, FIRST_REPLY_TIMEOUT, ShortSession
+
+    sent: list[Any] = []
+
+    class Recording(ShortSession):
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            sent.append(kwargs["timeout"])
+            raise requests.ConnectionError("refused")
+
+    session = Recording(read_timeout=60.0)
+    with pytest.raises(requests.ConnectionError):
+        session.post("http://127.0.0.1:9/x", timeout=60.0)
+    assert sent == [(CONNECT_TIMEOUT, 60.0)] and CONNECT_TIMEOUT + 0 < 5 and FIRST_REPLY_TIMEOUT <= 5
+
+
+def _probe_deals(box: Any) -> list[Any]:
+    from connector.verify.probe import TITLE
+
+    return [d for d in box.portal.entities["deal"].values() if d.get("TITLE") == TITLE]
+
+
+def test_the_write_probe_creates_and_deletes_one_deal_with_a_payment(sandbox: Any, tmp_path: Path) -> None:
+    config = _ready(sandbox, tmp_path)
+    payments = len(sandbox.portal.table("payment"))
+    found = verify(config, probe=True)
+    assert found.ready, _problems(found)
+    assert "write probe: a deal with a payment was created and deleted" in "\n".join(found.lines())
+    added = [c.method for c in sandbox.portal.calls if c.method in ("crm.deal.add", "crm.item.payment.add")]
+    assert added == ["crm.deal.add", "crm.item.payment.add"]
+    assert _probe_deals(sandbox) == [] and len(sandbox.portal.table("payment")) == payments
+
+
+def test_without_the_write_probe_verify_writes_nothing(sandbox: Any, tmp_path: Path) -> None:
+    from b24_1c_sandbox.bitrix24.registry import METHODS
+
+    config = _ready(sandbox, tmp_path)
+    before = len(sandbox.portal.calls)
+    verify(config)
+    called = {c.method for c in sandbox.portal.calls[before:]}
+    assert called and not [m for m in called if METHODS[m].write]
+    assert not [e for e in sandbox.onec_app.log if e.method != "GET"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "method", "step"),
+    [
+        ("error500", "crm.item.payment.add", "crm.item.payment.add failed"),
+        ("lost_reply", "crm.deal.add", "crm.deal.add failed"),
+    ],
+)
+def test_the_write_probe_cleans_up_when_a_step_fails(
+    sandbox: Any, tmp_path: Path, fault: str, method: str, step: str
+) -> None:
+    from b24_1c_sandbox.faults import FaultInjector
+
+    config = _ready(sandbox, tmp_path)
+    sandbox.portal.faults = FaultInjector()
+    sandbox.portal.faults.force(fault, method)
+    found = verify(config, probe=True)
+    assert not found.ready
+    assert f"write probe: {step}" in _problems(found)
+    assert _probe_deals(sandbox) == []  # the deal (even one whose add reply was lost) was found and deleted

@@ -1,0 +1,65 @@
+"""1C side of `b24-1c verify`: the OData publication of every object the mappings use and the right to read it.
+
+The publication list is the service document (`GET …/odata/standard.odata/`, one entry per published entity set;
+reference/onec-odata-soap.md §1.1, §1.4): an object left out of `УстановитьСоставСтандартногоИнтерфейсаOData`
+answers 404 and is missing there. A read of one row (`$top=1`) shows whether the OData user may read it (401 with
+code 20 when not).
+"""
+
+from __future__ import annotations
+
+from connector.config import Config
+from connector.errors import AuthError, ConnectorError
+from connector.mapping.schema import Mapping
+from connector.onec.odata import ODataClient
+from connector.verify.report import Checklist
+from connector.verify.requirements import onec_entities
+
+PUBLISH_HOW = (
+    "add it to the OData publication (Администрирование → Общие настройки → Настройка стандартного интерфейса "
+    "OData, or УстановитьСоставСтандартногоИнтерфейсаOData)"
+)
+
+
+def published_sets(client: ODataClient) -> set[str]:
+    """Names in the service document: what this publication exposes."""
+    payload = client.request("GET", "")
+    rows = payload.get("value", []) if isinstance(payload, dict) else []
+    return {str(r.get("name") or r.get("url")) for r in rows if isinstance(r, dict)}
+
+
+def check_base(client: ODataClient, config: Config, mappings: dict[str, Mapping], out: Checklist) -> None:
+    """Every 1C line of the checklist."""
+    published = published_sets(client)
+    known = set(client.metadata.entities)
+    needed: dict[str, list[tuple[str, str]]] = {}
+    for flow, spec in mappings.items():
+        where = str(config.mappings_path / f"{flow}.yaml")
+        for entity, key in onec_entities(spec).items():
+            needed.setdefault(entity, []).append((where, key))
+    readable = 0
+    for entity, places in sorted(needed.items()):
+        if entity not in published:
+            if known and entity not in known:
+                text = f"{entity} is neither published nor in $metadata: publish it, or correct the name"
+            else:
+                text = f"{entity} is not in the 1C OData publication: {PUBLISH_HOW}"
+            for where, key in places:
+                out.fix(text, f"{where}: {key}")
+            continue
+        try:
+            client.query(entity, top=1)
+        except AuthError as exc:
+            for where, key in places:
+                out.fix(
+                    f"the 1C user may not read {entity} ({exc}): grant the OData user's role read access",
+                    f"{where}: {key}",
+                )
+            continue
+        except ConnectorError as exc:
+            for where, key in places:
+                out.fix(f"reading {entity} failed: {exc}", f"{where}: {key}")
+            continue
+        readable += 1
+    if readable == len(needed):
+        out.ok(f"1C publishes and lets us read all {readable} objects the flows use")
