@@ -8,66 +8,31 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.clock import Clock
 from connector.crashpoints import crash_point
+from connector.engine.identity import already_there, counterpart, identities
 from connector.engine.planner import plan
 from connector.engine.protocols import Source, Target
-from connector.errors import OutcomeUnknown
+from connector.engine.report import RunReport
+from connector.engine.settle import apply_settled
 from connector.ledger import HistoryEntry, Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
 from connector.records import Action, LinkChange, Outcome, content_hash
 
+__all__ = ["FlowRunner", "RunReport"]  # RunReport lives in report.py; importers of it here keep working
+
 log = get_logger(__name__)
 
 Progress = Callable[[int], None]
-MAX_RECOVERY_ROUNDS = 5
 DEFAULT_FULL_SCAN = "1h"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclass
-class RunReport:
-    """What one run did."""
-
-    flow: str
-    kind: str
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    failed: int = 0
-    recovered: int = 0
-    deleted: int = 0
-    pages: int = 0
-    stopped: bool = False
-    dry_run: bool = False
-    seconds: float = 0.0
-    planned: list[Action] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def count(self, outcomes: Iterable[Outcome]) -> None:
-        for o in outcomes:
-            if o.status == "failed":
-                self.failed += 1
-                if len(self.errors) < 20 and o.error:
-                    self.errors.append(o.error)
-            elif o.status == "skipped" or o.kind == "skip":
-                self.skipped += 1
-            elif o.kind == "create":
-                self.created += 1
-            else:
-                self.updated += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("planned", "errors")}
 
 
 def _seconds(text: str) -> int:
@@ -421,134 +386,18 @@ class FlowRunner:
             out.append(HistoryEntry(o.key, rec.version, o.kind, o.target_id, fields, self.mapping_id))
         return out
 
-    # -- identity on the objects (docs/identity.md) ---------------------------------------------------------------
+    # -- identity on the objects (docs/identity.md) and settling lost replies --------------------------------------
 
     def _counterpart(self) -> Mapping | None:
-        """The other direction's flow of this one, declared by `also_link` on both sides (orders ⇄ deals_to_orders)."""
-        other = self.mappings.get(self.spec.target.also_link or "")
-        if other is None or other.target.also_link != self.flow:
-            return None
-        if self.active is not None and other.flow not in self.active:
-            return None
-        return other
+        return counterpart(self.spec, self.mappings, self.active)
 
     def _identities(self, records: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
-        """({key: target id} that the records' own stamps name, {key: why} for records another installation owns).
-
-        A record made by the other direction's flow carries that flow's key: a 1C order made from deal N carries
-        `B24-N` in its key attribute (→ deal N); a deal made from (or written back by) a 1C order carries our
-        installation in ORIGINATOR_ID and the order's key in ORIGIN_ID (→ that order, never a new one). Whatever the
-        ledger says, such a record is linked, not created. A deal stamped by another installation is not ours."""
-        other = self._counterpart()
-        if other is None:
-            return {}, {}
-        key_field = self.spec.source.key
-        stamped: dict[str, str] = {}
-        foreign: dict[str, str] = {}
-        if self.spec.source.system == "onec":
-            marker = other.target.onec_key
-            named: dict[str, str] = {}
-            for r in records:
-                value = str(r.get(marker.field) or "").strip()
-                if value.startswith(marker.prefix) and value[len(marker.prefix) :].isdigit():
-                    named[str(r[key_field])] = value[len(marker.prefix) :]
-            if named:
-                # Only a deal that exists and is ours (or unstamped: its write-back did not happen yet) is that
-                # order's deal; a marker typed by hand or left by another tool names no deal of ours.
-                owners = getattr(self.target, "owners", None)
-                mine = set(owners(list(named.values()))) if owners is not None else set(named.values())
-                stamped = {k: deal for k, deal in named.items() if deal in mine}
-            return stamped, foreign
-        ext = other.target.external_key
-        legacy: dict[str, str] = {}
-        for r in records:
-            originator = str(r.get(ext.originator_field) or "").strip()
-            origin = str(r.get(ext.field) or "").strip()
-            key = str(r[key_field])
-            if not originator:
-                continue
-            if originator == ext.originator_id and origin:
-                stamped[key] = origin
-            elif originator in ext.adopt and origin:
-                legacy[key] = origin
-            else:
-                foreign[key] = (
-                    f"carries {ext.originator_field}={originator}: another installation or system owns it"
-                )
-        if legacy:
-            ours = set(self.target.exists(list(legacy.values()))) if hasattr(self.target, "exists") else set()
-            for key, origin in legacy.items():
-                if origin in ours:
-                    stamped[key] = origin
-                else:
-                    foreign[key] = f"stamped {ext.field}={origin}, an object this 1C base does not hold"
-        if foreign:
-            log.info("records owned by another installation; left alone", flow=self.flow, count=len(foreign))
-        return stamped, foreign
+        return identities(self.spec, self._counterpart(), self.target, records)
 
     def _already_there(
         self, actions: list[Action], links: dict[str, Link]
     ) -> tuple[list[Action], list[Outcome]]:
-        """Updates of objects whose content we have not recorded (found by key, adopted, or stamped by the other
-        direction) are compared with the target first; an object that already holds it is linked, not written."""
-        same = getattr(self.target, "same", None)
-        unverified = [
-            a
-            for a in actions
-            if a.kind == "update" and (a.record.key not in links or links[a.record.key].content_hash is None)
-        ]
-        if same is None or not unverified:
-            return actions, []
-        equal = same(unverified)
-        if not equal:
-            return actions, []
-        kept = [a for a in actions if not (a.kind == "update" and a.record.key in equal)]
-        linked = [
-            Outcome(
-                a.record.key,
-                "skip",
-                "applied",
-                a.target_id,
-                a.record.hash,
-                a.record.version,
-                label=a.record.label,
-            )
-            for a in actions
-            if a.kind == "update" and a.record.key in equal
-        ]
-        return kept, linked
+        return already_there(self.target, actions, links)
 
     def _apply(self, actions: list[Action]) -> list[Outcome]:
-        """Apply; if a reply is lost, find the unsettled creates by external key and apply those again as updates.
-
-        Writes whose replies did arrive are kept, so each round sends only what is still unknown; the run gives up
-        after MAX_RECOVERY_ROUNDS rounds in a row that settled nothing."""
-        settled: list[Outcome] = []
-        idle = 0
-        while idle < MAX_RECOVERY_ROUNDS:
-            try:
-                return settled + self.target.apply(actions)
-            except OutcomeUnknown as exc:
-                done = {o.key for o in exc.settled}
-                settled.extend(exc.settled)
-                actions = [a for a in actions if a.record.key not in done]
-                idle = 0 if done else idle + 1
-                creates = [a.record.key for a in actions if a.kind == "create"]
-                log.warning(
-                    "a write's reply was lost; looking the records up by external key",
-                    flow=self.flow,
-                    error=str(exc),
-                    creates=len(creates),
-                )
-                found = self.target.find(creates) if creates else {}
-                actions = [
-                    Action("update", a.record, found[a.record.key])
-                    if a.kind == "create" and a.record.key in found
-                    else a
-                    for a in actions
-                ]
-        raise OutcomeUnknown(
-            f"writes kept losing their replies in {MAX_RECOVERY_ROUNDS} recoveries in a row; "
-            "the page will be recovered on the next run",
-            flow=self.flow,
-        )
+        return apply_settled(self.target, actions, self.flow)
