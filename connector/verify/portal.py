@@ -17,7 +17,7 @@ from connector.config import Config
 from connector.errors import ConnectorError
 from connector.mapping.schema import Mapping
 from connector.verify.report import Checklist
-from connector.verify.requirements import COMMON, MethodNeed
+from connector.verify.requirements import MethodNeed
 
 DEAL = 2  # entityTypeId of deals
 
@@ -47,6 +47,9 @@ class PortalCheck:
         self.scopes: set[str] = set()
 
     def file(self, flow: str) -> str:
+        """The mapping file of a flow; for setup and verify themselves, the config's webhook."""
+        if flow not in self.mappings:
+            return f"{self.config_file}: bitrix24 (b24-1c {flow.strip('()')})"
         return str(self.config.mappings_path / f"{flow}.yaml")
 
     @property
@@ -83,7 +86,7 @@ class PortalCheck:
         for flow, needs in self.needs.items():
             for need in needs:
                 wanted[need.scope][flow].append(need.method)
-        wanted["crm"].setdefault("(verify and setup)", list(COMMON))
+        wanted.pop("basic", None)  # every caller has it
         granted_needed = sorted(set(wanted) & self.scopes)
         if granted_needed:
             self.out.ok(f"scopes the flows need and the webhook has: {', '.join(granted_needed)}")
@@ -91,7 +94,7 @@ class PortalCheck:
             if scope in self.scopes:
                 continue
             for flow, methods in flows.items():
-                where = self.file(flow) if flow in self.mappings else f"{self.config_file}: bitrix24"
+                where = self.file(flow)
                 self.out.fix(
                     f"the webhook lacks scope '{scope}' ({', '.join(methods)}): add it to the webhook "
                     "(Developer resources → the webhook → permissions)",
@@ -117,7 +120,7 @@ class PortalCheck:
 
     def methods(self) -> None:
         """method.get for every method the flows call, in one batch: exists on this portal, available to us."""
-        names = sorted({n.method for needs in self.needs.values() for n in needs} | set(COMMON))
+        names = sorted({n.method for needs in self.needs.values() for n in needs})
         reply = self.client.batch({f"m{i}": ("method.get", {"name": name}) for i, name in enumerate(names)})
         missing: dict[str, str] = {}
         unavailable: dict[str, str] = {}
