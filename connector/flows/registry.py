@@ -21,11 +21,18 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     if spec.money is not None:
         return _money(conn, spec)
     if src.system == "onec" and tgt.system == "bitrix24" and tgt.entity == "smart_invoice":
+        from connector.flows.facts import BusinessDay
         from connector.flows.invoices.source import InvoiceSource
         from connector.flows.invoices.target import InvoiceTarget
 
         return (
-            InvoiceSource(conn.odata, spec, conn.config.onec.page_size, conn.ledger, conn.clock),
+            InvoiceSource(
+                conn.odata,
+                spec,
+                conn.config.onec.page_size,
+                conn.ledger,
+                BusinessDay(conn.clock, conn.onec_tz),
+            ),
             InvoiceTarget(conn.bitrix24, spec, in_flight=conn.config.sync.in_flight),
         )
     if src.system == "onec":

@@ -14,11 +14,10 @@ un-posting the payment of a fully paid order must move its invoice from paid to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from typing import Any
 
-from connector.clock import Clock
 from connector.engine.protocols import Changes, Page
 from connector.flows.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
 from connector.flows.onec_source import OneCSource
@@ -65,14 +64,14 @@ class InvoiceSource:
     """OneCSource over invoices whose records carry `order_<fact>` facts of their basis order and `due_date`."""
 
     def __init__(
-        self, client: ODataClient, spec: Mapping, page_size: int, ledger: Ledger, clock: Clock
+        self, client: ODataClient, spec: Mapping, page_size: int, ledger: Ledger, today: Callable[[], date]
     ) -> None:
         self.invoices = OneCSource(client, spec, page_size)
         self.client = client
         self.spec = spec
         self.page_size = page_size
         self.ledger = ledger
-        self.clock = clock
+        self.today = today  # the run's one 1C business date (facts: days overdue), as the money flow has it
         self.facts = FactsReader(client)
         self.tracker = DocumentTracker(client, ledger, self.facts, f"{spec.flow}:docs", WATCHED, page_size)
 
@@ -81,8 +80,7 @@ class InvoiceSource:
     def _enrich(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         basis = sorted({str(r[BASIS]) for r in records if _basis_order(r)})
         orders = list(self.client.by_refs(ORDER, basis).values()) if basis else []
-        today = self.clock.now().astimezone(self.client.tz).date()
-        facts = self.facts.compute(orders, today) if orders else {}
+        facts = self.facts.compute(orders, self.today()) if orders else {}
         out = []
         for r in records:
             found = facts.get(str(r.get(BASIS))) if _basis_order(r) else None
