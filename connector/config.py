@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 
 from connector.errors import ConfigError
 from connector.redact import register_secret
-from connector.yamlio import load_model
+from connector.yamlio import decode_utf8, load_model, load_yaml
 
 DEFAULT_CONFIG_NAMES = ("config.yaml", "config.example.yaml")
 
@@ -182,6 +183,11 @@ class Config(_Strict):
     logging: LoggingConfig = LoggingConfig()
     mappings_dir: Path = Path("mappings")
     schedule: Path = Path("schedules/default.yaml")
+    env_file: Path | None = Field(
+        None,
+        description="KEY=value lines (systemd EnvironmentFile syntax) that ${VAR} reads after the environment, "
+        "so the daemon and commands run by hand see the same secrets",
+    )
     flows: list[str] = Field(default_factory=lambda: ["orders"], min_length=1)
 
     # Set by load_config: the file this came from, so relative paths resolve against its folder.
@@ -228,18 +234,52 @@ def find_config(explicit: Path | None) -> Path:
     raise ConfigError("no config file: copy config.example.yaml to config.yaml, or pass --config FILE")
 
 
-class Environment(Mapping[str, str]):
-    """The variables `${VAR}` reads: the environment, then systemd credentials ($CREDENTIALS_DIRECTORY/VAR, from
-    LoadCredential=VAR:/path or SetCredentialEncrypted=), so a secret need not be an environment variable."""
+_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines as systemd's EnvironmentFile= reads them: `#`/`;` comments, blank lines, optional quotes.
+    A bad line is named by file and line number; values are never echoed."""
+    try:
+        text = decode_utf8(path, path.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: env_file not found (create it, or remove env_file from the config)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the env_file: {exc.strerror}") from None
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        match = _ENV_LINE.match(line)
+        if match is None:
+            raise ConfigError(f"{path}:{number}: expected KEY=value (a variable name, '=', its value)")
+        name, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        elif len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+class Environment(Mapping[str, str]):
+    """The variables `${VAR}` reads: the environment, then the config's env_file, then systemd credentials
+    ($CREDENTIALS_DIRECTORY/VAR, from LoadCredential=VAR:/path), so a secret need not be an environment variable."""
+
+    def __init__(self, env: Mapping[str, str], file: Mapping[str, str] | None = None) -> None:
         self.env = env
+        self.file = file or {}
         folder = env.get("CREDENTIALS_DIRECTORY")
         self.credentials = Path(folder) if folder else None
 
     def __getitem__(self, name: str) -> str:
         if name in self.env:
             return self.env[name]
+        if name in self.file:
+            return self.file[name]
         if self.credentials is None or "/" in name or name.startswith("."):
             raise KeyError(name)
         path = self.credentials / name
@@ -260,7 +300,13 @@ class Environment(Mapping[str, str]):
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Load and validate config.yaml; secrets are registered for redaction. `${VAR}` reads `env` (default: the
     process environment) and then the systemd credentials named by its CREDENTIALS_DIRECTORY."""
-    config = load_model(path, Config, env=Environment(os.environ if env is None else env))
+    raw = load_yaml(path)
+    named = raw.get("env_file") if isinstance(raw, Mapping) else None
+    file: dict[str, str] = {}
+    if isinstance(named, str) and named.strip():
+        env_path = Path(named.strip())
+        file = read_env_file(env_path if env_path.is_absolute() else path.resolve().parent / env_path)
+    config = load_model(path, Config, env=Environment(os.environ if env is None else env, file))
     config._source = path.resolve()
     if config.bitrix24.webhook_url is not None:
         register_secret(config.bitrix24.webhook_url.get_secret_value().rstrip("/").rsplit("/", 1)[-1])

@@ -1,22 +1,52 @@
-"""`b24-1c run`: APScheduler 3.x runs each flow on its schedule; SIGTERM/SIGINT stop it after the current page."""
+"""`b24-1c run`: APScheduler 3.x runs each flow on its schedule; SIGTERM/SIGINT stop it after the current page.
+
+Under systemd (Type=notify) it says READY after the first successful cycle, pings the watchdog from the scheduler
+loop and says STOPPING on shutdown. Beside the ledger it keeps `<ledger>.daemon.json` (pid, per flow the last
+success, last error and next run) for `b24-1c status`, which runs in another process."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from connector.app import Connector
 from connector.errors import ConnectorError, LedgerError, StopRun
 from connector.logs import get_logger
+from connector.notify import Notifier
 from connector.schedule import FlowSchedule
 
 log = get_logger(__name__)
+
+
+def state_path(ledger: Path) -> Path:
+    """The daemon's state file beside the (resolved) ledger."""
+    ledger = ledger.resolve()
+    return ledger.with_name(ledger.name + ".daemon.json")
+
+
+@dataclass
+class FlowState:
+    """What the daemon knows about one flow since it started."""
+
+    schedule: str
+    last_success: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    next_run: str | None = None
+    cycles: int = 0
+    failed_cycles: int = 0
 
 
 class Daemon:
@@ -27,42 +57,99 @@ class Daemon:
         connector: Connector,
         schedule: dict[str, FlowSchedule],
         on_cycle: Callable[[str, Any], None] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.connector = connector
         self.schedule = schedule
         self.on_cycle = on_cycle
+        self.notifier = notifier or Notifier()
         self.scheduler = BlockingScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
         )
         self.cycles = 0
         self.fatal: LedgerError | None = None  # the ledger cannot be used: the daemon stops and `run` exits 5
+        self.ready = False
+        self.started_at = connector.clock.now()
+        self.flows = {f: FlowState(schedule=s.every or f"cron {s.cron}") for f, s in schedule.items()}
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def run_flow(self, flow: str) -> None:
         """One incremental cycle of one flow; errors are logged, the daemon goes on."""
         if self.connector.stop.is_set():
             return
+        error: str | None = None
         try:
             report = self.connector.runner(flow).incremental(self.connector.config.sync.lookback_days)
-            log.info("cycle done", **report.as_dict())
+            facts = report.as_dict()
+            busy = any(facts.get(k) for k in ("created", "updated", "failed", "recovered", "deleted"))
+            # Idle cycles are silent (DEBUG): the journal shows what changed, not every tick.
+            (log.info if busy else log.debug)("cycle done", **facts)
             if self.on_cycle:
                 self.on_cycle(flow, report)
         except LedgerError as exc:
             # Every flow needs the ledger: stop them all (systemd does not restart on this exit code).
             log.error("stopping: the ledger cannot be used", flow=flow, error=str(exc))
+            error = str(exc)
             self.fatal = exc
+            self.notifier.stopping(f"the ledger cannot be used: {exc}")
             self.connector.stop.set()
             threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
         except StopRun as exc:
             log.error("cycle stopped", flow=flow, error=str(exc))
+            error = str(exc)
         except ConnectorError as exc:
             log.warning("cycle failed; the next one retries", flow=flow, error=str(exc))
+            error = str(exc)
         finally:
-            with self._lock:
-                self.cycles += 1
+            self._record(flow, error)
+
+    def _record(self, flow: str, error: str | None) -> None:
+        """Count the cycle, note its result for `status`, and tell systemd we are up after the first success."""
+        now = self.connector.clock.now().isoformat()
+        with self._lock:
+            self.cycles += 1
+            state = self.flows.setdefault(flow, FlowState(schedule="?"))
+            state.cycles += 1
+            if error is None:
+                state.last_success = now
+            else:
+                state.failed_cycles += 1
+                state.last_error, state.last_error_at = error, now
+            first = error is None and not self.ready
+            self.ready = self.ready or error is None
+        self.write_state()
+        if first:
+            self.notifier.ready(f"running {len(self.schedule)} flow(s); first cycle done ({flow})")
+
+    def write_state(self) -> None:
+        """`<ledger>.daemon.json`, replaced atomically; a failure to write it is logged, never fatal."""
+        with self._lock:
+            for flow, state in self.flows.items():
+                job = self.scheduler.get_job(flow) if self.scheduler.running else None
+                when: datetime | None = getattr(job, "next_run_time", None)
+                state.next_run = when.isoformat() if when else None
+            data = {
+                "pid": os.getpid(),
+                "started_at": self.started_at.isoformat(),
+                "written_at": self.connector.clock.now().isoformat(),
+                "flows": {f: asdict(s) for f, s in self.flows.items()},
+            }
+        path = state_path(self.connector.config.ledger_path)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with self._write_lock:  # flows finish in several threads; one writer of the file at a time
+                tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+                os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write the daemon state for b24-1c status", file=str(path), error=str(exc))
+
+    def _watchdog(self) -> None:
+        self.notifier.watchdog()
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("stopping: finishing the current page", signal=signal.Signals(signum).name)
+        self.notifier.stopping(f"stopping on {signal.Signals(signum).name}: finishing the current page")
         self.connector.stop.set()
         threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
@@ -86,9 +173,24 @@ class Daemon:
                 name=f"flow {flow}",
                 next_run_time=self.connector.clock.now(),
             )
+        if self.notifier.watchdog_seconds:
+            # From the scheduler loop: if the scheduler stops ticking, systemd restarts the service.
+            self.scheduler.add_job(
+                self._watchdog,
+                IntervalTrigger(seconds=self.notifier.watchdog_seconds),
+                id="watchdog",
+                name="systemd watchdog",
+                next_run_time=self.connector.clock.now(),
+            )
         self.scheduler.add_listener(self._event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         log.info("daemon started", flows={f: (s.every or s.cron) for f, s in self.schedule.items()})
-        self.scheduler.start()
-        log.info("daemon stopped")
+        self.notifier.status(f"starting {len(self.schedule)} flow(s): the first cycles are running")
+        try:
+            self.scheduler.start()
+        finally:
+            log.info("daemon stopped")
+            self.notifier.stopping("stopped")
+            self.notifier.close()
+            state_path(self.connector.config.ledger_path).unlink(missing_ok=True)
         if self.fatal is not None:
             raise self.fatal

@@ -12,6 +12,7 @@ from connector.errors import ConfigError
 CONFIG = "config.example.yaml"
 FOLDERS = ("mappings", "schedules")
 _LEDGER_LINE = re.compile(r"(?m)^(  path: )\$\{B24_1C_LEDGER:-[^}]*\}$")
+_ENV_FILE_LINE = re.compile(r"(?m)^# env_file: .*$")
 
 
 def defaults() -> Traversable:
@@ -40,10 +41,14 @@ def default_files() -> dict[str, Traversable]:
     return files
 
 
-def config_text(ledger: Path | None) -> str:
+def config_text(ledger: Path | None, env_file: Path | None = None) -> str:
     """The shipped config; with `ledger`, its ledger path is written in (one ledger for the daemon and for manual
-    runs, whatever the environment says)."""
+    runs, whatever the environment says); with `env_file`, the secrets file every run reads."""
     text = (defaults() / CONFIG).read_text(encoding="utf-8")
+    if env_file is not None:
+        text, found = _ENV_FILE_LINE.subn(lambda m: f"env_file: {env_file}", text)
+        if found != 1:
+            raise ConfigError(f"the shipped {CONFIG} has no `# env_file:` line to set")
     if ledger is None:
         return text
     if not ledger.is_absolute():
@@ -58,7 +63,9 @@ def config_text(ledger: Path | None) -> str:
     return text
 
 
-def init_dir(target: Path, ledger: Path | None = None, force: bool = False) -> list[Path]:
+def init_dir(
+    target: Path, ledger: Path | None = None, force: bool = False, env_file: Path | None = None
+) -> list[Path]:
     """Write the defaults into `target`; refuses to overwrite an existing file unless `force`. Returns the files."""
     files = default_files()
     existing = [target / name for name in files if (target / name).exists()]
@@ -68,7 +75,7 @@ def init_dir(target: Path, ledger: Path | None = None, force: bool = False) -> l
             problems=[str(p) for p in existing],
         )
     texts = {name: item.read_text(encoding="utf-8") for name, item in files.items()}
-    texts["config.yaml"] = config_text(ledger)
+    texts["config.yaml"] = config_text(ledger, env_file)
     written = []
     for name, text in texts.items():
         path = target / name

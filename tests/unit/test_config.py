@@ -158,3 +158,34 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.yaml", env=ENV)
+
+
+def test_an_env_file_named_by_the_config_gives_the_same_secrets_to_every_run(tmp_path: Path) -> None:
+    (tmp_path / "secrets.env").write_text(
+        "# /etc/b24-1c/secrets.env — a comment line, as in deploy/secrets.env.example\n"
+        "; another comment\n\n"
+        f"B24_WEBHOOK_URL={ENV['B24_WEBHOOK_URL']}\n"
+        f'ONEC_ODATA_URL="{ENV["ONEC_ODATA_URL"]}"\n'
+        "ONEC_USER='Администратор'\n"
+        "ONEC_PASSWORD=from-the-f1le\n",
+        encoding="utf-8",
+    )
+    path = write(tmp_path, MINIMAL + "env_file: secrets.env\n")
+    cfg = load_config(path, env={})
+    assert cfg.onec.password.get_secret_value() == "from-the-f1le"
+    assert cfg.onec.user == "Администратор" and cfg.onec.odata_url == ENV["ONEC_ODATA_URL"] + "/"
+    assert cfg.env_file == Path("secrets.env")
+    # The environment still wins.
+    assert load_config(path, env={"ONEC_PASSWORD": "env-wins"}).onec.password.get_secret_value() == "env-wins"
+
+
+def test_a_bad_env_file_line_is_named_without_echoing_values(tmp_path: Path) -> None:
+    (tmp_path / "secrets.env").write_text("ONEC_PASSWORD=s3cr3t-v4lue\nthis is not a pair s3cr3t\n", "utf-8")
+    path = write(tmp_path, MINIMAL + "env_file: secrets.env\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert f"{tmp_path / 'secrets.env'}:2: expected KEY=value" in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+    missing = write(tmp_path, MINIMAL + "env_file: nowhere.env\n")
+    with pytest.raises(ConfigError, match=r"nowhere\.env: env_file not found"):
+        load_config(missing, env={})

@@ -51,3 +51,13 @@ def test_a_relative_ledger_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="absolute"):
         init_dir(tmp_path, ledger=Path("state/ledger.sqlite3"))
     assert not (tmp_path / "config.yaml").exists()
+
+
+def test_init_with_an_env_file_needs_no_variables_in_the_environment(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(
+        "# comment line\n" + "".join(f"{k}={v}\n" for k, v in OFFLINE_ENV.items()), encoding="utf-8"
+    )
+    init_dir(tmp_path / "etc", env_file=secrets)
+    cfg = load_config(tmp_path / "etc" / "config.yaml", env={})
+    assert cfg.onec.password.get_secret_value() == OFFLINE_ENV["ONEC_PASSWORD"]
