@@ -16,11 +16,11 @@ def check(
     online: Annotated[
         bool,
         typer.Option(
-            "--online", help="also check every field name against 1C $metadata and Bitrix24 crm.*.fields"
+            "--online", help="then run `b24-1c verify` (the go-live checklist against the live systems)"
         ),
     ] = False,
 ) -> None:
-    """Validate config, mappings and schedules (without network unless --online); exit 2 on any problem."""
+    """Validate config, mappings and schedules without network; exit 2 on any problem (--online: `verify`)."""
     from connector.mapping.schema import load_mappings
     from connector.schedule import load_schedule
 
@@ -54,19 +54,14 @@ def check(
                     "not run: it stays empty",
                     highlight=False,
                 )
-    if online:
-        from connector.online_check import check_online
+    if online:  # an alias of `b24-1c verify`: the checklist, with its exit codes
+        from connector.cli.verify import run_verify
 
-        with connector(config, lock=False) as conn:
-            try:
-                found = check_online(conn)
-            except ConnectorError as exc:
-                raise fail(exc) from None
-        if found:
-            raise fail(ConfigError(f"{len(found)} name(s) do not exist on the live systems", problems=found))
+        run_verify(config, probe=False)
+        return
     out.print(
         f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
-        f"schedule {cfg.schedule_path}" + ("; every field name exists in 1C and Bitrix24" if online else ""),
+        f"schedule {cfg.schedule_path}",
         highlight=False,
     )
 

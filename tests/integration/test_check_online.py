@@ -272,3 +272,38 @@ def test_the_write_probe_cleans_up_when_a_step_fails(
     assert not found.ready
     assert f"write probe: {step}" in _problems(found)
     assert _probe_deals(sandbox) == []  # the deal (even one whose add reply was lost) was found and deleted
+
+
+# -- the command line ----------------------------------------------------------------------------------------------
+
+
+def test_verify_and_check_online_exit_0_only_when_ready(sandbox: Any, tmp_path: Path) -> None:
+    from tests.integration.test_cli import cli, env_of, write_config
+
+    config = str(write_config(tmp_path, sandbox))
+    env = env_of(tmp_path)
+    before = cli("verify", "--config", config, env=env)
+    assert before.returncode == 1, before.stdout + before.stderr
+    assert "[FIX] " in before.stdout and "run `b24-1c setup`" in before.stdout
+    assert "not ready: " in before.stdout
+    assert cli("setup", "--config", config, env=env).returncode == 0
+    ready = cli("verify", "--config", config, env=env)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert ready.stdout.rstrip().endswith("ready for go-live: every check passed")
+    alias = cli("check", "--online", "--config", config, env=env)
+    assert alias.returncode == 0, alias.stdout + alias.stderr
+    assert alias.stdout.splitlines()[-1] == ready.stdout.splitlines()[-1]
+
+
+def test_verify_names_a_silent_host_and_exits_3_without_the_secret() -> None:
+    from tests.integration.test_cli import cli
+
+    done = cli("verify", "--config", "config.example.yaml")  # offline addresses: nothing listens on port 9
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Bitrix24 at http://127.0.0.1:9 does not answer: connection refused" in done.stdout
+    assert "1C at http://127.0.0.1:9 does not answer: connection refused" in done.stdout
+    assert "offlinetestcode" not in done.stdout + done.stderr
+    assert "offline-test-password" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    helped = cli("verify", "--help").stdout
+    assert "Exit codes: 0 ready for go-live" in helped and "--write-probe" in helped
