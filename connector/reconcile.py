@@ -19,7 +19,8 @@ from rich.table import Table
 
 from connector.engine.runner import RunReport
 from connector.errors import ConfigError
-from connector.records import LinkChange
+from connector.flows.money.reminders import WATCHED
+from connector.records import Change, ChildLink, LinkChange, SourceState
 
 if TYPE_CHECKING:
     from connector.app import Connector
@@ -282,19 +283,17 @@ class Reconciler:
         ledger = self.conn.ledger
         money_runner = self.conn.runner(self.spec.flow)
         gone = [d.key for d in drifts if d.reason == DEAL_MISSING]
-        changes: list[LinkChange] = []
+        changes: list[Change] = []
         if gone:  # the deal was deleted in Bitrix24: a new one is created, with new payments and to-dos
             changes += [LinkChange(flow, k, None) for flow in (self.attach_to, self.spec.flow) for k in gone]
+            changes += [
+                ChildLink(self.spec.flow, c.parent, c.kind, c.key, None)
+                for children in ledger.child_links(self.spec.flow, gone).values()
+                for c in children
+            ]
             target = money_runner.target
             if isinstance(target, MoneyTarget):
-                children = ledger.children(target.payments_flow, gone)
-                changes += [
-                    LinkChange(target.payments_flow, link.source_key, None)
-                    for links in children.values()
-                    for link in links
-                ]
-                for flow in (target.todo_flow, target.overdue_flow, target.watch_flow):
-                    changes += [LinkChange(flow, k, None) for k in gone]
+                changes += [SourceState(target.watch_flow, WATCHED, k, drop=True) for k in gone]
         for flow in (self.attach_to, self.spec.flow):
             # The planner skips content equal to the stored hash; the deal changed behind our back, so forget it.
             stale = ledger.links(flow, keys)

@@ -57,15 +57,47 @@ class Action:
 
 @dataclass(frozen=True)
 class LinkChange:
-    """A link of a side flow (an order's payments, its to-do, a tracked 1C document) that must be recorded exactly
-    when the page's outcomes are; `target_id` None drops it."""
+    """A flow's link that must be recorded exactly when the page's outcomes are (a deleted source record's link
+    dropped, a repair's cleared hash); `target_id` None drops it."""
 
     flow: str
     key: str
     target_id: str | None
     content_hash: str | None = None
-    parent: str | None = None
     version: str | None = None
+
+
+@dataclass(frozen=True)
+class ChildLink:
+    """An object a flow made on the target under one record (an order's payment, its to-do, its overdue task),
+    recorded in the ledger's child links exactly when the page's outcomes are; `target_id` None drops it.
+
+    `state` is what the next run compares: a payment's content hash (None: write it again), a to-do's `open`,
+    `done` or `unstamped` (its external key did not land); `deadline` is the to-do's deadline as written."""
+
+    flow: str
+    parent: str
+    kind: str  # payment, todo, task
+    key: str
+    target_id: str | None
+    state: str | None = None
+    deadline: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What a source remembers about something it watches, recorded with the records it led to: a 1C document's
+    DataVersion and the orders it points at, or the day a watched order was last looked at. `drop` forgets it."""
+
+    flow: str
+    entity: str
+    key: str
+    version: str | None = None
+    pointers: tuple[str, ...] = ()
+    drop: bool = False
+
+
+Change = LinkChange | ChildLink | SourceState  # what a page's commit records besides outcomes and cursors
 
 
 @dataclass(frozen=True)
@@ -81,7 +113,7 @@ class Outcome:
     error: str | None = None
     label: str = ""
     deferred: bool = False
-    links: tuple[LinkChange, ...] = ()  # detail links it wrote or removed, recorded in the same commit
+    links: tuple[Change, ...] = ()  # child links it wrote or removed, recorded in the same commit
 
 
 def skip_outcomes(actions: Iterable[Action]) -> list[Outcome]:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
-from connector.records import Action, LinkChange, Outcome
+from connector.records import Action, Change, Outcome
 
 
 @dataclass
@@ -19,16 +19,14 @@ class Page:
 
     records: list[dict[str, Any]]
     cursor: dict[str, Any]
-    state: tuple[LinkChange, ...] = ()
+    state: tuple[Change, ...] = ()
 
 
 class Changes(list[tuple[str, str | None]]):
     """A batch of (key, version) pairs from `Source.versions`, with what the source must remember once the records
     they name are committed (a plain list carries nothing). Sources never write the ledger themselves."""
 
-    def __init__(
-        self, pairs: Iterable[tuple[str, str | None]] = (), state: Iterable[LinkChange] = ()
-    ) -> None:
+    def __init__(self, pairs: Iterable[tuple[str, str | None]] = (), state: Iterable[Change] = ()) -> None:
         super().__init__(pairs)
         self.state = tuple(state)
 

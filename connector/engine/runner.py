@@ -24,7 +24,7 @@ from connector.ledger import HistoryEntry, Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
 from connector.mapping.schema import Mapping
-from connector.records import Action, LinkChange, Outcome, content_hash
+from connector.records import Action, Change, LinkChange, Outcome, content_hash
 
 __all__ = ["FlowRunner", "RunReport"]  # RunReport lives in report.py; importers of it here keep working
 
@@ -264,7 +264,7 @@ class FlowRunner:
         run_id: int | None,
         dry_run: bool,
         requeued: bool = False,
-        state: tuple[LinkChange, ...] = (),
+        state: tuple[Change, ...] = (),
     ) -> None:
         for i in range(0, len(keys), self.source.page_size):
             part = keys[i : i + self.source.page_size]
@@ -307,7 +307,7 @@ class FlowRunner:
         dry_run: bool,
         cursor: tuple[str, Any] | None = None,
         known: dict[str, str] | None = None,
-        state: tuple[LinkChange, ...] = (),
+        state: tuple[Change, ...] = (),
     ) -> None:
         report.read += len(records)
         report.pages += 1

@@ -4,7 +4,7 @@
 tracker (ledger flow `<flow>:docs`) remembers every watched document's DataVersion and the orders it points at; a
 document that is new, re-posted, un-posted, edited or re-pointed — or, on a full scan, deleted outright — marks its
 orders (the ones it points at now and the ones it pointed at before) for a look. The tracker writes nothing: each
-batch of orders comes with the document links to remember, and the runner records them in the same commit as the
+batch of orders comes with the document state to remember, and the runner records them in the same commit as the
 orders' outcomes (a crash in between makes the next cycle look again; a dry run leaves no trace).
 """
 
@@ -18,7 +18,7 @@ from connector.flows.facts import ORDER, SHIPMENT, FactsReader
 from connector.ledger import Ledger
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF, F, Guid, literal
-from connector.records import LinkChange
+from connector.records import SourceState
 
 PAYMENT_ROWS = "РасшифровкаПлатежа"
 ORDER_ROWS = {SHIPMENT: ("Товары", "ЗаказКлиента")}  # documents that name the order in their rows
@@ -45,7 +45,7 @@ class DocumentTracker:
         self.entities = entities
         self.page_size = max(page_size, 1000)
 
-    def prime(self) -> tuple[LinkChange, ...]:
+    def prime(self) -> tuple[SourceState, ...]:
         """Before a backfill computes facts: every document as it is now (to record with the first page), so the
         first incremental cycle looks only at what changed after this moment (and nothing in between is missed)."""
         return tuple(
@@ -55,7 +55,7 @@ class DocumentTracker:
             for link in self._remember(entity, rows)
         )
 
-    def changed(self, since: datetime | None) -> Iterator[tuple[list[str], tuple[LinkChange, ...]]]:
+    def changed(self, since: datetime | None) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
         """Batches of order refs touched by documents changed (dated) since `since` (None: a full scan), each with
         the document links to record once those orders are committed (the list may be empty, the links not)."""
         for entity in self.entities:
@@ -63,35 +63,34 @@ class DocumentTracker:
 
     def _changed(
         self, entity: str, since: datetime | None
-    ) -> Iterator[tuple[list[str], tuple[LinkChange, ...]]]:
+    ) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
         seen: set[str] = set()
         for rows in self._scan(entity, since):
             keys = [str(r["Ref_Key"]) for r in rows]
             seen.update(keys)
-            known = self.ledger.links(self.flow, keys)
+            known = self.ledger.source_state(self.flow, entity, keys)
             changed = [
                 r
                 for r in rows
-                if str(r["Ref_Key"]) not in known
-                or known[str(r["Ref_Key"])].source_version != r.get("DataVersion")
+                if str(r["Ref_Key"]) not in known or known[str(r["Ref_Key"])].version != r.get("DataVersion")
             ]
             if not changed:
                 continue
             pointers: set[str] = set()
             for row in changed:
                 pointers |= self.pointers(entity, row)
-                link = known.get(str(row["Ref_Key"]))
-                if link is not None:  # a document that stopped pointing at an order still affects that order
-                    pointers |= set(link.target_id.split(",")) - {"", "-"}
+                before = known.get(str(row["Ref_Key"]))
+                if (
+                    before is not None
+                ):  # a document that stopped pointing at an order still affects that order
+                    pointers |= set(before.pointers)
             yield self.orders_for(pointers), self._remember(entity, changed)
         if since is None:  # a full scan also notices documents deleted outright
-            every = self.ledger.links(self.flow, list(self.ledger.keys(self.flow)))
-            gone = [k for k, link in every.items() if k not in seen and link.content_hash == entity]
+            every = self.ledger.source_state(self.flow, entity)
+            gone = [k for k in every if k not in seen]
             if gone:
-                orders = self.orders_for(
-                    {t for k in gone for t in every[k].target_id.split(",") if t not in ("", "-")}
-                )
-                yield orders, tuple(LinkChange(self.flow, k, None) for k in gone)
+                orders = self.orders_for({p for k in gone for p in every[k].pointers})
+                yield orders, tuple(SourceState(self.flow, entity, k, drop=True) for k in gone)
 
     def _columns(self, entity: str) -> list[str]:
         if entity == ORDER:
@@ -116,15 +115,14 @@ class DocumentTracker:
         ):
             yield rows
 
-    def _remember(self, entity: str, rows: list[dict[str, Any]]) -> tuple[LinkChange, ...]:
-        # Ledger link per document: target = the pointers it had, content_hash = its entity set, version = its own.
+    def _remember(self, entity: str, rows: list[dict[str, Any]]) -> tuple[SourceState, ...]:
         return tuple(
-            LinkChange(
+            SourceState(
                 self.flow,
-                str(r["Ref_Key"]),
-                ",".join(sorted(self.pointers(entity, r))) or "-",
                 entity,
-                version=r.get("DataVersion"),
+                str(r["Ref_Key"]),
+                r.get("DataVersion"),
+                tuple(sorted(self.pointers(entity, r))),
             )
             for r in rows
         )

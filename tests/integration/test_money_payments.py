@@ -194,19 +194,15 @@ def test_a_lost_ledger_writes_no_new_payment(box: Any, tmp_path: Path) -> None:
     assert [c.method for c in box.portal.calls_snapshot() if c.method in PAYMENT_WRITES] == []
 
 
-def test_an_announcement_left_by_an_older_release_is_settled(box: Any, conn: Connector) -> None:
-    """Releases before this one announced a payment create with a "?" link; the orphan is adopted and the
-    announcement replaced by the real link in the same commit."""
-    from connector.records import LinkChange
-
+def test_an_empty_payment_left_by_an_interrupted_create_is_adopted(box: Any, conn: Connector) -> None:
+    """A create is two steps (add, then the update that stamps the key): an empty unstamped payment on the deal that
+    the ledger does not link is adopted and linked as the 1C row's payment, never twinned."""
     backfill(conn, ("counterparties", "orders"))
     deal = deal_of(box, box.reference["order"])
     orphan = rest(box, "crm.item.payment.add", {"entityTypeId": 2, "entityId": int(deal["ID"])})["result"]
     key, order = f"{box.reference['receipt']}:1", box.reference["order"]
-    conn.ledger.commit("money", None, [], links=[LinkChange("money:payments", key, "?", parent=order)])
     backfill(conn, ("money",))
     (payment,) = deal_payments(box, deal["ID"])
     assert (payment["id"], payment["sum"]) == (orphan, 10000)
-    assert [(c.source_key, c.target_id) for c in conn.ledger.children("money:payments", [order])[order]] == [
-        (key, str(orphan))
-    ]
+    links = conn.ledger.child_links("money", [order])[order]
+    assert [(c.key, c.target_id) for c in links if c.kind == "payment"] == [(key, str(orphan))]

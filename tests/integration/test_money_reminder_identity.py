@@ -126,8 +126,8 @@ def test_a_lost_ledger_never_doubles_a_to_do_or_an_overdue_task(box: Any, tmp_pa
             run(fresh)
             assert reminder_writes(box, before) == [], f"{ledger}: reminders written again"
             assert census(fresh) == first
-            assert fresh.ledger.link_count("money:todo") == len(first["todos"])
-            assert fresh.ledger.link_count("money:overdue") == len(first["tasks"])
+            assert fresh.ledger.child_count("money", "todo") == len(first["todos"])
+            assert fresh.ledger.child_count("money", "task") == len(first["tasks"])
 
 
 def test_an_unstamped_to_do_with_our_title_is_adopted_not_doubled(box: Any, tmp_path: Path) -> None:
@@ -168,7 +168,8 @@ def test_an_unstamped_to_do_with_our_title_is_adopted_not_doubled(box: Any, tmp_
             got["DEADLINE"][:10] != "2026-01-01"
         )  # moved to the order's due date, as a linked to-do would be
         assert conn.bitrix24.call("crm.activity.get", {"id": other}).result["ORIGIN_ID"] is None
-        assert conn.ledger.links("money:todo", [ref])[ref].target_id == str(left)
+        (todo,) = [c for c in conn.ledger.child_links("money", [ref])[ref] if c.kind == "todo"]
+        assert todo.target_id == str(left)
 
 
 def test_an_add_whose_stamp_failed_is_stamped_by_the_next_run(box: Any, tmp_path: Path) -> None:

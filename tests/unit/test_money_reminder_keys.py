@@ -24,8 +24,9 @@ def test_keys() -> None:
 def test_ours_wins_over_an_unstamped_twin_and_keeps_the_wanted_mark() -> None:
     rows = [row(3), row(5, ORIGINATOR_ID=INST, ORIGIN_ID="o:due")]
     hit = found_todo(rows, INST, "o", TITLE, DEADLINE)
-    assert hit is not None and (hit.link.target_id, hit.link.content_hash, hit.stamp) == (
+    assert hit is not None and (hit.child.target_id, hit.child.state, hit.child.deadline, hit.stamp) == (
         "5",
+        "open",
         DEADLINE,
         False,
     )
@@ -33,7 +34,7 @@ def test_ours_wins_over_an_unstamped_twin_and_keeps_the_wanted_mark() -> None:
 
 def test_an_unstamped_to_do_with_our_title_is_adopted_the_oldest_first() -> None:
     hit = found_todo([row(9), row(4), row(2, SUBJECT="Позвонить")], INST, "o", TITLE, DEADLINE)
-    assert hit is not None and (hit.link.target_id, hit.stamp) == ("4", True)
+    assert hit is not None and (hit.child.target_id, hit.stamp) == ("4", True)
 
 
 def test_stamped_by_anyone_else_or_for_anything_else_is_never_taken() -> None:
@@ -49,12 +50,16 @@ def test_stamped_by_anyone_else_or_for_anything_else_is_never_taken() -> None:
 def test_the_mark_makes_the_rules_move_or_close_only_what_differs() -> None:
     ours = {"ORIGINATOR_ID": INST, "ORIGIN_ID": "o:due"}
     moved = found_todo([row(1, DEADLINE="2026-03-25T10:00:00+03:00", **ours)], INST, "o", TITLE, DEADLINE)
-    assert moved is not None and moved.link.content_hash == "2026-03-25T10:00:00+03:00"  # differs: a move
+    assert moved is not None and moved.child.deadline == "2026-03-25T10:00:00+03:00"  # differs: a move
     to_close = found_todo([row(1, **ours)], INST, "o", TITLE, None)  # paid: no deadline wanted
-    assert to_close is not None and to_close.link.content_hash != "done"  # open: the rules close it
+    assert to_close is not None and to_close.child.state == "open"  # open: the rules close it
     closed = found_todo([row(1, COMPLETED="Y", **ours)], INST, "o", TITLE, None)
-    assert closed is not None and closed.link.content_hash == "done"  # nothing to write
+    assert closed is not None and (closed.child.state, closed.child.deadline) == (
+        "done",
+        None,
+    )  # nothing to write
     done_by_hand = found_todo([row(1, COMPLETED="Y", **ours)], INST, "o", TITLE, DEADLINE)
-    assert (
-        done_by_hand is not None and done_by_hand.link.content_hash == DEADLINE
+    assert done_by_hand is not None and (done_by_hand.child.state, done_by_hand.child.deadline) == (
+        "done",
+        DEADLINE,
     )  # left as the manager left it

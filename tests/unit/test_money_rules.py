@@ -13,7 +13,7 @@ import pytest
 from connector.clock import ManualClock
 from connector.flows.facts import BusinessDay, Payment, facts_of
 from connector.flows.money.reminders import deadline_of, reminder_rules
-from connector.ledger import Link
+from connector.ledger import Child
 from connector.mapping.schema import MoneySpec
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -70,13 +70,15 @@ def test_the_deadline_carries_the_portal_offset_of_that_date() -> None:
 
 def test_a_to_do_moves_with_the_date_stays_when_equal_and_closes_when_paid() -> None:
     due = TODAY + timedelta(days=5)
-    same = Link("o", "77", "2026-03-15T10:00:00+03:00", None)
-    other = Link("o", "77", "2026-03-01T10:00:00+03:00", None)
+    same = Child("o", "todo", "due", "77", "open", "2026-03-15T10:00:00+03:00")
+    other = Child("o", "todo", "due", "77", "open", "2026-03-01T10:00:00+03:00")
+    unstamped = Child("o", "todo", "due", "77", "unstamped", "2026-03-15T10:00:00+03:00")
     assert reminder_rules(MONEY, values(due), TODAY, same, False, MOSCOW).todo is None
     assert reminder_rules(MONEY, values(due), TODAY, other, False, MOSCOW).todo == "move"
+    assert reminder_rules(MONEY, values(due), TODAY, unstamped, False, MOSCOW).todo == "move"  # stamped again
     closed = reminder_rules(MONEY, values(None, fully_paid=True), TODAY, same, False, MOSCOW)
     assert (closed.todo, closed.watch) == ("close", False)
-    done = Link("o", "77", "done", None)
+    done = Child("o", "todo", "due", "77", "done")
     assert reminder_rules(MONEY, values(None, fully_paid=True), TODAY, done, False, MOSCOW).todo is None
 
 

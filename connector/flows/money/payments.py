@@ -17,12 +17,13 @@ from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.flows.money.plan import Errors, Plan, Results
-from connector.ledger import Link
-from connector.records import LinkChange, content_hash
+from connector.ledger import Child
+from connector.records import Change, ChildLink, content_hash
 
 SELECT = ["id", "orderId", "xmlId", "sum", "paid", "datePaid", "id1c", "payVoucherNum"]
 KINDS = {"bank": "платёжный документ", "cash": "приходный кассовый ордер"}
 CENT = 0.005
+PAYMENT = "payment"  # the child link kind of a payment, keyed by its 1C row
 
 
 @dataclass
@@ -36,19 +37,17 @@ class Portal:
 
 @dataclass
 class Need:
-    """One order's payments: the wanted 1C rows, the ledger's links, and which rows must be written."""
+    """One order's payments: the wanted 1C rows, the ledger's child links, and which rows must be written."""
 
     order: str
     deal_id: str
     wanted: dict[str, dict[str, Any]]
-    have: dict[str, Link]
+    have: dict[str, Child]
 
     @property
     def changed(self) -> list[str]:
         return sorted(
-            k
-            for k, p in self.wanted.items()
-            if k not in self.have or self.have[k].content_hash != content_hash(p)
+            k for k, p in self.wanted.items() if k not in self.have or self.have[k].state != content_hash(p)
         )
 
     @property
@@ -177,10 +176,10 @@ class NativePayments:
                 target = orphans.pop(0)  # left by an interrupted create: adopted, never twinned
             self._write(plan, need.order, key, p, target, portal.rows.get(target or ""))
         for key in need.gone:
-            self._remove(plan, need.have[key].target_id, key)
+            self._remove(plan, need.have[key].target_id, need.order, key)
         for xml, pid in ours.items():  # ours on the deal, unknown to the ledger, no longer in 1C
             if xml[len(self.prefix) :] not in need.wanted:
-                self._remove(plan, pid, None)
+                self._remove(plan, pid, need.order, None)
 
     def _write(
         self,
@@ -206,9 +205,7 @@ class NativePayments:
             same_sum = row is not None and abs(float(row.get("sum") or 0) - fields["sum"]) < CENT
             if row is not None and _holds(row, fields, paid_at):  # e.g. found after a lost ledger: link only
                 digest = content_hash(p)
-                plan.after.append(
-                    lambda results, errors: [LinkChange(self.flow, key, str(target), digest, order)]
-                )
+                plan.after.append(lambda results, errors: [self.link(order, key, str(target), digest)])
                 return
         if paid and not same_sum:  # the sale module refuses to change a paid sum: unpay, update, pay
             unit[plan.key("pn")] = ("crm.item.payment.unpay", {"id": ref})
@@ -227,16 +224,20 @@ class NativePayments:
         plan.add(unit, name)
         digest = content_hash(p)
 
-        def record(results: Results, errors: Errors) -> list[LinkChange]:
+        def record(results: Results, errors: Errors) -> list[Change]:
             if add is not None and add not in results:
                 return []  # nothing was created
             pid = str(_id_of(results[add])) if add is not None else str(target)
             done = all(k in results and k not in errors for k in unit)
-            return [LinkChange(self.flow, key, pid, digest if done else None, order)]
+            return [self.link(order, key, pid, digest if done else None)]
 
         plan.after.append(record)
 
-    def _remove(self, plan: Plan, pid: str, key: str | None) -> None:
+    def link(self, order: str, key: str, target: str | None, digest: str | None = None) -> ChildLink:
+        """The child link of one payment (target None: dropped); `digest` None makes the next run write it again."""
+        return ChildLink(self.flow, order, PAYMENT, key, target, digest)
+
+    def _remove(self, plan: Plan, pid: str, order: str, key: str | None) -> None:
         """Unpaid first (a paid payment is not deleted), then deleted; the link goes with it."""
         delete = plan.key("pd")
         plan.add(
@@ -249,7 +250,7 @@ class NativePayments:
         if key is not None:
             plan.after.append(
                 lambda results, errors: (
-                    [LinkChange(self.flow, key, None)] if delete in results and delete not in errors else []
+                    [self.link(order, key, None)] if delete in results and delete not in errors else []
                 )
             )
 

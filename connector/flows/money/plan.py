@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from connector.records import Action, LinkChange
+from connector.records import Action, Change
 
 Command = tuple[str, dict[str, Any]]
 Unit = dict[str, Command]
 Results = dict[str, Any]
 Errors = dict[str, Any]
-Recorder = Callable[[Results, Errors], list[LinkChange]]
+Recorder = Callable[[Results, Errors], list[Change]]
 
 
 class Plan:
@@ -35,6 +35,6 @@ class Plan:
         self.units.append(unit)
         self.names.update({k: name for k in unit})
 
-    def links(self, results: Results, errors: Errors) -> list[LinkChange]:
+    def links(self, results: Results, errors: Errors) -> list[Change]:
         """Every link the sent commands settle (created ids, new hashes, removals)."""
         return [link for record in self.after for link in record(results, errors)]

@@ -6,7 +6,10 @@ the to-do's deadline is the due date at the configured hour in the portal's zone
 Identity on the objects (docs/identity.md): our to-do carries ORIGINATOR_ID = the installation id and
 ORIGIN_ID = `<order>:due`; our overdue task carries XML_ID = `<installation id>:<order>:overdue` (one per order:
 the rules give an order at most one task). `found_todo` picks, among a deal's to-dos, the one the ledger would
-link, and the mark the ledger would hold for it."""
+link, and the state the ledger would hold for it.
+
+The ledger keeps an order's to-do as a child link: its id, its state (`open`; `done` once closed; `unstamped` when
+the add's stamp did not land, so the next run writes it again) and the deadline last written."""
 
 from __future__ import annotations
 
@@ -15,11 +18,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from typing import Any, Literal
 
-from connector.ledger import Link
+from connector.ledger import Child
 from connector.mapping.conditions import holds
 from connector.mapping.schema import MoneySpec
 
 TodoStep = Literal["add", "move", "close"]
+TODO, TASK = "todo", "task"  # child link kinds; an order has at most one of each, under these keys:
+TODO_KEY, TASK_KEY = "due", "overdue"
+OPEN, DONE = "open", "done"  # a to-do's state in the ledger
+UNSTAMPED = "unstamped"  # an added to-do whose stamp did not land: the next run writes it again
+WATCHED = "order"  # source state (`<flow>:due`, version = the day last looked at) of orders watched daily
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ def reminder_rules(
     money: MoneySpec,
     values: dict[str, Any],
     today: date,
-    todo: Link | None,
+    todo: Child | None,
     tasked: bool,
     portal_tz: tzinfo,
 ) -> Reminder:
@@ -63,9 +71,9 @@ def reminder_rules(
             deadline = deadline_of(due, spec.hour, portal_tz)
             if todo is None:
                 step = "add"
-            elif todo.content_hash != deadline:
+            elif todo.state == UNSTAMPED or todo.deadline != deadline:
                 step = "move"
-        elif todo is not None and todo.content_hash != "done" and (paid or not due):
+        elif todo is not None and todo.state != DONE and (paid or not due):
             step = "close"
     days = int(values.get("days_overdue") or 0)
     task = (
@@ -79,7 +87,6 @@ def reminder_rules(
 
 TODO_SELECT = ["ID", "OWNER_ID", "ORIGINATOR_ID", "ORIGIN_ID", "DEADLINE", "COMPLETED", "SUBJECT"]
 TASK_SELECT = ["ID", "XML_ID", "CREATED_DATE"]
-UNSTAMPED = "unstamped"  # the mark of a to-do whose stamp did not land: the next run writes it again
 
 
 def todo_origin(order: str) -> str:
@@ -94,9 +101,9 @@ def task_xml_id(originator: str, order: str) -> str:
 
 @dataclass(frozen=True)
 class FoundTodo:
-    """A to-do on the deal that is ours: the link the ledger would hold, and whether it still needs our stamp."""
+    """A to-do on the deal that is ours: the child link the ledger would hold, and whether it needs our stamp."""
 
-    link: Link
+    child: Child
     stamp: bool
 
 
@@ -106,7 +113,8 @@ def found_todo(
     """Ours is the to-do stamped with our installation and `<order>:due`; failing that, an unstamped one with the
     title we give it (an add whose stamp never landed, or a release that did not stamp), adopted and stamped.
     A to-do stamped by anyone else, or for anything else, is never taken. `deadline` is what the rules would
-    want for a known to-do (None: none wanted): a to-do already there gets that as its mark, so nothing moves."""
+    want for a known to-do (None: none wanted): a to-do already there at that deadline gets it, so nothing moves;
+    a completed one is `done` (nothing to close)."""
     rows = sorted(rows, key=lambda r: int(str(r.get("ID") or 0)))
     origin = todo_origin(order)
     row = next(
@@ -126,12 +134,12 @@ def found_todo(
         )
     if row is None:
         return None
-    there = _same_instant(row.get("DEADLINE"), deadline)
+    there = deadline if _same_instant(row.get("DEADLINE"), deadline) else None
     if row.get("COMPLETED") == "Y":
-        mark = deadline if deadline is not None and there else "done"
+        child = Child(order, TODO, TODO_KEY, str(row["ID"]), DONE, there)
     else:
-        mark = deadline if deadline is not None and there else str(row.get("DEADLINE") or "")
-    return FoundTodo(Link(order, str(row["ID"]), mark, None), stamp)
+        child = Child(order, TODO, TODO_KEY, str(row["ID"]), OPEN, there or str(row.get("DEADLINE") or ""))
+    return FoundTodo(child, stamp)
 
 
 def _same_instant(a: Any, b: str | None) -> bool:

@@ -10,13 +10,14 @@ from typing import Any
 
 from connector.engine.protocols import Changes, Page
 from connector.flows.facts import MONEY_DOCS, FactsReader
+from connector.flows.money.reminders import WATCHED
 from connector.flows.onec_source import OneCSource
 from connector.flows.tracker import DocumentTracker
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
-from connector.records import LinkChange
+from connector.records import SourceState
 
 
 class MoneySource:
@@ -68,11 +69,11 @@ class MoneySource:
             yield Changes([(o, None) for o in orders], seen)
         today = self.today().isoformat()
         due = [
-            link.source_key
-            for link in self.ledger.links(self.watch, list(self.ledger.keys(self.watch))).values()
-            if link.content_hash != today
+            k for k, seen in self.ledger.source_state(self.watch, WATCHED).items() if seen.version != today
         ]
         # Once a day: reminders and overdue rules need no change in 1C to become due.
         for i in range(0, len(due), self.page_size):
             part = due[i : i + self.page_size]
-            yield Changes([(k, None) for k in part], [LinkChange(self.watch, k, "-", today) for k in part])
+            yield Changes(
+                [(k, None) for k in part], [SourceState(self.watch, WATCHED, k, today) for k in part]
+            )

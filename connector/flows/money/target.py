@@ -3,8 +3,8 @@
 The deal is the one the `attach_to` flow (orders) created; this target never creates deals. Payments are detail
 records of the order: each 1C receipt row is one Bitrix24 payment, updated in place when re-posted and removed
 when un-posted or deleted, always reconciled against the order's full current set of rows (money/payments.py).
-The target writes nothing to the ledger: each outcome carries the detail links its commands settled, and the runner
-records them in the same commit as the outcome.
+The target writes nothing to the ledger: each outcome carries the child links its commands settled (payments,
+to-do, task) and the watch state of its order, and the runner records them in the same commit as the outcome.
 """
 
 from __future__ import annotations
@@ -19,23 +19,30 @@ from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
 from connector.engine.executor import BatchExecutor
 from connector.errors import OutcomeUnknown, RemoteRejected
-from connector.flows.money.payments import NativePayments, Need
+from connector.flows.money.payments import PAYMENT, NativePayments, Need
 from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.reminders import (
+    DONE,
+    OPEN,
+    TASK,
+    TASK_KEY,
     TASK_SELECT,
+    TODO,
+    TODO_KEY,
     TODO_SELECT,
     UNSTAMPED,
+    WATCHED,
     FoundTodo,
     found_todo,
     reminder_rules,
     task_xml_id,
     todo_origin,
 )
-from connector.ledger import Ledger, Link
+from connector.ledger import Child, Ledger
 from connector.logs import get_logger
 from connector.mapping.engine import FACTS, PAYMENTS
 from connector.mapping.schema import Mapping
-from connector.records import Action, LinkChange, Outcome, content_hash, skip_outcomes
+from connector.records import Action, Change, ChildLink, Outcome, SourceState, content_hash, skip_outcomes
 
 log = get_logger(__name__)
 STAGE = "STAGE_ID"
@@ -79,14 +86,11 @@ class MoneyTarget:
         self.today = today  # the run's 1C business date
         self.onec_tz = onec_tz
         self.portal_tz = portal_tz
-        self.payments_flow = f"{spec.flow}:payments"
-        self.todo_flow = f"{spec.flow}:todo"
-        self.overdue_flow = f"{spec.flow}:overdue"
         self.watch_flow = f"{spec.flow}:due"
         self._stage_order: dict[str, int] | None = None
         originator = spec.target.external_key.originator_id or "1C"  # stamped from the installation's id
         self.originator = originator
-        self.native = NativePayments(client, self.payments_flow, originator, onec_tz)
+        self.native = NativePayments(client, spec.flow, originator, onec_tz)
 
     # -- the deal ------------------------------------------------------------------------------------------------
 
@@ -197,10 +201,10 @@ class MoneyTarget:
             plan = Plan(action, deal_id, f"o{n}_")
             self._plan_deal(plan, current[deal_id])
             plans.append(plan)
-        orders = [p.action.record.key for p in plans]
-        self._plan_payments(plans)
-        todos = self.ledger.links(self.todo_flow, orders)
-        tasks = self.ledger.links(self.overdue_flow, orders)
+        children = self.ledger.child_links(self.spec.flow, [p.action.record.key for p in plans])
+        self._plan_payments(plans, children)
+        todos = {o: c for o, cs in children.items() for c in cs if c.kind == TODO}
+        tasks = {o for o, cs in children.items() for c in cs if c.kind == TASK}
         found_todos = self._find_todos([p for p in plans if p.action.record.key not in todos], today)
         found_tasks = self._find_tasks([p for p in plans if p.action.record.key not in tasks], today)
         for plan in plans:
@@ -293,26 +297,17 @@ class MoneyTarget:
 
     # -- payments (detail records) ---------------------------------------------------------------------------------
 
-    def _plan_payments(self, plans: list[Plan]) -> None:
+    def _plan_payments(self, plans: list[Plan], children: dict[str, list[Child]]) -> None:
         mode = self.money.payments.mode
         if mode == "none" or not plans:
             return
-        children = self.ledger.children(self.payments_flow, [p.action.record.key for p in plans])
         needs = {}
         for plan in plans:
             order = plan.action.record.key
             rows = list(plan.action.record.fields.get(PAYMENTS) or [])
             wanted = {p["key"]: p for p in rows if not p.get("refund")}
-            have = {link.source_key: link for link in children[order] if link.target_id != "?"}
+            have = {c.key: c for c in children[order] if c.kind == PAYMENT}
             needs[order] = Need(order, plan.deal_id, wanted, have)
-            # "?" announcements of older releases: the deal's payments are listed before any create now.
-            stale = [
-                LinkChange(self.payments_flow, k.source_key, None)
-                for k in children[order]
-                if k.target_id == "?"
-            ]
-            if stale:
-                plan.after.append(_constant(stale))
         if mode == "native":
             portal = self.native.prepare(needs.values())
             for plan in plans:
@@ -350,13 +345,13 @@ class MoneyTarget:
                 key: str = key,
                 cmd: str = cmd,
                 p: dict[str, Any] = p,
-                link: Link | None = link,
-            ) -> list[LinkChange]:
+                link: Child | None = link,
+            ) -> list[Change]:
                 if cmd not in results:
                     return []
                 created = results[cmd]
                 target = link.target_id if link else str(created.get("item", {}).get("id"))
-                return [LinkChange(self.payments_flow, key, target, content_hash(p), need.order)]
+                return [self.native.link(need.order, key, target, content_hash(p))]
 
             plan.after.append(record)
         for key in need.gone:
@@ -365,11 +360,11 @@ class MoneyTarget:
                 {cmd: ("crm.item.delete", {"entityTypeId": sp, "id": need.have[key].target_id})},
                 "payment removal",
             )
-            plan.after.append(self._dropped(key, cmd))
+            plan.after.append(self._dropped(need.order, key, cmd))
 
-    def _dropped(self, key: str, cmd: str) -> Callable[[Results, Errors], list[LinkChange]]:
+    def _dropped(self, order: str, key: str, cmd: str) -> Callable[[Results, Errors], list[Change]]:
         """The payment link goes once its removal succeeded."""
-        return lambda results, errors: [LinkChange(self.payments_flow, key, None)] if cmd in results else []
+        return lambda results, errors: [self.native.link(order, key, None)] if cmd in results else []
 
     # -- reminders and overdue tasks -------------------------------------------------------------------------------
 
@@ -401,7 +396,9 @@ class MoneyTarget:
         found: dict[str, FoundTodo] = {}
         for plan in wanted:
             order, values = plan.action.record.key, _values_of(plan.action.record)
-            probe = Link(order, "?", "?", None)  # the deadline the rules keep on a to-do that exists
+            probe = Child(
+                order, TODO, TODO_KEY, "?", OPEN
+            )  # the deadline the rules keep on a to-do that exists
             deadline = reminder_rules(self.money, values, today, probe, True, self.portal_tz).deadline
             hit = found_todo(rows[plan.deal_id], self.originator, order, _fmt(spec.title, values), deadline)
             if hit is not None:
@@ -460,23 +457,23 @@ class MoneyTarget:
         deal: dict[str, Any],
         values: dict[str, Any],
         today: date,
-        todo: Link | None,
+        todo: Child | None,
         tasked: bool,
         found: FoundTodo | None = None,
         found_task: tuple[str, str] | None = None,
     ) -> None:
         order, spec = plan.action.record.key, self.money.reminder
-        todo = todo or (found.link if found is not None else None)
+        todo = todo or (found.child if found is not None else None)
         rules = reminder_rules(
             self.money, values, today, todo, tasked or found_task is not None, self.portal_tz
         )
         # Watched orders are looked at again once a day (the source keeps the date of the last look in the hash).
-        watch = LinkChange(self.watch_flow, order, plan.deal_id if rules.watch else None, today.isoformat())
+        watch = SourceState(self.watch_flow, WATCHED, order, today.isoformat(), drop=not rules.watch)
         plan.after.append(lambda results, errors: [watch])
         if spec is not None:
             self._plan_todo(plan, deal, values, rules.todo, rules.deadline, todo, found)
         if found_task is not None:  # ours on the deal, unknown to the ledger: linked, never twinned
-            task_link = LinkChange(self.overdue_flow, order, found_task[0], found_task[1], plan.deal_id)
+            task_link = ChildLink(self.spec.flow, order, TASK, TASK_KEY, found_task[0], OPEN)
             plan.after.append(_constant([task_link]))
             return
         rule = self.money.overdue
@@ -501,12 +498,12 @@ class MoneyTarget:
             "overdue task",
         )
 
-        def record_task(results: Results, errors: Errors) -> list[LinkChange]:
+        def record_task(results: Results, errors: Errors) -> list[Change]:
             created = results.get(task_key)
-            if not isinstance(created, dict):
+            if not isinstance(created, dict) or not created.get("task", {}).get("id"):
                 return []
-            task_id = str(created.get("task", {}).get("id", "?"))
-            return [LinkChange(self.overdue_flow, order, task_id, str(today), plan.deal_id)]
+            task_id = str(created["task"]["id"])
+            return [ChildLink(self.spec.flow, order, TASK, TASK_KEY, task_id, OPEN)]
 
         plan.after.append(record_task)
 
@@ -517,7 +514,7 @@ class MoneyTarget:
         values: dict[str, Any],
         step: str | None,
         deadline: str | None,
-        todo: Link | None,
+        todo: Child | None,
         found: FoundTodo | None,
     ) -> None:
         """Add (then stamp, in the same batch: crm.activity.todo.add takes no external key), move, close, or stamp
@@ -565,32 +562,41 @@ class MoneyTarget:
                 {key: ("crm.activity.update", {"id": todo.target_id, "fields": {**fields, **stamp}})}, "to-do"
             )
         elif found is not None:  # ours, as it should be: link only
-            link = LinkChange(
-                self.todo_flow, order, found.link.target_id, found.link.content_hash, plan.deal_id
+            c = found.child
+            plan.after.append(
+                _constant(
+                    [ChildLink(self.spec.flow, order, TODO, TODO_KEY, c.target_id, c.state, c.deadline)]
+                )
             )
-            plan.after.append(_constant([link]))
             return
         else:
             return
-        mark = deadline if step in ("add", "move") else "done" if step == "close" else None
-        mark = mark or (todo.content_hash if todo is not None else None)
+        state: str | None
+        if step in ("add", "move"):
+            state, written = OPEN, deadline
+        elif step == "close":
+            state, written = DONE, None
+        else:  # adopted and stamped: as found
+            assert todo is not None
+            state, written = todo.state, todo.deadline
         known = todo.target_id if todo is not None else None
 
-        def record_todo(results: Results, errors: Errors) -> list[LinkChange]:
+        def record_todo(results: Results, errors: Errors) -> list[Change]:
             if key not in results:
                 return []
             created = results[key]
             todo_id = known or (created.get("id") if isinstance(created, dict) else created)
-            # An add whose stamp did not land is linked with a mark that makes the next run write the stamp again.
+            # An add whose stamp did not land is `unstamped`: the next run writes the stamp again.
             stamped = stamp_key in results and stamp_key not in errors
-            return [
-                LinkChange(self.todo_flow, order, str(todo_id), mark if stamped else UNSTAMPED, plan.deal_id)
-            ]
+            child = ChildLink(
+                self.spec.flow, order, TODO, TODO_KEY, str(todo_id), state if stamped else UNSTAMPED, written
+            )
+            return [child]
 
         plan.after.append(record_todo)
 
 
-def _constant(links: list[LinkChange]) -> Callable[[Results, Errors], list[LinkChange]]:
+def _constant(links: list[Change]) -> Callable[[Results, Errors], list[Change]]:
     return lambda results, errors: links
 
 

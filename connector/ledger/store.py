@@ -1,183 +1,29 @@
-"""The SQLite idempotency ledger: links, intents, cursors, runs, outcomes and dead letters.
+"""The SQLite idempotency ledger: links, child links, source state, intents, cursors, runs, outcomes, dead letters
+and history.
 
-Outcomes and the cursor they cover are committed in one transaction. WAL mode, so readers (`b24-1c failed`)
+Nothing but `begin` (intents) and `commit` writes what a flow relies on: outcomes, links, child links, source state,
+history and the cursor they cover are committed in one transaction, and the admin commands (`retry`, `reconcile
+--repair`) go through the same `commit`. WAL mode, so readers (`b24-1c failed`)
 never block the writer. Secrets never reach it: errors are redacted before they are stored.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from connector.clock import Clock, SystemClock
-from connector.errors import ConfigError, ConnectorError, LedgerError
-from connector.records import Action, LinkChange, Outcome
-from connector.redact import redact
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One write, for the append-only history: which record, what was written to which object, by which mapping."""
-
-    source_key: str
-    source_version: str | None
-    action: str
-    target_id: str | None
-    fields: dict[str, Any]
-    mapping: str | None = None
-
+from connector.ledger.rows import Child, DeadLetter, HistoryEntry, Intent, Link, State
+from connector.ledger.schema import MIGRATIONS, ledger_problem
+from connector.ledger.writes import record_changes, record_history, record_outcome
+from connector.records import Action, Change, Outcome
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another thread's transaction before giving up
-
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "initial",
-        """
-        CREATE TABLE links (
-            flow TEXT NOT NULL, source_key TEXT NOT NULL, target_id TEXT NOT NULL,
-            content_hash TEXT, source_version TEXT, updated_at TEXT NOT NULL,
-            PRIMARY KEY (flow, source_key));
-        CREATE INDEX links_target ON links (flow, target_id);
-        CREATE TABLE intents (
-            id INTEGER PRIMARY KEY, flow TEXT NOT NULL, source_key TEXT NOT NULL, action TEXT NOT NULL,
-            idempotency_key TEXT NOT NULL UNIQUE, status TEXT NOT NULL DEFAULT 'pending', run_id INTEGER,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-        CREATE INDEX intents_pending ON intents (flow, status);
-        CREATE TABLE cursors (flow TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY, flow TEXT NOT NULL, kind TEXT NOT NULL, started_at TEXT NOT NULL,
-            finished_at TEXT, status TEXT NOT NULL DEFAULT 'running', stats TEXT);
-        CREATE TABLE outcomes (
-            id INTEGER PRIMARY KEY, run_id INTEGER, flow TEXT NOT NULL, source_key TEXT NOT NULL,
-            action TEXT NOT NULL, status TEXT NOT NULL, target_id TEXT, message TEXT, at TEXT NOT NULL);
-        CREATE INDEX outcomes_run ON outcomes (run_id);
-        CREATE TABLE dead_letters (
-            id INTEGER PRIMARY KEY, flow TEXT NOT NULL, source_key TEXT NOT NULL, label TEXT,
-            reason TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'open',
-            first_at TEXT NOT NULL, last_at TEXT NOT NULL);
-        CREATE UNIQUE INDEX dead_open ON dead_letters (flow, source_key) WHERE status = 'open';
-    """,
-    ),
-    (
-        "dead letters remember the source version they failed at",
-        """
-        ALTER TABLE dead_letters ADD COLUMN source_version TEXT;
-    """,
-    ),
-    (
-        "links may belong to a parent record (payments of an order)",
-        """
-        ALTER TABLE links ADD COLUMN parent TEXT;
-        CREATE INDEX links_parent ON links (flow, parent);
-    """,
-    ),
-    (
-        "an append-only history of what was written where, from which record, by which mapping",
-        """
-        CREATE TABLE history (
-            id INTEGER PRIMARY KEY, at TEXT NOT NULL, run_id INTEGER, flow TEXT NOT NULL,
-            source_key TEXT NOT NULL, source_version TEXT, action TEXT NOT NULL, target_id TEXT,
-            fields TEXT NOT NULL, mapping TEXT);
-        CREATE INDEX history_target ON history (flow, target_id);
-        CREATE INDEX history_source ON history (flow, source_key);
-    """,
-    ),
-]
-
-
-def ledger_problem(path: Path, exc: BaseException) -> ConnectorError | None:
-    """What a user must do when the ledger file cannot be used: a LedgerError (exit 5) for a damaged file, missing
-    rights or a full disk, a ConfigError when ledger.path cannot name a file; None for anything else."""
-    name = str(getattr(exc, "sqlite_errorname", "") or "")
-    text = str(exc).lower()
-    code = getattr(exc, "errno", None)
-    lost = (
-        "A lost ledger costs time, never duplicates: `b24-1c backfill` rebuilds the links from the external "
-        "keys on both sides."
-    )
-    if isinstance(exc, IsADirectoryError | NotADirectoryError | FileExistsError | FileNotFoundError) or (
-        not isinstance(exc, OSError) and path.is_dir()
-    ):
-        return ConfigError(
-            f"ledger.path {path} cannot be a ledger file ({exc}): set ledger.path (or B24_1C_LEDGER) to a file "
-            "name in a folder, e.g. /var/lib/b24-1c/ledger.sqlite3"
-        )
-    if name == "SQLITE_FULL" or code == errno.ENOSPC or "disk is full" in text:
-        return LedgerError(
-            f"the disk holding the ledger {path} is full ({exc}): free space there (or move the ledger and "
-            "point ledger.path / B24_1C_LEDGER at it), then start again; the page being recorded was rolled "
-            "back and is read again"
-        )
-    if (
-        name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"))
-        or isinstance(exc, PermissionError)
-        or code == errno.EROFS
-        or "readonly database" in text
-        or "unable to open database" in text
-    ):
-        return LedgerError(
-            f"cannot write the ledger {path} ({exc}): the user running b24-1c must be able to write the file, "
-            f"its -wal and -shm files and the folder {path.parent}; fix the permissions (chown/chmod, or a "
-            "read-only mount), or point ledger.path / B24_1C_LEDGER at a writable place"
-        )
-    if (
-        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
-        or "not a database" in text
-        or "malformed" in text
-    ):
-        return LedgerError(
-            f"the ledger {path} is damaged or is not a SQLite database ({exc}): stop b24-1c, restore the file "
-            "from a backup, or move it aside (with its -wal and -shm files) and run `b24-1c backfill`. "
-            + lost
-        )
-    if name.startswith("SQLITE_IOERR") or "disk i/o error" in text or isinstance(exc, OSError):
-        return LedgerError(
-            f"the ledger {path} cannot be read or written ({exc}): check the disk and the folder, then start "
-            "again; if the file is lost, restore it from a backup or run `b24-1c backfill`. " + lost
-        )
-    return None
-
-
-@dataclass(frozen=True)
-class Link:
-    """A source record's counterpart on the target and what we last wrote there."""
-
-    source_key: str
-    target_id: str
-    content_hash: str | None
-    source_version: str | None
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A write we announced before making it; pending ones are recovered after a crash."""
-
-    id: int
-    flow: str
-    source_key: str
-    action: str
-    idempotency_key: str
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record that failed, with the reason, until it is retried or fixed."""
-
-    id: int
-    flow: str
-    source_key: str
-    label: str | None
-    reason: str
-    attempts: int
-    status: str
-    last_at: str
 
 
 class Ledger:
@@ -297,12 +143,12 @@ class Ledger:
 
     # -- links --------------------------------------------------------------------------------------------------
 
-    def _rows_in(self, sql: str, flow: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
-        """Rows of `sql` (one `IN ({marks})` placeholder after `flow = ?`), 500 values per query."""
+    def _rows_in(self, sql: str, flow: str, values: Iterable[str], *more: str) -> Iterator[sqlite3.Row]:
+        """Rows of `sql` (one `IN ({marks})` placeholder after `flow = ?` and the `more` values), 500 per query."""
         values = list(values)
         for i in range(0, len(values), 500):
             part = values[i : i + 500]
-            yield from self.conn.execute(sql.format(marks=",".join("?" * len(part))), (flow, *part))
+            yield from self.conn.execute(sql.format(marks=",".join("?" * len(part))), (flow, *more, *part))
 
     def links(self, flow: str, keys: Iterable[str]) -> dict[str, Link]:
         """Links for a page of source keys, in one query."""
@@ -324,17 +170,33 @@ class Ledger:
         ):
             yield row[0]
 
-    def children(self, flow: str, parents: Iterable[str]) -> dict[str, list[Link]]:
-        """Links grouped by parent (the payments of each order)."""
+    def child_links(self, flow: str, parents: Iterable[str]) -> dict[str, list[Child]]:
+        """The objects made under each parent record (an order's payments, to-do, task), in one query per 500."""
         parents = list(parents)
-        out: dict[str, list[Link]] = {p: [] for p in parents}
+        out: dict[str, list[Child]] = {p: [] for p in parents}
         sql = (
-            "SELECT source_key, target_id, content_hash, source_version, parent FROM links "
-            "WHERE flow = ? AND parent IN ({marks}) ORDER BY source_key"
+            "SELECT parent_key, kind, child_key, target_id, state, deadline FROM child_links "
+            "WHERE flow = ? AND parent_key IN ({marks}) ORDER BY parent_key, kind, child_key"
         )
         for r in self._rows_in(sql, flow, parents):
-            out[r[4]].append(Link(r[0], r[1], r[2], r[3]))
+            out[r[0]].append(Child(r[0], r[1], r[2], r[3], r[4], r[5]))
         return out
+
+    def child_count(self, flow: str, kind: str) -> int:
+        sql = "SELECT COUNT(*) FROM child_links WHERE flow = ? AND kind = ?"
+        return int(self.conn.execute(sql, (flow, kind)).fetchone()[0])
+
+    def source_state(self, flow: str, entity: str, keys: Iterable[str] | None = None) -> dict[str, State]:
+        """What a source remembers about these keys of an entity (None: all of them, for deletion scans)."""
+        if keys is None:
+            rows: Iterable[sqlite3.Row] = self.conn.execute(
+                "SELECT key, version, pointers FROM source_state WHERE flow = ? AND entity = ? ORDER BY key",
+                (flow, entity),
+            )
+        else:
+            sql = "SELECT key, version, pointers FROM source_state WHERE flow = ? AND entity = ? AND key IN ({marks})"
+            rows = self._rows_in(sql, flow, keys, entity)
+        return {r[0]: State(r[0], r[1], tuple(json.loads(r[2]))) for r in rows}
 
     def link_count(self, flow: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM links WHERE flow = ?", (flow,)).fetchone()[0])
@@ -380,38 +242,24 @@ class Ledger:
         outcomes: Iterable[Outcome],
         cursor: tuple[str, Any] | None = None,
         extra_links: Iterable[tuple[str, str, str]] = (),
-        links: Iterable[LinkChange] = (),
+        links: Iterable[Change] = (),
         history: Iterable[HistoryEntry] = (),
+        requeue: Iterable[int] = (),
     ) -> None:
-        """Record outcomes, links, intents, dead letters and (optionally) a named cursor in ONE transaction.
+        """Record outcomes, links, child links, source state, history, intents, dead letters and (optionally) a
+        named cursor in ONE transaction.
 
         `extra_links` are (flow, source key, target id) links of another flow that must exist exactly when these
         outcomes do (an order created from a deal is, for the 1C → Bitrix24 flow, already linked to that deal).
         `links` are what the source must remember once these outcomes are recorded (documents a tracker saw, the
-        day an order was last looked at); each outcome's own `links` (its detail records) are written too.
+        day an order was last looked at) or an admin's link changes; each outcome's own `links` (its child links)
+        are written too. `requeue` names dead letters a human sent back for another try (`b24-1c retry`).
         """
         now = self._now()
         outcomes = list(outcomes)
         with self.transaction() as conn:
-            self._change_links(conn, [*links, *(link for o in outcomes for link in o.links)], now)
-            conn.executemany(
-                "INSERT INTO history (at, run_id, flow, source_key, source_version, action, target_id, fields, "
-                "mapping) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        now,
-                        run_id,
-                        flow,
-                        h.source_key,
-                        h.source_version,
-                        h.action,
-                        h.target_id,
-                        redact(json.dumps(h.fields, ensure_ascii=False, default=str, sort_keys=True)),
-                        h.mapping,
-                    )
-                    for h in history
-                ),
-            )
+            record_changes(conn, [*links, *(link for o in outcomes for link in o.links)], now)
+            record_history(conn, flow, run_id, history, now)
             for other, key, target in extra_links:
                 conn.execute(
                     "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, "
@@ -420,88 +268,17 @@ class Ledger:
                     (other, key, target, now),
                 )
             for o in outcomes:
-                error = redact(o.error) if o.error else None
-                if o.status != "skipped" or o.error:
-                    conn.execute(
-                        "INSERT INTO outcomes (run_id, flow, source_key, action, status, target_id, message,"
-                        " at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, flow, o.key, o.kind, o.status, o.target_id, error, now),
-                    )
-                if o.target_id is not None and o.status in ("applied", "failed"):
-                    # A failed write that still created the object (e.g. rows rejected) keeps its link with no
-                    # hash, so the next run updates it instead of creating it twice.
-                    conn.execute(
-                        "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
-                        "target_id = excluded.target_id, content_hash = excluded.content_hash, "
-                        "source_version = excluded.source_version, updated_at = excluded.updated_at",
-                        (
-                            flow,
-                            o.key,
-                            o.target_id,
-                            o.content_hash if o.status == "applied" else None,
-                            o.version if o.status == "applied" else None,
-                            now,
-                        ),
-                    )
-                elif o.status == "skipped" and o.version is not None:
-                    conn.execute(
-                        "UPDATE links SET source_version = ? WHERE flow = ? AND source_key = ?",
-                        (o.version, flow, o.key),
-                    )
-                if o.status in ("applied", "skipped"):
-                    conn.execute(
-                        "UPDATE intents SET status = 'applied', updated_at = ? WHERE idempotency_key = ?"
-                        " AND status = 'pending'",
-                        (now, f"{flow}:{o.key}"),
-                    )
-                    conn.execute(
-                        "UPDATE dead_letters SET status = 'resolved', last_at = ? WHERE flow = ? AND "
-                        "source_key = ? AND status IN ('open', 'requeued', 'waiting')",
-                        (now, flow, o.key),
-                    )
-                else:
-                    conn.execute(
-                        "UPDATE intents SET status = 'failed', updated_at = ? WHERE idempotency_key = ?"
-                        " AND status = 'pending'",
-                        (now, f"{flow}:{o.key}"),
-                    )
-                    status = "waiting" if o.deferred else "open"
-                    again = conn.execute(
-                        "UPDATE dead_letters SET status = ?, reason = ?, attempts = attempts + 1, last_at = ?, "
-                        "source_version = ? WHERE flow = ? AND source_key = ? AND status IN ('open', 'requeued', "
-                        "'waiting')",
-                        (status, error or "unknown error", now, o.version, flow, o.key),
-                    ).rowcount
-                    if again:
-                        continue
-                    conn.execute(
-                        "INSERT INTO dead_letters (flow, source_key, label, reason, status, first_at, last_at, "
-                        "source_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (flow, o.key, o.label, error or "unknown error", status, now, now, o.version),
-                    )
+                record_outcome(conn, flow, run_id, o, now)
+            conn.executemany(
+                "UPDATE dead_letters SET status = 'requeued', last_at = ? WHERE id = ? AND status = 'open'",
+                [(now, i) for i in requeue],
+            )
             if cursor is not None:
                 conn.execute(
                     "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (flow) DO UPDATE SET "
                     "value = excluded.value, updated_at = excluded.updated_at",
                     (cursor[0], json.dumps(cursor[1], ensure_ascii=False), now),
                 )
-
-    @staticmethod
-    def _change_links(conn: sqlite3.Connection, changes: list[LinkChange], now: str) -> None:
-        """Upsert or (target None) drop side-flow links, in their order, inside the caller's transaction."""
-        for c in changes:
-            if c.target_id is None:
-                conn.execute("DELETE FROM links WHERE flow = ? AND source_key = ?", (c.flow, c.key))
-                continue
-            conn.execute(
-                "INSERT INTO links (flow, source_key, target_id, content_hash, source_version, updated_at, parent) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (flow, source_key) DO UPDATE SET "
-                "target_id = excluded.target_id, content_hash = excluded.content_hash, "
-                "source_version = excluded.source_version, updated_at = excluded.updated_at, "
-                "parent = excluded.parent",
-                (c.flow, c.key, c.target_id, c.content_hash, c.version, now, c.parent),
-            )
 
     def history(
         self, flow: str | None = None, *, target_id: str | None = None, source_key: str | None = None
@@ -583,14 +360,10 @@ class Ledger:
         return {r[0]: r[1] for r in self._rows_in(sql, flow, keys)}
 
     def requeue(self, flow: str | None = None, ids: list[int] | None = None) -> list[DeadLetter]:
-        """Mark open dead letters for retry; the next run of their flow re-reads them first."""
+        """Mark open dead letters for retry (through `commit`); the next run of their flow re-reads them first."""
         letters = [d for d in self.dead_letters(flow) if not ids or d.id in ids]
-        with self.transaction() as conn:
-            for d in letters:
-                conn.execute(
-                    "UPDATE dead_letters SET status = 'requeued', last_at = ? WHERE id = ?",
-                    (self._now(), d.id),
-                )
+        if letters:
+            self.commit(flow or letters[0].flow, None, [], requeue=[d.id for d in letters])
         return letters
 
     def requeued(self, flow: str) -> list[str]:
