@@ -59,15 +59,16 @@ def verify(
     where = str(config.source or "config.yaml")
     b24_ok = _reached(out, "Bitrix24", origin(b24_url), b24_seen, f"{where}: bitrix24")
     onec_ok = _reached(out, "1C", origin(onec_url), onec_seen, f"{where}: onec.odata_url")
+    scopes: set[str] = set()
     if b24_ok:
+        needs = bitrix24_needs(mappings.values())
         b24_ok = _guarded(
-            out,
-            "Bitrix24",
-            lambda: check_portal(b24, config, mappings, bitrix24_needs(mappings.values()), out),
+            out, "Bitrix24", lambda: scopes.update(check_portal(b24, config, mappings, needs, out))
         )
     if onec_ok:
         onec_ok = _guarded(out, "1C", lambda: check_base(odata, config, mappings, out))
-    if b24_ok and onec_ok:
+    crm = b24_ok and "crm" in scopes  # without it the portal's line already says what was not checked
+    if crm and onec_ok:
         names = OnlineCheck(_Systems(config, mappings, b24, odata))  # type: ignore[arg-type]
         # Missing deal user fields already have their line (with `b24-1c setup`) from the portal's checks.
         found: list[str] = []
@@ -76,8 +77,8 @@ def verify(
             out.fix_all(found)
             if not found:
                 out.ok("every other field name the mappings use exists in 1C and Bitrix24")
-    if probe and b24_ok:
-        write_probe(b24, clock, config.installation_id, out)
+    if probe and crm:
+        write_probe(b24, clock, config.installation_id, out, f"{where}: bitrix24")
     out.unreachable = [n for n, ok in (("Bitrix24", b24_ok), ("1C", onec_ok)) if not ok]
     out.attempts = {"Bitrix24": b24_session.attempts, "1C": onec_session.attempts}
     return out

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.config import Config
-from connector.errors import ConnectorError
+from connector.errors import AuthError, ConnectorError
 from connector.mapping.schema import Mapping
 from connector.verify.report import Checklist
 from connector.verify.requirements import MethodNeed
@@ -226,19 +226,27 @@ def check_portal(
     mappings: dict[str, Mapping],
     needs: dict[str, list[MethodNeed]],
     out: Checklist,
-) -> None:
-    """Every Bitrix24 line of the checklist; a call the portal refuses becomes a line, never a traceback."""
+) -> set[str]:
+    """Every Bitrix24 line of the checklist; returns the scopes the webhook has. Refused credentials (on the first
+    call) raise AuthError; any other refusal becomes a line, never a traceback."""
     check = PortalCheck(client, config, mappings, needs, out)
-    for step in (check.time_zone, check.granted_scopes, check.rights, check.methods):
+    try:
+        check.time_zone()
+    except AuthError:
+        raise
+    except ConnectorError as exc:
+        out.fix(f"Bitrix24: {exc}")
+    for step in (check.granted_scopes, check.rights, check.methods):
         try:
             step()
         except ConnectorError as exc:
             out.fix(f"Bitrix24: {exc}")
     if "crm" not in check.scopes:
-        out.fix("user fields, pipelines and stages not checked: the webhook lacks scope 'crm'")
-        return
+        out.fix("user fields, pipelines, stages and field names not checked: the webhook lacks scope 'crm'")
+        return check.scopes
     for step in (check.user_fields, check.stages):
         try:
             step()
         except ConnectorError as exc:
             out.fix(f"Bitrix24: {exc}")
+    return check.scopes

@@ -13,42 +13,44 @@ from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.clock import Clock
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, OutcomeUnknown
 from connector.verify.report import Checklist
 
 DEAL = 2
 TITLE = "b24-1c verify: throwaway deal (deleted at once; delete it if you see it)"
 
 
-def write_probe(client: Bitrix24Client, clock: Clock, installation: str, out: Checklist) -> None:
+def write_probe(client: Bitrix24Client, clock: Clock, installation: str, out: Checklist, where: str) -> None:
     """Create a deal and a payment, then delete both; every failure (cleanup's too) becomes a checklist line."""
     origin = f"verify-probe:{clock.now().strftime('%Y%m%dT%H%M%S')}"
     deal: int | None = None
     payment: int | None = None
+    lost = False  # the add's reply was lost: the deal may exist, found by its stamp
     step = "crm.deal.add"
     try:
         fields = {"TITLE": TITLE, "ORIGINATOR_ID": installation, "ORIGIN_ID": origin, "OPENED": "N"}
-        deal = _id(client.call("crm.deal.add", {"fields": fields}, write=True).result)
+        try:
+            deal = _id(client.call("crm.deal.add", {"fields": fields}, write=True).result)
+        except OutcomeUnknown:
+            lost = True
+            raise
         step = "crm.item.payment.add"
-        payment = _id(
-            client.call("crm.item.payment.add", {"entityTypeId": DEAL, "entityId": deal}, write=True).result
-        )
+        added = client.call("crm.item.payment.add", {"entityTypeId": DEAL, "entityId": deal}, write=True)
+        payment = _id(added.result)
         step = "crm.item.payment.delete"
         client.call("crm.item.payment.delete", {"id": payment}, write=True)
         payment = None
         step = "crm.deal.delete"
         client.call("crm.deal.delete", {"id": deal}, write=True)
         deal = None
+        step = ""
     except ConnectorError as exc:
-        out.fix(f"write probe: {step} failed: {exc}", "config.yaml: bitrix24 (the webhook's rights)")
+        out.fix(f"write probe: {step} failed: {exc}", where)
     finally:
-        leftovers = _cleanup(client, installation, origin, deal, payment)
+        leftovers = _cleanup(client, installation, origin, deal, payment, lost)
     if leftovers:
-        out.fix(
-            f"write probe: could not delete {leftovers}; delete it by hand (ORIGIN_ID {origin})",
-            "Bitrix24",
-        )
-    elif step == "crm.deal.delete" and deal is None:
+        out.fix(f"write probe: could not delete {leftovers}; delete it by hand (ORIGIN_ID {origin})", where)
+    elif not step:
         out.ok("write probe: a deal with a payment was created and deleted")
 
 
@@ -59,7 +61,7 @@ def _id(value: Any) -> int:
 
 
 def _cleanup(
-    client: Bitrix24Client, installation: str, origin: str, deal: int | None, payment: int | None
+    client: Bitrix24Client, installation: str, origin: str, deal: int | None, payment: int | None, lost: bool
 ) -> str:
     """Delete what is left; a deal whose add reply was lost is found by its stamp. Returns what stayed."""
     left: list[str] = []
@@ -69,7 +71,7 @@ def _cleanup(
         except ConnectorError:
             left.append(f"payment {payment}")
     deals = [deal] if deal is not None else []
-    if deal is None:
+    if lost:
         try:
             rows = client.call(
                 "crm.deal.list",

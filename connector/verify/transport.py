@@ -23,7 +23,9 @@ from connector.onec.odata import ODataClient
 from connector.ratelimit import RequestPacer
 
 CONNECT_TIMEOUT = 3.0  # seconds to open a connection: a silent host fails well within 5 s
-FIRST_REPLY_TIMEOUT = 5.0  # seconds the reachability probe waits for any HTTP answer
+FIRST_REPLY_TIMEOUT = (
+    4.0  # seconds the reachability probe waits for any HTTP answer (with the connect: < 5 s)
+)
 
 
 class ShortSession(requests.Session):

@@ -209,6 +209,46 @@ def test_hosts_that_do_not_answer_fail_at_once_with_one_plain_line_and_no_secret
     assert "topsecretcode" not in "\n".join(found.lines())
 
 
+def test_a_host_that_accepts_but_never_answers_is_one_line_after_one_attempt(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from connector.verify import transport
+
+    monkeypatch.setattr(
+        transport, "FIRST_REPLY_TIMEOUT", 0.2
+    )  # the real bound is 4 s; the behaviour is the same
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # the kernel completes the handshake; nobody ever reads or answers
+        port = silent.getsockname()[1]
+        config = make_config(
+            sandbox, tmp_path / "l.db", ONEC_ODATA_URL=f"http://127.0.0.1:{port}/ut/odata/standard.odata/"
+        )
+        found = verify(config)
+    assert found.attempts["1C"] == 1 and found.unreachable == ["1C"]
+    assert f"1C at http://127.0.0.1:{port} does not answer: connected, but no answer in time" in _problems(
+        found
+    )
+
+
+def test_refused_credentials_are_one_line_per_system(sandbox: Any, tmp_path: Path) -> None:
+    config = make_config(
+        sandbox,
+        tmp_path / "l.db",
+        B24_WEBHOOK_URL=sandbox.webhook_url.replace("sandboxwebhookcode", "wrongcode"),
+        ONEC_PASSWORD="wrong-password",
+    )
+    found = verify(config)
+    text = _problems(found)
+    assert found.unreachable == ["Bitrix24", "1C"]
+    assert len(found.problems) == 2, text
+    assert "Bitrix24 refused the credentials: Bitrix24 rejected the credentials (INVALID_CREDENTIALS)" in text
+    assert "1C refused the credentials" in text
+    assert "wrongcode" not in text and "wrong-password" not in text
+
+
 def test_the_short_session_caps_the_connect_timeout_under_five_seconds() -> None:
     from connector.verify.transport import CONNECT_TIMEOUT, FIRST_REPLY_TIMEOUT, ShortSession
 
