@@ -7,9 +7,12 @@ base has wins.
 
 from __future__ import annotations
 
+import sys
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from connector.errors import ConfigError, TransientError
 
@@ -26,31 +29,69 @@ class EntityInfo:
     navigation: set[str] = field(default_factory=set)
 
 
+_CHUNK = 1 << 20
+_ENTITY, _COMPLEX, _PROPERTY, _NAVIGATION = (
+    f"{_EDM}{tag}" for tag in ("EntityType", "ComplexType", "Property", "NavigationProperty")
+)
+_DONE = frozenset(
+    f"{_EDM}{tag}"
+    for tag in ("EnumType", "Association", "EntitySet", "AssociationSet", "FunctionImport", "Using")
+)
+
+
+def _entity(et: ET.Element, row_types: dict[str, str]) -> EntityInfo:
+    info = EntityInfo(et.get("Name", ""))
+    for child in et:
+        if child.tag == _PROPERTY:
+            name, edm = child.get("Name", ""), sys.intern(child.get("Type", ""))
+            if edm.startswith("Collection("):
+                row_types[f"{info.name}\0{name}"] = edm[len("Collection(") : -1].split(".", 1)[-1]
+                info.tables[name] = {}
+            else:
+                info.properties[name] = edm
+        elif child.tag == _NAVIGATION:
+            info.navigation.add(child.get("Name", ""))
+    return info
+
+
 def parse_edmx(xml: bytes | str) -> dict[str, EntityInfo]:
-    """Entity types of an EDMX document, tabular sections resolved from their row complex types."""
+    """Entity types of an EDMX document, tabular sections resolved from their row complex types.
+
+    Streams: a whole УТ 11.5 publishes ~15 MB of $metadata, so every element is dropped as soon as it is read
+    and only entity types and the row types of their tabular sections are kept (benchmarks/bench_onec_metadata.py).
+    """
+    data = xml.encode() if isinstance(xml, str) else xml
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("end",))
+    entities: dict[str, EntityInfo] = {}
+    row_types: dict[str, str] = {}  # "<entity>\0<table>" -> row complex type name
+    complex_types: dict[str, dict[str, str]] = {}
     try:
-        root = ET.fromstring(xml)
+        for at in range(0, max(len(data), 1), _CHUNK):
+            parser.feed(data[at : at + _CHUNK])
+            for _event, elem in cast("Iterator[tuple[str, ET.Element]]", parser.read_events()):
+                tag = elem.tag
+                if tag == _ENTITY:
+                    info = _entity(elem, row_types)
+                    entities[info.name] = info
+                elif tag == _COMPLEX:
+                    name = elem.get("Name", "")
+                    if name.endswith("_RowType"):
+                        complex_types[name] = {
+                            p.get("Name", ""): sys.intern(p.get("Type", ""))
+                            for p in elem
+                            if p.tag == _PROPERTY
+                        }
+                elif tag not in _DONE:
+                    continue
+                elem.clear()  # an empty shell stays in its parent; its children and attributes are freed
+        parser.close()
     except ET.ParseError as exc:
         raise TransientError(
             f"1C $metadata is not valid XML ({exc}); is the publication answering with HTML?"
         ) from None
-    complex_types: dict[str, dict[str, str]] = {}
-    for ct in root.iter(f"{_EDM}ComplexType"):
-        complex_types[ct.get("Name", "")] = {
-            p.get("Name", ""): p.get("Type", "") for p in ct.iter(f"{_EDM}Property")
-        }
-    entities: dict[str, EntityInfo] = {}
-    for et in root.iter(f"{_EDM}EntityType"):
-        info = EntityInfo(et.get("Name", ""))
-        for prop in et.findall(f"{_EDM}Property"):
-            name, edm = prop.get("Name", ""), prop.get("Type", "")
-            if edm.startswith("Collection("):
-                row_type = edm[len("Collection(") : -1].split(".", 1)[-1]
-                info.tables[name] = complex_types.get(row_type, {})
-            else:
-                info.properties[name] = edm
-        info.navigation = {n.get("Name", "") for n in et.findall(f"{_EDM}NavigationProperty")}
-        entities[info.name] = info
+    for key, row_type in row_types.items():
+        entity, table = key.split("\0", 1)
+        entities[entity].tables[table] = complex_types.get(row_type, {})
     return entities
 
 

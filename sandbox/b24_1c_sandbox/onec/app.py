@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -16,6 +17,7 @@ from b24_1c_sandbox.http import Request, Response
 from b24_1c_sandbox.onec import atom, changes, posting, reads, writes
 from b24_1c_sandbox.onec.auth import AuthSettings, Gate
 from b24_1c_sandbox.onec.errors import ODataError, not_published
+from b24_1c_sandbox.onec.fullmeta import generate
 from b24_1c_sandbox.onec.infobase import Infobase
 from b24_1c_sandbox.onec.metadata import edmx
 from b24_1c_sandbox.onec.query import ODataQueryError, compile_filter, parse_select
@@ -23,6 +25,7 @@ from b24_1c_sandbox.onec.routes import Route, parse_route
 from b24_1c_sandbox.onec.shaping import View, check_expand, check_select, resolver, shape
 from b24_1c_sandbox.onec.soap import SoapApp
 
+METADATA_ENV = "B24_1C_ONEC_METADATA"  # "full" serves a whole УТ 11.5 $metadata (see Knobs.metadata)
 _NOT_ALLOWED = ("19", "Метод HTTP не поддерживается для данного ресурса")
 _WRITES = ("POST", "PATCH", "PUT", "DELETE", "MERGE")
 
@@ -37,6 +40,9 @@ class Knobs:
     latency: float = 0.0  # seconds added to every request
     latency_per_1000_skipped: float = 0.0  # deep $skip is slow: 1C re-reads the leading rows
     lock_conflicts: float = 0.0  # share of writes refused with "Конфликт блокировок"
+    # "model": $metadata of the emulator's own objects; "full": a whole УТ 11.5 (fullmeta.py, ~15 MB), seeded
+    metadata: str = field(default_factory=lambda: os.environ.get(METADATA_ENV, "model"))
+    metadata_seed: int = 7
 
 
 @dataclass
@@ -104,6 +110,16 @@ class ODataApp:
                     self.gate.release(user)
         self.log.append(Logged(request.method, path, request.query, user, response.status, request.body))
         return response
+
+    def metadata(self) -> bytes:
+        """The $metadata document: the model's objects, and in "full" mode a whole УТ 11.5 around them."""
+        if self.knobs.metadata not in ("model", "full"):
+            raise ValueError(f"{METADATA_ENV}={self.knobs.metadata!r}: expected 'model' or 'full'")
+        if self.knobs.metadata == "model":
+            return edmx(self.ib).encode()
+        taken = set(self.ib.types) | set(self.ib.config.registers)
+        taken |= {f"{t.name}_{s.name}" for t in self.ib.types.values() for s in t.tables}
+        return edmx(self.ib, generate(self.knobs.metadata_seed, frozenset(taken))).encode()
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
@@ -209,7 +225,7 @@ class ODataApp:
                 )
             return self._xml(atom.service(root, names), kind="application/atomsvc+xml")
         if rest == "$metadata":  # XML only, whatever the client asked for (DOC §17.4.7)
-            return self._xml(edmx(self.ib).encode(), kind="application/xml")
+            return self._xml(self.metadata(), kind="application/xml")
         if rest in ("SelectChanges", "NotifyChangesReceived"):
             if method != "POST":
                 raise ODataError(405, *_NOT_ALLOWED)

@@ -14,6 +14,7 @@ from xml.sax.saxutils import quoteattr
 from b24_1c_sandbox.onec.model import EntityType, Props, Register
 
 if TYPE_CHECKING:
+    from b24_1c_sandbox.onec.fullmeta import Extension
     from b24_1c_sandbox.onec.infobase import Infobase
 
 NS = "StandardODATA."
@@ -100,8 +101,8 @@ def _function(
     return f"<FunctionImport {attrs}>{inner}</FunctionImport>" if inner else f"<FunctionImport {attrs}/>"
 
 
-def edmx(source: Infobase | dict[str, EntityType]) -> str:
-    """The EDMX document for an infobase (or, as in the skeleton, a bare entity model)."""
+def edmx(source: Infobase | dict[str, EntityType], extension: Extension | None = None) -> str:
+    """The EDMX document for an infobase (or, as in the skeleton, a bare entity model), plus generated objects."""
     types: dict[str, EntityType] = source if isinstance(source, dict) else source.types
     regs: dict[str, Register] = {} if isinstance(source, dict) else source.config.registers
     parts = [
@@ -122,6 +123,8 @@ def edmx(source: Infobase | dict[str, EntityType]) -> str:
             f' Multiplicity="*"/><End Role="End" Type={quoteattr(NS + end)} '
             'Multiplicity="0..1"/></Association>'
         )
+    if extension is not None:
+        parts += extension.schema
     parts.append('<EntityContainer Name="StandardODATA" m:IsDefaultEntityContainer="true">')
     sets: list[Any] = [(t.name, t.name) for t in types.values()]
     sets += [(f"{t.name}_{tab.name}", f"{t.name}_{tab.name}") for t in types.values() for tab in t.tables]
@@ -182,5 +185,7 @@ def edmx(source: Infobase | dict[str, EntityType]) -> str:
         exchange = [("DataExchangePoint", "Edm.String"), ("MessageNo", "Edm.Int64")]
         parts.append(_function("SelectChanges", "POST", None, exchange))
         parts.append(_function("NotifyChangesReceived", "POST", None, exchange))
+    if extension is not None:
+        parts += extension.container
     parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
     return "".join(parts)
