@@ -64,3 +64,27 @@ def connector(sandbox: Sandbox, tmp_path: Path) -> Iterator[Connector]:
         # Orders point at counterparties (COMPANY_ID): that flow runs first, as config.flows orders it.
         conn.runner("counterparties").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
         yield conn
+
+
+@pytest.fixture
+def allow_contract_violations() -> None:
+    """Requested by a test that sends calls outside the Bitrix24 contract on purpose."""
+
+
+@pytest.fixture(autouse=True)
+def _bitrix24_contract(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test during which a Bitrix24 emulator received a call outside the contract
+    (connector/contracts/bitrix24.yaml): a method, parameter or field the vendor's docs do not give, or a value of
+    the wrong type. The emulator's own tests (tests/sandbox/) probe it with such calls on purpose."""
+    import sys
+
+    exempt = "allow_contract_violations" in request.fixturenames or "sandbox" in request.path.parts
+    module = sys.modules.get("b24_1c_sandbox.bitrix24.contract")
+    mark = len(module.VIOLATIONS) if module is not None else 0
+    yield
+    module = sys.modules.get("b24_1c_sandbox.bitrix24.contract")
+    if exempt or module is None:
+        return
+    found = sorted({str(v) for v in module.violations_since(mark)})
+    if found:
+        pytest.fail("calls outside the Bitrix24 contract:\n  " + "\n  ".join(found), pytrace=False)

@@ -22,6 +22,7 @@ __all__ = [
     "MethodSpec",
     "load_bitrix24",
     "methods_for",
+    "selectable",
 ]
 
 CONTRACT_FILE = "bitrix24.yaml"
@@ -36,6 +37,7 @@ _KEYS = {
     "flows",
     "params",
     "params_note",
+    "params_as_filter",
     "required",
     "fields",
     "fields_by_entity_type",
@@ -86,6 +88,7 @@ class MethodContract:
     rights: str
     flows: tuple[str, ...]
     params: dict[str, str]
+    params_as_filter: bool = False  # filter fields also taken as top-level parameters (user.get)
     required: tuple[str, ...] = ()
     fields: dict[str, str] | None = None
     fields_by_entity_type: dict[str, dict[str, str]] | None = None
@@ -210,6 +213,7 @@ def _method(name: str, raw: Any, where: str) -> MethodContract:
         rights=str(raw.get("rights") or ""),
         flows=tuple(flows),
         params=_types(raw.get("params", {}), f"{where}.params") or {},
+        params_as_filter=bool(raw.get("params_as_filter")),
         required=tuple(raw.get("required", [])),
         fields=_types(raw.get("fields"), f"{where}.fields"),
         fields_by_entity_type=(
@@ -263,3 +267,12 @@ def methods_for(flows: Iterable[str], parts: Iterable[str] = ()) -> list[MethodS
         for m in sorted(load_bitrix24().methods.values(), key=lambda m: m.name)
         if wanted & set(m.flows)
     ]
+
+
+def selectable(method: str, names: Iterable[str]) -> list[str]:
+    """The names a list method documents for `select` (user fields pass by pattern), in the given order: a shared
+    field list asks each entity only for what it has."""
+    m = load_bitrix24().method(method)
+    if m is None or m.select is None:
+        return list(names)
+    return [n for n in names if n in m.select or is_user_field(n, m.item_style)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.contracts import selectable
 from connector.errors import RemoteRejected
 from connector.flows.counterparties.model import ENTITY_TYPE_ID, Candidate, Party, split_ref, target_ref
 from connector.mapping.schema import ExternalKey
@@ -175,14 +176,17 @@ class Recognizer:
                         {
                             "filter": {"@ID": chunk},
                             "order": {"ID": "ASC"},
-                            "select": [
-                                "ID",
-                                self.key.originator_field,
-                                self.key.field,
-                                "PHONE",
-                                "EMAIL",
-                                *sorted(set(fields)),
-                            ],
+                            "select": selectable(
+                                f"crm.{entity}.list",
+                                [
+                                    "ID",
+                                    self.key.originator_field,
+                                    self.key.field,
+                                    "PHONE",
+                                    "EMAIL",
+                                    *sorted(set(fields)),
+                                ],
+                            ),
                         },
                     ),
                     entity,

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from b24_1c_sandbox.bitrix24 import batch as _batch
 from b24_1c_sandbox.bitrix24 import methods as _methods  # noqa: F401  (registers every method family)
+from b24_1c_sandbox.bitrix24.contract import enforce as enforce_contract
 from b24_1c_sandbox.bitrix24.errors import (
     HTTPS_REQUIRED,
     INTERNAL,
@@ -219,6 +220,9 @@ class Bitrix24App:
                 raise insufficient_scope(
                     "webhook" if ctx.via == "webhook" else "access", portal.settings.auth_error_status
                 )
+            enforce_contract(
+                portal, name, params
+            )  # the vendor's contract: rejects or drops what a portal would
             now = portal.clock.monotonic()
             limited = portal.settings.operating_enabled and name != "batch"
             if limited and window.blocked(name, now):

@@ -113,6 +113,7 @@ class Portal:
         self.categories: dict[int, list[dict[str, Any]]] = {}
         self.statuses: list[dict[str, Any]] = []
         self.calls: list[Call] = []
+        self.violations: list[Any] = []  # calls outside the Bitrix24 contract (contract.py)
         self.keep_calls = True
         self._calls_lock = threading.Lock()
         self.faults: Any = None  # a FaultInjector, set by the runner
