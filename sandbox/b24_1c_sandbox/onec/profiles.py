@@ -12,6 +12,7 @@ from b24_1c_sandbox.onec.model import (
     Profile,
     Props,
     Register,
+    Table,
     catalog,
     composite,
     document,
@@ -25,6 +26,20 @@ from b24_1c_sandbox.onec.model import (
 )
 
 PLAN = "ExchangePlan_ДляCRM"
+
+
+def _contact_info() -> Table:
+    """БСП's КонтактнаяИнформация of a catalog: one row per phone, e-mail or address, told apart by Тип
+    (Телефон, АдресЭлектроннойПочты, Адрес, ВебСтраница, Факс, Другое)."""
+    return table(
+        "КонтактнаяИнформация",
+        strings("Тип") + ref("Вид") + strings("Представление", "Значение", "АдресЭП", "НомерТелефона"),
+    )
+
+
+def _with_contacts(cat: EntityType) -> EntityType:
+    cat.tables = [_contact_info()]
+    return cat
 
 
 def _vat(new: bool) -> Props:
@@ -159,10 +174,14 @@ def _ut(v115: bool) -> Profile:
         + strings("Статус", "Комментарий"),
         [shipment_rows, table(decoding.name, list(decoding.properties[1:]))],
     )
-    counterparty = catalog(
-        "Catalog_Контрагенты",
-        "Контрагенты",
-        strings("НаименованиеПолное", "ИНН", "КПП", "ЮрФизЛицо") + ref("Партнер", "ГоловнойКонтрагент"),
+    counterparty = _with_contacts(
+        catalog(
+            "Catalog_Контрагенты",
+            "Контрагенты",
+            strings("НаименованиеПолное", "ИНН", "КПП", "ЮрФизЛицо")
+            + ref("Партнер", "ГоловнойКонтрагент")
+            + strings("Комментарий"),
+        )
     )
     types = [
         order,
@@ -181,14 +200,17 @@ def _ut(v115: bool) -> Profile:
         money("Document_РасходныйКассовыйОрдер", "Расходный кассовый ордер", "Касса"),
         shipment,
         *_common_catalogs(),
-        catalog(
-            "Catalog_Партнеры",
-            "Партнеры",
-            strings("НаименованиеПолное")
-            + typed("Edm.Boolean", "Клиент", "Поставщик")
-            + strings("ЮрФизЛицо")
-            + ref("ОсновнойМенеджер")
-            + typed("Edm.DateTime", "ДатаРегистрации"),
+        _with_contacts(
+            catalog(
+                "Catalog_Партнеры",
+                "Партнеры",
+                strings("НаименованиеПолное")
+                + typed("Edm.Boolean", "Клиент", "Поставщик")
+                + strings("ЮрФизЛицо")
+                + ref("ОсновнойМенеджер")
+                + typed("Edm.DateTime", "ДатаРегистрации")
+                + strings("Комментарий"),
+            )
         ),
         counterparty,
         catalog(
@@ -294,11 +316,14 @@ def _bp() -> Profile:
             [table("Товары", list(goods.properties[1:]))],
         ),
         *_common_catalogs(),
-        catalog(
-            "Catalog_Контрагенты",
-            "Контрагенты",
-            strings("НаименованиеПолное", "ИНН", "КПП", "КодПоОКПО", "ЮридическоеФизическоеЛицо")
-            + ref("ОсновнойДоговорКонтрагента", "ГоловнойКонтрагент"),
+        _with_contacts(
+            catalog(
+                "Catalog_Контрагенты",
+                "Контрагенты",
+                strings("НаименованиеПолное", "ИНН", "КПП", "КодПоОКПО", "ЮридическоеФизическоеЛицо")
+                + ref("ОсновнойДоговорКонтрагента", "ГоловнойКонтрагент")
+                + strings("Комментарий"),
+            )
         ),
         catalog("Catalog_Номенклатура", "Номенклатура", strings("НаименованиеПолное", "Артикул") + vat),
         catalog(
