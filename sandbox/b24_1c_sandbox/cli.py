@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from b24_1c_sandbox.degraded import Degraded
 from b24_1c_sandbox.faults import FaultInjector
 from b24_1c_sandbox.runner import ONEC_PASSWORD, ONEC_USER, Sandbox, SandboxOptions
 
@@ -58,6 +59,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=False,
         help="webhooks over plain HTTP answer 400 'Https required.'",
     )
+    bad = p.add_argument_group("not ready for go-live (what `b24-1c verify` reports)")
+    bad.add_argument("--missing-scope", action="append", default=[], metavar="SCOPE", help="e.g. sale")
+    bad.add_argument(
+        "--non-admin-webhook", action="store_true", help="the webhook's user is no administrator"
+    )
+    bad.add_argument(
+        "--missing-user-field", action="append", default=[], metavar="UF_CRM_…", help="with --state"
+    )
+    bad.add_argument("--unpublish", action="append", default=[], metavar="ENTITY", help="a 1C entity set")
     return p
 
 
@@ -84,6 +94,12 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
             https_required=args.https_required,
             budget_scale=args.budget_scale,
             operating_enabled=args.operating,
+            degraded=Degraded(
+                frozenset(args.missing_scope),
+                not args.non_admin_webhook,
+                tuple(args.missing_user_field),
+                tuple(args.unpublish),
+            ),
         )
     )
     try:
