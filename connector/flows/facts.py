@@ -8,6 +8,7 @@ the composite `Заказ`. Shipments point at the order in `ЗаказКлие�
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,7 +17,7 @@ from typing import Any
 from connector.clock import Clock
 from connector.errors import ConfigError
 from connector.onec.odata import ODataClient
-from connector.onec.query import EMPTY_REF, Guid, literal
+from connector.onec.query import EMPTY_REF, F, Guid, literal
 
 ORDER = "Document_ЗаказКлиента"
 ORDER_TYPE = "Document_ЗаказКлиента"
@@ -31,6 +32,11 @@ REFUND_OPERATION = "ВозвратОплатыКлиенту"
 RECEIPT_OPERATIONS = ("ПоступлениеОплатыОтКлиента", "ПоступлениеОплатыПоПлатежнойКарте")
 MONEY_DOCS = [*RECEIPTS.values(), *REFUNDS.values(), SHIPMENT, INVOICE]
 CHUNK = 40  # references per filter: one request per 40 orders and document type
+# From this many orders asked for in one run (a backfill's first page, a reconcile), every posted money document is
+# read once, keyset-paged by (Date, Ref_Key) — the document date index of a real base — and grouped here: the
+# run's 1C reads are then linear in the data. Fewer orders (an incremental cycle) are looked up by reference.
+WHOLE_READ_FROM = 200
+WHOLE_PAGE = 1000
 CENT = Decimal("0.01")
 
 
@@ -73,6 +79,15 @@ class Payment:
     refund: bool
 
 
+@dataclass
+class DocumentIndex:
+    """Every posted money document of the base, grouped by what it points at (read once in a run)."""
+
+    payments: dict[str, list[Payment]]  # by settlement key (object mode) or order ref (order mode)
+    shipped: dict[str, tuple[Decimal, Decimal]]  # by order ref
+    invoiced: set[str]  # order refs
+
+
 class FactsReader:
     """Reads the documents around a batch of orders and computes their facts."""
 
@@ -80,6 +95,8 @@ class FactsReader:
         self.client = client
         self.by_quantity = by_quantity
         self._mode: str | None = None
+        self._asked = 0  # orders asked for in this reader's life (one run: app.py builds a source per run)
+        self._index: DocumentIndex | None = None
 
     def mode(self) -> str:
         """ "object" (УТ 11.5 settlement objects) or "order" (УТ 11.4 composite Заказ), from $metadata."""
@@ -101,6 +118,9 @@ class FactsReader:
         if self.mode() == "object":
             return str(order.get("ОбъектРасчетов_Key") or EMPTY_REF)
         return str(order["Ref_Key"])
+
+    def _row_key(self) -> str:
+        return "ОбъектРасчетов_Key" if self.mode() == "object" else "Заказ"
 
     def _row_matches(self, keys: list[str]) -> str:
         tz = self.client.tz
@@ -125,7 +145,7 @@ class FactsReader:
         """Posted receipt and refund rows per order Ref_Key."""
         by_settle = {self.settle_key(o): str(o["Ref_Key"]) for o in orders if self.settle_key(o) != EMPTY_REF}
         found: dict[str, list[Payment]] = defaultdict(list)
-        row_key = "ОбъектРасчетов_Key" if self.mode() == "object" else "Заказ"
+        row_key = self._row_key()
         keys = list(by_settle)
         for i in range(0, len(keys), CHUNK):
             cond = self._row_matches(keys[i : i + CHUNK])
@@ -133,22 +153,10 @@ class FactsReader:
                 for kind, entity in docs.items():
                     extra = f" and ХозяйственнаяОперация eq '{REFUND_OPERATION}'" if refund else ""
                     for doc in self._docs(entity, "РасшифровкаПлатежа", cond, extra):
-                        for row in doc.get("РасшифровкаПлатежа") or []:
-                            order = by_settle.get(str(row.get(row_key)))
-                            if order is None:
-                                continue
-                            amount = _dec(row.get("Сумма"))
-                            found[order].append(
-                                Payment(
-                                    f"{doc['Ref_Key']}:{row['LineNumber']}",
-                                    doc["Ref_Key"],
-                                    str(doc.get("Number", "")).strip(),
-                                    doc["Date"],
-                                    -amount if refund else amount,
-                                    kind,
-                                    refund,
-                                )
-                            )
+                        for key, payment in _payment_rows(doc, row_key, kind, refund):
+                            order = by_settle.get(key)
+                            if order is not None:
+                                found[order].append(payment)
         return found
 
     def shipped(self, orders: list[dict[str, Any]]) -> dict[str, tuple[Decimal, Decimal]]:
@@ -162,11 +170,7 @@ class FactsReader:
                 f"d/ЗаказКлиента eq cast({literal(Guid(r), tz)}, '{ORDER_TYPE}')" for r in part
             )
             for doc in self._docs(SHIPMENT, "Товары", cond):
-                for row in doc.get("Товары") or []:
-                    ref = str(row.get("ЗаказКлиента"))
-                    if ref in part:
-                        amount, qty = out.get(ref, (Decimal(0), Decimal(0)))
-                        out[ref] = (amount + _dec(row.get("Сумма")), qty + _dec(row.get("Количество")))
+                _add_shipped(out, doc, set(part))
         return out
 
     def invoiced(self, orders: list[dict[str, Any]]) -> set[str]:
@@ -193,11 +197,62 @@ class FactsReader:
                 out.update(str(r["ДокументОснование"]) for r in rows)
         return out
 
+    def read_all(self) -> DocumentIndex:
+        """Every posted, unmarked money document once, keyset-paged by (Date, Ref_Key), grouped by what it
+        points at: a constant number of requests per document, whatever the number of orders."""
+        row_key = self._row_key()
+        payments: dict[str, list[Payment]] = defaultdict(list)
+        for refund, docs in ((False, RECEIPTS), (True, REFUNDS)):
+            for kind, entity in docs.items():
+                extra = f"ХозяйственнаяОперация eq '{REFUND_OPERATION}'" if refund else None
+                select = ["Ref_Key", "Number", "Date", "РасшифровкаПлатежа"]
+                for doc in self._keyset(entity, extra, select):
+                    for key, payment in _payment_rows(doc, row_key, kind, refund):
+                        payments[key].append(payment)
+        shipped: dict[str, tuple[Decimal, Decimal]] = {}
+        for doc in self._keyset(SHIPMENT, None, ["Ref_Key", "Date", "Товары"]):
+            _add_shipped(shipped, doc, None)
+        invoiced = {
+            str(doc.get("ДокументОснование"))
+            for doc in self._keyset(INVOICE, None, ["Ref_Key", "Date", "ДокументОснование"])
+        }
+        return DocumentIndex(dict(payments), shipped, invoiced)
+
+    def _keyset(self, entity: str, extra: str | None, select: list[str]) -> Iterator[dict[str, Any]]:
+        """Posted documents in (Date, Ref_Key) order, a page at a time from a (date, rows seen at that date)
+        cursor: each request starts at the date index's position instead of skipping every earlier row."""
+        f = F(self.client.tz)
+        since: datetime | None = None
+        skip = 0
+        while True:
+            flt = F.and_(
+                "Posted eq true and DeletionMark eq false", extra, f.ge("Date", since) if since else None
+            )
+            rows = self.client.query(
+                entity, filter=flt, select=select, orderby="Date asc,Ref_Key asc", top=WHOLE_PAGE, skip=skip
+            )
+            yield from rows
+            if len(rows) < WHOLE_PAGE:
+                return
+            last = datetime.fromisoformat(rows[-1]["Date"])
+            at_last = sum(1 for r in rows if datetime.fromisoformat(r["Date"]) == last)
+            skip = skip + len(rows) if last == since else at_last
+            since = last
+
     def compute(self, orders: list[dict[str, Any]], today: date) -> dict[str, dict[str, Any]]:
         """Facts per order Ref_Key (added to the order record for mapping)."""
-        payments = self.payments(orders)
-        shipped = self.shipped(orders)
-        invoiced = self.invoiced(orders)
+        self._asked += len(orders)
+        if self._index is None and self._asked >= WHOLE_READ_FROM:
+            self._index = self.read_all()
+        if self._index is not None:
+            index = self._index
+            settle = {str(o["Ref_Key"]): self.settle_key(o) for o in orders}
+            payments = {ref: index.payments.get(key, []) for ref, key in settle.items() if key != EMPTY_REF}
+            shipped, invoiced = index.shipped, index.invoiced
+        else:
+            payments = self.payments(orders)
+            shipped = self.shipped(orders)
+            invoiced = self.invoiced(orders)
         out = {}
         for order in orders:
             ref = str(order["Ref_Key"])
@@ -210,6 +265,35 @@ class FactsReader:
                 self.by_quantity,
             )
         return out
+
+
+def _payment_rows(
+    doc: dict[str, Any], row_key: str, kind: str, refund: bool
+) -> Iterator[tuple[str, Payment]]:
+    """(what the row settles, the payment) for each row of a receipt or refund."""
+    for row in doc.get("РасшифровкаПлатежа") or []:
+        amount = _dec(row.get("Сумма"))
+        yield (
+            str(row.get(row_key)),
+            Payment(
+                f"{doc['Ref_Key']}:{row['LineNumber']}",
+                doc["Ref_Key"],
+                str(doc.get("Number", "")).strip(),
+                doc["Date"],
+                -amount if refund else amount,
+                kind,
+                refund,
+            ),
+        )
+
+
+def _add_shipped(out: dict[str, tuple[Decimal, Decimal]], doc: dict[str, Any], only: set[str] | None) -> None:
+    """Add a shipment's rows to (amount, quantity) per order they point at (`only`: just these orders)."""
+    for row in doc.get("Товары") or []:
+        ref = str(row.get("ЗаказКлиента"))
+        if only is None or ref in only:
+            amount, qty = out.get(ref, (Decimal(0), Decimal(0)))
+            out[ref] = (amount + _dec(row.get("Сумма")), qty + _dec(row.get("Количество")))
 
 
 def facts_of(
