@@ -215,6 +215,12 @@ def validation_problems(
             msg = "unknown key" + (f"; did you mean '{close[0]}'?" if close else "")
             if valid:
                 msg += f" (valid keys: {', '.join(valid)})"
+        elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
+            expected = str((err.get("ctx") or {}).get("expected", ""))
+            close = difflib.get_close_matches(err["input"], re.findall(r"'([^']*)'", expected), n=1)
+            msg = f"'{err['input']}' is not one of {expected}" + (
+                f"; did you mean '{close[0]}'?" if close else ""
+            )
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if named and named.group(0).endswith(": ") and loc and loc[-1] == named.group(1):
@@ -227,12 +233,17 @@ def load_model(
     path: Path, model: type[M], env: Mapping[str, str] | None = None, interpolate_env: bool = True
 ) -> M:
     """Load, interpolate and validate one YAML file into `model`; every problem is reported at once."""
-    root = load_yaml(path)
+    return model_from(load_yaml(path), str(path), model, env, interpolate_env)
+
+
+def model_from(
+    root: Any, where: str, model: type[M], env: Mapping[str, str] | None = None, interpolate_env: bool = True
+) -> M:
+    """Interpolate and validate parsed YAML (`load_yaml`) into `model`; `where` names the file in problems."""
     if root is None:
         root = CommentedMap()
     problems: list[str] = []
     unset: list[tuple[Any, ...]] = []
-    where = str(path)
     environment = os.environ if env is None else env
     data = interpolate(root, environment, problems, where, unset=unset) if interpolate_env else root
     if not isinstance(data, Mapping):

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from connector.errors import ConfigError
-from connector.mapping.conditions import Condition, WhenRule
-from connector.yamlio import load_model
+from connector.mapping.conditions import WhenRule
+from connector.mapping.crosscheck import declared_stages, file_problems, flow_of, stage_problems
+from connector.mapping.specs import (
+    ConstValue,
+    ExternalKey,
+    MoneySpec,
+    OneCDefault,
+    OneCDerive,
+    OneCKey,
+    OneCRef,
+    StageSpec,
+    Strict,
+)
+from connector.yamlio import load_yaml, model_from
 
 MatchRule = Literal["inn_kpp", "external_key", "phone", "email"]
 FieldType = Literal[
@@ -27,14 +46,22 @@ FieldType = Literal[
     "onec_date",
     "flag",
 ]
+
+
+def _id_text(value: Any) -> Any:
+    """A Bitrix24 id written bare in YAML (3) is the same id as quoted ("3")."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+UserId = Annotated[
+    str,
+    BeforeValidator(_id_text),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+]
 _LOOKUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[^.\s]+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FieldRule(_Strict):
+class FieldRule(Strict):
     """How one target field gets its value. Exactly one of source / format / const."""
 
     source: str | None = Field(None, description="source property, e.g. СуммаДокумента or Валюта_Key")
@@ -127,7 +154,7 @@ class FieldRule(_Strict):
         return list(self.multiply or [])
 
 
-class LookupTable(_Strict):
+class LookupTable(Strict):
     """A 1C catalog read by reference, e.g. Catalog_Номенклатура for product names."""
 
     entity: str
@@ -135,7 +162,7 @@ class LookupTable(_Strict):
     fields: list[str] = Field(min_length=1)
 
 
-class ChangeDetection(_Strict):
+class ChangeDetection(Strict):
     """How incremental cycles find changed 1C records (1C has no change feed)."""
 
     lookback_days: int | None = Field(
@@ -159,7 +186,7 @@ class ChangeDetection(_Strict):
     )
 
 
-class SourceSpec(_Strict):
+class SourceSpec(Strict):
     """Where records come from."""
 
     system: Literal["onec", "bitrix24"] = "onec"
@@ -181,62 +208,7 @@ class SourceSpec(_Strict):
     changes: ChangeDetection = ChangeDetection()
 
 
-class ExternalKey(_Strict):
-    """The key we stamp on every object we create, so it can be found again after a lost reply."""
-
-    originator_id: str | None = Field(
-        None,
-        description="the installation id stamped on our objects; leave it out to use the config's "
-        "installation.id (docs/identity.md)",
-    )
-    originator_field: str = "ORIGINATOR_ID"
-    field: str = "ORIGIN_ID"
-    # Older stamps we adopt when our 1C base holds the object they point at; filled from the config.
-    adopt: list[str] = Field(default_factory=list, exclude=True)
-
-    @property
-    def originators(self) -> list[str]:
-        """Our id first, then the older stamps we adopt."""
-        return [x for x in dict.fromkeys([self.originator_id or "", *self.adopt]) if x]
-
-
-class OneCKey(_Strict):
-    """The attribute of a 1C object that carries our idempotency key (e.g. НомерПоДаннымКлиента = B24-123)."""
-
-    field: str = "НомерПоДаннымКлиента"
-    prefix: str = "B24-"
-
-
-class ConstValue(_Strict):
-    """A fixed value (where a plain string would name a property)."""
-
-    const: str | int | bool
-
-
-class OneCRef(_Strict):
-    """A 1C reference found by one of its attributes (Catalog_Валюты by Code "643"), resolved once and cached."""
-
-    entity: str
-    by: str = Field("Code", description="the attribute the mapped value is compared with")
-    where: dict[str, str | bool] = Field(default_factory=dict, description="extra equalities")
-
-
-class OneCDefault(_Strict):
-    """A fixed 1C reference for every created object (the organisation, the warehouse)."""
-
-    entity: str
-    where: dict[str, str | bool] = Field(min_length=1, description="equalities that find exactly one object")
-
-
-class OneCDerive(_Strict):
-    """A value read from the object another field points to (the counterparty's partner)."""
-
-    from_: str = Field(alias="from", description="the field holding the reference")
-    entity: str
-    property: str
-
-
-class TargetSpec(_Strict):
+class TargetSpec(Strict):
     """Where records go."""
 
     system: Literal["bitrix24", "onec"] = "bitrix24"
@@ -279,7 +251,7 @@ class TargetSpec(_Strict):
     )
 
 
-class RowsSpec(_Strict):
+class RowsSpec(Strict):
     """Child rows: a tabular section → product rows (replaced whole on every write)."""
 
     source: str = Field(description="tabular section (Товары) or, from Bitrix24, PRODUCT_ROWS")
@@ -290,89 +262,23 @@ class RowsSpec(_Strict):
     fields: dict[str, FieldRule] = Field(min_length=1)
 
 
-class UserField(_Strict):
+class UserField(Strict):
     """A Bitrix24 user field the mapping writes; `b24-1c setup` creates it when missing."""
 
     type: Literal["string", "double", "date", "datetime", "boolean", "money", "integer"] = "string"
     label: str
 
 
-class PaymentsSpec(_Strict):
-    """Where each 1C payment row goes: native deal payments, items of a smart process, or nowhere."""
-
-    mode: Literal["native", "smart_process", "none"] = "native"
-    entity_type_id: int | None = Field(None, description="smart_process: its entityTypeId (e.g. 1040)")
-    title: str = Field("Оплата {number} от {date}", description="smart_process: the item title")
-
-    @model_validator(mode="after")
-    def _type(self) -> PaymentsSpec:
-        if self.mode == "smart_process" and not self.entity_type_id:
-            raise ValueError("payments.mode smart_process needs entity_type_id (see crm.type.list)")
-        return self
-
-
-class ReminderSpec(_Strict):
-    """A to-do for the deal's responsible manager at the date a payment is due; moved and closed as facts change."""
-
-    date: str = Field("pay_due_date", description="the fact (or field) holding the date")
-    title: str = "Ожидается оплата по заказу {Number}"
-    description: str = "Остаток к оплате: {balance} из {amount}. Срок: {pay_due_date}."
-    close_when: Condition = Field(
-        default_factory=lambda: Condition.model_validate({"field": "fully_paid", "eq": True})
-    )
-    hour: int = Field(10, ge=0, le=23, description="the to-do's time of day (portal time)")
-    max_age_days: int = Field(
-        60,
-        ge=0,
-        description="no to-do for dates further in the past than this (a first "
-        "backfill must not flood managers with ancient debts)",
-    )
-
-
-class OverdueSpec(_Strict):
-    """A task for a configured user (a lawyer, a collector) when a payment is overdue by this many days."""
-
-    after_days: int = Field(30, ge=1)
-    within_days: int = Field(
-        30,
-        ge=0,
-        description="only while at most after_days + within_days overdue, so a "
-        "first backfill does not open tasks for debts of years ago",
-    )
-    responsible_id: int = Field(description="the Bitrix24 user who gets the task")
-    title: str = "Просрочена оплата по заказу {Number}: {days_overdue} дн."
-    description: str = "Остаток {balance} из {amount}, срок оплаты был {pay_due_date}."
-
-
-class MoneySpec(_Strict):
-    """Money facts of an order onto the deal another flow created (paid, shipped, due, stage, payments)."""
-
-    attach_to: str = Field("orders", description="the flow whose deal receives the facts")
-    shipped_by: Literal["amount", "quantity"] = "amount"
-    payments: PaymentsSpec = PaymentsSpec()
-    reminder: ReminderSpec | None = None
-    overdue: OverdueSpec | None = None
-    stages_backwards: bool = Field(False, description="let stage rules move a deal back (normally never)")
-
-
-class StageSpec(_Strict):
-    """A deal stage this mapping needs; `b24-1c setup` creates it when the portal lacks it."""
-
-    name: str
-    sort: int = Field(500, description="position in the pipeline (existing stages are 10, 20, 30 …)")
-    semantics: Literal["process", "success", "failure"] = "process"
-
-
-class Mapping(_Strict):
+class Mapping(Strict):
     """One flow: source → target, field by field."""
 
     flow: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     source: SourceSpec
     target: TargetSpec = TargetSpec()
-    table: dict[str, str] = Field(
+    table: dict[str, UserId] = Field(
         default_factory=dict,
-        description="managers: fixed pairs source key → target id that win over matching",
+        description='managers: fixed pairs source key → target id that win over matching (3 or "3")',
     )
     lookups: dict[str, LookupTable] = Field(default_factory=dict)
     fields: dict[str, FieldRule] = Field(min_length=1)
@@ -408,38 +314,26 @@ class Mapping(_Strict):
                 )
         return value
 
-    @model_validator(mode="after")
-    def _lookups_exist(self) -> Mapping:
-        rules = list(self.fields.items()) + (list(self.rows.fields.items()) if self.rows else [])
-        for target, rule in rules:
-            if rule.lookup:
-                table, column = rule.lookup.split(".", 1)
-                if table not in self.lookups:
-                    known = ", ".join(self.lookups) or "none declared"
-                    raise ValueError(
-                        f"field {target}: lookup table '{table}' is not declared in lookups ({known})"
-                    )
-                if column not in self.lookups[table].fields:
-                    raise ValueError(
-                        f"field {target}: lookup '{rule.lookup}' reads {column}, which lookups."
-                        f"{table}.fields does not list ({', '.join(self.lookups[table].fields)})"
-                    )
-        for name in self.fields:
-            if (
-                self.target.system == "bitrix24"
-                and name.startswith("UF_CRM_")
-                and name not in self.user_fields
-            ):
-                raise ValueError(
-                    f"field {name} is a user field: declare it under user_fields (type, label) so "
-                    "`b24-1c setup` can create it"
-                )
-        return self
-
 
 def load_mapping(path: Path) -> Mapping:
-    """Load and validate one mapping file."""
-    return load_model(path, Mapping, interpolate_env=False)
+    """Load and validate one mapping file; every problem of the file is reported at once."""
+    return _checked(path, load_yaml(path))
+
+
+def _checked(path: Path, root: Any) -> Mapping:
+    """The mapping in a parsed file, or a ConfigError listing every problem of the file."""
+    problems: list[str] = []
+    mapping: Mapping | None = None
+    try:
+        mapping = model_from(root, str(path), Mapping, interpolate_env=False)
+    except ConfigError as exc:
+        if not exc.problems:
+            raise  # not a mapping of keys: nothing more can be checked
+        problems.extend(exc.problems)
+    problems.extend(file_problems(root, str(path)))
+    if problems or mapping is None:
+        raise ConfigError(f"{path}: {len(problems)} problem(s)", problems=problems)
+    return mapping
 
 
 def owner_side(spec: Mapping, rule: FieldRule) -> str:
@@ -452,41 +346,58 @@ def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, 
     if not directory.is_dir():
         raise ConfigError(f"{directory}: the mappings folder does not exist")
     found: dict[str, Mapping] = {}
+    broken: set[str] = set()  # flows whose file has problems: references to them are not reported again
+    roots: list[tuple[Path, Any]] = []
     problems: list[str] = []
     for path in sorted(directory.glob("*.yaml")):
+        root = None
         try:
-            mapping = load_mapping(path)
+            root = load_yaml(path)
+            mapping = _checked(path, root)
         except ConfigError as exc:
             problems.extend(exc.problems or [exc.message])
+            broken.add(flow_of(root) or path.stem)
+            roots.append((path, root))
             continue
         if mapping.flow in found:
             problems.append(f"{path}: flow '{mapping.flow}' is defined twice")
         found[mapping.flow] = mapping
+        roots.append((path, root))
+    declared = set().union(*(declared_stages(root) for _, root in roots))
+    for path, root in roots:
+        problems.extend(stage_problems(root, str(path), declared))
+    known = set(found) | broken
+    defined = f"the mappings define: {', '.join(sorted(known)) or 'none'}"
     for flow in flows or []:
-        if flow not in found and not any(p.startswith(str(directory)) for p in problems):
-            problems.append(
-                f"{directory}: no mapping defines flow '{flow}' (found: {', '.join(found) or 'none'})"
-            )
+        if flow not in known:
+            problems.append(f"{directory}: no mapping defines flow '{flow}'{_close(flow, known)} ({defined})")
     for mapping in found.values():
         rules = list(mapping.fields.items()) + (list(mapping.rows.fields.items()) if mapping.rows else [])
         for target, rule in rules:
-            if rule.link is not None and rule.link not in found:
+            if rule.link is not None and rule.link not in known:
                 problems.append(
                     f"{directory}: flow {mapping.flow}, field {target}: link to unknown flow "
-                    f"'{rule.link}' (flows: {', '.join(found)})"
+                    f"'{rule.link}'{_close(rule.link, known)} ({defined})"
                 )
-        if mapping.money is not None and mapping.money.attach_to not in found:
+        if mapping.money is not None and mapping.money.attach_to not in known:
             problems.append(
                 f"{directory}: flow {mapping.flow}: money.attach_to names unknown flow "
-                f"'{mapping.money.attach_to}'"
+                f"'{mapping.money.attach_to}'{_close(mapping.money.attach_to, known)} ({defined})"
             )
-        if mapping.target.also_link is not None and mapping.target.also_link not in found:
+        also = mapping.target.also_link
+        if also is not None and also not in known:
             problems.append(
-                f"{directory}: flow {mapping.flow}: also_link names unknown flow '{mapping.target.also_link}'"
+                f"{directory}: flow {mapping.flow}: also_link names unknown flow '{also}'{_close(also, known)} "
+                f"({defined})"
             )
     if problems:
         raise ConfigError(f"{directory}: {len(problems)} problem(s) in mappings", problems=problems)
     return found
+
+
+def _close(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def json_schema() -> dict[str, Any]:
@@ -495,3 +406,24 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "b24-1c mapping"
     return schema
+
+
+__all__ = [
+    "ExternalKey",
+    "FieldRule",
+    "FieldType",
+    "LookupTable",
+    "Mapping",
+    "MatchRule",
+    "MoneySpec",
+    "OneCDefault",
+    "OneCKey",
+    "OneCRef",
+    "RowsSpec",
+    "SourceSpec",
+    "TargetSpec",
+    "json_schema",
+    "load_mapping",
+    "load_mappings",
+    "owner_side",
+]

@@ -1,0 +1,137 @@
+"""Parts of a mapping file that describe one side or one feature: the external keys and 1C references of a target,
+and a money flow's payments, reminders, overdue tasks and deal stages."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from connector.mapping.conditions import Condition
+
+
+class Strict(BaseModel):
+    """A mapping section: unknown keys are errors (with a suggestion), never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExternalKey(Strict):
+    """The key we stamp on every object we create, so it can be found again after a lost reply."""
+
+    originator_id: str | None = Field(
+        None,
+        description="the installation id stamped on our objects; leave it out to use the config's "
+        "installation.id (docs/identity.md)",
+    )
+    originator_field: str = "ORIGINATOR_ID"
+    field: str = "ORIGIN_ID"
+    # Older stamps we adopt when our 1C base holds the object they point at; filled from the config.
+    adopt: list[str] = Field(default_factory=list, exclude=True)
+
+    @property
+    def originators(self) -> list[str]:
+        """Our id first, then the older stamps we adopt."""
+        return [x for x in dict.fromkeys([self.originator_id or "", *self.adopt]) if x]
+
+
+class OneCKey(Strict):
+    """The attribute of a 1C object that carries our idempotency key (e.g. НомерПоДаннымКлиента = B24-123)."""
+
+    field: str = "НомерПоДаннымКлиента"
+    prefix: str = "B24-"
+
+
+class ConstValue(Strict):
+    """A fixed value (where a plain string would name a property)."""
+
+    const: str | int | bool
+
+
+class OneCRef(Strict):
+    """A 1C reference found by one of its attributes (Catalog_Валюты by Code "643"), resolved once and cached."""
+
+    entity: str
+    by: str = Field("Code", description="the attribute the mapped value is compared with")
+    where: dict[str, str | bool] = Field(default_factory=dict, description="extra equalities")
+
+
+class OneCDefault(Strict):
+    """A fixed 1C reference for every created object (the organisation, the warehouse)."""
+
+    entity: str
+    where: dict[str, str | bool] = Field(min_length=1, description="equalities that find exactly one object")
+
+
+class OneCDerive(Strict):
+    """A value read from the object another field points to (the counterparty's partner)."""
+
+    from_: str = Field(alias="from", description="the field holding the reference")
+    entity: str
+    property: str
+
+
+class PaymentsSpec(Strict):
+    """Where each 1C payment row goes: native deal payments, items of a smart process, or nowhere."""
+
+    mode: Literal["native", "smart_process", "none"] = "native"
+    entity_type_id: int | None = Field(None, description="smart_process: its entityTypeId (e.g. 1040)")
+    title: str = Field("Оплата {number} от {date}", description="smart_process: the item title")
+
+    @model_validator(mode="after")
+    def _type(self) -> PaymentsSpec:
+        if self.mode == "smart_process" and not self.entity_type_id:
+            raise ValueError("payments.mode smart_process needs entity_type_id (see crm.type.list)")
+        return self
+
+
+class ReminderSpec(Strict):
+    """A to-do for the deal's responsible manager at the date a payment is due; moved and closed as facts change."""
+
+    date: str = Field("pay_due_date", description="the fact (or field) holding the date")
+    title: str = "Ожидается оплата по заказу {Number}"
+    description: str = "Остаток к оплате: {balance} из {amount}. Срок: {pay_due_date}."
+    close_when: Condition = Field(
+        default_factory=lambda: Condition.model_validate({"field": "fully_paid", "eq": True})
+    )
+    hour: int = Field(10, ge=0, le=23, description="the to-do's time of day (portal time)")
+    max_age_days: int = Field(
+        60,
+        ge=0,
+        description="no to-do for dates further in the past than this (a first "
+        "backfill must not flood managers with ancient debts)",
+    )
+
+
+class OverdueSpec(Strict):
+    """A task for a configured user (a lawyer, a collector) when a payment is overdue by this many days."""
+
+    after_days: int = Field(30, ge=1)
+    within_days: int = Field(
+        30,
+        ge=0,
+        description="only while at most after_days + within_days overdue, so a "
+        "first backfill does not open tasks for debts of years ago",
+    )
+    responsible_id: int = Field(description="the Bitrix24 user who gets the task")
+    title: str = "Просрочена оплата по заказу {Number}: {days_overdue} дн."
+    description: str = "Остаток {balance} из {amount}, срок оплаты был {pay_due_date}."
+
+
+class MoneySpec(Strict):
+    """Money facts of an order onto the deal another flow created (paid, shipped, due, stage, payments)."""
+
+    attach_to: str = Field("orders", description="the flow whose deal receives the facts")
+    shipped_by: Literal["amount", "quantity"] = "amount"
+    payments: PaymentsSpec = PaymentsSpec()
+    reminder: ReminderSpec | None = None
+    overdue: OverdueSpec | None = None
+    stages_backwards: bool = Field(False, description="let stage rules move a deal back (normally never)")
+
+
+class StageSpec(Strict):
+    """A deal stage this mapping needs; `b24-1c setup` creates it when the portal lacks it."""
+
+    name: str
+    sort: int = Field(500, description="position in the pipeline (existing stages are 10, 20, 30 …)")
+    semantics: Literal["process", "success", "failure"] = "process"
