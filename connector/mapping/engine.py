@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.mapping.client import NEW_CLIENT, client_spec
 from connector.mapping.conditions import first_match
 from connector.mapping.schema import FieldRule, Mapping, owner_side
 from connector.mapping.transforms import CONVERTERS, _parse_1c_datetime, is_empty
@@ -131,6 +132,29 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     return value
 
 
+def _client(spec: Mapping, rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo) -> Any:
+    """The deal's 1C counterparty: the one its company is linked to, else a request to the target to find or make
+    it from the company (or, without one, the contact); a deal with neither fails with the reason."""
+    client = client_spec(spec.target)
+    assert client is not None
+    try:
+        value = _value(rule, record, lookups, tz)
+    except _FieldProblem as exc:
+        if not exc.deferred:
+            raise
+        value = None  # not synced by the counterparties flow (yet): the target finds or makes it
+    if not is_empty(value):
+        return value
+    for kind, name in (("company", client.company), ("contact", client.contact)):
+        ref = str(record.get(name) or "").strip()
+        if ref and ref != "0":
+            return {NEW_CLIENT: {kind: ref}}
+    raise _FieldProblem(
+        f"the deal has neither a company ({client.company}) nor a contact ({client.contact}); 1C needs a "
+        "counterparty for the order: set one on the deal"
+    )
+
+
 def _apply(
     spec: Mapping,
     rules: dict[str, FieldRule],
@@ -143,13 +167,17 @@ def _apply(
     creating: bool = True,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    client = client_spec(spec.target)
     for target, rule in rules.items():
         if owner_side(spec, rule) != spec.source.system:
             continue  # owned by the other side: this flow never writes it
         if rule.on == "create" and not creating:
             continue  # the target exists: create-only values are neither needed nor allowed to block it
         try:
-            value = _value(rule, record, lookups, tz)
+            if client is not None and not where and target == client.field:
+                value = _client(spec, rule, record, lookups, tz)
+            else:
+                value = _value(rule, record, lookups, tz)
         except _FieldProblem as exc:
             problems.append(f"{where}{target}: {exc}")
             if waits is not None:

@@ -11,6 +11,8 @@ from connector.bitrix24.client import Bitrix24Client
 from connector.compare import changed_fields
 from connector.crashpoints import crash_point
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected, TransientWriteError
+from connector.flows.deals_to_orders.client import ClientMaker
+from connector.mapping.client import NEW_CLIENT, client_spec
 from connector.mapping.schema import Mapping, OneCDefault, OneCRef
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
@@ -38,6 +40,7 @@ class OneCTarget:
         self._refs: dict[tuple[str, str], str | None] = {}
         self.originator = originator  # our installation id, stamped on the deal by the write-back
         self._defaults: dict[str, Any] | None = None
+        self._clients: ClientMaker | None = None
 
     # -- references ---------------------------------------------------------------------------------------------
 
@@ -54,6 +57,15 @@ class OneCTarget:
         if found is None:
             raise RecordError(f"{field}: no {spec.entity} with {spec.by} = {value!r} in 1C")
         return found
+
+    def _client(self, wanted: dict[str, Any]) -> str:
+        """The counterparty of a deal's client that 1C did not know when the deal was mapped: found or made."""
+        if self._clients is None:
+            spec = client_spec(self.spec.target)
+            if spec is None or self.bitrix24 is None:
+                raise RecordError("the deal's client is not in 1C and target.client is not configured")
+            self._clients = ClientMaker(self.client, self.bitrix24, spec, self.originator)
+        return self._clients.resolve(dict(wanted[NEW_CLIENT]))
 
     def defaults(self) -> dict[str, Any]:
         if self._defaults is None:
@@ -76,6 +88,9 @@ class OneCTarget:
         refs = self.spec.target.refs
         creating = action.kind == "create"
         fields = action.record.create_fields() if creating else action.record.fields
+        fields = {
+            k: self._client(v) if isinstance(v, dict) and NEW_CLIENT in v else v for k, v in fields.items()
+        }
         body = {k: self._ref(k, refs[k], v) if k in refs else v for k, v in fields.items() if v != ""}
         rows = action.record.rows if creating else action.record.update_rows()
         if rows is not None and self.spec.rows is not None:
