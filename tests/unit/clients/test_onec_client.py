@@ -183,3 +183,25 @@ def test_edmx_parser_reads_tables_and_navigation() -> None:
     assert info.tables == {"Товары": {"СтавкаНДС": "Edm.String"}} and info.navigation == {"Контрагент"}
     with pytest.raises(TransientError, match="not valid XML"):
         parse_edmx("<html>login")
+
+
+def test_edmx_parser_streams_across_chunks_and_refuses_a_cut_document() -> None:
+    # a document bigger than the parser's 1 MB read chunks: Cyrillic names split between chunks stay whole
+    body = "".join(
+        f'<EntityType Name="Catalog_Справочник{i}"><Key><PropertyRef Name="Ref_Key"/></Key>'
+        f'<Property Name="Ref_Key" Type="Edm.Guid"/><Property Name="Реквизит{i}" Type="Edm.String"/>'
+        f'<Property Name="Строки" Type="Collection(StandardODATA.Catalog_Справочник{i}_Строки_RowType)"/>'
+        f'</EntityType><ComplexType Name="Catalog_Справочник{i}_Строки_RowType">'
+        f'<Property Name="Колонка{i}" Type="Edm.Double"/></ComplexType>'
+        for i in range(4000)
+    )
+    doc = EDMX.replace("<EntityType", body + "<EntityType", 1).encode()
+    assert len(doc) > 1024 * 1024
+    entities = parse_edmx(doc)
+    assert len(entities) == 4001
+    assert entities["Catalog_Справочник3999"].properties["Реквизит3999"] == "Edm.String"
+    assert entities["Catalog_Справочник1234"].tables == {"Строки": {"Колонка1234": "Edm.Double"}}
+    with pytest.raises(TransientError, match="not valid XML"):
+        parse_edmx(doc[: len(doc) // 2])  # the connection dropped half-way
+    with pytest.raises(TransientError, match="not valid XML"):
+        parse_edmx(b"")
