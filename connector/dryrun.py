@@ -25,6 +25,10 @@ def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | No
             if note is not None:
                 note(f"(cannot read the current values for the diff: {exc})")
     lines: list[str] = []
+    if getattr(
+        target, "links_only", False
+    ):  # a flow that never creates (managers): the links it would record
+        return _link_lines(report, target, note)
     for action in report.planned:
         fields = {k: v for k, v in action.record.fields.items() if not k.startswith("@")}
         if action.kind == "create":
@@ -44,6 +48,17 @@ def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | No
         if action.record.rows is not None and (action.kind == "create" or not action.record.rows_on_create):
             lines.append(f"    rows: {len(action.record.rows)}")
     return lines
+
+
+def _link_lines(report: Any, target: Any, note: Callable[[str], None] | None) -> list[str]:
+    """`= link` lines of a target that only links: what each record would be linked to, nothing written."""
+    try:
+        found: dict[str, str] = target.preview(report.planned)
+    except ConnectorError as exc:
+        found = {}
+        if note is not None:
+            note(f"(cannot read the matches for the dry run: {exc})")
+    return [f"= link: {a.record.label} → {found.get(a.record.key, '(not read)')}" for a in report.planned]
 
 
 def differs(before: Any, after: Any) -> bool:

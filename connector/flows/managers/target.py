@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.records import Action, Outcome
@@ -10,6 +11,8 @@ from connector.records import Action, Outcome
 
 class UserMatcher:
     """A target that only links: each 1C user gets the Bitrix24 user with the same e-mail (or the table's id)."""
+
+    links_only = True  # a dry run shows the match it would record, never a create
 
     def __init__(self, client: Bitrix24Client, table: dict[str, str], email_field: str = "EMAIL") -> None:
         self.client = client
@@ -36,9 +39,29 @@ class UserMatcher:
             self._by_email = found
         return self._by_email
 
+    def _match(self, key: str, fields: Mapping[str, Any]) -> tuple[str | None, str]:
+        """(Bitrix24 user id, how it was found) or (None, why there is none)."""
+        if key.lower() in self.table:
+            return self.table[key.lower()], "from table:"
+        email = str(fields.get(self.email_field) or "").strip().lower()
+        user_id = self._users().get(email) if email else None
+        if user_id is not None:
+            return user_id, f"by e-mail {email}"
+        return (
+            None,
+            f"no active Bitrix24 user has the e-mail {email!r}" if email else "the 1C user has no e-mail",
+        )
+
+    def preview(self, actions: Sequence[Action]) -> dict[str, str]:
+        """For a dry run: what each record would be linked to (reads the portal's users; writes nothing)."""
+        out = {}
+        for action in actions:
+            user_id, how = self._match(action.record.key, action.record.fields)
+            out[action.record.key] = f"Bitrix24 user {user_id} ({how})" if user_id else f"no link: {how}"
+        return out
+
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         outcomes = []
-        users = self._users()
         for action in actions:
             rec = action.record
             if action.kind == "skip":
@@ -48,14 +71,8 @@ class UserMatcher:
                     )
                 )
                 continue
-            email = str(rec.fields.get(self.email_field) or "").strip().lower()
-            user_id = self.table.get(rec.key.lower()) or users.get(email)
+            user_id, why = self._match(rec.key, rec.fields)
             if user_id is None:
-                why = (
-                    f"no active Bitrix24 user has the e-mail {email!r}"
-                    if email
-                    else "the 1C user has no e-mail"
-                )
                 outcomes.append(
                     Outcome(
                         rec.key,
