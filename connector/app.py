@@ -22,6 +22,7 @@ from connector.ledger import Ledger, ledger_problem
 from connector.mapping.schema import Mapping, load_mappings
 from connector.onec.odata import ODataClient
 from connector.ratelimit import RequestPacer
+from connector.status import Status, collect
 
 
 def make_session(pool: int = 8, verify: bool | str = True) -> requests.Session:
@@ -329,11 +330,7 @@ class Connector:
             report.append((f"stage {stage}", "created"))
         return report
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "ledger": str(self.config.ledger_path),
-            "installation": self.installation_id,
-            "schema_version": self.ledger.schema_version,
-            "counts": self.ledger.counts(),
-            "runs": self.ledger.last_runs(5),
-        }
+    def status(self) -> Status:
+        """Per flow: last success and error, how far changes are read, failures, next run; who holds the ledger."""
+        now = self.clock.now()
+        return collect(self.ledger, self.config.ledger_path, self.config.flows, self.installation_id, now)

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -26,14 +25,11 @@ from connector.errors import ConnectorError, LedgerError, StopRun
 from connector.logs import get_logger
 from connector.notify import Notifier
 from connector.schedule import FlowSchedule
+from connector.status import state_path
+
+__all__ = ["Daemon", "FlowState", "state_path"]
 
 log = get_logger(__name__)
-
-
-def state_path(ledger: Path) -> Path:
-    """The daemon's state file beside the (resolved) ledger."""
-    ledger = ledger.resolve()
-    return ledger.with_name(ledger.name + ".daemon.json")
 
 
 @dataclass

@@ -1,15 +1,15 @@
 """The `b24-1c` command line: commands only, no business logic.
 
 One module per group of commands, registered on the one Typer app in the order `--help` lists them:
-check/setup (`check`), the go-live checklist (`verify`), backfill/sync/run (`sync`), the ledger and reconcile
-(`admin`), schema/sandbox/demo/version (`tools`). What they share (exit codes, config loading, error reporting, report printing) is in `common`.
+init (`init`), check/setup (`check`), the go-live checklist (`verify`), backfill/sync/run (`sync`), status (`status`), the ledger and reconcile
+(`admin`), explain (`explain`), schema/sandbox/demo/version (`tools`). What they share (exit codes, config loading, error reporting, report printing) is in `common`.
 """
 
 from __future__ import annotations
 
 # isort: off
 # The import order is the order `--help` lists the commands in.
-from connector.cli import check, verify, sync, admin, tools
+from connector.cli import init, check, verify, sync, status, admin, explain, tools
 
 # isort: on
 from connector.cli.common import (
@@ -21,7 +21,16 @@ from connector.cli.common import (
     app,
 )
 
-_COMMANDS = (check, verify, sync, admin, tools)  # imported for their @app.command registrations
+_COMMANDS = (
+    init,
+    check,
+    verify,
+    sync,
+    status,
+    admin,
+    explain,
+    tools,
+)  # imported for their @app.command registrations
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Ledger administration: `b24-1c status`, `failed`, `history`, `retry`, and `reconcile` against both systems."""
+"""Ledger administration: `b24-1c failed`, `history`, `retry`, and `reconcile` against both systems."""
 
 from __future__ import annotations
 
@@ -19,28 +19,6 @@ from connector.cli.common import (
     out,
     parse_date,
 )
-
-
-@app.command(epilog=exits(0, 2, 5, c0="shown (also when there is no ledger yet: nothing is created)"))
-def status(config: ConfigOpt = None) -> None:
-    """Show the ledger: links, pending intents, open failures and the last runs."""
-    if no_ledger_yet(config):
-        return
-    with connector(config, lock=False) as conn:
-        info = conn.status()
-    out.print(f"ledger {info['ledger']} (schema v{info['schema_version']})", highlight=False)
-    out.print(
-        f"installation {info['installation']} (ORIGINATOR_ID on our objects; docs/identity.md)",
-        highlight=False,
-    )
-    for k, v in info["counts"].items():
-        out.print(f"  {k}: {v}")
-    for r in info["runs"]:
-        out.print(
-            f"  run {r['id']} {r['flow']} {r['kind']} {r['status']} {r['started_at']} {r['stats'] or ''}",
-            highlight=False,
-            markup=False,
-        )
 
 
 @app.command(epilog=exits(0, 2, 5, c0="listed (also when none failed)"))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 COMMANDS = [
+    "init",
     "check",
     "setup",
     "backfill",
@@ -30,6 +31,7 @@ COMMANDS = [
     "status",
     "failed",
     "history",
+    "explain",
     "retry",
     "schema",
     "sandbox",

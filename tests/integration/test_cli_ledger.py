@@ -39,7 +39,7 @@ def test_status_counts_only_pending_intents(tmp_path: Path) -> None:
     ledger.close()
     done = cli("status", "--config", str(EXAMPLE), env={"B24_1C_LEDGER": str(path)})
     assert done.returncode == 0, done.stderr
-    assert "pending intents: 1" in done.stdout and "intents: 3" not in done.stdout
+    assert "creates announced but not settled: 1 " in done.stdout and ": 3 " not in done.stdout
 
 
 def test_a_ledger_path_that_cannot_be_a_file_is_a_config_problem(tmp_path: Path) -> None:

@@ -91,17 +91,34 @@ def test_init_from_the_installed_wheel_alone_writes_a_config_that_checks(wheel: 
     zipfile.ZipFile(wheel).extractall(site)
     work = tmp_path / "work"
     work.mkdir()
-    code = (
-        "import connector, sys\n"
-        f"assert connector.__file__.startswith({str(site)!r}), connector.__file__\n"
-        "from connector.init import init_dir\n"
-        "init_dir(__import__('pathlib').Path(sys.argv[1]))\n"
-    )
     env = {**OFFLINE_ENV, "PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    where = subprocess.run(
+        [sys.executable, "-c", "import connector; print(connector.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    # The wheel's code runs, not the checkout's.
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr
     done = subprocess.run(
-        [sys.executable, "-c", code, str(work / "etc")], capture_output=True, text=True, env=env, cwd=work
+        [
+            sys.executable,
+            "-m",
+            "connector",
+            "init",
+            str(work / "etc"),
+            "--ledger",
+            str(work / "ledger.sqlite3"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    assert f"wrote {work / 'etc' / 'mappings' / 'orders.yaml'}" in done.stdout
     checked = subprocess.run(
         [sys.executable, "-m", "connector", "check", "--config", str(work / "etc" / "config.yaml")],
         capture_output=True,
