@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from connector.config import Config
 from connector.errors import AuthError, ConnectorError
+from connector.mapping.client import client_spec
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
 from connector.verify.report import Checklist
@@ -61,5 +62,31 @@ def check_base(client: ODataClient, config: Config, mappings: dict[str, Mapping]
                 out.fix(f"reading {entity} failed: {exc}", f"{where}: {key}")
             continue
         readable += 1
+    for flow, spec in mappings.items():
+        _client_properties(client, spec, str(config.mappings_path / f"{flow}.yaml"), published, out)
     if readable == len(needed):
         out.ok(f"1C publishes and lets us read all {readable} objects the flows use")
+
+
+def _client_properties(
+    client: ODataClient, spec: Mapping, where: str, published: set[str], out: Checklist
+) -> None:
+    """target.client: the attributes the counterparty and partner it makes are written through."""
+    made = client_spec(spec.target)
+    if made is None:
+        return
+    wanted = {made.entity: {"marker": made.marker, "legal_form": made.legal_form}}
+    if made.partner:
+        wanted[made.entity]["partner_field"] = made.partner_field
+        wanted[made.partner] = {"marker": made.marker}
+    for entity, keys in wanted.items():
+        info = client.metadata.entities.get(entity)
+        if info is None or entity not in published:
+            continue  # its publication line is already there
+        for key, name in keys.items():
+            if name not in info.properties:
+                out.fix(f"1C {entity} has no property '{name}'", f"{where}: target.client.{key}")
+        if entity == made.entity and made.contacts and made.contacts not in info.tables:
+            out.fix(
+                f"1C {entity} has no tabular section '{made.contacts}'", f"{where}: target.client.contacts"
+            )

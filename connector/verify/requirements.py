@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from connector.contracts import load_bitrix24, methods_for
 from connector.flows.facts import MONEY_DOCS
+from connector.mapping.client import client_spec
 from connector.mapping.schema import Mapping
 
 SETUP, VERIFY = "(setup)", "(verify)"  # parts of the product that call Bitrix24 besides the flows
@@ -27,89 +28,63 @@ class MethodNeed:
     doc: str
 
 
-_DEAL_TARGET = ("crm.deal.list", "crm.deal.add", "crm.deal.update", "crm.deal.fields")
-_DEAL_ROWS = ("crm.deal.productrows.get", "crm.deal.productrows.set")
-_COMPANY = ("crm.company.list", "crm.company.add", "crm.company.update", "crm.company.fields")
-_REQUISITES = ("crm.requisite.list", "crm.requisite.add", "crm.requisite.update", "crm.duplicate.findbycomm")
-_INVOICES = ("crm.category.list", "crm.status.list", "crm.item.list", "crm.item.add", "crm.item.update")
-_NATIVE_PAYMENTS = (
+_NATIVE_PAYMENTS = {
     "crm.item.payment.add",
     "crm.item.payment.list",
     "crm.item.payment.unpay",
     "crm.item.payment.delete",
     "sale.payment.list",
     "sale.payment.update",
-)
-_SMART_PAYMENTS = ("crm.item.list", "crm.item.add", "crm.item.update", "crm.item.delete")
-_REMINDER = ("crm.activity.list", "crm.activity.todo.add", "crm.activity.update")
-_OVERDUE = ("tasks.task.list", "tasks.task.add")
-
-
-def _methods_of(spec: Mapping) -> tuple[str, ...]:
-    src, tgt = spec.source, spec.target
-    if spec.money is not None:
-        payments = {"native": _NATIVE_PAYMENTS, "smart_process": _SMART_PAYMENTS, "none": ()}
-        return (
-            "crm.deal.list",
-            "crm.deal.update",
-            "crm.status.list",
-            *payments[spec.money.payments.mode],
-            *(_REMINDER if spec.money.reminder else ()),
-            *(_OVERDUE if spec.money.overdue else ()),
-        )
-    found: tuple[str, ...] = ()
-    if src.system == "bitrix24" and src.entity == "deal":
-        found += ("crm.deal.list", "crm.deal.productrows.get", "crm.deal.fields")
-    if tgt.system == "bitrix24":
-        if tgt.entity == "deal":
-            found += _DEAL_TARGET + (_DEAL_ROWS if spec.rows else ())
-        elif tgt.entity == "company":
-            found += _COMPANY + _REQUISITES
-        elif tgt.entity == "contact":
-            found += ("crm.contact.list", "crm.contact.add", "crm.contact.update", *_REQUISITES)
-        elif tgt.entity == "user":
-            found += ("user.get",)
-        elif tgt.entity == "smart_invoice":
-            found += _INVOICES + (("crm.item.productrow.set",) if spec.rows else ())
-    elif tgt.system == "onec" and tgt.write_back:
-        found += ("crm.deal.update",)
-    return found
-
-
-_SHAPED = {
-    *_DEAL_TARGET,
-    *_DEAL_ROWS,
-    *_COMPANY,
-    *_REQUISITES,
-    *_INVOICES,
-    *_NATIVE_PAYMENTS,
-    *_SMART_PAYMENTS,
-    *_REMINDER,
-    *_OVERDUE,
-    "crm.contact.list",
-    "crm.contact.add",
-    "crm.contact.update",
-    "crm.item.productrow.set",
-    "crm.deal.productrows.get",
 }
+_SMART_PAYMENTS = {"crm.item.list", "crm.item.add", "crm.item.update", "crm.item.delete"}
+_REMINDER = {"crm.activity.list", "crm.activity.todo.add", "crm.activity.update"}
+_OVERDUE = {"tasks.task.list", "tasks.task.add"}
+_ROW_WRITES = {"crm.deal.productrows.set", "crm.item.productrow.set"}
 
 
-def _needs(part: str, wanted: set[str] | None) -> list[MethodNeed]:
+def flow_kind(spec: Mapping) -> str:
+    """Which of the connector's flows a mapping is, by its shape (a flow may be configured under any name)."""
+    tgt = spec.target
+    if spec.money is not None:
+        return "money"
+    if tgt.system == "onec":
+        return "deals_to_orders"
+    return {"smart_invoice": "invoices", "company": "counterparties", "contact": "counterparties"}.get(
+        tgt.entity, "managers" if tgt.entity == "user" else "orders"
+    )
+
+
+def _turned_off(spec: Mapping) -> set[str]:
+    """Methods of a flow's contract list that this mapping's options never call."""
+    off: set[str] = set()
+    if spec.money is not None:
+        mode = spec.money.payments.mode
+        off |= _NATIVE_PAYMENTS if mode != "native" else set()
+        off |= _SMART_PAYMENTS if mode != "smart_process" else set()
+        off |= _REMINDER if spec.money.reminder is None else set()
+        off |= _OVERDUE if spec.money.overdue is None else set()
+    if spec.rows is None:
+        off |= _ROW_WRITES
+    return off
+
+
+def _needs(part: str, off: set[str]) -> list[MethodNeed]:
     contract = load_bitrix24()
     found = []
     for spec in methods_for([part]):
-        if wanted is not None and spec.name in _SHAPED and spec.name not in wanted:
-            continue  # an option of this mapping turns that call off
+        if spec.name in off:
+            continue
         entry = contract.method(spec.name)
         found.append(MethodNeed(spec.name, spec.scope, spec.admin, entry.source if entry else ""))
     return found
 
 
 def bitrix24_needs(mappings: Iterable[Mapping]) -> dict[str, list[MethodNeed]]:
-    """Per flow (and for `b24-1c setup` and verify itself), the Bitrix24 methods it calls, with scope and rights."""
-    needs = {spec.flow: _needs(spec.flow, set(_methods_of(spec))) for spec in mappings}
-    needs[SETUP] = _needs("setup", None)
-    needs[VERIFY] = _needs("verify", None)
+    """Per flow (and for `b24-1c setup` and verify itself), the Bitrix24 methods it calls, with scope and rights:
+    the contract's list for the flow's kind, less what the mapping's options turn off."""
+    needs = {spec.flow: _needs(flow_kind(spec), _turned_off(spec)) for spec in mappings}
+    needs[SETUP] = _needs("setup", set())
+    needs[VERIFY] = _needs("verify", set())
     return needs
 
 
@@ -124,6 +99,11 @@ def onec_entities(spec: Mapping) -> dict[str, str]:
             found.setdefault(ref.entity, f"target.refs.{name}.entity")
         for name, derive in spec.target.derive.items():
             found.setdefault(derive.entity, f"target.derive.{name}.entity")
+        client = client_spec(spec.target)
+        if client is not None:
+            found.setdefault(client.entity, "target.client.entity")
+            if client.partner:
+                found.setdefault(client.partner, "target.client.partner")
         for name, default in spec.target.defaults.items():
             if not isinstance(default, str | int | float | bool):
                 found.setdefault(default.entity, f"target.defaults.{name}.entity")

@@ -43,13 +43,27 @@ def test_a_mappings_options_narrow_its_method_list() -> None:
 
 
 def test_1c_objects_are_named_with_the_mapping_key_that_uses_them() -> None:
+    from connector.mapping.client import NewClient
+
     specs = load_mappings(ROOT / "mappings", FLOWS)
-    assert onec_entities(specs["deals_to_orders"]) == {
+    expected = {
         "Document_ЗаказКлиента": "target.entity",
         "Catalog_Валюты": "target.refs.Валюта_Key.entity",
         "Catalog_Номенклатура": "target.refs.Номенклатура_Key.entity",
         "Catalog_Контрагенты": "target.derive.Партнер_Key.entity",
         "Catalog_Организации": "target.defaults.Организация_Key.entity",
+    }
+    plain = specs["deals_to_orders"].model_copy(
+        update={"target": specs["deals_to_orders"].target.model_copy(update={"client": None})}
+    )
+    assert onec_entities(plain) == expected
+    making = plain.model_copy(
+        update={"target": plain.target.model_copy(update={"client": NewClient(entity="Catalog_Клиенты")})}
+    )
+    assert onec_entities(making) == {
+        **expected,
+        "Catalog_Клиенты": "target.client.entity",
+        "Catalog_Партнеры": "target.client.partner",
     }
     money = onec_entities(specs["money"])
     assert money["Document_ЗаказКлиента"] == "source.entity"
@@ -65,3 +79,26 @@ def test_connection_failures_get_a_plain_reason_and_messages_show_only_the_host(
     assert plain_reason(requests.ReadTimeout("x")) == "connected, but no answer in time"
     assert origin("https://portal.example/rest/1/secretcode/") == "https://portal.example"
     assert origin("http://127.0.0.1:8025/ut/odata/standard.odata/") == "http://127.0.0.1:8025"
+
+
+def test_the_attributes_a_new_client_is_written_through_must_exist_in_1c() -> None:
+    from types import SimpleNamespace
+
+    from connector.mapping.client import NewClient
+    from connector.onec.metadata import EntityInfo
+    from connector.verify.base import _client_properties
+    from connector.verify.report import Checklist
+
+    spec = load_mappings(ROOT / "mappings", FLOWS)["deals_to_orders"]
+    spec = spec.model_copy(update={"target": spec.target.model_copy(update={"client": NewClient()})})
+    counterparty = EntityInfo(
+        "Catalog_Контрагенты", {"Комментарий": "Edm.String", "Партнер_Key": "Edm.Guid"}, {"Контакты": {}}
+    )
+    partner = EntityInfo("Catalog_Партнеры", {"Комментарий": "Edm.String"})
+    fake = SimpleNamespace(metadata=SimpleNamespace(entities={e.name: e for e in (counterparty, partner)}))
+    out = Checklist()
+    _client_properties(fake, spec, "d.yaml", {"Catalog_Контрагенты", "Catalog_Партнеры"}, out)  # type: ignore[arg-type]
+    assert [i.line() for i in out.problems] == [
+        "[FIX] d.yaml: target.client.legal_form: 1C Catalog_Контрагенты has no property 'ЮрФизЛицо'",
+        "[FIX] d.yaml: target.client.contacts: 1C Catalog_Контрагенты has no tabular section 'КонтактнаяИнформация'",
+    ]
