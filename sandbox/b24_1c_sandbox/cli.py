@@ -68,6 +68,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "--missing-user-field", action="append", default=[], metavar="UF_CRM_…", help="with --state"
     )
     bad.add_argument("--unpublish", action="append", default=[], metavar="ENTITY", help="a 1C entity set")
+    bad.add_argument(
+        "--unreadable", action="append", default=[], metavar="ENTITY", help="the 1C user may not read it"
+    )
     return p
 
 
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
                 not args.non_admin_webhook,
                 tuple(args.missing_user_field),
                 tuple(args.unpublish),
+                tuple(args.unreadable),
             ),
         )
     )

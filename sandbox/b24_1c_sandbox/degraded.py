@@ -3,7 +3,8 @@
 Each is a misconfiguration users meet on real systems: a webhook created without a scope the flows call, a webhook
 of a user who is not an administrator (the `sale.*` payment methods answer only administrators), a deal user field
 deleted on the portal, a 1C object left out of the OData publication (`УстановитьСоставСтандартногоИнтерфейсаOData`;
-an unpublished entity set answers 404 and is missing from the service document).
+an unpublished entity set answers 404 and is missing from the service document), a published 1C object the OData
+user's role may not read.
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ class Degraded:
     webhook_admin: bool = True  # False: the webhook's user is not an administrator
     missing_user_fields: tuple[str, ...] = ()  # deal user fields deleted from the portal
     unpublished: tuple[str, ...] = ()  # 1C entity sets (or registers) left out of the OData publication
+    unreadable: tuple[str, ...] = ()  # published, but the OData user's role may not read them (401, code 20)
 
     @property
     def any(self) -> bool:
         return bool(
-            self.missing_scopes or not self.webhook_admin or self.missing_user_fields or self.unpublished
+            self.missing_scopes
+            or not self.webhook_admin
+            or self.missing_user_fields
+            or self.unpublished
+            or self.unreadable
         )
 
 
@@ -46,7 +52,10 @@ def degrade(box: Sandbox, how: Degraded) -> None:
             defs.pop(name, None)
             for record in portal.entities.get("deal", {}).values():
                 record.pop(name, None)
+    ib = box.infobase
+    everything = set(ib.types) | set(ib.config.registers)
     if how.unpublished:
-        ib = box.infobase
-        everything = set(ib.types) | set(ib.config.registers)
         ib.published = (ib.published if ib.published is not None else everything) - set(how.unpublished)
+    if how.unreadable:
+        for user, password in list(ib.users.items()):
+            ib.grant(user, password, read=everything - set(how.unreadable))

@@ -145,6 +145,18 @@ def test_an_unpublished_1c_object_is_named_with_the_mapping_that_uses_it(tmp_pat
     assert "Document_ЗаказКлиента" not in text
 
 
+def test_a_1c_object_the_odata_user_may_not_read_is_named(tmp_path: Path) -> None:
+    with _started(unreadable=("Catalog_Номенклатура",)) as box:
+        found = verify(_ready(box, tmp_path))
+    text = _problems(found)
+    assert not found.ready
+    assert (
+        "mappings/orders.yaml: lookups.products.entity: the 1C user may not read Catalog_Номенклатура" in text
+    )
+    assert "grant the OData user's role read access" in text
+    assert "is not in the 1C OData publication" not in text
+
+
 def test_a_user_field_deleted_on_the_portal_is_named(tmp_path: Path) -> None:
     from b24_1c_sandbox.degraded import Degraded, degrade
 
