@@ -14,6 +14,7 @@ import json
 import multiprocessing as mp
 import random
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -200,6 +201,8 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
         settings.burst = spec.burst
     sandbox.portal.configure_limits()
     sandbox.portal.keep_calls = spec.keep_calls
+    onec = _MeteredApp(sandbox.onec_app)
+    sandbox.onec_app = onec  # type: ignore[assignment]  # the server gets the meter, which calls the app
     generated = time.perf_counter() - started
     seeded = 0.0
     if spec.seed_deals:
@@ -225,6 +228,8 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
                 conn.send(deal_census(sandbox.portal, *args))
             elif name == "calls":
                 conn.send(call_summary(sandbox.portal))
+            elif name == "onec":  # 1C requests and the CPU seconds its handlers spent (all threads)
+                conn.send({"requests": onec.requests, "cpu": onec.cpu})
             elif name == "faults":
                 conn.send(dict(faults.injected) if faults else {})
             elif name == "fill_bucket":  # as after earlier work: the drain, not the burst, is the limit
@@ -241,6 +246,29 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
             conn.send({"error": f"{type(exc).__name__}: {exc}"})
     sandbox.stop()
     conn.close()
+
+
+class _MeteredApp:
+    """The 1C emulator's app, counting requests and the thread CPU time its handlers spend."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests = 0
+        self.cpu = 0.0
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    def __call__(self, request: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return self.app(request)
+        finally:
+            spent = time.thread_time() - started
+            with self._lock:
+                self.requests += 1
+                self.cpu += spent
 
 
 class RemoteSandbox:
@@ -351,20 +379,18 @@ def deal_census(portal: Any, keys: list[str], rows_expected: dict[str, int] | No
 
 
 def call_summary(portal: Any) -> dict[str, Any]:
-    """Top-level requests by status, sub-commands, and limit refusals as the portal saw them."""
-    calls = portal.calls_snapshot()
-    top = [c for c in calls if not c.batch]
-    sub = [c for c in calls if c.batch]
-    times = [c.at for c in top if c.status == 200]
+    """Top-level requests by status, sub-commands, and limit refusals as the portal saw them (the call log's
+    counters: they cover every call, while the log keeps only the newest in full)."""
+    log = portal.calls
     return {
-        "requests": len(top),
-        "ok": sum(1 for c in top if c.status == 200),
-        "503": sum(1 for c in top if c.status == 503),
-        "429": sum(1 for c in calls if c.status == 429 or c.error == "OPERATION_TIME_LIMIT"),
-        "sub_commands": len(sub),
-        "faults": sum(1 for c in top if c.fault),
-        "first": min(times) if times else 0.0,
-        "last": max(times) if times else 0.0,
+        "requests": log.requests(),
+        "ok": log.requests(200),
+        "503": log.requests(503),
+        "429": log.limit_errors,
+        "sub_commands": log.sub_commands(),
+        "faults": log.faults,
+        "first": log.first_ok or 0.0,
+        "last": log.last_ok or 0.0,
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from b24_1c_sandbox.bitrix24.limits import PLAN_LIMITS, OperatingBudget, RequestCounter
+from b24_1c_sandbox.calllog import CallLog
 from b24_1c_sandbox.clock import Clock, SystemClock
 
 
@@ -112,10 +113,9 @@ class Portal:
         self.contact_links: dict[tuple[int, int], list[int]] = {}
         self.categories: dict[int, list[dict[str, Any]]] = {}
         self.statuses: list[dict[str, Any]] = []
-        self.calls: list[Call] = []
+        self.calls = CallLog()  # bounded: the newest calls in full, every call counted
         self.violations: list[Any] = []  # calls outside the Bitrix24 contract (contract.py)
         self.keep_calls = True
-        self._calls_lock = threading.Lock()
         self.faults: Any = None  # a FaultInjector, set by the runner
         self.events: Any = None  # the EventBus, set by the app
         self._tz: tuple[int, timezone] | None = None
@@ -215,19 +215,16 @@ class Portal:
     def record_call(self, call: Call) -> None:
         """Append to the call log (thread-safe)."""
         if self.keep_calls:
-            with self._calls_lock:
-                self.calls.append(call)
+            self.calls.append(call)
 
     def calls_snapshot(self, method: str | None = None) -> list[Call]:
         """A copy of the call log, optionally for one method."""
-        with self._calls_lock:
-            calls = list(self.calls)
+        calls = self.calls.snapshot()
         return [c for c in calls if method is None or c.method == method.lower()]
 
     def clear_calls(self) -> None:
         """Forget the calls received so far."""
-        with self._calls_lock:
-            self.calls.clear()
+        self.calls.clear()
 
     def deals(self) -> list[dict[str, Any]]:
         """All deals as stored, bypassing limits and auth (for tests)."""
