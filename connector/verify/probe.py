@@ -1,6 +1,8 @@
 """`b24-1c verify --write-probe`: one throwaway deal with one payment, created and deleted again.
 
-It proves what reads cannot: that the webhook may add and delete deals and payments. The deal carries our stamp
+It proves what reads cannot: that the webhook may add and delete deals and payments. The deal is added without an
+activity-stream entry (REGISTER_SONET_EVENT=N); automation rules of the default pipeline's first stage run for it as
+for any new deal, which is why the probe is opt-in. The deal carries our stamp
 (ORIGINATOR_ID = the installation id, ORIGIN_ID = verify-probe:<time>), so a deal whose add reply was lost is still
 found and deleted; cleanup runs whatever step failed. Methods (api-reference/…): crm.deal.add
 (crm/deals/crm-deal-add.md), crm.item.payment.add / crm.item.payment.delete (crm/universal/payment/…),
@@ -30,7 +32,8 @@ def write_probe(client: Bitrix24Client, clock: Clock, installation: str, out: Ch
     try:
         fields = {"TITLE": TITLE, "ORIGINATOR_ID": installation, "ORIGIN_ID": origin, "OPENED": "N"}
         try:
-            deal = _id(client.call("crm.deal.add", {"fields": fields}, write=True).result)
+            quiet = {"REGISTER_SONET_EVENT": "N"}  # no entry in the activity stream for a throwaway deal
+            deal = _id(client.call("crm.deal.add", {"fields": fields, "params": quiet}, write=True).result)
         except OutcomeUnknown:
             lost = True
             raise
