@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 _NAME = re.compile(r"^[A-Za-zА-Яа-яЁё_][A-Za-zА-Яа-яЁё0-9_]*(/[A-Za-zА-Яа-яЁё_][A-Za-zА-Яа-яЁё0-9_]*)*$")
 EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE = "0001-01-01T00:00:00"
+_DATE_FIELDS = ("Date", "Period")  # the platform's standard date fields; attributes are named Дата…
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d)?)?\Z")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,26 @@ def literal(value: object, tz: ZoneInfo) -> str:
     raise TypeError(f"no OData literal for {type(value).__name__}")
 
 
+def typed(field: str, value: object) -> object:
+    """The value as 1C compares it with this property: a reference as guid'…', a date as datetime'…'.
+
+    1C refuses `Контрагент_Key eq '<guid>'` and `Date ge '2020-01-01T00:00:00'` (400); values that come from YAML or
+    from Bitrix24 are strings, so the property's name decides: `…_Key` is a reference, `Date`, `Period` and
+    `Дата…` are dates (a naive date string is the 1C server's local time).
+    """
+    if not isinstance(value, str):
+        return value
+    leaf = field.rsplit("/", 1)[-1]
+    if leaf.endswith("_Key"):
+        try:
+            return Guid(value)
+        except ValueError:
+            raise ValueError(f"{field} is a 1C reference: {value!r} is not a GUID") from None
+    if (leaf in _DATE_FIELDS or leaf.startswith("Дата")) and _ISO_DATE.match(value):
+        return datetime.fromisoformat(value)
+    return value
+
+
 class F:
     """Filter expressions as strings built only from validated names and escaped literals."""
 
@@ -67,7 +89,7 @@ class F:
     def cmp(self, field: str, op: str, value: object) -> str:
         if op not in ("eq", "ne", "gt", "ge", "lt", "le"):
             raise ValueError(f"unknown comparison {op!r}")
-        return f"{name(field)} {op} {literal(value, self.tz)}"
+        return f"{name(field)} {op} {literal(typed(field, value), self.tz)}"
 
     def eq(self, field: str, value: object) -> str:
         return self.cmp(field, "eq", value)

@@ -70,6 +70,12 @@ class _Guid(str):
     __slots__ = ()
 
 
+class _DateTime(str):
+    """A datetime'...' literal (normalised to whole seconds); a plain '...' string is not one."""
+
+    __slots__ = ()
+
+
 class _Ref(NamedTuple):
     """A reference held by a composite attribute: equal only to a reference of the same type."""
 
@@ -466,7 +472,7 @@ def _typed_literal(text: str, pos: int, prefix: str, body: str) -> Any:
         return _Guid(body.lower())
     if prefix == "datetime" and _DATETIME_RE.match(body):
         try:
-            return datetime.fromisoformat(body).isoformat(timespec="seconds")
+            return _DateTime(datetime.fromisoformat(body).isoformat(timespec="seconds"))
         except ValueError:
             pass
     raise _syntax(
@@ -638,6 +644,36 @@ def _check_properties(node: Node, properties: set[str]) -> None:
                 raise ODataQueryError("10", f"Свойство не найдено: {head}")
 
 
+_TYPED = {"Edm.Guid": "guid'…'", "Edm.DateTime": "datetime'ГГГГ-ММ-ДДTчч:мм:сс'"}
+
+
+def _check_literals(node: Node, types: Mapping[str, str]) -> None:
+    """1C compares a reference only with guid'…' and a date only with datetime'…'; a plain string is refused.
+
+    `types` maps a property (`Контрагент_Key`) or a tabular column (`Товары/Номенклатура_Key`) to its Edm type.
+    """
+    tables: dict[str, str] = {}  # lambda range variable -> the tabular section it ranges over
+    for sub in _walk(node):
+        if isinstance(sub, _Lambda) and sub.var is not None and sub.collection.segments:
+            tables[sub.var] = sub.collection.segments[-1]
+        if not (isinstance(sub, _Binary) and sub.op in _CMP):
+            continue
+        for path, other in ((sub.left, sub.right), (sub.right, sub.left)):
+            if not (isinstance(path, _Path) and len(path.segments) == 1 and isinstance(other, _Lit)):
+                continue
+            if type(other.value) is not str:
+                continue
+            name = path.segments[0]
+            key = name if path.var is None else f"{tables.get(path.var, '')}/{name}"
+            edm = types.get(key)
+            if edm in _TYPED:
+                raise ODataQueryError(
+                    "14",
+                    f"Ошибка разбора параметра запроса $filter: свойство {name} имеет тип {edm}, "
+                    f"а значение '{other.value}' - строка (ожидается {_TYPED[edm]})",
+                )
+
+
 def parse_filter(text: str) -> Node:
     """Parse a $filter string into an AST; raises ODataQueryError."""
     return _Parser(text).parse()
@@ -654,12 +690,14 @@ def evaluate(
 
 
 def compile_filter(
-    text: str, *, properties: set[str] | None = None
+    text: str, *, properties: set[str] | None = None, types: Mapping[str, str] | None = None
 ) -> Callable[[Record, Resolver | None], bool]:
-    """Parse (and check against properties) once; return a predicate (record, resolve) -> bool."""
+    """Parse (and check against properties and their Edm types) once; return a predicate (record, resolve)."""
     node = parse_filter(text)
     if properties is not None:
         _check_properties(node, properties)
+    if types is not None:
+        _check_literals(node, types)
 
     def predicate(record: Record, resolve: Resolver | None = None) -> bool:
         return node.ev(record, resolve, _NO_ENV) is True

@@ -12,7 +12,7 @@ from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.errors import ODataError
 from b24_1c_sandbox.onec.infobase import Infobase
 from b24_1c_sandbox.onec.query import compile_filter, parse_orderby, sort_records
-from b24_1c_sandbox.onec.shaping import View, filter_properties, resolver, shape
+from b24_1c_sandbox.onec.shaping import View, filter_properties, filter_types, resolver, shape
 
 _PARAM_NAMES = ("Period", "StartPeriod", "EndPeriod", "Condition", "Dimensions", "AccountCondition")
 _PARAM_SPLIT = re.compile(r",\s*(?=(?:" + "|".join(_PARAM_NAMES) + r")\s*=)")
@@ -52,11 +52,15 @@ def int_option(options: dict[str, str], name: str) -> int | None:
 
 
 def _filtered(
-    rows: list[dict[str, Any]], text: str | None, props: set[str] | None, resolve: Callable[..., Any] | None
+    rows: list[dict[str, Any]],
+    text: str | None,
+    props: set[str] | None,
+    resolve: Callable[..., Any] | None,
+    types: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     if not text:
         return rows
-    predicate = compile_filter(text, properties=props)
+    predicate = compile_filter(text, properties=props, types=types)
     return [r for r in rows if predicate(r, resolve)]
 
 
@@ -90,7 +94,8 @@ def collection(
 ) -> Result:
     """GET <set>: filtered, row-level checked, ordered, paged, shaped."""
     resolve = resolver(ib, entity)
-    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve)
+    types = filter_types(ib.types[entity])
+    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve, types)
     if rls:
         visible = compile_filter(rls)
         allowed = [r for r in rows if visible(r, resolve)]
@@ -106,7 +111,8 @@ def collection(
 def count(ib: Infobase, entity: str, options: dict[str, str], rls: str | None) -> int:
     """GET <set>/$count honouring $filter (and allowedOnly)."""
     resolve = resolver(ib, entity)
-    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve)
+    types = filter_types(ib.types[entity])
+    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve, types)
     if rls:
         visible = compile_filter(rls)
         rows = [r for r in rows if visible(r, resolve)]
@@ -137,7 +143,8 @@ def table_set(
         if not found:
             raise ODataError(404, "9", "Экземпляр сущности не найден")
         return Result(f"{name}/@Element", found, None)
-    rows = _filtered(rows, options.get("filter"), tab.property_names(), None)
+    types = {"Ref_Key": "Edm.Guid", **dict(tab.properties)}
+    rows = _filtered(rows, options.get("filter"), tab.property_names(), None, types)
     page, cnt, next_skip = _page(rows, options, paging, None)
     select = options.get("select")
     if select and select not in ("*", "**"):
@@ -150,9 +157,8 @@ def record_sets(ib: Infobase, register: str, flat: bool, options: dict[str, str]
     """`AccumulationRegister_X` (record sets by recorder) or `AccumulationRegister_X_RecordType` (records)."""
     reg = ib.config.registers[register]
     if flat:
-        rows = _filtered(
-            ib.records(register), options.get("filter"), {p for p, _ in reg.record_properties()}, None
-        )
+        record = dict(reg.record_properties())
+        rows = _filtered(ib.records(register), options.get("filter"), set(record), None, record)
         page, cnt, next_skip = _page(rows, options, paging, None)
         return Result(f"{register}_RecordType", page, None, cnt, next_skip)
     sets = [

@@ -118,7 +118,8 @@ def _group(
     dims = dimensions or [d for d, _ in reg.dimensions]
     dims = [f"{d}_Key" if d not in props and f"{d}_Key" in props else d for d in dims]  # `ОбъектРасчетов` too
     dims = [d for name in dims for d in ([name, f"{name}_Type"] if f"{name}_Type" in props else [name])]
-    pred = compile_filter(condition, properties=props) if condition else None
+    types = dict(reg.record_properties())
+    pred = compile_filter(condition, properties=props, types=types) if condition else None
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for rec in ib.records(register):
         if rec["Active"] and keep(rec) and (pred is None or pred(rec, None)):

@@ -55,6 +55,15 @@ def filter_properties(ib: Infobase, entity: str) -> set[str]:
     return etype.property_names() | set(etype.refs)
 
 
+def filter_types(etype: EntityType) -> dict[str, str]:
+    """Edm types a $filter literal is checked against: header properties and `ТЧ/Колонка` of tabular sections."""
+    types = dict(etype.properties)
+    for table in etype.tables:
+        types[f"{table.name}/Ref_Key"] = "Edm.Guid"
+        types.update({f"{table.name}/{p}": edm for p, edm in table.properties})
+    return types
+
+
 def check_select(etype: EntityType, select: list[str]) -> None:
     """Unknown names in $select are refused with code 10."""
     names = etype.property_names() | {"Presentation"}

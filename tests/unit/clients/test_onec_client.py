@@ -56,6 +56,23 @@ def test_filter_builder_composes_only_safe_parts() -> None:
     )
 
 
+def test_references_and_dates_given_as_strings_are_sent_as_typed_literals() -> None:
+    # mapping filters (YAML) and Bitrix24 values arrive as strings; 1C refuses them untyped (400)
+    f = F(MSK)
+    ref = "7A3B2C12-8D2E-11EE-B9D1-0242AC120002"
+    assert f.eq("Контрагент_Key", ref) == "Контрагент_Key eq guid'7a3b2c12-8d2e-11ee-b9d1-0242ac120002'"
+    assert f.eq("d/ОбъектРасчетов_Key", ref.lower()).endswith("eq guid'7a3b2c12-8d2e-11ee-b9d1-0242ac120002'")
+    assert f.ge("Date", "2020-01-01T00:00:00") == "Date ge datetime'2020-01-01T00:00:00'"
+    assert f.lt("Period", "2020-01-01") == "Period lt datetime'2020-01-01T00:00:00'"
+    assert f.eq("ДатаОтгрузки", "2024-11-12T16:40") == "ДатаОтгрузки eq datetime'2024-11-12T16:40:00'"
+    assert f.any_of("Ref_Key", [ref, ref]).count("guid'") == 2
+    # strings stay strings where the property is one
+    assert f.eq("НомерПоДаннымКлиента", "2020-01-01") == "НомерПоДаннымКлиента eq '2020-01-01'"
+    assert f.eq("Комментарий", ref) == f"Комментарий eq '{ref}'"
+    with pytest.raises(ValueError, match="Контрагент_Key is a 1C reference: 'B24-17' is not a GUID"):
+        f.eq("Контрагент_Key", "B24-17")
+
+
 @responses.activate
 def test_cyrillic_basic_auth_is_utf8_and_options_are_percent_encoded() -> None:
     responses.get(
