@@ -101,12 +101,21 @@ class Bitrix24App:
             ctx = self._authenticate(request, hook_match, params)
         except ApiError as err:
             return self._reject(err, name, via, request.client)
+        travel = portal.settings.latency / 2
+        if travel > 0:
+            portal.clock.sleep(travel)  # the request on its way: the bucket counts it when it arrives
         with portal.lock:
             bucket = portal.bucket_for(request.client)
             bucket_ok = bucket is None or bucket.admit(portal.clock.monotonic())
         if not bucket_ok:
+            if travel > 0:
+                portal.clock.sleep(travel)
             return self._reject(QUERY_LIMIT, name, via, request.client)
+        if portal.settings.server_time > 0:
+            portal.clock.sleep(portal.settings.server_time)
         body, status = self.execute(name, params, ctx, fault=fault)
+        if travel > 0:
+            portal.clock.sleep(travel)  # the reply on its way back
         if fault == "lost_reply":
             return Response(fault="reset")
         if fault == "lost_timeout":

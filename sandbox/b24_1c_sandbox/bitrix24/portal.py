@@ -58,6 +58,11 @@ class Settings:
     operating_enabled: bool = True  # cloud: on; self-hosted: off (no operating keys in `time` either)
     method_cost: dict[str, float] = field(default_factory=dict)  # simulated seconds per call of a method
     default_cost: float = 0.0  # simulated seconds for methods not listed (0 = measured time)
+    # A portal across the internet: each request travels `latency` seconds in all (half before the portal sees it,
+    # half for the reply) and spends `server_time` seconds inside the portal after admission (outside the store's
+    # lock: requests in flight overlap, as on a real server). Both on the portal's clock; 0 = a local portal.
+    latency: float = 0.0
+    server_time: float = 0.0
     offset_hours: int = 3  # portal time zone offset (date fields, DATE_MODIFY)
     https_required: bool = False
     auth_error_status: int = 401  # 401 per the code, 403 per the docs (INVALID_CREDENTIALS, scope)
