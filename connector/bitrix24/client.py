@@ -7,6 +7,7 @@ Reads are retried with backoff; writes are retried only when the portal refused 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,8 @@ class BatchReply:
 
 @dataclass
 class Stats:
-    """What this client did, for reports and benchmarks."""
+    """What this client did, for reports and benchmarks. Counted under a lock: with `sync.in_flight` > 1 several
+    threads send through one client, and `x += 1` on an attribute is not atomic."""
 
     requests: int = 0
     commands: int = 0
@@ -78,6 +80,14 @@ class Stats:
     rate_limited: int = 0
     time_limited: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1, method: str | None = None) -> None:
+        """Count `n` more of `name` (and one request of `method` when given)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+            if method is not None:
+                self.by_method[method] = self.by_method.get(method, 0) + 1
 
 
 def _error_from(status: int, body: Any, method: str) -> Exception:
@@ -146,7 +156,7 @@ class Bitrix24Client:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            self.stats.retries += 1
+            self.stats.add("retries")
             if isinstance(exc, RetryLater) and exc.retry_after:
                 return exc.retry_after
             return float(min(30.0, 0.5 * 2 ** (state.attempt_number - 1)))
@@ -170,8 +180,7 @@ class Bitrix24Client:
         self.auth.ensure(self.session)
         if self.pacer is not None:
             self.pacer.acquire()
-        self.stats.requests += 1
-        self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
+        self.stats.add("requests", method=method)
         sent_with = self.auth.current()
         headers = {
             "Content-Type": "application/json",
@@ -232,11 +241,11 @@ class Bitrix24Client:
         if isinstance(body, dict) and "error" in body:
             exc = _error_from(resp.status_code, body, method)
             if isinstance(exc, RateLimited):
-                self.stats.rate_limited += 1
+                self.stats.add("rate_limited")
                 if self.pacer is not None:
                     self.pacer.penalize()
             if isinstance(exc, OperationTimeLimited):
-                self.stats.time_limited += 1
+                self.stats.add("time_limited")
                 self.operating.blocked(method.lower())
             expired = isinstance(exc, AuthError) and str(body.get("error")).lower() == "expired_token"
             if expired and not refreshed and self.auth.refresh(self.session, sent_with):
@@ -306,7 +315,7 @@ class Bitrix24Client:
             if not again:
                 return merged
             todo = {k: (m, _resolve_refs(p, merged.result)) for k, (m, p) in again.items()}
-            self.stats.retries += 1
+            self.stats.add("retries")
         for key in todo:
             merged.errors.setdefault(
                 key, {"error": "OPERATION_TIME_LIMIT", "error_description": "still blocked after retries"}
@@ -320,7 +329,7 @@ class Bitrix24Client:
         costs: dict[str, int] = {}
         for method, _ in commands.values():
             costs[method.lower()] = costs.get(method.lower(), 0) + 1
-        self.stats.commands += len(cmd)
+        self.stats.add("commands", len(cmd))
         body = self._with_retry("batch", {"halt": 1 if halt else 0, "cmd": cmd}, write, costs)
         sections = body.get("result") or {}
         if not isinstance(sections, dict):
@@ -332,11 +341,11 @@ class Bitrix24Client:
         for key, err in errors.items():
             code = str(err.get("error", "")).upper()
             if code == "OPERATION_TIME_LIMIT":
-                self.stats.time_limited += 1
+                self.stats.add("time_limited")
                 if key in commands:
                     self.operating.blocked(commands[key][0].lower())
             elif code == "QUERY_LIMIT_EXCEEDED":
-                self.stats.rate_limited += 1
+                self.stats.add("rate_limited")
         times = normalize_php_map(sections.get("result_time"))
         for key, block in times.items():
             if key in commands and isinstance(block, dict):
