@@ -10,7 +10,10 @@ production the variable is unset and a crash point costs one comparison. Phases:
 - `written`: the target holds the page's writes, the ledger has not recorded them;
 - `posting`: a 1C order exists, its posting has not been sent;
 - `write-back`: the 1C order is posted, the deal has not been told its number and key;
-- `payment-step`: a Bitrix24 payment is added, its sum, date and key are not set yet.
+- `payment-step`: a Bitrix24 payment is added, its sum, date and key are not set yet;
+- `partner-made`: the 1C partner of a deal's new client exists, its counterparty not yet;
+- `client-made`: the 1C counterparty of a deal's new client exists, the company is not stamped and the order is
+  not created yet.
 """
 
 from __future__ import annotations
@@ -21,7 +24,17 @@ import threading
 from collections import Counter
 
 ENV = "B24_1C_CRASH_AT"
-PHASES = ("page-committed", "lookup", "announced", "written", "posting", "write-back", "payment-step")
+PHASES = (
+    "page-committed",
+    "lookup",
+    "announced",
+    "written",
+    "posting",
+    "write-back",
+    "payment-step",
+    "partner-made",
+    "client-made",
+)
 
 _spec = os.environ.get(ENV, "")
 _phase, _, _nth = _spec.partition(":")

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from connector.errors import ConfigError
+from connector.mapping.client import NewClient
 from connector.mapping.conditions import WhenRule
 from connector.mapping.crosscheck import declared_stages, file_problems, flow_of, stage_problems
 from connector.mapping.specs import (
@@ -248,6 +249,11 @@ class TargetSpec(Strict):
     )
     defaults: dict[str, OneCDefault | str | int | float | bool] = Field(
         default_factory=dict, description="1C: values every created object gets (refs found by attributes)"
+    )
+    client: NewClient | None = Field(
+        None,
+        description="1C: make the deal's client in 1C (counterparty, УТ/КА partner) when it has none there "
+        "yet, instead of waiting for the counterparties flow",
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.mapping.client import NEW_CLIENT
 from connector.mapping.engine import map_record
 from connector.mapping.schema import load_mapping
 
@@ -35,15 +36,27 @@ def test_a_valid_deal_maps() -> None:
     assert mapped.error is None and mapped.create_fields()["Валюта_Key"] == "643"
 
 
-def test_a_deal_without_a_company_fails_instead_of_waiting_forever() -> None:
+def test_a_deal_without_a_company_or_contact_fails_with_the_reason_instead_of_waiting() -> None:
     mapped = map_record(SPEC, deal(COMPANY_ID="0"), LINKS, TZ)
     assert mapped.error is not None and not mapped.deferred
-    assert "Контрагент_Key: required, but COMPANY_ID is empty" in mapped.error
+    assert "the deal has neither a company (COMPANY_ID) nor a contact (CONTACT_ID)" in mapped.error
 
 
-def test_a_company_not_synced_yet_waits() -> None:
+def test_a_company_1c_does_not_know_is_handed_to_the_target_to_find_or_make() -> None:
     mapped = map_record(SPEC, deal(COMPANY_ID="99"), LINKS, TZ)
-    assert mapped.deferred and "not synced yet" in str(mapped.error)
+    assert mapped.error is None
+    assert mapped.create_fields()["Контрагент_Key"] == {NEW_CLIENT: {"company": "99"}}
+
+
+def test_a_deal_with_only_a_contact_names_the_contact() -> None:
+    mapped = map_record(SPEC, deal(COMPANY_ID="0", CONTACT_ID="7"), LINKS, TZ)
+    assert mapped.error is None
+    assert mapped.create_fields()["Контрагент_Key"] == {NEW_CLIENT: {"contact": "7"}}
+
+
+def test_a_synced_company_keeps_its_counterparty() -> None:
+    mapped = map_record(SPEC, deal(), LINKS, TZ)
+    assert mapped.create_fields()["Контрагент_Key"] == "cp-ref"
 
 
 def test_an_unknown_currency_fails_instead_of_becoming_rubles() -> None:
