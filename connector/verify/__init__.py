@@ -1,8 +1,9 @@
 """`b24-1c verify`: the one online check of a configuration against the real portal and 1C base.
 
-Read-only unless asked for the write probe. Both hosts are probed first, at once, with a short connect timeout and
-no retries, so a silent host costs seconds, not the sync's minute of backoff; a system that does not answer or
-refuses the credentials is one line of the checklist and its other checks are skipped.
+Read-only unless asked for the write probe. The two systems are checked at once, each first probed with a short
+connect timeout and no retries, so a silent host costs seconds, not the sync's backoff; a system that does not
+answer or refuses the credentials is one line of the checklist and its other checks are skipped. The field names
+and the write probe follow, when both systems answered.
 """
 
 from __future__ import annotations
@@ -49,24 +50,32 @@ def verify(
     out = Checklist()
     b24_session = session(config.bitrix24.timeout, config.bitrix24.verify_tls)
     onec_session = session(config.onec.timeout, True)
-    b24_url, onec_url = portal_url(config), config.onec.odata_url
-    with ThreadPoolExecutor(2) as pool:
-        b24_seen, onec_seen = pool.map(
-            lambda s: reach(*s), [(b24_session, b24_url), (onec_session, onec_url)]
-        )
     b24 = bitrix24_client(config, b24_session, clock)
     odata = odata_client(config, onec_session, clock)
     where = str(config.source or "config.yaml")
-    b24_ok = _reached(out, "Bitrix24", origin(b24_url), b24_seen, f"{where}: bitrix24")
-    onec_ok = _reached(out, "1C", origin(onec_url), onec_seen, f"{where}: onec.odata_url")
+    b24_out, onec_out = Checklist(), Checklist()
     scopes: set[str] = set()
-    if b24_ok:
+
+    def portal_side() -> bool:
+        url = portal_url(config)
+        if not _reached(b24_out, "Bitrix24", origin(url), reach(b24_session, url), f"{where}: bitrix24"):
+            return False
         needs = bitrix24_needs(mappings.values())
-        b24_ok = _guarded(
-            out, "Bitrix24", lambda: scopes.update(check_portal(b24, config, mappings, needs, out))
+        return _guarded(
+            b24_out, "Bitrix24", lambda: scopes.update(check_portal(b24, config, mappings, needs, b24_out))
         )
-    if onec_ok:
-        onec_ok = _guarded(out, "1C", lambda: check_base(odata, config, mappings, out))
+
+    def base_side() -> bool:
+        url = config.onec.odata_url
+        if not _reached(onec_out, "1C", origin(url), reach(onec_session, url), f"{where}: onec.odata_url"):
+            return False
+        return _guarded(onec_out, "1C", lambda: check_base(odata, config, mappings, onec_out))
+
+    # The two systems are checked at once: a silent host costs its probe's bound, not that plus the other's checks.
+    with ThreadPoolExecutor(2) as pool:
+        b24_done, onec_done = pool.submit(portal_side), pool.submit(base_side)
+        b24_ok, onec_ok = b24_done.result(), onec_done.result()
+    out.items = [b24_out.items[0], onec_out.items[0], *b24_out.items[1:], *onec_out.items[1:]]
     crm = b24_ok and "crm" in scopes  # without it the portal's line already says what was not checked
     if crm and onec_ok:
         names = OnlineCheck(_Systems(config, mappings, b24, odata))  # type: ignore[arg-type]
