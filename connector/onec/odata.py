@@ -13,6 +13,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -46,6 +47,19 @@ _STOP_CODES = {
 
 class _NotSent(TransientError):
     """The connection was never made: nothing reached 1C, so even a write may be sent again."""
+
+
+def as_written(value: Any) -> Any:
+    """Numbers as 1C writes them (Edm.Double): `10000`, never `10000.0`; a Decimal as its number, not a string."""
+    if isinstance(value, Decimal):
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e15 else value
+    if isinstance(value, dict):
+        return {k: as_written(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_written(v) for v in value]
+    return value
 
 
 class ODataClient:
@@ -154,7 +168,7 @@ class ODataClient:
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body, ensure_ascii=False).encode()
+            data = json.dumps(as_written(body), ensure_ascii=False).encode()
         url = self.url(resource, options)
         with self._slots:
             self.requests += 1

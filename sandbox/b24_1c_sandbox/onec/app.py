@@ -22,7 +22,7 @@ from b24_1c_sandbox.onec.infobase import Infobase
 from b24_1c_sandbox.onec.metadata import edmx
 from b24_1c_sandbox.onec.query import ODataQueryError, compile_filter, parse_select
 from b24_1c_sandbox.onec.routes import Route, parse_route
-from b24_1c_sandbox.onec.shaping import View, check_expand, check_select, resolver, shape
+from b24_1c_sandbox.onec.shaping import View, as_written, check_expand, check_select, resolver, shape
 from b24_1c_sandbox.onec.soap import SoapApp
 
 METADATA_ENV = "B24_1C_ONEC_METADATA"  # "full" serves a whole УТ 11.5 $metadata (see Knobs.metadata)
@@ -170,7 +170,7 @@ class ODataApp:
 
     def _json(self, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         resp = Response.json(
-            payload,
+            as_written(payload),
             status,
             {
                 "Content-Type": "application/json;charset=utf-8",

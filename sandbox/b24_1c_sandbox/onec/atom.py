@@ -37,6 +37,8 @@ def _value(name: str, value: Any, edm: str | None, row_type: str | None = None) 
             if isinstance(value, int | float)
             else "Edm.String"
         )
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)  # 1C writes a whole Edm.Double without a fraction
     text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value))
     attr = "" if edm == "Edm.String" else f" m:type={quoteattr(edm)}"
     return f"<{tag}{attr}>{text}</{tag}>"

@@ -160,3 +160,14 @@ def check_expand(ib: Infobase, entity: str, expand: list[str]) -> list[str]:
             raise ODataError(400, "10", f"Свойство навигации не найдено: {item}")
         out.append(item)
     return out
+
+
+def as_written(value: Any) -> Any:
+    """Numbers as 1C writes them: an Edm.Double with no fraction is a JSON integer (`10000`, never `10000.0`)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e15 else value
+    if isinstance(value, dict):
+        return {k: as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_written(v) for v in value]
+    return value

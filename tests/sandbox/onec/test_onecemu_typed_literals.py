@@ -1,4 +1,4 @@
-"""1C compares references only with guid'…' and dates only with datetime'…': the emulator refuses plain strings.
+"""1C compares references only with guid'…' and dates only with datetime'…'; numbers are written as 1C writes them.
 
 DOC §17.4.5 (literals); the error is 400 with an odata.error of code 14 (query option parse error in the DOC's code
 table; the exact text of a real base is not captured). The connector sends the typed forms whatever it is given.
@@ -6,6 +6,9 @@ table; the exact text of a real base is not captured). The connector sends the t
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +16,7 @@ import requests
 from onecemu import OneC, error_of
 
 from connector.clock import ManualClock
-from connector.onec.odata import ODataClient
+from connector.onec.odata import ODataClient, as_written
 from connector.onec.query import F
 
 ORDERS = "Document_ЗаказКлиента"
@@ -72,3 +75,39 @@ def test_the_connector_sends_typed_literals_for_values_given_as_strings(onec: On
     assert onec.refs["order"] in [r["Ref_Key"] for r in rows]
     sent = [entry.query for entry in onec.app.log if entry.path.endswith(ORDERS)]
     assert "guid%27" in sent[-1] and "datetime%27" in sent[-1]
+
+
+WHOLE_WITH_FRACTION = re.compile(rb'":-?\d+\.0(?=[,}\]])|>-?\d+\.0<')
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        ORDERS,
+        "AccumulationRegister_РасчетыСКлиентами_RecordType",
+        "AccumulationRegister_РасчетыСКлиентами/Balance()",
+    ],
+)
+def test_numbers_are_written_as_1c_writes_them(onec: OneC, resource: str) -> None:
+    # reference §10: "СуммаДокумента": 25000, "СуммаНДС": 1666.67 — a whole Edm.Double has no ".0"
+    body = onec.get(resource, **{"$format": "json"}).content
+    assert WHOLE_WITH_FRACTION.findall(body) == []
+    assert re.search(rb'":-?\d+\.\d+[,}]', body) or re.search(rb'":-?\d+[,}]', body)
+    atom = onec.get(resource).content
+    assert WHOLE_WITH_FRACTION.findall(atom) == []
+
+
+def test_the_connector_writes_numbers_as_1c_writes_them() -> None:
+    body = {
+        "СуммаДокумента": 10000.0,
+        "Цена": Decimal("1666.67"),
+        "Товары": [{"Количество": 2.0, "Сумма": 0.5}],
+    }
+    assert json.dumps(as_written(body), ensure_ascii=False) == (
+        '{"СуммаДокумента": 10000, "Цена": 1666.67, "Товары": [{"Количество": 2, "Сумма": 0.5}]}'
+    )
+    assert as_written({"x": Decimal("25000.00"), "flag": True, "n": "10.0"}) == {
+        "x": 25000,
+        "flag": True,
+        "n": "10.0",
+    }
