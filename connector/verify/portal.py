@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.bitrix24.client import Bitrix24Client
+from connector.bitrix24.client import BATCH_LIMIT, BatchReply, Bitrix24Client
 from connector.config import Config
 from connector.errors import AuthError, ConnectorError
 from connector.mapping.schema import Mapping
@@ -55,6 +56,17 @@ class PortalCheck:
     @property
     def config_file(self) -> str:
         return str(self.config.source or "config.yaml")
+
+    def every(self, method: str, params: dict[str, Any], key: str | None = None) -> list[Any]:
+        """All pages of a list (these lists answer 50 rows a page, `next` naming the following one)."""
+        rows: list[Any] = []
+        start: int | None = 0
+        while start is not None:
+            reply = self.client.call(method, {**params, "start": start})
+            page = reply.result.get(key, []) if key and isinstance(reply.result, dict) else reply.result
+            rows += list(page or [])
+            start = reply.next if reply.next and reply.next > start else None
+        return rows
 
     def time_zone(self) -> None:
         """The portal's clock offset (server.time) against bitrix24.portal_timezone at the same instant."""
@@ -119,9 +131,16 @@ class PortalCheck:
             )
 
     def methods(self) -> None:
-        """method.get for every method the flows call, in one batch: exists on this portal, available to us."""
+        """method.get for every method the flows call, in batches of 50: exists on this portal, available to us."""
         names = sorted({n.method for needs in self.needs.values() for n in needs})
-        reply = self.client.batch({f"m{i}": ("method.get", {"name": name}) for i, name in enumerate(names)})
+        reply = BatchReply({}, {}, {}, {}, {})
+        for first in range(0, len(names), BATCH_LIMIT):
+            part = {
+                f"m{i}": ("method.get", {"name": names[i]}) for i in range(first, len(names))[:BATCH_LIMIT]
+            }
+            answered = self.client.batch(part)
+            reply.result.update(answered.result)
+            reply.errors.update(answered.errors)
         missing: dict[str, str] = {}
         unavailable: dict[str, str] = {}
         for i, name in enumerate(names):
@@ -151,7 +170,7 @@ class PortalCheck:
             self.out.ok(f"all {len(names)} Bitrix24 methods the flows call exist and are available")
 
     def user_fields(self) -> None:
-        listed = self.client.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
+        listed = self.every("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
         have = {str(row.get("FIELD_NAME")) for row in listed if isinstance(row, dict)}
         wanted = missing = 0
         for flow, spec in self.mappings.items():
@@ -174,10 +193,9 @@ class PortalCheck:
             self.out.ok(f"all {wanted} deal user fields the mappings use exist")
 
     def stages(self) -> None:
-        cats = self.client.call("crm.category.list", {"entityTypeId": DEAL}).result or {}
-        rows = cats.get("categories", []) if isinstance(cats, dict) else cats
+        rows = self.every("crm.category.list", {"entityTypeId": DEAL}, "categories")
         pipelines = {int(c["id"]) for c in rows if isinstance(c, dict) and "id" in c} | {0}
-        statuses = self.client.call("crm.status.list", {"order": {"SORT": "ASC"}}).result or []
+        statuses = self.every("crm.status.list", {"order": {"SORT": "ASC"}})
         stages = {
             str(s["STATUS_ID"])
             for s in statuses

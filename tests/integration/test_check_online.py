@@ -171,6 +171,28 @@ def test_a_user_field_deleted_on_the_portal_is_named(tmp_path: Path) -> None:
     ]
 
 
+def test_lists_longer_than_one_page_are_read_whole(sandbox: Any, tmp_path: Path) -> None:
+    """crm.status.list and crm.deal.userfield.list answer 50 rows a page: a real portal's directories (sources,
+    types, industries…) come before the deal stages, and its own user fields before ours."""
+    portal = sandbox.portal
+    top = max(int(r["ID"]) for r in portal.statuses)
+    template = portal.statuses[0]
+    for n in range(1, 61):  # sorted before every deal stage
+        row = {**template, "ID": str(top + n), "ENTITY_ID": "SOURCE", "STATUS_ID": f"SRC{n}", "SORT": "1"}
+        portal.statuses.insert(0, row)
+    hook = sandbox.webhook_url
+    own = {"FIELD_NAME": "UF_CRM_OWN", "USER_TYPE_ID": "string", "LABEL": "own"}
+    assert requests.post(hook + "crm.deal.userfield.add", json={"fields": own}, timeout=10).ok
+    defs = portal.user_field_defs("deal")
+    for n in range(60):  # the portal's own fields, listed before ours
+        defs[f"UF_CRM_OWN_{n}"] = {**defs["UF_CRM_OWN"], "ID": str(1000 - n), "FIELD_NAME": f"UF_CRM_OWN_{n}"}
+    for method in ("crm.status.list", "crm.deal.userfield.list"):
+        listed = requests.post(hook + method, json={}, timeout=10).json()
+        assert listed["total"] > 60 and len(listed["result"]) == 50
+    found = verify(_ready(sandbox, tmp_path))
+    assert found.ready, _problems(found)
+
+
 def test_a_portal_time_zone_other_than_the_configured_one_is_named(sandbox: Any, tmp_path: Path) -> None:
     found = verify(_ready(sandbox, tmp_path, B24_PORTAL_TIMEZONE="Asia/Yekaterinburg"))
     assert [i.where.rsplit(": ", 1)[-1] for i in found.problems] == ["bitrix24.portal_timezone"]
