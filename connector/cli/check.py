@@ -10,7 +10,18 @@ from connector.cli.common import EXIT_FAILED_RECORDS, ConfigOpt, app, connector,
 from connector.errors import ConfigError, ConnectorError
 
 
-@app.command()
+@app.command(
+    epilog=exits(
+        0,
+        1,
+        2,
+        3,
+        c0="config, mappings and schedules are valid (with --online: ready for go-live)",
+        c1="with --online only: the checklist lists problems to fix",
+        c2="configuration problem (every problem of every file is listed)",
+        c3="with --online only: a system did not answer or refused the credentials",
+    )
+)
 def check(
     config: ConfigOpt = None,
     online: Annotated[

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperArgument, TyperGroup
 
 from connector.errors import ConfigError, ConnectorError, InstanceLockedError, LedgerError, StopRun
 
+
+class _Commands(TyperGroup):
+    """Typer's group, with help that names what an option takes (DATE, FLOW, FILE) instead of `<str>`."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        for param in getattr(command, "params", ()):
+            if isinstance(param, TyperArgument):  # FLOWS, ID: the name says it, the help says the rest
+                param.metavar = param.metavar or (param.name or "value").upper()
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            elif param.metavar is None and hasattr(param, "display_type"):
+                param.metavar = _metavar(param.name or "value", param.display_type(ctx))
+        return command
+
+
+def _metavar(name: str, shown: str) -> str:
+    """FILE for paths, N for numbers, else the parameter's own name; `...` where it takes several."""
+    if shown in ("<file>", "<path>", "<directory>"):
+        return "FILE"
+    if shown == "<int>":
+        return "N"
+    return name.upper() + ("..." if shown.startswith("<list[") else "")
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="b24-1c",
     help="Exactly-once sync between Bitrix24 CRM and 1C:Enterprise (УТ 11, КА/ERP 2, БП 3.0).\n\n"
     "Start with `b24-1c demo` (runs everything against the built-in sandbox), then `b24-1c check` on "
@@ -49,6 +78,7 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         help="config file (default: $B24_1C_CONFIG, ./config.yaml, then ./config.example.yaml)",
     ),
 ]
@@ -104,6 +134,30 @@ def connector(config: Path | None, lock: bool = True) -> Iterator[Any]:
         elif isinstance(exc, OSError):
             exc = StopRun(f"{exc.__class__.__name__}: {exc}")
         raise fail(exc) from None
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[list[str]]:
+    """While inside: SIGTERM and Ctrl-C set `stop` (the runner ends after committing the page being written) and
+    are named in the yielded list; a second one ends the command at once with exit 3 (the next run settles the
+    page by its intents). The previous handlers are restored on the way out."""
+    caught: list[str] = []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        if caught:
+            err.print(f"{name} again: stopped at once; the next run settles the page that was being written")
+            raise typer.Exit(EXIT_STOPPED)
+        caught.append(name)
+        stop.set()
+        err.print(f"{name}: stopping once the page being written is committed ({name} again stops at once)")
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def parse_date(value: str | None, name: str) -> datetime | None:

@@ -9,6 +9,7 @@ import typer
 
 from connector.cli.common import (
     EXIT_FAILED_RECORDS,
+    EXIT_STOPPED,
     ConfigOpt,
     app,
     connector,
@@ -20,16 +21,36 @@ from connector.cli.common import (
     print_plan,
     print_report,
     require_ready,
+    stop_on_signals,
 )
 from connector.errors import ConfigError, ConnectorError
 
+STOPPED = (
+    "stopped: by a remote error (credentials, unreachable system, rejected query), or by SIGTERM / Ctrl-C after "
+    "the page being written was committed (run the same command again to resume)"
+)
+FlowsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="flows to run (default: all configured); the same as --flow", show_default=False),
+]
 
-@app.command(epilog=exits(0, 1, 2, 3, 4, 5))
+
+def _flow_opt(help_text: str) -> Any:
+    return typer.Option("--flow", metavar="FLOW", help=help_text, show_default=False)
+
+
+@app.command(epilog=exits(0, 1, 2, 3, 4, 5, c3=STOPPED))
 def backfill(
-    since: Annotated[str, typer.Option(help="first document date to load, e.g. 2017-01-01")] = "2017-01-01",
-    until: Annotated[str | None, typer.Option(help="stop before this date (default: no end)")] = None,
+    flows: FlowsArg = None,
+    since: Annotated[
+        str, typer.Option(metavar="DATE", help="first document date to load, e.g. 2017-01-01")
+    ] = "2017-01-01",
+    until: Annotated[
+        str | None, typer.Option(metavar="DATE", help="stop before this date (default: no end)")
+    ] = None,
     flow: Annotated[
-        list[str] | None, typer.Option(help="flow(s) to backfill (default: all configured)")
+        list[str] | None,
+        _flow_opt("flow to backfill, repeatable (default: all configured); or name flows as arguments"),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="read and plan only; print what would be written")
@@ -39,13 +60,17 @@ def backfill(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Load all historical documents since a date. Resumable: rerun the same command after any interruption."""
+    """Load all historical documents since a date. Resumable: rerun the same command after any interruption.
+
+    SIGTERM or Ctrl-C stops it once the page being written is committed (a second one stops at once; the next run
+    settles that page), and it exits 3 saying how far each flow got."""
     since_dt = parse_date(since, "--since")
     until_dt = parse_date(until, "--until")
-    with connector(config) as conn:
+    with connector(config) as conn, stop_on_signals(conn.stop) as caught:
         require_ready(conn, dry_run)
         failed = 0
-        for name in conn.flows(flow):
+        names = conn.flows(_wanted(flows, flow))
+        for i, name in enumerate(names):
             runner = conn.runner(name)
             tz = runner.tz
             start = since_dt.replace(tzinfo=tz) if since_dt and since_dt.tzinfo is None else since_dt
@@ -58,9 +83,34 @@ def backfill(
                 print_plan(report, runner.target)
             print_report(report)
             failed += report.failed
+            if caught and (report.stopped or names[i + 1 :]):
+                _stopped(caught[0], report, names[i + 1 :], dry_run)
     if failed:
         out.print("some records failed: `b24-1c failed` lists them, `b24-1c retry` requeues them")
         raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _wanted(flows: list[str] | None, flow: list[str] | None) -> list[str] | None:
+    """Flows named as arguments and with --flow, in order, each once (None: all configured)."""
+    named = list(dict.fromkeys([*(flows or []), *(flow or [])]))
+    return named or None
+
+
+def _stopped(signal_name: str, report: Any, not_started: list[str], dry_run: bool) -> None:
+    """Say what the interrupted backfill committed and how to resume it; exit 3."""
+    done = (
+        "nothing was written (dry run)"
+        if dry_run
+        else f"{report.flow}: {report.read} read, {report.created} created, {report.updated} updated and committed"
+    )
+    rest = f"; not started: {', '.join(not_started)}" if not_started else ""
+    err.print(
+        f"stopped by {signal_name} after a committed page: {done}{rest}. "
+        "Run the same command again to resume from the saved position.",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(EXIT_STOPPED)
 
 
 def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bool) -> Any:
@@ -85,7 +135,11 @@ def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bo
 
 @app.command(epilog=exits(0, 1, 2, 3, 4, 5))
 def sync(
-    flows: Annotated[list[str] | None, typer.Argument(help="flows to run (default: all configured)")] = None,
+    flows: FlowsArg = None,
+    flow: Annotated[
+        list[str] | None,
+        _flow_opt("flow to run, repeatable (default: all configured); or name flows as arguments"),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="plan only; print what would be written")
     ] = False,
@@ -95,7 +149,7 @@ def sync(
     with connector(config) as conn:
         require_ready(conn, dry_run)
         failed = 0
-        for name in conn.flows(flows):
+        for name in conn.flows(_wanted(flows, flow)):
             runner = conn.runner(name)
             try:
                 report = runner.incremental(conn.config.sync.lookback_days, dry_run=dry_run)

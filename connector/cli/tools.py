@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from connector import __version__
-from connector.cli.common import EXIT_CONFIG, app, err, out
+from connector.cli.common import EXIT_CONFIG, app, err, exits, out
 
 
-@app.command()
+@app.command(epilog=exits(0, c0="printed (or written to --output)"))
 def schema(
     output: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
 ) -> None:
@@ -57,7 +57,16 @@ def sandbox(ctx: typer.Context) -> None:
     raise typer.Exit(cli.main(list(ctx.args), prog="b24-1c sandbox"))
 
 
-@app.command()
+@app.command(
+    epilog=exits(
+        0,
+        1,
+        2,
+        c0="Bitrix24 ended up holding exactly the posted 1C orders, once each",
+        c1="the demo's final comparison found a difference (it says which)",
+        c2="the b24-1c-sandbox package is not installed",
+    )
+)
 def demo(
     orders: Annotated[int, typer.Option(help="orders to generate since 2017")] = 600,
     seed: Annotated[int, typer.Option(help="dataset seed")] = 7,
@@ -66,7 +75,7 @@ def demo(
     raise typer.Exit(_sandbox_module("demo").run_demo(out, orders, seed))
 
 
-@app.command()
+@app.command(epilog=exits(0))
 def version() -> None:
     """Print the version."""
     out.print(f"b24-1c {__version__}")
