@@ -31,3 +31,14 @@ def test_the_config_is_validated_by_the_main_process_whose_exit_code_systemd_jud
     settings = _settings()
     assert "ExecStartPre" not in settings
     assert settings["ExecStart"][0].split()[1:3] == ["run", "--config"]
+
+
+def test_the_daemon_speaks_sd_notify_with_a_watchdog() -> None:
+    settings = _settings()
+    assert settings["Type"] == ["notify"] and settings["NotifyAccess"] == ["main"]
+    assert settings["WatchdogSec"] and settings["TimeoutStartSec"]
+
+
+def test_the_ledger_path_is_not_moved_by_the_unit() -> None:
+    # One ledger for the daemon and for manual runs: its path lives in config.yaml (init --ledger), not here.
+    assert not any("B24_1C_LEDGER" in value for value in _settings().get("Environment", []))
