@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from b24_1c_sandbox.clock import Clock, SystemClock
 from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.exchange import Registrations
+from b24_1c_sandbox.onec.extension import apply as apply_extension
+from b24_1c_sandbox.onec.extension import from_environment as extension_from_environment
 from b24_1c_sandbox.onec.model import EntityType, Props
 from b24_1c_sandbox.onec.profiles import load
 
@@ -74,11 +76,16 @@ class Infobase:
         users: dict[str, str] | None = None,
         timezone: str = "Europe/Moscow",
         clock: Clock | None = None,
+        extension: Path | None = None,
     ) -> None:
         self.profile = profile
         self.tz = ZoneInfo(timezone)
         self.clock = clock or SystemClock()
         self.config = load(profile)
+        if extension is not None:
+            apply_extension(self.config, extension)  # a customized base: custom attributes and sections
+        else:
+            extension_from_environment(self.config)
         self.types: dict[str, EntityType] = self.config.types
         self.sets: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.types}
         self.movements: dict[str, dict[str, list[dict[str, Any]]]] = {r: {} for r in self.config.registers}
