@@ -13,7 +13,7 @@ from connector.app import Connector
 from connector.config import load_config
 from connector.ledger import Ledger
 from connector.records import Outcome
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, OFFLINE_ENV
 from tests.integration.test_cli import cli
 
 pytestmark = pytest.mark.integration
@@ -74,8 +74,7 @@ def test_a_damaged_ledger_exits_5_naming_the_file_and_what_to_do(tmp_path: Path)
 
 def test_a_second_daemon_through_a_symlink_to_the_ledger_is_refused(tmp_path: Path) -> None:
     real = tmp_path / "var" / "ledger.sqlite3"
-    env = {"B24_1C_LEDGER": str(real)}
-    config = load_config(EXAMPLE, env=env)
+    config = load_config(EXAMPLE, env={**OFFLINE_ENV, "B24_1C_LEDGER": str(real)})
     link = tmp_path / "ledger-link.sqlite3"
     with Connector(config):  # the first instance holds the lock
         link.symlink_to(real)
