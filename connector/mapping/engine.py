@@ -6,7 +6,7 @@ import re
 import string
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from connector.records import Mapped
 
 Lookups = dict[str, dict[str, dict[str, Any]]]  # table -> ref -> row
 LINKS = "@links"  # in Lookups: flow -> {source reference -> the other side's key}, as {"value": ...} rows
+KOPECK = Decimal("0.01")
 FACTS, PAYMENTS = "@facts", "@payments"  # target-side data of money flows, never written as fields
 FACT_NAMES = (
     "amount",
@@ -67,6 +68,29 @@ class _SafeFormatter(string.Formatter):
 _FORMATTER = _SafeFormatter()
 
 
+def _product(names: list[str], record: dict[str, Any]) -> Decimal:
+    product = Decimal(1)
+    for name in names:
+        try:
+            product *= Decimal(str(record.get(name)).strip())
+        except (InvalidOperation, ValueError):
+            raise _FieldProblem(f"{name} = {record.get(name)!r} is not a number") from None
+    return product
+
+
+def _section(rule: FieldRule, value: Any) -> list[str]:
+    """The values of the picked rows' column (phones out of КонтактнаяИнформация)."""
+    assert rule.section is not None
+    if not isinstance(value, list):
+        raise _FieldProblem(f"{rule.source} is not a tabular section (got {type(value).__name__})")
+    picked = [
+        row.get(rule.section.column)
+        for row in value
+        if isinstance(row, dict) and all(str(row.get(k)) == v for k, v in rule.section.where.items())
+    ]
+    return [str(v).strip() for v in picked if not is_empty(v)]
+
+
 def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneInfo) -> Any:
     if rule.const is not None:
         return rule.const
@@ -76,12 +100,15 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
         matched, value = first_match(rule.when, record)
         return value if matched else rule.default
     if rule.multiply is not None:
-        product = Decimal(1)
-        for name in rule.multiply:
-            try:
-                product *= Decimal(str(record.get(name)).strip())
-            except (InvalidOperation, ValueError):
-                raise _FieldProblem(f"{name} = {record.get(name)!r} is not a number") from None
+        product = _product(rule.multiply, record)
+        if rule.minus is not None:
+            product -= _product(rule.minus, record)
+        if rule.vat_at is not None:
+            rate = record.get(rule.vat_at)
+            percent = Decimal(0) if is_empty(rate) else _product([rule.vat_at], record)
+            product = product * percent / (100 + percent)
+        if rule.minus is not None or rule.vat_at is not None:
+            product = product.quantize(KOPECK, ROUND_HALF_UP)
         value = str(product)
         try:
             return CONVERTERS[rule.type](value, tz)
@@ -91,6 +118,8 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     if rule.source not in record and not rule.source.startswith("UF_"):
         raise _FieldProblem(f"the record has no property '{rule.source}'")
     value = record.get(rule.source)  # Bitrix24 leaves out user fields that were never set
+    if rule.section is not None:
+        return _section(rule, value) or None
     if rule.link is not None and str(value).strip() == "0":
         value = None  # Bitrix24 writes "0" for an empty id (COMPANY_ID, CONTACT_ID): nothing to wait for
     if rule.link is not None and not is_empty(value):

@@ -62,6 +62,13 @@ UserId = Annotated[
 _LOOKUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[^.\s]+$")
 
 
+class SectionPick(Strict):
+    """Rows of a tabular section picked by their attributes, and the column that gives the values."""
+
+    where: dict[str, str] = Field(min_length=1, description="attribute → value every picked row has")
+    column: str = Field(description="the column whose values are taken, e.g. Представление")
+
+
 class FieldRule(Strict):
     """How one target field gets its value. Exactly one of source / format / const."""
 
@@ -111,6 +118,22 @@ class FieldRule(Strict):
         "any, is the value); no match means empty: e.g. '^C_(\\d+)$' takes"
         " contacts out of a counterparty link",
     )
+    section: SectionPick | None = Field(
+        None,
+        description="the source is a tabular section: the values of one column in the rows picked by kind, as a "
+        "list (КонтактнаяИнформация rows with Тип = Телефон → PHONE)",
+    )
+    minus: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="with multiply: subtract the product of these properties, to kopecks (a row's discount: "
+        "multiply [PRICE_BRUTTO, QUANTITY], minus [PRICE, QUANTITY])",
+    )
+    vat_at: str | None = Field(
+        None,
+        description="with multiply: the VAT contained in the product at the rate (percent) this property holds, "
+        "to kopecks; an empty rate is no VAT (TAX_RATE of a deal's row)",
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
@@ -122,6 +145,10 @@ class FieldRule(Strict):
                 "give exactly one of source, format, const, when or multiply"
                 + (f" (got {', '.join(origins)})" if origins else "")
             )
+        if (self.minus is not None or self.vat_at is not None) and self.multiply is None:
+            raise ValueError("minus and vat_at work on multiply: give multiply too")
+        if self.section is not None and self.source is None:
+            raise ValueError("section needs a source (the tabular section, e.g. КонтактнаяИнформация)")
         if self.lookup is not None and self.source is None:
             raise ValueError("lookup needs a source (the reference to follow)")
         if self.link is not None and self.source is None:
@@ -152,7 +179,7 @@ class FieldRule(Strict):
             return [f for _, f, _, _ in string.Formatter().parse(self.format) if f]
         if self.when is not None:
             return sorted({f for rule in self.when for f in rule.if_.fields()})
-        return list(self.multiply or [])
+        return [*(self.multiply or []), *(self.minus or []), *([self.vat_at] if self.vat_at else [])]
 
 
 class LookupTable(Strict):
