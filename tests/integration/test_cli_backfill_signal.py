@@ -34,7 +34,7 @@ def test_sigterm_stops_backfill_after_a_committed_page_and_the_rerun_resumes(
 
     box.portal.faults = FaultInjector({"latency": 1.0}, latency=0.01)  # slow enough to be stopped mid-run
     proc = subprocess.Popen(
-        [sys.executable, "-m", "connector", "backfill", "orders", "--config", str(config)],
+        [sys.executable, "-m", "connector", "backfill", "counterparties", "orders", "--config", str(config)],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
@@ -57,7 +57,7 @@ def test_sigterm_stops_backfill_after_a_committed_page_and_the_rerun_resumes(
         0 < stopped_at < len({o["Ref_Key"] for o in box.infobase.all("Document_ЗаказКлиента") if o["Posted"]})
     )
     box.portal.faults = None
-    again = cli("backfill", "--flow", "orders", "--config", str(config), env=env)
+    again = cli("backfill", "--flow", "counterparties", "--flow", "orders", "--config", str(config), env=env)
     assert again.returncode == 0, again.stderr
     eligible = {
         o["Ref_Key"]
