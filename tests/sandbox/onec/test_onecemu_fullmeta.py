@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from b24_1c_sandbox.onec.app import METADATA_ENV, ODataApp
 from b24_1c_sandbox.onec.fullmeta import generate
 from b24_1c_sandbox.onec.infobase import Infobase
 from onecemu import OneC
+
+from connector.clock import ManualClock
+from connector.onec.odata import ODataClient
 
 E = "{http://schemas.microsoft.com/ado/2009/11/edm}"
 
@@ -124,3 +129,19 @@ def test_the_emulator_serves_full_metadata_when_the_environment_asks(
     monkeypatch.setenv(METADATA_ENV, "bogus")
     with pytest.raises(ValueError, match="B24_1C_ONEC_METADATA='bogus'"):
         ODataApp(onec.ib).metadata()
+
+
+@pytest.mark.slow
+def test_the_connector_resolves_names_from_a_whole_ut115(onec: OneC) -> None:
+    onec.app.knobs.metadata = "full"
+    client = ODataClient(
+        requests.Session(), onec.root, "Администратор", "sandbox", ZoneInfo("Europe/Moscow"), ManualClock()
+    )
+    meta = client.metadata
+    assert len(meta.entities) >= 3_800
+    assert (
+        meta.resolve("Document_ЗаказКлиента", "СтавкаНДС_Key", "СтавкаНДС", table="Товары") == "СтавкаНДС_Key"
+    )
+    assert meta.has("Catalog_Контрагенты", "ИНН") and not meta.has("Catalog_Контрагенты", "ИННН")
+    rows = client.query("Document_ЗаказКлиента", select=["Ref_Key"], top=1)
+    assert rows
