@@ -1,0 +1,214 @@
+"""PREPARE for the money target: everything the rules need, read before any write (no writes here).
+
+Per order: its deal as it is now (stage, pipeline, responsible, the money fields), the ledger's child links, the
+deal's payments when they change (native mode), and — for orders the ledger links no to-do or task to (a lost
+ledger, an old backup, a kill between an add and its stamp) — ours found on the deal."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, tzinfo
+from typing import Any
+
+from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.errors import RemoteRejected
+from connector.flows.money.payments import NativePayments, Portal
+from connector.flows.money.reminders import (
+    OPEN,
+    TASK,
+    TASK_SELECT,
+    TODO,
+    TODO_KEY,
+    TODO_SELECT,
+    FoundTodo,
+    found_todo,
+    reminder_rules,
+    task_xml_id,
+)
+from connector.flows.money.rules import STAGE, MoneyRules, payment_need, values_of
+from connector.ledger import Child, Ledger
+from connector.records import Action
+
+
+@dataclass
+class OrderContext:
+    """What one order's rules are given: its deal, the ledger's child links and what was found on the deal."""
+
+    deal_id: str
+    deal: dict[str, Any]
+    children: list[Child] = field(default_factory=list)
+    portal: Portal | None = None  # the deal's payments (native mode), read when the order's payments change
+    found_todo: FoundTodo | None = None
+    found_task: tuple[str, str] | None = None  # (task id, its date)
+    problems: list[str] = field(default_factory=list)  # a read that failed: the order's outcome fails
+
+
+@dataclass
+class Prepared:
+    """The context of a chunk of orders: the deal stages in pipeline order, and each order's context (an order
+    whose deal the `attach_to` flow has not made yet has none)."""
+
+    stages: dict[str, int]
+    orders: dict[str, OrderContext]
+
+
+class MoneyReader:
+    """Reads the deals, child links, payments, to-dos and tasks the rules of a chunk of orders need."""
+
+    def __init__(
+        self,
+        client: Bitrix24Client,
+        ledger: Ledger,
+        rules: MoneyRules,
+        native: NativePayments,
+        portal_tz: tzinfo,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger  # read only
+        self.rules = rules
+        self.money = rules.money
+        self.native = native
+        self.portal_tz = portal_tz
+        self._stages: dict[str, int] | None = None
+
+    def deals(self, keys: Iterable[str]) -> dict[str, str]:
+        """{order: deal id} through the `attach_to` flow's links."""
+        return {k: link.target_id for k, link in self.ledger.links(self.money.attach_to, list(keys)).items()}
+
+    def stages(self) -> dict[str, int]:
+        """Every deal stage id → its position (category-prefixed ids are unique across pipelines), read once."""
+        if self._stages is None:
+            order: dict[str, int] = {}
+            reply = self.client.call("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {}})
+            for row in reply.result or []:
+                if str(row.get("ENTITY_ID", "")).startswith("DEAL_STAGE"):
+                    order[str(row["STATUS_ID"])] = int(row.get("SORT") or 0)
+            self._stages = order
+        return self._stages
+
+    def current(self, deal_ids: list[str], fields: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+        """Stage, pipeline, responsible and the money fields of the deals, up to 2,500 per request."""
+        found: dict[str, dict[str, Any]] = {}
+        select = ["ID", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"]
+        select += sorted({f for f in fields if f not in select})
+        for i in range(0, len(deal_ids), 2500):
+            flt = {"@ID": deal_ids[i : i + 2500]}
+            for page in self.client.list_fast("crm.deal.list", flt, select, expect=len(flt["@ID"])):
+                for row in page:
+                    found[str(row["ID"])] = row
+        return found
+
+    def prepare(
+        self,
+        actions: Sequence[Action],
+        deals: dict[str, str],
+        current: dict[str, dict[str, Any]],
+        today: date,
+    ) -> Prepared:
+        """The context of a chunk of non-skip actions (deals and their current rows read once for the page)."""
+        orders: dict[str, OrderContext] = {}
+        for action in actions:
+            deal_id = action.target_id or deals.get(action.record.key)
+            if deal_id is not None and deal_id in current:
+                orders[action.record.key] = OrderContext(deal_id, current[deal_id])
+        stages = (
+            self.stages() if any(STAGE in a.record.fields for a in actions if a.record.key in orders) else {}
+        )
+        for order, children in self.ledger.child_links(self.rules.flow, list(orders)).items():
+            orders[order].children = children
+        live = [a for a in actions if a.record.key in orders]
+        if self.money.payments.mode == "native":
+            needs = [
+                payment_need(a, orders[a.record.key].deal_id, orders[a.record.key].children) for a in live
+            ]
+            for order, portal in self.native.prepare(needs).items():
+                orders[order].portal = portal
+        self._find_todos([a for a in live if not _has(orders[a.record.key], TODO)], orders, today)
+        self._find_tasks([a for a in live if not _has(orders[a.record.key], TASK)], orders, today)
+        return Prepared(stages, orders)
+
+    def _find_todos(self, actions: list[Action], orders: dict[str, OrderContext], today: date) -> None:
+        """Ours among the to-dos of those orders' deals: one crm.activity.list over all of them (to-dos only)."""
+        spec = self.money.reminder
+        if spec is None:
+            return
+        wanted = [a for a in actions if values_of(a.record).get(spec.date)]  # no due date: never a to-do
+        if not wanted:
+            return
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        flt = {
+            "OWNER_TYPE_ID": 2,
+            "@OWNER_ID": sorted({int(orders[a.record.key].deal_id) for a in wanted}),
+            "PROVIDER_ID": "CRM_TODO",
+        }
+        try:
+            for page in self.client.list_fast("crm.activity.list", flt, TODO_SELECT):
+                for row in page:
+                    rows[str(row.get("OWNER_ID"))].append(row)
+        except RemoteRejected as exc:
+            for a in wanted:
+                orders[a.record.key].problems.append(f"to-do: the deal's to-dos could not be listed: {exc}")
+            return
+        for a in wanted:
+            order, values, ctx = a.record.key, values_of(a.record), orders[a.record.key]
+            probe = Child(
+                order, TODO, TODO_KEY, "?", OPEN
+            )  # the deadline the rules keep on a to-do that exists
+            deadline = reminder_rules(self.money, values, today, probe, True, self.portal_tz).deadline
+            title = self.rules.text(spec.title, values)
+            ctx.found_todo = found_todo(rows[ctx.deal_id], self.rules.originator, order, title, deadline)
+
+    def _find_tasks(self, actions: list[Action], orders: dict[str, OrderContext], today: date) -> None:
+        """Ours among the tasks of orders about to get one: tasks.task.list on the deal (UF_CRM_TASK) and our
+        XML_ID, one command per order in shared read batches; the XML_ID is compared here too, as the vendor does
+        not document it as a filter key."""
+        if self.money.overdue is None:
+            return
+        due = [
+            a
+            for a in actions
+            if reminder_rules(self.money, values_of(a.record), today, None, False, self.portal_tz).task
+        ]
+        xml = {a.record.key: task_xml_id(self.rules.originator, a.record.key) for a in due}
+        commands = {
+            f"k{i}": (
+                "tasks.task.list",
+                {
+                    "filter": {
+                        "UF_CRM_TASK": f"D_{orders[a.record.key].deal_id}",
+                        "XML_ID": xml[a.record.key],
+                    },
+                    "select": TASK_SELECT,
+                },
+            )
+            for i, a in enumerate(due)
+        }
+        keys = list(commands)
+        for i in range(0, len(keys), BATCH_LIMIT):
+            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
+            for cmd in keys[i : i + BATCH_LIMIT]:
+                order = due[int(cmd[1:])].record.key
+                if cmd in reply.errors:
+                    err = reply.errors[cmd]
+                    reason = (
+                        err.get("error_description") or err.get("error") if isinstance(err, dict) else err
+                    )
+                    orders[order].problems.append(
+                        f"overdue task: the deal's tasks could not be listed: {reason}"
+                    )
+                    continue
+                result = reply.result.get(cmd)
+                rows = result.get("tasks", []) if isinstance(result, dict) else []
+                for row in rows:
+                    if isinstance(row, dict) and row.get("xmlId") == xml[order]:
+                        orders[order].found_task = (
+                            str(row.get("id")),
+                            str(row.get("createdDate") or today)[:10],
+                        )
+                        break
+
+
+def _has(ctx: OrderContext, kind: str) -> bool:
+    return any(c.kind == kind for c in ctx.children)
