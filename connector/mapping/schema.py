@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,13 +12,12 @@ from pydantic import (
     Field,
     WithJsonSchema,
     field_validator,
-    model_validator,
 )
 
 from connector.errors import ConfigError
 from connector.mapping.client import NewClient
-from connector.mapping.conditions import WhenRule
 from connector.mapping.crosscheck import declared_stages, file_problems, flow_of, stage_problems
+from connector.mapping.fields import FieldRule, FieldType
 from connector.mapping.specs import (
     ConstValue,
     ExternalKey,
@@ -34,19 +32,6 @@ from connector.mapping.specs import (
 from connector.yamlio import load_yaml, model_from
 
 MatchRule = Literal["inn_kpp", "external_key", "phone", "email"]
-FieldType = Literal[
-    "string",
-    "money",
-    "number",
-    "int",
-    "date",
-    "datetime",
-    "bool",
-    "float",
-    "onec_datetime",
-    "onec_date",
-    "flag",
-]
 
 
 def _id_text(value: Any) -> Any:
@@ -59,127 +44,6 @@ UserId = Annotated[
     BeforeValidator(_id_text),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
 ]
-_LOOKUP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[^.\s]+$")
-
-
-class SectionPick(Strict):
-    """Rows of a tabular section picked by their attributes, and the column that gives the values."""
-
-    where: dict[str, str] = Field(min_length=1, description="attribute → value every picked row has")
-    column: str = Field(description="the column whose values are taken, e.g. Представление")
-
-
-class FieldRule(Strict):
-    """How one target field gets its value. Exactly one of source / format / const."""
-
-    source: str | None = Field(None, description="source property, e.g. СуммаДокумента or Валюта_Key")
-    format: str | None = Field(None, description="a format string over source properties: 'Заказ {Number}'")
-    const: Any = Field(None, description="a fixed value")
-    multiply: list[str] | None = Field(
-        None, min_length=2, description="the product of these source properties (price × quantity)"
-    )
-    type: FieldType = "string"
-    lookup: str | None = Field(
-        None, description="lookup_name.Field: follow a reference through a lookup table"
-    )
-    map: dict[str, Any] | None = Field(
-        None,
-        description="value map applied after lookup/type conversion; a value missing from it fails the record "
-        "(add it to the map), it never falls back to the default",
-    )
-    default: Any = Field(None, description="used when the value is empty")
-    required: bool = False
-    max_length: int | None = Field(None, ge=1)
-    min: float | None = Field(
-        None, description="the smallest number allowed (e.g. 0 for prices): a smaller one fails the record"
-    )
-    owner: Literal["onec", "bitrix24"] | None = Field(
-        None,
-        description="the side that owns this field (default: "
-        "the flow's source side); the other side "
-        "never overwrites it",
-    )
-    link: str | None = Field(
-        None,
-        description="flow whose ledger translates this reference (e.g. counterparties:"
-        " Контрагент_Key → COMPANY_ID, or COMPANY_ID → Контрагент_Key)",
-    )
-    when: list[WhenRule] | None = Field(
-        None, description="ordered rules over source properties; the first whose `if` holds gives the value"
-    )
-    on: Literal["always", "create"] = Field(
-        "always",
-        description="create: written only when the target object "
-        "is created (initial content, immutable fields)",
-    )
-    pick: str | None = Field(
-        None,
-        description="a regular expression the value must match (its first group, if "
-        "any, is the value); no match means empty: e.g. '^C_(\\d+)$' takes"
-        " contacts out of a counterparty link",
-    )
-    section: SectionPick | None = Field(
-        None,
-        description="the source is a tabular section: the values of one column in the rows picked by kind, as a "
-        "list (КонтактнаяИнформация rows with Тип = Телефон → PHONE)",
-    )
-    minus: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="with multiply: subtract the product of these properties, to kopecks (a row's discount: "
-        "multiply [PRICE_BRUTTO, QUANTITY], minus [PRICE, QUANTITY])",
-    )
-    vat_at: str | None = Field(
-        None,
-        description="with multiply: the VAT contained in the product at the rate (percent) this property holds, "
-        "to kopecks; an empty rate is no VAT (TAX_RATE of a deal's row)",
-    )
-
-    @model_validator(mode="after")
-    def _one_origin(self) -> FieldRule:
-        origins = [
-            n for n in ("source", "format", "const", "when", "multiply") if getattr(self, n) is not None
-        ]
-        if len(origins) != 1:
-            raise ValueError(
-                "give exactly one of source, format, const, when or multiply"
-                + (f" (got {', '.join(origins)})" if origins else "")
-            )
-        if (self.minus is not None or self.vat_at is not None) and self.multiply is None:
-            raise ValueError("minus and vat_at work on multiply: give multiply too")
-        if self.section is not None and self.source is None:
-            raise ValueError("section needs a source (the tabular section, e.g. КонтактнаяИнформация)")
-        if self.lookup is not None and self.source is None:
-            raise ValueError("lookup needs a source (the reference to follow)")
-        if self.link is not None and self.source is None:
-            raise ValueError("link needs a source (the reference to translate)")
-        if self.link is not None and self.lookup is not None:
-            raise ValueError("use either link (another flow's records) or lookup (a 1C catalog), not both")
-        if self.lookup is not None and not _LOOKUP.match(self.lookup):
-            raise ValueError(f"lookup must be 'table.Field', got '{self.lookup}'")
-        if self.pick is not None:
-            try:
-                re.compile(self.pick)
-            except re.error as exc:
-                raise ValueError(f"pick is not a valid regular expression: {exc}") from None
-        if self.format is not None:
-            try:
-                names = [f for _, f, _, _ in string.Formatter().parse(self.format) if f is not None]
-            except ValueError as exc:
-                raise ValueError(f"bad format string: {exc}") from None
-            for n in names:
-                if not n or not re.match(r"^[^\W\d][\w]*$", n):
-                    raise ValueError(f"format fields must be plain property names, got '{{{n}}}'")
-        return self
-
-    def source_names(self) -> list[str]:
-        if self.source is not None:
-            return [self.source]
-        if self.format is not None:
-            return [f for _, f, _, _ in string.Formatter().parse(self.format) if f]
-        if self.when is not None:
-            return sorted({f for rule in self.when for f in rule.if_.fields()})
-        return [*(self.multiply or []), *(self.minus or []), *([self.vat_at] if self.vat_at else [])]
 
 
 class LookupTable(Strict):
