@@ -54,6 +54,22 @@ class PortalCheck:
         return str(self.config.mappings_path / f"{flow}.yaml")
 
     @property
+    def who(self) -> str:
+        return "the application" if self.config.bitrix24.oauth is not None else "the webhook"
+
+    @property
+    def add_scope(self) -> str:
+        if self.config.bitrix24.oauth is not None:
+            return "add it to the application's permissions and reinstall it"
+        return "add it to the webhook (Developer resources → the webhook → permissions)"
+
+    @property
+    def as_admin(self) -> str:
+        if self.config.bitrix24.oauth is not None:
+            return "authorize the application as a portal administrator"
+        return "create the webhook as a portal administrator"
+
+    @property
     def config_file(self) -> str:
         return str(self.config.source or "config.yaml")
 
@@ -101,15 +117,14 @@ class PortalCheck:
         wanted.pop("basic", None)  # every caller has it
         granted_needed = sorted(set(wanted) & self.scopes)
         if granted_needed:
-            self.out.ok(f"scopes the flows need and the webhook has: {', '.join(granted_needed)}")
+            self.out.ok(f"scopes the flows need and {self.who} has: {', '.join(granted_needed)}")
         for scope, flows in sorted(wanted.items()):
             if scope in self.scopes:
                 continue
             for flow, methods in flows.items():
                 where = self.file(flow)
                 self.out.fix(
-                    f"the webhook lacks scope '{scope}' ({', '.join(methods)}): add it to the webhook "
-                    "(Developer resources → the webhook → permissions)",
+                    f"{self.who} lacks scope '{scope}' ({', '.join(methods)}): {self.add_scope}",
                     where,
                 )
 
@@ -118,15 +133,15 @@ class PortalCheck:
         needing = {f: [n.method for n in needs if n.admin] for f, needs in self.needs.items()}
         needing = {f: m for f, m in needing.items() if m}
         if admin:
-            self.out.ok("the webhook's user is an administrator")
+            self.out.ok(f"{self.who}'s user is an administrator")
             return
         if not needing:
-            self.out.ok("the webhook's user is not an administrator; no configured flow needs one")
+            self.out.ok(f"{self.who}'s user is not an administrator; no configured flow needs one")
             return
         for flow, methods in needing.items():
             self.out.fix(
-                f"{', '.join(methods)} answer only administrators and the webhook's user is not one: "
-                "create the webhook as a portal administrator",
+                f"{', '.join(methods)} answer only administrators and {self.who}'s user is not one: "
+                f"{self.as_admin}",
                 self.file(flow),
             )
 
@@ -164,7 +179,7 @@ class PortalCheck:
                     )
                 elif need.method in unavailable and need.scope in self.scopes:
                     self.out.fix(
-                        f"{need.method} is not available to the webhook ({need.doc})", self.file(flow)
+                        f"{need.method} is not available to {self.who} ({need.doc})", self.file(flow)
                     )
         if not missing and not unavailable:
             self.out.ok(f"all {len(names)} Bitrix24 methods the flows call exist and are available")
@@ -260,7 +275,7 @@ def check_portal(
         except ConnectorError as exc:
             out.fix(f"Bitrix24: {exc}")
     if "crm" not in check.scopes:
-        out.fix("user fields, pipelines, stages and field names not checked: the webhook lacks scope 'crm'")
+        out.fix(f"user fields, pipelines, stages and field names not checked: {check.who} lacks scope 'crm'")
         return check.scopes
     for step in (check.user_fields, check.stages):
         try:

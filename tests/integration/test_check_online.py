@@ -115,6 +115,37 @@ def test_a_webhook_without_a_scope_the_flows_need_is_named(tmp_path: Path) -> No
     assert "scope 'crm'" not in text
 
 
+def test_an_oauth_application_is_checked_the_same_way(tmp_path: Path) -> None:
+    from b24_1c_sandbox.runner import OAUTH_CLIENT_SECRET
+
+    from connector.config import load_config
+    from tests.conftest import EXAMPLE
+
+    with _started(missing_scopes=frozenset({"sale"})) as box:
+        oauth = (
+            f"  oauth:\n    portal_url: {box.portal_url}/rest/\n    client_id: {box.oauth_app.client_id}\n"
+            f"    client_secret: {OAUTH_CLIENT_SECRET}\n    refresh_token: {box.oauth_tokens()['refresh_token']}\n"
+            f"    token_url: {box.portal_url}/oauth/token/\n    token_store: {tmp_path / 'token.json'}\n"
+        )
+        text = EXAMPLE.read_text(encoding="utf-8").replace("  webhook_url: ${B24_WEBHOOK_URL}\n", oauth)
+        text = text.replace("mappings_dir: mappings", f"mappings_dir: {ROOT / 'mappings'}")
+        text = text.replace(
+            "schedule: schedules/default.yaml", f"schedule: {ROOT / 'schedules/default.yaml'}"
+        )
+        (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+        env = {k: v for k, v in box.env().items() if k != "B24_WEBHOOK_URL"}
+        config = load_config(tmp_path / "config.yaml", env={**env, "B24_1C_LEDGER": str(tmp_path / "l.db")})
+        assert config.bitrix24.oauth is not None
+        _ready(box, tmp_path)  # setup through the webhook: quicker, the same portal
+        found = verify(config)
+    text = _problems(found)
+    assert [i.where.rsplit("/", 1)[-1] for i in found.problems] == ["money.yaml"], text
+    assert (
+        "the application lacks scope 'sale' (sale.payment.list, sale.payment.update): add it to the " in text
+    )
+    assert "the application's user is an administrator" in "\n".join(found.lines())
+
+
 def test_a_webhook_of_a_user_who_is_not_an_administrator_is_named(tmp_path: Path) -> None:
     with _started(webhook_admin=False) as box:
         found = verify(_ready(box, tmp_path))
