@@ -72,9 +72,39 @@ def same_value(current: Any, wanted: Any) -> bool:
     return text_now == text_want
 
 
+# Bitrix24 reads an empty link back as "0" (legacy crm.deal/company/contact get and list: COMPANY_ID "0",
+# MOVED_BY_ID "0"; crm.item: companyId 0): for these fields 0 means none.
+ZERO_IS_NONE = frozenset(
+    {
+        "COMPANY_ID",
+        "CONTACT_ID",
+        "LEAD_ID",
+        "QUOTE_ID",
+        "MOVED_BY_ID",
+        "companyId",
+        "contactId",
+        "mycompanyId",
+        "leadId",
+        "quoteId",
+        "movedBy",
+    }
+)
+
+
+def read_value(name: str, value: Any) -> Any:
+    """A field as read from Bitrix24 with its empty spellings made None ("0" for an empty link)."""
+    if name in ZERO_IS_NONE and str(value).strip() in ("0", ""):
+        return None
+    return value
+
+
 def changed_fields(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
     """The wanted fields whose current value differs (names starting with "@" are engine notes, not fields)."""
-    return {k: v for k, v in wanted.items() if not k.startswith("@") and not same_value(current.get(k), v)}
+    return {
+        k: v
+        for k, v in wanted.items()
+        if not k.startswith("@") and not same_value(read_value(k, current.get(k)), v)
+    }
 
 
 def same_rows(current: Sequence[Mapping[str, Any]], wanted: Sequence[Mapping[str, Any]]) -> bool:

@@ -22,6 +22,7 @@ _COMMON: dict[str, str] = {
     "COMMENTS": "string",
     "ORIGINATOR_ID": "string",
     "ORIGIN_ID": "string",
+    "ORIGIN_VERSION": "string",
     "LAST_ACTIVITY_TIME": "datetime",
     "LAST_ACTIVITY_BY": "user",
 }
@@ -119,6 +120,25 @@ DYNAMIC_FIELDS: dict[str, str] = {
     "PARENT_ID_2": "crm_entity",
     "PARENT_ID_31": "crm_entity",
 }
+# Empty fields as portals return them in legacy crm.*.get/list: "0" or "", never null. Sources (real responses):
+# deal: bitrix-tools/b24-rest-docs tutorials/crm/how-to-edit-crm-objects/how-to-set-paid-date-to-deal.md at
+# b98534c4 (crm.deal.get of a deal without a company: COMPANY_ID "0", PROBABILITY "0", COMMENTS "", SOURCE_ID "",
+# SOURCE_DESCRIPTION "", MOVED_BY_ID "0"; LEAD_ID, QUOTE_ID, ADDITIONAL_INFO, LOCATION_ID, ORIGIN*, UTM_* stay null);
+# company: api-reference/crm/companies/crm-company-get.md (COMMENTS ""; LEAD_ID, ORIGIN*, ADDRESS*, UTM_* null);
+# contact: api-reference/crm/leads/crm-lead-list.md shows the same COMPANY_ID "0" of the shared CRM entity base.
+EMPTY_AS: dict[int, dict[str, str]] = {
+    2: {
+        "COMPANY_ID": "0",
+        "PROBABILITY": "0",
+        "COMMENTS": "",
+        "SOURCE_ID": "",
+        "SOURCE_DESCRIPTION": "",
+        "MOVED_BY_ID": "0",
+    },
+    3: {"COMPANY_ID": "0"},
+    4: {"COMMENTS": ""},
+}
+
 READ_ONLY = {
     "ID",
     "STAGE_SEMANTIC_ID",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from b24_1c_sandbox.bitrix24.entities import (
+    EMPTY_AS,
     MULTIFIELDS,
     READ_ONLY,
     EntityType,
@@ -150,6 +151,13 @@ def write_fm(portal: Portal, et: EntityType, entity_id: int, fm: Any) -> None:
             )
 
 
+def _fill_empty(et: EntityType, record: dict[str, Any]) -> None:
+    """Empty fields stored as the portal keeps them ("0" for an id, "" for text), so get and list return those."""
+    for name, empty in EMPTY_AS.get(et.id, {}).items():
+        if record.get(name) in (None, ""):
+            record[name] = empty
+
+
 def _touch_multifield_flags(portal: Portal, et: EntityType, record: dict[str, Any]) -> None:
     if "HAS_PHONE" in et.fields:
         entries = portal.multifields.get((et.id, int(record["ID"])), [])
@@ -244,6 +252,7 @@ def create(portal: Portal, et: EntityType, fields: dict[str, Any], ctx: CallCont
         record["TITLE"] = f"#{entity_id}"
     _stage(portal, et, record)
     _touch_multifield_flags(portal, et, record)
+    _fill_empty(et, record)
     emit(portal, et, "ADD", entity_id, ctx)
     return record
 
@@ -274,6 +283,7 @@ def update(
             if "PREVIOUS_STAGE_ID" in et.fields:
                 record["PREVIOUS_STAGE_ID"] = before_stage
     _touch_multifield_flags(portal, et, record)
+    _fill_empty(et, record)
     emit(portal, et, "UPDATE", int(record["ID"]), ctx)
 
 

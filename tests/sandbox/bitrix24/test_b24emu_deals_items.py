@@ -23,7 +23,9 @@ def test_legacy_deal_strings_origin_and_immutable_category(emu: Emu) -> None:
     assert isinstance(deal_id, int)
     deal = emu.ok("crm.deal.get", {"id": deal_id})
     assert deal["ID"] == str(deal_id) and deal["OPPORTUNITY"] == "1500.50" and deal["CATEGORY_ID"] == "1"
-    assert deal["STAGE_ID"] == "C1:NEW" and deal["STAGE_SEMANTIC_ID"] == "P" and deal["COMPANY_ID"] is None
+    assert (
+        deal["STAGE_ID"] == "C1:NEW" and deal["STAGE_SEMANTIC_ID"] == "P" and deal["COMPANY_ID"] == "0"
+    )  # empty ids read back "0" (EMPTY_AS)
     assert "CONTACT_IDS" not in deal and "NOT_A_FIELD" not in deal and deal["ORIGIN_ID"] == "guid-1"
     assert (
         emu.ok("crm.deal.update", {"id": deal_id, "fields": {"CATEGORY_ID": 0, "STAGE_ID": "C1:WON"}}) is True

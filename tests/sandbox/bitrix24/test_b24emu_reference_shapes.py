@@ -88,7 +88,9 @@ CASES: list[tuple[str, Callable[[Emu], None], str, dict[str, Any], int, Any]] = 
                 "OPPORTUNITY": "899.10",
                 "CATEGORY_ID": "0",
                 "DATE_CREATE": str,
-                "COMPANY_ID": None,
+                # an empty id reads "0" (b24-rest-docs tutorials/.../how-to-set-paid-date-to-deal.md @ b98534c4)
+                "COMPANY_ID": "0",
+                "COMMENTS": "",
             }
         },
     ),

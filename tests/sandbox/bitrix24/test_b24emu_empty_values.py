@@ -1,0 +1,38 @@
+"""Empty fields as portals return them: "0" / "" in legacy crm.deal|company|contact get and list, never null for
+the fields real captures show (sources in b24_1c_sandbox/bitrix24/entities.py EMPTY_AS)."""
+
+from __future__ import annotations
+
+from tests.sandbox.bitrix24.conftest import Emu
+
+DEAL_EMPTY = {
+    "COMPANY_ID": "0",
+    "PROBABILITY": "0",
+    "COMMENTS": "",
+    "SOURCE_ID": "",
+    "SOURCE_DESCRIPTION": "",
+}
+
+
+def test_a_deal_without_company_or_comment_reads_zero_and_empty_in_get_and_list(emu: Emu) -> None:
+    deal = emu.ok("crm.deal.add", {"fields": {"TITLE": "Без компании"}})
+    got = emu.ok("crm.deal.get", {"id": deal})
+    assert {k: got[k] for k in DEAL_EMPTY} == DEAL_EMPTY
+    assert got["LEAD_ID"] is None and got["ORIGIN_ID"] is None  # these stay null in the capture
+    (listed,) = emu.ok("crm.deal.list", {"filter": {"ID": deal}, "select": ["*"]})
+    assert {k: listed[k] for k in DEAL_EMPTY} == DEAL_EMPTY
+
+
+def test_clearing_a_company_reads_zero_again(emu: Emu) -> None:
+    company = emu.ok("crm.company.add", {"fields": {"TITLE": "Ромашка"}})
+    deal = emu.ok("crm.deal.add", {"fields": {"TITLE": "С компанией", "COMPANY_ID": company}})
+    assert emu.ok("crm.deal.get", {"id": deal})["COMPANY_ID"] == str(company)
+    emu.ok("crm.deal.update", {"id": deal, "fields": {"COMPANY_ID": ""}})
+    assert emu.ok("crm.deal.get", {"id": deal})["COMPANY_ID"] == "0"
+    item = emu.ok("crm.item.get", {"entityTypeId": 2, "id": deal})["item"]
+    assert item["companyId"] == 0  # crm.item types it
+
+
+def test_a_company_without_comment_reads_empty(emu: Emu) -> None:
+    company = emu.ok("crm.company.add", {"fields": {"TITLE": "Лютик"}})
+    assert emu.ok("crm.company.get", {"id": company})["COMMENTS"] == ""
