@@ -377,10 +377,12 @@ class Ledger:
         ]
 
     def counts(self) -> dict[str, int]:
-        """What `b24-1c status` shows: links, creates still pending (settled intents are history, not work), open
-        failures, cursors, runs and recorded outcomes."""
+        """What `b24-1c status` shows: links, child links, source state, creates still pending (settled intents are
+        history, not work), open failures, cursors, runs and recorded outcomes."""
         queries = {
             "links": "SELECT COUNT(*) FROM links",
+            "child links": "SELECT COUNT(*) FROM child_links",
+            "source state": "SELECT COUNT(*) FROM source_state",
             "pending intents": "SELECT COUNT(*) FROM intents WHERE status = 'pending'",
             "failed records": "SELECT COUNT(*) FROM dead_letters WHERE status IN ('open', 'requeued', 'waiting')",
             "cursors": "SELECT COUNT(*) FROM cursors",
