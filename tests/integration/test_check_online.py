@@ -415,5 +415,7 @@ def test_verify_names_a_silent_host_and_exits_3_without_the_secret() -> None:
     assert "1C at http://127.0.0.1:9 does not answer: connection refused" in done.output
     assert "offlinetestcode" not in done.output and "offline-test-password" not in done.output
     assert done.exception is None or isinstance(done.exception, SystemExit)
+    missing = _cli("verify", "--config", str(ROOT / "no-such-config.yaml"))
+    assert missing.exit_code == 2, missing.output
     helped = _cli("verify", "--help").output
     assert "Exit codes: 0 ready for go-live" in helped and "--write-probe" in helped
