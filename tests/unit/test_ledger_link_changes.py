@@ -129,3 +129,19 @@ def test_link_changes_still_upsert_and_drop_a_flows_links(tmp_path: Path) -> Non
     ledger.commit("orders", None, [], links=[LinkChange("orders", "a", None)])
     assert ledger.links("orders", ["a"]) == {}
     ledger.close()
+
+
+def test_retry_requeues_through_the_one_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger.commit("orders", None, [Outcome("x", "create", "failed", error="boom")])
+    commits: list[tuple[str, list[int]]] = []
+    real = Ledger.commit
+
+    def counted(self: Ledger, flow: str, *args: object, **kwargs: object) -> None:
+        commits.append((flow, list(kwargs.get("requeue", ()))))  # type: ignore[call-overload]
+        real(self, flow, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "commit", counted)
+    (letter,) = ledger.requeue("orders")
+    assert commits == [("orders", [letter.id])] and ledger.requeued("orders") == ["x"]
+    ledger.close()
