@@ -17,6 +17,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 __all__ = [
+    "FLOWS",
+    "PARTS",
     "ContractError",
     "MethodContract",
     "MethodSpec",

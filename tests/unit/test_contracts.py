@@ -109,3 +109,13 @@ def test_the_flow_names_are_the_shipped_mappings() -> None:
     from connector.contracts import FLOWS
 
     assert set(FLOWS) == {p.stem for p in (ROOT / "mappings").glob("*.yaml")}
+
+
+def test_the_admin_guide_s_method_list_is_generated_from_the_contract() -> None:
+    from connector.contracts.guide import render
+
+    committed = (ROOT / "docs" / "bitrix24-methods.md").read_text(encoding="utf-8")
+    assert committed == render(), (
+        "docs/bitrix24-methods.md is out of date: run python -m connector.contracts.guide"
+    )
+    assert "| `sale.payment.update` | sale | yes |" in committed
