@@ -330,6 +330,20 @@ class Connector:
             report.append((f"stage {stage}", "created"))
         return report
 
+    def traffic(self) -> dict[str, Any]:
+        """What the clients made so far (none is created for asking): requests per system, the portal's 503s
+        (QUERY_LIMIT_EXCEEDED) and 429s (OPERATION_TIME_LIMIT), and each method's operating time used."""
+        out: dict[str, Any] = {"requests": {}, "rate_limited": {}, "time_limited": {}, "operating": {}}
+        if self._b24 is not None:
+            stats = self._b24.stats
+            out["requests"]["bitrix24"] = stats.requests
+            out["rate_limited"]["bitrix24"] = stats.rate_limited
+            out["time_limited"]["bitrix24"] = stats.time_limited
+            out["operating"] = self._b24.operating.used()
+        if self._odata is not None:
+            out["requests"]["1c"] = self._odata.requests
+        return out
+
     def status(self) -> Status:
         """Per flow: last success and error, how far changes are read, failures, next run; who holds the ledger."""
         now = self.clock.now()

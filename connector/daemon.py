@@ -23,9 +23,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connector.app import Connector
 from connector.errors import ConnectorError, LedgerError, StopRun
 from connector.logs import get_logger
+from connector.metrics import Metrics
 from connector.notify import Notifier
 from connector.schedule import FlowSchedule
 from connector.status import state_path
+from connector.webstatus import WebStatus
 
 __all__ = ["Daemon", "FlowState", "state_path"]
 
@@ -54,6 +56,7 @@ class Daemon:
         schedule: dict[str, FlowSchedule],
         on_cycle: Callable[[str, Any], None] | None = None,
         notifier: Notifier | None = None,
+        http: tuple[str, int] | None = None,
     ) -> None:
         self.connector = connector
         self.schedule = schedule
@@ -67,6 +70,10 @@ class Daemon:
         self.ready = False
         self.started_at = connector.clock.now()
         self.flows = {f: FlowState(schedule=s.every or f"cron {s.cron}") for f, s in schedule.items()}
+        self.http = http
+        self.metrics = Metrics(connector, self)
+        self.web: WebStatus | None = None
+        self.http_address: tuple[str, int] | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
 
@@ -81,6 +88,7 @@ class Daemon:
             busy = any(facts.get(k) for k in ("created", "updated", "failed", "recovered", "deleted"))
             # Idle cycles are silent (DEBUG): the journal shows what changed, not every tick.
             (log.info if busy else log.debug)("cycle done", **facts)
+            self.metrics.record(flow, report)
             if self.on_cycle:
                 self.on_cycle(flow, report)
         except LedgerError as exc:
@@ -112,6 +120,7 @@ class Daemon:
             else:
                 state.failed_cycles += 1
                 state.last_error, state.last_error_at = error, now
+                self.metrics.failed_cycle(flow)
             first = error is None and not self.ready
             self.ready = self.ready or error is None
         self.write_state()
@@ -181,9 +190,14 @@ class Daemon:
         self.scheduler.add_listener(self._event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         log.info("daemon started", flows={f: (s.every or s.cron) for f, s in self.schedule.items()})
         self.notifier.status(f"starting {len(self.schedule)} flow(s): the first cycles are running")
+        if self.http is not None:
+            self.web = WebStatus(self.connector, self, self.metrics)
+            self.http_address = self.web.start(*self.http)
         try:
             self.scheduler.start()
         finally:
+            if self.web is not None:
+                self.web.stop()
             log.info("daemon stopped")
             self.notifier.stopping("stopped")
             self.notifier.close()

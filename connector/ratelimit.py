@@ -145,6 +145,11 @@ class OperatingPacer:
             if isinstance(duration, int | float):
                 self._cost[method] = max(self._cost.get(method, 0.0) * 0.9, float(duration))
 
+    def used(self) -> dict[str, float]:
+        """Seconds of server time each method used in the portal's last 10 minutes, as its replies said."""
+        with self._lock:
+            return dict(self._used)
+
     def blocked(self, method: str) -> None:
         """The portal answered 429 for this method: assume it is full until its reset."""
         with self._lock:

@@ -173,15 +173,26 @@ def sync(
     )
     + " The systemd unit does not restart on 2 and 5 (RestartPreventExitStatus=): a human must act first."
 )
-def run(config: ConfigOpt = None) -> None:
+def run(
+    config: ConfigOpt = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST:PORT",
+            help="also serve /metrics (Prometheus), /healthz and a read-only status page, e.g. 127.0.0.1:9108",
+        ),
+    ] = None,
+) -> None:
     """Run as a daemon: every flow on its schedule (schedules/default.yaml) until SIGTERM or Ctrl-C."""
     from connector.daemon import Daemon
     from connector.schedule import load_schedule
+    from connector.webstatus import parse_address
 
     with connector(config) as conn:
         try:
+            address = parse_address(http) if http else None
             schedule = load_schedule(conn.config.schedule_path, list(conn.config.flows))
         except ConfigError as exc:
             raise fail(exc) from None
         require_ready(conn, dry_run=False)
-        Daemon(conn, schedule).start()
+        Daemon(conn, schedule, http=address).start()
