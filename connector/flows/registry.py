@@ -58,6 +58,7 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
             tgt.match,
             conn.config.sync.batch_size,
             conn.config.sync.in_flight,
+            owned=[name for name, rule in spec.fields.items() if rule.owner == "onec"],
         )
     elif tgt.system == "bitrix24" and tgt.entity == "user":
         from connector.flows.managers.target import UserMatcher

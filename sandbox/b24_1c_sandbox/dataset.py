@@ -78,6 +78,19 @@ def _ref(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+def _contacts(ref: str, i: int) -> list[dict[str, str]]:
+    """A counterparty's phone and e-mail as КонтактнаяИнформация rows (their own random stream, so adding them
+    changes no other generated value)."""
+    rng = random.Random(f"contacts:{ref}")
+    digits = f"9{rng.randint(0, 99):02d}{rng.randint(0, 9999999):07d}"
+    phone = f"+7 {digits[:3]} {digits[3:6]}-{digits[6:8]}-{digits[8:]}"
+    email = f"office{i + 1}@client{rng.randint(100, 999)}.ru"
+    return [
+        {"Тип": "Телефон", "Представление": phone, "НомерТелефона": phone},
+        {"Тип": "АдресЭлектроннойПочты", "Представление": email, "АдресЭП": email},
+    ]
+
+
 def _inn(rng: random.Random, digits: int = 10) -> str:
     return "".join(str(rng.randint(0, 9)) for _ in range(digits))
 
@@ -198,6 +211,8 @@ class Dataset:
                 },
             )["Ref_Key"]
             fields["Партнер_Key"] = partner
+        if "КонтактнаяИнформация" in ib.types["Catalog_Контрагенты"].property_names():
+            fields["КонтактнаяИнформация"] = _contacts(fields["Ref_Key"], i)
         cp = ib.insert("Catalog_Контрагенты", fields)
         contract = ib.insert(
             "Catalog_ДоговорыКонтрагентов",

@@ -210,7 +210,8 @@ def test_existing_company_is_adopted_by_inn_kpp_not_duplicated(sandbox: Sandbox,
     conn.runner("counterparties").backfill(SINCE, None)
     adopted = next(c for c in companies(sandbox) if c["ID"] == str(existing))
     assert adopted["ORIGINATOR_ID"] == sandbox_installation() and adopted["ORIGIN_ID"] == cp["Ref_Key"]
-    assert adopted["TITLE"] == cp["Description"]
+    assert adopted["TITLE"] == "Кровля (заведена вручную)"  # the manager's company keeps its title
+    assert adopted["ORIGIN_VERSION"] == "adopted"
     assert by_origin(companies(sandbox))[cp["Ref_Key"]] == 1
     [req] = requisites(sandbox, 4, existing)
     assert req["XML_ID"] == cp["Ref_Key"]  # taken over and stamped, not added a second time

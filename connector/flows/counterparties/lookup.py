@@ -182,6 +182,7 @@ class Recognizer:
                                     "ID",
                                     self.key.originator_field,
                                     self.key.field,
+                                    "ORIGIN_VERSION",  # "adopted": a manager's company we recognised
                                     "PHONE",
                                     "EMAIL",
                                     *sorted(set(fields)),

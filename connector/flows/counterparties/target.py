@@ -36,6 +36,11 @@ from connector.records import Action, Outcome, skip_outcomes
 
 log = get_logger(__name__)
 PARAMS = {"REGISTER_SONET_EVENT": "N"}
+VERSION_FIELD, ADOPTED = "ORIGIN_VERSION", "adopted"  # a company we recognised, not made (docs/identity.md)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list) and not value)
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -76,9 +81,12 @@ class CounterpartyWriter:
         match: Sequence[MatchRule],
         batch_size: int = 25,
         in_flight: int = 1,
+        owned: Iterable[str] = (),
     ) -> None:
         self.client = client
         self.key = external_key
+        # Fields the mapping declares `owner: onec`: written even on a company a manager made by hand.
+        self.owned = set(owned)
         # Our own key is always consulted (last when not configured): it is how a lost reply is recovered.
         self.rules: list[str] = list(dict.fromkeys([*match, "external_key"]))
         self.batch_size = max(1, min(batch_size, BATCH_LIMIT // 2))
@@ -201,8 +209,15 @@ class CounterpartyWriter:
         # Take over an unstamped entity, or one an older release stamped for this very record; never re-stamp one
         # that carries another record's or system's key.
         legacy = cand.originator in self.key.adopt and cand.origin == p.key
-        if (adopt and not cand.origin and not cand.originator) or legacy:
+        hand_made = bool(adopt) and adopt != "external_key" and not cand.origin and not cand.originator
+        if hand_made or cand.values.get(VERSION_FIELD) == ADOPTED:
+            # A manager's company recognised by ИНН, phone or e-mail keeps what it has (its title above all);
+            # only fields the mapping owns outright (`owner: onec`) or that are empty are written.
+            fields = {k: v for k, v in fields.items() if k in self.owned or _empty(cand.values.get(k))}
+        if hand_made or legacy:
             fields.update({self.key.originator_field: self.key.originator_id, self.key.field: p.key})
+        if hand_made:
+            fields[VERSION_FIELD] = ADOPTED  # remembered on the company: later updates keep its values too
         for kind, wanted, present in (("PHONE", p.phones, cand.phones), ("EMAIL", p.emails, cand.emails)):
             extra = new_values(kind, wanted, present)
             if extra:

@@ -134,7 +134,11 @@ class ClientMaker:
             return
         self.bitrix24.call(
             f"crm.{client.entity}.update",
-            {"id": client.id, "fields": {"ORIGINATOR_ID": self.originator, "ORIGIN_ID": ref}},
+            {
+                "id": client.id,
+                # "adopted": a manager's record; the counterparties flow keeps its title (docs/identity.md)
+                "fields": {"ORIGINATOR_ID": self.originator, "ORIGIN_ID": ref, "ORIGIN_VERSION": "adopted"},
+            },
             write=True,
         )
 
