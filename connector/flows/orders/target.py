@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.bitrix24.client import BATCH_LIMIT, PAGE, Bitrix24Client
 from connector.compare import changed_fields, same_rows
 from connector.engine.executor import BatchExecutor, Sent, Unit
-from connector.errors import OutcomeUnknown, RecordError
+from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
 from connector.mapping.schema import ExternalKey
 from connector.records import Action, Outcome, skip_outcomes
 
@@ -133,35 +133,70 @@ class DealWriter:
 
     def owners(self, deal_ids: list[str]) -> list[str]:
         """Which of these deals exist and carry our stamp or none yet (a deal started in Bitrix24 whose 1C order's
-        write-back has not happened); one list request per 50 ids, only for orders that name a deal."""
-        mine: list[str] = []
+        write-back has not happened); 50 ids per list command, up to 50 commands per request."""
         ours = set(self.key.originators)
-        for i in range(0, len(deal_ids), 50):
-            part = list(dict.fromkeys(deal_ids[i : i + 50]))
-            for page in self.client.list_keyset(
-                "crm.deal.list", {"@ID": part}, ["ID", self.key.originator_field]
-            ):
-                mine += [
-                    str(row["ID"])
-                    for row in page
-                    if not row.get(self.key.originator_field) or row.get(self.key.originator_field) in ours
-                ]
-        return mine
+        ids = list(dict.fromkeys(deal_ids))
+        parts = [ids[i : i + PAGE] for i in range(0, len(ids), PAGE)]
+        rows = self._lists(parts, [{"@ID": part} for part in parts], "ID", [self.key.originator_field])
+        return [
+            str(row["ID"])
+            for part_rows in rows
+            for row in part_rows
+            if not row.get(self.key.originator_field) or row.get(self.key.originator_field) in ours
+        ]
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
-        """Deals carrying our external key, as {source key: deal id}; used to recover lost replies."""
+        """Deals carrying our external key, as {source key: deal id}: 50 keys per list command and up to 50
+        commands per request, so the lookup before a page's creates costs one request per 2,500 keys."""
         found: dict[str, str] = {}
         keys = list(dict.fromkeys(keys))
-        for i in range(0, len(keys), 50):
-            part = keys[i : i + 50]
-            flt = {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": part}
-            for page in self.client.list_keyset("crm.deal.list", flt, ["ID", self.key.field]):
-                for row in page:
-                    origin = row.get(self.key.field)
-                    # Keep the lowest id if a duplicate already exists from some other tool.
-                    if origin in part and (origin not in found or int(row["ID"]) < int(found[origin])):
-                        found[origin] = str(row["ID"])
+        parts = [keys[i : i + PAGE] for i in range(0, len(keys), PAGE)]
+        filters = [
+            {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": part}
+            for part in parts
+        ]
+        for part, rows in zip(parts, self._lists(parts, filters, self.key.field, []), strict=True):
+            for row in rows:
+                origin = row.get(self.key.field)
+                # Keep the lowest id if a duplicate already exists from some other tool.
+                if origin in part and (origin not in found or int(row["ID"]) < int(found[origin])):
+                    found[origin] = str(row["ID"])
         return found
+
+    def _lists(
+        self, parts: list[list[str]], filters: list[dict[str, Any]], field: str, select: list[str]
+    ) -> list[list[dict[str, Any]]]:
+        """The deals matching each filter (one per part of at most 50 values of `field`), the list commands sent
+        up to 50 per `batch`. A full first page that leaves values of its part unseen holds twins made by another
+        tool: that filter is read on to its end by keyset (a full page that covers its part lacks only twins
+        with higher ids, which a lookup never prefers)."""
+        select = ["ID", *dict.fromkeys(f for f in [field, *select] if f != "ID")]
+        out: list[list[dict[str, Any]]] = []
+        for i in range(0, len(filters), BATCH_LIMIT):
+            group = filters[i : i + BATCH_LIMIT]
+            params = [
+                {"filter": {**flt, ">ID": 0}, "order": {"ID": "ASC"}, "start": -1, "select": select}
+                for flt in group
+            ]
+            if len(group) == 1:  # one command: a plain call costs the same request
+                rows = self.client.call("crm.deal.list", params[0]).result
+                results: list[Any] = [rows]
+            else:
+                reply = self.client.batch({f"l{n}": ("crm.deal.list", p) for n, p in enumerate(params)})
+                for n in range(len(group)):
+                    if f"l{n}" in reply.errors:
+                        err = reply.errors[f"l{n}"]
+                        raise RemoteRejected(
+                            f"crm.deal.list failed inside a batch: {err.get('error_description', err)}",
+                            method="crm.deal.list",
+                        )
+                results = [reply.result.get(f"l{n}") for n in range(len(group))]
+            for part, flt, rows in zip(parts[i : i + BATCH_LIMIT], group, results, strict=True):
+                page = list((rows.get("items", []) if isinstance(rows, dict) else rows) or [])
+                if len(page) >= PAGE and set(part) - {str(r.get(field)) for r in page}:
+                    page = [r for p in self.client.list_keyset("crm.deal.list", flt, select) for r in p]
+                out.append(page)
+        return out
 
 
 __all__ = ["DealWriter", "OutcomeUnknown", "RecordError"]
