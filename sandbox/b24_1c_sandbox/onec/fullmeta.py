@@ -90,7 +90,7 @@ class _Builder:
         rng, seen = self.rng, set()
         out: list[tuple[str, str, str | None]] = []
         kinds = (
-            ["ref"] * 4 + ["str"] * 3 + ["dbl"] * 3 + ["bool"] * 2 + ["date", "int", "enum", "enum", "comp"]
+            ["ref"] * 3 + ["str"] * 3 + ["dbl"] * 3 + ["bool"] * 2 + ["date", "int", "enum", "enum", "comp"]
         )
         while len(out) < n:
             kind = rng.choice(kinds)
@@ -156,7 +156,7 @@ class _Builder:
     def section(self, name: str) -> None:
         """A tabular section: its own entity type (key Ref_Key + LineNumber) and its row complex type."""
         columns = self.attributes(self.rng.randint(3, 16))
-        self.entity(name, [("Ref_Key", "Edm.Guid"), ("LineNumber", "Edm.Int64")], [], columns, navigate=False)
+        self.entity(name, [("Ref_Key", "Edm.Guid"), ("LineNumber", "Edm.Int64")], [], columns)
         row = [_prop("Ref_Key", "Edm.Guid", False), _prop("LineNumber", "Edm.Int64", False)]
         row += [_prop(p, edm) for p, edm, _ in columns]
         self.out.schema.append(f'<ComplexType Name="{name}_RowType">{"".join(row)}</ComplexType>')
