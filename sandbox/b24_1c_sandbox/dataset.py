@@ -78,6 +78,9 @@ def _ref(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+OTHER_VAT_RATES = (("10%", 10, "НДС10"), ("0%", 0, "НДС0"), ("Без НДС", 0, "БезНДС"))
+
+
 def _contacts(ref: str, i: int) -> list[dict[str, str]]:
     """A counterparty's phone and e-mail as КонтактнаяИнформация rows (their own random stream, so adding them
     changes no other generated value)."""
@@ -143,6 +146,17 @@ class Dataset:
                     "ПеречислениеСтавкаНДС": "НДС20",
                 },
             )["Ref_Key"]
+            for n, (name, rate, kind) in enumerate(OTHER_VAT_RATES, start=2):  # fixed refs: no rng drawn
+                ib.insert(
+                    "Catalog_СтавкиНДС",
+                    {
+                        "Ref_Key": str(uuid.uuid5(uuid.NAMESPACE_OID, f"vat-rate:{kind}")),
+                        "Code": f"{n:09d}",
+                        "Description": name,
+                        "Ставка": rate,
+                        "ПеречислениеСтавкаНДС": kind,
+                    },
+                )
         for i in range(8):
             name = f"{rng.choice(LAST_NAMES)} {rng.choice(FIRST_NAMES)}"
             self.managers.append(

@@ -16,6 +16,12 @@ SPEC = load_mapping(ROOT / "mappings" / "deals_to_orders.yaml")
 LINKS = {"@links:counterparties": {"98": {"value": "cp-ref"}}, "@links:managers": {}}
 
 
+def row(name: str, price: float, quantity: float, **more: Any) -> dict[str, Any]:
+    """A product row as crm.deal.productrows.get returns it (no discount, no tax unless given)."""
+    base = {"PRODUCT_NAME": name, "PRICE": price, "PRICE_BRUTTO": price, "QUANTITY": quantity}
+    return base | {"DISCOUNT_RATE": 0, "TAX_RATE": None, "TAX_INCLUDED": "Y", "MEASURE_CODE": 796} | more
+
+
 def deal(**changes: Any) -> dict[str, Any]:
     base = {
         "ID": "41",
@@ -26,7 +32,7 @@ def deal(**changes: Any) -> dict[str, Any]:
         "ASSIGNED_BY_ID": "1",
         "CURRENCY_ID": "RUB",
         "OPPORTUNITY": "300.00",
-        "PRODUCT_ROWS": [{"PRODUCT_NAME": "Профлист С8", "PRICE": 100.0, "QUANTITY": 3.0}],
+        "PRODUCT_ROWS": [row("Профлист С8", 100.0, 3.0)],
     }
     return {**base, **changes}
 
@@ -65,8 +71,26 @@ def test_an_unknown_currency_fails_instead_of_becoming_rubles() -> None:
 
 
 def test_a_negative_price_or_amount_fails_the_deal() -> None:
-    rows = [{"PRODUCT_NAME": "Профлист С8", "PRICE": -100.0, "QUANTITY": 2.0}]
+    rows = [row("Профлист С8", -100.0, 2.0)]
     mapped = map_record(SPEC, deal(PRODUCT_ROWS=rows, OPPORTUNITY="-200"), LINKS, TZ)
     assert mapped.error is not None
     assert "Цена: -100.0 is below the allowed minimum 0" in mapped.error
     assert "СуммаДокумента: -200.0 is below the allowed minimum 0" in mapped.error
+
+
+def test_rows_keep_vat_rate_discount_and_their_amounts_add_up_to_the_deal() -> None:
+    rows = [
+        row("Профлист С8", 899.1, 2.0, PRICE_BRUTTO=999.0, DISCOUNT_RATE=10.0, TAX_RATE=20.0),
+        row("Уголок 50×50", 110.0, 3.0, TAX_RATE=10.0),
+        row("Доставка", 500.0, 1.0),
+    ]
+    mapped = map_record(SPEC, deal(PRODUCT_ROWS=rows, OPPORTUNITY="2628.2"), LINKS, TZ)
+    assert mapped.error is None and mapped.rows is not None
+    first, second, third = mapped.rows
+    assert (first["Цена"], first["ПроцентРучнойСкидки"], first["СуммаРучнойСкидки"]) == (999.0, 10.0, 199.8)
+    assert (first["Сумма"], first["СуммаСНДС"], first["СуммаНДС"]) == (1798.2, 1798.2, 299.7)
+    assert [r["СтавкаНДС_Key"] for r in mapped.rows] == ["НДС20", "НДС10", "БезНДС"]
+    assert (second["СуммаНДС"], third["СуммаНДС"]) == (30.0, 0.0)
+    assert (
+        round(sum(r["Сумма"] for r in mapped.rows), 2) == 2628.2 == mapped.create_fields()["СуммаДокумента"]
+    )

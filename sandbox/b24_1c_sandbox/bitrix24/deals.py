@@ -31,6 +31,38 @@ ROW_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _prices(price: float, row: dict[str, Any], discount_type: int) -> dict[str, float]:
+    """The derived prices of a row as the productrows pages define them: PRICE is the final price of a unit (with
+    its discount and tax), PRICE_EXCLUSIVE without the tax, PRICE_NETTO without discount and tax, PRICE_BRUTTO
+    without the discount but with the tax; the discount is a percent of PRICE_NETTO (type 2, the page's example:
+    999 less 10 % is 899.1, DISCOUNT_SUM 99.9) or an amount per unit (type 1). Unverified on a portal: that PRICE
+    includes the tax when TAX_INCLUDED is N as well (the pages define PRICE as the final price either way)."""
+    tax = _number(row.get("TAX_RATE"))
+    exclusive = price / (1 + tax / 100)
+    if discount_type == 1:
+        discount = _number(row.get("DISCOUNT_SUM"))
+        netto = exclusive + discount
+        rate = discount / netto * 100 if netto else 0.0
+    else:
+        rate = _number(row.get("DISCOUNT_RATE"))
+        netto = exclusive / (1 - rate / 100) if rate < 100 else exclusive
+        discount = netto - exclusive
+    return {
+        "PRICE_EXCLUSIVE": round(exclusive, 2),
+        "PRICE_NETTO": round(netto, 2),
+        "PRICE_BRUTTO": round(netto * (1 + tax / 100), 2),
+        "DISCOUNT_RATE": round(rate, 2),
+        "DISCOUNT_SUM": round(discount, 2),
+    }
+
+
 def make_row(portal: Portal, owner_type: str, owner_id: int, raw: dict[str, Any], n: int) -> dict[str, Any]:
     """One stored product row (legacy shape, mixed typing as the portal returns it)."""
     row = {**ROW_DEFAULTS, **{str(k).upper(): v for k, v in raw.items()}}
@@ -44,6 +76,7 @@ def make_row(portal: Portal, owner_type: str, owner_id: int, raw: dict[str, Any]
         raise ApiError(
             400, "ERROR_CORE", "Discount Sum (DISCOUNT_SUM) is required if Discount Type is Absolute<br>"
         )
+    prices = _prices(price, row, discount_type)
     return {
         "ID": str(portal.next_id("productrow")),
         "OWNER_ID": str(owner_id),
@@ -51,14 +84,10 @@ def make_row(portal: Portal, owner_type: str, owner_id: int, raw: dict[str, Any]
         "PRODUCT_ID": int(row["PRODUCT_ID"] or 0),
         "PRODUCT_NAME": str(row.get("PRODUCT_NAME") or ""),
         "PRICE": price,
-        "PRICE_EXCLUSIVE": price,
-        "PRICE_NETTO": price,
-        "PRICE_BRUTTO": price,
+        **prices,
         "PRICE_ACCOUNT": f"{price:.2f}",
         "QUANTITY": qty,
         "DISCOUNT_TYPE_ID": discount_type,
-        "DISCOUNT_RATE": row["DISCOUNT_RATE"],
-        "DISCOUNT_SUM": row["DISCOUNT_SUM"],
         "TAX_RATE": row["TAX_RATE"],
         "TAX_INCLUDED": row["TAX_INCLUDED"],
         "CUSTOMIZED": "Y",

@@ -1,0 +1,62 @@
+"""A deal's rows with mixed VAT rates (20 %, 10 %, none) and a discount become a posted 1C order whose rows keep the
+rate, VAT amount, manual discount and price, and whose total equals the deal's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.app import Connector
+from tests.conftest import make_config
+
+pytestmark = pytest.mark.integration
+ORDER = "Document_ЗаказКлиента"
+
+
+@pytest.fixture
+def conn(sandbox: Any, tmp_path: Path) -> Iterator[Connector]:
+    config = make_config(sandbox, tmp_path / "l.db")
+    config.flows = ["deals_to_orders"]
+    with Connector(config) as c:
+        c.setup()
+        yield c
+
+
+def test_mixed_vat_and_a_discount_reach_the_1c_order_and_its_total_equals_the_deal(
+    sandbox: Any, conn: Connector
+) -> None:
+    a, b, c = (sandbox.dataset.products[n]["Description"] for n in range(3))
+    rows = [
+        {"PRODUCT_NAME": a, "PRICE": 899.1, "QUANTITY": 2, "DISCOUNT_TYPE_ID": 2, "DISCOUNT_RATE": 10,
+         "TAX_RATE": 20, "TAX_INCLUDED": "Y"},
+        {"PRODUCT_NAME": b, "PRICE": 110, "QUANTITY": 3, "TAX_RATE": 10, "TAX_INCLUDED": "Y"},
+        {"PRODUCT_NAME": c, "PRICE": 500, "QUANTITY": 1},
+    ]  # fmt: skip
+    company = conn.bitrix24.call(
+        "crm.company.add", {"fields": {"TITLE": "ООО «Покупатель»"}}, write=True
+    ).result
+    fields = {"TITLE": "НДС и скидки", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}
+    deal = str(conn.bitrix24.call("crm.deal.add", {"fields": fields}, write=True).result)
+    conn.bitrix24.call("crm.deal.productrows.set", {"id": deal, "rows": rows}, write=True)
+    report = conn.runner("deals_to_orders").incremental(30)
+    assert report.failed == 0, report.errors
+
+    (order,) = conn.odata.query(ORDER, filter=f"НомерПоДаннымКлиента eq 'B24-{deal}'")
+    opportunity = conn.bitrix24.call("crm.deal.list", {"filter": {"ID": deal}, "select": ["OPPORTUNITY"]})
+    assert order["Posted"] and float(order["СуммаДокумента"]) == float(opportunity.result[0]["OPPORTUNITY"])
+    assert float(order["СуммаДокумента"]) == 2628.2
+    rates = {r["Ref_Key"]: r["ПеречислениеСтавкаНДС"] for r in conn.odata.query("Catalog_СтавкиНДС")}
+    got = [
+        (rates[r["СтавкаНДС_Key"]], r["Цена"], r["ПроцентРучнойСкидки"], r["СуммаРучнойСкидки"], r["Сумма"],
+         r["СуммаНДС"], r["СуммаСНДС"])
+        for r in order["Товары"]
+    ]  # fmt: skip
+    assert got == [
+        ("НДС20", 999, 10, 199.8, 1798.2, 299.7, 1798.2),
+        ("НДС10", 110, 0, 0, 330, 30, 330),
+        ("БезНДС", 500, 0, 0, 500, 0, 500),
+    ]
+    assert order["ЦенаВключаетНДС"] is True
