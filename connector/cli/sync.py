@@ -26,8 +26,8 @@ from connector.cli.common import (
 from connector.errors import ConfigError, ConnectorError
 
 STOPPED = (
-    "stopped: by a remote error (credentials, unreachable system, rejected query), or by SIGTERM / Ctrl-C after "
-    "the page being written was committed (run the same command again to resume)"
+    "stopped: by a remote error (credentials, unreachable system, rejected query), or by SIGTERM / Ctrl-C once "
+    "the page being written was committed (run the same command again to go on)"
 )
 FlowsArg = Annotated[
     list[str] | None,
@@ -96,8 +96,14 @@ def _wanted(flows: list[str] | None, flow: list[str] | None) -> list[str] | None
     return named or None
 
 
-def _stopped(signal_name: str, report: Any, not_started: list[str], dry_run: bool) -> None:
-    """Say what the interrupted backfill committed and how to resume it; exit 3."""
+def _stopped(
+    signal_name: str,
+    report: Any,
+    not_started: list[str],
+    dry_run: bool,
+    resume: str = "Run the same command again to resume from the saved position.",
+) -> None:
+    """Say what the interrupted command committed and how to go on; exit 3."""
     done = (
         "nothing was written (dry run)"
         if dry_run
@@ -105,8 +111,7 @@ def _stopped(signal_name: str, report: Any, not_started: list[str], dry_run: boo
     )
     rest = f"; not started: {', '.join(not_started)}" if not_started else ""
     err.print(
-        f"stopped by {signal_name} after a committed page: {done}{rest}. "
-        "Run the same command again to resume from the saved position.",
+        f"stopped by {signal_name} after a committed page: {done}{rest}. {resume}",
         highlight=False,
         markup=False,
     )
@@ -133,7 +138,7 @@ def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bo
         )
 
 
-@app.command(epilog=exits(0, 1, 2, 3, 4, 5))
+@app.command(epilog=exits(0, 1, 2, 3, 4, 5, c3=STOPPED))
 def sync(
     flows: FlowsArg = None,
     flow: Annotated[
@@ -145,11 +150,14 @@ def sync(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Run one incremental cycle of the flows and exit (what the daemon does on each tick)."""
-    with connector(config) as conn:
+    """Run one incremental cycle of the flows and exit (what the daemon does on each tick).
+
+    SIGTERM or Ctrl-C stops it once the page being written is committed (exit 3); the next run reads what is left."""
+    with connector(config) as conn, stop_on_signals(conn.stop) as caught:
         require_ready(conn, dry_run)
         failed = 0
-        for name in conn.flows(_wanted(flows, flow)):
+        names = conn.flows(_wanted(flows, flow))
+        for i, name in enumerate(names):
             runner = conn.runner(name)
             try:
                 report = runner.incremental(conn.config.sync.lookback_days, dry_run=dry_run)
@@ -159,6 +167,14 @@ def sync(
                 print_plan(report, runner.target)
             print_report(report)
             failed += report.failed
+            if caught and (report.stopped or names[i + 1 :]):
+                _stopped(
+                    caught[0],
+                    report,
+                    names[i + 1 :],
+                    dry_run,
+                    "Run `b24-1c sync` again: it reads what is left.",
+                )
     if failed:
         raise typer.Exit(EXIT_FAILED_RECORDS)
 

@@ -40,7 +40,16 @@ class _Runner:
 
     def incremental(self, lookback_days: int, *, dry_run: bool) -> RunReport:
         self.conn.ran.append(self.flow)
-        return RunReport(self.flow, "sync", dry_run=dry_run)
+        report = RunReport(self.flow, "sync", dry_run=dry_run)
+        for batch in range(1, 4):
+            report.read += 5
+            report.updated += 5
+            if (self.flow, batch) in self.conn.signal_at:
+                os.kill(os.getpid(), self.conn.signal_at[(self.flow, batch)])
+            if self.conn.stop.is_set():
+                report.stopped = True
+                break
+        return report
 
 
 class _Conn:
@@ -90,6 +99,18 @@ def test_a_signal_stops_backfill_after_the_committed_page_and_says_how_to_resume
     assert "not started: money" in result.stderr and "Run the same command again to resume" in result.stderr
     assert conn.ran == ["managers", "orders"]  # money never started
     assert signal.getsignal(signum) is before  # the command's handlers are gone afterwards
+
+
+def test_a_signal_stops_sync_the_same_way(conn: _Conn) -> None:
+    conn.signal_at = {("managers", 1): signal.SIGTERM}
+    result = CliRunner().invoke(app, ["sync"])
+    assert result.exit_code == 3, result.output
+    assert (
+        "stopped by SIGTERM after a committed page: managers: 5 read, 0 created, 5 updated and committed"
+        in (result.stderr)
+    )
+    assert "not started: orders, money. Run `b24-1c sync` again" in result.stderr
+    assert conn.ran == ["managers"]
 
 
 def test_a_second_signal_stops_at_once(conn: _Conn) -> None:
