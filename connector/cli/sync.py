@@ -86,7 +86,12 @@ def backfill(
             if caught and (report.stopped or names[i + 1 :]):
                 _stopped(caught[0], report, names[i + 1 :], dry_run)
     if failed:
-        out.print("some records failed: `b24-1c failed` lists them, `b24-1c retry` requeues them")
+        out.print(
+            "some records would fail (the reasons are above; a dry run records nothing, so `b24-1c failed` does "
+            "not list them)"
+            if dry_run
+            else "some records failed: `b24-1c failed` lists them, `b24-1c retry` requeues them"
+        )
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 

@@ -36,6 +36,8 @@ class _Runner:
             if self.conn.stop.is_set():
                 report.stopped = True
                 break
+        report.failed += len(self.conn.errors)
+        report.errors.extend(self.conn.errors)
         return report
 
     def incremental(self, lookback_days: int, *, dry_run: bool) -> RunReport:
@@ -57,6 +59,7 @@ class _Conn:
         self.stop = threading.Event()
         self.signal_at = signal_at or {}
         self.ran: list[str] = []
+        self.errors: list[str] = []  # every backfill fails these records
         self.asked: list[list[str] | None] = []
         self.config = type("C", (), {"sync": type("S", (), {"lookback_days": 3})()})()
 
@@ -146,6 +149,15 @@ def test_flows_are_named_as_arguments_or_with_flow_in_both_commands(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert conn.asked == [wanted]
+
+
+def test_a_dry_run_with_failures_does_not_send_the_user_to_b24_1c_failed(conn: _Conn) -> None:
+    conn.errors = ["Заказ 1: COMPANY_ID: the company is not synced yet"]
+    dry = CliRunner().invoke(app, ["backfill", "orders", "--dry-run"])
+    assert dry.exit_code == 1 and "failed: Заказ 1: COMPANY_ID" in dry.stdout
+    assert "a dry run records nothing, so `b24-1c failed` does not list them" in dry.stdout
+    real = CliRunner().invoke(app, ["backfill", "orders"])
+    assert real.exit_code == 1 and "`b24-1c failed` lists them" in real.stdout
 
 
 COMMANDS = [
