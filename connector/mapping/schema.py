@@ -253,7 +253,7 @@ def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, 
             mapping = _checked(path, root)
         except ConfigError as exc:
             problems.extend(exc.problems or [exc.message])
-            broken.add(flow_of(root) or path.stem)
+            broken.add(flow_of(root) or _flow_in_text(path) or path.stem)
             roots.append((path, root))
             continue
         if mapping.flow in found:
@@ -290,6 +290,17 @@ def load_mappings(directory: Path, flows: list[str] | None = None) -> dict[str, 
     if problems:
         raise ConfigError(f"{directory}: {len(problems)} problem(s) in mappings", problems=problems)
     return found
+
+
+def _flow_in_text(path: Path) -> str | None:
+    """The `flow:` line of a file that is not valid YAML, so the flow it means is not called unknown elsewhere."""
+    try:
+        found = re.search(
+            r"(?m)^flow:\s*[\"']?([a-z][a-z0-9_]*)", path.read_text(encoding="utf-8", errors="replace")
+        )
+    except OSError:
+        return None
+    return found.group(1) if found else None
 
 
 def _close(name: str, known: set[str]) -> str:

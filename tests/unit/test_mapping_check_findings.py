@@ -94,6 +94,14 @@ def test_a_broken_file_adds_no_unknown_flow_errors_elsewhere(tmp_path: Path, bro
     assert len(found) == 1 and "deals_to_orders.yaml:" in found[0], found
 
 
+def test_a_file_that_is_not_yaml_still_names_its_flow(tmp_path: Path) -> None:
+    """The flow a broken file means is read from its `flow:` line, whatever the file is called."""
+    d = folder(tmp_path, orders=("fields: [Description, Артикул]", "fields: [Description, Артикул"))
+    (d / "orders.yaml").rename(d / "orders_custom.yaml")
+    found = problems(d)
+    assert len(found) == 1 and "orders_custom.yaml:" in found[0] and "YAML syntax error" in found[0], found
+
+
 def test_a_broken_file_that_others_link_to_adds_no_unknown_flow_errors(tmp_path: Path) -> None:
     """Regression: a broken orders.yaml added 3 false errors (also_link, invoices' link, money.attach_to)."""
     found = problems(folder(tmp_path, orders=("type: money", "type: mony")))
