@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 _NAME = re.compile(r"^[A-Za-zА-Яа-яЁё_][A-Za-zА-Яа-яЁё0-9_]*(/[A-Za-zА-Яа-яЁё_][A-Za-zА-Яа-яЁё0-9_]*)*$")
 EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 EMPTY_DATE = "0001-01-01T00:00:00"
-_DATE_FIELDS = ("Date", "Period")  # the platform's standard date fields; attributes are named Дата…
+_DATE_FIELDS = ("Date", "Period")  # the platform's standard date fields; attributes are named …Дата…
 _ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d)?)?\Z")
 
 
@@ -65,7 +65,8 @@ def typed(field: str, value: object) -> object:
 
     1C refuses `Контрагент_Key eq '<guid>'` and `Date ge '2020-01-01T00:00:00'` (400); values that come from YAML or
     from Bitrix24 are strings, so the property's name decides: `…_Key` is a reference, `Date`, `Period` and
-    `Дата…` are dates (a naive date string is the 1C server's local time).
+    attributes named with `Дата` (ДатаОтгрузки, ЖелаемаяДатаОтгрузки) are dates (a naive date string is the 1C
+    server's local time).
     """
     if not isinstance(value, str):
         return value
@@ -75,7 +76,7 @@ def typed(field: str, value: object) -> object:
             return Guid(value)
         except ValueError:
             raise ValueError(f"{field} is a 1C reference: {value!r} is not a GUID") from None
-    if (leaf in _DATE_FIELDS or leaf.startswith("Дата")) and _ISO_DATE.match(value):
+    if (leaf in _DATE_FIELDS or "Дата" in leaf) and _ISO_DATE.match(value):
         return datetime.fromisoformat(value)
     return value
 

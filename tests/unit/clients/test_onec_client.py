@@ -65,6 +65,9 @@ def test_references_and_dates_given_as_strings_are_sent_as_typed_literals() -> N
     assert f.ge("Date", "2020-01-01T00:00:00") == "Date ge datetime'2020-01-01T00:00:00'"
     assert f.lt("Period", "2020-01-01") == "Period lt datetime'2020-01-01T00:00:00'"
     assert f.eq("ДатаОтгрузки", "2024-11-12T16:40") == "ДатаОтгрузки eq datetime'2024-11-12T16:40:00'"
+    assert (
+        f.ge("ЖелаемаяДатаОтгрузки", "2024-11-12") == "ЖелаемаяДатаОтгрузки ge datetime'2024-11-12T00:00:00'"
+    )
     assert f.any_of("Ref_Key", [ref, ref]).count("guid'") == 2
     # strings stay strings where the property is one
     assert f.eq("НомерПоДаннымКлиента", "2020-01-01") == "НомерПоДаннымКлиента eq '2020-01-01'"
