@@ -42,7 +42,13 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
 
         from connector.flows.deals_to_orders.source import DealSource
 
-        source = DealSource(conn.bitrix24, spec, ZoneInfo(conn.config.bitrix24.portal_timezone), conn.clock)
+        source = DealSource(
+            conn.bitrix24,
+            spec,
+            ZoneInfo(conn.config.bitrix24.portal_timezone),
+            conn.clock,
+            ours=conn.installation_id,
+        )
     else:
         raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")
     if tgt.system == "bitrix24" and tgt.entity == "deal":

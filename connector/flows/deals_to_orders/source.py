@@ -27,8 +27,13 @@ class DealSource:
         clock: Clock,
         page_size: int = 50,
         overlap: timedelta = timedelta(seconds=2),
+        ours: str | None = None,
     ) -> None:
         self.client = client
+        # Our installation's ORIGINATOR_ID: deals carrying it were made by the orders flow or already written back
+        # (each linked to its 1C order, docs/identity.md), so a backfill does not read them again. Changes to them
+        # still arrive through `versions`, where the runner recognises the stamp.
+        self.ours = ours
         self.spec = spec
         self.tz = portal_tz
         self.clock = clock
@@ -53,6 +58,8 @@ class DealSource:
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
         flt = {**self._filter(), ">=DATE_CREATE": self._iso(start)}
+        if self.ours:
+            flt["!=ORIGINATOR_ID"] = self.ours  # the complement: unstamped deals (NULL) are read
         if until is not None:
             flt["<DATE_CREATE"] = self._iso(until)
         if cursor:
