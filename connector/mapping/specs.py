@@ -52,8 +52,16 @@ class OneCRef(Strict):
     """A 1C reference found by one of its attributes (Catalog_Валюты by Code "643"), resolved once and cached."""
 
     entity: str
-    by: str = Field("Code", description="the attribute the mapped value is compared with")
+    by: str | list[str] = Field(
+        "Code",
+        description="the attribute the mapped value is compared with, or several tried in order (a product by "
+        "[Code, Артикул, Description]: the first attribute that matches wins)",
+    )
     where: dict[str, str | bool] = Field(default_factory=dict, description="extra equalities")
+
+    @property
+    def attributes(self) -> list[str]:
+        return [self.by] if isinstance(self.by, str) else list(self.by)
 
 
 class OneCDefault(Strict):

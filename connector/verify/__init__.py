@@ -19,6 +19,7 @@ from connector.verify.base import check_base
 from connector.verify.names import OnlineCheck
 from connector.verify.portal import check_portal
 from connector.verify.probe import write_probe
+from connector.verify.products import check_products
 from connector.verify.report import Checklist, Item
 from connector.verify.requirements import bitrix24_needs
 from connector.verify.transport import ShortSession, bitrix24_client, odata_client, origin, portal_url, reach
@@ -86,6 +87,7 @@ def verify(
             out.fix_all(found)
             if not found:
                 out.ok("every other field name the mappings use exists in 1C and Bitrix24")
+        _guarded(out, "products", lambda: check_products(b24, odata, mappings, out))
     if probe and crm:
         write_probe(b24, clock, config.installation_id, out, f"{where}: bitrix24")
     out.unreachable = [n for n, ok in (("Bitrix24", b24_ok), ("1C", onec_ok)) if not ok]

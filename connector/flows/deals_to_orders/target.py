@@ -12,6 +12,7 @@ from connector.compare import changed_fields
 from connector.crashpoints import crash_point
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected, TransientWriteError
 from connector.flows.deals_to_orders.client import ClientMaker
+from connector.flows.deals_to_orders.products import described, find_ref
 from connector.mapping.client import NEW_CLIENT, client_spec
 from connector.mapping.schema import Mapping, OneCDefault, OneCRef
 from connector.onec.odata import ODataClient
@@ -52,10 +53,10 @@ class OneCTarget:
     def _ref(self, field: str, spec: OneCRef, value: Any) -> str:
         cache_key = (field, str(value))
         if cache_key not in self._refs:
-            self._refs[cache_key] = self._find_one(spec.entity, {**spec.where, spec.by: str(value)})
+            self._refs[cache_key] = find_ref(self.client, spec, str(value))
         found = self._refs[cache_key]
         if found is None:
-            raise RecordError(f"{field}: no {spec.entity} with {spec.by} = {value!r} in 1C")
+            raise RecordError(f"{field}: no {described(spec)} = {value!r} in 1C")
         return found
 
     def _client(self, wanted: dict[str, Any]) -> str:

@@ -1,0 +1,43 @@
+"""1C references named by one of several attributes: a deal's product by its 1C code, its article (Артикул) or its
+name, in that order (`target.refs` with `by: [Code, Артикул, Description]`); shared by the 1C target and verify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from connector.mapping.schema import OneCRef
+from connector.onec.odata import ODataClient
+from connector.onec.query import F
+
+
+def find_ref(client: ODataClient, spec: OneCRef, value: str) -> str | None:
+    """The Ref_Key of the object whose first matching attribute (in `by` order) equals the value, or None. One query:
+    `(Code eq 'x' or Артикул eq 'x' or Description eq 'x') and <where>`."""
+    f = F(client.tz)
+    names = spec.attributes
+    wanted = value.strip()
+    flt = F.and_(" or ".join(f.eq(n, wanted) for n in names), *(f.eq(k, v) for k, v in spec.where.items()))
+    rows = client.query(spec.entity, filter=flt, select=["Ref_Key", *names], top=20)
+    for name in names:
+        for row in rows:
+            if str(row.get(name) or "").strip() == wanted:
+                return str(row["Ref_Key"])
+    return None
+
+
+def unresolved(client: ODataClient, spec: OneCRef, values: Iterable[str]) -> list[str]:
+    """The values no object answers to (each asked once)."""
+    return [v for v in dict.fromkeys(values) if v.strip() and find_ref(client, spec, v) is None]
+
+
+def described(spec: OneCRef) -> str:
+    """`Catalog_Номенклатура by Code, Артикул or Description` for messages."""
+    names = spec.attributes
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"{spec.entity} by {joined}"
+
+
+def row_values(rows: Any, source: str) -> list[str]:
+    """The values of one property over a deal's product rows."""
+    return [str(r.get(source) or "") for r in rows or [] if isinstance(r, dict)]
