@@ -17,7 +17,7 @@ from b24_1c_sandbox.http import Request, Response
 from b24_1c_sandbox.onec import atom, changes, posting, reads, writes
 from b24_1c_sandbox.onec.auth import AuthSettings, Gate
 from b24_1c_sandbox.onec.errors import ODataError, not_published
-from b24_1c_sandbox.onec.fullmeta import generate
+from b24_1c_sandbox.onec.fullmeta import Extension, empty_set, full_extension
 from b24_1c_sandbox.onec.infobase import Infobase
 from b24_1c_sandbox.onec.metadata import edmx
 from b24_1c_sandbox.onec.query import ODataQueryError, compile_filter, parse_select
@@ -113,13 +113,11 @@ class ODataApp:
 
     def metadata(self) -> bytes:
         """The $metadata document: the model's objects, and in "full" mode a whole УТ 11.5 around them."""
-        if self.knobs.metadata not in ("model", "full"):
-            raise ValueError(f"{METADATA_ENV}={self.knobs.metadata!r}: expected 'model' or 'full'")
-        if self.knobs.metadata == "model":
-            return edmx(self.ib).encode()
-        taken = set(self.ib.types) | set(self.ib.config.registers)
-        taken |= {f"{t.name}_{s.name}" for t in self.ib.types.values() for s in t.tables}
-        return edmx(self.ib, generate(self.knobs.metadata_seed, frozenset(taken))).encode()
+        extension = self._extension()
+        return edmx(self.ib, extension).encode()
+
+    def _extension(self) -> Extension | None:
+        return full_extension(self.ib, self.knobs.metadata, self.knobs.metadata_seed)
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
@@ -219,6 +217,7 @@ class ODataApp:
         method = request.method
         if rest == "":
             names = [n for n in self.ib.types if self.ib.published is None or n in self.ib.published]
+            names += ((extension := self._extension()) and extension.sets) or []
             if wants_json:
                 return self._json(
                     {"odata.metadata": f"{root}$metadata", "value": [{"name": n, "url": n} for n in names]}
@@ -232,6 +231,13 @@ class ODataApp:
             self.gate.check(user, self.ib.config.exchange_plan, write=False)
             status, body, ctype = changes.handle(self.ib, rest, options, wants_json, root)
             return Response(status, body, {"Content-Type": ctype, "DataServiceVersion": "3.0"})
+        empty = empty_set(self._extension(), self.ib, rest, method)
+        if empty is not None:  # a set only the full $metadata has: published, holding no data
+            return (
+                Response.text(("\ufeff" if self.knobs.count_bom else "") + "0", 200)
+                if empty == "count"
+                else self._json({"odata.metadata": f"{root}$metadata#{empty}", "value": []})
+            )
         route = parse_route(self.ib, rest)
         published = self.ib.published
         if published is not None and route.base not in published:

@@ -20,8 +20,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from b24_1c_sandbox.onec import vocabulary as v
+from b24_1c_sandbox.onec.errors import ODataError
+
+if TYPE_CHECKING:
+    from b24_1c_sandbox.onec.infobase import Infobase
 
 NS = "StandardODATA."
 # How many objects of each kind (УТ 11.5 proportions; tabular sections and record types come on top).
@@ -48,6 +53,7 @@ class Extension:
     schema: list[str] = field(default_factory=list)
     container: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)  # entity sets generated (they hold no data)
 
 
 def _prop(name: str, edm: str, nullable: bool = True) -> str:
@@ -149,6 +155,7 @@ class _Builder:
         parts.append("</EntityType>")
         self.out.schema.append("".join(parts))
         self.out.container.append(f'<EntitySet Name="{name}" EntityType="{NS}{name}"/>')
+        self.out.sets.append(name)
         self.count("EntityType")
         for table in tables or []:
             self.section(f"{name}_{table}")
@@ -354,3 +361,28 @@ def generate(seed: int, taken: frozenset[str]) -> Extension:
         )
     b.count("NavigationProperty", len(b.assoc))
     return b.out
+
+
+def full_extension(ib: Infobase, mode: str, seed: int) -> Extension | None:
+    """What "full" mode adds to this infobase's $metadata (None in "model" mode)."""
+    if mode not in ("model", "full"):
+        raise ValueError(f"B24_1C_ONEC_METADATA={mode!r}: expected 'model' or 'full'")
+    if mode == "model":
+        return None
+    taken = set(ib.types) | set(ib.config.registers)
+    taken |= {f"{t.name}_{s.name}" for t in ib.types.values() for s in t.tables}
+    return generate(seed, frozenset(taken))
+
+
+def empty_set(extension: Extension | None, ib: Infobase, rest: str, method: str) -> str | None:
+    """A generated set holds no data: GET answers it empty ("<set>") or counts 0 ("count"); keys are not found."""
+    base = rest.split("(", 1)[0].split("/", 1)[0]
+    if extension is None or base in ib.types or base not in extension.sets:
+        return None
+    if method != "GET":
+        raise ODataError(405, "19", "Метод HTTP не поддерживается для данного ресурса")
+    if rest == base:
+        return base
+    if rest == f"{base}/$count":
+        return "count"
+    raise ODataError(404, "9", "Экземпляр сущности не найден")
