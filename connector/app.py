@@ -233,11 +233,11 @@ class Connector:
             stages |= spec.referenced_stages()
         missing: list[str] = []
         if wanted:
-            listed = self.bitrix24.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
+            listed = self.bitrix24.list_all("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
             have = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
             missing += [f"deal field {name}" for name in sorted(wanted - have)]
         if stages:
-            rows = self.bitrix24.call("crm.status.list", {"order": {"SORT": "ASC"}}).result or []
+            rows = self.bitrix24.list_all("crm.status.list", {"order": {"SORT": "ASC"}})
             have = {str(r["STATUS_ID"]) for r in rows if str(r.get("ENTITY_ID", "")).startswith("DEAL_STAGE")}
             missing += [f"stage {name}" for name in sorted(stages - have)]
         return missing
@@ -252,7 +252,7 @@ class Connector:
             )
 
     def _setup_fields(self) -> list[tuple[str, str]]:
-        listed = self.bitrix24.call("crm.deal.userfield.list", {"order": {"ID": "ASC"}}).result or []
+        listed = self.bitrix24.list_all("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
         existing = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
         report = []
         for spec in self.mappings.values():
@@ -291,7 +291,7 @@ class Connector:
             referenced |= spec.referenced_stages()
         if not referenced:
             return []
-        rows = self.bitrix24.call("crm.status.list", {"order": {"SORT": "ASC"}}).result or []
+        rows = self.bitrix24.list_all("crm.status.list", {"order": {"SORT": "ASC"}})
         existing = {str(r["STATUS_ID"]) for r in rows if str(r.get("ENTITY_ID", "")).startswith("DEAL_STAGE")}
         report = []
         for stage in sorted(referenced):

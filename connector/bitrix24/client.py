@@ -360,6 +360,20 @@ class Bitrix24Client:
 
     # -- reads --------------------------------------------------------------------------------------------------
 
+    def list_all(
+        self, method: str, params: Mapping[str, Any] | None = None, key: str | None = None
+    ) -> list[Any]:
+        """Every page of an offset-paged list (`start`, 50 rows a page, `next` naming the following one): for the
+        small directories (user fields, stage lists) whose methods take no `>ID` filter. Bounded by `next` growing."""
+        rows: list[Any] = []
+        start: int | None = 0
+        while start is not None:
+            reply = self.call(method, {**(params or {}), "start": start})
+            page = reply.result.get(key, []) if key and isinstance(reply.result, dict) else reply.result
+            rows += list(page or [])
+            start = reply.next if reply.next and reply.next > start else None
+        return rows
+
     def list_keyset(
         self,
         method: str,

@@ -75,14 +75,7 @@ class PortalCheck:
 
     def every(self, method: str, params: dict[str, Any], key: str | None = None) -> list[Any]:
         """All pages of a list (these lists answer 50 rows a page, `next` naming the following one)."""
-        rows: list[Any] = []
-        start: int | None = 0
-        while start is not None:
-            reply = self.client.call(method, {**params, "start": start})
-            page = reply.result.get(key, []) if key and isinstance(reply.result, dict) else reply.result
-            rows += list(page or [])
-            start = reply.next if reply.next and reply.next > start else None
-        return rows
+        return self.client.list_all(method, params, key)
 
     def time_zone(self) -> None:
         """The portal's clock offset (server.time) against bitrix24.portal_timezone at the same instant."""

@@ -39,3 +39,34 @@ def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_on
     assert "stage EXECUTING" in first  # the stages deals_to_orders listens to are checked too
     paid = [s for s in sandbox.portal.statuses if s["STATUS_ID"] == "C1:PAID"]
     assert len(paid) == 1 and paid[0]["ENTITY_ID"] == "DEAL_STAGE_1" and paid[0]["NAME"] == "Оплачено"
+
+
+def test_setup_and_the_start_check_read_every_page_of_a_portal_with_many_user_fields(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """A real portal has more than 50 deal user fields and stage rows; both lists answer 50 rows a page.
+
+    Reading only the first page made `setup` report "already exists" failures and `require_ready` refuse to start
+    although every field was there."""
+    config = make_config(sandbox, tmp_path / "ledger.sqlite3")
+    with Connector(config) as conn:
+        for n in range(61):  # the portal's own fields, older (lower IDs) than ours
+            conn.bitrix24.call(
+                "crm.deal.userfield.add",
+                {
+                    "fields": {
+                        "FIELD_NAME": f"UF_CRM_OTHER_{n}",
+                        "USER_TYPE_ID": "string",
+                        "LABEL": f"other {n}",
+                    }
+                },
+                write=True,
+            )
+        first = dict(conn.setup())
+        assert not [k for k, v in first.items() if k.startswith("deal field") and v.startswith("failed")], (
+            first
+        )
+        assert conn.missing_on_portal() == []
+        second = dict(conn.setup())
+    ours = [k for k in second if k.startswith("deal field")]
+    assert ours and all(second[k] == "present" for k in ours), second
