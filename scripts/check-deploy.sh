@@ -107,4 +107,10 @@ if find "$SCRATCH/etc" -name '*.sqlite3' | grep -q .; then
     echo "check-deploy: a second ledger under /etc: $(find "$SCRATCH/etc" -name '*.sqlite3')" >&2
     exit 1
 fi
+# The same installation runs the demo outside the checkout once the sandbox package is added (`b24-1c demo` makes
+# its config from the defaults inside the wheel; before, a pip-installed demo looked for the source tree).
+isolation=--no-build-isolation  # the fast install borrows hatchling from .venv; a full one builds in isolation
+if [ "${CHECK_DEPLOY_FULL_INSTALL:-0}" = 1 ]; then isolation=""; fi
+"$SCRATCH/opt/b24-1c/venv/bin/pip" install --quiet --no-deps $isolation "$ROOT/sandbox"
+(cd "$SCRATCH" && "$SCRATCH/opt/b24-1c/venv/bin/b24-1c" demo --orders 20 | tail -1)
 echo "check-deploy: OK — the README's systemd block ran ($n lines; ledger $ledger)"
