@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from connector.cli.common import EXIT_FAILED_RECORDS, ConfigOpt, app, connector, err, exits, fail, load, out
+from connector.cli.common import EXIT_FAILED_RECORDS, ConfigOpt, app, connector, err, exits, fail, out
 from connector.errors import ConfigError, ConnectorError
 
 
@@ -32,46 +32,26 @@ def check(
     ] = False,
 ) -> None:
     """Validate config, mappings and schedules without network; exit 2 on any problem (--online: `verify`)."""
-    from connector.mapping.schema import load_mappings
-    from connector.schedule import load_schedule
+    from connector.config import find_config
+    from connector.offline_check import check_files
 
     try:
-        cfg = load(config)
-        problems: list[str] = []
-        mappings: dict[str, Any] = {}
-        try:
-            mappings = load_mappings(cfg.mappings_path, cfg.flows)
-        except ConfigError as exc:
-            problems.extend(exc.problems or [exc.message])
-        try:
-            load_schedule(cfg.schedule_path, list(cfg.flows))
-        except ConfigError as exc:
-            problems.extend(exc.problems or [exc.message])
-        if problems:
-            raise ConfigError(f"{len(problems)} problem(s)", problems=problems)
+        result = check_files(find_config(config))
     except ConfigError as exc:
         raise fail(exc) from None
-    for flow in cfg.flows:
-        spec = mappings.get(flow)
-        rules = (
-            list(spec.fields.items()) + (list(spec.rows.fields.items()) if spec and spec.rows else [])
-            if spec
-            else []
-        )
-        for target, rule in rules:
-            if rule.link and rule.link not in cfg.flows:
-                err.print(
-                    f"note: flow {flow}, field {target} links to flow '{rule.link}', which config.flows does "
-                    "not run: it stays empty",
-                    highlight=False,
-                )
+    if result.problems:
+        raise fail(ConfigError(f"{len(result.problems)} problem(s)", problems=result.problems))
+    for note in result.notes:
+        err.print(f"note: {note}", highlight=False)
+    cfg = result.config
+    assert cfg is not None  # a config with problems is among result.problems
     if online:  # an alias of `b24-1c verify`: the checklist, with its exit codes
         from connector.cli.verify import run_verify
 
         run_verify(config, probe=False)
         return
     out.print(
-        f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(mappings)}; "
+        f"ok: {cfg.source} — flows {', '.join(cfg.flows)}; mappings {', '.join(result.mappings)}; "
         f"schedule {cfg.schedule_path}",
         highlight=False,
     )
