@@ -1,7 +1,8 @@
 """Switches that start the sandbox as a portal and a 1C base that are not ready for go-live, for `b24-1c verify`.
 
 Each is a misconfiguration users meet on real systems: a webhook created without a scope the flows call, a webhook
-of a user who is not an administrator (the `sale.*` payment methods answer only administrators), a deal user field
+of a user who is not an administrator (the `sale.*` payment methods and the CRM settings writes `b24-1c setup` makes,
+user fields and stages, answer only administrators), a deal user field
 deleted on the portal, a 1C object left out of the OData publication (`УстановитьСоставСтандартногоИнтерфейсаOData`;
 an unpublished entity set answers 404 and is missing from the service document), a published 1C object the OData
 user's role may not read.

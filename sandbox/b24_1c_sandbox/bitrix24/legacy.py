@@ -186,8 +186,19 @@ def fields_descriptor(portal: Portal, et: EntityType) -> dict[str, Any]:
     return out
 
 
-def userfield_add(portal: Portal, et: EntityType, params: Params) -> int:
-    """crm.*.userfield.add: UF_CRM_ prefix, A-Z0-9_, ≤ 50 characters; enumeration options get ids."""
+def crm_admin_only(portal: Portal, ctx: CallContext) -> None:
+    """Methods the docs give to a CRM administrator ("Кто может выполнять метод: администратор CRM").
+
+    The answer is crm.status.add's documented one (400, empty code, "Access denied."); the userfield.add pages list
+    no access error of their own, so they answer the same.
+    """
+    if not portal.users.get(ctx.user_id, {}).get("IS_ADMIN"):
+        raise legacy("Access denied.")
+
+
+def userfield_add(portal: Portal, et: EntityType, params: Params, ctx: CallContext) -> int:
+    """crm.*.userfield.add (CRM administrators only): UF_CRM_ prefix, A-Z0-9_, ≤ 50 characters; enum ids."""
+    crm_admin_only(portal, ctx)
     fields = params.get("fields")
     if not isinstance(fields, dict) or not fields.get("FIELD_NAME") or not fields.get("USER_TYPE_ID"):
         raise legacy("Required fields: FIELD_NAME, USER_TYPE_ID")
@@ -278,7 +289,7 @@ def register_legacy(et: EntityType) -> None:
         ("delete", dele, True),
         ("list", lambda p, q, c: list_records(p, et, q), False),
         ("fields", lambda p, q, c: fields_descriptor(p, et), False),
-        ("userfield.add", lambda p, q, c: userfield_add(p, et, q), True),
+        ("userfield.add", lambda p, q, c: userfield_add(p, et, q, c), True),
         ("userfield.list", lambda p, q, c: userfield_list(p, et, q), False),
     ]
     for suffix, handler, write in handlers:

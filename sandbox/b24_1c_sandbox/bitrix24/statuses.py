@@ -6,6 +6,7 @@ from typing import Any
 
 from b24_1c_sandbox.bitrix24.errors import ApiError, legacy
 from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
+from b24_1c_sandbox.bitrix24.legacy import crm_admin_only
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
 
@@ -70,7 +71,11 @@ def status_entity_types(portal: Portal, params: dict[str, Any], ctx: CallContext
 
 @method("crm.status.add", "crm", write=True)
 def status_add(portal: Portal, params: dict[str, Any], ctx: CallContext) -> int:
-    """A new directory entry (a deal stage: ENTITY_ID DEAL_STAGE or DEAL_STAGE_n, STATUS_ID, NAME, SORT)."""
+    """A new directory entry (a deal stage: ENTITY_ID DEAL_STAGE or DEAL_STAGE_n, STATUS_ID, NAME, SORT).
+
+    CRM administrators only, as the page says.
+    """
+    crm_admin_only(portal, ctx)
     fields = params.get("fields")
     if not isinstance(fields, dict):
         raise legacy("Parameter 'fields' must be array.")

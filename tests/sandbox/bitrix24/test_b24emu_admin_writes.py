@@ -66,3 +66,24 @@ def test_requisite_update_changes_fields_and_refuses_unknown_ids(box: Any) -> No
     assert (row["RQ_INN"], row["RQ_KPP"], row["ENTITY_ID"]) == ("7701234567", "770101001", str(company))
     gone = call(box, "crm.requisite.update", {"id": 999, "fields": {"RQ_KPP": "1"}})
     assert gone.status_code == 400 and gone.json()["error_description"] == "Not found"
+
+
+def test_setup_writes_are_refused_to_a_user_who_is_not_a_crm_administrator() -> None:
+    """crm.deal.userfield.add, crm.company.userfield.add and crm.status.add: "администратор CRM" per the docs."""
+    from b24_1c_sandbox.degraded import Degraded
+    from b24_1c_sandbox.runner import Sandbox, SandboxOptions
+
+    how = Degraded(webhook_admin=False)
+    with Sandbox(SandboxOptions(orders=1, rate_limit="off", degraded=how)) as box:
+        for method, fields in (
+            ("crm.deal.userfield.add", {"FIELD_NAME": "PAID_PCT", "USER_TYPE_ID": "double"}),
+            ("crm.company.userfield.add", {"FIELD_NAME": "LAST_ORDER", "USER_TYPE_ID": "date"}),
+            ("crm.status.add", {"ENTITY_ID": "DEAL_STAGE", "STATUS_ID": "PAID", "NAME": "Оплачено"}),
+        ):
+            refused = call(box, method, {"fields": fields})
+            assert refused.status_code == 400, method
+            assert refused.json() == {"error": "", "error_description": "Access denied."}, method
+        fields = call(box, "crm.deal.userfield.list", {"filter": {"FIELD_NAME": "UF_CRM_PAID_PCT"}})
+        assert fields.json()["result"] == []
+        stages = call(box, "crm.status.list", {"filter": {"ENTITY_ID": "DEAL_STAGE"}}).json()["result"]
+        assert "PAID" not in [s["STATUS_ID"] for s in stages]
