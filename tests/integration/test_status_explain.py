@@ -74,7 +74,12 @@ def test_status_tells_a_daemon_from_another_process_holding_the_ledger(
             "started_at": "2026-12-02T03:00:00+00:00",
             "written_at": "2026-12-02T03:05:00+00:00",
             "flows": {
-                "orders": {"schedule": "5m", "next_run": "2026-12-02T03:10:00+00:00", "last_error": None}
+                "orders": {
+                    "schedule": "5m",
+                    "next_run": "2026-12-02T03:10:00+00:00",
+                    "last_error": "1C did not answer: check ONEC_ODATA_URL",
+                    "last_error_at": "2026-12-02T03:05:00+00:00",
+                }
             },
         }
         state_path(ledger).write_text(json.dumps(state), encoding="utf-8")
@@ -82,6 +87,7 @@ def test_status_tells_a_daemon_from_another_process_holding_the_ledger(
         assert data["daemon"]["holder"] == "daemon" and data["daemon"]["since"] == "2026-12-02T03:00:00+00:00"
         orders = next(f for f in data["flows"] if f["flow"] == "orders")
         assert orders["next_run"] == "2026-12-02T03:10:00+00:00" and orders["schedule"] == "5m"
+        assert orders["last_error"] == "1C did not answer: check ONEC_ODATA_URL"  # the daemon's own words
         assert "next run:       2026-12-02T03:10:00+00:00" in run_cli(sandbox, ledger, "status").stdout
     finally:
         lock.release()
