@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.flows.facts import Payment, facts_of
 from connector.flows.money.context import OrderContext
-from connector.flows.money.payments import NativePayments, Portal
+from connector.flows.money.payments import PaymentRules, Portal
 from connector.flows.money.plan import Plan
 from connector.flows.money.rules import MoneyRules, stage_move
 from connector.ledger import Child
@@ -37,8 +37,7 @@ MONEY = MoneySpec.model_validate({"reminder": {}, "overdue": {"responsible_id": 
 
 
 def rules(money: MoneySpec = MONEY) -> MoneyRules:
-    native = NativePayments(cast(Any, None), "money", INST, MOSCOW)  # planning only: the client is never used
-    return MoneyRules(money, "money", INST, MOSCOW, native)
+    return MoneyRules(money, "money", INST, MOSCOW, PaymentRules("money", INST, MOSCOW))
 
 
 def receipt(n: int, amount: int, day: str = "2026-01-05") -> dict[str, Any]:

@@ -72,11 +72,11 @@ def sale_fields(p: dict[str, Any], xml_id: str, tz: tzinfo) -> tuple[dict[str, A
     return fields, paid_at.isoformat()
 
 
-class NativePayments:
-    """Reads what the deals hold, then plans each order's payment commands and the links they settle."""
+class PaymentRules:
+    """Plans each order's payment commands from what `NativePayments.prepare` read, and the child links they
+    settle. Pure: no I/O."""
 
-    def __init__(self, client: Bitrix24Client, flow: str, originator: str, onec_tz: tzinfo) -> None:
-        self.client = client
+    def __init__(self, flow: str, originator: str, onec_tz: tzinfo) -> None:
         self.flow = flow
         self.prefix = f"{originator}:"
         self.tz = onec_tz
@@ -84,60 +84,6 @@ class NativePayments:
     def xml_id(self, key: str) -> str:
         """Our external key of a 1C payment row, with the installation's originator."""
         return f"{self.prefix}{key}"
-
-    # -- prepare: reads only ------------------------------------------------------------------------------------
-
-    def prepare(self, needs: Iterable[Need]) -> dict[str, Portal]:
-        """List the deals whose payments change and read each of their payments (ours by xmlId? paid? which sum?).
-
-        Listing even when every changed row is linked: a linked payment deleted on the portal is created again,
-        and a create interrupted between its two steps must be found by the next run."""
-        needs = [n for n in needs if n.changed or n.gone]
-        state = {n.order: Portal() for n in needs}
-        listing = {n.order: n for n in needs if n.changed}
-        commands = {
-            f"l{i}": ("crm.item.payment.list", {"entityTypeId": 2, "entityId": int(n.deal_id)})
-            for i, n in enumerate(listing.values())
-        }
-        orders = {f"l{i}": n.order for i, n in enumerate(listing.values())}
-        for results, errors in self._read(commands):
-            for cmd, rows in results.items():
-                known = {link.target_id for link in listing[orders[cmd]].have.values()}
-                state[orders[cmd]].unknown = [
-                    str(r["id"]) for r in rows or [] if isinstance(r, dict) and str(r.get("id")) not in known
-                ]
-            for cmd, err in errors.items():
-                state[orders[cmd]].problem = f"the deal's payments could not be listed: {_reason(err)}"
-        wanted_ids: dict[str, str] = {}
-        for n in needs:
-            for key in n.changed:
-                if key in n.have:
-                    wanted_ids[n.have[key].target_id] = n.order
-            for pid in state[n.order].unknown:
-                wanted_ids[pid] = n.order
-        ids = sorted(wanted_ids, key=lambda i: (len(i), i))
-        chunks = {f"s{i}": ids[i * 50 : i * 50 + 50] for i in range((len(ids) + 49) // 50)}
-        reads = {
-            c: ("sale.payment.list", {"select": SELECT, "filter": {"@id": [int(x) for x in part]}})
-            for c, part in chunks.items()
-        }
-        for results, errors in self._read(reads):
-            for found in results.values():
-                rows = found.get("payments", []) if isinstance(found, dict) else []
-                for row in rows:
-                    pid = str(row.get("id"))
-                    if pid in wanted_ids:
-                        state[wanted_ids[pid]].rows[pid] = row
-            for cmd, err in errors.items():
-                for pid in chunks[cmd]:
-                    state[wanted_ids[pid]].problem = f"the deal's payments could not be read: {_reason(err)}"
-        return state
-
-    def _read(self, commands: dict[str, tuple[str, dict[str, Any]]]) -> Iterable[tuple[Results, Errors]]:
-        keys = list(commands)
-        for i in range(0, len(keys), BATCH_LIMIT):
-            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
-            yield reply.result, reply.errors
 
     # -- rules --------------------------------------------------------------------------------------------------
 
@@ -253,6 +199,67 @@ class NativePayments:
                     [self.link(order, key, None)] if delete in results and delete not in errors else []
                 )
             )
+
+
+class NativePayments:
+    """Reads what the deals hold before the rules plan: the deals' payments, ours by xmlId or not, paid, sums."""
+
+    def __init__(self, client: Bitrix24Client) -> None:
+        self.client = client
+
+    # -- prepare: reads only ------------------------------------------------------------------------------------
+
+    def prepare(self, needs: Iterable[Need]) -> dict[str, Portal]:
+        """List the deals whose payments change and read each of their payments (ours by xmlId? paid? which sum?).
+
+        Listing even when every changed row is linked: a linked payment deleted on the portal is created again,
+        and a create interrupted between its two steps must be found by the next run."""
+        needs = [n for n in needs if n.changed or n.gone]
+        state = {n.order: Portal() for n in needs}
+        listing = {n.order: n for n in needs if n.changed}
+        commands = {
+            f"l{i}": ("crm.item.payment.list", {"entityTypeId": 2, "entityId": int(n.deal_id)})
+            for i, n in enumerate(listing.values())
+        }
+        orders = {f"l{i}": n.order for i, n in enumerate(listing.values())}
+        for results, errors in self._read(commands):
+            for cmd, rows in results.items():
+                known = {link.target_id for link in listing[orders[cmd]].have.values()}
+                state[orders[cmd]].unknown = [
+                    str(r["id"]) for r in rows or [] if isinstance(r, dict) and str(r.get("id")) not in known
+                ]
+            for cmd, err in errors.items():
+                state[orders[cmd]].problem = f"the deal's payments could not be listed: {_reason(err)}"
+        wanted_ids: dict[str, str] = {}
+        for n in needs:
+            for key in n.changed:
+                if key in n.have:
+                    wanted_ids[n.have[key].target_id] = n.order
+            for pid in state[n.order].unknown:
+                wanted_ids[pid] = n.order
+        ids = sorted(wanted_ids, key=lambda i: (len(i), i))
+        chunks = {f"s{i}": ids[i * 50 : i * 50 + 50] for i in range((len(ids) + 49) // 50)}
+        reads = {
+            c: ("sale.payment.list", {"select": SELECT, "filter": {"@id": [int(x) for x in part]}})
+            for c, part in chunks.items()
+        }
+        for results, errors in self._read(reads):
+            for found in results.values():
+                rows = found.get("payments", []) if isinstance(found, dict) else []
+                for row in rows:
+                    pid = str(row.get("id"))
+                    if pid in wanted_ids:
+                        state[wanted_ids[pid]].rows[pid] = row
+            for cmd, err in errors.items():
+                for pid in chunks[cmd]:
+                    state[wanted_ids[pid]].problem = f"the deal's payments could not be read: {_reason(err)}"
+        return state
+
+    def _read(self, commands: dict[str, tuple[str, dict[str, Any]]]) -> Iterable[tuple[Results, Errors]]:
+        keys = list(commands)
+        for i in range(0, len(keys), BATCH_LIMIT):
+            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
+            yield reply.result, reply.errors
 
 
 def _holds(row: dict[str, Any], fields: dict[str, Any], paid_at: str) -> bool:

@@ -13,7 +13,7 @@ from datetime import date, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from connector.compare import changed_fields
-from connector.flows.money.payments import PAYMENT, NativePayments, Need, Portal
+from connector.flows.money.payments import PAYMENT, Need, PaymentRules, Portal
 from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.reminders import (
     DONE,
@@ -100,7 +100,7 @@ class MoneyRules:
     flow: str
     originator: str
     portal_tz: tzinfo
-    native: NativePayments  # its planning half only (NativePayments.plan, .link): no I/O
+    native: PaymentRules
 
     @property
     def watch_flow(self) -> str:

@@ -19,7 +19,7 @@ from connector.bitrix24.client import Bitrix24Client
 from connector.engine.executor import BatchExecutor
 from connector.errors import OutcomeUnknown
 from connector.flows.money.context import MoneyReader, Prepared
-from connector.flows.money.payments import NativePayments
+from connector.flows.money.payments import NativePayments, PaymentRules
 from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.rules import STAGE, MoneyRules
 from connector.ledger import Ledger
@@ -52,9 +52,9 @@ class MoneyTarget:
         self.today = today  # the run's 1C business date
         originator = spec.target.external_key.originator_id or "1C"  # stamped from the installation's id
         self.originator = originator
-        self.native = NativePayments(client, spec.flow, originator, onec_tz)
-        self.rules = MoneyRules(self.money, spec.flow, originator, portal_tz, self.native)
-        self.reader = MoneyReader(client, ledger, self.rules, self.native, portal_tz)
+        payments = PaymentRules(spec.flow, originator, onec_tz)
+        self.rules = MoneyRules(self.money, spec.flow, originator, portal_tz, payments)
+        self.reader = MoneyReader(client, ledger, self.rules, NativePayments(client), portal_tz)
         self.watch_flow = self.rules.watch_flow
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
