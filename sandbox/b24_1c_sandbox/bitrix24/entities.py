@@ -66,8 +66,10 @@ DEAL_FIELDS: dict[str, str] = {
     "UTM_CAMPAIGN": "string",
     "UTM_CONTENT": "string",
     "UTM_TERM": "string",
+    "LAST_COMMUNICATION_TIME": "string",  # null in the crm.deal.get capture (see EMPTY_AS)
 }
 MULTIFIELDS = ("PHONE", "EMAIL", "WEB", "IM")
+UTM = ("UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM")
 COMPANY_FIELDS: dict[str, str] = {
     **_COMMON,
     "COMPANY_TYPE": "crm_status",
@@ -79,6 +81,26 @@ COMPANY_FIELDS: dict[str, str] = {
     "ADDRESS": "string",
     "HAS_PHONE": "char",
     "HAS_EMAIL": "char",
+    # The rest of the keys a real crm.company.get returns (api-reference/crm/companies/crm-company-get.md).
+    "LOGO": "file",
+    "LEAD_ID": "crm_lead",
+    "HAS_IMOL": "char",
+    "BANKING_DETAILS": "string",
+    "ORIGIN_VERSION": "string",
+    **dict.fromkeys(
+        [
+            f"{prefix}{part}"
+            for prefix in ("ADDRESS", "REG_ADDRESS")
+            for part in ("_2", "_CITY", "_POSTAL_CODE", "_REGION", "_PROVINCE", "_COUNTRY", "_COUNTRY_CODE")
+        ],
+        "string",
+    ),
+    "ADDRESS_LOC_ADDR_ID": "integer",
+    "ADDRESS_LEGAL": "string",
+    "REG_ADDRESS": "string",
+    "REG_ADDRESS_LOC_ADDR_ID": "integer",
+    "LAST_COMMUNICATION_TIME": "string",
+    **dict.fromkeys(UTM, "string"),
     **dict.fromkeys(MULTIFIELDS, "crm_multifield"),
 }
 CONTACT_FIELDS: dict[str, str] = {
@@ -92,6 +114,7 @@ CONTACT_FIELDS: dict[str, str] = {
     "SOURCE_ID": "crm_status",
     "COMPANY_ID": "crm_company",
     "BIRTHDATE": "date",
+    **dict.fromkeys(UTM, "string"),  # writable per crm.contact.add
     "HAS_PHONE": "char",
     "HAS_EMAIL": "char",
     **dict.fromkeys(MULTIFIELDS, "crm_multifield"),
@@ -154,6 +177,8 @@ READ_ONLY = {
     "CLOSED",
     "HAS_PHONE",
     "HAS_EMAIL",
+    "HAS_IMOL",
+    "LAST_COMMUNICATION_TIME",
     "PREVIOUS_STAGE_ID",
 }
 

@@ -159,6 +159,8 @@ def _fill_empty(et: EntityType, record: dict[str, Any]) -> None:
 
 
 def _touch_multifield_flags(portal: Portal, et: EntityType, record: dict[str, Any]) -> None:
+    if "HAS_IMOL" in et.fields:
+        record["HAS_IMOL"] = "N"  # no open-line chats in the sandbox
     if "HAS_PHONE" in et.fields:
         entries = portal.multifields.get((et.id, int(record["ID"])), [])
         record["HAS_PHONE"] = "Y" if any(e["TYPE_ID"] == "PHONE" for e in entries) else "N"

@@ -36,3 +36,69 @@ def test_clearing_a_company_reads_zero_again(emu: Emu) -> None:
 def test_a_company_without_comment_reads_empty(emu: Emu) -> None:
     company = emu.ok("crm.company.add", {"fields": {"TITLE": "Лютик"}})
     assert emu.ok("crm.company.get", {"id": company})["COMMENTS"] == ""
+
+
+# The keys of the crm.company.get response in api-reference/crm/companies/crm-company-get.md, without the portal's
+# own PARENT_ID_<n> and UF_CRM_<n>.
+COMPANY_GET_KEYS = set(
+    [
+        "ID",
+        "COMPANY_TYPE",
+        "TITLE",
+        "LOGO",
+        "LEAD_ID",
+        "HAS_PHONE",
+        "HAS_EMAIL",
+        "HAS_IMOL",
+        "ASSIGNED_BY_ID",
+        "CREATED_BY_ID",
+        "MODIFY_BY_ID",
+        "BANKING_DETAILS",
+        "INDUSTRY",
+        "REVENUE",
+        "CURRENCY_ID",
+        "EMPLOYEES",
+        "COMMENTS",
+        "DATE_CREATE",
+        "DATE_MODIFY",
+        "OPENED",
+        "IS_MY_COMPANY",
+        "ORIGINATOR_ID",
+        "ORIGIN_ID",
+        "ORIGIN_VERSION",
+        "ADDRESS",
+        "ADDRESS_2",
+        "ADDRESS_CITY",
+        "ADDRESS_POSTAL_CODE",
+        "ADDRESS_REGION",
+        "ADDRESS_PROVINCE",
+        "ADDRESS_COUNTRY",
+        "ADDRESS_COUNTRY_CODE",
+        "ADDRESS_LOC_ADDR_ID",
+        "ADDRESS_LEGAL",
+        "REG_ADDRESS",
+        "REG_ADDRESS_2",
+        "REG_ADDRESS_CITY",
+        "REG_ADDRESS_POSTAL_CODE",
+        "REG_ADDRESS_REGION",
+        "REG_ADDRESS_PROVINCE",
+        "REG_ADDRESS_COUNTRY",
+        "REG_ADDRESS_COUNTRY_CODE",
+        "REG_ADDRESS_LOC_ADDR_ID",
+        "UTM_SOURCE",
+        "UTM_MEDIUM",
+        "UTM_CAMPAIGN",
+        "UTM_CONTENT",
+        "UTM_TERM",
+        "LAST_ACTIVITY_BY",
+        "LAST_ACTIVITY_TIME",
+        "LAST_COMMUNICATION_TIME",
+    ]
+)
+
+
+def test_a_company_has_the_keys_of_the_captured_response(emu: Emu) -> None:
+    company = emu.ok("crm.company.add", {"fields": {"TITLE": "Ромашка"}})
+    got = emu.ok("crm.company.get", {"id": company})
+    assert COMPANY_GET_KEYS - set(got) == set()
+    assert got["HAS_IMOL"] == "N" and got["LOGO"] is None and got["REG_ADDRESS_CITY"] is None
