@@ -18,6 +18,7 @@ from connector.crashpoints import crash_point
 from connector.engine.identity import already_there, counterpart, identities
 from connector.engine.planner import plan
 from connector.engine.protocols import Source, Target
+from connector.engine.readahead import read_ahead
 from connector.engine.report import RunReport
 from connector.engine.settle import apply_settled
 from connector.ledger import HistoryEntry, Ledger, Link
@@ -110,7 +111,7 @@ class FlowRunner:
                 return report
             if cursor:
                 log.info("resuming backfill", flow=self.flow, **{k: str(v) for k, v in cursor.items()})
-            for page in self.source.pages(since.astimezone(self.tz), until, cursor):
+            for page in read_ahead(self.source.pages(since.astimezone(self.tz), until, cursor)):
                 self._process(
                     page.records,
                     report,
