@@ -23,7 +23,7 @@ from b24_1c_sandbox.bitrix24.filtering import FilterError, apply_select, compile
 from b24_1c_sandbox.bitrix24.php import php_array_to_python
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
-from b24_1c_sandbox.bitrix24.store import all_types, create, delete, multifields, update
+from b24_1c_sandbox.bitrix24.store import all_types, create, delete, empty_user_field, multifields, update
 
 Params = dict[str, Any]
 
@@ -245,7 +245,7 @@ def userfield_add(portal: Portal, et: EntityType, params: Params, ctx: CallConte
         "LIST": enum,
     }
     for record in portal.entities.get(et.store, {}).values():
-        record.setdefault(name, [] if defs[name]["MULTIPLE"] == "Y" else None)
+        record.setdefault(name, empty_user_field(defs[name]))
     return uf_id
 
 

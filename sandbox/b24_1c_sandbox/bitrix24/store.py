@@ -151,6 +151,11 @@ def write_fm(portal: Portal, et: EntityType, entity_id: int, fm: Any) -> None:
             )
 
 
+def empty_user_field(definition: dict[str, Any]) -> Any:
+    """An unset user field as crm.deal.get returns it: "" ([] when multiple), per the capture named in EMPTY_AS."""
+    return [] if definition.get("MULTIPLE") == "Y" else ""
+
+
 def _fill_empty(et: EntityType, record: dict[str, Any]) -> None:
     """Empty fields stored as the portal keeps them ("0" for an id, "" for text), so get and list return those."""
     for name, empty in EMPTY_AS.get(et.id, {}).items():
@@ -196,6 +201,8 @@ def create(portal: Portal, et: EntityType, fields: dict[str, Any], ctx: CallCont
     record: dict[str, Any] = dict.fromkeys(et.fields)
     for name in MULTIFIELDS:
         record.pop(name, None)
+    for name, definition in portal.user_field_defs(et.store).items():
+        record[name] = empty_user_field(definition)
     record.update(
         {
             "ID": str(entity_id),

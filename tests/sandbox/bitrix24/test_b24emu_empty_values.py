@@ -102,3 +102,16 @@ def test_a_company_has_the_keys_of_the_captured_response(emu: Emu) -> None:
     got = emu.ok("crm.company.get", {"id": company})
     assert COMPANY_GET_KEYS - set(got) == set()
     assert got["HAS_IMOL"] == "N" and got["LOGO"] is None and got["REG_ADDRESS_CITY"] is None
+
+
+def test_unset_user_fields_are_returned_empty_not_left_out(emu: Emu) -> None:
+    emu.ok("crm.deal.userfield.add", {"fields": {"FIELD_NAME": "PAID_AT", "USER_TYPE_ID": "date"}})
+    emu.ok(
+        "crm.deal.userfield.add",
+        {"fields": {"FIELD_NAME": "TAGS", "USER_TYPE_ID": "string", "MULTIPLE": "Y"}},
+    )
+    deal = emu.ok("crm.deal.add", {"fields": {"TITLE": "Без полей"}})
+    got = emu.ok("crm.deal.get", {"id": deal})
+    assert got["UF_CRM_PAID_AT"] == "" and got["UF_CRM_TAGS"] == []
+    (listed,) = emu.ok("crm.deal.list", {"filter": {"ID": deal}, "select": ["ID", "UF_*"]})
+    assert listed["UF_CRM_PAID_AT"] == "" and listed["UF_CRM_TAGS"] == []
