@@ -144,7 +144,7 @@ class Connector:
                 make_session(verify=b.verify_tls),
                 auth,
                 self.clock,
-                RequestPacer.for_plan(self.clock, b.plan),
+                RequestPacer.for_plan(self.clock, b.plan, share=b.share),
                 timeout=b.timeout,
             )
         return self._b24

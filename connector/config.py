@@ -52,6 +52,13 @@ class Bitrix24Config(_Strict):
     portal_timezone: str = "Europe/Moscow"
     timeout: float = Field(60.0, gt=0, le=600)
     verify_tls: bool | str = True
+    share: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="this installation's part of the portal's request limit when several installations share "
+        "one portal (e.g. 0.5 each for two): burst and rate are scaled by it",
+    )
 
     _zone = field_validator("portal_timezone")(_check_zone)
 
@@ -107,6 +114,40 @@ class OneCConfig(_Strict):
         return value if value.endswith("/") else value + "/"
 
 
+class TakesRule(_Strict):
+    """Which deals started in Bitrix24 this installation orders in its 1C base (docs/identity.md, several bases):
+    deals of the named pipelines (CATEGORY_ID), or deals whose field holds the value. A deal no installation's
+    rule names is left alone."""
+
+    category: list[int] | None = Field(None, min_length=1, description="pipelines (CATEGORY_ID), e.g. [0, 2]")
+    field: str | None = Field(
+        None, pattern=r"^[A-Z][A-Z0-9_]*$", description="a deal field, e.g. UF_CRM_1C_BASE"
+    )
+    value: str | None = Field(None, min_length=1, description="the value of `field` that names this base")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> TakesRule:
+        if (self.category is None) == (self.field is None):
+            raise ValueError("name either category: [ids] or field: NAME with value: TEXT")
+        if (self.field is None) != (self.value is None):
+            raise ValueError("field and value go together (e.g. field: UF_CRM_1C_BASE, value: ut-north)")
+        return self
+
+    def deal_filter(self) -> dict[str, object]:
+        """The crm.deal.list filter of the deals this rule names."""
+        if self.category is not None:
+            return {"@CATEGORY_ID": list(self.category)}
+        assert self.field is not None
+        return {self.field: self.value}
+
+    def names(self, deal: Mapping[str, object]) -> bool:
+        """Whether a deal as read is one this rule names (checked on our side too)."""
+        if self.category is not None:
+            return str(deal.get("CATEGORY_ID") or 0) in {str(c) for c in self.category}
+        assert self.field is not None
+        return str(deal.get(self.field) or "") == self.value
+
+
 class InstallationConfig(_Strict):
     """Who we are on the objects we create (docs/identity.md): ORIGINATOR_ID on deals and companies, the prefix of
     xmlId on smart invoices and payments. It lives here, not in the ledger, so a lost ledger keeps it."""
@@ -120,6 +161,11 @@ class InstallationConfig(_Strict):
         default_factory=lambda: ["1C"],
         description="older stamps adopted when our 1C base holds the object they point at (releases before 0.2 "
         "stamped every object with ORIGINATOR_ID=1C)",
+    )
+    takes: TakesRule | None = Field(
+        None,
+        description="several 1C bases on one portal: the deals started in Bitrix24 this base takes, "
+        "{category: [0, 2]} or {field: UF_CRM_1C_BASE, value: ut-north}; unset: every deal at a watched stage",
     )
 
 

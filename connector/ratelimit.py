@@ -51,13 +51,14 @@ class RequestPacer:
         self.waited = 0.0
 
     @classmethod
-    def for_plan(cls, clock: Clock, plan: str, scale: float = 1.0) -> RequestPacer | None:
-        """A pacer for a plan name; None for "off"."""
+    def for_plan(cls, clock: Clock, plan: str, scale: float = 1.0, share: float = 1.0) -> RequestPacer | None:
+        """A pacer for a plan name; None for "off". `share` is this client's part of a portal that several
+        installations use at once (bitrix24.share): its burst and its rate are that part of the plan's."""
         if plan == "off":
             return None
         capacity, rate = PLANS[plan]
         # One request of headroom: filling the bucket to the brim lets delivery jitter push the portal over by one.
-        return cls(clock, max(1.0, capacity - 1), rate * scale)
+        return cls(clock, max(1.0, (capacity - 1) * share), rate * scale * share)
 
     def acquire(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.clock import Clock
+from connector.config import TakesRule
 from connector.engine.protocols import Page
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
@@ -28,12 +29,16 @@ class DealSource:
         page_size: int = 50,
         overlap: timedelta = timedelta(seconds=2),
         ours: str | None = None,
+        takes: TakesRule | None = None,
     ) -> None:
         self.client = client
         # Our installation's ORIGINATOR_ID: deals carrying it were made by the orders flow or already written back
         # (each linked to its 1C order, docs/identity.md), so a backfill does not read them again. Changes to them
         # still arrive through `versions`, where the runner recognises the stamp.
         self.ours = ours
+        # Several 1C bases on one portal: the deals started in Bitrix24 that this installation orders in its base
+        # (installation.takes). Another rule's deals are never read; ours (stamped) are read wherever they are.
+        self.takes = takes
         self.spec = spec
         self.tz = portal_tz
         self.clock = clock
@@ -57,7 +62,7 @@ class DealSource:
         return None
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        flt = {**self._filter(), ">=DATE_CREATE": self._iso(start)}
+        flt = {**self._filter(), **self._routed(), ">=DATE_CREATE": self._iso(start)}
         if self.ours:
             flt["!=ORIGINATOR_ID"] = self.ours  # the complement: unstamped deals (NULL) are read
         if until is not None:
@@ -68,12 +73,37 @@ class DealSource:
             keys = [str(r["ID"]) for r in rows]
             yield Page(self.fetch(keys), {"id": int(keys[-1])})
 
+    def _routed(self) -> dict[str, Any]:
+        return self.takes.deal_filter() if self.takes is not None else {}
+
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
         flt = self._filter()
         if since is not None:
             flt[">=DATE_MODIFY"] = self._iso(since - self.overlap)
-        for rows in self.client.list_fast("crm.deal.list", flt, ["ID", "DATE_MODIFY"]):
-            yield [(str(r["ID"]), r.get("DATE_MODIFY")) for r in rows]
+        filters = [{**flt, **self._routed()}]
+        if self.takes is not None and self.ours:
+            # Our deals outside the rule (made by the orders flow in another pipeline) still send their changes.
+            filters.append({**flt, "ORIGINATOR_ID": self.ours})
+        seen: set[str] = set()
+        for one in filters:
+            for rows in self.client.list_fast("crm.deal.list", one, ["ID", "DATE_MODIFY"]):
+                fresh = [(str(r["ID"]), r.get("DATE_MODIFY")) for r in rows if str(r["ID"]) not in seen]
+                seen.update(k for k, _ in fresh)
+                if fresh:
+                    yield fresh
+
+    def _select(self) -> list[str]:
+        select = list(self.spec.source.select or ["*", "UF_*"])
+        if self.spec.source.select and self.takes is not None:
+            select += ["ORIGINATOR_ID", self.takes.field or "CATEGORY_ID"]
+        return list(dict.fromkeys(select))
+
+    def _mine(self, deal: dict[str, Any]) -> bool:
+        """A deal this installation may read: no rule, stamped by us, or named by our rule (a deal moved to
+        another pipeline between the list and the read is left to the base that takes it)."""
+        if self.takes is None or (self.ours and deal.get("ORIGINATOR_ID") == self.ours):
+            return True
+        return self.takes.names(deal)
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         """Deals with every field and their product rows (one batch for up to 50 deals' rows)."""
@@ -81,11 +111,10 @@ class DealSource:
         for i in range(0, len(keys), 50):
             part = keys[i : i + 50]
             flt = {**self._filter(), "@ID": part}
-            for rows in self.client.list_keyset(
-                "crm.deal.list", flt, self.spec.source.select or ["*", "UF_*"]
-            ):
+            for rows in self.client.list_keyset("crm.deal.list", flt, self._select()):
                 for row in rows:
-                    found[str(row["ID"])] = dict(row)
+                    if self._mine(row):
+                        found[str(row["ID"])] = dict(row)
         wanted = [k for k in keys if k in found]
         if self.spec.rows is not None and self.spec.rows.source == ROWS:
             for i in range(0, len(wanted), BATCH_LIMIT):
