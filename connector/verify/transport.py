@@ -107,7 +107,12 @@ def bitrix24_client(config: Config, session: requests.Session, clock: Clock) -> 
         assert b.webhook_url is not None
         auth = WebhookAuth(b.webhook_url.get_secret_value())
     return Bitrix24Client(
-        session, auth, clock, RequestPacer.for_plan(clock, b.plan, share=b.share), timeout=b.timeout, max_attempts=1
+        session,
+        auth,
+        clock,
+        RequestPacer.for_plan(clock, b.plan, share=b.share),
+        timeout=b.timeout,
+        max_attempts=1,
     )
 
 

@@ -86,7 +86,9 @@ class OneCBase:
         mine = _with_orders(
             self.infobase, exclude_inn={str(c["ИНН"]) for c in self.box.infobase.all(COUNTERPARTY)}
         )
-        same: dict[str, Any] = {k: first[k] for k in ("ИНН", "КПП", "Description", "НаименованиеПолное") if k in first}
+        same: dict[str, Any] = {
+            k: first[k] for k in ("ИНН", "КПП", "Description", "НаименованиеПолное") if k in first
+        }
         self.infobase.update(COUNTERPARTY, str(mine["Ref_Key"]), same)
         updated = self.infobase.get(COUNTERPARTY, str(mine["Ref_Key"]))
         assert updated is not None
