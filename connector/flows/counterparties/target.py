@@ -182,15 +182,24 @@ class CounterpartyWriter:
         for p in updates:
             writes.append(self._existing(p, split_ref(str(p.action.target_id))[1], matches, adopt=None))
         following = twins(fresh, self.rules)
-        leaders = {p.key: self._new(p) for p in fresh if p.key not in following}
+        joined: dict[str, list[Party]] = {}
+        for p in fresh:
+            if p.key in following:
+                joined.setdefault(following[p.key], []).append(p)
+        leaders = {p.key: self._new(p, joined.get(p.key, [])) for p in fresh if p.key not in following}
         for p in fresh:
             if p.key in following:
                 leaders[following[p.key]].followers.append(p)
         return writes + list(leaders.values())
 
-    def _new(self, p: Party) -> Write:
+    def _new(self, p: Party, twins_of: Sequence[Party] = ()) -> Write:
+        """The create of a party; the phones and e-mails of its 1C duplicates (same ИНН+КПП, one company) too, so a
+        lost ledger later finds the company already carrying them (nothing to write)."""
         fields = {**p.fields, self.key.originator_field: self.key.originator_id, self.key.field: p.key}
-        for kind, values in (("PHONE", p.phones), ("EMAIL", p.emails)):
+        for kind, own in (("PHONE", p.phones), ("EMAIL", p.emails)):
+            values = list(own)
+            for twin in twins_of:
+                values += new_values(kind, twin.phones if kind == "PHONE" else twin.emails, values)
             if values:
                 fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in values]
         requisite = requisite_change(p, [], str(self.key.originator_id))
