@@ -75,6 +75,15 @@ class LedgerLock:
             self._fh = None
 
 
+UF_ADD = {"deal": "crm.deal.userfield.add", "company": "crm.company.userfield.add"}
+UF_LIST = {"deal": "crm.deal.userfield.list", "company": "crm.company.userfield.list"}
+
+
+def _uf_entity(spec: Mapping) -> str:
+    """Whose user fields a mapping's `user_fields` are: the company's for flows writing companies, else the deal's."""
+    return "company" if spec.target.system == "bitrix24" and spec.target.entity == "company" else "deal"
+
+
 def stamp_identity(mappings: dict[str, Mapping], config: Config) -> None:
     """Every external key without an explicit originator carries this installation's id (docs/identity.md)."""
     for spec in mappings.values():
@@ -218,14 +227,18 @@ class Connector:
         return report
 
     def missing_on_portal(self) -> list[str]:
-        """What the configured mappings write that the portal does not have yet: deal user fields and stages.
+        """What the configured mappings write that the portal does not have yet: deal and company user fields, stages.
 
         Two reads. Writing without them would drop the mapped values silently (the portal ignores unknown fields)
         while the ledger believed the deals were up to date."""
         wanted: set[str] = set()
         stages: set[str] = set()
+        companies: set[str] = set()
         for spec in self.mappings.values():
             if spec.flow not in self.config.flows:
+                continue
+            if _uf_entity(spec) == "company":
+                companies |= set(spec.user_fields) | {f for f in spec.fields if f.startswith("UF_CRM_")}
                 continue
             wanted |= set(spec.user_fields)
             if spec.target.system == "bitrix24" and spec.target.entity == "deal":
@@ -236,6 +249,9 @@ class Connector:
             listed = self.bitrix24.list_all("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
             have = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
             missing += [f"deal field {name}" for name in sorted(wanted - have)]
+        if companies:
+            have = self._user_fields("company")
+            missing += [f"company field {name}" for name in sorted(companies - have)]
         if stages:
             rows = self.bitrix24.list_all("crm.status.list", {"order": {"SORT": "ASC"}})
             have = {str(r["STATUS_ID"]) for r in rows if str(r.get("ENTITY_ID", "")).startswith("DEAL_STAGE")}
@@ -252,17 +268,19 @@ class Connector:
             )
 
     def _setup_fields(self) -> list[tuple[str, str]]:
-        listed = self.bitrix24.list_all("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
-        existing = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
+        existing = {"deal": self._user_fields("deal")}
         report = []
         for spec in self.mappings.values():
+            entity = _uf_entity(spec)
             for name, uf in spec.user_fields.items():
-                if name in existing:
-                    report.append((f"deal field {name}", "present"))
+                if entity not in existing:
+                    existing[entity] = self._user_fields(entity)
+                if name in existing[entity]:
+                    report.append((f"{entity} field {name}", "present"))
                     continue
                 try:
                     self.bitrix24.call(
-                        "crm.deal.userfield.add",
+                        UF_ADD[entity],
                         {
                             "fields": {
                                 "FIELD_NAME": name,
@@ -275,11 +293,16 @@ class Connector:
                         write=True,
                     )
                 except RemoteRejected as exc:
-                    report.append((f"deal field {name}", f"failed: {exc}"))
+                    report.append((f"{entity} field {name}", f"failed: {exc}"))
                     continue
-                existing.add(name)
-                report.append((f"deal field {name}", "created"))
+                existing[entity].add(name)
+                report.append((f"{entity} field {name}", "created"))
         return report
+
+    def _user_fields(self, entity: str) -> set[str]:
+        """Names of the portal's user fields of deals or companies (every page)."""
+        listed = self.bitrix24.list_all(UF_LIST[entity], {"order": {"ID": "ASC"}})
+        return {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
 
     def _setup_stages(self) -> list[tuple[str, str]]:
         wanted: dict[str, Any] = {}

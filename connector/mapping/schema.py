@@ -18,6 +18,7 @@ from connector.errors import ConfigError
 from connector.mapping.client import NewClient
 from connector.mapping.crosscheck import declared_stages, file_problems, flow_of, stage_problems
 from connector.mapping.fields import FieldRule, FieldType
+from connector.mapping.rollups import RollupSpec
 from connector.mapping.specs import (
     ConstValue,
     ExternalKey,
@@ -182,6 +183,9 @@ class Mapping(Strict):
     rows: RowsSpec | None = None
     user_fields: dict[str, UserField] = Field(default_factory=dict)
     money: MoneySpec | None = Field(None, description="this flow brings an order's money facts onto its deal")
+    rollups: RollupSpec | None = Field(
+        None, description="this flow brings a client's totals onto its company"
+    )
     stages: dict[str, StageSpec] = Field(
         default_factory=dict, description="deal stages (C1:PAID …) created by `b24-1c setup` when missing"
     )

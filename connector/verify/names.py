@@ -9,6 +9,7 @@ from connector.bitrix24.client import Bitrix24Client
 from connector.config import Config
 from connector.errors import ConfigError
 from connector.mapping.engine import FACT_NAMES
+from connector.mapping.rollups import ROLLUP_FACTS
 from connector.mapping.schema import FieldRule, Mapping
 from connector.onec.odata import ODataClient
 
@@ -79,6 +80,7 @@ class OnlineCheck:
                 return [found]
             props, tables = found
             known = props | set(tables) | (FACTS if spec.money else set())
+            known |= set(ROLLUP_FACTS) if spec.rollups else set()
             for name in [*src.filter, src.key, *([src.date_field] if src.date_field else [])]:
                 if name not in known:
                     out.append(

@@ -1,0 +1,115 @@
+"""Reads every posted order of the 1C base once a run and the money documents around them (facts.py's whole-base
+read), and serves one record per counterparty that has orders: its rollups, versioned by their content."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from connector.engine.protocols import Page
+from connector.flows.facts import ORDER, BusinessDay, FactsReader
+from connector.flows.rollups.model import OrderTotals, rollups_of
+from connector.mapping.engine import Lookups
+from connector.mapping.schema import Mapping
+from connector.onec.odata import ODataClient
+from connector.onec.query import EMPTY_REF
+from connector.records import content_hash
+
+CLIENTS = "Catalog_Контрагенты"
+ORDER_PAGE = 1000
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value or 0))
+    except ArithmeticError:
+        return Decimal(0)
+
+
+class RollupSource:
+    """Counterparties with their rollups; computed once per run (a source is built per run)."""
+
+    def __init__(self, client: ODataClient, spec: Mapping, page_size: int, today: BusinessDay) -> None:
+        assert spec.rollups is not None
+        self.client = client
+        self.spec = spec
+        self.page_size = page_size
+        self.today = today
+        self.months = spec.rollups.dormant_after_months
+        self._records: dict[str, dict[str, Any]] | None = None
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """{counterparty Ref_Key: record}, sorted by key: the counterparty's name and its rollup facts."""
+        if self._records is None:
+            self._records = self._compute()
+        return self._records
+
+    def _compute(self) -> dict[str, dict[str, Any]]:
+        reader = FactsReader(self.client)
+        object_mode = reader.mode() == "object"
+        select = ["Ref_Key", "Date", "Контрагент_Key", "СуммаДокумента"]
+        if object_mode:
+            select.append("ОбъектРасчетов_Key")
+        orders: list[dict[str, Any]] = []
+        for _, rows in self.client.pages(
+            ORDER,
+            filter="Posted eq true and DeletionMark eq false",
+            orderby="Ref_Key asc",
+            page_size=ORDER_PAGE,
+            select=select,
+        ):
+            orders.extend(r for r in rows if str(r.get("Контрагент_Key") or EMPTY_REF) != EMPTY_REF)
+        index = reader.read_all()
+        totals = []
+        for order in orders:
+            settle = reader.settle_key(order)  # УТ 11.5: the settlement object; УТ 11.4: the order itself
+            payments = index.payments.get(settle, []) if settle != EMPTY_REF else []
+            totals.append(
+                OrderTotals(
+                    str(order["Контрагент_Key"]),
+                    datetime.fromisoformat(str(order["Date"])).date(),
+                    _dec(order.get("СуммаДокумента")),
+                    sum((p.amount for p in payments), Decimal(0)),
+                    index.shipped.get(str(order["Ref_Key"]), (Decimal(0), Decimal(0)))[0],
+                )
+            )
+        facts = rollups_of(totals, self.today(), self.months)
+        names = self.client.by_refs(CLIENTS, list(facts), select=["Ref_Key", "Description"])
+        out: dict[str, dict[str, Any]] = {}
+        for key in sorted(facts):
+            name = str(names.get(key, {}).get("Description") or key)
+            out[key] = {"Ref_Key": key, "Description": name, **facts[key]}
+            out[key]["DataVersion"] = content_hash(out[key])
+        return out
+
+    def facts_of(self, key: str) -> dict[str, Any] | None:
+        """The record of one counterparty (for the target's dormancy task)."""
+        return self.records().get(key)
+
+    def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        """Every counterparty with orders (rollups cover all history, whatever the window), by key."""
+        rows = list(self.records().values())
+        skip = int(cursor["skip"]) if cursor else 0
+        for i in range(skip, len(rows), self.page_size):
+            part = rows[i : i + self.page_size]
+            yield Page(part, {"skip": i + len(part)})
+
+    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
+        pairs: list[tuple[str, str | None]] = [(k, str(r["DataVersion"])) for k, r in self.records().items()]
+        for i in range(0, len(pairs), self.page_size):
+            yield pairs[i : i + self.page_size]
+
+    def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
+        records = self.records()
+        return [records[k] for k in keys if k in records]
+
+    def lookups(self, need: dict[str, set[str]]) -> Lookups:
+        return {}
+
+    def count(self, start: datetime, until: datetime | None) -> int | None:
+        return len(self.records())
+
+    def business_day(self) -> date:
+        return self.today()
