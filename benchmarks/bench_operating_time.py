@@ -19,9 +19,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 from common import (
@@ -36,7 +34,7 @@ from common import (
 )
 
 from connector.clock import ManualClock
-from connector.engine.runner import FlowRunner
+from connector.engine.settle import apply_settled
 from connector.errors import OutcomeUnknown
 from connector.flows.orders.target import DealWriter
 from connector.ratelimit import OperatingPacer
@@ -77,21 +75,13 @@ def run(label: str, n: int, cost: float, seed: int, reactive: bool, advance: boo
         operating = OperatingPacer(clock, limit=1e12) if reactive else OperatingPacer(clock)
         client = our_client(sandbox.webhook_url, 50, 2.0, clock=clock, operating=operating)
         writer = DealWriter(client, EXTERNAL_KEY)
-        runner = FlowRunner(
-            SimpleNamespace(flow="bench"),
-            None,
-            writer,
-            None,
-            clock,  # type: ignore[arg-type]
-            ZoneInfo("Europe/Moscow"),
-        )
         start_sim = clock.monotonic()
         start_wall = time.perf_counter()
         failed = gave_up = 0
         errors: list[str] = []
         for i in range(0, n, 500):
             try:
-                outcomes = runner._apply(create_actions(records[i : i + 500]))
+                outcomes = apply_settled(writer, create_actions(records[i : i + 500]), "bench")
             except OutcomeUnknown:
                 gave_up += 1
                 continue

@@ -2,7 +2,7 @@
 
 Each client gets a fresh sandbox portal (in a child process) with the standard plan's bucket scaled: burst 50,
 drain 2 req/s × --scale (20 req/s by default). Ours: DealWriter (25 deals + 25 `crm.deal.productrows.set` = 50
-commands per batch) driven page by page through FlowRunner._apply, as a real run applies a page. fast_bitrix24:
+commands per batch) driven page by page through engine/settle.apply_settled, as a real run applies a page. fast_bitrix24:
 its documented bulk path, `call("crm.deal.add", items)` then `call("crm.deal.productrows.set", items)`, each
 batched 50 commands per request; its throttle is configured to the same scaled plan
 (`request_pool_size=burst`, `requests_per_second=drain`).
@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from common import (
     EXTERNAL_KEY,
@@ -34,8 +32,7 @@ from common import (
     remote_sandbox,
 )
 
-from connector.clock import SystemClock
-from connector.engine.runner import FlowRunner
+from connector.engine.settle import apply_settled
 from connector.errors import OutcomeUnknown
 from connector.flows.orders.target import DealWriter
 from connector.records import Mapped
@@ -58,34 +55,28 @@ class RunResult:
 
 
 def run_ours(
-    sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, margin: float = 0.0
+    sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, margin: float = 0.0, paced: bool = True
 ) -> RunResult:
-    """DealWriter through FlowRunner._apply (recovery by external key on OutcomeUnknown), one page at a time.
+    """DealWriter through apply_settled (recovery by external key on OutcomeUnknown), one page at a time.
 
-    `margin`: requests of the bucket the client pacer leaves unused (0 = as connector/app.py builds it)."""
-    client = our_client(sandbox.webhook_url, sandbox.burst - margin, sandbox.rate)
+    `margin`: requests of the bucket the client pacer leaves unused (0 = as connector/app.py builds it);
+    `paced=False`: no pacer at all (the client only reacts to 503s)."""
+    client = our_client(sandbox.webhook_url, sandbox.burst - margin, sandbox.rate, paced=paced)
     writer = DealWriter(client, EXTERNAL_KEY)
-    runner = FlowRunner(
-        SimpleNamespace(flow="bench"),
-        None,
-        writer,
-        None,
-        SystemClock(),  # type: ignore[arg-type]
-        ZoneInfo("Europe/Moscow"),
-    )
     failed = 0
     gave_up = 0
     started = time.perf_counter()
     for i in range(0, len(records), page):
         try:
-            outcomes = runner._apply(create_actions(records[i : i + page]))
+            outcomes = apply_settled(writer, create_actions(records[i : i + page]), "bench")
         except OutcomeUnknown:
             gave_up += 1  # the next run would recover this page from its intents
             continue
         failed += sum(1 for o in outcomes if o.status == "failed")
     seconds = time.perf_counter() - started
-    name = "ours (Bitrix24Client + DealWriter + FlowRunner._apply)"
+    name = "ours (Bitrix24Client + DealWriter + apply_settled)"
     name += f", pacer margin {margin:g}" if margin else ""
+    name += "" if paced else ", PACER OFF"
     result = RunResult(
         name,
         seconds,
@@ -175,7 +166,15 @@ def report(result: RunResult, sandbox: RemoteSandbox, n: int) -> None:
     figure("requests/s allowed (drain; burst)", f"{sandbox.rate:g} req/s; {sandbox.burst:g}")
     allowance = sandbox.burst + sandbox.rate * result.seconds
     figure("ceiling: burst + drain × seconds", allowance, "requests")
-    ratio("ratio to the ceiling (requests / ceiling)", ok / allowance, "≥ 95%", ok / allowance >= 0.95)
+    # Met only at the ceiling without a refusal: a client that overruns the bucket and retries its 503s can fill
+    # the ceiling too, but a real portal shared with other integrations (and its ban on abusers) punishes that.
+    refused = calls["503"] + calls["429"]
+    ratio(
+        "ratio to the ceiling (requests / ceiling)",
+        ok / allowance,
+        "≥ 95% with 0 × 503/429",
+        ok / allowance >= 0.95 and refused == 0,
+    )
     c = result.census
     figure("deals in portal / distinct keys / missing", f"{c['deals']} / {c['distinct']} / {c['missing']}")
     figure("duplicates (per ORIGIN_ID / per TITLE)", f"{c['dup_origin']} / {c['dup_title']}")
@@ -213,6 +212,7 @@ def main() -> None:
     p.add_argument(
         "--fast-rps", type=float, default=None, help="fast_bitrix24 requests_per_second (default: the drain)"
     )
+    p.add_argument("--no-pacer", action="store_true", help="our client without its pacer (shows 'MISSED')")
     args = p.parse_args()
     records = deal_records(args.n, args.seed)
     spec = SandboxSpec(scale=args.scale, burst=args.burst)
@@ -226,7 +226,7 @@ def main() -> None:
     results: dict[str, RunResult] = {}
     if args.only in (None, "ours"):
         with remote_sandbox(spec) as sandbox:
-            results["ours"] = run_ours(sandbox, records, margin=args.margin)
+            results["ours"] = run_ours(sandbox, records, margin=args.margin, paced=not args.no_pacer)
             report(results["ours"], sandbox, args.n)
     if args.only in (None, "fast"):
         # Its defaults first (50 concurrent requests); then bx.slow(1) and bx.slow(2), its documented remedy for

@@ -148,14 +148,16 @@ def our_client(
     clock: Clock | None = None,
     operating: OperatingPacer | None = None,
     timeout: float = 60.0,
+    paced: bool = True,
 ) -> Bitrix24Client:
-    """Bitrix24Client as app.py builds it, with a pacer matching the (scaled) plan of the sandbox."""
+    """Bitrix24Client as app.py builds it, with a pacer matching the (scaled) plan of the sandbox (`paced=False`:
+    none, the client learns the limit from the portal's 503s)."""
     clock = clock or SystemClock()
     return Bitrix24Client(
         make_session(),
         WebhookAuth(webhook_url),
         clock,
-        RequestPacer(clock, burst, rate),
+        RequestPacer(clock, burst, rate) if paced else None,
         timeout=timeout,
         operating=operating,
     )
@@ -237,6 +239,18 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
                     bucket = sandbox.portal.bucket_for("127.0.0.1")
                     if bucket is not None:
                         bucket.count, bucket.at = bucket.ceiling, sandbox.portal.clock.monotonic()
+                conn.send({"level": bucket.count if bucket else None})
+            elif name == "counts":  # every call ever made: [method, batch sub-command, status, calls]
+                conn.send([[m, b, st, n] for (m, b, st), n in sandbox.portal.calls.counts.items()])
+            elif name == "settings":  # change portal settings between phases (e.g. latency, server_time)
+                for key, value in args[0].items():
+                    setattr(sandbox.portal.settings, key, value)
+                conn.send({k: getattr(sandbox.portal.settings, k) for k in args[0]})
+            elif name == "empty_bucket":  # as after a quiet spell: the full burst is available again
+                with sandbox.portal.lock:
+                    bucket = sandbox.portal.bucket_for("127.0.0.1")
+                    if bucket is not None:
+                        bucket.count, bucket.at = 0.0, sandbox.portal.clock.monotonic()
                 conn.send({"level": bucket.count if bucket else None})
             elif name == "check_index":
                 conn.send(check_indexed_keyset(sandbox.portal, *args))
