@@ -79,16 +79,15 @@ class OneCBase:
             "ONEC_SOAP_ENDPOINT": ws,
         }
 
-    def share_counterparty(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Make one counterparty of this base the same legal entity as one of the first base (ИНН, КПП, names),
-        each with posted orders in its own base; returns (the first base's, this base's) as they are now."""
+    def share_counterparty(self, same_name: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Make one counterparty of this base the same legal entity as one of the first base (ИНН and КПП; the
+        names too when `same_name`), each with posted orders in its own base; returns (the first base's, this
+        base's) as they are now."""
         first = _with_orders(self.box.infobase)
-        mine = _with_orders(
-            self.infobase, exclude_inn={str(c["ИНН"]) for c in self.box.infobase.all(COUNTERPARTY)}
-        )
-        same: dict[str, Any] = {
-            k: first[k] for k in ("ИНН", "КПП", "Description", "НаименованиеПолное") if k in first
-        }
+        taken = {str(c["ИНН"]) for c in self.box.infobase.all(COUNTERPARTY)}
+        mine = _with_orders(self.infobase, exclude_inn=taken)
+        names = ("Description", "НаименованиеПолное") if same_name else ()
+        same: dict[str, Any] = {k: first[k] for k in ("ИНН", "КПП", *names) if k in first}
         self.infobase.update(COUNTERPARTY, str(mine["Ref_Key"]), same)
         updated = self.infobase.get(COUNTERPARTY, str(mine["Ref_Key"]))
         assert updated is not None

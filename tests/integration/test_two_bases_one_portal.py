@@ -161,6 +161,13 @@ def stamp_of(conn: Connector, company: str) -> tuple[str, str]:
     return str(rows[0]["ORIGINATOR_ID"]), str(rows[0]["ORIGIN_ID"])
 
 
+def title_of(conn: Connector, company: str) -> str:
+    rows = conn.bitrix24.call(
+        "crm.company.list", {"filter": {"ID": company}, "select": ["ID", "TITLE"]}
+    ).result
+    return str(rows[0]["TITLE"])
+
+
 def _shared_ref(conn: Connector, inn: str) -> str:
     rows = list(conn.odata.query("Catalog_Контрагенты", select=["Ref_Key", "ИНН"]))
     return next(str(r["Ref_Key"]) for r in rows if r["ИНН"] == inn)
@@ -183,6 +190,8 @@ def test_two_bases_share_one_portal_without_touching_each_others_deals(
         (company,) = companies_with_inn(south, inn)
         stamp = stamp_of(south, company)
         assert stamp == ("south", first["Ref_Key"])
+        assert second["Description"] != first["Description"]  # the second base names it otherwise
+        assert title_of(south, company) == first["Description"]  # the first base's title stays
         product = north_base.dataset.products[0]
         routed = start_deal(north, product, company, CATEGORY_ID=1, STAGE_ID="C1:EXECUTING")
         named_south = start_deal(
@@ -205,6 +214,8 @@ def test_two_bases_share_one_portal_without_touching_each_others_deals(
             sync(south)
         check(south, north, inn, routed, unnamed, named_south)
         assert deals(south) == before
+        assert stamp_of(south, company) == ("south", first["Ref_Key"])
+        assert title_of(south, company) == first["Description"]
         assert second["ИНН"] == inn
     finally:
         south.close()

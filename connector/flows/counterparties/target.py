@@ -219,7 +219,10 @@ class CounterpartyWriter:
         # that carries another record's or system's key.
         legacy = cand.originator in self.key.adopt and cand.origin == p.key
         hand_made = bool(adopt) and adopt != "external_key" and not cand.origin and not cand.originator
-        if hand_made or cand.values.get(VERSION_FIELD) == ADOPTED:
+        # A company another installation made (one legal entity in two 1C bases) is linked, never restamped, and
+        # keeps its values the way a manager's does: the base that made it keeps its title.
+        theirs = bool(cand.originator) and cand.originator not in self.key.originators
+        if hand_made or theirs or cand.values.get(VERSION_FIELD) == ADOPTED:
             # A manager's company recognised by ИНН, phone or e-mail keeps what it has (its title above all);
             # only fields the mapping owns outright (`owner: onec`) or that are empty are written.
             fields = {k: v for k, v in fields.items() if k in self.owned or _empty(cand.values.get(k))}
