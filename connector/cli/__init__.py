@@ -10,6 +10,7 @@ from __future__ import annotations
 # isort: off
 # The import order is the order `--help` lists the commands in.
 from connector.cli import init, check, verify, sync, status, admin, explain, tools
+from connector.cli import report
 
 # isort: on
 from connector.cli.common import (
@@ -30,6 +31,7 @@ _COMMANDS = (
     admin,
     explain,
     tools,
+    report,
 )  # imported for their @app.command registrations
 
 

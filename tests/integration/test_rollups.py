@@ -3,6 +3,7 @@ task per client and dormancy, never a second after a lost ledger (counted throug
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 import requests
 import time_machine
+from typer.testing import CliRunner
 
 from connector.app import Connector
+from connector.cli import app
 from connector.flows.rollups.model import _add_months
-from tests.conftest import SINCE, make_config
+from tests.conftest import EXAMPLE, SINCE, make_config
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +52,7 @@ def box() -> Iterator[Any]:
 
 
 def test_rollups_reach_companies_and_a_dormant_client_gets_one_task_even_after_a_lost_ledger(
-    box: Any, tmp_path: Path
+    box: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     orders = _orders(box, tmp_path)
     with Connector(make_config(box, tmp_path / "first.db")) as conn:
@@ -73,6 +76,13 @@ def test_rollups_reach_companies_and_a_dormant_client_gets_one_task_even_after_a
             with Connector(make_config(box, tmp_path / ledger)) as conn:
                 conn.runner("rollups").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
                 conn.runner("rollups").incremental(7)
+        # `b24-1c report dormant --json`: the same clients, the freshest dormancy first, with their companies.
+        for name, value in {**box.env(), "B24_1C_LEDGER": str(tmp_path / "lost.db")}.items():
+            monkeypatch.setenv(name, value)
+        listed = CliRunner().invoke(app, ["report", "dormant", "--json", "-c", str(EXAMPLE)])
+        assert listed.exit_code == 0, listed.output
+        dormant = json.loads(listed.stdout)
+        text = CliRunner().invoke(app, ["report", "dormant", "-c", str(EXAMPLE)]).stdout
     rows = {
         c["ORIGIN_ID"]: c
         for c in _rest(box, "crm.company.list", {"select": ["ID", "ORIGIN_ID", "ASSIGNED_BY_ID", "UF_*"]})
@@ -82,6 +92,16 @@ def test_rollups_reach_companies_and_a_dormant_client_gets_one_task_even_after_a
         assert company["UF_CRM_1C_ORDERS_COUNT"] == str(len(dates)), key
         assert company["UF_CRM_1C_LAST_ORDER_DATE"][:10] == max(dates).isoformat(), key
         assert company["UF_CRM_1C_DORMANT"] == ("1" if _add_months(max(dates), 6) <= today else "0"), key
+    expected = {k for k, d in ours.items() if _add_months(max(d), 6) <= today}
+    assert {r["counterparty"] for r in dormant if r["company_id"]} == expected
+    assert [r["last_order_date"] for r in dormant] == sorted(
+        (r["last_order_date"] for r in dormant), reverse=True
+    )
+    for r in dormant:
+        if r["company_id"]:
+            assert r["company_id"] == rows[r["counterparty"]]["ID"]
+            assert f"{r['name']}: last order {r['last_order_date']}" in text
+    assert text.startswith(f"{len(dormant)} dormant client(s): no order for 6 months or more")
     tasks = _rest(box, "tasks.task.list", {"select": ["ID", "XML_ID", "UF_CRM_TASK", "RESPONSIBLE_ID"]})[
         "tasks"
     ]
