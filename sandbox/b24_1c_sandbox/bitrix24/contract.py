@@ -4,7 +4,7 @@ Every call is checked before its handler runs. What a portal rejects is rejected
 value of the wrong type; the error per method family is in the contract's `behaviour`); what a portal silently
 ignores (a parameter the method does not take, a field it does not write, such as `sum` in
 crm.item.payment.update) is taken out of the call before the handler sees it, so no handler can be more lenient
-than the portal. Either way a violation is recorded on the portal and in `VIOLATIONS`, which the test suite reads
+than the portal. Either way a violation is recorded on the portal and in this module (`mark`, `violations_since`), which the test suite reads
 to fail any test whose client (the connector) steps outside the contract. Methods the emulator serves for
 third-party clients but the contract does not list are served and recorded.
 """
@@ -12,6 +12,7 @@ third-party clients but the contract does not list are served and recorded.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from b24_1c_sandbox.bitrix24.errors import ApiError
 from connector.contracts import Contract, load_bitrix24
 from connector.contracts.check import Problem, check_call
 
-__all__ = ["VIOLATIONS", "Violation", "enforce", "violations_since"]
+__all__ = ["Violation", "enforce", "mark", "violations_since"]
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,23 @@ class Violation:
         return f"{self.method}: {self.kind} '{self.name}' {self.detail} ({self.action})"
 
 
-VIOLATIONS: list[Violation] = []  # every violation of every portal in this process, in order
+# The latest violations of every portal in this process, numbered in order (bounded: a long-running sandbox serving
+# third-party clients must not grow without end).
+_RECENT: deque[tuple[int, Violation]] = deque(maxlen=10_000)
+_COUNT = [0]
 _LOCK = threading.Lock()
 
 
-def violations_since(mark: int) -> list[Violation]:
-    """Violations recorded after `len(VIOLATIONS)` was `mark`."""
+def mark() -> int:
+    """The number of violations recorded so far in this process (pass it to `violations_since`)."""
     with _LOCK:
-        return list(VIOLATIONS[mark:])
+        return _COUNT[0]
+
+
+def violations_since(start: int) -> list[Violation]:
+    """Violations recorded after `mark()` returned `start`."""
+    with _LOCK:
+        return [v for n, v in _RECENT if n >= start]
 
 
 def _family(method: str) -> str:
@@ -113,7 +123,9 @@ def enforce(portal: Any, method: str, params: dict[str, Any]) -> None:
             _drop(params, p, spec.rows_param if spec else None)
         found.append(Violation(p.method, p.kind, p.name, p.detail, action))
     with _LOCK:
-        VIOLATIONS.extend(found)
+        for v in found:
+            _RECENT.append((_COUNT[0], v))
+            _COUNT[0] += 1
     portal.violations.extend(found)
     if rejected is not None:
         raise _wrong_type(contract, method, rejected)

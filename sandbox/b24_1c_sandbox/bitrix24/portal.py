@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -119,7 +120,7 @@ class Portal:
         self.categories: dict[int, list[dict[str, Any]]] = {}
         self.statuses: list[dict[str, Any]] = []
         self.calls = CallLog()  # bounded: the newest calls in full, every call counted
-        self.violations: list[Any] = []  # calls outside the Bitrix24 contract (contract.py)
+        self.violations: deque[Any] = deque(maxlen=1000)  # the latest calls outside the Bitrix24 contract
         self.keep_calls = True
         self.faults: Any = None  # a FaultInjector, set by the runner
         self.events: Any = None  # the EventBus, set by the app
