@@ -58,6 +58,12 @@ class OneCRef(Strict):
         "[Code, Артикул, Description]: the first attribute that matches wins)",
     )
     where: dict[str, str | bool] = Field(default_factory=dict, description="extra equalities")
+    unit_of: str | None = Field(
+        None,
+        description="the value is a unit code (ОКЕИ, a deal row's MEASURE_CODE) of the product in this row field: "
+        "the product's own unit (its ЕдиницаИзмерения_Key) leaves the field empty; another unit fails the row, "
+        "never a quantity in the wrong unit",
+    )
 
     @property
     def attributes(self) -> list[str]:

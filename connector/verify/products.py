@@ -24,7 +24,7 @@ def check_products(
         checked = [
             (field, rule.source, spec.target.refs[field])
             for field, rule in spec.rows.fields.items()
-            if field in spec.target.refs and rule.source
+            if field in spec.target.refs and rule.source and not spec.target.refs[field].unit_of
         ]
         if not checked:
             continue

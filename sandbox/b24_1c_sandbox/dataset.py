@@ -78,6 +78,13 @@ def _ref(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+UNITS = (("796", "шт"), ("166", "кг"), ("006", "м"))  # ОКЕИ codes
+
+
+def unit_ref(code: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"unit:{code}"))
+
+
 OTHER_VAT_RATES = (("10%", 10, "НДС10"), ("0%", 0, "НДС0"), ("Без НДС", 0, "БезНДС"))
 
 
@@ -173,6 +180,18 @@ class Dataset:
         for i in range(n_counterparties):
             self._counterparty(i)
         vat: dict[str, Any] = {"СтавкаНДС_Key": self.vat_rate} if self.vat_rate else {"СтавкаНДС": "НДС20"}
+        if "Catalog_УпаковкиЕдиницыИзмерения" in ib.types:
+            for code, name in UNITS:  # fixed refs: no rng drawn
+                ib.insert(
+                    "Catalog_УпаковкиЕдиницыИзмерения",
+                    {
+                        "Ref_Key": unit_ref(code),
+                        "Code": code,
+                        "Description": name,
+                        "НаименованиеПолное": name,
+                    },
+                )
+            vat["ЕдиницаИзмерения_Key"] = unit_ref("796")  # every product is counted in pieces
         for i in range(n_products):
             name = PRODUCTS[i % len(PRODUCTS)] + ("" if i < len(PRODUCTS) else f" (арт. {i})")
             fields = {

@@ -60,3 +60,24 @@ def test_mixed_vat_and_a_discount_reach_the_1c_order_and_its_total_equals_the_de
         ("БезНДС", 500, 0, 0, 500, 0, 500),
     ]
     assert order["ЦенаВключаетНДС"] is True
+
+
+def test_a_row_in_another_unit_than_1c_counts_the_product_in_fails_instead_of_a_wrong_quantity(
+    sandbox: Any, conn: Connector
+) -> None:
+    product = sandbox.dataset.products[0]["Description"]  # counted in pieces (ОКЕИ 796) in 1C
+    company = conn.bitrix24.call("crm.company.add", {"fields": {"TITLE": "ООО «Единицы»"}}, write=True).result
+    made = []
+    for unit in (796, 166):  # шт, then кг
+        fields = {"TITLE": f"Единица {unit}", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}
+        deal = str(conn.bitrix24.call("crm.deal.add", {"fields": fields}, write=True).result)
+        row = {"PRODUCT_NAME": product, "PRICE": 10, "QUANTITY": 5, "MEASURE_CODE": unit}
+        conn.bitrix24.call("crm.deal.productrows.set", {"id": deal, "rows": [row]}, write=True)
+        made.append(deal)
+    report = conn.runner("deals_to_orders").incremental(30)
+    (order,) = conn.odata.query(ORDER, filter=f"НомерПоДаннымКлиента eq 'B24-{made[0]}'")
+    assert order["Товары"][0]["Упаковка_Key"] == "00000000-0000-0000-0000-000000000000"  # its own unit
+    assert conn.odata.query(ORDER, filter=f"НомерПоДаннымКлиента eq 'B24-{made[1]}'") == []
+    (error,) = report.errors
+    assert f"deal {made[1]}" in error and "the row's unit (ОКЕИ 166) is not the unit 1C counts" in error
+    assert "(796)" in error

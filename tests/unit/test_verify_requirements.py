@@ -51,6 +51,7 @@ def test_1c_objects_are_named_with_the_mapping_key_that_uses_them() -> None:
         "Catalog_Валюты": "target.refs.Валюта_Key.entity",
         "Catalog_Номенклатура": "target.refs.Номенклатура_Key.entity",
         "Catalog_СтавкиНДС": "target.refs.СтавкаНДС_Key.entity",
+        "Catalog_УпаковкиЕдиницыИзмерения": "target.refs.Упаковка_Key.entity",
         "Catalog_Контрагенты": "target.derive.Партнер_Key.entity",
         "Catalog_Организации": "target.defaults.Организация_Key.entity",
     }

@@ -12,7 +12,7 @@ from connector.compare import changed_fields
 from connector.crashpoints import crash_point
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected, TransientWriteError
 from connector.flows.deals_to_orders.client import ClientMaker
-from connector.flows.deals_to_orders.products import described, find_ref
+from connector.flows.deals_to_orders.products import Units, described, find_ref
 from connector.mapping.client import NEW_CLIENT, client_spec
 from connector.mapping.schema import Mapping, OneCDefault, OneCRef
 from connector.onec.odata import ODataClient
@@ -42,6 +42,7 @@ class OneCTarget:
         self.originator = originator  # our installation id, stamped on the deal by the write-back
         self._defaults: dict[str, Any] | None = None
         self._clients: ClientMaker | None = None
+        self._units = Units(client)
 
     # -- references ---------------------------------------------------------------------------------------------
 
@@ -58,6 +59,18 @@ class OneCTarget:
         if found is None:
             raise RecordError(f"{field}: no {described(spec)} = {value!r} in 1C")
         return found
+
+    def _row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row with its references resolved; a unit (`unit_of`) after the product it belongs to."""
+        refs = self.spec.target.refs
+        out = {
+            k: self._ref(k, refs[k], v) if k in refs and not refs[k].unit_of else v for k, v in row.items()
+        }
+        for k, spec in refs.items():
+            if k in out and spec.unit_of:
+                product_entity = refs[spec.unit_of].entity if spec.unit_of in refs else ""
+                out[k] = self._units.check(k, spec, product_entity, str(out.get(spec.unit_of) or ""), out[k])
+        return out
 
     def _client(self, wanted: dict[str, Any]) -> str:
         """The counterparty of a deal's client that 1C did not know when the deal was mapped: found or made."""
@@ -95,9 +108,7 @@ class OneCTarget:
         body = {k: self._ref(k, refs[k], v) if k in refs else v for k, v in fields.items() if v != ""}
         rows = action.record.rows if creating else action.record.update_rows()
         if rows is not None and self.spec.rows is not None:
-            body[self.spec.rows.target] = [
-                {k: self._ref(k, refs[k], v) if k in refs else v for k, v in row.items()} for row in rows
-            ]
+            body[self.spec.rows.target] = [self._row(row) for row in rows]
         for field, derive in self.spec.target.derive.items():
             ref = body.get(derive.from_)
             if ref and field not in body:

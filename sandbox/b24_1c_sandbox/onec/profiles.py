@@ -217,7 +217,14 @@ def _ut(v115: bool) -> Profile:
         catalog(
             "Catalog_Номенклатура",
             "Номенклатура",
-            strings("НаименованиеПолное", "Артикул", "ТипНоменклатуры") + _vat(v115),
+            strings("НаименованиеПолное", "Артикул", "ТипНоменклатуры")
+            + _vat(v115)
+            + ref("ЕдиницаИзмерения"),
+        ),
+        catalog(  # units of measure (Code: the ОКЕИ code, 796 шт) and packagings of a product (Owner_Key)
+            "Catalog_УпаковкиЕдиницыИзмерения",
+            "Упаковки и единицы измерения",
+            strings("НаименованиеПолное") + ref("Owner"),
         ),
         catalog(
             "Catalog_ДоговорыКонтрагентов",
