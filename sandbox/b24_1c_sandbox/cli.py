@@ -59,6 +59,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=False,
         help="webhooks over plain HTTP answer 400 'Https required.'",
     )
+    p.add_argument(
+        "--second-base",
+        metavar="NAME",
+        default=None,
+        help="also publish a second 1C base NAME beside the one portal (several bases into one portal), with one "
+        "counterparty both bases hold (the same ИНН and КПП)",
+    )
+    p.add_argument("--second-base-port", type=int, default=0, help="its OData port (0 = any free port)")
     bad = p.add_argument_group("not ready for go-live (what `b24-1c verify` reports)")
     bad.add_argument("--missing-scope", action="append", default=[], metavar="SCOPE", help="e.g. sale")
     bad.add_argument(
@@ -114,6 +122,20 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
             file=sys.stderr,
         )
         return EXIT_STOPPED
+    second = None
+    if args.second_base:
+        from b24_1c_sandbox.bases import BaseOptions, OneCBase
+
+        try:
+            second = OneCBase(
+                box,
+                BaseOptions(args.second_base, max(1, args.orders // 2), args.seed + 1, args.second_base_port),
+            ).start()
+            second.share_counterparty()
+        except (OSError, RuntimeError, ValueError) as exc:
+            box.stop()
+            print(f"cannot start the second base: {exc}", file=sys.stderr)
+            return EXIT_STOPPED
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"bitrix24 ready: {box.webhook_url}", flush=True)
@@ -132,6 +154,12 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
     print("point config.example.yaml at this sandbox with:", file=sys.stderr)
     for name, value in env.items():
         print(f"  export {name}='{value}'", file=sys.stderr)
+    if second is not None:
+        print(f"onec second base ready: {second.odata_url}", flush=True)
+        print("a second installation for it (its own config and ledger) with:", file=sys.stderr)
+        for name, value in second.env().items():
+            if name.startswith("ONEC_"):
+                print(f"  export {name}='{value}'", file=sys.stderr)
     sys.stderr.flush()
     try:
         while not stop.wait(0.5):
@@ -139,6 +167,8 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if second is not None:
+            second.stop()
         box.stop()
     return 0
 
