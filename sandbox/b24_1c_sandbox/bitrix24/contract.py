@@ -4,9 +4,10 @@ Every call is checked before its handler runs. What a portal rejects is rejected
 value of the wrong type; the error per method family is in the contract's `behaviour`); what a portal silently
 ignores (a parameter the method does not take, a field it does not write, such as `sum` in
 crm.item.payment.update) is taken out of the call before the handler sees it, so no handler can be more lenient
-than the portal. Either way a violation is recorded on the portal and in this module (`mark`, `violations_since`), which the test suite reads
-to fail any test whose client (the connector) steps outside the contract. Methods the emulator serves for
-third-party clients but the contract does not list are served and recorded.
+than the portal. Either way a violation is recorded on the portal and in this module (`mark`, `violations_since`),
+which the test suite reads to fail any test whose client (the connector) steps outside the contract. Methods the
+emulator serves for third-party clients but the contract does not list are served and recorded, or, with
+`Settings.contract_only`, answered ERROR_METHOD_NOT_FOUND as a portal answers a method it does not have.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from b24_1c_sandbox.bitrix24.errors import ApiError
+from b24_1c_sandbox.bitrix24.errors import METHOD_NOT_FOUND, ApiError
 from connector.contracts import Contract, load_bitrix24
 from connector.contracts.check import Problem, check_call
 
@@ -127,5 +128,7 @@ def enforce(portal: Any, method: str, params: dict[str, Any]) -> None:
             _RECENT.append((_COUNT[0], v))
             _COUNT[0] += 1
     portal.violations.extend(found)
+    if spec is None and portal.settings.contract_only:
+        raise METHOD_NOT_FOUND  # a portal that offers only what the contract lists (Settings.contract_only)
     if rejected is not None:
         raise _wrong_type(contract, method, rejected)

@@ -75,6 +75,7 @@ class Settings:
     moved_to: str = "https://moved.sandbox.bitrix24.ru"  # Location of the 302 domain-change fault
     event_delay: float = 0.0  # seconds before an online event is POSTed
     event_drop_rate: float = 0.0  # share of online events lost on the way (no retries)
+    contract_only: bool = False  # methods outside the Bitrix24 contract answer ERROR_METHOD_NOT_FOUND
 
     def cost_of(self, method: str) -> float:
         """Simulated seconds a call of this method costs (0 = use the measured time)."""

@@ -105,3 +105,11 @@ def test_calls_within_the_contract_record_nothing(emu: Emu) -> None:
     )
     emu.ok("crm.item.payment.update", {"id": payment, "fields": {"paid": "Y", "paySystemId": 6}})
     assert _recorded(emu) == []
+
+
+def test_a_contract_only_portal_answers_method_not_found_outside_the_contract(emu: Emu) -> None:
+    deal = emu.ok("crm.deal.add", {"fields": {"TITLE": "F"}})
+    emu.portal.settings.contract_only = True
+    status, body = emu.call("crm.deal.get", {"id": deal})
+    assert (status, body["error"]) == (404, "ERROR_METHOD_NOT_FOUND")
+    assert emu.ok("crm.deal.list", {"filter": {"ID": deal}, "select": ["ID"]})[0]["ID"] == str(deal)
