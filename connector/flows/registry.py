@@ -20,6 +20,8 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     src, tgt = spec.source, spec.target
     if spec.money is not None:
         return _money(conn, spec)
+    if spec.rollups is not None:
+        return _rollups(conn, spec)
     if src.system == "onec" and tgt.system == "bitrix24" and tgt.entity == "smart_invoice":
         from connector.flows.facts import BusinessDay
         from connector.flows.invoices.source import InvoiceSource
@@ -107,5 +109,28 @@ def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
     target = MoneyTarget(
         conn.bitrix24, spec, conn.ledger, today, conn.onec_tz, portal_tz, in_flight=conn.config.sync.in_flight
+    )
+    return source, target
+
+
+def _rollups(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+    """A client's totals and dormancy from 1C → the company the `attach_to` flow made."""
+    from zoneinfo import ZoneInfo
+
+    from connector.flows.facts import BusinessDay
+    from connector.flows.rollups.source import RollupSource
+    from connector.flows.rollups.target import RollupWriter
+
+    assert spec.rollups is not None
+    today = BusinessDay(conn.clock, conn.onec_tz)
+    source = RollupSource(conn.odata, spec, conn.config.onec.page_size, today)
+    target = RollupWriter(
+        conn.bitrix24,
+        spec.rollups,
+        conn.installation_id,
+        conn.config.installation.adopt,
+        source.facts_of,
+        today,
+        ZoneInfo(conn.config.bitrix24.portal_timezone),
     )
     return source, target
