@@ -216,6 +216,17 @@ def test_two_bases_share_one_portal_without_touching_each_others_deals(
         assert deals(south) == before
         assert stamp_of(south, company) == ("south", first["Ref_Key"])
         assert title_of(south, company) == first["Description"]
+        # The first's requisite is left as it was (the second adds no twin with the same ИНН and КПП).
+        requisites = south.bitrix24.call(
+            "crm.requisite.list",
+            {
+                "filter": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company},
+                "select": ["ORIGINATOR_ID", "XML_ID", "RQ_KPP"],
+            },
+        ).result
+        assert [(r["ORIGINATOR_ID"], r["XML_ID"], r["RQ_KPP"]) for r in requisites] == [
+            ("south", first["Ref_Key"], first["КПП"])
+        ]
         assert second["ИНН"] == inn
     finally:
         south.close()
