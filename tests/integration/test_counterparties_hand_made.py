@@ -87,3 +87,23 @@ def test_a_company_without_requisites_is_recognised_by_a_phone_from_the_contact_
     # every other counterparty got its phone and e-mail as multifields of a new company
     made = [c["ID"] for c in sandbox.portal.entities.get("company", {}).values() if c.get("ORIGIN_ID")]
     assert len(made) > 2 and all(multi(conn, c, "PHONE") for c in made[:5])
+
+
+def test_a_phone_kind_mapped_as_phone_mobile_reaches_bitrix24_as_a_mobile_number(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tests.conftest import ROOT
+
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    path = mappings / "counterparties.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("\n  PHONE:\n", "\n  PHONE_MOBILE:\n"), "utf-8")
+    config = make_config(sandbox, tmp_path / "l.db")
+    config.flows, config.mappings_dir = ["counterparties"], mappings
+    with Connector(config) as conn:
+        assert conn.runner("counterparties").backfill(SINCE, None).failed == 0
+        company = next(c for c in sandbox.portal.entities["company"].values() if c.get("ORIGIN_ID"))
+        rows = conn.bitrix24.call("crm.company.list", {"filter": {"ID": company["ID"]}, "select": ["PHONE"]})
+        assert [p["VALUE_TYPE"] for p in rows.result[0]["PHONE"]] == ["MOBILE"]

@@ -140,3 +140,20 @@ def test_requisite_change_adds_updates_takes_over_or_leaves_alone() -> None:
     )
     twin = {**free, "XML_ID": "k0", "ORIGINATOR_ID": "1C"}
     assert requisite_change(p, [twin], "1C") is None
+
+
+def test_phone_and_email_kinds_carry_their_multifield_value_type() -> None:
+    p = party(
+        RQ_INN="7701234567",
+        RQ_KPP="770101001",
+        PHONE=["+7 495 111-22-33"],
+        PHONE_MOBILE=["8 (912) 000-00-01"],
+        EMAIL_HOME="me@example.ru",
+    )
+    assert p.phones == ("+7 495 111-22-33", "8 (912) 000-00-01") and p.emails == ("me@example.ru",)
+    assert p.value_type("PHONE", "+7 495 111-22-33") == "WORK"
+    assert p.value_type("PHONE", "+79120000001") == "MOBILE"  # the same number, as Bitrix24 compares it
+    assert p.value_type("EMAIL", "ME@example.ru") == "HOME"
+    assert "EMAIL_MOBILE: EMAIL has no VALUE_TYPE MOBILE (valid: WORK, HOME, MAILING, OTHER)" in problem(
+        TITLE="ООО «А»", RQ_INN="7701234567", EMAIL_MOBILE="a@b.ru"
+    )

@@ -27,6 +27,11 @@ KINDS: dict[str, tuple[EntityName, int, int, bool]] = {
     "person": ("contact", 3, 0, False),
 }
 RESERVED = {"KIND", "PRESET_ID", "PHONE", "EMAIL"}
+# VALUE_TYPE of crm_multifield (api-reference/crm/data-types.md): PHONE_MOBILE, EMAIL_HOME … are reserved fields too
+VALUE_TYPES = {
+    "PHONE": ("WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"),
+    "EMAIL": ("WORK", "HOME", "MAILING", "OTHER"),
+}
 FUZZY_RULES = ("phone", "email")  # matches that can be wrong, so candidates are vetted
 _KPP = re.compile(r"^\d{4}[\dA-Z]{2}\d{3}$")  # since 2019 positions 5-6 may be letters
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -59,6 +64,12 @@ class Party:
     requisite: dict[str, str]
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
+    value_types: tuple[tuple[str, str, str], ...] = ()  # (PHONE|EMAIL, normalized value, VALUE_TYPE) not WORK
+
+    def value_type(self, kind: str, value: str) -> str:
+        """The multifield VALUE_TYPE of one phone or e-mail (WORK unless a PHONE_<TYPE> field gave it)."""
+        norm = normalize_phone(value) if kind == "PHONE" else normalize_email(value)
+        return next((t for k, v, t in self.value_types if k == kind and v == norm), "WORK")
 
     @property
     def key(self) -> str:
@@ -124,8 +135,19 @@ def party_of(action: Action) -> Party | str:
         preset = int(raw_preset) if raw_preset not in (None, "") else preset
     except (TypeError, ValueError):
         return f"PRESET_ID is '{raw_preset}', not a requisite preset id"
-    phones = tuple(_values(fields.pop("PHONE", None)))
-    emails = tuple(_values(fields.pop("EMAIL", None)))
+    found: dict[str, list[str]] = {"PHONE": _values(fields.pop("PHONE", None)), "EMAIL": []}
+    found["EMAIL"] = _values(fields.pop("EMAIL", None))
+    typed: list[tuple[str, str, str]] = []
+    for multifield in [n for n in fields if n.startswith(("PHONE_", "EMAIL_"))]:
+        kind, _, value_type = multifield.partition("_")
+        if value_type not in VALUE_TYPES[kind]:
+            valid = ", ".join(VALUE_TYPES[kind])
+            return f"{multifield}: {kind} has no VALUE_TYPE {value_type} (valid: {valid})"
+        for value in _values(fields.pop(multifield)):
+            found[kind].append(value)
+            norm = normalize_phone(value) if kind == "PHONE" else normalize_email(value)
+            typed.append((kind, norm, value_type))
+    phones, emails = tuple(found["PHONE"]), tuple(found["EMAIL"])
     requisite = {k: str(v).strip() for k, v in fields.items() if k.startswith("RQ_") and v not in (None, "")}
     entity_fields = {k: v for k, v in fields.items() if not k.startswith("RQ_")}
     problems = _check(kind, inn_digits, kpp_allowed, requisite, phones, emails)
@@ -149,7 +171,7 @@ def party_of(action: Action) -> Party | str:
             or " ".join(str(entity_fields.get(n, "")) for n in ("LAST_NAME", "NAME", "SECOND_NAME")).strip()
         )
         requisite["NAME"] = name[:255]
-    return Party(action, entity, preset, entity_fields, requisite, phones, emails)
+    return Party(action, entity, preset, entity_fields, requisite, phones, emails, tuple(typed))
 
 
 def _check(

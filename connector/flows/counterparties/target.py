@@ -197,11 +197,14 @@ class CounterpartyWriter:
         lost ledger later finds the company already carrying them (nothing to write)."""
         fields = {**p.fields, self.key.originator_field: self.key.originator_id, self.key.field: p.key}
         for kind, own in (("PHONE", p.phones), ("EMAIL", p.emails)):
-            values = list(own)
+            values = [(v, p.value_type(kind, v)) for v in own]
             for twin in twins_of:
-                values += new_values(kind, twin.phones if kind == "PHONE" else twin.emails, values)
+                extra = new_values(
+                    kind, twin.phones if kind == "PHONE" else twin.emails, [v for v, _ in values]
+                )
+                values += [(v, twin.value_type(kind, v)) for v in extra]
             if values:
-                fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in values]
+                fields[kind] = [{"VALUE": v, "VALUE_TYPE": t} for v, t in values]
         requisite = requisite_change(p, [], str(self.key.originator_id))
         return Write(
             p,
@@ -233,7 +236,7 @@ class CounterpartyWriter:
         for kind, wanted, present in (("PHONE", p.phones, cand.phones), ("EMAIL", p.emails, cand.emails)):
             extra = new_values(kind, wanted, present)
             if extra:
-                fields[kind] = [{"VALUE": v, "VALUE_TYPE": "WORK"} for v in extra]
+                fields[kind] = [{"VALUE": v, "VALUE_TYPE": p.value_type(kind, v)} for v in extra]
         requisite = requisite_change(
             p, matches.requisites[p.entity].get(target, []), str(self.key.originator_id), self.key.adopt
         )
