@@ -24,7 +24,9 @@ def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_on
     money = money.replace(
         "user_fields:\n", "stages:\n  C1:PAID: {name: Оплачено, sort: 35}\n\nuser_fields:\n"
     )
-    money = money.replace("        then: EXECUTING ", "        then: SHIPPING_WAIT ")
+    money = money.replace(
+        "        then: EXECUTING ", "        then: UC_SHIPWAIT "
+    )  # a stage made by hand (UC_), absent here
     (mappings / "money.yaml").write_text(money, encoding="utf-8")
     config = make_config(sandbox, tmp_path / "ledger.sqlite3")
     config.mappings_dir = mappings
@@ -34,7 +36,7 @@ def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_on
     assert first["stage C1:PAID"] == "created" and second["stage C1:PAID"] == "present"
     assert first["deal field UF_CRM_1C_PAID_PERCENT"] == "created"
     assert second["deal field UF_CRM_1C_PAID_PERCENT"] == "present"
-    assert first["stage SHIPPING_WAIT"].startswith("failed: missing on the portal; declare it under stages:")
+    assert first["stage UC_SHIPWAIT"].startswith("failed: missing on the portal; declare it under stages:")
     assert first["stage FINAL_INVOICE"] == "present"
     assert "stage EXECUTING" in first  # the stages deals_to_orders listens to are checked too
     paid = [s for s in sandbox.portal.statuses if s["STATUS_ID"] == "C1:PAID"]
