@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 def dormant_clients(conn: Connector, flow: str = "rollups") -> list[dict[str, Any]]:
     """Dormant clients, the freshest dormancy first, with the Bitrix24 company each is linked to (None: none yet)."""
-    from connector.flows.registry import build
+    from zoneinfo import ZoneInfo
+
+    from connector.flows.facts import BusinessDay
 
     spec = conn.mappings.get(flow)
     if spec is None or spec.rollups is None:
@@ -22,8 +24,13 @@ def dormant_clients(conn: Connector, flow: str = "rollups") -> list[dict[str, An
             f"no mapping with a rollups: section for flow '{flow}' in {conn.config.mappings_path}: "
             "copy mappings/rollups.yaml from the package (b24-1c init) to report dormant clients"
         )
-    source, target = build(conn, spec)
-    assert isinstance(source, RollupSource) and isinstance(target, RollupWriter)
+    today = BusinessDay(conn.clock, conn.onec_tz)
+    source = RollupSource(conn.odata, spec, conn.config.onec.page_size, today)
+    portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
+    adopt = conn.config.installation.adopt
+    target = RollupWriter(
+        conn.bitrix24, spec.rollups, conn.installation_id, adopt, source.facts_of, today, portal_tz
+    )
     dormant = [r for r in source.records().values() if r["dormant"]]
     companies = target.find(r["Ref_Key"] for r in dormant) if dormant else {}
     rows = [
