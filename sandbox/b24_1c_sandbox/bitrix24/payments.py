@@ -66,8 +66,16 @@ def _payment(portal: Portal, params: Params) -> dict[str, Any]:
     return row
 
 
+def amount(value: Any) -> Any:
+    """A stored amount as portals return it: whole amounts as JSON integers ("sum": 1176 in the sale.payment.list
+    capture of api-reference/sale/payment/sale-payment-list.md, "sum": 0 in crm-item-payment-list.md)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _view(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row.get(k) for k in SHORT}
+    return {k: amount(row.get(k)) if k == "sum" else row.get(k) for k in SHORT}
 
 
 def set_paid(portal: Portal, row: dict[str, Any], paid: bool, ctx: CallContext, date: Any = None) -> None:
@@ -144,7 +152,7 @@ DEFAULTS: dict[str, Any] = {  # the sale_order_payment fields a fresh payment le
     "paySystemXmlId": "",
     "payVoucherDate": None,
     "payVoucherNum": "",
-    "priceCod": "0",
+    "priceCod": "0.000000",  # as the sale.payment.list capture shows it
     "psCurrency": "",
     "psInvoiceId": None,
     "psResponseDate": None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from b24_1c_sandbox.bitrix24.errors import ApiError
 from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
-from b24_1c_sandbox.bitrix24.payments import set_paid, set_pay_system
+from b24_1c_sandbox.bitrix24.payments import amount, set_paid, set_pay_system
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
 
@@ -101,7 +101,7 @@ def _row(portal: Portal, params: Params) -> dict[str, Any]:
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
     """The full sale_order_payment object, keys sorted as the docs show them."""
-    return {k: row.get(k) for k in sorted(FIELD_TYPES)}
+    return {k: amount(row.get(k)) if k in ("sum", "psSum") else row.get(k) for k in sorted(FIELD_TYPES)}
 
 
 def _number(value: Any, name: str) -> float:

@@ -115,3 +115,15 @@ def test_unset_user_fields_are_returned_empty_not_left_out(emu: Emu) -> None:
     assert got["UF_CRM_PAID_AT"] == "" and got["UF_CRM_TAGS"] == []
     (listed,) = emu.ok("crm.deal.list", {"filter": {"ID": deal}, "select": ["ID", "UF_*"]})
     assert listed["UF_CRM_PAID_AT"] == "" and listed["UF_CRM_TAGS"] == []
+
+
+def test_payment_amounts_read_as_the_captures_show_them(emu: Emu) -> None:
+    deal = emu.ok("crm.deal.add", {"fields": {"TITLE": "Оплата"}})
+    payment = emu.ok("crm.item.payment.add", {"entityTypeId": 2, "entityId": deal})
+    (short,) = emu.ok("crm.item.payment.list", {"entityTypeId": 2, "entityId": deal})
+    assert short["sum"] == 0 and isinstance(short["sum"], int)
+    emu.ok("sale.payment.update", {"id": payment, "fields": {"sum": 1176}})
+    full = emu.ok("sale.payment.get", {"id": payment})["payment"]
+    assert full["sum"] == 1176 and isinstance(full["sum"], int) and full["priceCod"] == "0.000000"
+    emu.ok("sale.payment.update", {"id": payment, "fields": {"sum": "1176.5"}})
+    assert emu.ok("sale.payment.get", {"id": payment})["payment"]["sum"] == 1176.5
