@@ -29,7 +29,7 @@ __all__ = [
 
 CONTRACT_FILE = "bitrix24.yaml"
 # The connector's flows and the parts that call Bitrix24 besides them.
-FLOWS = ("managers", "counterparties", "orders", "money", "deals_to_orders", "invoices", "rollups")
+FLOWS = ("managers", "counterparties", "orders", "money", "deals_to_orders", "invoices", "rollups", "fans")
 PARTS = ("setup", "verify", "reconcile")
 _KEYS = {
     "source",

@@ -22,6 +22,8 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
         return _money(conn, spec)
     if spec.rollups is not None:
         return _rollups(conn, spec)
+    if spec.fans is not None:
+        return _fans(conn, spec)
     if src.system == "onec" and tgt.system == "bitrix24" and tgt.entity == "smart_invoice":
         from connector.flows.facts import BusinessDay
         from connector.flows.invoices.source import InvoiceSource
@@ -132,5 +134,21 @@ def _rollups(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
         source.facts_of,
         today,
         ZoneInfo(conn.config.bitrix24.portal_timezone),
+    )
+    return source, target
+
+
+def _fans(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+    """Deals of different dealers for one end customer or project → flagged, linked, one task per group."""
+    from zoneinfo import ZoneInfo
+
+    from connector.flows.fans.source import FanSource
+    from connector.flows.fans.target import FanWriter
+
+    assert spec.fans is not None
+    portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
+    source = FanSource(conn.bitrix24, spec, conn.clock, portal_tz)
+    target = FanWriter(
+        conn.bitrix24, spec.fans, conn.installation_id, source.facts_of, source.today, portal_tz
     )
     return source, target

@@ -17,6 +17,7 @@ from pydantic import (
 from connector.errors import ConfigError
 from connector.mapping.client import NewClient
 from connector.mapping.crosscheck import declared_stages, file_problems, flow_of, stage_problems
+from connector.mapping.fans import FanSpec
 from connector.mapping.fields import FieldRule, FieldType
 from connector.mapping.rollups import RollupSpec
 from connector.mapping.specs import (
@@ -185,6 +186,9 @@ class Mapping(Strict):
     money: MoneySpec | None = Field(None, description="this flow brings an order's money facts onto its deal")
     rollups: RollupSpec | None = Field(
         None, description="this flow brings a client's totals onto its company"
+    )
+    fans: FanSpec | None = Field(
+        None, description="this flow flags deals of different dealers for one customer"
     )
     stages: dict[str, StageSpec] = Field(
         default_factory=dict, description="deal stages (C1:PAID …) created by `b24-1c setup` when missing"

@@ -9,6 +9,7 @@ from connector.bitrix24.client import Bitrix24Client
 from connector.config import Config
 from connector.errors import ConfigError
 from connector.mapping.engine import FACT_NAMES
+from connector.mapping.fans import FAN_FACTS
 from connector.mapping.rollups import ROLLUP_FACTS
 from connector.mapping.schema import FieldRule, Mapping
 from connector.onec.odata import ODataClient
@@ -119,6 +120,7 @@ class OnlineCheck:
                         )
         elif src.entity in ("deal", "company", "contact"):
             known = self.crm_fields(src.entity) | {"PRODUCT_ROWS", "ID"}
+            known |= set(FAN_FACTS) if spec.fans else set()
             for target, name in _sources(spec.fields):
                 if name not in known:
                     hint = "; run `b24-1c setup`" if name.startswith("UF_") else _hint(name, known)
