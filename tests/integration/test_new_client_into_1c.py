@@ -184,3 +184,26 @@ def test_a_deal_with_only_a_contact_makes_a_private_person(
     (order,) = in_1c(conn, ORDER, НомерПоДаннымКлиента=f"B24-{deal}")
     (cp,) = conn.odata.by_refs(CPS, [order["Контрагент_Key"]]).values()
     assert cp["Description"] == "Кузнецова Анна" and cp["ЮрФизЛицо"] == "ФизЛицо" and order["Posted"]
+
+
+def test_1c_refusing_the_new_client_fails_that_deal_with_1c_s_reason(
+    box: Any, setup: tuple[Path, dict[str, str], Connector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector.errors import RemoteRejected
+
+    _, _, conn = setup
+    deal = deal_for(conn, box, COMPANY_ID=hand_made_company(conn, "7711111111", "771101001"))
+    create = conn.odata.create
+
+    def refuses_counterparties(entity: str, fields: Any) -> dict[str, Any]:
+        if entity == CPS:
+            raise RemoteRejected("1C: Не удалось записать: ИНН указан неверно", system="1c")
+        return create(entity, fields)
+
+    monkeypatch.setattr(conn.odata, "create", refuses_counterparties)
+    report = conn.runner("deals_to_orders").incremental(30)
+    (error,) = report.errors
+    assert (
+        f"deal {deal}" in error and "1C refused the deal's client" in error and "ИНН указан неверно" in error
+    )
+    assert in_1c(conn, ORDER, НомерПоДаннымКлиента=f"B24-{deal}") == []

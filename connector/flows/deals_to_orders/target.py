@@ -79,7 +79,14 @@ class OneCTarget:
             if spec is None or self.bitrix24 is None:
                 raise RecordError("the deal's client is not in 1C and target.client is not configured")
             self._clients = ClientMaker(self.client, self.bitrix24, spec, self.originator)
-        return self._clients.resolve(dict(wanted[NEW_CLIENT]))
+        try:
+            return self._clients.resolve(dict(wanted[NEW_CLIENT]))
+        except TransientWriteError:
+            raise  # retried next cycle, found by ИНН or marker then
+        except RemoteRejected as exc:
+            raise RecordError(
+                f"1C refused the deal's client (counterparty or partner): {exc.message}"
+            ) from None
 
     def defaults(self) -> dict[str, Any]:
         if self._defaults is None:
