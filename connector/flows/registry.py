@@ -53,6 +53,7 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
             conn.clock,
             ours=conn.installation_id,
             takes=conn.config.installation.takes,
+            adopt=conn.config.installation.adopt,
         )
     else:
         raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")

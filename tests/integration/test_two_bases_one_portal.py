@@ -66,6 +66,13 @@ def install(folder: Path, env: dict[str, str], name: str, takes: dict[str, Any])
     return Connector(load_config(config_file, env={**env, "B24_1C_LEDGER": str(folder / "ledger.sqlite3")}))
 
 
+def rows_read(box: Any, action: Any) -> set[str]:
+    """The deals whose product rows were read while `action` ran (the sandbox's call log)."""
+    before = len(box.portal.calls)
+    action()
+    return {str(c.params["id"]) for c in box.portal.calls[before:] if c.method == "crm.deal.productrows.get"}
+
+
 def sync(conn: Connector) -> None:
     for flow in FLOWS:
         conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
@@ -198,9 +205,15 @@ def test_two_bases_share_one_portal_without_touching_each_others_deals(
             south, box.dataset.products[0], company, STAGE_ID="EXECUTING", **{BASE_FIELD: "south"}
         )
         unnamed = start_deal(south, box.dataset.products[0], company, STAGE_ID="EXECUTING")
+        read: dict[str, set[str]] = {"south": set(), "north": set()}
         for _ in range(3):
-            sync(south)
-            sync(north)
+            read["south"] |= rows_read(box, lambda: sync(south))
+            read["north"] |= rows_read(box, lambda: sync(north))
+        # Neither installation read the rows of a deal the other stamped (the orders flow puts some in pipeline 1).
+        now = deals(south)
+        for name, ids in read.items():
+            assert [d for d in ids if now[d].get("ORIGINATOR_ID") not in (None, "", name)] == []
+        assert routed in read["north"] and routed not in read["south"]
         check(south, north, inn, routed, unnamed, named_south)
         stamp = stamp_of(south, company)
         assert stamp == ("south", first["Ref_Key"])

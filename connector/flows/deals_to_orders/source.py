@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ class DealSource:
         overlap: timedelta = timedelta(seconds=2),
         ours: str | None = None,
         takes: TakesRule | None = None,
+        adopt: Sequence[str] = (),
     ) -> None:
         self.client = client
         # Our installation's ORIGINATOR_ID: deals carrying it were made by the orders flow or already written back
@@ -39,6 +40,8 @@ class DealSource:
         # Several 1C bases on one portal: the deals started in Bitrix24 that this installation orders in its base
         # (installation.takes). Another rule's deals are never read; ours (stamped) are read wherever they are.
         self.takes = takes
+        # Stamps that may still be ours (older releases'): the runner decides those by our 1C base.
+        self.adopt = set(adopt)
         self.spec = spec
         self.tz = portal_tz
         self.clock = clock
@@ -69,9 +72,10 @@ class DealSource:
             flt["<DATE_CREATE"] = self._iso(until)
         if cursor:
             flt[">ID"] = cursor["id"]
-        for rows in self.client.list_fast("crm.deal.list", flt, ["ID"]):
-            keys = [str(r["ID"]) for r in rows]
-            yield Page(self.fetch(keys), {"id": int(keys[-1])})
+        for rows in self.client.list_fast("crm.deal.list", flt, ["ID", "ORIGINATOR_ID"]):
+            keys = [str(r["ID"]) for r in rows if not self._theirs(r)]
+            if keys:
+                yield Page(self.fetch(keys), {"id": int(str(rows[-1]["ID"]))})
 
     def _routed(self) -> dict[str, Any]:
         return self.takes.deal_filter() if self.takes is not None else {}
@@ -86,11 +90,17 @@ class DealSource:
             filters.append({**flt, "ORIGINATOR_ID": self.ours})
         seen: set[str] = set()
         for one in filters:
-            for rows in self.client.list_fast("crm.deal.list", one, ["ID", "DATE_MODIFY"]):
-                fresh = [(str(r["ID"]), r.get("DATE_MODIFY")) for r in rows if str(r["ID"]) not in seen]
+            for rows in self.client.list_fast("crm.deal.list", one, ["ID", "DATE_MODIFY", "ORIGINATOR_ID"]):
+                mine = [r for r in rows if not self._theirs(r)]
+                fresh = [(str(r["ID"]), r.get("DATE_MODIFY")) for r in mine if str(r["ID"]) not in seen]
                 seen.update(k for k, _ in fresh)
                 if fresh:
                     yield fresh
+
+    def _theirs(self, deal: dict[str, Any]) -> bool:
+        """Stamped by another installation or system: never read further (its fields, its rows)."""
+        stamp = str(deal.get("ORIGINATOR_ID") or "")
+        return bool(stamp) and stamp != self.ours and stamp not in self.adopt and self.ours is not None
 
     def _select(self) -> list[str]:
         select = list(self.spec.source.select or ["*", "UF_*"])
