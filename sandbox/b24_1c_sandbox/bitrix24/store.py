@@ -332,10 +332,16 @@ def item_view(
     kinds = all_types(portal, et)
     out: dict[str, Any] = {}
     for name, value in record.items():
+        kind = kinds.get(name, "string")
+        shown = typed(value, kind)
+        if shown is None and kind in ("crm_company", "crm_contact"):
+            shown = (
+                0  # an empty link is 0 in crm.item (capture in api-reference/crm/universal/crm-item-get.md)
+            )
         if name.startswith("UF_") and original_uf:
-            out[name] = typed(value, kinds.get(name, "string"))
+            out[name] = shown
         else:
-            out[to_camel(name, et)] = typed(value, kinds.get(name, "string"))
+            out[to_camel(name, et)] = shown
     entity_id = int(record["ID"])
     out["entityTypeId"] = et.id
     if et.id in (2, 31, 1038):

@@ -127,3 +127,10 @@ def test_payment_amounts_read_as_the_captures_show_them(emu: Emu) -> None:
     assert full["sum"] == 1176 and isinstance(full["sum"], int) and full["priceCod"] == "0.000000"
     emu.ok("sale.payment.update", {"id": payment, "fields": {"sum": "1176.5"}})
     assert emu.ok("sale.payment.get", {"id": payment})["payment"]["sum"] == 1176.5
+
+
+def test_crm_item_gives_an_empty_company_or_contact_as_zero(emu: Emu) -> None:
+    item = emu.ok("crm.item.add", {"entityTypeId": 31, "fields": {"title": "Счёт без клиента"}})["item"]
+    assert item["companyId"] == 0 and item["contactId"] == 0  # crm-item-get.md capture: "companyId": 0
+    (listed,) = emu.ok("crm.item.list", {"entityTypeId": 31, "filter": {"id": item["id"]}})["items"]
+    assert listed["companyId"] == 0
