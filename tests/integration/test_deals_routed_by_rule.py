@@ -39,12 +39,21 @@ def test_only_deals_the_rule_names_are_read_and_ordered(
     other = start_deal(connector, sandbox, title="Чужая")
     move(sandbox, mine, **named)
     move(sandbox, other, UF_CRM_1C_BASE="south")
+    # Another installation's deal that our rule would name: left out of the list, its rows never read.
+    theirs = start_deal(connector, sandbox, title="Другой базы")
+    move(
+        sandbox,
+        theirs,
+        **named,
+        ORIGINATOR_ID="1C-elsewhere",
+        ORIGIN_ID="0f0f0f0f-0000-0000-0000-000000000001",
+    )
     before = len(sandbox.portal.calls)
     runner = connector.runner("deals_to_orders")
     report = runner.backfill(SINCE.replace(tzinfo=connector.onec_tz), None)
     runner.incremental(30)
     assert (report.read, report.created, report.failed) == (1, 1, 0)
-    assert (ordered(sandbox, mine), ordered(sandbox, other)) == (1, 0)
+    assert (ordered(sandbox, mine), ordered(sandbox, other), ordered(sandbox, theirs)) == (1, 0, 0)
     rows_read = {
         str(c.params["id"]) for c in sandbox.portal.calls[before:] if c.method == "crm.deal.productrows.get"
     }
