@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench_backfill_1c import env_for
 from common import ROOT, SandboxSpec, figure, header, parser, ratio, remote_sandbox
@@ -24,22 +25,8 @@ GOAL = 1.05
 WRITES = (".add", ".update", ".set", ".delete", ".pay", ".unpay", ".complete", ".bind", ".unbind")
 
 
-def main() -> None:
-    p = parser(__doc__ or "", 1000)
-    p.add_argument("--root", type=Path, default=ROOT, help="where config.example.yaml and mappings/ are")
-    args = p.parse_args()
-    spec = SandboxSpec(orders=args.n, seed=args.seed, rate_limit="off", keep_calls=True)
-    with remote_sandbox(spec) as box, tempfile.TemporaryDirectory() as tmp:
-        config = load_config(
-            args.root / "config.example.yaml", env=env_for(box, Path(tmp) / "ledger.sqlite3")
-        )
-        with Connector(config) as conn:
-            conn.setup()
-            before = box.ask("counts")
-            for name in conn.flows(None):
-                runner = conn.runner(name)
-                runner.backfill(datetime(2017, 1, 1, tzinfo=runner.tz), None)
-            after = box.ask("counts")
+def tally(before: list[Any], after: list[Any]) -> tuple[int, int, int, Counter[str]]:
+    """(top-level requests, write commands, creates, commands by method) between two call-log counts."""
     delta: Counter[tuple[str, bool, int]] = Counter({(m, b, s): n for m, b, s, n in after})
     delta.subtract({(m, b, s): n for m, b, s, n in before})
     requests = sum(n for (_, batch, _), n in delta.items() if not batch)
@@ -49,7 +36,57 @@ def main() -> None:
             by_method[method] += n
     writes = sum(n for m, n in by_method.items() if m.endswith(WRITES))
     creates = sum(n for m, n in by_method.items() if m.endswith(".add"))
+    return requests, writes, creates, by_method
+
+
+def main() -> None:
+    p = parser(__doc__ or "", 1000)
+    p.add_argument("--root", type=Path, default=ROOT, help="where config.example.yaml and mappings/ are")
+    p.add_argument(
+        "--lookup-per-request",
+        action="store_true",
+        help="look deals up one crm.deal.list request per 50 keys, as before (shows the orders flow's excess)",
+    )
+    args = p.parse_args()
+    if args.lookup_per_request:
+        from connector.flows.orders.target import DealWriter
+
+        def one_request_each(
+            self: DealWriter,
+            parts: list[list[str]],
+            filters: list[dict[str, Any]],
+            field: str,
+            select: list[str],
+        ) -> list[list[dict[str, Any]]]:
+            cols = ["ID", *dict.fromkeys(f for f in [field, *select] if f != "ID")]
+            return [
+                [r for page in self.client.list_keyset("crm.deal.list", f, cols) for r in page]
+                for f in filters
+            ]
+
+        DealWriter._lists = one_request_each  # type: ignore[method-assign]
+    spec = SandboxSpec(orders=args.n, seed=args.seed, rate_limit="off", keep_calls=True)
+    with remote_sandbox(spec) as box, tempfile.TemporaryDirectory() as tmp:
+        config = load_config(
+            args.root / "config.example.yaml", env=env_for(box, Path(tmp) / "ledger.sqlite3")
+        )
+        with Connector(config) as conn:
+            conn.setup()
+            before = box.ask("counts")
+            per_flow: list[tuple[str, int, int, int]] = []
+            for name in conn.flows(None):
+                start = box.ask("counts")
+                runner = conn.runner(name)
+                runner.backfill(datetime(2017, 1, 1, tzinfo=runner.tz), None)
+                sent, writes, creates, _ = tally(start, box.ask("counts"))
+                per_flow.append((name, sent, writes, creates))
+            after = box.ask("counts")
+    requests, writes, creates, by_method = tally(before, after)
     minimum = math.ceil((writes + math.ceil(creates / 50)) / 50)
+    header("per flow: requests / write commands / creates / minimum for the flow alone")
+    for name, sent, w, c in per_flow:
+        alone = math.ceil((w + math.ceil(c / 50)) / 50)
+        figure(name, f"{sent} / {w:,} / {c:,} / {alone}")
     header(f"full backfill, {args.n:,} orders, every configured flow")
     figure("requests sent (top level)", requests)
     figure("write commands / of them creates", f"{writes:,} / {creates:,}")

@@ -55,11 +55,11 @@ class RunResult:
 
 
 def run_ours(
-    sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, margin: float = 0.0, paced: bool = True
+    sandbox: RemoteSandbox, records: list[Mapped], page: int = PAGE, margin: float = 1.0, paced: bool = True
 ) -> RunResult:
     """DealWriter through apply_settled (recovery by external key on OutcomeUnknown), one page at a time.
 
-    `margin`: requests of the bucket the client pacer leaves unused (0 = as connector/app.py builds it);
+    `margin`: requests of the bucket the client pacer leaves unused (1 = as RequestPacer.for_plan in app.py);
     `paced=False`: no pacer at all (the client only reacts to 503s)."""
     client = our_client(sandbox.webhook_url, sandbox.burst - margin, sandbox.rate, paced=paced)
     writer = DealWriter(client, EXTERNAL_KEY)
@@ -75,7 +75,7 @@ def run_ours(
         failed += sum(1 for o in outcomes if o.status == "failed")
     seconds = time.perf_counter() - started
     name = "ours (Bitrix24Client + DealWriter + apply_settled)"
-    name += f", pacer margin {margin:g}" if margin else ""
+    name += f", pacer margin {margin:g}" if margin != 1 else ""
     name += "" if paced else ", PACER OFF"
     result = RunResult(
         name,
@@ -197,8 +197,8 @@ def main() -> None:
     p.add_argument(
         "--margin",
         type=float,
-        default=0.0,
-        help="requests of the bucket our pacer leaves unused (default 0, as app.py builds it)",
+        default=1.0,
+        help="requests of the bucket our pacer leaves unused (default 1, as RequestPacer.for_plan in app.py)",
     )
     p.add_argument(
         "--fast-pool", type=float, default=None, help="fast_bitrix24 request_pool_size (default: burst)"
