@@ -15,6 +15,7 @@ import yaml
 
 from connector.app import Connector
 from connector.config import load_config
+from connector.reconcile import Reconciler
 from tests.conftest import EXAMPLE, ROOT, SINCE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # about 16 s: two bases, several rounds
@@ -229,6 +230,10 @@ def test_two_bases_share_one_portal_without_touching_each_others_deals(
         assert deals(south) == before
         assert stamp_of(south, company) == ("south", first["Ref_Key"])
         assert title_of(south, company) == first["Description"]
+        # Each installation's reconcile checks its own base's orders against the deals it made: no drift.
+        for conn in (south, north):
+            result = Reconciler(conn).scan(None)
+            assert (result.checked, result.drifts) == (len(posted(conn)), [])
         # The first's requisite is left as it was (the second adds no twin with the same ИНН and КПП).
         requisites = south.bitrix24.call(
             "crm.requisite.list",
