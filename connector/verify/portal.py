@@ -180,25 +180,34 @@ class PortalCheck:
     def user_fields(self) -> None:
         listed = self.every("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
         have = {str(row.get("FIELD_NAME")) for row in listed if isinstance(row, dict)}
-        wanted = missing = 0
+        wanted = missing = deals = 0
+        companies: set[str] | None = None  # read only when a flow writes company fields (rollups)
         for flow, spec in self.mappings.items():
             keys: dict[str, str] = {n: f"user_fields.{n}" for n in spec.user_fields}
-            if spec.target.system == "bitrix24" and spec.target.entity == "deal":
+            company = spec.target.system == "bitrix24" and spec.target.entity == "company"
+            if spec.target.system == "bitrix24" and spec.target.entity in ("deal", "company"):
                 keys.update({f: f"fields.{f}" for f in spec.fields if f.startswith("UF_CRM_")})
+            if company and keys and companies is None:
+                rows = self.every("crm.company.userfield.list", {"order": {"ID": "ASC"}})
+                companies = {str(row.get("FIELD_NAME")) for row in rows if isinstance(row, dict)}
+            pool = (companies or set()) if company else have
             if spec.target.system == "onec":
                 keys.update(
                     {f: f"target.write_back.{f}" for f in spec.target.write_back if f.startswith("UF_")}
                 )
             for name, key in keys.items():
                 wanted += 1
-                if name not in have:
+                deals += 0 if company else 1
+                if name not in pool:
                     missing += 1
                     self.out.fix(
-                        f"the portal has no deal user field {name}: run `b24-1c setup` (as an administrator)",
+                        f"the portal has no {'company' if company else 'deal'} user field {name}: run `b24-1c "
+                        "setup` (as an administrator)",
                         f"{self.file(flow)}: {key}",
                     )
         if wanted and not missing:
-            self.out.ok(f"all {wanted} deal user fields the mappings use exist")
+            on_companies = f", and all {wanted - deals} company user fields" if wanted > deals else ""
+            self.out.ok(f"all {deals} deal user fields the mappings use exist{on_companies}")
 
     def stages(self) -> None:
         rows = self.every("crm.category.list", {"entityTypeId": DEAL}, "categories")

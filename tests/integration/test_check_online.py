@@ -161,7 +161,8 @@ def test_a_webhook_of_a_user_who_is_not_an_administrator_is_named(tmp_path: Path
     )
     # `b24-1c setup` needs a CRM administrator too (crm.deal.userfield.add, crm.status.add per the docs).
     assert (
-        "bitrix24 (b24-1c setup): crm.deal.userfield.add, crm.status.add answer only administrators" in text
+        "bitrix24 (b24-1c setup): crm.company.userfield.add, crm.deal.userfield.add, crm.status.add answer only "
+        "administrators" in text
     )
     assert len(found.problems) == 2, text
 

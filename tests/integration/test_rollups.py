@@ -113,3 +113,22 @@ def test_rollups_reach_companies_and_a_dormant_client_gets_one_task_even_after_a
         assert last == max(ours[key]).isoformat()
         assert task["ufCrmTask"] == [f"CO_{rows[key]['ID']}"]
         assert task["responsibleId"] == rows[key]["ASSIGNED_BY_ID"]
+
+
+def test_verify_names_a_company_field_the_rollups_write_that_the_portal_lacks(
+    box: Any, tmp_path: Path
+) -> None:
+    from connector.verify import verify
+
+    config = make_config(box, tmp_path / "l.db")
+    with Connector(config) as conn:
+        conn.setup()
+    box.portal.user_field_defs("company").pop("UF_CRM_1C_OPEN_DEBT")
+    found = verify(config)
+    problems = [i.line() for i in found.problems]
+    assert problems == [
+        "[FIX] "
+        + str(config.mappings_path / "rollups.yaml")
+        + ": fields.UF_CRM_1C_OPEN_DEBT: the portal has "
+        "no company user field UF_CRM_1C_OPEN_DEBT: run `b24-1c setup` (as an administrator)"
+    ], problems
