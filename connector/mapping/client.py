@@ -42,6 +42,11 @@ class NewClient(BaseModel):
         default_factory=lambda: {"company": "Компания", "entrepreneur": "Компания", "person": "ЧастноеЛицо"},
         description="the partner's ЮрФизЛицо by kind",
     )
+    contact_persons: str | None = Field(
+        "Catalog_КонтактныеЛицаПартнеров",
+        description="УТ/КА: the catalog the company's Bitrix24 contacts become contact persons of the partner in "
+        "(Owner_Key = the partner we made; one per name); null to leave them out",
+    )
     contacts: str | None = Field(
         "КонтактнаяИнформация",
         description="the tabular section for phones and e-mails (Тип = Телефон | АдресЭлектроннойПочты, "

@@ -48,6 +48,9 @@ def hand_made_company(conn: Connector, inn: str, kpp: str = "", title: str = "О
         "EMAIL": [{"VALUE": "zakaz@novyi-klient.ru", "VALUE_TYPE": "WORK"}],
     }
     company = str(conn.bitrix24.call("crm.company.add", {"fields": fields}, write=True).result)
+    person = {"NAME": "Ольга", "LAST_NAME": "Смирнова", "POST": "Снабженец", "COMPANY_ID": company}
+    person["PHONE"] = [{"VALUE": "+7 912 555-01-03", "VALUE_TYPE": "MOBILE"}]
+    conn.bitrix24.call("crm.contact.add", {"fields": person}, write=True)
     requisite = {"ENTITY_TYPE_ID": 4, "ENTITY_ID": company, "PRESET_ID": 2 if len(inn) == 12 else 1}
     requisite |= {"NAME": title, "RQ_INN": inn, **({"RQ_KPP": kpp} if kpp else {})}
     conn.bitrix24.call("crm.requisite.add", {"fields": requisite}, write=True)
@@ -99,6 +102,11 @@ def test_a_kill_between_the_new_client_and_its_order_never_makes_a_twin(
     (order,) = in_1c(conn, ORDER, НомерПоДаннымКлиента=f"B24-{deal}")
     assert order["Posted"] and order["Контрагент_Key"] == cp["Ref_Key"]
     assert order["Партнер_Key"] == cp["Партнер_Key"] != "00000000-0000-0000-0000-000000000000"
+    (person,) = in_1c(
+        conn, "Catalog_КонтактныеЛицаПартнеров", Description="Смирнова Ольга"
+    )  # one, after the kill
+    assert person["Owner_Key"] == cp["Партнер_Key"] and person["ДолжностьПоВизитке"] == "Снабженец"
+    assert [r["Представление"] for r in person["КонтактнаяИнформация"]] == ["+7 912 555-01-03"]
     stamped = conn.bitrix24.call("crm.company.list", {"filter": {"ID": company}, "select": ["ORIGIN_ID"]})
     assert stamped.result[0]["ORIGIN_ID"] == cp["Ref_Key"]
 
@@ -138,6 +146,7 @@ def test_a_run_dying_after_the_new_client_leaves_a_client_the_next_run_takes(
     assert report.failed == 0, report.errors
     (cp,) = in_1c(conn, CPS, ИНН=inn)
     assert len(marked(conn, PARTNERS, f"company {company}")) == 1
+    assert len(in_1c(conn, "Catalog_КонтактныеЛицаПартнеров", Description="Смирнова Ольга")) == 1
     (order,) = in_1c(conn, ORDER, НомерПоДаннымКлиента=f"B24-{deal}")
     assert order["Posted"] and order["Контрагент_Key"] == cp["Ref_Key"]
     # A second deal for the same company takes the same counterparty.
@@ -207,3 +216,30 @@ def test_1c_refusing_the_new_client_fails_that_deal_with_1c_s_reason(
         f"deal {deal}" in error and "1C refused the deal's client" in error and "ИНН указан неверно" in error
     )
     assert in_1c(conn, ORDER, НомерПоДаннымКлиента=f"B24-{deal}") == []
+
+
+def test_a_run_dying_before_the_counterparty_reuses_the_partner_and_its_contact_persons(
+    box: Any, setup: tuple[Path, dict[str, str], Connector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, conn = setup
+    inn = "7722222222"
+    company = hand_made_company(conn, inn, "772201001")
+    deal = deal_for(conn, box, COMPANY_ID=company)
+    create = conn.odata.create
+
+    def dies_at_the_counterparty(entity: str, fields: Any) -> dict[str, Any]:
+        if entity == CPS:
+            raise KeyboardInterrupt  # as under a kill: the partner and its contact persons exist, nothing else
+        return create(entity, fields)
+
+    monkeypatch.setattr(conn.odata, "create", dies_at_the_counterparty)
+    with pytest.raises(KeyboardInterrupt):
+        conn.runner("deals_to_orders").incremental(30)
+    monkeypatch.setattr(conn.odata, "create", create)
+    assert conn.runner("deals_to_orders").incremental(30).failed == 0
+    (partner,) = marked(conn, PARTNERS, f"company {company}")
+    people = in_1c(conn, "Catalog_КонтактныеЛицаПартнеров", Description="Смирнова Ольга")
+    assert [p["Owner_Key"] for p in people] == [partner["Ref_Key"]]  # one, not one per attempt
+    (cp,) = in_1c(conn, CPS, ИНН=inn)
+    (order,) = in_1c(conn, ORDER, НомерПоДаннымКлиента=f"B24-{deal}")
+    assert cp["Партнер_Key"] == partner["Ref_Key"] and order["Контрагент_Key"] == cp["Ref_Key"]

@@ -18,7 +18,7 @@ from connector.crashpoints import crash_point
 from connector.errors import RecordError
 from connector.mapping.client import NewClient
 from connector.onec.odata import ODataClient
-from connector.onec.query import F
+from connector.onec.query import F, Guid
 
 NAME_LENGTH = 100  # Наименование of Контрагенты and Партнеры in УТ 11 / БП 3.0
 PHONE, EMAIL = "Телефон", "АдресЭлектроннойПочты"
@@ -197,9 +197,49 @@ class ClientMaker:
 
     def _partner(self, client: Client, marker: str) -> str:
         assert self.spec.partner is not None
-        found = self._find(self.spec.partner, client, marker)
-        if found:
-            return found
+        partner = self._find(self.spec.partner, client, marker)  # by name and our marker: one we made
+        if partner is None:
+            partner = self._new_partner(client, marker)
+        if self.spec.contact_persons and client.entity == "company":
+            self._contact_persons(client, partner)
+        return partner
+
+    def _contact_persons(self, client: Client, partner: str) -> None:
+        """The company's Bitrix24 contacts as contact persons of the partner we made, one per name (a run that
+        died half-way adds only the missing ones)."""
+        assert self.spec.contact_persons is not None
+        names = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "POST", "PHONE", "EMAIL"]
+        people = self.bitrix24.call(
+            "crm.contact.list", {"filter": {"COMPANY_ID": client.id}, "select": names, "order": {"ID": "ASC"}}
+        ).result
+        flt = self.f.eq("Owner_Key", Guid(partner))
+        there = {
+            str(r.get("Description") or "").strip()
+            for r in self.odata.query(
+                self.spec.contact_persons, filter=flt, select=["Ref_Key", "Description"]
+            )
+        }
+        for person in people or []:
+            parts = (person.get(n) for n in ("LAST_NAME", "NAME", "SECOND_NAME"))
+            name = " ".join(str(p).strip() for p in parts if p and str(p).strip())[:NAME_LENGTH]
+            if not name or name in there:
+                continue
+            phones, emails = _multi(person.get("PHONE")), _multi(person.get("EMAIL"))
+            rows = [{"Тип": PHONE, "Представление": p, "НомерТелефона": p} for p in phones]
+            rows += [{"Тип": EMAIL, "Представление": e, "АдресЭП": e} for e in emails]
+            body: dict[str, Any] = {
+                "Description": name,
+                "Owner_Key": partner,
+                "ДолжностьПоВизитке": str(person.get("POST") or ""),
+                self.spec.marker: marker_of(self.originator, "contact", str(person.get("ID"))),
+            }
+            if self.spec.contacts:
+                body[self.spec.contacts] = rows
+            self.odata.create(self.spec.contact_persons, body)
+            there.add(name)
+
+    def _new_partner(self, client: Client, marker: str) -> str:
+        assert self.spec.partner is not None
         body: dict[str, Any] = {
             "Description": client.title[:NAME_LENGTH],
             "НаименованиеПолное": client.full_name,

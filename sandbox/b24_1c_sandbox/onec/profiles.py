@@ -221,6 +221,14 @@ def _ut(v115: bool) -> Profile:
             + _vat(v115)
             + ref("ЕдиницаИзмерения"),
         ),
+        _with_contacts(
+            catalog(
+                "Catalog_КонтактныеЛицаПартнеров",
+                "Контактные лица партнеров",
+                strings("ДолжностьПоВизитке", "Комментарий"),
+                owner="Catalog_Партнеры",
+            )
+        ),
         catalog(  # units of measure (Code: the ОКЕИ code, 796 шт) and packagings of a product (Owner_Key)
             "Catalog_УпаковкиЕдиницыИзмерения",
             "Упаковки и единицы измерения",
