@@ -36,6 +36,7 @@ COMMANDS = [
     "schema",
     "sandbox",
     "demo",
+    "report",
     "version",
 ]
 
