@@ -288,6 +288,7 @@ class Connector:
                                 "LABEL": uf.label,
                                 "EDIT_FORM_LABEL": uf.label,
                                 "LIST_COLUMN_LABEL": uf.label,
+                                **({"EDIT_IN_LIST": "N"} if uf.read_only else {}),
                             }
                         },
                         write=True,

@@ -20,6 +20,7 @@ from rich.table import Table
 from connector.engine.runner import RunReport
 from connector.errors import ConfigError
 from connector.flows.money.reminders import WATCHED
+from connector.mapping.transforms import rounded
 from connector.records import Change, ChildLink, LinkChange, SourceState
 
 if TYPE_CHECKING:
@@ -221,6 +222,12 @@ class Reconciler:
         self.orders = source.orders
         self.facts = source.facts
         self.fields = deal_fields(conn.mappings[self.attach_to], self.spec)
+        # A figure the mapping writes rounded (whole paid %) is compared as written, not as a drift of 0.6 %.
+        self.rounding = {
+            str(rule.source): (rule.round, rule.rounding)
+            for rule in self.spec.fields.values()
+            if rule.source in FACTS and rule.round is not None and self.fields.get(rule.source) is not None
+        }
 
     def scan(self, since: datetime | None) -> Result:
         """Every posted 1C order (dated from `since`) against its deal."""
@@ -255,11 +262,17 @@ class Reconciler:
                 k,
                 str(r.get("Number") or "").strip(),
                 links[k].target_id if k in links else None,
-                {f: Decimal(str(facts[k][f])) for f in FACTS if f in self.fields},
+                {f: self._figure(f, facts[k][f]) for f in FACTS if f in self.fields},
             )
             for k, r in zip(keys, records, strict=True)
         ]
         return compare(expected, deals, self.fields)
+
+    def _figure(self, fact: str, value: Any) -> Decimal:
+        if fact in self.rounding:
+            places, mode = self.rounding[fact]
+            return Decimal(rounded(value, places, mode))
+        return Decimal(str(value))
 
     def _deals(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The deals' compared fields, up to 2,500 per request (one batch of chained keyset pages)."""

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from connector.mapping.client import NEW_CLIENT, client_spec
 from connector.mapping.conditions import first_match
 from connector.mapping.schema import FieldRule, Mapping, owner_side
-from connector.mapping.transforms import CONVERTERS, _parse_1c_datetime, is_empty
+from connector.mapping.transforms import CONVERTERS, _parse_1c_datetime, is_empty, rounded
 from connector.records import Mapped
 
 Lookups = dict[str, dict[str, dict[str, Any]]]  # table -> ref -> row
@@ -111,6 +111,8 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
             product = product.quantize(KOPECK, ROUND_HALF_UP)
         value = str(product)
         try:
+            if rule.round is not None:
+                value = rounded(value, rule.round, rule.rounding)
             return CONVERTERS[rule.type](value, tz)
         except ValueError as exc:
             raise _FieldProblem(str(exc)) from None
@@ -147,6 +149,8 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
     if is_empty(value):
         return None
     try:
+        if rule.round is not None:
+            value = rounded(value, rule.round, rule.rounding)
         value = CONVERTERS[rule.type](value, tz)
     except ValueError as exc:
         raise _FieldProblem(str(exc)) from None

@@ -94,6 +94,16 @@ class FieldRule(Strict):
         description="with multiply: subtract the product of these properties, to kopecks (a row's discount: "
         "multiply [PRICE_BRUTTO, QUANTITY], minus [PRICE, QUANTITY])",
     )
+    round: int | None = Field(
+        None,
+        ge=0,
+        le=6,
+        description="round the number to this many decimals before `type` converts it (round: 0 with type: int "
+        "writes a whole number); only the written value is rounded, stage rules see the source's own",
+    )
+    rounding: Literal["half_up", "down"] = Field(
+        "half_up", description="with round: half_up (99.5 → 100) or down (99.6 → 99: never shows 100 % early)"
+    )
     vat_at: str | None = Field(
         None,
         description="with multiply: the VAT contained in the product at the rate (percent) this property holds, "

@@ -166,6 +166,11 @@ class UserField(Strict):
 
     type: Literal["string", "double", "date", "datetime", "boolean", "money", "integer"] = "string"
     label: str
+    read_only: bool = Field(
+        False,
+        description="created with EDIT_IN_LIST=N: users cannot edit it in the deal card, the connector still writes "
+        "it (crm.deal.userfield.add; not every field type honours it)",
+    )
 
 
 class Mapping(Strict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,12 @@ def _decimal(value: Any) -> Decimal:
     if abs(d) >= Decimal("1e15"):
         raise ValueError(f"number {value!r} is out of range")
     return d
+
+
+def rounded(value: Any, places: int, mode: str = "half_up") -> str:
+    """A number rounded to `places` decimals, half up or down (towards zero), as text for the converters."""
+    step = Decimal(1).scaleb(-places)
+    return str(_decimal(value).quantize(step, rounding=ROUND_DOWN if mode == "down" else ROUND_HALF_UP))
 
 
 def to_money(value: Any, tz: ZoneInfo) -> str:

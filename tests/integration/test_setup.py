@@ -41,6 +41,11 @@ def test_setup_creates_fields_and_declared_stages_once_and_reports_undeclared_on
     assert "stage EXECUTING" in first  # the stages deals_to_orders listens to are checked too
     paid = [s for s in sandbox.portal.statuses if s["STATUS_ID"] == "C1:PAID"]
     assert len(paid) == 1 and paid[0]["ENTITY_ID"] == "DEAL_STAGE_1" and paid[0]["NAME"] == "Оплачено"
+    defs = sandbox.portal.user_field_defs("deal")
+    # money.yaml's read_only fields: users cannot edit them in the card (EDIT_IN_LIST=N); the others stay editable
+    assert defs["UF_CRM_1C_PAID_PERCENT"]["EDIT_IN_LIST"] == "N"
+    assert defs["UF_CRM_1C_PAID_PERCENT"]["USER_TYPE_ID"] == "integer"  # a whole number, seed 003
+    assert defs["UF_CRM_1C_ORDER_NUMBER"]["EDIT_IN_LIST"] == "Y"  # orders.yaml does not ask for it
 
 
 def test_setup_and_the_start_check_read_every_page_of_a_portal_with_many_user_fields(

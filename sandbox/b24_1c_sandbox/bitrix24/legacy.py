@@ -236,7 +236,7 @@ def userfield_add(portal: Portal, et: EntityType, params: Params, ctx: CallConte
         "MANDATORY": as_str(fields.get("MANDATORY") or "N"),
         "SHOW_FILTER": "N",
         "SHOW_IN_LIST": "Y",
-        "EDIT_IN_LIST": "Y",
+        "EDIT_IN_LIST": as_str(fields.get("EDIT_IN_LIST") or "Y"),  # users may edit it; N: read-only for them
         "IS_SEARCHABLE": "N",
         "SETTINGS": fields.get("SETTINGS") or [],
         "LABEL": label,
