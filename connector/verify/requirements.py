@@ -82,9 +82,13 @@ def _needs(part: str, off: set[str]) -> list[MethodNeed]:
 def bitrix24_needs(mappings: Iterable[Mapping]) -> dict[str, list[MethodNeed]]:
     """Per flow (and for `b24-1c setup` and verify itself), the Bitrix24 methods it calls, with scope and rights:
     the contract's list for the flow's kind, less what the mapping's options turn off."""
-    needs = {spec.flow: _needs(flow_kind(spec), _turned_off(spec)) for spec in mappings}
-    needs[SETUP] = _needs("setup", set())
-    needs[VERIFY] = _needs("verify", set())
+    specs = list(mappings)
+    needs = {spec.flow: _needs(flow_kind(spec), _turned_off(spec)) for spec in specs}
+    # Company user fields are made and read only for a flow that writes them (rollups onto companies).
+    companies = any(s.target.entity == "company" and s.user_fields for s in specs)
+    off = set() if companies else {"crm.company.userfield.add", "crm.company.userfield.list"}
+    needs[SETUP] = _needs("setup", off)
+    needs[VERIFY] = _needs("verify", off)
     return needs
 
 

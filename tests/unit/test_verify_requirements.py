@@ -16,7 +16,8 @@ FLOWS = ["managers", "counterparties", "orders", "money", "deals_to_orders", "in
 
 
 def test_each_flow_needs_the_scopes_and_rights_the_contract_gives() -> None:
-    needs = bitrix24_needs(load_mappings(ROOT / "mappings", FLOWS).values())
+    shipped = load_mappings(ROOT / "mappings", FLOWS)
+    needs = bitrix24_needs(shipped[f] for f in FLOWS)  # as verify passes them: the configured flows
     scopes = {flow: {n.scope for n in found} - {"basic"} for flow, found in needs.items()}
     assert scopes["managers"] == {"user"}
     assert scopes["money"] == {"crm", "sale", "task"}
@@ -24,6 +25,15 @@ def test_each_flow_needs_the_scopes_and_rights_the_contract_gives() -> None:
     admin = {flow: sorted(n.method for n in found if n.admin) for flow, found in needs.items()}
     assert admin["money"] == ["sale.payment.list", "sale.payment.update"]
     assert admin[SETUP] == ["crm.deal.userfield.add", "crm.status.add"]
+    # A flow writing company fields (rollups) makes setup need crm.company.userfield.add, an administrator's too.
+    with_rollups = bitrix24_needs(shipped[f] for f in [*FLOWS, "rollups"])
+    assert sorted(n.method for n in with_rollups[SETUP] if n.admin) == [
+        "crm.company.userfield.add",
+        "crm.deal.userfield.add",
+        "crm.status.add",
+    ]
+    assert "crm.company.userfield.list" in {n.method for n in with_rollups[VERIFY]}
+    assert "crm.company.userfield.list" not in {n.method for n in needs[VERIFY]}
     assert {"scope", "user.admin", "server.time", "method.get"} <= {n.method for n in needs[VERIFY]}
     assert all(n.doc.endswith(".md") for found in needs.values() for n in found)
 
