@@ -79,6 +79,16 @@ def test_deals_of_different_dealers_with_the_same_rows_are_one_fan_with_one_task
     }
     assert deals[third]["UF_CRM_1C_FAN_DEALS"] == f"{first}, {second}"
     assert deals[first]["UF_CRM_1C_FAN_DEALS"] == f"{second}, {third}"
+    # The third dealer changes the request: its deal leaves the fan and is unflagged; the others stay linked.
+    _rest(box, "crm.deal.productrows.set", {"id": third, "rows": [{**ROWS[0], "QUANTITY": 5}]})
+    _run(box, tmp_path / "one.db")
+    _run(box, tmp_path / "one.db")
+    deals = {
+        str(d["ID"]): d
+        for d in _rest(box, "crm.deal.list", {"select": ["ID", "UF_CRM_1C_FAN", "UF_CRM_1C_FAN_DEALS"]})
+    }
+    assert (deals[third]["UF_CRM_1C_FAN"], deals[third]["UF_CRM_1C_FAN_DEALS"]) in (("0", ""), ("", ""))
+    assert deals[first]["UF_CRM_1C_FAN_DEALS"] == second
     tasks = _rest(box, "tasks.task.list", {"select": ["ID", "XML_ID", "UF_CRM_TASK", "RESPONSIBLE_ID"]})[
         "tasks"
     ]
