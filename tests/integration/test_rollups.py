@@ -54,6 +54,7 @@ def box() -> Iterator[Any]:
 def test_rollups_reach_companies_and_a_dormant_client_gets_one_task_even_after_a_lost_ledger(
     box: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("connector.flows.rollups.source.NAMES_BY_REF", 5)  # names from the catalog's pages
     orders = _orders(box, tmp_path)
     with Connector(make_config(box, tmp_path / "first.db")) as conn:
         report = dict(conn.setup())
@@ -97,8 +98,12 @@ def test_rollups_reach_companies_and_a_dormant_client_gets_one_task_even_after_a
     assert [r["last_order_date"] for r in dormant] == sorted(
         (r["last_order_date"] for r in dormant), reverse=True
     )
+    titles = {
+        c["ORIGIN_ID"]: c["TITLE"] for c in _rest(box, "crm.company.list", {"select": ["ORIGIN_ID", "TITLE"]})
+    }
     for r in dormant:
         if r["company_id"]:
+            assert r["name"] == titles[r["counterparty"]]
             assert r["company_id"] == rows[r["counterparty"]]["ID"]
             assert f"{r['name']}: last order {r['last_order_date']}" in text
     assert text.startswith(f"{len(dormant)} dormant client(s): no order for 6 months or more")
