@@ -8,6 +8,7 @@ from typing import Protocol
 from connector.bitrix24.client import Bitrix24Client
 from connector.config import Config
 from connector.errors import ConfigError
+from connector.mapping.crosscheck import INVOICE_FACTS
 from connector.mapping.engine import FACT_NAMES
 from connector.mapping.fans import FAN_FACTS
 from connector.mapping.rollups import ROLLUP_FACTS
@@ -82,6 +83,7 @@ class OnlineCheck:
             props, tables = found
             known = props | set(tables) | (FACTS if spec.money else set())
             known |= set(ROLLUP_FACTS) if spec.rollups else set()
+            known |= set(INVOICE_FACTS) if tgt.entity == "smart_invoice" else set()  # its order's facts
             for name in [*src.filter, src.key, *([src.date_field] if src.date_field else [])]:
                 if name not in known:
                     out.append(

@@ -109,6 +109,20 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
             if o["Posted"] and not o["DeletionMark"]
         }
         assigned = Counter(d["ASSIGNED_BY_ID"] for d in deals)
+        # Smart invoices: one per posted 1C invoice whose basis order is a deal, never twice.
+        ours = f"{config.installation_id}:"
+        items = [
+            i
+            for i in box.portal.entities.get("smart_invoice", {}).values()
+            if str(i.get("XML_ID") or "").startswith(ours)
+        ]
+        invoiced = Counter(str(i["XML_ID"]) for i in items)
+        invoices = {
+            f"{ours}{i['Ref_Key']}"
+            for i in box.infobase.all("Document_СчетНаОплатуКлиенту")
+            if i["Posted"] and not i["DeletionMark"] and i.get("ДокументОснование") in eligible
+        }
+        stages = Counter(str(i.get("STAGE_ID")) for i in items)
     out.print(table)
     out.print(
         f"simulated in 1C: {len(new)} new orders, {len(recent)} edited orders with a new payment each",
@@ -128,6 +142,14 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
         f"{waiting} (`b24-1c failed` lists them)",
         highlight=False,
     )
+    if "invoices" in config.flows:
+        twins = sum(1 for c in invoiced.values() if c > 1)
+        ok = ok and set(invoiced) >= invoices and twins == 0
+        out.print(
+            f"Bitrix24 smart invoices: {len(invoiced)} for {len(invoices)} posted 1C invoices of synced orders; "
+            f"duplicates: {twins}; by stage: {dict(sorted(stages.items()))}",
+            highlight=False,
+        )
     out.print(
         f"requests: Bitrix24 {b24_requests}, 1C {onec_requests}; total {time.monotonic() - started:.1f} s",
         highlight=False,

@@ -71,7 +71,9 @@ def _problems(found: Any) -> str:
 
 
 def test_a_ready_sandbox_passes_every_check(sandbox: Any, tmp_path: Path) -> None:
-    found = verify(_ready(sandbox, tmp_path))
+    config = _ready(sandbox, tmp_path)
+    assert "invoices" in config.flows  # on by default: its shipped mapping is checked too (its order_* facts)
+    found = verify(config)
     assert found.ready, _problems(found)
     text = "\n".join(found.lines())
     assert all(line.startswith("[ok ]") for line in found.lines())

@@ -39,7 +39,15 @@ def test_example_config_loads_when_the_variables_are_set() -> None:
     assert cfg.onec.timezone == "Europe/Moscow"
     assert cfg.ledger_path == ROOT / "state" / "ledger.sqlite3"
     assert cfg.mappings_path == ROOT / "mappings"
-    assert cfg.flows == ["managers", "counterparties", "orders", "money", "deals_to_orders", "rollups"]
+    assert cfg.flows == [
+        "managers",
+        "counterparties",
+        "orders",
+        "money",
+        "invoices",
+        "deals_to_orders",
+        "rollups",
+    ]
     assert cfg.onec.soap_url is None and cfg.onec.soap_endpoint is None  # no SOAP unless configured
 
 
