@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+import structlog
 import time_machine
 from typer.testing import CliRunner
 
@@ -41,6 +42,14 @@ def _orders(box: Any, tmp_path: Path) -> dict[str, list[date]]:
 
 def _rest(box: Any, method: str, params: dict[str, Any]) -> Any:
     return requests.post(box.webhook_url + method, json=params, timeout=10).json()["result"]
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_a_live_stream() -> Iterator[None]:
+    """A command run through CliRunner configures logging onto CliRunner's stream, closed afterwards: later tests
+    (in any module) would fail on their first log line."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
