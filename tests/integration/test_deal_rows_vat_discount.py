@@ -11,6 +11,7 @@ import pytest
 
 from connector.app import Connector
 from tests.conftest import make_config
+from tests.integration.test_new_client_into_1c import hand_made_company
 
 pytestmark = pytest.mark.integration
 ORDER = "Document_ЗаказКлиента"
@@ -35,9 +36,7 @@ def test_mixed_vat_and_a_discount_reach_the_1c_order_and_its_total_equals_the_de
         {"PRODUCT_NAME": b, "PRICE": 110, "QUANTITY": 3, "TAX_RATE": 10, "TAX_INCLUDED": "Y"},
         {"PRODUCT_NAME": c, "PRICE": 500, "QUANTITY": 1},
     ]  # fmt: skip
-    company = conn.bitrix24.call(
-        "crm.company.add", {"fields": {"TITLE": "ООО «Покупатель»"}}, write=True
-    ).result
+    company = hand_made_company(conn, "7733333333", "773301001", "ООО «Покупатель»")
     fields = {"TITLE": "НДС и скидки", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}
     deal = str(conn.bitrix24.call("crm.deal.add", {"fields": fields}, write=True).result)
     conn.bitrix24.call("crm.deal.productrows.set", {"id": deal, "rows": rows}, write=True)
@@ -66,7 +65,7 @@ def test_a_row_in_another_unit_than_1c_counts_the_product_in_fails_instead_of_a_
     sandbox: Any, conn: Connector
 ) -> None:
     product = sandbox.dataset.products[0]["Description"]  # counted in pieces (ОКЕИ 796) in 1C
-    company = conn.bitrix24.call("crm.company.add", {"fields": {"TITLE": "ООО «Единицы»"}}, write=True).result
+    company = hand_made_company(conn, "7744444444", "774401001", "ООО «Единицы»")
     made = []
     for unit in (796, 166):  # шт, then кг
         fields = {"TITLE": f"Единица {unit}", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}

@@ -177,6 +177,23 @@ def test_an_entrepreneur_1c_has_is_found_by_inn_alone_and_a_deal_without_client_
     assert letter.source_key == nobody and "neither a company" in letter.reason
 
 
+def test_a_company_without_inn_or_with_a_wrong_one_fails_its_deal_instead_of_reaching_1c(
+    box: Any, setup: tuple[Path, dict[str, str], Connector]
+) -> None:
+    _, _, conn = setup
+    bare = str(
+        conn.bitrix24.call("crm.company.add", {"fields": {"TITLE": "Без реквизитов"}}, write=True).result
+    )
+    without = deal_for(conn, box, COMPANY_ID=bare)
+    wrong = deal_for(conn, box, COMPANY_ID=hand_made_company(conn, "77123", title="Кривой ИНН"))
+    report = conn.runner("deals_to_orders").incremental(30)
+    reasons = {e.split("(deal ")[1].split(")")[0]: e for e in report.errors}
+    assert "has no ИНН in its requisites" in reasons[without] and "ИНН '77123'" in reasons[wrong]
+    assert (
+        conn.odata.query(CPS, filter="Description eq 'Без реквизитов' or Description eq 'Кривой ИНН'") == []
+    )
+
+
 def test_a_deal_with_only_a_contact_makes_a_private_person(
     box: Any, setup: tuple[Path, dict[str, str], Connector]
 ) -> None:

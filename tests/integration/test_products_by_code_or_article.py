@@ -11,13 +11,14 @@ import pytest
 from connector.app import Connector
 from connector.verify import verify
 from tests.conftest import make_config
+from tests.integration.test_new_client_into_1c import hand_made_company
 
 pytestmark = pytest.mark.integration
 ORDER = "Document_ЗаказКлиента"
 
 
 def deal_with(conn: Connector, *names: str) -> str:
-    company = conn.bitrix24.call("crm.company.add", {"fields": {"TITLE": "ООО «Артикул»"}}, write=True).result
+    company = hand_made_company(conn, "7755555555", "775501001", "ООО «Артикул»")
     fields = {"TITLE": "По артикулу", "COMPANY_ID": company, "STAGE_ID": "EXECUTING"}
     deal = str(conn.bitrix24.call("crm.deal.add", {"fields": fields}, write=True).result)
     rows = [{"PRODUCT_NAME": n, "PRICE": 100, "QUANTITY": 1} for n in names]

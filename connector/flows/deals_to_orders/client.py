@@ -148,6 +148,7 @@ class ClientMaker:
         marker = marker_of(self.originator, client.entity, client.id)
         ref = self._stamped(client) or self._find(self.spec.entity, client, marker)
         if ref is None:
+            self._check(client)
             partner = self._partner(client, marker) if self.spec.partner else None
             body: dict[str, Any] = {
                 "Description": client.title[:NAME_LENGTH],
@@ -165,6 +166,20 @@ class ClientMaker:
         crash_point("client-made")
         self._stamp(client, ref)
         return ref
+
+    @staticmethod
+    def _check(client: Client) -> None:
+        """What 1C must not receive: a legal entity without its ИНН, or an ИНН of the wrong length."""
+        if client.entity == "company" and not client.inn:
+            raise RecordError(
+                f"the deal's company {client.id} «{client.title}» has no ИНН in its requisites; 1C needs it to "
+                "make the counterparty: fill in the requisite (ИНН, and КПП for a legal entity)"
+            )
+        if client.inn and len(client.inn) not in (10, 12):
+            raise RecordError(
+                f"the deal's {client.entity} {client.id} has ИНН {client.inn!r}: 10 digits (a legal entity) or 12 "
+                "(an entrepreneur or a person) expected; fix the requisite"
+            )
 
     def _stamped(self, client: Client) -> str | None:
         """A company the counterparties flow made or adopted carries its counterparty's key (the ledger may have
