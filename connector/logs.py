@@ -16,9 +16,26 @@ def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
     return {k: redact_value(k, v) for k, v in event_dict.items()}
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at the moment of writing, not the object it was at `configure` time.
+
+    A command run inside another program (a test's CliRunner, an embedding service) may swap stderr for a buffer and
+    close it afterwards; logging bound to that buffer would fail every later log line with "I/O operation on closed
+    file" in code that has nothing to do with the command."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(level: str = "INFO", json: bool | None = None, stream: Any = None) -> None:
     """Configure structlog once for the process; `json=None` picks by whether stderr is a terminal."""
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     if json is None:
         json = not stream.isatty()
     renderer: Any = (
