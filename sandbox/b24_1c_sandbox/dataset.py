@@ -612,7 +612,9 @@ def reference_scenario(ib: Infobase) -> dict[str, str]:
         "Валюта_Key": r["currency"],
     }
     if bp:
-        order = docs.write("Document_СчетНаОплатуПокупателю", {**head, "Товары": rows}, post=False)
+        # A БП invoice is not posted, so nothing totals its rows: the document carries its sum and due date.
+        bp_head = {"СуммаДокумента": 25000, "СрокОплаты": "2024-11-26T00:00:00"}
+        order = docs.write("Document_СчетНаОплатуПокупателю", {**head, **bp_head, "Товары": rows}, post=False)
     else:
         if ib.config.settlement == "ОбъектРасчетов":
             ib.insert(

@@ -10,6 +10,7 @@ from typing import Any
 
 from connector.engine.protocols import Changes, Page
 from connector.flows.facts import MONEY_DOCS, FactsReader
+from connector.flows.money.bp_facts import BP_DOCS, InvoiceFactsReader, InvoiceTracker, is_bp
 from connector.flows.money.reminders import WATCHED
 from connector.flows.onec_source import OneCSource
 from connector.flows.tracker import DocumentTracker
@@ -38,8 +39,16 @@ class MoneySource:
         self.page_size = page_size
         self.ledger = ledger
         self.today = today  # the run's 1C business date (facts: days overdue; the daily look at due orders)
-        self.facts = FactsReader(client, by_quantity)
-        self.tracker = DocumentTracker(client, ledger, self.facts, f"{spec.flow}:docs", MONEY_DOCS, page_size)
+        if is_bp(spec.source.entity):  # БП 3.0: the invoice is the order
+            self.facts: FactsReader = InvoiceFactsReader(client, by_quantity)
+            self.tracker: DocumentTracker = InvoiceTracker(
+                client, ledger, self.facts, f"{spec.flow}:docs", BP_DOCS, page_size
+            )
+        else:
+            self.facts = FactsReader(client, by_quantity)
+            self.tracker = DocumentTracker(
+                client, ledger, self.facts, f"{spec.flow}:docs", MONEY_DOCS, page_size
+            )
         self.watch = f"{spec.flow}:due"
 
     def _with_facts(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
