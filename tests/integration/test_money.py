@@ -189,3 +189,29 @@ def test_lost_replies_on_payment_writes_do_not_duplicate_payments(box: Any, conn
             continue
         ours = payments_of(box, deal)
         assert len({(p["sum"], p["datePaid"]) for p in ours}) == len(ours), deal["ID"]
+
+
+def test_the_deal_update_and_a_new_payment_go_in_one_batch_request(box: Any, conn: Connector) -> None:
+    """The money flow's writes for an order (deal fields, the payment's add and stamp) go through the one executor
+    and share a batch: one write request, not one for the deal and another for its payments (issue 13 counts it)."""
+    order = box.reference["order"]
+    sync_all(conn)
+    box.dataset.receipt(box.infobase.get("Document_ЗаказКлиента", order), 5000, datetime(2024, 11, 20, 9, 30))
+    box.portal.clear_calls()
+    report = conn.runner("money").incremental(3650)
+    assert report.failed == 0 and report.updated == 1, report.errors
+    groups: list[list[str]] = []
+    current: list[str] = []
+    for call in box.portal.calls_snapshot():
+        if call.batch:
+            current.append(call.method)
+        elif call.method == "batch":
+            groups.append(current)
+            current = []
+        else:
+            groups.append([call.method])  # a request of its own
+    reads = ("list", "get", "fields")
+    writing = [g for g in groups if any(m.rsplit(".", 1)[-1] not in reads for m in g)]
+    assert len(writing) == 1, writing
+    assert {"crm.deal.update", "crm.item.payment.add", "sale.payment.update"} <= set(writing[0])
+    assert float(deal_of(box, order)["UF_CRM_1C_PAID_AMOUNT"]) == 15000
