@@ -244,11 +244,29 @@ class Connector:
             if spec.target.system == "bitrix24" and spec.target.entity == "deal":
                 wanted |= {f for f in spec.fields if f.startswith("UF_CRM_")}
             stages |= spec.referenced_stages()
+        # installation.takes naming a user field that is not there would route no deal here, silently.
+        takes = self.config.installation.takes
+        routed = takes.field if takes is not None and (takes.field or "").startswith("UF_") else None
+        reads_deals = any(
+            s.flow in self.config.flows and s.source.system == "bitrix24" and s.source.entity == "deal"
+            for s in self.mappings.values()
+        )
+        if routed and reads_deals:
+            wanted.add(routed)
         missing: list[str] = []
         if wanted:
             listed = self.bitrix24.list_all("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
             have = {row["FIELD_NAME"] for row in listed if isinstance(row, dict)}
-            missing += [f"deal field {name}" for name in sorted(wanted - have)]
+            declared = {f for s in self.mappings.values() for f in s.user_fields}
+            missing += [
+                f"deal field {name}"
+                + (
+                    " (installation.takes names it: declare it under a mapping's user_fields)"
+                    if name == routed and name not in declared
+                    else ""
+                )
+                for name in sorted(wanted - have)
+            ]
         if companies:
             have = self._user_fields("company")
             missing += [f"company field {name}" for name in sorted(companies - have)]

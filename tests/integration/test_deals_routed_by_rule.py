@@ -58,3 +58,10 @@ def test_only_deals_the_rule_names_are_read_and_ordered(
         str(c.params["id"]) for c in sandbox.portal.calls[before:] if c.method == "crm.deal.productrows.get"
     }
     assert rows_read == {mine}
+
+
+def test_a_rule_naming_a_user_field_the_portal_lacks_stops_the_start(connector: Connector) -> None:
+    connector.config.installation.takes = TakesRule(field="UF_CRM_1C_BASE_TYPO", value="north")
+    assert connector.missing_on_portal() == [
+        "deal field UF_CRM_1C_BASE_TYPO (installation.takes names it: declare it under a mapping's user_fields)"
+    ]
