@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from connector.contracts import load_bitrix24, methods_for
 from connector.flows.facts import MONEY_DOCS
+from connector.flows.money.bp_facts import BP_DOCS, is_bp
 from connector.mapping.client import client_spec
 from connector.mapping.schema import Mapping
 
@@ -114,6 +115,7 @@ def onec_entities(spec: Mapping) -> dict[str, str]:
     for name, table in spec.lookups.items():
         found.setdefault(table.entity, f"lookups.{name}.entity")
     if spec.money is not None or (spec.target.system == "bitrix24" and spec.target.entity == "smart_invoice"):
-        for entity in MONEY_DOCS:
+        docs = BP_DOCS if is_bp(spec.source.entity) else MONEY_DOCS  # БП 3.0: the invoice is the order
+        for entity in docs:
             found.setdefault(entity, "money")  # payments, refunds, shipments, invoices
     return found

@@ -91,3 +91,12 @@ def test_the_bp30_set_loads_with_its_schedule() -> None:
     specs = load_mappings(ROOT / "mappings" / "bp30", FLOWS)
     assert specs["orders"].source.entity == INVOICE and specs["money"].source.entity == INVOICE
     assert set(load_schedule(ROOT / "schedules" / "bp30" / "default.yaml", FLOWS)) == set(FLOWS)
+
+
+def test_verify_passes_on_a_ready_bp_base_with_the_bp30_set(box: Any, conn: Connector) -> None:
+    """The 1C objects verify expects of a БП money mapping are БП's (ПоступлениеНаРасчетныйСчет …), not УТ's."""
+    from connector.verify import verify
+
+    found = verify(conn.config)
+    assert found.ready, "\n".join(found.lines())
+    assert any("1C publishes and lets us read all" in line for line in found.lines())
