@@ -1,8 +1,7 @@
 """A bounded call log: the last calls in full, and counters of every call ever made.
 
-A benchmark of 20,000 orders sends millions of calls (batch sub-commands included); keeping each with its
-parameters grew the sandbox to 700 MB. The log keeps the newest `capacity` calls for inspection and counts all of
-them. Positions are absolute: `len(log)` is the number of calls ever logged, so `log[before:]` (with `before` an
+Keeping every call (batch sub-commands included) with its parameters grew the sandbox to 700 MB at 20,000
+orders. The log keeps the newest `capacity` calls for inspection and counts all of them. Positions are absolute: `len(log)` is the number of calls ever logged, so `log[before:]` (with `before` an
 earlier `len(log)`) is what came since, as long as those calls are still kept; an older position raises.
 """
 
@@ -13,7 +12,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any, overload
 
-DEFAULT_CAPACITY = 20_000
+DEFAULT_CAPACITY = 100_000  # bounded, and more than the test suite's largest runs make
 
 
 class CallLog:
@@ -77,7 +76,16 @@ class CallLog:
         return self._total
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self.snapshot())
+        """Every call logged, oldest first; once calls were dropped this raises (a count over the kept ones would
+        be silently short): read `log[before:]`, `snapshot()` or the counters instead."""
+        with self._lock:
+            kept, dropped = list(self._kept), self._total - len(self._kept)
+        if dropped:
+            raise IndexError(
+                f"the call log dropped its oldest {dropped:,} calls (it keeps {self.capacity:,}): iterate "
+                "log[before:] or snapshot(), or read the counters"
+            )
+        return iter(kept)
 
     @overload
     def __getitem__(self, index: int) -> Any: ...

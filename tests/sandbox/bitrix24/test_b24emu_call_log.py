@@ -27,7 +27,7 @@ def test_keeps_the_newest_calls_and_counts_every_one() -> None:
     with pytest.raises(IndexError, match="gone"):
         log[2:]  # those calls were dropped: an error, never a silent undercount
     log.clear()
-    assert len(log) == 0 and log.snapshot() == [] and log.requests() == 0
+    assert len(log) == 0 and list(log) == [] and log.requests() == 0
 
 
 def test_the_portal_log_stays_bounded_over_many_calls(emu: Emu) -> None:
