@@ -15,11 +15,14 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/b24-1c demo
 
+# PYTEST_WORKERS=0 runs the suite in one process (-n 0); the default uses every core.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m ''
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m ''
 
 lint: $(STAMP)
 	$(BIN)/ruff check connector sandbox tests benchmarks
