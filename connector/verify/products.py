@@ -42,6 +42,9 @@ def check_products(
                 {f"r{n}": ("crm.deal.productrows.get", {"id": d}) for n, d in enumerate(part)}
             )
             rows.update({d: list(reply.result.get(f"r{n}") or []) for n, d in enumerate(part)})
+        if not deals:
+            continue  # nothing waits: there is nothing to say about products
+        all_resolve = True
         for field, source, ref in checked:
             assert source is not None
             by_value: dict[str, list[str]] = {}
@@ -50,10 +53,8 @@ def check_products(
                     by_value.setdefault(value, []).append(deal)
             missing = unresolved(odata, ref, by_value)
             if not missing:
-                out.ok(
-                    f"{spec.flow}: the products of {len(deals)} deal(s) waiting for a 1C order resolve in 1C"
-                )
                 continue
+            all_resolve = False
             shown = "; ".join(f"«{v}» (deal {', '.join(by_value[v][:3])})" for v in missing[:SHOWN])
             more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
             out.fix(
@@ -61,3 +62,5 @@ def check_products(
                 f"{described(ref)} ({source}): {shown}{more}; fix the rows or the 1C catalog",
                 f"{where}.{field}",
             )
+        if all_resolve:  # one line per mapping, not one per row reference checked
+            out.ok(f"{spec.flow}: the products of {len(deals)} deal(s) waiting for a 1C order resolve in 1C")

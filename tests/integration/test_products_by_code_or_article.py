@@ -47,3 +47,19 @@ def test_rows_resolve_by_code_article_or_name_and_verify_names_the_rest(sandbox:
         assert (
             "no Catalog_Номенклатура by Code, Артикул or Description = 'Профлист неизвестный' in 1C" in error
         )
+
+
+def test_verify_says_once_that_the_products_resolve_and_nothing_without_waiting_deals(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    config = make_config(sandbox, tmp_path / "l.db")
+    config.flows = ["deals_to_orders"]
+    a = sandbox.dataset.products[0]
+    with Connector(config) as conn:
+        conn.setup()
+        before = [i.line() for i in verify(config).items if "products of" in i.line()]
+        deal_with(conn, a["Code"])
+        after = [i.line() for i in verify(config).items if "products of" in i.line()]
+    assert not [line for line in before if "products of 0 deal(s)" in line]
+    # Two row references (product, VAT rate) are checked; the ok line is one per mapping.
+    assert len(after) == 1 and after[0].startswith("[ok ]"), after
