@@ -76,7 +76,9 @@ def backfill(
             start = since_dt.replace(tzinfo=tz) if since_dt and since_dt.tzinfo is None else since_dt
             end = until_dt.replace(tzinfo=tz) if until_dt and until_dt.tzinfo is None else until_dt
             try:
-                report = _with_progress(runner, start, end, dry_run, restart)
+                report = _with_progress(
+                    runner, start, end, dry_run, restart, f"flow {i + 1} of {len(names)}: {name}"
+                )
             except ConnectorError as exc:
                 raise fail(exc) from None
             if dry_run:
@@ -123,24 +125,14 @@ def _stopped(
     raise typer.Exit(EXIT_STOPPED)
 
 
-def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bool) -> Any:
+def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bool, label: str) -> Any:
     if not sys.stderr.isatty():
         return runner.backfill(start, end, dry_run=dry_run, restart=restart)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from connector.cli.progress import backfill_with_progress
 
-    total = runner.source.count(start, end)
-    with Progress(
-        TextColumn(f"{runner.flow}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("backfill", total=total)
-        return runner.backfill(
-            start, end, dry_run=dry_run, restart=restart, progress=lambda n: progress.advance(task, n)
-        )
+    return backfill_with_progress(
+        runner, start, end, dry_run=dry_run, restart=restart, label=label, console=err
+    )
 
 
 @app.command(epilog=exits(0, 1, 2, 3, 4, 5, c3=STOPPED))

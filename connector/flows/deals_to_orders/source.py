@@ -62,14 +62,22 @@ class DealSource:
         return moment.astimezone(self.tz).replace(microsecond=0).isoformat()
 
     def count(self, start: datetime, until: datetime | None) -> int | None:
-        return None
+        """The window's deals from one list request's `total` (an upper bound: other installations' are in it)."""
+        reply = self.client.call(
+            "crm.deal.list", {"filter": self._window(start, until), "select": ["ID"], "start": 0}
+        )
+        return reply.total
 
-    def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    def _window(self, start: datetime, until: datetime | None) -> dict[str, Any]:
         flt = {**self._filter(), **self._routed(), ">=DATE_CREATE": self._iso(start)}
         if self.ours:
             flt["!=ORIGINATOR_ID"] = self.ours  # the complement: unstamped deals (NULL) are read
         if until is not None:
             flt["<DATE_CREATE"] = self._iso(until)
+        return flt
+
+    def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        flt = self._window(start, until)
         if cursor:
             flt[">ID"] = cursor["id"]
         for rows in self.client.list_fast("crm.deal.list", flt, ["ID", "ORIGINATOR_ID"]):
