@@ -31,6 +31,7 @@ class Mapped:
     deferred: bool = False  # the error is a reference another flow has not synced yet: retried every cycle
     on_create: dict[str, Any] = field(default_factory=dict)  # written only when created; not part of the hash
     rows_on_create: bool = False
+    notes: tuple[str, ...] = ()  # what the mapping did to a value that the run should warn about (a cut text)
 
     @property
     def hash(self) -> str:

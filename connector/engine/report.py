@@ -6,7 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.logs import get_logger
 from connector.records import Action, Outcome
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -28,6 +31,7 @@ class RunReport:
     seconds: float = 0.0
     planned: list[Action] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # written, but not as the source had it (a cut text)
 
     def count(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
@@ -43,4 +47,12 @@ class RunReport:
                 self.updated += 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("planned", "errors")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("planned", "errors", "warnings")}
+
+    def warn(self, actions: Iterable[Action]) -> None:
+        """The mapping's notes of the records this run writes (or would write): each logged, the first 20 kept."""
+        for a in actions:
+            for note in a.record.notes if a.kind != "skip" else ():
+                log.warning("value cut by the mapping", flow=self.flow, record=a.record.label, field=note)
+                if len(self.warnings) < 20:
+                    self.warnings.append(f"{a.record.label}: {note}")

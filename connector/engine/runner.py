@@ -347,6 +347,7 @@ class FlowRunner:
                     for a in actions
                 ]
         actions, unchanged = self._already_there(actions, links)
+        report.warn(actions)  # a value the mapping cut: logged and listed, never silent
         if dry_run:
             report.planned.extend(a for a in actions if a.kind != "skip")
             report.count(failed)

@@ -198,6 +198,7 @@ def _apply(
     problems: list[str],
     waits: list[bool] | None = None,
     creating: bool = True,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     client = client_spec(spec.target)
@@ -233,7 +234,17 @@ def _apply(
                 waits.append(False)
             continue
         if isinstance(value, str) and rule.max_length is not None and len(value) > rule.max_length:
+            # The crm.deal.add and crm.company.add pages type TITLE and COMMENTS as plain `string` and document
+            # no length; max_length is the mapping's bound, so a cut is never silent: noted, or the record fails.
+            cut = f"{len(value)} characters, more than max_length {rule.max_length}"
+            if rule.on_overflow == "fail":
+                problems.append(f"{where}{target}: {cut} (on_overflow: fail); shorten it in the source")
+                if waits is not None:
+                    waits.append(False)
+                continue
             value = value[: rule.max_length - 1] + "…"
+            if notes is not None:
+                notes.append(f"{where}{target}: {cut}, cut to {rule.max_length}")
         if value is None and rule.source is not None:
             value = ""  # the source is empty now: clear what an earlier write put there
         if value is not None:
@@ -270,7 +281,8 @@ def map_record(
         )
     problems: list[str] = []
     waits: list[bool] = []
-    mapped = _apply(spec, spec.fields, record, lookups, tz, "", problems, waits, creating)
+    notes: list[str] = []
+    mapped = _apply(spec, spec.fields, record, lookups, tz, "", problems, waits, creating, notes)
     fields = {k: v for k, v in mapped.items() if spec.fields[k].on == "always"}
     on_create = {k: v for k, v in mapped.items() if spec.fields[k].on == "create"}
     rows: list[dict[str, Any]] | None = None
@@ -283,7 +295,15 @@ def map_record(
         else:
             rows = [
                 _apply(
-                    spec, spec.rows.fields, row, lookups, tz, f"{spec.rows.source}[{i + 1}].", problems, waits
+                    spec,
+                    spec.rows.fields,
+                    row,
+                    lookups,
+                    tz,
+                    f"{spec.rows.source}[{i + 1}].",
+                    problems,
+                    waits,
+                    notes=notes,
                 )
                 for i, row in enumerate(section)
                 if isinstance(row, dict)
@@ -309,6 +329,7 @@ def map_record(
         label=label,
         on_create=on_create,
         rows_on_create=spec.rows is not None and spec.rows.on == "create",
+        notes=tuple(notes),
     )
 
 

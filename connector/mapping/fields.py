@@ -55,6 +55,11 @@ class FieldRule(Strict):
     default: Any = Field(None, description="used when the value is empty")
     required: bool = False
     max_length: int | None = Field(None, ge=1)
+    on_overflow: Literal["cut", "fail"] = Field(
+        "cut",
+        description="a text longer than max_length: `cut` it (with a warning naming the record and field, in the "
+        "log and the run's report) or `fail` the record",
+    )
     min: float | None = Field(
         None, description="the smallest number allowed (e.g. 0 for prices): a smaller one fails the record"
     )
