@@ -88,3 +88,22 @@ def _bitrix24_contract(request: pytest.FixtureRequest) -> Iterator[None]:
     found = sorted({str(v) for v in module.violations_since(mark)})
     if found:
         pytest.fail("calls outside the Bitrix24 contract:\n  " + "\n  ".join(found), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _onec_contract(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test during which a 1C emulator served a request outside the contract
+    (connector/contracts/onec.yaml): an entity set, tabular section, function or property ($select, $filter,
+    $orderby, $expand, body) its profile does not have. tests/sandbox/ probes the emulator with such requests."""
+    import sys
+
+    exempt = "allow_contract_violations" in request.fixturenames or "sandbox" in request.path.parts
+    module = sys.modules.get("b24_1c_sandbox.onec.contract")
+    mark = module.mark() if module is not None else 0
+    yield
+    module = sys.modules.get("b24_1c_sandbox.onec.contract")
+    if exempt or module is None:
+        return
+    found = sorted({str(v) for v in module.violations_since(mark)})
+    if found:
+        pytest.fail("requests outside the 1C contract:\n  " + "\n  ".join(found), pytrace=False)

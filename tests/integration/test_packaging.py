@@ -39,6 +39,7 @@ def test_product_wheel_holds_no_emulator_code(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("connector/") for n in names)
     assert "connector/contracts/bitrix24.yaml" in names  # the Bitrix24 contract ships as package data
+    assert "connector/contracts/onec.yaml" in names  # and the 1C one
     assert not [n for n in names if "sandbox" in n.split("/")[0] or n.startswith("connector/sandbox")]
     assert not [n for n in names if n.endswith(".py") and "b24_1c_sandbox" in n]
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from b24_1c_sandbox.faults import GATEWAY_PAGE, FaultInjector
 from b24_1c_sandbox.http import Request, Response
 from b24_1c_sandbox.onec import atom, changes, posting, reads, writes
+from b24_1c_sandbox.onec import contract as onec_contract
 from b24_1c_sandbox.onec.auth import AuthSettings, Gate
 from b24_1c_sandbox.onec.errors import ODataError, not_published
 from b24_1c_sandbox.onec.fullmeta import Extension, empty_set, full_extension
@@ -239,6 +240,7 @@ class ODataApp:
                 else self._json({"odata.metadata": f"{root}$metadata#{empty}", "value": []})
             )
         route = parse_route(self.ib, rest)
+        onec_contract.observe(self.ib, route, options, method, request.body)  # records what is outside it
         published = self.ib.published
         if published is not None and route.base not in published:
             raise not_published(route.base)
