@@ -374,8 +374,11 @@ class Connector:
 
     def traffic(self) -> dict[str, Any]:
         """What the clients made so far (none is created for asking): requests per system, the portal's 503s
-        (QUERY_LIMIT_EXCEEDED) and 429s (OPERATION_TIME_LIMIT), and each method's operating time used."""
-        out: dict[str, Any] = {"requests": {}, "rate_limited": {}, "time_limited": {}, "operating": {}}
+        (QUERY_LIMIT_EXCEEDED) and 429s (OPERATION_TIME_LIMIT), each method's operating time used, and 1C's
+        failed requests by kind (5xx status, timeout, connection)."""
+        out: dict[str, Any] = {
+            k: {} for k in ("requests", "rate_limited", "time_limited", "operating", "failed")
+        }
         if self._b24 is not None:
             stats = self._b24.stats
             out["requests"]["bitrix24"] = stats.requests
@@ -384,6 +387,7 @@ class Connector:
             out["operating"] = self._b24.operating.used()
         if self._odata is not None:
             out["requests"]["1c"] = self._odata.requests
+            out["failed"]["1c"] = dict(self._odata.failures)
         return out
 
     def status(self) -> Status:

@@ -1,5 +1,6 @@
 """Prometheus metrics of the daemon (prometheus-client): records by outcome per flow, requests and the portal's
-503s and 429s per system, operating time used per method, and per flow the lag and the age of the last success.
+503s and 429s per system, 1C's 5xx replies, timeouts and broken connections, operating time used per method,
+and per flow the lag and the age of the last success.
 
 Counters of records grow from each cycle's report; everything else is read at scrape time from the connector (its
 clients' counters, the ledger's cursors) and the daemon (last successes), so a scrape never sends a request."""
@@ -42,6 +43,16 @@ class _Live(Collector):
         for system, n in traffic.get("time_limited", {}).items():
             limited.add_metric([system, "429"], n)
         yield limited
+        failed = CounterMetricFamily(
+            "b24_1c_failed_requests",
+            "requests that failed on the remote side, per system and kind: a 5xx status (not a business error), "
+            "timeout or connection",
+            labels=["system", "kind"],
+        )
+        for system, kinds in sorted(traffic.get("failed", {}).items()):
+            for kind, n in sorted(kinds.items()):
+                failed.add_metric([system, kind], n)
+        yield failed
         budget = GaugeMetricFamily(
             "b24_1c_operating_budget_used_ratio",
             "share of a Bitrix24 method's operating-time budget (480 s per 10 min) used, as the portal reports",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -87,6 +88,10 @@ class ODataClient:
         self.max_attempts = max_attempts
         self._slots = threading.BoundedSemaphore(max_connections)
         self.requests = 0
+        # Requests that failed on 1C's side, per kind: the HTTP status of a 5xx reply (never a business error,
+        # which is a 500 with code -1), "timeout" or "connection"; the metrics read them (connector/metrics.py).
+        self.failures: Counter[str] = Counter()
+        self._failures_lock = threading.Lock()
         self.metadata = MetadataCache(self._fetch_metadata)
 
     def _fetch_metadata(self) -> bytes:
@@ -99,12 +104,14 @@ class ODataClient:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
+                self._failed(exc)
                 raise TransientError(
                     f"1C did not answer $metadata: {type(exc).__name__}", system="1c"
                 ) from None
         if resp.status_code in (401, 403):
             raise AuthError("1C refused $metadata: check the user and password", system="1c")
         if resp.status_code != 200:
+            self._failed(resp.status_code)
             raise TransientError(f"1C answered $metadata with {resp.status_code}", system="1c")
         return resp.content
 
@@ -174,12 +181,28 @@ class ODataClient:
             self.requests += 1
             try:
                 resp = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
-            except requests.ConnectTimeout:
+            except requests.ConnectTimeout as exc:
+                self._failed(exc)
                 raise _NotSent("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
+                self._failed(exc)
                 what = f"the reply of 1C to {method} {resource} was lost" if write else "1C did not answer"
                 raise self._unsure(f"{what}: {type(exc).__name__}", resource, write, create) from None
-        return self._parse(resp, method, resource, write, create)
+        try:
+            return self._parse(resp, method, resource, write, create)
+        except (TransientError, TransientWriteError, OutcomeUnknown):
+            if resp.status_code >= 500:
+                self._failed(resp.status_code)
+            raise
+
+    def _failed(self, what: int | Exception) -> None:
+        """Count a failure on 1C's side: a 5xx status, a timeout or a connection that broke."""
+        if isinstance(what, int):
+            kind = str(what)
+        else:
+            kind = "timeout" if isinstance(what, requests.Timeout) else "connection"
+        with self._failures_lock:
+            self.failures[kind] += 1
 
     def _parse(
         self, resp: requests.Response, method: str, resource: str, write: bool, create: bool = False

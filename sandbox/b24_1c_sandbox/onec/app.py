@@ -141,6 +141,8 @@ class ODataApp:
             response = self._error(ODataError(400, err.code, err.message), wants_json)
         except ODataError as err:
             response = self._error(err, wants_json)
+        if fault == "lost_timeout":  # committed; no reply until the client gives up (faults.py's kind)
+            return Response(fault="hang")
         return Response(fault="reset") if fault == "lost_reply" else response
 
     def _fault(self, method: str, write: bool) -> Response | str | None:
