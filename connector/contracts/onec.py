@@ -71,6 +71,7 @@ class OnecContract:
     functions: dict[str, dict[str, Any]]
     standard_names: frozenset[str]
     soap: dict[str, dict[str, Any]]
+    extension_patterns: tuple[re.Pattern[str], ...] = ()
 
     def entity(self, profile: str, name: str) -> EntityContract | None:
         """An object of a profile (None when the contract does not have it)."""
@@ -144,7 +145,11 @@ def parse(text: str, origin: str = CONTRACT_FILE) -> OnecContract:
                 objects[str(ename)] = _entity(str(ename), spec, f"{where}.{group}.{ename}", set(functions))
         profiles[str(pname)] = objects
     standard = (protocol.get("standard_names") or {}).get("names") or []
-    return OnecContract(profiles, functions, frozenset(standard), dict(data.get("soap") or {}))
+    try:
+        patterns = tuple(re.compile(p) for p in (protocol.get("extension") or {}).get("patterns") or [])
+    except re.error as err:
+        raise ContractError(f"{origin}: protocol.extension.patterns: {err}") from None
+    return OnecContract(profiles, functions, frozenset(standard), dict(data.get("soap") or {}), patterns)
 
 
 @cache
@@ -228,7 +233,7 @@ def check_request(
     contract: OnecContract, profile: str, shape: RequestShape, declared: Iterable[str] = ()
 ) -> list[OnecProblem]:
     """Every departure of one request from the contract; `declared` are the names a profile extension file added
-    to the object (allowed by declaration)."""
+    to the object (allowed by declaration); names matching the contract's extension patterns are allowed too."""
     entity = contract.entity(profile, shape.entity)
     if entity is None:
         return [OnecProblem(shape.entity, "entity", shape.entity, f"is not in the contract of {profile}")]
@@ -252,7 +257,11 @@ def check_request(
             name = _head(raw)
             if kind == "body":
                 name = name.split("@", 1)[0]  # "Товары@odata.type", "Организация@odata.bind"
-            if name in ("", "*") or name in allowed:
+            if (
+                name in ("", "*")
+                or name in allowed
+                or any(p.match(name) for p in contract.extension_patterns)
+            ):
                 continue
             if kind == "expand" and name in entity.navigations:
                 continue

@@ -96,6 +96,11 @@ def test_a_request_outside_the_contract_is_named() -> None:
         contract, "ut11.5", RequestShape(ORDERS, body=["ДополнительныйСтатус"]), ["ДополнительныйСтатус"]
     )
     assert declared == []
+    # the integration's own extension (CRM_ prefix): allowed by pattern on any object
+    by_pattern = RequestShape(
+        "Catalog_ДоговорыКонтрагентов", select=["CRM_ТипДоговора"], body=["CRM_Признак"]
+    )
+    assert check_request(contract, "ut11.5", by_pattern) == []
     assert [p.kind for p in check_request(contract, "bp3.0", RequestShape(ORDERS))] == ["entity"]
     post_a_catalog = check_request(contract, "ut11.5", RequestShape("Catalog_Контрагенты", function="Post"))
     assert [(p.kind, p.name) for p in post_a_catalog] == [("function", "Post")]
