@@ -16,6 +16,7 @@ from connector.config import Config
 from connector.errors import AuthError, ConfigError, ConnectorError
 from connector.mapping.schema import Mapping, load_mappings
 from connector.verify.base import check_base
+from connector.verify.lines import with_lines
 from connector.verify.names import OnlineCheck
 from connector.verify.portal import check_portal
 from connector.verify.probe import write_probe
@@ -90,6 +91,8 @@ def verify(
         _guarded(out, "products", lambda: check_products(b24, odata, mappings, out))
     if probe and crm:
         write_probe(b24, clock, config.installation_id, out, f"{where}: bitrix24")
+    # A problem naming a mapping key names it by file:line, as `check` does.
+    out.items = with_lines(out.items, config.mappings_path)
     out.unreachable = [n for n, ok in (("Bitrix24", b24_ok), ("1C", onec_ok)) if not ok]
     out.attempts = {"Bitrix24": b24_session.attempts, "1C": onec_session.attempts}
     return out

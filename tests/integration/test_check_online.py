@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import requests
 from connector.app import Connector
 from connector.online_check import check_online
 from connector.verify import verify
+from connector.yamlio import line_of, load_yaml
 from tests.conftest import ROOT, make_config
 
 pytestmark = pytest.mark.integration
@@ -67,7 +69,8 @@ def _started(**how: Any) -> Any:
 
 
 def _problems(found: Any) -> str:
-    return "\n".join(i.line() for i in found.problems)
+    """The problem lines without the mapping keys' line numbers (the test below checks those)."""
+    return re.sub(r"\.yaml:\d+: ", ".yaml: ", "\n".join(i.line() for i in found.problems))
 
 
 def test_a_ready_sandbox_passes_every_check(sandbox: Any, tmp_path: Path) -> None:
@@ -94,7 +97,8 @@ def test_a_ready_sandbox_passes_every_check(sandbox: Any, tmp_path: Path) -> Non
 def test_before_setup_every_missing_user_field_is_named_with_file_and_key(
     sandbox: Any, tmp_path: Path
 ) -> None:
-    found = verify(make_config(sandbox, tmp_path / "l.db"))
+    config = make_config(sandbox, tmp_path / "l.db")
+    found = verify(config)
     text = _problems(found)
     assert not found.ready
     assert (
@@ -104,6 +108,13 @@ def test_before_setup_every_missing_user_field_is_named_with_file_and_key(
     assert "mappings/deals_to_orders.yaml: target.write_back.UF_CRM_1C_ORDER_NUMBER" in text
     # One line per problem, not one per check that saw it.
     assert len([line for line in text.splitlines() if "UF_CRM_1C_PAID_AMOUNT" in line]) == 1
+    # Each names its mapping key by file:line, as `check` does.
+    money = config.mappings_path / "money.yaml"
+    line = line_of(load_yaml(money), ("fields", "UF_CRM_1C_PAID_AMOUNT"))
+    lines = "\n".join(i.line() for i in found.problems)
+    assert (
+        line and f"{money}:{line}: fields.UF_CRM_1C_PAID_AMOUNT: the portal has no deal user field" in lines
+    )
 
 
 def test_a_webhook_without_a_scope_the_flows_need_is_named(tmp_path: Path) -> None:
@@ -203,8 +214,10 @@ def test_a_user_field_deleted_on_the_portal_is_named(tmp_path: Path) -> None:
         degrade(box, Degraded(missing_user_fields=("UF_CRM_1C_SHIPPED_PERCENT",)))
         found = verify(config)
     assert not found.ready
+    money = config.mappings_path / "money.yaml"
+    line = line_of(load_yaml(money), ("fields", "UF_CRM_1C_SHIPPED_PERCENT"))
     assert [i.line() for i in found.problems] == [
-        f"[FIX] {config.mappings_path / 'money.yaml'}: fields.UF_CRM_1C_SHIPPED_PERCENT: the portal has no "
+        f"[FIX] {money}:{line}: fields.UF_CRM_1C_SHIPPED_PERCENT: the portal has no "
         "deal user field UF_CRM_1C_SHIPPED_PERCENT: run `b24-1c setup` (as an administrator)"
     ]
 

@@ -3,6 +3,7 @@ order; `b24-1c verify` names the products of waiting deals that 1C cannot resolv
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def test_rows_resolve_by_code_article_or_name_and_verify_names_the_rest(sandbox:
         bad = deal_with(conn, b["Артикул"], "Профлист неизвестный")
         found = verify(config)
         (line,) = [i.line() for i in found.problems if "Номенклатура" in i.line()]
-        assert "deals_to_orders.yaml: target.refs.Номенклатура_Key" in line
+        assert re.search(r"deals_to_orders\.yaml:\d+: target\.refs\.Номенклатура_Key", line), line
         assert "1 product(s)" in line and f"«Профлист неизвестный» (deal {bad})" in line
         assert "Catalog_Номенклатура by Code, Артикул or Description" in line
         report = conn.runner("deals_to_orders").incremental(30)

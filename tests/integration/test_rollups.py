@@ -133,6 +133,7 @@ def test_verify_names_a_company_field_the_rollups_write_that_the_portal_lacks(
     box: Any, tmp_path: Path
 ) -> None:
     from connector.verify import verify
+    from connector.yamlio import line_of, load_yaml
 
     config = make_config(box, tmp_path / "l.db")
     with Connector(config) as conn:
@@ -140,9 +141,9 @@ def test_verify_names_a_company_field_the_rollups_write_that_the_portal_lacks(
     box.portal.user_field_defs("company").pop("UF_CRM_1C_OPEN_DEBT")
     found = verify(config)
     problems = [i.line() for i in found.problems]
+    rollups = config.mappings_path / "rollups.yaml"
+    line = line_of(load_yaml(rollups), ("fields", "UF_CRM_1C_OPEN_DEBT"))
     assert problems == [
-        "[FIX] "
-        + str(config.mappings_path / "rollups.yaml")
-        + ": fields.UF_CRM_1C_OPEN_DEBT: the portal has "
+        f"[FIX] {rollups}:{line}: fields.UF_CRM_1C_OPEN_DEBT: the portal has "
         "no company user field UF_CRM_1C_OPEN_DEBT: run `b24-1c setup` (as an administrator)"
     ], problems
