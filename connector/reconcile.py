@@ -331,6 +331,22 @@ class Reconciler:
         return reports
 
 
+def remember(conn: Connector, flow: str, result: Result, left: list[Drift] | None) -> dict[str, Any]:
+    """Keep the last reconcile's result for `status` and the status page: when, orders checked, drift found (by
+    reason) and, after --repair, how many were repaired. One ledger commit, under the name `<flow>:reconcile`
+    among the cursors; it reads nothing back, so a check next to the daemon writes only this."""
+    value: dict[str, Any] = {
+        "at": conn.clock.now().isoformat(timespec="seconds"),
+        "since": result.since.date().isoformat() if result.since else None,
+        "checked": result.checked,
+        "drifted": len(result.drifts),
+        "reasons": dict(Counter(d.reason for d in result.drifts).most_common()),
+        "repaired": None if left is None else len(result.drifts) - len(left),
+    }
+    conn.ledger.commit(flow, None, [], cursor=(f"{flow}:reconcile", value))
+    return value
+
+
 def deal_fields(orders: FlowMapping, money: FlowMapping) -> dict[str, str]:
     """Fact name → the deal field that shows it, as the loaded mappings name them."""
     fields: dict[str, str] = {}

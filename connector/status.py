@@ -31,6 +31,9 @@ class FlowStatus:
     failed: int = 0
     waiting: int = 0
     next_run: str | None = None
+    reconcile: dict[str, Any] | None = (
+        None  # the last `b24-1c reconcile` over this flow (connector/reconcile.py)
+    )
 
 
 @dataclass
@@ -164,6 +167,8 @@ def flow_status(
             status.backfill = (
                 f"not finished (since {since}; stopped at {at}); rerun the same backfill to go on"
             )
+    reconciled = ledger.cursor(f"{flow}:reconcile")
+    status.reconcile = reconciled if isinstance(reconciled, dict) else None
     status.failed = len(ledger.dead_letters(flow, ("open", "requeued")))
     status.waiting = len(ledger.dead_letters(flow, ("waiting",)))
     return status
@@ -194,6 +199,23 @@ def ago(seconds: float | None) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f} {unit}"
     return f"{seconds:.0f} s"
+
+
+def reconcile_words(last: dict[str, Any] | None) -> str:
+    """The last reconcile in a line: when, what it checked, the drift it found and what --repair left."""
+    if not last:
+        return "never (b24-1c reconcile compares 1C's money figures with the deals)"
+    scope = f" dated from {last['since']}" if last.get("since") else ""
+    text = f"{last.get('at')}: checked {last.get('checked', 0):,} orders{scope}, "
+    drifted = int(last.get("drifted") or 0)
+    if not drifted:
+        return text + "no drift"
+    reasons = ", ".join(f"{n} {r}" for r, n in (last.get("reasons") or {}).items())
+    text += f"{drifted:,} drifted ({reasons})"
+    repaired = last.get("repaired")
+    if repaired is None:
+        return text + "; not repaired (b24-1c reconcile --repair)"
+    return text + f"; {repaired:,} repaired, {drifted - int(repaired):,} left"
 
 
 def lines(status: Status, now: datetime) -> list[str]:
@@ -229,6 +251,8 @@ def lines(status: Status, now: datetime) -> list[str]:
         waits = f"; waiting for another flow: {f.waiting}" if f.waiting else ""
         hint = f" (b24-1c failed --flow {f.flow})" if f.failed or f.waiting else ""
         out.append(f"  failed records: {f.failed}{waits}{hint}")
+        if f.reconcile:
+            out.append(f"  last reconcile: {reconcile_words(f.reconcile)}")
         if f.next_run:
             out.append(f"  next run:       {f.next_run}")
         else:

@@ -1,5 +1,6 @@
 """`b24-1c run --http 127.0.0.1:PORT`: /metrics (Prometheus), /healthz, and a small read-only HTML status page
-(flows, last runs, failed records with their reasons). Served from a thread of the daemon; it only reads."""
+(flows, last runs, failed records with their reasons, the last reconcile's drift). Served from a thread of the
+daemon; it only reads."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from connector.errors import ConfigError
 from connector.logs import get_logger
 from connector.metrics import CONTENT_TYPE, Metrics
+from connector.status import reconcile_words
 
 log = get_logger(__name__)
 StartResponse = Callable[..., Any]
@@ -133,6 +135,15 @@ class WebStatus:
             f"<td>{e(d.status)}</td><td>{d.attempts}</td><td class='reason'>{e(d.reason)}</td></tr>"
             for d in letters[:200]
         ]
+        reconciled = [
+            f"<tr data-flow='{e(f.flow)}'><td>{e(f.flow)}</td><td>{e(str(f.reconcile.get('at')))}</td>"
+            f"<td>{f.reconcile.get('checked', 0)}</td><td>{f.reconcile.get('drifted', 0)}</td>"
+            f"<td>{e('—' if f.reconcile.get('repaired') is None else str(f.reconcile['repaired']))}</td>"
+            f"<td>{e(reconcile_words(f.reconcile))}</td></tr>"
+            for f in status.flows
+            if f.reconcile
+        ]
+        reconcile_html = "".join(reconciled) or "<tr><td colspan='6'>never run (b24-1c reconcile)</td></tr>"
         holder = e(status.daemon.note)
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
@@ -148,6 +159,9 @@ td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:t
 <h2>Last runs</h2>
 <table id="runs"><thead><tr><th>run</th><th>flow</th><th>kind</th><th>status</th><th>started</th><th>finished</th>
 </tr></thead><tbody>{"".join(run_rows)}</tbody></table>
+<h2>Last reconcile</h2>
+<table id="reconcile"><thead><tr><th>flow</th><th>when</th><th>orders checked</th><th>drift found</th>
+<th>repaired</th><th>in words</th></tr></thead><tbody>{reconcile_html}</tbody></table>
 <h2>Failed records ({len(letters)})</h2>
 <table id="failed"><thead><tr><th>#</th><th>flow</th><th>record</th><th>status</th><th>attempts</th><th>reason</th>
 </tr></thead><tbody>{"".join(failed_rows)}</tbody></table>

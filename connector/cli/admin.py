@@ -106,7 +106,7 @@ def reconcile(
     2 config error; 3 stopped by an error; 4 another process holds the ledger (--repair only); 5 the ledger cannot
     be used (damaged, not writable, disk full).
     """
-    from connector.reconcile import Reconciler, drift_table
+    from connector.reconcile import Reconciler, drift_table, remember
 
     since_dt = parse_date(since, "--since")
     with connector(config, lock=repair) as conn:  # a read-only check may run next to the daemon
@@ -122,6 +122,7 @@ def reconcile(
                 "errors": [e for r in reports for e in r.errors],
                 "left": [d.as_dict() for d in left],
             }
+        remember(conn, reconciler.spec.flow, result, left if repair else None)
     if as_json:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:

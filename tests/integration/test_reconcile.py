@@ -150,11 +150,14 @@ def test_zero_drift_then_each_injected_drift_is_reported_exits_1_and_is_repaired
     assert all(len(line) <= 120 for line in lines)  # readable when not a terminal
     as_json = json.loads(cli("reconcile", "--json", "--config", str(config), env=env).stdout)
     assert as_json["drifted"] == 6 and {d["order"] for d in as_json["drift"]} == set(injected)
+    kept = conn.ledger.cursor("money:reconcile")  # what `status` and the status page show
+    assert (kept["checked"], kept["drifted"], kept["repaired"]) == (clean.checked, 6, None)
 
     deleted = next(k for k, v in injected.items() if v == "deleted")
     repaired = cli("reconcile", "--repair", "--config", str(config), env=env)
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "after repair: 0 of 6" in repaired.stdout
+    assert conn.ledger.cursor("money:reconcile")["repaired"] == 6
     again = cli("reconcile", "--config", str(config), env=env)
     assert again.returncode == 0 and "no drift" in again.stdout, again.stdout
     reborn = deal_of(box, deleted)  # a new deal with its payments, not a twin
