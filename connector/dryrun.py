@@ -29,9 +29,19 @@ def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | No
         target, "links_only", False
     ):  # a flow that never creates (managers): the links it would record
         return _link_lines(report, target, note)
+    adopted: dict[str, tuple[str, str]] = {}
+    if any(a.kind == "create" for a in report.planned) and hasattr(target, "adoptions"):
+        try:  # what a real run would recognise (a company found by ИНН/КПП) is linked, not created
+            adopted = target.adoptions(report.planned)
+        except ConnectorError as exc:
+            if note is not None:
+                note(f"(cannot look for existing companies and contacts for the dry run: {exc})")
     for action in report.planned:
         fields = {k: v for k, v in action.record.fields.items() if not k.startswith("@")}
-        if action.kind == "create":
+        found = adopted.get(action.record.key) if action.kind == "create" else None
+        if found is not None:
+            lines.append(f"= link ({found[1]}): {action.record.label} → {found[0]}")
+        elif action.kind == "create":
             lines.append(f"+ create: {action.record.label}")
             for name, value in action.record.create_fields().items():
                 if not name.startswith("@"):

@@ -188,6 +188,8 @@ def print_report(report: Any) -> None:
     out.print(table)
     for e in report.errors[:10]:
         out.print(f"  failed: {one_line(e)}", highlight=False, markup=False)
+    for w in getattr(report, "waits", [])[:10]:
+        out.print(f"  {one_line(w)}", highlight=False, markup=False)
     for w in getattr(report, "warnings", [])[:10]:
         out.print(f"  warning: {one_line(w)}", highlight=False, markup=False)
     if report.stopped:

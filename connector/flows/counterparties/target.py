@@ -144,19 +144,43 @@ class CounterpartyWriter:
 
     # -- planning -----------------------------------------------------------------------------------------------
 
-    def _plan(self, parties: list[Party]) -> list[Write]:
+    def adoptions(self, actions: Sequence[Action]) -> dict[str, tuple[str, str]]:
+        """A dry run's view of the creates a real run would link to an existing company or contact instead, as
+        {source key: ('company 12', 'found by ИНН 7701234567, КПП 770101001')}. Reads only."""
+        parties = [p for a in actions if a.kind == "create" for p in [party_of(a)] if not isinstance(p, str)]
+        matches = self._recognise(parties) if parties else Matches()
+        out: dict[str, tuple[str, str]] = {}
+        for p in parties:
+            found = matches.found.get(p.key, {})
+            chosen = choose(p, self.rules, found, matches.known[p.entity], str(self.key.originator_id))
+            if chosen is not None:
+                by = {
+                    "inn_kpp": f"ИНН {p.inn}" + (f", КПП {p.kpp}" if p.kpp else ""),
+                    "external_key": "its 1C key",
+                }
+                out[p.key] = (f"{p.entity} {chosen[0]}", f"found by {by.get(chosen[1], chosen[1])}")
+        return out
+
+    def _recognise(self, parties: list[Party]) -> Matches:
+        """Candidates of the creates and what is known of them and of the updates' targets."""
         creates = [p for p in parties if p.action.kind == "create"]
-        updates = [p for p in parties if p.action.kind == "update"]
         matches = self.lookup.recognise(creates, self.rules) if creates else Matches()
         ids: dict[str, set[str]] = {"company": set(), "contact": set()}
         for p in creates:
             for found in matches.found.get(p.key, {}).values():
                 ids[p.entity].update(found)
-        for p in updates:
-            ids[p.entity].add(split_ref(str(p.action.target_id))[1])
+        for p in parties:
+            if p.action.kind == "update":
+                ids[p.entity].add(split_ref(str(p.action.target_id))[1])
         self.lookup.describe(
             matches, ids, {f for p in parties for f in p.fields}, {f for p in parties for f in p.requisite}
         )
+        return matches
+
+    def _plan(self, parties: list[Party]) -> list[Write]:
+        creates = [p for p in parties if p.action.kind == "create"]
+        updates = [p for p in parties if p.action.kind == "update"]
+        matches = self._recognise(parties)
         writes: list[Write] = []
         fresh: list[Party] = []
         for p in creates:
