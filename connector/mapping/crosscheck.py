@@ -147,7 +147,7 @@ def _link_problems(root: Any) -> Iterator[tuple[Path, str]]:
 def _facts(root: Any) -> tuple[str, tuple[str, ...]] | None:
     """(kind, the fact names its records carry) for flows whose records carry computed facts."""
     if isinstance(_get(root, "money"), Mapping):
-        return "money", MONEY_FACTS
+        return "money", (*MONEY_FACTS, "contract_kind")  # money.contract: the source adds it
     if _get(root, "target", "entity") == "smart_invoice" and _get(root, "source", "system") in (None, "onec"):
         return "invoice", INVOICE_FACTS
     return None

@@ -34,6 +34,7 @@ FACT_NAMES = (
     "pay_due_date",
     "days_overdue",
     "invoiced",
+    "contract_kind",
     "Статус",
 )
 

@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from connector.errors import ConfigError
@@ -213,6 +214,18 @@ class Mapping(Strict):
         elif isinstance(stage_filter, str):
             found.add(stage_filter)
         return found
+
+    @model_validator(mode="after")
+    def _contract_lookup(self) -> Mapping:
+        contract = self.money.contract if self.money is not None else None
+        if contract is not None:
+            table, column = contract.kind.split(".", 1)
+            if table not in self.lookups or column not in self.lookups[table].fields:
+                raise ValueError(
+                    f"money.contract.kind '{contract.kind}': declare lookups: {{{table}: {{entity: "
+                    f"Catalog_ДоговорыКонтрагентов, fields: [{column}]}}}}"
+                )
+        return self
 
     @field_validator("user_fields")
     @classmethod

@@ -128,8 +128,26 @@ class OverdueSpec(Strict):
         "first backfill does not open tasks for debts of years ago",
     )
     responsible_id: int = Field(description="the Bitrix24 user who gets the task")
+    responsible_by_contract_kind: dict[str, int] = Field(
+        default_factory=dict,
+        description="the user who gets the task by the order's contract kind (money.contract), e.g. "
+        "{Тендер: 17}; other kinds go to responsible_id",
+    )
     title: str = "Просрочена оплата по заказу {Number}: {days_overdue} дн."
     description: str = "Остаток {balance} из {amount}, срок оплаты был {pay_due_date}."
+
+
+class ContractSpec(Strict):
+    """Where an order's contract kind is read: the fact contract_kind of stage rules and of the overdue task."""
+
+    source: str = Field(
+        "Договор_Key", description="the order's contract reference (БП: ДоговорКонтрагента_Key)"
+    )
+    kind: str = Field(
+        pattern=r"^[^.\s]+\.[^.\s]+$",
+        description="lookup_name.Field holding the kind, e.g. contracts.CRM_ТипДоговора (the lookup is declared "
+        "under lookups: on Catalog_ДоговорыКонтрагентов)",
+    )
 
 
 class MoneySpec(Strict):
@@ -140,6 +158,9 @@ class MoneySpec(Strict):
     payments: PaymentsSpec = PaymentsSpec()
     reminder: ReminderSpec | None = None
     overdue: OverdueSpec | None = None
+    contract: ContractSpec | None = Field(
+        None, description="the order's contract kind as the fact contract_kind"
+    )
     stages_backwards: bool = Field(False, description="let stage rules move a deal back (normally never)")
 
 

@@ -105,6 +105,11 @@ def _inn(rng: random.Random, digits: int = 10) -> str:
     return "".join(str(rng.randint(0, 9)) for _ in range(digits))
 
 
+# An extension attribute of Catalog_ДоговорыКонтрагентов (an extension's enumeration: the value names below).
+CONTRACT_KIND = "CRM_ТипДоговора"
+CONTRACT_KINDS = ("ПолнаяПредоплата", "ОтсрочкаПлатежа", "Тендер", "Госконтракт", "Дилерский")
+
+
 class Dataset:
     """Fills an infobase; keeps the references it made so tests and the demo can change things."""
 
@@ -112,6 +117,8 @@ class Dataset:
         self.ib = infobase
         self.rng = random.Random(seed)
         self.money_rng = random.Random(seed * 7919 + 1)  # money flows never shift the order sequence
+        # Contract dates and kinds come from a stream of their own: the other draws stay as they were.
+        self.contract_rng = random.Random(seed * 104729 + 3)
         self.now = (now or infobase.now()).replace(microsecond=0, tzinfo=None)  # the 1C server's clock
         self.docs = Documents(infobase, self.money_rng)
         self.currencies: dict[str, str] = {}
@@ -254,7 +261,11 @@ class Dataset:
                 "Code": f"{i + 1:09d}",
                 "Description": f"Договор поставки № {i + 1}",
                 "Номер": str(i + 1),
+                "Дата": self.contract_date(),
                 "ВидДоговора": "СПокупателем",
+                # The customer's kind of contract (seed 000): no standard УТ/БП attribute holds it, so the
+                # sandbox models it as an attribute a configuration extension adds (docs/contracts.md).
+                CONTRACT_KIND: self.contract_rng.choices(CONTRACT_KINDS, weights=(4, 3, 1, 1, 1))[0],
                 "Организация_Key": self.organization,
                 **(
                     {"Owner_Key": cp["Ref_Key"]}
@@ -273,6 +284,11 @@ class Dataset:
                 "contract": contract["Ref_Key"],
             }
         )
+
+    def contract_date(self) -> str:
+        """A contract signed in 2015 or 2016, before the first order (from the contracts' own random stream)."""
+        signed = datetime(2015, 1, 1) + timedelta(days=self.contract_rng.randint(0, 700))
+        return signed.strftime("%Y-%m-%dT00:00:00")
 
     # -- orders ---------------------------------------------------------------------------------------------
 

@@ -17,13 +17,15 @@ from connector.mapping.schema import load_mapping, load_mappings
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Europe/Moscow")
 SPEC = load_mapping(ROOT / "mappings" / "orders.yaml")
-RUB, P1, P2 = (
+RUB, P1, P2, CONTRACT = (
     "3c2b1a00-8d2e-11ee-b9d1-0242ac120002",
     "9b8a7c01-8d2e-11ee-b9d1-0242ac120002",
     "9b8a7c02-8d2e-11ee-b9d1-0242ac120002",
+    "5d4e3f03-8d2e-11ee-b9d1-0242ac120002",
 )
 LOOKUPS = {
     "currencies": {RUB: {"Ref_Key": RUB, "Code": "643"}},
+    "contracts": {CONTRACT: {"Ref_Key": CONTRACT, "Номер": "Д-17/2024", "Дата": "2024-02-01T00:00:00"}},
     "products": {
         P1: {"Ref_Key": P1, "Description": "Профлист С8"},
         P2: {"Ref_Key": P2, "Description": 'Саморез "кровельный" & шайба'},
@@ -45,6 +47,7 @@ def order(**changes: Any) -> dict[str, Any]:
         "Комментарий": "",
         "Менеджер_Key": "00000000-0000-0000-0000-000000000000",
         "Контрагент_Key": "7a3b2c12-8d2e-11ee-b9d1-0242ac120002",
+        "Договор_Key": CONTRACT,
         "Товары": [
             {"LineNumber": "1", "Номенклатура_Key": P1, "Количество": 10, "Цена": 1500, "Сумма": 15000},
             {"LineNumber": "2", "Номенклатура_Key": P2, "Количество": 5, "Цена": 2000, "Сумма": 10000},
@@ -65,6 +68,8 @@ def test_reference_order_maps_to_deal_fields_and_rows() -> None:
         "BEGINDATE": "2024-11-05",
         "UF_CRM_1C_ORDER_NUMBER": "ЦБ00-000125",
         "UF_CRM_1C_ORDER_DATE": "2024-11-05T10:15:00+03:00",
+        "UF_CRM_1C_CONTRACT_NUMBER": "Д-17/2024",  # the order's contract, read by reference
+        "UF_CRM_1C_CONTRACT_DATE": "2024-02-01",
         "ASSIGNED_BY_ID": 1,
         "COMMENTS": "",
         "COMPANY_ID": "",
@@ -155,6 +160,7 @@ def test_needed_refs_collects_header_and_row_references() -> None:
     assert need == {
         "currencies": {RUB},
         "products": {P1, P2},
+        "contracts": {CONTRACT},
         "@links:managers": set(),
         "@links:counterparties": {order()["Контрагент_Key"]},
     }
@@ -191,3 +197,9 @@ def test_broken_mapping_files_name_file_line_and_key(tmp_path: Path) -> None:
     assert "typ: unknown key; did you mean 'type'?" in joined
     assert "flow: String should match pattern" in joined
     assert "other.yaml:3: fields" in joined
+
+
+def test_an_order_without_a_contract_maps_with_empty_contract_fields() -> None:
+    m = map_record(SPEC, order(Договор_Key="00000000-0000-0000-0000-000000000000"), LOOKUPS, TZ)
+    assert m.error is None
+    assert not m.fields["UF_CRM_1C_CONTRACT_NUMBER"] and not m.fields["UF_CRM_1C_CONTRACT_DATE"]

@@ -221,7 +221,9 @@ class MoneyRules:
         fields = {
             "TITLE": self.text(rule.title, values),
             "DESCRIPTION": self.text(rule.description, values),
-            "RESPONSIBLE_ID": rule.responsible_id,
+            "RESPONSIBLE_ID": rule.responsible_by_contract_kind.get(
+                str(values.get("contract_kind")), rule.responsible_id
+            ),
             "UF_CRM_TASK": [f"D_{plan.deal_id}"],
             "XML_ID": task_xml_id(self.originator, order),
         }

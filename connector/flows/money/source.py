@@ -17,6 +17,7 @@ from connector.flows.tracker import DocumentTracker
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
+from connector.mapping.transforms import is_empty
 from connector.onec.odata import ODataClient
 from connector.records import SourceState
 
@@ -53,7 +54,26 @@ class MoneySource:
 
     def _with_facts(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         facts = self.facts.compute(records, self.today()) if records else {}
-        return [{**r, **facts[str(r["Ref_Key"])]} for r in records]
+        kinds = self._contract_kinds(records)
+        return [{**r, **facts[str(r["Ref_Key"])], **self._contract(r, kinds)} for r in records]
+
+    def _contract_kinds(self, records: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+        """The orders' contracts (money.contract), read by reference in one request per page."""
+        contract = self.spec.money.contract if self.spec.money is not None else None
+        if contract is None:
+            return None
+        table = contract.kind.split(".", 1)[0]
+        refs = {str(r.get(contract.source)) for r in records if not is_empty(r.get(contract.source))}
+        return self.orders.lookups({table: refs}).get(table, {})
+
+    def _contract(self, record: dict[str, Any], kinds: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+        """contract_kind: the kind of the order's contract, None without a contract or a kind."""
+        contract = self.spec.money.contract if self.spec.money is not None else None
+        if kinds is None or contract is None:
+            return {}
+        row = kinds.get(str(record.get(contract.source))) or {}
+        kind = row.get(contract.kind.split(".", 1)[1])
+        return {"contract_kind": None if is_empty(kind) else str(kind).strip()}
 
     def count(self, start: datetime, until: datetime | None) -> int | None:
         return self.orders.count(start, until)

@@ -240,7 +240,8 @@ def _ut(v115: bool) -> Profile:
             ref("Организация", "Контрагент", "Партнер")
             + strings("Номер")
             + typed("Edm.DateTime", "Дата")
-            + strings("ВидДоговора"),
+            # CRM_ТипДоговора: the customer's contract kind, an attribute of an extension (docs/contracts.md)
+            + strings("ВидДоговора", "CRM_ТипДоговора"),
         ),
         exchange_plan(PLAN, "Для CRM"),
     ]
@@ -345,7 +346,10 @@ def _bp() -> Profile:
         catalog(
             "Catalog_ДоговорыКонтрагентов",
             "Договоры",
-            ref("Организация") + strings("Номер") + typed("Edm.DateTime", "Дата") + strings("ВидДоговора"),
+            ref("Организация")
+            + strings("Номер")
+            + typed("Edm.DateTime", "Дата")
+            + strings("ВидДоговора", "CRM_ТипДоговора"),  # CRM_…: an extension's (docs/contracts.md)
             owner="Catalog_Контрагенты",
         ),
         exchange_plan(PLAN, "Для CRM"),
