@@ -56,6 +56,12 @@ def test_a_bp_invoice_becomes_a_deal_and_its_receipts_and_shipments_reach_paid_a
     deal = deal_of(box, invoice)
     assert float(deal["OPPORTUNITY"]) == 25000 and deal["COMPANY_ID"] not in (None, "", "0")
     assert deal["UF_CRM_1C_ORDER_NUMBER"] == box.infobase.get(INVOICE, invoice)["Number"]
+    # A generated invoice names its contract (ДоговорКонтрагента_Key): its number and date are on the deal.
+    other = next(i for i in box.infobase.all(INVOICE) if i["Ref_Key"] != invoice and not i["DeletionMark"])
+    contract = box.infobase.get("Catalog_ДоговорыКонтрагентов", other["ДоговорКонтрагента_Key"])
+    shown = deal_of(box, other["Ref_Key"])
+    assert shown["UF_CRM_1C_CONTRACT_NUMBER"] == contract["Номер"]
+    assert shown["UF_CRM_1C_CONTRACT_DATE"][:10] == contract["Дата"][:10]
     # receipt 10 000 of 25 000, 40 % of the goods shipped
     assert (deal["UF_CRM_1C_PAID_PERCENT"], deal["UF_CRM_1C_SHIPPED_PERCENT"]) == ("40", "40")
     assert float(deal["UF_CRM_1C_PAID_AMOUNT"]) == 10000 and deal["STAGE_ID"] == "EXECUTING"
