@@ -16,10 +16,12 @@ from typing import Any
 from connector.bitrix24.client import Bitrix24Client
 from connector.crashpoints import crash_point
 from connector.errors import RecordError
+from connector.logs import get_logger
 from connector.mapping.client import NewClient
 from connector.onec.odata import ODataClient
 from connector.onec.query import F, Guid
 
+log = get_logger(__name__)
 NAME_LENGTH = 100  # Наименование of Контрагенты and Партнеры in УТ 11 / БП 3.0
 PHONE, EMAIL = "Телефон", "АдресЭлектроннойПочты"
 
@@ -149,6 +151,14 @@ class ClientMaker:
         ref = self._stamped(client) or self._find(self.spec.entity, client, marker)
         if ref is None:
             self._check(client)
+            if len(client.title) > NAME_LENGTH:  # never silent; the whole name goes to НаименованиеПолное
+                log.warning(
+                    "client name cut to 1C's Наименование length",
+                    record=f"{client.entity} {client.id}",
+                    field="Description",
+                    length=len(client.title),
+                    kept=NAME_LENGTH,
+                )
             partner = self._partner(client, marker) if self.spec.partner else None
             body: dict[str, Any] = {
                 "Description": client.title[:NAME_LENGTH],
