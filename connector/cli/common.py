@@ -190,6 +190,10 @@ def print_report(report: Any) -> None:
         out.print(f"  failed: {one_line(e)}", highlight=False, markup=False)
     for w in getattr(report, "waits", [])[:10]:
         out.print(f"  {one_line(w)}", highlight=False, markup=False)
+    if getattr(report, "waiting", 0) > 10:
+        out.print(
+            f"  … {report.waiting} record(s) in all would wait for another flow's creates", highlight=False
+        )
     for w in getattr(report, "warnings", [])[:10]:
         out.print(f"  warning: {one_line(w)}", highlight=False, markup=False)
     if report.stopped:
