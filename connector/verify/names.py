@@ -95,6 +95,12 @@ class OnlineCheck:
                         f"{where}: fields.{target}: 1C {src.entity} has no property '{name}'"
                         f"{_hint(name, known)}"
                     )
+            contract = spec.money.contract if spec.money is not None else None
+            if contract is not None and contract.source not in props:
+                out.append(
+                    f"{where}: money.contract.source: 1C {src.entity} has no property '{contract.source}'"
+                    f"{_hint(contract.source, props)}"
+                )
             if spec.rows is not None:
                 cols = tables.get(spec.rows.source)
                 if cols is None:

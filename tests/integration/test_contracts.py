@@ -106,6 +106,17 @@ def test_deals_show_their_contract_and_the_kind_drives_the_stage_and_the_overdue
         for flow in FLOWS:
             report = conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
             assert not report.failed, (flow, report)
+        from connector.verify import verify
+
+        # The online check names a money.contract.source the order does not have.
+        money = conn.config.mappings_dir / "money.yaml"
+        money.write_text(
+            edited(money.read_text("utf-8"), ("{source: Договор_Key,", "{source: Договор,")), "utf-8"
+        )
+        lines = verify(conn.config).lines()
+        assert any(
+            "money.contract.source: 1C Document_ЗаказКлиента has no property 'Договор'" in x for x in lines
+        )
     finally:
         conn.close()
 
