@@ -26,6 +26,7 @@ __all__ = [
     "OnecProblem",
     "RequestShape",
     "check_request",
+    "check_soap",
     "filter_names",
     "load_onec",
     "onec_objects_for",
@@ -269,3 +270,21 @@ def check_request(
                 OnecProblem(entity.name, kind, raw.strip(), f"names no property of {profile}'s object")
             )
     return out
+
+
+def check_soap(
+    contract: OnecContract, service: str, operation: str, params: Iterable[str]
+) -> list[OnecProblem]:
+    """Every departure of one SOAP call from the contract: the service, the operation, its parameters."""
+    spec = contract.soap.get(service)
+    if spec is None:
+        return [OnecProblem(service, "service", service, "is not a web service in the contract")]
+    op = (spec.get("operations") or {}).get(operation)
+    if op is None:
+        return [OnecProblem(service, "operation", operation, "is not an operation of the service")]
+    known = set(op.get("params") or {})
+    return [
+        OnecProblem(service, "param", name, f"is not a parameter of {operation}")
+        for name in params
+        if name not in known
+    ]

@@ -22,9 +22,9 @@ from b24_1c_sandbox.onec.infobase import Infobase
 from b24_1c_sandbox.onec.profiles import load
 from b24_1c_sandbox.onec.query import parse_select
 from b24_1c_sandbox.onec.routes import Route
-from connector.contracts.onec import RequestShape, check_request, filter_names, load_onec
+from connector.contracts.onec import RequestShape, check_request, check_soap, filter_names, load_onec
 
-__all__ = ["Violation", "mark", "observe", "violations_since"]
+__all__ = ["Violation", "mark", "observe", "observe_soap", "violations_since"]
 
 _BODY_METHODS = ("POST", "PATCH", "PUT", "MERGE")
 
@@ -117,9 +117,18 @@ def observe(ib: Infobase, route: Route, options: dict[str, str], method: str, bo
         body=_body(body) if method in _BODY_METHODS and not route.action else [],
     )
     problems = check_request(load_onec(), ib.profile, shape, _declared(ib, route.base, shape.section))
-    if not problems:
+    _record([Violation(ib.profile, method, p.entity, p.kind, p.name, p.detail) for p in problems])
+
+
+def observe_soap(profile: str, service: str, operation: str, params: list[str]) -> None:
+    """Record a SOAP call outside the contract (served either way: the service answers with its own fault)."""
+    problems = check_soap(load_onec(), service, operation, params)
+    _record([Violation(profile, "SOAP", p.entity, p.kind, p.name, p.detail) for p in problems])
+
+
+def _record(found: list[Violation]) -> None:
+    if not found:
         return
-    found = [Violation(ib.profile, method, p.entity, p.kind, p.name, p.detail) for p in problems]
     with _LOCK:
         for v in found:
             _RECENT.append((_COUNT[0], v))

@@ -11,6 +11,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from b24_1c_sandbox.http import Request, Response
+from b24_1c_sandbox.onec import contract
 from b24_1c_sandbox.onec.infobase import Infobase
 from b24_1c_sandbox.onec.services import ServiceFault, services
 from b24_1c_sandbox.onec.wsdl import Service, wsdl
@@ -57,10 +58,11 @@ class SoapApp:
             return self._fault(version, "Ошибка разбора SOAP-сообщения", client=True)
         if envelope.tag.startswith("{" + SOAP12):
             version = SOAP12
+        args = {_local(c.tag): (c.text or "") for c in call}
+        contract.observe_soap(self.ib.profile, service.name, _local(call.tag), list(args))  # records only
         op = service.operations.get(_local(call.tag))
         if op is None:
             return self._fault(version, f"Операция не найдена: {_local(call.tag)}", client=True)
-        args = {_local(c.tag): (c.text or "") for c in call}
         self.calls.append((service.name, op.name, args))
         try:
             result = op.handler(**{p: args.get(p, "") for p, _ in op.params})

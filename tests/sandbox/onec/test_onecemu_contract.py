@@ -54,3 +54,21 @@ def test_an_unknown_function_and_body_property_are_recorded(onec: OneC) -> None:
     assert any("function 'Post'" in v for v in recorded), recorded
     assert any("body 'НетТакогоРеквизита'" in v for v in recorded), recorded
     assert not any("'Description'" in v for v in recorded), recorded
+
+
+def test_soap_calls_outside_the_contract_are_recorded(onec: OneC) -> None:
+    envelope = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="urn:crm"><soap:Body>'
+        "<m:{op}><m:OrderId>x</m:OrderId>{extra}</m:{op}></soap:Body></soap:Envelope>"
+    )
+    start = contract.mark()
+    for op, extra in (("GetOrderState", ""), ("GetOrderState", "<m:Лишний>1</m:Лишний>"), ("DropOrder", "")):
+        onec.session.post(
+            onec.ws + "CrmExchange",
+            data=envelope.format(op=op, extra=extra).encode(),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=10,
+        )
+    recorded = _recorded(start)
+    assert len(recorded) == 2, recorded
+    assert "param 'Лишний'" in recorded[0] and "operation 'DropOrder'" in recorded[1]
