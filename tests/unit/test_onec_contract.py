@@ -128,3 +128,11 @@ def test_a_malformed_contract_is_refused_naming_file_and_key() -> None:
             "profiles:\n  ut:\n    entities:\n      Catalog_X: {source: 'DOC §17.4', functions: [Post]}\n",
             "x.yaml",
         )
+
+
+def test_the_money_documents_verify_expects_are_in_the_contract_of_their_profile() -> None:
+    from connector.flows.money.bp_facts import BP_DOCS
+    from connector.verify.requirements import MONEY_DOCS
+
+    assert sorted(set(MONEY_DOCS) - set(onec_objects_for("ut11.5"))) == []
+    assert sorted(set(BP_DOCS) - set(onec_objects_for("bp3.0"))) == []
