@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from connector.bitrix24.auth import Auth
+from connector.bitrix24.auth import Auth, WebhookAuth
 from connector.bitrix24.encoding import batch_command, normalize_php_map
 from connector.clock import Clock
 from connector.errors import (
@@ -29,6 +29,7 @@ from connector.errors import (
     TransientError,
 )
 from connector.logs import get_logger
+from connector.netfail import FIRST_CONNECT_TIMEOUT, shown, unreached, what_to_check
 from connector.ratelimit import OperatingPacer, RequestPacer
 
 log = get_logger(__name__)
@@ -90,7 +91,9 @@ class Stats:
                 self.by_method[method] = self.by_method.get(method, 0) + 1
 
 
-def _error_from(status: int, body: Any, method: str) -> Exception:
+def _error_from(
+    status: int, body: Any, method: str, url: str = "", source: str = "B24_WEBHOOK_URL"
+) -> Exception:
     code = body.get("error") if isinstance(body, dict) else None
     desc = str(body.get("error_description", "")) if isinstance(body, dict) else ""
     lcode = str(code).lower() if code is not None else ""
@@ -104,7 +107,8 @@ def _error_from(status: int, body: Any, method: str) -> Exception:
         return AuthError("the access token has expired", method=method)
     if lcode in _AUTH_CODES or (status in (401, 403) and lcode not in ("", "0")):
         return AuthError(
-            f"Bitrix24 rejected the credentials ({code}): {desc}. Check the webhook URL and its scopes",
+            f"Bitrix24 rejected the credentials at {url or '?'} ({status} {code}: {desc}): check {source} "
+            "(the webhook's code, that the webhook and its user still exist) and the webhook's scopes",
             method=method,
         )
     if lcode == "error_method_not_found":
@@ -129,9 +133,17 @@ class Bitrix24Client:
         max_attempts: int = 6,
         user_agent: str = "b24-1c/0.1",
         operating: OperatingPacer | None = None,
+        source: str | None = None,
     ) -> None:
         self.session = session
         self.auth = auth
+        # The config variable the portal's address came from, named by messages about it.
+        self.source = source or (
+            "B24_WEBHOOK_URL" if isinstance(auth, WebhookAuth) else "bitrix24.oauth.portal_url"
+        )
+        # False until the portal has answered once: before that, a refused connection or an unknown host name is
+        # a configuration problem (StopRun at once), afterwards a transient fault that is retried.
+        self.answered = False
         self.clock = clock
         self.pacer = pacer
         self.operating = operating if operating is not None else OperatingPacer(clock)
@@ -188,19 +200,30 @@ class Bitrix24Client:
             "User-Agent": self.user_agent,
             **self.auth.headers(),
         }
+        url = self.auth.url(method)
+        first = not self.answered
         try:
             resp = self.session.post(
-                self.auth.url(method),
+                url,
                 data=json.dumps(params, ensure_ascii=False).encode(),
                 headers=headers,
-                timeout=self.timeout,
+                timeout=(min(FIRST_CONNECT_TIMEOUT, self.timeout), self.timeout) if first else self.timeout,
                 allow_redirects=False,
             )
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
-            raise RateLimited(f"cannot connect to Bitrix24: {type(exc).__name__}", method=method) from None
+        except requests.exceptions.InvalidURL:
+            raise StopRun(
+                f"the Bitrix24 URL {shown(url)} is not valid: check {self.source}", method=method
+            ) from None
+        except requests.ConnectTimeout as exc:
+            self._unreached(exc, url, method, first)
+            raise RateLimited("cannot connect to Bitrix24: ConnectTimeout", method=method) from None
         except requests.ConnectionError as exc:
             if _never_sent(exc):
-                raise RateLimited(f"cannot connect to Bitrix24: {_reason(exc)}", method=method) from None
+                self._unreached(exc, url, method, first)
+                why = unreached(exc) or _reason(exc)
+                raise RateLimited(
+                    f"cannot connect to Bitrix24 at {shown(url)}: {why}", method=method
+                ) from None
             if write:
                 raise OutcomeUnknown(
                     f"the reply to {method} was lost ({_reason(exc)})", method=method
@@ -212,7 +235,17 @@ class Bitrix24Client:
                     f"{method} timed out after {self.timeout:g} s; it may have executed", method=method
                 ) from None
             raise TransientError(f"{method} timed out after {self.timeout:g} s", method=method) from None
+        self.answered = True
         return self._parse(resp, method, params, write, refreshed, sent_with)
+
+    def _unreached(self, exc: Exception, url: str, method: str, first: bool) -> None:
+        """Stop at once when the first request of a command cannot reach the portal (refused, no DNS, silent)."""
+        reason = unreached(exc)
+        if first and reason is not None:
+            raise StopRun(
+                f"cannot reach Bitrix24 at {shown(url)}: {reason}; {what_to_check(reason, self.source)}",
+                method=method,
+            ) from None
 
     def _parse(
         self,
@@ -232,6 +265,12 @@ class Bitrix24Client:
             body = resp.json()
         except ValueError:
             kind = resp.headers.get("Content-Type", "?").split(";")[0]
+            if resp.status_code == 404:
+                raise StopRun(
+                    f"Bitrix24 answered 404 ({kind}) at {shown(self.auth.url(method))}: no REST webhook there; "
+                    f"check {self.source} (it looks like https://<portal>/rest/<user id>/<code>/)",
+                    method=method,
+                ) from None
             err = TransientError(
                 f"Bitrix24 answered {resp.status_code} with {kind} instead of JSON", method=method
             )
@@ -239,7 +278,7 @@ class Bitrix24Client:
                 raise OutcomeUnknown(str(err), method=method) from None
             raise err from None
         if isinstance(body, dict) and "error" in body:
-            exc = _error_from(resp.status_code, body, method)
+            exc = _error_from(resp.status_code, body, method, shown(self.auth.url(method)), self.source)
             if isinstance(exc, RateLimited):
                 self.stats.add("rate_limited")
                 if self.pacer is not None:

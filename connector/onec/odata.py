@@ -32,6 +32,7 @@ from connector.errors import (
     TransientError,
     TransientWriteError,
 )
+from connector.netfail import FIRST_CONNECT_TIMEOUT, shown, unreached, what_to_check
 from connector.onec.metadata import MetadataCache
 from connector.onec.query import Guid, literal
 
@@ -93,23 +94,46 @@ class ODataClient:
         self.failures: Counter[str] = Counter()
         self._failures_lock = threading.Lock()
         self.metadata = MetadataCache(self._fetch_metadata)
+        # False until 1C has answered once: before that a refused connection or an unknown host is a configuration
+        # problem (StopRun at once), afterwards a transient fault that is retried.
+        self.answered = False
+
+    def _timeout(self) -> float | tuple[float, float]:
+        """A short connect timeout until 1C has answered once, so a silent host fails within seconds."""
+        return self.timeout if self.answered else (min(FIRST_CONNECT_TIMEOUT, self.timeout), self.timeout)
+
+    def _unreached(self, exc: Exception, url: str, first: bool) -> None:
+        """Stop at once when the first request of a command cannot reach 1C (refused, no DNS, silent host)."""
+        reason = unreached(exc)
+        if first and reason is not None:
+            raise StopRun(
+                f"cannot reach 1C at {shown(url)}: {reason}; {what_to_check(reason, 'ONEC_ODATA_URL')}",
+                system="1c",
+            ) from None
 
     def _fetch_metadata(self) -> bytes:
         with self._slots:
             self.requests += 1
+            first = not self.answered
             try:
                 resp = self.session.get(
                     self.base_url + "$metadata",
                     headers={"Authorization": self._auth_header},
-                    timeout=self.timeout,
+                    timeout=self._timeout(),
                 )
             except requests.RequestException as exc:
                 self._failed(exc)
+                self._unreached(exc, self.base_url + "$metadata", first)
                 raise TransientError(
                     f"1C did not answer $metadata: {type(exc).__name__}", system="1c"
                 ) from None
+        self.answered = True
         if resp.status_code in (401, 403):
-            raise AuthError("1C refused $metadata: check the user and password", system="1c")
+            raise AuthError(
+                f"1C refused $metadata at {shown(self.base_url)} ({resp.status_code}): check ONEC_USER and "
+                "ONEC_PASSWORD, and the user's right to OData",
+                system="1c",
+            )
         if resp.status_code != 200:
             self._failed(resp.status_code)
             raise TransientError(f"1C answered $metadata with {resp.status_code}", system="1c")
@@ -179,15 +203,19 @@ class ODataClient:
         url = self.url(resource, options)
         with self._slots:
             self.requests += 1
+            first = not self.answered
             try:
-                resp = self.session.request(method, url, data=data, headers=headers, timeout=self.timeout)
+                resp = self.session.request(method, url, data=data, headers=headers, timeout=self._timeout())
             except requests.ConnectTimeout as exc:
                 self._failed(exc)
+                self._unreached(exc, url, first)
                 raise _NotSent("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._failed(exc)
+                self._unreached(exc, url, first)
                 what = f"the reply of 1C to {method} {resource} was lost" if write else "1C did not answer"
                 raise self._unsure(f"{what}: {type(exc).__name__}", resource, write, create) from None
+        self.answered = True
         try:
             return self._parse(resp, method, resource, write, create)
         except (TransientError, TransientWriteError, OutcomeUnknown):
@@ -210,11 +238,18 @@ class ODataClient:
         if resp.status_code == 401 and "json" not in resp.headers.get("Content-Type", ""):
             # A wrong user or password: never worth retrying (1C may lock the user after a few tries).
             raise AuthError(
-                "1C refused the credentials (401): check ONEC_USER and ONEC_PASSWORD", system="1c"
+                f"1C refused the credentials (401) at {shown(self.base_url)}: check ONEC_USER and ONEC_PASSWORD",
+                system="1c",
             )
         text = resp.content.decode("utf-8-sig", errors="replace")
         ctype = resp.headers.get("Content-Type", "")
         if "html" in ctype or (text.lstrip()[:1] == "<" and "json" not in ctype):
+            if resp.status_code == 404:
+                raise StopRun(
+                    f"1C answered 404 (an HTML page) at {shown(resp.url or self.base_url)}: no OData service "
+                    "there; check ONEC_ODATA_URL (it ends in /odata/standard.odata/) and the publication",
+                    system="1c",
+                )
             if resp.status_code in (200, 401, 403):
                 raise AuthError(
                     f"1C answered an HTML page ({resp.status_code}) instead of OData: check the "
@@ -245,9 +280,23 @@ class ODataClient:
         code = str(err.get("code", ""))
         message = (err.get("message") or {}).get("value", "") if isinstance(err.get("message"), dict) else ""
         if resp.status_code == 401 or code == "20":
-            hint = message or "check the user and the rights of the OData user"
+            hint = f"{message}; " if message else ""
+            check = (
+                "check the rights of the ONEC_USER user on this object"
+                if code == "20"
+                else "check ONEC_USER and ONEC_PASSWORD"
+            )
             raise AuthError(
-                f"1C refused access ({resp.status_code}, code {code or '-'}): {hint}",
+                f"1C refused access to {resource} at {shown(self.base_url)} ({resp.status_code}, code "
+                f"{code or '-'}): {hint}{check}",
+                system="1c",
+                resource=resource,
+            )
+        if resp.status_code == 404 and code == "6" and "/" not in resource and "(" not in resource:
+            raise StopRun(
+                f"1C does not publish {resource} at {shown(self.base_url)} (404, code 6): tick {resource} in "
+                "the OData publication (Администрирование → Интеграция → Стандартный интерфейс OData) or run "
+                "`b24-1c verify`",
                 system="1c",
                 resource=resource,
             )

@@ -1,0 +1,53 @@
+"""Why a request never reached the other system, in plain words, for messages a newcomer can act on.
+
+A refused connection and a host name that does not resolve at the first request of a command are configuration
+problems, not transient faults: the clients stop at once with a one-line message naming the (redacted)
+URL, the config variable it came from and what to check, instead of a long retry ladder and urllib3's text.
+Once a system has answered, the same faults during a run are retried as before.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from connector.redact import redact
+
+FIRST_CONNECT_TIMEOUT = (
+    3.0  # seconds to open the first connection of a command: a silent host fails within 5 s
+)
+
+REFUSED = "connection refused (nothing listens on that host and port)"
+NO_DNS = "the host name does not resolve"
+
+
+def unreached(exc: BaseException) -> str | None:
+    """The plain reason when the connection was refused or the host name does not resolve, else None.
+
+    A connection that timed out is not here: a silent host may be a passing network fault, retried as before (each
+    attempt is bounded by the short first connect timeout)."""
+    seen: list[BaseException] = []
+    node: BaseException | None = exc
+    while node is not None and node not in seen:
+        seen.append(node)
+        inner = node.args[0] if node.args and isinstance(node.args[0], BaseException) else None
+        node = node.__cause__ or node.__context__ or inner or getattr(node, "reason", None)
+    text = " ".join(repr(e) for e in seen)
+    if any(isinstance(e, ConnectionRefusedError) for e in seen) or "Connection refused" in text:
+        return REFUSED
+    if any(isinstance(e, socket.gaierror) for e in seen) or "NameResolutionError" in text:
+        return NO_DNS
+    return None
+
+
+def what_to_check(reason: str, variable: str) -> str:
+    """The advice that goes with a reason from `unreached`."""
+    if reason == REFUSED:
+        return f"check the host and port in {variable} and that the service is running"
+    if reason == NO_DNS:
+        return f"check the host name in {variable} and this machine's DNS"
+    return f"check {variable}"
+
+
+def shown(url: str) -> str:
+    """A URL as a message may show it: secrets (a webhook's code, user:password@) masked, no query string."""
+    return redact(url.split("?", 1)[0])
