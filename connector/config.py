@@ -218,6 +218,29 @@ class LoggingConfig(_Strict):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+class AlertsConfig(_Strict):
+    """Alerts after each daemon cycle (connector/alerts): to portal admins and, for the portal's own failures, a
+    webhook URL and/or e-mail."""
+
+    admins: list[int] = Field(
+        default_factory=list, description="Bitrix24 user ids notified (im.notify.system.add)"
+    )
+    webhook_url: SecretStr | None = Field(None, description="JSON POST of each alert and resolution")
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, gt=0, lt=65536)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "b24-1c@localhost"
+    mail_to: list[str] = Field(default_factory=list)
+    failed_threshold: int = Field(10, ge=1, description="open failed records of one flow that raise an alert")
+    silent_cycles: int = Field(3, ge=1, description="cycles of a flow in a row without a success")
+    token_warn_days: int = Field(
+        14, ge=1, description="alert this long before the refresh token's 180 days end"
+    )
+    timeout: float = Field(10.0, gt=0, le=120)
+
+
 class Config(_Strict):
     """The whole config.yaml."""
 
@@ -227,6 +250,7 @@ class Config(_Strict):
     ledger: LedgerConfig = LedgerConfig()
     sync: SyncConfig = SyncConfig()
     logging: LoggingConfig = LoggingConfig()
+    alerts: AlertsConfig = AlertsConfig()
     mappings_dir: Path = Path("mappings")
     schedule: Path = Path("schedules/default.yaml")
     env_file: Path | None = Field(
@@ -360,4 +384,6 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         register_secret(config.bitrix24.oauth.client_secret.get_secret_value())
         register_secret(config.bitrix24.oauth.refresh_token.get_secret_value())
     register_secret(config.onec.password.get_secret_value())
+    for secret in (config.alerts.webhook_url, config.alerts.smtp_password):
+        register_secret(secret.get_secret_value() if secret else None)
     return config

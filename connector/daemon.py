@@ -20,6 +20,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from connector.alerts import Alerts
 from connector.app import Connector
 from connector.errors import ConnectorError, LedgerError, StopRun
 from connector.logs import get_logger
@@ -57,6 +58,7 @@ class Daemon:
         on_cycle: Callable[[str, Any], None] | None = None,
         notifier: Notifier | None = None,
         http: tuple[str, int] | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.connector = connector
         self.schedule = schedule
@@ -76,12 +78,14 @@ class Daemon:
         self.http_address: tuple[str, int] | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self.alerts = alerts  # built on the first cycle from the connector when not given
 
     def run_flow(self, flow: str) -> None:
         """One incremental cycle of one flow; errors are logged, the daemon goes on."""
         if self.connector.stop.is_set():
             return
         error: str | None = None
+        failure: Exception | None = None
         try:
             report = self.connector.runner(flow).incremental(self.connector.config.sync.lookback_days)
             facts = report.as_dict()
@@ -92,6 +96,7 @@ class Daemon:
             if self.on_cycle:
                 self.on_cycle(flow, report)
         except LedgerError as exc:
+            failure = exc
             # Every flow needs the ledger: stop them all (systemd does not restart on this exit code).
             log.error("stopping: the ledger cannot be used", flow=flow, error=str(exc))
             error = str(exc)
@@ -100,13 +105,29 @@ class Daemon:
             self.connector.stop.set()
             threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
         except StopRun as exc:
+            failure = exc
             log.error("cycle stopped", flow=flow, error=str(exc))
             error = str(exc)
         except ConnectorError as exc:
+            failure = exc
             log.warning("cycle failed; the next one retries", flow=flow, error=str(exc))
             error = str(exc)
         finally:
             self._record(flow, error)
+            if self.fatal is None:
+                self._alert(flow, failure)
+
+    def _alert(self, flow: str, failure: Exception | None) -> None:
+        """Alert conditions after the cycle (connector/alerts); a failure here is logged, the daemon goes on."""
+        try:
+            if self.alerts is None:
+                c = self.connector
+                self.alerts = Alerts(
+                    c.config, c.ledger, c.clock, c.traffic, lambda m, p: c.bitrix24.call(m, p, write=True)
+                )
+            self.alerts.after_cycle(flow, failure)
+        except Exception as exc:  # alerting must never stop the flows
+            log.warning("cannot evaluate alerts", flow=flow, error=str(exc))
 
     def _record(self, flow: str, error: str | None) -> None:
         """Count the cycle, note its result for `status`, and tell systemd we are up after the first success."""

@@ -112,6 +112,8 @@ class OAuthAuth:
                     "access_token": self.access_token,
                     "client_endpoint": payload.get("client_endpoint"),
                     "expires": payload.get("expires"),
+                    # The refresh token lives 180 days (settings/oauth/auto-renewal.md): alerts warn before.
+                    "refreshed_at": self.clock.now().isoformat(timespec="seconds"),
                 },
                 fh,
             )

@@ -30,7 +30,7 @@ __all__ = [
 CONTRACT_FILE = "bitrix24.yaml"
 # The connector's flows and the parts that call Bitrix24 besides them.
 FLOWS = ("managers", "counterparties", "orders", "money", "deals_to_orders", "invoices", "rollups", "fans")
-PARTS = ("setup", "verify", "reconcile")
+PARTS = ("setup", "verify", "reconcile", "alerts")
 _KEYS = {
     "source",
     "scope",

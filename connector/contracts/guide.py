@@ -17,6 +17,7 @@ _PART_TITLES = {
     "setup": "`b24-1c setup` (creates user fields and stages)",
     "verify": "`b24-1c verify` (the online check; `--write-probe` adds and deletes a deal with a payment)",
     "reconcile": "`b24-1c reconcile`",
+    "alerts": "Alerts of `b24-1c run` to the configured admins (`alerts.admins`)",
 }
 
 
