@@ -1,12 +1,13 @@
 """The admin guide's list of 1C objects to publish over OData, generated from the shipped mappings.
 
-python -m connector.docs_gen            # rewrite docs/onec-objects.md
-python -m connector.docs_gen --check    # exit 1 when the committed file is out of date
+python -m connector.docs_gen            # rewrite docs/onec-objects.md and deploy/1c-extension/CrmExchange.wsdl
+python -m connector.docs_gen --check    # exit 1 when a committed file is out of date
 
 Per shipped mapping set (mappings/ for УТ 11.5 and 11.4, mappings/bp30/ for БП 3.0) and per flow: the objects the
 flow reads or writes (connector.verify.requirements.onec_entities, the same list `b24-1c verify` checks online),
 each with the mapping key that names it, its kind in the 1C publication dialog, and whether the 1C contract
-(connector/contracts/onec.yaml) lists it for that profile.
+(connector/contracts/onec.yaml) lists it for that profile. Also the WSDL of the CrmExchange web service the SOAP
+path expects, from the contract's `soap.CrmExchange`, in the shape 1C generates (document/literal wrapped).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from connector.mapping.schema import Mapping, load_mapping
 from connector.verify.requirements import flow_kind, onec_entities
 
 DOC = Path("docs/onec-objects.md")
+WSDL = Path("deploy/1c-extension/CrmExchange.wsdl")
+SERVICE = "CrmExchange"
 # (folder of a shipped mapping set, the contract profiles it is for, title)
 SETS = (
     ("mappings", ("ut11.5", "ut11.4"), "УТ 11.5 / УТ 11.4 (`mappings/`)"),
@@ -97,19 +100,86 @@ def render(root: Path = Path(".")) -> str:
     return "\n".join(lines)
 
 
+def render_wsdl(location: str = "http://HOST/BASE/ws/CrmExchange.1cws") -> str:
+    """The WSDL the connector expects for the CrmExchange service: the contract's operations, every parameter and
+    result a nillable element of its xs type; messages, port type, SOAP 1.1 and 1.2 bindings and ports named as 1C
+    names them (`<S>PortType`, `<S>SoapBinding`, soapAction `<ns>#<S>:<op>`)."""
+    spec = load_onec().soap[SERVICE]
+    ns, s, ops = str(spec["namespace"]), SERVICE, dict(spec["operations"])
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f"<!-- Generated from connector/contracts/onec.yaml (soap.{s}) by `python -m connector.docs_gen`;"
+        " do not edit by hand. -->",
+        '<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"'
+        ' xmlns:soap12bind="http://schemas.xmlsoap.org/wsdl/soap12/"',
+        '    xmlns:soapbind="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema"',
+        f'    xmlns:tns="{ns}" xmlns:xsd1="{ns}" name="{s}" targetNamespace="{ns}">',
+        "  <types>",
+        f'    <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:tns="{ns}" targetNamespace="{ns}"',
+        '        attributeFormDefault="unqualified" elementFormDefault="qualified">',
+    ]
+    for op, body in ops.items():
+        out.append(f'      <xs:element name="{op}"><xs:complexType><xs:sequence>')
+        for name, xs in dict(body["params"]).items():
+            out.append(f'        <xs:element name="{name}" type="{xs}" nillable="true"/>')
+        out += [
+            "      </xs:sequence></xs:complexType></xs:element>",
+            f'      <xs:element name="{op}Response"><xs:complexType><xs:sequence>',
+            f'        <xs:element name="return" type="{body["result"]}" nillable="true"/>',
+            "      </xs:sequence></xs:complexType></xs:element>",
+        ]
+    out += ["    </xs:schema>", "  </types>"]
+    for op in ops:
+        out += [
+            f'  <message name="{op}RequestMessage"><part name="parameters" element="tns:{op}"/></message>',
+            f'  <message name="{op}ResponseMessage"><part name="parameters" element="tns:{op}Response"/></message>',
+        ]
+    out.append(f'  <portType name="{s}PortType">')
+    for op in ops:
+        out.append(
+            f'    <operation name="{op}"><input message="tns:{op}RequestMessage"/>'
+            f'<output message="tns:{op}ResponseMessage"/></operation>'
+        )
+    out.append("  </portType>")
+    for prefix, suffix in (("soapbind", "SoapBinding"), ("soap12bind", "Soap12Binding")):
+        out += [
+            f'  <binding name="{s}{suffix}" type="tns:{s}PortType">',
+            f'    <{prefix}:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>',
+        ]
+        for op in ops:
+            out += [
+                f'    <operation name="{op}"><{prefix}:operation style="document" soapAction="{ns}#{s}:{op}"/>',
+                f'      <input><{prefix}:body use="literal"/></input><output><{prefix}:body use="literal"/></output>',
+                "    </operation>",
+            ]
+        out.append("  </binding>")
+    out += [
+        f'  <service name="{s}">',
+        f'    <port name="{s}Soap" binding="tns:{s}SoapBinding"><soapbind:address location="{location}"/></port>',
+        f'    <port name="{s}Soap12" binding="tns:{s}Soap12Binding">'
+        f'<soap12bind:address location="{location}"/></port>',
+        "  </service>",
+        "</definitions>",
+        "",
+    ]
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write the document, or with --check compare it with the committed one."""
+    """Write the documents, or with --check compare them with the committed ones."""
     args = sys.argv[1:] if argv is None else argv
-    text = render()
-    if "--check" in args:
-        current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-        if current != text:
-            print(f"{DOC} is out of date: run python -m connector.docs_gen", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
-    return 0
+    stale = 0
+    for path, text in ((DOC, render()), (WSDL, render_wsdl())):
+        if "--check" in args:
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                print(f"{path} is out of date: run python -m connector.docs_gen", file=sys.stderr)
+                stale = 1
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return stale
 
 
 if __name__ == "__main__":

@@ -37,3 +37,33 @@ def test_a_changed_mapping_changes_the_list(tmp_path: Path) -> None:
 def test_the_publication_dialog_branch_of_an_object() -> None:
     assert kind_of("AccumulationRegister_РасчетыСКлиентами") == "Регистры накопления (Accumulation registers)"
     assert kind_of("Catalog_Валюты") == "Справочники (Catalogs)"
+
+
+def test_the_committed_wsdl_is_up_to_date() -> None:
+    from connector.docs_gen import render_wsdl
+
+    committed = (ROOT / "deploy" / "1c-extension" / "CrmExchange.wsdl").read_text(encoding="utf-8")
+    assert committed == render_wsdl(), (
+        "deploy/1c-extension/CrmExchange.wsdl is out of date: run python -m connector.docs_gen"
+    )
+
+
+def test_the_wsdl_offers_the_contract_s_operations_to_a_soap_client() -> None:
+    from zeep import Client
+
+    from connector.contracts.onec import load_onec
+
+    client = Client(str(ROOT / "deploy" / "1c-extension" / "CrmExchange.wsdl"))
+    contract = load_onec().soap["CrmExchange"]["operations"]
+    for binding in client.wsdl.bindings.values():
+        assert set(binding._operations) == set(contract)
+        for name, op in binding._operations.items():
+            params = [p for p, _ in op.input.body.type.elements]
+            assert params == list(contract[name]["params"]), name
+            assert op.soapaction == f"urn:crm#CrmExchange:{name}"
+    # what the connector sends (connector/flows/deals_to_orders/target.py) serialises against it
+    from lxml import etree
+
+    envelope = client.create_message(client.service, "CreateOrder", IdempotencyKey="k-1", OrderJson="{}")
+    body = etree.tostring(envelope).decode()
+    assert "IdempotencyKey>k-1</" in body and 'xmlns:ns0="urn:crm"' in body
