@@ -113,7 +113,8 @@ def test_an_unknown_flow_is_named_with_a_suggestion_and_the_flows_the_mappings_d
     assert "field ASSIGNED_BY_ID: link to unknown flow 'manager'; did you mean 'managers'?" in found
     # The list is what the mappings folder defines (invoices too), not what config.flows runs.
     assert (
-        "(the mappings define: counterparties, deals_to_orders, fans, invoices, managers, money, orders, rollups)" in found
+        "(the mappings define: counterparties, deals_to_orders, fans, invoices, managers, money, orders, rollups)"
+        in found
     )
 
 
