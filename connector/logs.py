@@ -33,6 +33,36 @@ class _CurrentStderr:
         return sys.stderr.isatty()
 
 
+class _ToStructlog(logging.Handler):
+    """Hands a stdlib library's log records (APScheduler's: a job that raised, a missed run) to structlog, so they
+    come out as the connector's own lines: same format, JSON in the journal, secrets redacted."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            log = structlog.get_logger(record.name)
+            method = record.levelname.lower() if record.levelno < logging.CRITICAL else "critical"
+            getattr(log, method if method in _LEVELS else "error")(record.getMessage(), **fields)
+        except Exception:  # a log line must never break the scheduler's thread
+            self.handleError(record)
+
+
+_LEVELS = {"debug", "info", "warning", "error", "critical"}
+ROUTED = ("apscheduler",)  # stdlib loggers whose records go through structlog
+
+
+def _route_stdlib(level: str) -> None:
+    for name in ROUTED:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if isinstance(h, _ToStructlog)]:
+            logger.removeHandler(handler)
+        logger.addHandler(_ToStructlog())
+        logger.setLevel(logging.getLevelName(level.upper()))
+        logger.propagate = False
+
+
 def configure(level: str = "INFO", json: bool | None = None, stream: Any = None) -> None:
     """Configure structlog once for the process; `json=None` picks by whether stderr is a terminal."""
     stream = stream or _CurrentStderr()
@@ -56,6 +86,7 @@ def configure(level: str = "INFO", json: bool | None = None, stream: Any = None)
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    _route_stdlib(level)
 
 
 def get_logger(name: str) -> Any:
