@@ -9,6 +9,7 @@ Once a system has answered, the same faults during a run are retried as before.
 from __future__ import annotations
 
 import socket
+from urllib.parse import unquote
 
 from connector.redact import redact
 
@@ -49,5 +50,5 @@ def what_to_check(reason: str, variable: str) -> str:
 
 
 def shown(url: str) -> str:
-    """A URL as a message may show it: secrets (a webhook's code, user:password@) masked, no query string."""
-    return redact(url.split("?", 1)[0])
+    """A URL as a message may show it: secrets (a webhook's code, user:password@) masked, no query string, readable (1C's Cyrillic names decoded)."""
+    return redact(unquote(url.split("?", 1)[0]))
