@@ -64,7 +64,7 @@ class Alerts:
         text = redact(str(error)) if error is not None else ""
         if error is None:
             scope |= {"auth", "payment_required"}  # a successful cycle reached the portal
-        elif "PAYMENT_REQUIRED" in text:
+        elif "PAYMENT_REQUIRED" in text or getattr(error, "code", None) == "PAYMENT_REQUIRED":
             active.append(
                 Alert("payment_required", f"the portal answers PAYMENT_REQUIRED ({flow}): {text}", False)
             )

@@ -243,3 +243,45 @@ def test_an_unreachable_webhook_is_logged_without_its_url(tmp_path: Path) -> Non
     assert failed == ["webhook"]
     assert "very-secret-token-123" not in repr(logs)
     assert "unreachable" in repr(logs)
+
+
+class _Reply:
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status_code = status
+        self.body = body
+
+    def json(self) -> dict[str, Any]:
+        return self.body
+
+
+class _Session:
+    def __init__(self, reply: _Reply) -> None:
+        self.reply = reply
+
+    def get(self, url: str, params: Any = None, timeout: float = 0) -> _Reply:
+        return self.reply
+
+
+def _oauth(store: Path, clock: ManualClock) -> Any:
+    from connector.bitrix24.auth import OAuthAuth
+
+    return OAuthAuth("http://127.0.0.1:9/rest/", "app", "s3cret-x", "r-token", "http://t/", store, clock)
+
+
+def test_the_token_store_keeps_when_the_refresh_token_was_issued(tmp_path: Path, clock: ManualClock) -> None:
+    auth = _oauth(tmp_path / "oauth.json", clock)
+    clock.advance(86400)
+    auth.refresh(_Session(_Reply(200, {"access_token": "a-1", "refresh_token": "r-2"})), None)  # type: ignore[arg-type]
+    saved = json.loads((tmp_path / "oauth.json").read_text(encoding="utf-8"))
+    assert saved["refreshed_at"] == "2026-03-02T09:00:00+00:00"
+
+
+def test_payment_required_from_the_oauth_server_is_its_own_alert(
+    tmp_path: Path, ledger: CountingLedger, clock: ManualClock
+) -> None:
+    auth = _oauth(tmp_path / "oauth.json", clock)
+    with pytest.raises(AuthError) as refused:
+        auth.refresh(_Session(_Reply(402, {"error": "PAYMENT_REQUIRED"})), None)  # type: ignore[arg-type]
+    alerts, _, mail = _alerts(_config(tmp_path), ledger, clock)
+    assert [m.key for m in alerts.after_cycle("orders", refused.value)] == ["payment_required"]
+    assert [m.key for m in mail.sent] == ["payment_required"]
