@@ -67,3 +67,30 @@ def test_the_wsdl_offers_the_contract_s_operations_to_a_soap_client() -> None:
     envelope = client.create_message(client.service, "CreateOrder", IdempotencyKey="k-1", OrderJson="{}")
     body = etree.tostring(envelope).decode()
     assert "IdempotencyKey>k-1</" in body and 'xmlns:ns0="urn:crm"' in body
+
+
+def _source_text() -> str:
+    """The product's code with implicitly concatenated string literals joined and f-string braces unescaped."""
+    import re
+
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "connector").rglob("*.py")))
+    text = re.sub(r"\"\s*\n\s*[rf]*\"", "", text)
+    return text.replace("{{", "{").replace("}}", "}")
+
+
+def test_each_message_in_the_troubleshooting_table_is_one_the_connector_prints() -> None:
+    import re
+
+    guide = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    table = guide.split("## 7. Troubleshooting")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 20
+    source = _source_text()
+    missing = []
+    for row in rows:
+        message = row[3 : row.index("`", 3)]
+        for fragment in re.split(r"…|; ", message):  # "; " joins a reason and its advice
+            fragment = fragment.strip().lstrip(":;").strip()
+            if len(fragment) >= 6 and fragment not in source:
+                missing.append(fragment)
+    assert not missing, f"docs/admin-guide.md quotes messages the connector does not print: {missing}"
