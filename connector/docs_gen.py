@@ -1,6 +1,7 @@
 """The admin guide's list of 1C objects to publish over OData, generated from the shipped mappings.
 
-python -m connector.docs_gen            # rewrite docs/onec-objects.md and deploy/1c-extension/CrmExchange.wsdl
+python -m connector.docs_gen            # rewrite docs/onec-objects.md, deploy/1c-extension/CrmExchange.wsdl and the
+                                        # generated sections of docs/admin-guide.md
 python -m connector.docs_gen --check    # exit 1 when a committed file is out of date
 
 Per shipped mapping set (mappings/ for УТ 11.5 and 11.4, mappings/bp30/ for БП 3.0) and per flow: the objects the
@@ -12,15 +13,18 @@ path expects, from the contract's `soap.CrmExchange`, in the shape 1C generates 
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+from connector.contracts import FLOWS, PARTS, load_bitrix24
 from connector.contracts.onec import load_onec
 from connector.mapping.schema import Mapping, load_mapping
 from connector.verify.requirements import flow_kind, onec_entities
 
 DOC = Path("docs/onec-objects.md")
 WSDL = Path("deploy/1c-extension/CrmExchange.wsdl")
+GUIDE = Path("docs/admin-guide.md")
 SERVICE = "CrmExchange"
 # (folder of a shipped mapping set, the contract profiles it is for, title)
 SETS = (
@@ -165,11 +169,60 @@ def render_wsdl(location: str = "http://HOST/BASE/ws/CrmExchange.1cws") -> str:
     return "\n".join(out)
 
 
+def scopes_section() -> str:
+    """The webhook's scopes and the administrator-only methods, per flow and part, from the Bitrix24 contract."""
+    used = [m for m in load_bitrix24().methods.values() if m.flows]
+    every = sorted({m.scope for m in used if m.scope and m.scope != "basic"})
+    lines = [
+        f"- **Scopes to tick** for all flows: {', '.join(f'`{x}`' for x in every)} (`basic` is always there).",
+        "- **Administrator only** (the webhook's user must be a portal administrator): "
+        + ", ".join(f"`{m.name}`" for m in sorted(used, key=lambda m: m.name) if m.spec.admin)
+        + ".",
+        "",
+        "| Flow or command | Scopes | Methods only an administrator may call |",
+        "|---|---|---|",
+    ]
+    for part in (*FLOWS, *PARTS):
+        mine = [m for m in used if part in m.flows]
+        scopes = sorted({m.scope for m in mine if m.scope and m.scope != "basic"})
+        admin = sorted(m.name for m in mine if m.spec.admin)
+        lines.append(
+            f"| `{part}` | {', '.join(scopes) or 'basic'} | {', '.join(f'`{n}`' for n in admin) or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def checklist_section(root: Path = Path(".")) -> str:
+    """Per shipped mapping set, the objects to tick in the OData publication (all flows)."""
+    lines = []
+    for folder, _profiles, title in SETS:
+        found: dict[str, str] = {}
+        for spec in _load(root, folder):
+            found.update(onec_entities(spec))
+        names = sorted(found, key=lambda e: (kind_of(e), e))
+        lines.append(f"- {title}: " + ", ".join(f"`{e}`" for e in names) + ".")
+    return "\n".join(lines)
+
+
+def fill(text: str, name: str, body: str) -> str:
+    """Replace what lies between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`."""
+    pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{GUIDE}: no <!-- generated:{name} --> … <!-- /generated:{name} --> markers")
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def render_guide(current: str, root: Path = Path(".")) -> str:
+    """The admin guide with its generated sections brought up to date."""
+    return fill(fill(current, "scopes", scopes_section()), "odata", checklist_section(root))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the documents, or with --check compare them with the committed ones."""
     args = sys.argv[1:] if argv is None else argv
     stale = 0
-    for path, text in ((DOC, render()), (WSDL, render_wsdl())):
+    guide = render_guide(GUIDE.read_text(encoding="utf-8"))
+    for path, text in ((DOC, render()), (WSDL, render_wsdl()), (GUIDE, guide)):
         if "--check" in args:
             current = path.read_text(encoding="utf-8") if path.exists() else ""
             if current != text:

@@ -94,3 +94,22 @@ def test_each_message_in_the_troubleshooting_table_is_one_the_connector_prints()
             if len(fragment) >= 6 and fragment not in source:
                 missing.append(fragment)
     assert not missing, f"docs/admin-guide.md quotes messages the connector does not print: {missing}"
+
+
+def test_the_guide_s_generated_sections_are_up_to_date() -> None:
+    from connector.docs_gen import render_guide
+
+    committed = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    assert committed == render_guide(committed, ROOT), (
+        "docs/admin-guide.md's generated sections are out of date: run python -m connector.docs_gen"
+    )
+    assert "| `money` | crm, sale, task | `sale.payment.list`, `sale.payment.update` |" in committed
+
+
+def test_a_guide_without_its_markers_is_refused() -> None:
+    import pytest
+
+    from connector.docs_gen import render_guide
+
+    with pytest.raises(ValueError, match="generated:scopes"):
+        render_guide("# guide without markers\n", ROOT)
