@@ -113,3 +113,23 @@ def test_a_guide_without_its_markers_is_refused() -> None:
 
     with pytest.raises(ValueError, match="generated:scopes"):
         render_guide("# guide without markers\n", ROOT)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def test_the_backfill_table_follows_from_the_measured_figures() -> None:
+    """Requests = 0.211 per order (bench_requests: 211 for 1,000); time = (requests - burst) / rate, and that over
+    the 78.7 % of the ceiling bench_in_flight measured."""
+    guide = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    assert "211 Bitrix24 requests for 1,000 orders" in guide and "78.7 %" in guide
+    plans = ((50, 2), (250, 5))
+    for orders in (10_000, 50_000, 200_000):
+        requests = 0.211 * orders
+        cells = [f"{orders:,}", f"≈ {round(requests, -2):,.0f}"]
+        for burst, rate in plans:
+            ceiling = (requests - burst) / rate
+            cells += [_duration(ceiling), _duration(ceiling / 0.787)]
+        assert "| " + " | ".join(cells) + " |" in guide, cells
