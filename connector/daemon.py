@@ -114,8 +114,7 @@ class Daemon:
             error = str(exc)
         finally:
             self._record(flow, error)
-            if self.fatal is None:
-                self._alert(flow, failure)
+            self._alert(flow, failure)
 
     def _alert(self, flow: str, failure: Exception | None) -> None:
         """Alert conditions after the cycle (connector/alerts); a failure here is logged, the daemon goes on."""
@@ -125,7 +124,10 @@ class Daemon:
                 self.alerts = Alerts(
                     c.config, c.ledger, c.clock, c.traffic, lambda m, p: c.bitrix24.call(m, p, write=True)
                 )
-            self.alerts.after_cycle(flow, failure)
+            if self.fatal is None:
+                self.alerts.after_cycle(flow, failure)
+            elif failure is self.fatal:  # the daemon stops (exit 5): say so once, around the ledger
+                self.alerts.emergency("ledger", f"b24-1c stopped: the ledger cannot be used: {failure}")
         except Exception as exc:  # alerting must never stop the flows
             log.warning("cannot evaluate alerts", flow=flow, error=str(exc))
 

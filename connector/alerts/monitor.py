@@ -132,6 +132,12 @@ class Alerts:
             self.ledger.commit("alerts", None, [], cursor=(STATE_CURSOR, state))
             return messages
 
+    def emergency(self, key: str, text: str) -> None:
+        """Send an alert without the ledger (it cannot be used): no state is kept, so it is sent each time."""
+        message = Message("alert", key, text, self.clock.now().isoformat(timespec="seconds"))
+        log.error("alert", alert=key, text=text)
+        deliver(self.channels, message, self.config.installation_id)
+
 
 def _drift_left(last: Any) -> str:
     """The drift the last reconcile left, in words; "" when none."""

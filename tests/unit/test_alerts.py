@@ -285,3 +285,36 @@ def test_payment_required_from_the_oauth_server_is_its_own_alert(
     alerts, _, mail = _alerts(_config(tmp_path), ledger, clock)
     assert [m.key for m in alerts.after_cycle("orders", refused.value)] == ["payment_required"]
     assert [m.key for m in mail.sent] == ["payment_required"]
+
+
+def test_an_unusable_ledger_stops_the_daemon_with_an_alert_sent_without_the_ledger(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from connector.daemon import Daemon
+    from connector.errors import LedgerError
+    from connector.schedule import FlowSchedule
+
+    def broken(lookback_days: int) -> None:
+        raise LedgerError("database disk image is malformed")
+
+    config = _config(tmp_path)
+    connector = SimpleNamespace(
+        stop=threading.Event(),
+        clock=clock,
+        config=SimpleNamespace(sync=config.sync, ledger_path=tmp_path / "ledger.sqlite3"),
+        runner=lambda flow: SimpleNamespace(incremental=broken),
+    )
+    hook = Recorder("webhook")
+    alerts = Alerts(config, None, clock, channels=[hook])  # no ledger: nothing may read or write it
+    daemon = Daemon(connector, {"orders": FlowSchedule(every="1h")}, alerts=alerts)  # type: ignore[arg-type]
+    stopped = threading.Event()
+    monkeypatch.setattr(daemon.scheduler, "shutdown", lambda wait=True: stopped.set())  # it never started
+    daemon.run_flow("orders")
+    assert stopped.wait(30)
+    assert daemon.fatal is not None
+    assert [(m.key, m.text) for m in hook.sent] == [
+        ("ledger", "b24-1c stopped: the ledger cannot be used: database disk image is malformed")
+    ]
