@@ -4,7 +4,7 @@ and the one line each ends with. Prints figures; asserts nothing (the tests asse
 Cases: connection refused (a closed 127.0.0.1 port) and DNS failure (a `.invalid` host) for each system, a portal
 404 (a path that is no webhook), a webhook code the portal does not know (401), a wrong OData path (404), an object
 left out of the OData publication (404, code 6) and a wrong 1C password (401), through the production Connector on
-the sandbox; then whole `b24-1c sync` and `backfill` commands against closed ports and `.invalid` hosts (the
+the sandbox; then whole `b24-1c sync`, `run` and `backfill` commands against closed ports and `.invalid` hosts (the
 seconds include starting Python). The goal is under 5 s per case. For contrast (skip with --skip-ladder): a refused
 connection after the portal has answered once is retried as a transient fault, the ladder it always had (~15 s).
 
@@ -150,6 +150,7 @@ def main() -> None:
         }
         _command("b24-1c sync orders: both systems on a closed port", ["sync", "orders"], closed_env)
         _command("b24-1c sync orders: both hosts .invalid", ["sync", "orders"], dns_env)
+        _command("b24-1c run: both systems on a closed port", ["run"], closed_env)
         _command(
             "b24-1c backfill --since 2020-01-01: closed ports",
             ["backfill", "--since", "2020-01-01"],

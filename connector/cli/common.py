@@ -132,8 +132,22 @@ def connector(config: Path | None, lock: bool = True) -> Iterator[Any]:
                 f"(sqlite3 {path} 'PRAGMA integrity_check')"
             )
         elif isinstance(exc, OSError):
-            exc = StopRun(f"{exc.__class__.__name__}: {exc}")
+            exc = _plain(exc)
         raise fail(exc) from None
+
+
+def _plain(exc: OSError) -> StopRun:
+    """An OS or HTTP error no client translated (a token endpoint, a WSDL download) as one line: the redacted URL and
+    the plain reason when it is a request that never reached its host, instead of urllib3's text."""
+    import requests
+
+    from connector.netfail import shown, unreached
+
+    request = getattr(exc, "request", None)
+    reason = unreached(exc) if isinstance(exc, requests.RequestException) else None
+    if reason is not None and request is not None and request.url:
+        return StopRun(f"cannot reach {shown(str(request.url))}: {reason}; check that address in the config")
+    return StopRun(f"{exc.__class__.__name__}: {exc}")
 
 
 @contextmanager

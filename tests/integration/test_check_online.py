@@ -329,7 +329,8 @@ def test_refused_credentials_are_one_line_per_system(sandbox: Any, tmp_path: Pat
     text = _problems(found)
     assert found.unreachable == ["Bitrix24", "1C"]
     assert len(found.problems) == 2, text
-    assert "Bitrix24 refused the credentials: Bitrix24 rejected the credentials (INVALID_CREDENTIALS)" in text
+    assert "Bitrix24 refused the credentials: Bitrix24 rejected the credentials at " in text
+    assert "(401 INVALID_CREDENTIALS" in text and "check B24_WEBHOOK_URL" in text
     assert "1C refused the credentials" in text
     assert "wrongcode" not in text and "wrong-password" not in text
 

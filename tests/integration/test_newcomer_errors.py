@@ -184,3 +184,26 @@ def test_sync_against_closed_ports_prints_one_line_naming_the_variable(tmp_path:
     assert "cannot reach" in stopped[0] and "connection refused" in stopped[0]
     assert ("B24_WEBHOOK_URL" in stopped[0]) or ("ONEC_ODATA_URL" in stopped[0])
     assert CODE not in done.stderr and "urllib3" not in done.stderr
+
+
+def test_a_request_no_client_translated_is_printed_as_one_plain_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from connector.cli.common import connector
+    from tests.conftest import EXAMPLE, OFFLINE_ENV
+
+    for key, value in {**OFFLINE_ENV, "B24_1C_LEDGER": str(tmp_path / "ledger.sqlite3")}.items():
+        monkeypatch.setenv(key, value)
+    port = closed_port()
+    with (
+        pytest.raises(typer.Exit) as stopped,
+        connector(EXAMPLE),
+    ):  # e.g. an OAuth token endpoint on a closed port
+        requests.post(f"http://127.0.0.1:{port}/oauth/token/?client_secret={CODE}", timeout=5)
+    assert stopped.value.exit_code == 3
+    printed = capsys.readouterr().err
+    assert f"stopped: cannot reach http://127.0.0.1:{port}/oauth/token/: connection refused" in printed
+    assert "check that address in the config" in printed
+    assert CODE not in printed and "HTTPConnectionPool" not in printed
