@@ -42,6 +42,31 @@ _KINDS = {
 }
 
 
+_COLLECTIONS = {
+    "Catalog_": "Справочники",
+    "Document_": "Документы",
+    "InformationRegister_": "РегистрыСведений",
+    "AccumulationRegister_": "РегистрыНакопления",
+    "ChartOfCharacteristicTypes_": "ПланыВидовХарактеристик",
+    "Constant_": "Константы",
+    "ExchangePlan_": "ПланыОбмена",
+}
+
+
+def bsl_publish(entities: list[str]) -> list[str]:
+    """A 1C script that adds these objects to the published composition (DOC §17.4.12), for a console or an
+    external data processor run by an administrator."""
+    lines = ["Состав = ПолучитьСоставСтандартногоИнтерфейсаOData();"]
+    for entity in entities:
+        prefix = next((p for p in _COLLECTIONS if entity.startswith(p)), None)
+        if prefix is None:
+            continue
+        ref = f"Метаданные.{_COLLECTIONS[prefix]}.{entity[len(prefix) :]}"
+        lines.append(f"Если Состав.Найти({ref}) = Неопределено Тогда Состав.Добавить({ref}); КонецЕсли;")
+    lines.append("УстановитьСоставСтандартногоИнтерфейсаOData(Состав);")
+    return lines
+
+
 def kind_of(entity: str) -> str:
     """The branch of the 1C publication dialog ("Состав стандартного интерфейса OData") an object is under."""
     return next((title for prefix, title in _KINDS.items() if entity.startswith(prefix)), "other")
@@ -98,9 +123,19 @@ def render(root: Path = Path(".")) -> str:
                 )
             lines.append("")
         lines += [f"### All flows of {title}: tick these {len(union)} objects", ""]
-        for entity in sorted(union, key=lambda e: (union[e], e)):
+        ordered = sorted(union, key=lambda e: (union[e], e))
+        for entity in ordered:
             lines.append(f"- [ ] `{entity}` ({union[entity]})")
-        lines.append("")
+        lines += [
+            "",
+            "Or, as an administrator, run this in a 1C script console (it adds them to what is published;"
+            " not run on a real base here):",
+            "",
+            "```bsl",
+            *bsl_publish(ordered),
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 

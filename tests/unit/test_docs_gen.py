@@ -133,3 +133,13 @@ def test_the_backfill_table_follows_from_the_measured_figures() -> None:
             ceiling = (requests - burst) / rate
             cells += [_duration(ceiling), _duration(ceiling / 0.787)]
         assert "| " + " | ".join(cells) + " |" in guide, cells
+
+
+def test_the_publication_script_names_each_object_by_its_metadata_collection() -> None:
+    from connector.docs_gen import bsl_publish
+
+    lines = bsl_publish(["AccumulationRegister_РасчетыСКлиентами", "Catalog_Валюты", "Odd_Thing"])
+    assert lines[0] == "Состав = ПолучитьСоставСтандартногоИнтерфейсаOData();"
+    assert "Состав.Добавить(Метаданные.РегистрыНакопления.РасчетыСКлиентами);" in lines[1]
+    assert "Метаданные.Справочники.Валюты" in lines[2]
+    assert lines[3] == "УстановитьСоставСтандартногоИнтерфейсаOData(Состав);" and len(lines) == 4
