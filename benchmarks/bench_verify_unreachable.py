@@ -4,8 +4,9 @@ Bitrix24 client (retries with backoff) on the same closed port; and the time of 
 Three hosts that do not answer: a closed port (connection refused), a host that accepts the connection and never
 replies (a listening socket nobody reads; verify waits at most FIRST_REPLY_TIMEOUT), and both systems down at once
 (probed in parallel). The goal is a verdict on a silent host within 5 s; the whole checklist also runs the other
-system's checks (about 1-2 s here, the first ~1 s being the contract's load); the sync client is shown for contrast (about 16 s of
-backoff before it gives up on a refused port). Figures only; the tests assert the attempts, never the time.
+system's checks (about 1-2 s here, the first ~1 s being the contract's load); the sync client is shown for contrast
+(it used to back off for about 16 s on a refused port; it now stops after one attempt at a command's start, see
+bench_unreachable.py). Figures only; the tests assert the attempts, never the time.
 
     .venv/bin/python benchmarks/bench_verify_unreachable.py [--skip-sync-client]
 """

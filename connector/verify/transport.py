@@ -1,6 +1,7 @@
 """Clients for the online check: a short connect timeout, no retries, and one plain reason when a host is silent.
 
-The sync's clients retry a refused connection for ~16 s (right for a daemon); a person running `b24-1c verify`
+The sync's clients retry a refused connection for ~16 s once the system has answered (a restart during a run), and
+stop at once when the first request of a command is refused; a person running `b24-1c verify`
 wants the answer at once. Every message names the host only: a webhook URL carries its secret in the path.
 """
 
