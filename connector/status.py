@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+ALERTS_CURSOR = "alerts:state"  # where connector/alerts keeps the open alerts (its STATE_CURSOR)
+
 RUNS_LOOKED_AT = 1000  # the newest runs read to find each flow's last success and last failure
 
 
@@ -56,6 +58,7 @@ class Status:
     daemon: DaemonStatus
     flows: list[FlowStatus] = field(default_factory=list)
     pending_intents: int = 0
+    alerts: dict[str, Any] = field(default_factory=dict)  # open alerts (connector/alerts): key → since, text
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +191,7 @@ def collect(ledger: Any, ledger_path: Path, flows: list[str], installation: str,
         daemon=daemon,
         flows=[flow_status(f, ledger, runs, now, running) for f in flows],
         pending_intents=int(counts.get("pending intents", 0)),
+        alerts=dict((ledger.cursor(ALERTS_CURSOR) or {}).get("open") or {}),
     )
 
 
@@ -231,6 +235,8 @@ def lines(status: Status, now: datetime) -> list[str]:
             f"creates announced but not settled: {status.pending_intents} (the next run of their flow looks "
             "them up by key and finishes them)"
         )
+    for key, alert in sorted(status.alerts.items()):
+        out.append(f"alert {key} (open since {alert.get('since')}): {alert.get('text')}")
     for f in status.flows:
         shown = f.schedule if not f.schedule or f.schedule.startswith("cron") else f"every {f.schedule}"
         out.append(f.flow + (f" ({shown})" if shown else ""))

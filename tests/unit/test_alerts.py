@@ -318,3 +318,23 @@ def test_an_unusable_ledger_stops_the_daemon_with_an_alert_sent_without_the_ledg
     assert [(m.key, m.text) for m in hook.sent] == [
         ("ledger", "b24-1c stopped: the ledger cannot be used: database disk image is malformed")
     ]
+
+
+def test_status_lists_the_open_alerts(tmp_path: Path, ledger: CountingLedger, clock: ManualClock) -> None:
+    from connector.status import ALERTS_CURSOR, collect, lines
+
+    assert ALERTS_CURSOR == STATE_CURSOR
+    alerts, _, _ = _alerts(_config(tmp_path, failed_threshold=2), ledger, clock)
+    ledger.failed = 3
+    alerts.after_cycle("orders", None)
+    status = collect(ledger, tmp_path / "ledger.sqlite3", ["orders"], "inst", clock.now())
+    assert status.as_dict()["alerts"]["failed:orders"]["since"] == "2026-03-01T09:00:00+00:00"
+    assert (
+        "alert failed:orders (open since 2026-03-01T09:00:00+00:00): 3 failed records in orders (threshold 2)"
+        in lines(status, clock.now())
+    )
+    ledger.failed = 0
+    alerts.after_cycle("orders", None)
+    status = collect(ledger, tmp_path / "ledger.sqlite3", ["orders"], "inst", clock.now())
+    assert status.alerts == {}
+    assert not [line for line in lines(status, clock.now()) if line.startswith("alert ")]
