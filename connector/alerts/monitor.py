@@ -134,6 +134,7 @@ class Alerts:
 
     def emergency(self, key: str, text: str) -> None:
         """Send an alert without the ledger (it cannot be used): no state is kept, so it is sent each time."""
+        text = redact(text)
         message = Message("alert", key, text, self.clock.now().isoformat(timespec="seconds"))
         log.error("alert", alert=key, text=text)
         deliver(self.channels, message, self.config.installation_id)
