@@ -108,7 +108,15 @@ def _value(rule: FieldRule, record: dict[str, Any], lookups: Lookups, tz: ZoneIn
             rate = record.get(rule.vat_at)
             percent = Decimal(0) if is_empty(rate) else _product([rule.vat_at], record)
             product = product * percent / (100 + percent)
-        if rule.minus is not None or rule.vat_at is not None:
+        if rule.divide is not None:
+            divisor = _product([rule.divide], record)
+            if not divisor:
+                raise _FieldProblem(f"{rule.divide} = {record.get(rule.divide)!r}: cannot divide by zero")
+            product = product / divisor
+        if rule.rate_of is not None:
+            rest = _product([rule.rate_of], record) - product
+            product = product * 100 / rest if rest else Decimal(0)
+        if rule.minus is not None or rule.vat_at is not None or rule.divide is not None or rule.rate_of:
             product = product.quantize(KOPECK, ROUND_HALF_UP)
         value = str(product)
         try:

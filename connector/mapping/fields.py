@@ -41,7 +41,7 @@ class FieldRule(Strict):
     format: str | None = Field(None, description="a format string over source properties: 'Заказ {Number}'")
     const: Any = Field(None, description="a fixed value")
     multiply: list[str] | None = Field(
-        None, min_length=2, description="the product of these source properties (price × quantity)"
+        None, min_length=1, description="the product of these source properties (price × quantity)"
     )
     type: FieldType = "string"
     lookup: str | None = Field(
@@ -114,6 +114,17 @@ class FieldRule(Strict):
         description="with multiply: the VAT contained in the product at the rate (percent) this property holds, "
         "to kopecks; an empty rate is no VAT (TAX_RATE of a deal's row)",
     )
+    divide: str | None = Field(
+        None,
+        description="with multiply: divide by this property, to kopecks (a unit's final price: multiply "
+        "[СуммаСНДС], divide Количество); zero or empty fails the record",
+    )
+    rate_of: str | None = Field(
+        None,
+        description="with multiply: the product as a percent of (this property − the product): a row's VAT rate "
+        "from its VAT and its amount with VAT (multiply [СуммаНДС], rate_of СуммаСНДС, round 0 → 20); nothing "
+        "left (a free row) gives 0",
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
@@ -125,8 +136,10 @@ class FieldRule(Strict):
                 "give exactly one of source, format, const, when or multiply"
                 + (f" (got {', '.join(origins)})" if origins else "")
             )
-        if (self.minus is not None or self.vat_at is not None) and self.multiply is None:
-            raise ValueError("minus and vat_at work on multiply: give multiply too")
+        if (
+            self.minus is not None or self.vat_at is not None or self.divide or self.rate_of
+        ) and not self.multiply:
+            raise ValueError("minus and vat_at work on multiply, so do divide and rate_of: give multiply too")
         if self.section is not None and self.source is None:
             raise ValueError("section needs a source (the tabular section, e.g. КонтактнаяИнформация)")
         if self.lookup is not None and self.source is None:
@@ -159,4 +172,5 @@ class FieldRule(Strict):
             return [f for _, f, _, _ in string.Formatter().parse(self.format) if f]
         if self.when is not None:
             return sorted({f for rule in self.when for f in rule.if_.fields()})
-        return [*(self.multiply or []), *(self.minus or []), *([self.vat_at] if self.vat_at else [])]
+        extra = [n for n in (self.vat_at, self.divide, self.rate_of) if n]
+        return [*(self.multiply or []), *(self.minus or []), *extra]
