@@ -9,8 +9,10 @@ Once a system has answered, the same faults during a run are retried as before.
 from __future__ import annotations
 
 import socket
+from typing import Any
 from urllib.parse import unquote
 
+from connector.errors import StopRun
 from connector.redact import redact
 
 FIRST_CONNECT_TIMEOUT = (
@@ -52,3 +54,19 @@ def what_to_check(reason: str, variable: str) -> str:
 def shown(url: str) -> str:
     """A URL as a message may show it: secrets (a webhook's code, user:password@) masked, no query string, readable (1C's Cyrillic names decoded)."""
     return redact(unquote(url.split("?", 1)[0]))
+
+
+def first_timeout(answered: bool, timeout: float) -> float | tuple[float, float]:
+    """The requests timeout: a short connect timeout until the system has answered once, then the configured one."""
+    return timeout if answered else (min(FIRST_CONNECT_TIMEOUT, timeout), timeout)
+
+
+def stop_if_unreached(
+    exc: BaseException, first: bool, name: str, url: str, variable: str, **context: Any
+) -> None:
+    """Raise StopRun when the first request of a command was refused or its host does not resolve."""
+    reason = unreached(exc)
+    if first and reason is not None:
+        raise StopRun(
+            f"cannot reach {name} at {shown(url)}: {reason}; {what_to_check(reason, variable)}", **context
+        ) from None

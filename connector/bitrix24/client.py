@@ -29,7 +29,7 @@ from connector.errors import (
     TransientError,
 )
 from connector.logs import get_logger
-from connector.netfail import FIRST_CONNECT_TIMEOUT, shown, unreached, what_to_check
+from connector.netfail import first_timeout, shown, stop_if_unreached, unreached
 from connector.ratelimit import OperatingPacer, RequestPacer
 
 log = get_logger(__name__)
@@ -207,7 +207,7 @@ class Bitrix24Client:
                 url,
                 data=json.dumps(params, ensure_ascii=False).encode(),
                 headers=headers,
-                timeout=(min(FIRST_CONNECT_TIMEOUT, self.timeout), self.timeout) if first else self.timeout,
+                timeout=first_timeout(not first, self.timeout),
                 allow_redirects=False,
             )
         except requests.exceptions.InvalidURL:
@@ -215,11 +215,11 @@ class Bitrix24Client:
                 f"the Bitrix24 URL {shown(url)} is not valid: check {self.source}", method=method
             ) from None
         except requests.ConnectTimeout as exc:
-            self._unreached(exc, url, method, first)
+            stop_if_unreached(exc, first, "Bitrix24", url, self.source, method=method)
             raise RateLimited("cannot connect to Bitrix24: ConnectTimeout", method=method) from None
         except requests.ConnectionError as exc:
             if _never_sent(exc):
-                self._unreached(exc, url, method, first)
+                stop_if_unreached(exc, first, "Bitrix24", url, self.source, method=method)
                 why = unreached(exc) or _reason(exc)
                 raise RateLimited(
                     f"cannot connect to Bitrix24 at {shown(url)}: {why}", method=method
@@ -237,15 +237,6 @@ class Bitrix24Client:
             raise TransientError(f"{method} timed out after {self.timeout:g} s", method=method) from None
         self.answered = True
         return self._parse(resp, method, params, write, refreshed, sent_with)
-
-    def _unreached(self, exc: Exception, url: str, method: str, first: bool) -> None:
-        """Stop at once when the first request of a command cannot reach the portal (refused, no DNS, silent)."""
-        reason = unreached(exc)
-        if first and reason is not None:
-            raise StopRun(
-                f"cannot reach Bitrix24 at {shown(url)}: {reason}; {what_to_check(reason, self.source)}",
-                method=method,
-            ) from None
 
     def _parse(
         self,

@@ -32,7 +32,7 @@ from connector.errors import (
     TransientError,
     TransientWriteError,
 )
-from connector.netfail import FIRST_CONNECT_TIMEOUT, shown, unreached, what_to_check
+from connector.netfail import first_timeout, shown, stop_if_unreached
 from connector.onec.metadata import MetadataCache
 from connector.onec.query import Guid, literal
 
@@ -98,19 +98,6 @@ class ODataClient:
         # problem (StopRun at once), afterwards a transient fault that is retried.
         self.answered = False
 
-    def _timeout(self) -> float | tuple[float, float]:
-        """A short connect timeout until 1C has answered once, so a silent host fails within seconds."""
-        return self.timeout if self.answered else (min(FIRST_CONNECT_TIMEOUT, self.timeout), self.timeout)
-
-    def _unreached(self, exc: Exception, url: str, first: bool) -> None:
-        """Stop at once when the first request of a command cannot reach 1C (refused, no DNS, silent host)."""
-        reason = unreached(exc)
-        if first and reason is not None:
-            raise StopRun(
-                f"cannot reach 1C at {shown(url)}: {reason}; {what_to_check(reason, 'ONEC_ODATA_URL')}",
-                system="1c",
-            ) from None
-
     def _fetch_metadata(self) -> bytes:
         with self._slots:
             self.requests += 1
@@ -119,11 +106,13 @@ class ODataClient:
                 resp = self.session.get(
                     self.base_url + "$metadata",
                     headers={"Authorization": self._auth_header},
-                    timeout=self._timeout(),
+                    timeout=first_timeout(not first, self.timeout),
                 )
             except requests.RequestException as exc:
                 self._failed(exc)
-                self._unreached(exc, self.base_url + "$metadata", first)
+                stop_if_unreached(
+                    exc, first, "1C", self.base_url + "$metadata", "ONEC_ODATA_URL", system="1c"
+                )
                 raise TransientError(
                     f"1C did not answer $metadata: {type(exc).__name__}", system="1c"
                 ) from None
@@ -205,14 +194,16 @@ class ODataClient:
             self.requests += 1
             first = not self.answered
             try:
-                resp = self.session.request(method, url, data=data, headers=headers, timeout=self._timeout())
+                resp = self.session.request(
+                    method, url, data=data, headers=headers, timeout=first_timeout(not first, self.timeout)
+                )
             except requests.ConnectTimeout as exc:
                 self._failed(exc)
-                self._unreached(exc, url, first)
+                stop_if_unreached(exc, first, "1C", url, "ONEC_ODATA_URL", system="1c")
                 raise _NotSent("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._failed(exc)
-                self._unreached(exc, url, first)
+                stop_if_unreached(exc, first, "1C", url, "ONEC_ODATA_URL", system="1c")
                 what = f"the reply of 1C to {method} {resource} was lost" if write else "1C did not answer"
                 raise self._unsure(f"{what}: {type(exc).__name__}", resource, write, create) from None
         self.answered = True
