@@ -1,8 +1,9 @@
 """Why a request never reached the other system, in plain words, for messages a newcomer can act on.
 
-A refused connection and a host name that does not resolve at the first request of a command are configuration
-problems, not transient faults: the clients stop at once with a one-line message naming the (redacted)
-URL, the config variable it came from and what to check, instead of a long retry ladder and urllib3's text.
+A refused connection, a host name that does not resolve and a host that lets no connection through within a few
+seconds, at the first request of a command, are configuration problems, not transient faults: the clients stop at
+once with a one-line message naming the (redacted) URL, the config variable it came from and what to check, instead
+of a long retry ladder and urllib3's text.
 Once a system has answered, the same faults during a run are retried as before.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 from urllib.parse import unquote
+
+import requests
 
 from connector.errors import StopRun
 from connector.redact import redact
@@ -21,13 +24,15 @@ FIRST_CONNECT_TIMEOUT = (
 
 REFUSED = "connection refused (nothing listens on that host and port)"
 NO_DNS = "the host name does not resolve"
+SILENT = (
+    f"no connection within {FIRST_CONNECT_TIMEOUT:g} s (a firewall or a proxy drops it, or the host is down)"
+)
 
 
 def unreached(exc: BaseException) -> str | None:
     """The plain reason when the connection was refused or the host name does not resolve, else None.
 
-    A connection that timed out is not here: a silent host may be a passing network fault, retried as before (each
-    attempt is bounded by the short first connect timeout)."""
+    A connect timeout is not here (its message says how long it waited): see `stop_if_unreached`."""
     seen: list[BaseException] = []
     node: BaseException | None = exc
     while node is not None and node not in seen:
@@ -48,7 +53,7 @@ def what_to_check(reason: str, variable: str) -> str:
         return f"check the host and port in {variable} and that the service is running"
     if reason == NO_DNS:
         return f"check the host name in {variable} and this machine's DNS"
-    return f"check {variable}"
+    return f"check {variable}, the firewall and the proxy between this machine and that host"
 
 
 def shown(url: str) -> str:
@@ -64,8 +69,9 @@ def first_timeout(answered: bool, timeout: float) -> float | tuple[float, float]
 def stop_if_unreached(
     exc: BaseException, first: bool, name: str, url: str, variable: str, **context: Any
 ) -> None:
-    """Raise StopRun when the first request of a command was refused or its host does not resolve."""
-    reason = unreached(exc)
+    """Raise StopRun when the first request of a command was refused, its host does not resolve, or no connection
+    was made within the first connect timeout (later in a run a connect timeout is retried as transient)."""
+    reason = unreached(exc) or (SILENT if isinstance(exc, requests.ConnectTimeout) else None)
     if first and reason is not None:
         raise StopRun(
             f"cannot reach {name} at {shown(url)}: {reason}; {what_to_check(reason, variable)}", **context

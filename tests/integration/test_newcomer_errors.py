@@ -207,3 +207,42 @@ def test_a_request_no_client_translated_is_printed_as_one_plain_line(
     assert f"stopped: cannot reach http://127.0.0.1:{port}/oauth/token/: connection refused" in printed
     assert "check that address in the config" in printed
     assert CODE not in printed and "HTTPConnectionPool" not in printed
+
+
+class Silent(Counting):
+    """A host that lets no connection through: every request times out connecting; records the timeouts asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[Any] = []
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.attempts += 1
+        self.timeouts.append(kwargs.get("timeout"))
+        raise requests.ConnectTimeout("connect timed out")
+
+
+def test_a_silent_host_stops_the_first_request_after_a_short_connect_timeout() -> None:
+    from connector.netfail import FIRST_CONNECT_TIMEOUT
+
+    session = Silent()
+    portal = Bitrix24Client(
+        session, WebhookAuth(f"https://portal.example/rest/1/{CODE}/"), ManualClock(), None
+    )
+    with pytest.raises(StopRun, match=r"no connection within 3 s .*check B24_WEBHOOK_URL, the firewall"):
+        portal.call("crm.deal.list", {})
+    assert session.attempts == 1 and session.timeouts == [(FIRST_CONNECT_TIMEOUT, 60.0)]
+    assert FIRST_CONNECT_TIMEOUT < 5
+    portal.answered = True  # later in a run: retried as before, with the configured timeout
+    with pytest.raises(RateLimited):
+        portal.call("crm.deal.list", {})
+    assert session.attempts == 1 + portal.max_attempts and session.timeouts[-1] == 60.0
+    silent = Silent()
+    odata = ODataClient(
+        silent, "https://1c.example/ut/odata/standard.odata/", "u", PASSWORD, ZoneInfo("UTC"), ManualClock()
+    )
+    with pytest.raises(
+        StopRun, match=r"cannot reach 1C at https://1c.example/.*no connection within 3 s.*ONEC_ODATA_URL"
+    ):
+        odata.query("Catalog_Контрагенты", top=1)
+    assert silent.attempts == 1 and silent.timeouts == [(FIRST_CONNECT_TIMEOUT, 120.0)]
