@@ -1,4 +1,5 @@
-"""The live display of `b24-1c backfill`: one bar per flow with its total, rate and an ETA from the first page.
+"""The live display of `b24-1c backfill`: one display for the whole command, a bar per flow with its total (counted
+before the first page of any flow), rate and an ETA from the first page.
 
 Log lines written while the bar is live go above it: rich swaps `sys.stderr` for a proxy that prints through the
 console, and the structured logger writes to whatever `sys.stderr` is at the moment (connector.logs)."""
@@ -26,7 +27,11 @@ class EtaColumn(ProgressColumn):
     blank until two updates, which is the whole first page of a backfill)."""
 
     def render(self, task: Task) -> Text:
-        if task.finished:
+        if not task.started:
+            return Text("waiting", style="progress.remaining")
+        if (
+            task.finished or task.stop_time is not None
+        ):  # stopped: its flow ended short of a count read beforehand
             return Text(
                 f"done in {_clock_text(task.finished_time or task.elapsed or 0)}", style="progress.elapsed"
             )
@@ -50,8 +55,11 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.completed / elapsed:.1f}/s", style="progress.data.speed")
 
 
-def display(console: Console, get_time: Callable[[], float] | None = None) -> Progress:
-    """The backfill's progress display on `console` (log lines printed above it, not through it)."""
+def display(
+    console: Console, get_time: Callable[[], float] | None = None, *, redirect_stdout: bool = False
+) -> Progress:
+    """The backfill's progress display on `console` (log lines printed above it, not through it; with
+    `redirect_stdout`, what the command prints to stdout too: only when stdout is the same terminal)."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -61,7 +69,7 @@ def display(console: Console, get_time: Callable[[], float] | None = None) -> Pr
         console=console,
         transient=False,
         redirect_stderr=True,
-        redirect_stdout=False,  # stdout stays stdout (reports, plans); only log lines share the bar's stream
+        redirect_stdout=redirect_stdout,
         get_time=get_time,
     )
 
@@ -78,9 +86,37 @@ def backfill_with_progress(
     get_time: Callable[[], float] | None = None,
 ) -> Any:
     """Run one flow's backfill under a bar whose total is counted at the source before the first page."""
-    total = runner.source.count(start, end)
-    with display(console, get_time) as progress:
-        task = progress.add_task(label, total=total)
-        return runner.backfill(
-            start, end, dry_run=dry_run, restart=restart, progress=lambda n: progress.advance(task, n)
+    with BackfillDisplay(console, get_time) as shown:
+        task = shown.add(label, runner.source.count(start, end))
+        return shown.run(task, runner, start, end, dry_run=dry_run, restart=restart)
+
+
+class BackfillDisplay:
+    """One live display for a whole backfill: every flow's bar is added, with its total, before the first page of
+    the first flow is read; each bar starts when its flow does. Reports printed to stdout between flows go above the
+    bars when stdout is the same terminal (`redirect_stdout`)."""
+
+    def __init__(
+        self, console: Console, get_time: Callable[[], float] | None = None, *, redirect_stdout: bool = False
+    ) -> None:
+        self.progress = display(console, get_time, redirect_stdout=redirect_stdout)
+
+    def __enter__(self) -> BackfillDisplay:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def add(self, label: str, total: int | None) -> Any:
+        task = self.progress.add_task(label, total=total, start=False)
+        self.progress.refresh()  # on screen now, not at the next tick of the refresh thread
+        return task
+
+    def run(self, task: Any, runner: Any, start: Any, end: Any, *, dry_run: bool, restart: bool) -> Any:
+        self.progress.start_task(task)
+        report = runner.backfill(
+            start, end, dry_run=dry_run, restart=restart, progress=lambda n: self.progress.advance(task, n)
         )
+        self.progress.stop_task(task)  # its clock stops; the bar keeps what was read against the count
+        return report

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -70,23 +72,25 @@ def backfill(
         require_ready(conn, dry_run)
         failed = 0
         names = conn.flows(_wanted(flows, flow))
-        for i, name in enumerate(names):
+        runs = []
+        for name in names:
             runner = conn.runner(name)
             tz = runner.tz
             start = since_dt.replace(tzinfo=tz) if since_dt and since_dt.tzinfo is None else since_dt
             end = until_dt.replace(tzinfo=tz) if until_dt and until_dt.tzinfo is None else until_dt
-            try:
-                report = _with_progress(
-                    runner, start, end, dry_run, restart, f"flow {i + 1} of {len(names)}: {name}"
-                )
-            except ConnectorError as exc:
-                raise fail(exc) from None
-            if dry_run:
-                print_plan(report, runner.target)
-            print_report(report)
-            failed += report.failed
-            if caught and (report.stopped or names[i + 1 :]):
-                _stopped(caught[0], report, names[i + 1 :], dry_run)
+            runs.append((name, runner, start, end))
+        try:
+            with _display(runs) as run:
+                for i, (_, runner, start, end) in enumerate(runs):
+                    report = run(i, runner, start, end, dry_run, restart)
+                    if dry_run:
+                        print_plan(report, runner.target)
+                    print_report(report)
+                    failed += report.failed
+                    if caught and (report.stopped or names[i + 1 :]):
+                        _stopped(caught[0], report, names[i + 1 :], dry_run)
+        except ConnectorError as exc:
+            raise fail(exc) from None
     if failed:
         out.print(
             "some records would fail (the reasons are above; a dry run records nothing, so `b24-1c failed` does "
@@ -125,14 +129,25 @@ def _stopped(
     raise typer.Exit(EXIT_STOPPED)
 
 
-def _with_progress(runner: Any, start: Any, end: Any, dry_run: bool, restart: bool, label: str) -> Any:
+@contextmanager
+def _display(runs: list[tuple[str, Any, Any, Any]]) -> Iterator[Callable[..., Any]]:
+    """How each flow of a backfill runs: plainly when stderr is not a terminal; else under one live display whose
+    bars (one per flow, totals counted at the sources first) are all shown before the first page is read."""
     if not sys.stderr.isatty():
-        return runner.backfill(start, end, dry_run=dry_run, restart=restart)
-    from connector.cli.progress import backfill_with_progress
+        yield lambda i, runner, start, end, dry_run, restart: runner.backfill(
+            start, end, dry_run=dry_run, restart=restart
+        )
+        return
+    from connector.cli.progress import BackfillDisplay
 
-    return backfill_with_progress(
-        runner, start, end, dry_run=dry_run, restart=restart, label=label, console=err
-    )
+    with BackfillDisplay(err, redirect_stdout=sys.stdout.isatty()) as shown:
+        tasks = [
+            shown.add(f"flow {i + 1} of {len(runs)}: {name}", runner.source.count(start, end))
+            for i, (name, runner, start, end) in enumerate(runs)
+        ]
+        yield lambda i, runner, start, end, dry_run, restart: shown.run(
+            tasks[i], runner, start, end, dry_run=dry_run, restart=restart
+        )
 
 
 @app.command(epilog=exits(0, 1, 2, 3, 4, 5, c3=STOPPED))

@@ -93,3 +93,76 @@ def test_a_flow_without_a_total_says_so_instead_of_a_blank_eta() -> None:
     progress = display(Console(file=io.StringIO()))
     progress.add_task("fans", total=None)
     assert EtaColumn().render(progress.tasks[0]).plain == "total unknown"
+
+
+def test_one_display_shows_every_flow_and_its_total_before_the_first_page_of_the_first() -> None:
+    """Issue 14 point 7: one live display for the whole backfill, a bar per flow whose total is known up front."""
+    from connector.cli.progress import BackfillDisplay
+
+    now = _Now()
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    screens: list[str] = []
+
+    class _Flow:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def backfill(self, start: Any, end: Any, *, dry_run: bool, restart: bool, progress: Any) -> str:
+            screens.append(console.file.getvalue())  # type: ignore[attr-defined]
+            now.t += 5
+            progress(self.n)
+            return "report"
+
+    with BackfillDisplay(console, now) as shown:
+        tasks = [shown.add("flow 1 of 2: orders", 120), shown.add("flow 2 of 2: money", 80)]
+        shown.run(tasks[0], _Flow(120), None, None, dry_run=False, restart=False)
+        shown.run(tasks[1], _Flow(80), None, None, dry_run=False, restart=False)
+    before_first_page = screens[0].rsplit("\x1b[2K", 2)
+    shown_then = "".join(before_first_page[-2:])
+    assert "flow 1 of 2: orders" in shown_then and "0/120" in shown_then
+    assert "flow 2 of 2: money" in shown_then and "0/80" in shown_then and "waiting" in shown_then
+    final = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "120/120" in final and "80/80" in final and final.count("done in") >= 2
+
+
+def test_backfill_counts_every_flow_before_the_first_one_reads_a_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`b24-1c backfill` on a terminal: all bars, with their totals, exist before the first flow starts."""
+    import sys
+
+    from connector.cli import sync as cli_sync
+
+    class _Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = _Tty()
+    monkeypatch.setattr(sys, "stderr", screen)
+    counted: list[int] = []
+    started: list[tuple[int, list[int]]] = []
+
+    class _Counted:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def count(self, start: Any, end: Any) -> int:
+            counted.append(self.n)
+            return self.n
+
+    class _Flow:
+        def __init__(self, n: int) -> None:
+            self.n = n
+            self.source = _Counted(n)
+
+        def backfill(self, start: Any, end: Any, *, dry_run: bool, restart: bool, progress: Any) -> str:
+            started.append((self.n, list(counted)))
+            progress(self.n)
+            return "report"
+
+    runs = [("orders", _Flow(3), None, None), ("money", _Flow(2), None, None)]
+    with cli_sync._display(runs) as run:
+        for i, (_, flow, start, end) in enumerate(runs):
+            assert run(i, flow, start, end, False, False) == "report"
+    assert started == [(3, [3, 2]), (2, [3, 2])]
+    assert "flow 1 of 2: orders" in screen.getvalue() and "flow 2 of 2: money" in screen.getvalue()
