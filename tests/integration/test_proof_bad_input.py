@@ -93,10 +93,15 @@ BAD: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], list[str]]] = [
         ["Товары[1].QUANTITY", "'много'"],
     ),
     ("quantity is empty", first_row(lambda r: {**r, "Количество": None}), ["Товары[1].QUANTITY", "required"]),
-    ("price is a boolean", first_row(lambda r: {**r, "Цена": False}), ["Товары[1].PRICE", "False"]),
-    ("price is huge", first_row(lambda r: {**r, "Цена": "9" * 20}), ["Товары[1].PRICE", "out of range"]),
-    ("price is missing", first_row(without("Цена")), ["Товары[1].PRICE", "no property 'Цена'"]),
-    ("price is a list", first_row(lambda r: {**r, "Цена": [1, 2]}), ["Товары[1].PRICE", "[1, 2]"]),
+    # the deal row's PRICE is the row's amount with VAT over its quantity (mappings/orders.yaml)
+    ("row amount is a boolean", first_row(lambda r: {**r, "СуммаСНДС": False}), ["Товары[1].PRICE", "False"]),
+    (
+        "amount is huge",
+        first_row(lambda r: {**r, "СуммаСНДС": "9" * 20}),
+        ["Товары[1].PRICE", "out of range"],
+    ),
+    ("row amount is missing", first_row(without("СуммаСНДС")), ["Товары[1].PRICE", "СуммаСНДС = None"]),
+    ("row amount is a list", first_row(lambda r: {**r, "СуммаСНДС": [1, 2]}), ["Товары[1].PRICE", "[1, 2]"]),
 ]
 
 # (case, change, check of the deal it must still produce)

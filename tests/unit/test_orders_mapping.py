@@ -49,12 +49,34 @@ def order(**changes: Any) -> dict[str, Any]:
         "Контрагент_Key": "7a3b2c12-8d2e-11ee-b9d1-0242ac120002",
         "Договор_Key": CONTRACT,
         "Товары": [
-            {"LineNumber": "1", "Номенклатура_Key": P1, "Количество": 10, "Цена": 1500, "Сумма": 15000},
-            {"LineNumber": "2", "Номенклатура_Key": P2, "Количество": 5, "Цена": 2000, "Сумма": 10000},
+            # as УТ 11 publishes a row: prices with VAT (ЦенаВключаетНДС), 20 % inside the amount, no manual discount
+            {
+                "LineNumber": "1",
+                "Номенклатура_Key": P1,
+                "Количество": 10,
+                "Цена": 1500,
+                "Сумма": 15000,
+                "СуммаНДС": 2500,
+                "СуммаСНДС": 15000,
+                "ПроцентРучнойСкидки": 0,
+            },
+            {
+                "LineNumber": "2",
+                "Номенклатура_Key": P2,
+                "Количество": 5,
+                "Цена": 2000,
+                "Сумма": 10000,
+                "СуммаНДС": 1666.67,
+                "СуммаСНДС": 10000,
+                "ПроцентРучнойСкидки": 0,
+            },
         ],
     }
     base.update(changes)
     return base
+
+
+VAT_20_NO_DISCOUNT = {"TAX_RATE": "20", "TAX_INCLUDED": "Y", "DISCOUNT_TYPE_ID": 2, "DISCOUNT_RATE": "0"}
 
 
 def test_reference_order_maps_to_deal_fields_and_rows() -> None:
@@ -77,8 +99,9 @@ def test_reference_order_maps_to_deal_fields_and_rows() -> None:
     }
     assert m.on_create == {"CATEGORY_ID": 0}
     assert m.rows == [
-        {"PRODUCT_NAME": "Профлист С8", "PRICE": "1500.00", "QUANTITY": "10"},
-        {"PRODUCT_NAME": 'Саморез "кровельный" & шайба', "PRICE": "2000.00", "QUANTITY": "5"},
+        {"PRODUCT_NAME": "Профлист С8", "PRICE": "1500.00", "QUANTITY": "10"} | VAT_20_NO_DISCOUNT,
+        {"PRODUCT_NAME": 'Саморез "кровельный" & шайба', "PRICE": "2000.00", "QUANTITY": "5"}
+        | VAT_20_NO_DISCOUNT,
     ]
     assert m.key == order()["Ref_Key"] and m.version == "AAAAAQAAAAA="
 
