@@ -44,7 +44,8 @@ def _daemon(
     return Daemon(connector, schedule, notifier=notifier)  # type: ignore[arg-type]
 
 
-@pytest.mark.timeout(60)  # it returns in about a second; it hung once in a loaded CI run (cause not found yet)
+# It returns in about a second; it hung once in a loaded CI run (cause not found yet): fail in 60 s, not 300.
+@pytest.mark.timeout(60)
 def test_a_ledger_error_in_a_cycle_stops_the_daemon_and_is_raised_for_exit_5(tmp_path: Path) -> None:
     calls: list[str] = []
     error = LedgerError("the disk holding the ledger /x is full: free space")
