@@ -153,7 +153,7 @@ class FactsReader:
                 for kind, entity in docs.items():
                     extra = f" and ХозяйственнаяОперация eq '{REFUND_OPERATION}'" if refund else ""
                     for doc in self._docs(entity, "РасшифровкаПлатежа", cond, extra):
-                        for key, payment in _payment_rows(doc, row_key, kind, refund):
+                        for key, payment in payment_rows(doc, row_key, kind, refund):
                             order = by_settle.get(key)
                             if order is not None:
                                 found[order].append(payment)
@@ -207,7 +207,7 @@ class FactsReader:
                 extra = f"ХозяйственнаяОперация eq '{REFUND_OPERATION}'" if refund else None
                 select = ["Ref_Key", "Number", "Date", "РасшифровкаПлатежа"]
                 for doc in self._keyset(entity, extra, select):
-                    for key, payment in _payment_rows(doc, row_key, kind, refund):
+                    for key, payment in payment_rows(doc, row_key, kind, refund):
                         payments[key].append(payment)
         shipped: dict[str, tuple[Decimal, Decimal]] = {}
         for doc in self._keyset(SHIPMENT, None, ["Ref_Key", "Date", "Товары"]):
@@ -267,12 +267,13 @@ class FactsReader:
         return out
 
 
-def _payment_rows(
-    doc: dict[str, Any], row_key: str, kind: str, refund: bool
+def payment_rows(
+    doc: dict[str, Any], row_key: str, kind: str, refund: bool, amount_field: str = "Сумма"
 ) -> Iterator[tuple[str, Payment]]:
-    """(what the row settles, the payment) for each row of a receipt or refund."""
+    """(what the row settles, the payment) for each row of a receipt or refund (БП keeps the amount in
+    СуммаПлатежа)."""
     for row in doc.get("РасшифровкаПлатежа") or []:
-        amount = _dec(row.get("Сумма"))
+        amount = _dec(row.get(amount_field))
         yield (
             str(row.get(row_key)),
             Payment(

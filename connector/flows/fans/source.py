@@ -3,15 +3,13 @@ record for each deal in a fan and each deal still flagged as one that no longer 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.clock import Clock
-from connector.engine.protocols import Page
+from connector.flows.computed import ComputedSource
 from connector.flows.fans.model import DealFacts, fans_of, inn_of, rows_of
-from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
 from connector.records import content_hash
 
@@ -20,7 +18,7 @@ def _flagged(value: Any) -> bool:
     return str(value or "").strip().upper() in ("1", "Y", "TRUE")
 
 
-class FanSource:
+class FanSource(ComputedSource):
     """Deals compared for fans; computed once per run (a source is built per run)."""
 
     def __init__(self, client: Bitrix24Client, spec: Mapping, clock: Clock, portal_tz: tzinfo) -> None:
@@ -88,28 +86,3 @@ class FanSource:
                 result = reply.result.get(f"r{deal}")
                 out[deal] = rows_of(result if isinstance(result, list) else [])
         return out
-
-    def facts_of(self, key: str) -> dict[str, Any] | None:
-        return self.records().get(key)
-
-    def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        rows = list(self.records().values())
-        skip = int(cursor["skip"]) if cursor else 0
-        for i in range(skip, len(rows), self.page_size):
-            part = rows[i : i + self.page_size]
-            yield Page(part, {"skip": i + len(part)})
-
-    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
-        pairs: list[tuple[str, str | None]] = [(k, str(r["DataVersion"])) for k, r in self.records().items()]
-        for i in range(0, len(pairs), self.page_size):
-            yield pairs[i : i + self.page_size]
-
-    def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
-        records = self.records()
-        return [records[k] for k in keys if k in records]
-
-    def lookups(self, need: dict[str, set[str]]) -> Lookups:
-        return {}
-
-    def count(self, start: datetime, until: datetime | None) -> int | None:
-        return len(self.records())

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connector.flows.facts import CHUNK, FactsReader, Payment, facts_of
+from connector.flows.facts import CHUNK, FactsReader, Payment, facts_of, payment_rows
 from connector.flows.tracker import DocumentTracker
 from connector.onec.query import EMPTY_REF, Guid, literal
 
@@ -59,22 +59,9 @@ class InvoiceFactsReader(FactsReader):
                 for kind, entity in docs.items():
                     cond = self._refs(part, SETTLES, table=True)
                     for doc in self._docs(entity, "РасшифровкаПлатежа", cond):
-                        for row in doc.get("РасшифровкаПлатежа") or []:
-                            ref = str(row.get(SETTLES))
-                            if ref not in wanted:
-                                continue
-                            amount = _dec(row.get("СуммаПлатежа"))
-                            payments[ref].append(
-                                Payment(
-                                    f"{doc['Ref_Key']}:{row['LineNumber']}",
-                                    doc["Ref_Key"],
-                                    str(doc.get("Number", "")).strip(),
-                                    doc["Date"],
-                                    -amount if refund else amount,
-                                    kind,
-                                    refund,
-                                )
-                            )
+                        for ref, payment in payment_rows(doc, SETTLES, kind, refund, "СуммаПлатежа"):
+                            if ref in wanted:
+                                payments[ref].append(payment)
             flt = f"Posted eq true and DeletionMark eq false and ({self._refs(part, DEAL, table=False)})"
             for _, rows in self.client.pages(
                 BP_SHIPMENT,

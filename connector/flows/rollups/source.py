@@ -3,15 +3,13 @@ read), and serves one record per counterparty that has orders: its rollups, vers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connector.engine.protocols import Page
+from connector.flows.computed import ComputedSource
 from connector.flows.facts import ORDER, BusinessDay, FactsReader
 from connector.flows.rollups.model import OrderTotals, rollups_of
-from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF
@@ -28,7 +26,7 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
-class RollupSource:
+class RollupSource(ComputedSource):
     """Counterparties with their rollups; computed once per run (a source is built per run)."""
 
     def __init__(self, client: ODataClient, spec: Mapping, page_size: int, today: BusinessDay) -> None:
@@ -94,33 +92,6 @@ class RollupSource:
         ):
             out.update((str(r["Ref_Key"]), r) for r in rows if str(r["Ref_Key"]) in wanted)
         return out
-
-    def facts_of(self, key: str) -> dict[str, Any] | None:
-        """The record of one counterparty (for the target's dormancy task)."""
-        return self.records().get(key)
-
-    def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        """Every counterparty with orders (rollups cover all history, whatever the window), by key."""
-        rows = list(self.records().values())
-        skip = int(cursor["skip"]) if cursor else 0
-        for i in range(skip, len(rows), self.page_size):
-            part = rows[i : i + self.page_size]
-            yield Page(part, {"skip": i + len(part)})
-
-    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
-        pairs: list[tuple[str, str | None]] = [(k, str(r["DataVersion"])) for k, r in self.records().items()]
-        for i in range(0, len(pairs), self.page_size):
-            yield pairs[i : i + self.page_size]
-
-    def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
-        records = self.records()
-        return [records[k] for k in keys if k in records]
-
-    def lookups(self, need: dict[str, set[str]]) -> Lookups:
-        return {}
-
-    def count(self, start: datetime, until: datetime | None) -> int | None:
-        return len(self.records())
 
     def business_day(self) -> date:
         return self.today()
