@@ -1,10 +1,10 @@
-"""1C OData client: UTF-8 Basic auth, $top/$skip paging with $orderby, error mapping, bounded concurrency.
+"""1C OData client: UTF-8 Basic auth, $top/$skip paging with $orderby, retries, bounded concurrency.
 
 A failure on a write is classified by what the caller can safely do: a create whose reply is unknown (reset, timeout,
 a 5xx or a page that is not OData) is OutcomeUnknown — looked up by its external key, never blindly sent again; the
 same on an update or a posting is a TransientWriteError — the record fails this run and is written again on the next
 (both are idempotent); a connection that was never made is retried like a read. 1C's business errors (500, code
-"-1") are RemoteRejected with 1C's whole text, reason included.
+"-1") are RemoteRejected with 1C's whole text, reason included. What each reply means is in `replies.py`.
 """
 
 from __future__ import annotations
@@ -23,32 +23,13 @@ import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from connector.clock import Clock
-from connector.errors import (
-    AuthError,
-    ConnectorError,
-    OutcomeUnknown,
-    RemoteRejected,
-    StopRun,
-    TransientError,
-    TransientWriteError,
-)
+from connector.errors import AuthError, OutcomeUnknown, TransientError, TransientWriteError
 from connector.netfail import first_timeout, shown, stop_if_unreached
 from connector.onec.metadata import MetadataCache
 from connector.onec.query import Guid, literal
+from connector.onec.replies import NotSent, parse_reply, unsure
 
 _SYSTEM_OPTIONS = {"filter", "select", "orderby", "top", "skip", "format", "expand", "inlinecount"}
-_STOP_CODES = {
-    "10": "unknown property",
-    "14": "cannot parse the query",
-    "21": "unsupported function",
-    "6": "invalid URL",
-    "8": "unknown entity type",
-    "11": "unknown method",
-}
-
-
-class _NotSent(TransientError):
-    """The connection was never made: nothing reached 1C, so even a write may be sent again."""
 
 
 def as_written(value: Any) -> Any:
@@ -151,7 +132,7 @@ class ODataClient:
         made. `create`: a write that makes a new object (its lost reply must be looked up, not sent again)."""
         options = {**(options or {}), "format": "json"}
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientError if not write else _NotSent),
+            retry=retry_if_exception_type(TransientError if not write else NotSent),
             wait=wait_exponential(multiplier=0.5, max=20),
             sleep=self.clock.sleep,
             stop=stop_after_attempt(self.max_attempts),
@@ -161,19 +142,6 @@ class ODataClient:
             with attempt:
                 return self._send(method, resource, options, body, write or create, create)
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _unsure(message: str, resource: str, write: bool, create: bool) -> ConnectorError:
-        """A failure whose effect on 1C is unknown: what the caller of this kind of request can safely do."""
-        if create:
-            return OutcomeUnknown(
-                f"{message}; the object is looked up by its key", system="1c", resource=resource
-            )
-        if write:
-            return TransientWriteError(
-                f"{message}; written again on the next run", system="1c", resource=resource
-            )
-        return TransientError(message, system="1c", resource=resource)
 
     def _send(
         self,
@@ -200,15 +168,15 @@ class ODataClient:
             except requests.ConnectTimeout as exc:
                 self._failed(exc)
                 stop_if_unreached(exc, first, "1C", url, "ONEC_ODATA_URL", system="1c")
-                raise _NotSent("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
+                raise NotSent("cannot connect to 1C (timeout)", system="1c", resource=resource) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._failed(exc)
                 stop_if_unreached(exc, first, "1C", url, "ONEC_ODATA_URL", system="1c")
                 what = f"the reply of 1C to {method} {resource} was lost" if write else "1C did not answer"
-                raise self._unsure(f"{what}: {type(exc).__name__}", resource, write, create) from None
+                raise unsure(f"{what}: {type(exc).__name__}", resource, write, create) from None
         self.answered = True
         try:
-            return self._parse(resp, method, resource, write, create)
+            return parse_reply(resp, self.base_url, resource, write, create)
         except (TransientError, TransientWriteError, OutcomeUnknown):
             if resp.status_code >= 500:
                 self._failed(resp.status_code)
@@ -222,89 +190,6 @@ class ODataClient:
             kind = "timeout" if isinstance(what, requests.Timeout) else "connection"
         with self._failures_lock:
             self.failures[kind] += 1
-
-    def _parse(
-        self, resp: requests.Response, method: str, resource: str, write: bool, create: bool = False
-    ) -> Any:
-        if resp.status_code == 401 and "json" not in resp.headers.get("Content-Type", ""):
-            # A wrong user or password: never worth retrying (1C may lock the user after a few tries).
-            raise AuthError(
-                f"1C refused the credentials (401) at {shown(self.base_url)}: check ONEC_USER and ONEC_PASSWORD",
-                system="1c",
-            )
-        text = resp.content.decode("utf-8-sig", errors="replace")
-        ctype = resp.headers.get("Content-Type", "")
-        if "html" in ctype or (text.lstrip()[:1] == "<" and "json" not in ctype):
-            if resp.status_code == 404:
-                raise StopRun(
-                    f"1C answered 404 (an HTML page) at {shown(resp.url or self.base_url)}: no OData service "
-                    "there; check ONEC_ODATA_URL (it ends in /odata/standard.odata/) and the publication",
-                    system="1c",
-                )
-            if resp.status_code in (200, 401, 403):
-                raise AuthError(
-                    f"1C answered an HTML page ({resp.status_code}) instead of OData: check the "
-                    "publication (default.vrd), the user and the password",
-                    system="1c",
-                )
-            raise self._unsure(f"1C answered {resp.status_code} with an HTML page", resource, write, create)
-        if resp.status_code == 204 or not text.strip():
-            if resp.status_code >= 400:
-                raise self._unsure(
-                    f"1C answered {resp.status_code} with an empty body", resource, write, create
-                )
-            return None
-        try:
-            payload = json.loads(text)
-        except ValueError:
-            if resp.status_code < 300 and ctype.startswith("text/plain"):
-                return text.strip()
-            raise self._unsure(
-                f"1C answered {resp.status_code} with a body that is not JSON: {_excerpt(text)}",
-                resource,
-                write,
-                create,
-            ) from None
-        if resp.status_code < 300:
-            return payload
-        err = payload.get("odata.error", {}) if isinstance(payload, dict) else {}
-        code = str(err.get("code", ""))
-        message = (err.get("message") or {}).get("value", "") if isinstance(err.get("message"), dict) else ""
-        if resp.status_code == 401 or code == "20":
-            hint = f"{message}; " if message else ""
-            check = (
-                "check the rights of the ONEC_USER user on this object"
-                if code == "20"
-                else "check ONEC_USER and ONEC_PASSWORD"
-            )
-            raise AuthError(
-                f"1C refused access to {resource} at {shown(self.base_url)} ({resp.status_code}, code "
-                f"{code or '-'}): {hint}{check}",
-                system="1c",
-                resource=resource,
-            )
-        if resp.status_code == 404 and code == "6" and "/" not in resource and "(" not in resource:
-            raise StopRun(
-                f"1C does not publish {resource} at {shown(self.base_url)} (404, code 6): tick {resource} in "
-                "the OData publication (Администрирование → Интеграция → Стандартный интерфейс OData) or run "
-                "`b24-1c verify`",
-                system="1c",
-                resource=resource,
-            )
-        if code in _STOP_CODES or (resp.status_code == 404 and code != "9"):
-            raise StopRun(
-                f"1C rejected the request ({_STOP_CODES.get(code, 'not published?')}, code {code}): "
-                f"{message}",
-                system="1c",
-                resource=resource,
-            )
-        if code == "-1" or 400 <= resp.status_code < 500:
-            raise RemoteRejected(
-                f"1C: {message or resp.status_code}", code=code, system="1c", resource=resource
-            )
-        raise self._unsure(
-            f"1C answered {resp.status_code} (code {code}): {message}", resource, write, create
-        )
 
     # -- reads --------------------------------------------------------------------------------------------------
 
@@ -402,9 +287,3 @@ class ODataClient:
             return int(str(value).strip())
         except ValueError:
             raise TransientError(f"1C answered {entity}/$count with {value!r}", system="1c") from None
-
-
-def _excerpt(text: str, limit: int = 200) -> str:
-    """The start of a body that is not OData, on one line (what a proxy or a crashed 1C process said)."""
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[:limit] + "…")
