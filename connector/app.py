@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 
 from connector.bitrix24.auth import Auth, OAuthAuth, WebhookAuth
 from connector.bitrix24.client import Bitrix24Client
-from connector.clock import Clock, SystemClock
+from connector.clock import BusinessDay, Clock, SystemClock
 from connector.config import Config
 from connector.engine.runner import FlowRunner
 from connector.errors import ConfigError, InstanceLockedError, RemoteRejected
@@ -205,7 +205,8 @@ class Connector:
         from connector.flows.registry import build
 
         spec = self.mappings[flow]
-        source, target = build(self, spec)
+        today = BusinessDay(self.clock, self.onec_tz)  # one business date per run: source, target and runner
+        source, target = build(self, spec, today)
         return FlowRunner(
             spec,
             source,
@@ -216,6 +217,7 @@ class Connector:
             self.stop,
             self.mappings,
             active=list(self.config.flows),
+            today=today,
         )
 
     def setup(self) -> list[tuple[str, str]]:

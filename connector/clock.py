@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Protocol
 
 
@@ -59,3 +59,21 @@ class ManualClock:
         with self._lock:
             self._now += timedelta(seconds=seconds)
             self._mono += seconds
+
+
+class BusinessDay:
+    """The 1C business date of one run: read once from the clock (aware UTC) in the 1C server's time zone, so a
+    run at 22:30 UTC in Moscow already works on tomorrow's date, and every rule of the run sees the same day.
+
+    1C dates are naive server-local time, so this is the `today` of every rule; where a Bitrix24 deadline needs the
+    portal's time zone, the rule converts explicitly (money/reminders.py)."""
+
+    def __init__(self, clock: Clock, tz: tzinfo) -> None:
+        self.clock = clock
+        self.tz = tz
+        self._today: date | None = None
+
+    def __call__(self) -> date:
+        if self._today is None:
+            self._today = self.clock.now().astimezone(self.tz).date()
+        return self._today

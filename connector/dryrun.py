@@ -25,6 +25,10 @@ def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | No
             if note is not None:
                 note(f"(cannot read the current values for the diff: {exc})")
     lines: list[str] = []
+    if note is not None:
+        for text in getattr(report, "notes", []):
+            note(text)
+    plans = {p.key: p for p in getattr(report, "plans", [])}
     if getattr(
         target, "links_only", False
     ):  # a flow that never creates (managers): the links it would record
@@ -57,6 +61,19 @@ def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | No
                     lines.append(f"    ~ {name}: {before!r} → {value!r}")
         if action.record.rows is not None and (action.kind == "create" or not action.record.rows_on_create):
             lines.append(f"    rows: {len(action.record.rows)}")
+        lines.extend(step_lines(plans.get(action.record.key)))
+    return lines
+
+
+def step_lines(plan: Any) -> list[str]:
+    """A record's plan under its diff: the steps it would run, what the rules found already done, and why it
+    would fail before sending anything."""
+    if plan is None:
+        return []
+    names = ", ".join(step.name for step in plan.steps)
+    lines = [f"    steps: {names or 'none'}"]
+    lines += [f"    done: {text}" for text in plan.done]
+    lines += [f"    problem: {text}" for text in plan.problems]
     return lines
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.engine.steps import RecordPlan
 from connector.logs import get_logger
 from connector.records import Action, Outcome
 
@@ -35,6 +36,10 @@ class RunReport:
     dry_run: bool = False
     seconds: float = 0.0
     planned: list[Action] = field(default_factory=list)
+    plans: list[RecordPlan] = field(
+        default_factory=list
+    )  # dry run: each planned record's steps (rules' output)
+    notes: list[str] = field(default_factory=list)  # dry run: reads for the plans that failed
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # written, but not as the source had it (a cut text)
     waits: list[str] = field(default_factory=list)  # dry run: records waiting for another flow's creates
@@ -61,7 +66,8 @@ class RunReport:
                 self.updated += 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("planned", "errors", "warnings", "waits")}
+        skip = ("planned", "plans", "notes", "errors", "warnings", "waits")
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def warn(self, actions: Iterable[Action]) -> None:
         """The mapping's notes of the records this run writes (or would write): each logged, the first 20 kept."""

@@ -9,18 +9,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.clock import Clock
+from connector.clock import BusinessDay, Clock
 from connector.crashpoints import crash_point
 from connector.engine.identity import already_there, counterpart, identities
+from connector.engine.planned import apply_planned, preview
 from connector.engine.planner import plan
 from connector.engine.protocols import Source, Target
 from connector.engine.readahead import read_ahead
 from connector.engine.report import RunReport
 from connector.engine.settle import apply_settled
+from connector.engine.steps import Planned
 from connector.ledger import HistoryEntry, Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
@@ -55,6 +57,7 @@ class FlowRunner:
         stop: threading.Event | None = None,
         mappings: dict[str, Mapping] | None = None,
         active: list[str] | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.spec = spec
         self.flow = spec.flow
@@ -66,6 +69,8 @@ class FlowRunner:
         self.stop = stop or threading.Event()
         self.mappings = mappings or {spec.flow: spec}
         self.active = set(active) if active is not None else None  # flows this installation runs
+        # The run's one business date (1C server time), shared with the source and the target that app.py built.
+        self.today = today or BusinessDay(clock, tz)
         # Which mapping wrote a value: the file and a fingerprint of its content at the time (for `history`).
         self.mapping_id = f"mappings/{spec.flow}.yaml@{content_hash(spec.model_dump(mode='json'))[:12]}"
 
@@ -349,7 +354,12 @@ class FlowRunner:
         actions, unchanged = self._already_there(actions, links)
         report.warn(actions)  # a value the mapping cut: logged and listed, never silent
         if dry_run:
-            report.planned.extend(a for a in actions if a.kind != "skip")
+            live = [a for a in actions if a.kind != "skip"]
+            report.planned.extend(live)
+            if live and isinstance(self.target, Planned):  # prepare (reads) + rules (pure): the steps, unsent
+                plans, notes = preview(self.target, live, self.today())
+                report.plans.extend(plans)
+                report.notes.extend(notes)
             report.count(failed)
             report.skipped += sum(1 for a in actions if a.kind == "skip")
             return
@@ -402,4 +412,8 @@ class FlowRunner:
         return already_there(self.target, actions, links)
 
     def _apply(self, actions: list[Action]) -> list[Outcome]:
-        return apply_settled(self.target, actions, self.flow)
+        target = self.target
+        if isinstance(target, Planned):  # prepare → rules → execute, with the run's one `today`
+            today = self.today()
+            return apply_settled(target, actions, self.flow, lambda a: apply_planned(target, a, today))
+        return apply_settled(target, actions, self.flow)

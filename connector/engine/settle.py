@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from connector.engine.protocols import Target
 from connector.errors import OutcomeUnknown
 from connector.logs import get_logger
@@ -12,16 +14,23 @@ log = get_logger(__name__)
 MAX_RECOVERY_ROUNDS = 5
 
 
-def apply_settled(target: Target, actions: list[Action], flow: str) -> list[Outcome]:
-    """Apply; if a reply is lost, find the unsettled creates by external key and apply those again as updates.
+def apply_settled(
+    target: Target,
+    actions: list[Action],
+    flow: str,
+    apply: Callable[[Sequence[Action]], list[Outcome]] | None = None,
+) -> list[Outcome]:
+    """Apply (through `apply`, or the target's own); if a reply is lost, find the unsettled creates by external key
+    and apply those again as updates.
 
     Writes whose replies did arrive are kept, so each round sends only what is still unknown; the run gives up
     after MAX_RECOVERY_ROUNDS rounds in a row that settled nothing."""
     settled: list[Outcome] = []
+    apply = apply or target.apply
     idle = 0
     while idle < MAX_RECOVERY_ROUNDS:
         try:
-            return settled + target.apply(actions)
+            return settled + apply(actions)
         except OutcomeUnknown as exc:
             done = {o.key for o in exc.settled}
             settled.extend(exc.settled)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connector.clock import Clock
+from connector.clock import BusinessDay as BusinessDay  # moved to the clock; importers here keep working
 from connector.errors import ConfigError
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF, F, Guid, literal
@@ -38,21 +38,6 @@ CHUNK = 40  # references per filter: one request per 40 orders and document type
 WHOLE_READ_FROM = 200
 WHOLE_PAGE = 1000
 CENT = Decimal("0.01")
-
-
-class BusinessDay:
-    """The 1C business date of one run: read once from the clock (aware UTC) in the 1C server's time zone, so a
-    run at 22:30 UTC in Moscow already works on tomorrow's date, and every rule of the run sees the same day."""
-
-    def __init__(self, clock: Clock, tz: tzinfo) -> None:
-        self.clock = clock
-        self.tz = tz
-        self._today: date | None = None
-
-    def __call__(self) -> date:
-        if self._today is None:
-            self._today = self.clock.now().astimezone(self.tz).date()
-        return self._today
 
 
 def _money(value: Decimal) -> str:

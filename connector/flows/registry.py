@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connector.clock import BusinessDay
 from connector.engine.protocols import Source, Target
 from connector.errors import ConfigError
 from connector.mapping.schema import Mapping
@@ -12,20 +13,20 @@ if TYPE_CHECKING:
     from connector.app import Connector
 
 
-def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
-    """(source, target) for a mapping."""
+def build(conn: Connector, spec: Mapping, today: BusinessDay | None = None) -> tuple[Source, Target]:
+    """(source, target) for a mapping; both (and the runner) share the run's one business date `today`."""
     from connector.flows.onec_source import OneCSource
     from connector.flows.orders.target import DealWriter
 
     src, tgt = spec.source, spec.target
+    today = today or BusinessDay(conn.clock, conn.onec_tz)
     if spec.money is not None:
-        return _money(conn, spec)
+        return _money(conn, spec, today)
     if spec.rollups is not None:
-        return _rollups(conn, spec)
+        return _rollups(conn, spec, today)
     if spec.fans is not None:
-        return _fans(conn, spec)
+        return _fans(conn, spec, today)
     if src.system == "onec" and tgt.system == "bitrix24" and tgt.entity == "smart_invoice":
-        from connector.flows.facts import BusinessDay
         from connector.flows.invoices.source import InvoiceSource
         from connector.flows.invoices.target import InvoiceTarget
 
@@ -35,7 +36,7 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
                 spec,
                 conn.config.onec.page_size,
                 conn.ledger,
-                BusinessDay(conn.clock, conn.onec_tz),
+                today,
             ),
             InvoiceTarget(conn.bitrix24, spec, in_flight=conn.config.sync.in_flight),
         )
@@ -91,16 +92,14 @@ def build(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     return source, target
 
 
-def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+def _money(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, Target]:
     """Orders with their money facts → the deal the `attach_to` flow made; one business date for the run."""
     from zoneinfo import ZoneInfo
 
-    from connector.flows.facts import BusinessDay
     from connector.flows.money.source import MoneySource
     from connector.flows.money.target import MoneyTarget
 
     assert spec.money is not None
-    today = BusinessDay(conn.clock, conn.onec_tz)
     source = MoneySource(
         conn.odata,
         spec,
@@ -116,16 +115,14 @@ def _money(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     return source, target
 
 
-def _rollups(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+def _rollups(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, Target]:
     """A client's totals and dormancy from 1C → the company the `attach_to` flow made."""
     from zoneinfo import ZoneInfo
 
-    from connector.flows.facts import BusinessDay
     from connector.flows.rollups.source import RollupSource
     from connector.flows.rollups.target import RollupWriter
 
     assert spec.rollups is not None
-    today = BusinessDay(conn.clock, conn.onec_tz)
     source = RollupSource(conn.odata, spec, conn.config.onec.page_size, today)
     target = RollupWriter(
         conn.bitrix24,
@@ -139,7 +136,7 @@ def _rollups(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     return source, target
 
 
-def _fans(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
+def _fans(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, Target]:
     """Deals of different dealers for one end customer or project → flagged, linked, one task per group."""
     from zoneinfo import ZoneInfo
 
@@ -149,7 +146,5 @@ def _fans(conn: Connector, spec: Mapping) -> tuple[Source, Target]:
     assert spec.fans is not None
     portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
     source = FanSource(conn.bitrix24, spec, conn.clock, portal_tz)
-    target = FanWriter(
-        conn.bitrix24, spec.fans, conn.installation_id, source.facts_of, source.today, portal_tz
-    )
+    target = FanWriter(conn.bitrix24, spec.fans, conn.installation_id, source.facts_of, today, portal_tz)
     return source, target

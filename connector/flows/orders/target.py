@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from connector.bitrix24.client import BATCH_LIMIT, PAGE, Bitrix24Client
 from connector.compare import changed_fields, same_rows
 from connector.engine.executor import BatchExecutor, Sent, Unit
+from connector.engine.planned import CommandPlan, PlannedTarget
+from connector.engine.steps import RecordPlan
 from connector.errors import OutcomeUnknown, RecordError, RemoteRejected
 from connector.mapping.schema import ExternalKey
-from connector.records import Action, Outcome, skip_outcomes
+from connector.records import Action, Outcome
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -19,7 +22,7 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{code}: {desc}".strip(": ") if code not in (None, "") else str(desc or "rejected")
 
 
-class DealWriter:
+class DealWriter(PlannedTarget):
     """Applies create/update actions to crm.deal with crm.deal.productrows.set, 50 commands per request."""
 
     def __init__(
@@ -31,16 +34,28 @@ class DealWriter:
         # A deal and its rows are one unit (the rows refer to the new deal through $result): two commands a record.
         self.executor = BatchExecutor(client, in_flight, limit=2 * self.batch_size)
 
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Write every create/update through the one executor; skips pass through. Records whose batch lost its
-        reply are left unsettled and OutcomeUnknown is raised (with the others settled) for the engine to look
-        them up by key; nothing is sent twice here."""
-        outcomes = skip_outcomes(actions)
-        writes = [a for a in actions if a.kind != "skip"]
-        sent = self.executor.run([self._unit(n, a) for n, a in enumerate(writes)])
-        for n, action in enumerate(writes):
+    def prepare(self, actions: Sequence[Action], today: date) -> None:
+        """Nothing to read: a deal's write depends only on its record (lookups ran before, in the engine)."""
+
+    def rules(self, actions: Sequence[Action], prepared: None, today: date) -> list[CommandPlan]:
+        """Pure: per record, its deal's add or update and its product rows, one unit (`$result` inside it)."""
+        plans = []
+        for n, action in enumerate(actions):
+            plan = CommandPlan(action, target_id=action.target_id)
+            plan.add(self._unit(n, action))
+            plans.append(plan)
+        return plans
+
+    def execute(self, plans: Sequence[RecordPlan], prepared: None) -> list[Outcome]:
+        """Every plan through the one executor. Records whose batch lost its reply are left unsettled and
+        OutcomeUnknown is raised (with the others settled) for the engine to look them up by key; nothing is
+        sent twice here."""
+        units = [cast(CommandPlan, p).units for p in plans]
+        sent = self.executor.run([u for unit in units for u in unit])
+        outcomes = []
+        for n, plan in enumerate(plans):
             if f"a{n}" not in sent.unknown:
-                outcomes.append(self._outcome(n, action, sent))
+                outcomes.append(self._outcome(n, plan.action, sent))
         if sent.lost is not None:
             sent.lost.settled = outcomes
             raise sent.lost
