@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connector.engine.planned import CommandPlan
 from connector.records import Action, Change
 
 Command = tuple[str, dict[str, Any]]
@@ -14,25 +15,25 @@ Errors = dict[str, Any]
 Recorder = Callable[[Results, Errors], list[Change]]
 
 
-class Plan:
-    """One order's commands (each unit's `$result[...]` references stay inside it) and what to record after."""
+class Plan(CommandPlan):
+    """One order's plan: its commands (each unit's `$result[...]` references stay inside it; `steps` lists them),
+    what each command is for, and what to record after."""
 
     def __init__(self, action: Action, deal_id: str, prefix: str) -> None:
-        self.action = action
+        super().__init__(action, target_id=deal_id)
         self.deal_id = deal_id
         self.prefix = prefix
-        self.units: list[Unit] = []
         self.names: dict[str, str] = {}
         self.after: list[Recorder] = []
-        self.problems: list[str] = []  # reasons found before sending (a read that failed): the outcome fails
         self._n = 0
 
-    def key(self, kind: str) -> str:
+    def cmd(self, kind: str) -> str:
+        """A command key unique in the batch (the order's prefix and a counter)."""
         self._n += 1
         return f"{self.prefix}{kind}{self._n}"
 
-    def add(self, unit: Unit, name: str) -> None:
-        self.units.append(unit)
+    def add(self, unit: Unit, name: str = "") -> None:
+        super().add(unit)
         self.names.update({k: name for k in unit})
 
     def links(self, results: Results, errors: Errors) -> list[Change]:

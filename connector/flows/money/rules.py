@@ -134,6 +134,7 @@ class MoneyRules:
         fields = changed_fields(
             deal, {k: v for k, v in rec.fields.items() if k != STAGE and not k.startswith("@")}
         )
+        category: int | None = None
         if STAGE in rec.fields:
             stage, category = stage_move(self.money, stages, rec.fields[STAGE], deal)
             if category is not None:
@@ -142,12 +143,14 @@ class MoneyRules:
                     "id": plan.deal_id,
                     "fields": {"categoryId": category, "stageId": stage},
                 }
-                plan.add({plan.key("c"): ("crm.item.update", params)}, "pipeline")
+                plan.add({plan.cmd("c"): ("crm.item.update", params)}, "pipeline")
             elif stage is not None:
                 fields[STAGE] = stage
         if fields:
             params = {"id": plan.deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
-            plan.add({plan.key("u"): ("crm.deal.update", params)}, "deal")
+            plan.add({plan.cmd("u"): ("crm.deal.update", params)}, "deal")
+        elif category is None:
+            plan.done.append(f"deal {plan.deal_id}: its fields and stage are as wanted already")
 
     def items(self, plan: Plan, need: Need) -> None:
         """Payments as items of a smart process, linked to the deal, with the external key in xmlId."""
@@ -162,7 +165,7 @@ class MoneyRules:
                 "begindate": p["date"][:10],
             }
             link = need.have.get(key)
-            cmd = plan.key("pu" if link else "pa")
+            cmd = plan.cmd("pu" if link else "pa")
             if link is not None:
                 params = {"entityTypeId": sp, "id": link.target_id, "fields": fields}
                 plan.add({cmd: ("crm.item.update", params)}, f"payment {p['number']}")
@@ -186,7 +189,7 @@ class MoneyRules:
 
             plan.after.append(record)
         for key in need.gone:
-            cmd = plan.key("pd")
+            cmd = plan.cmd("pd")
             plan.add(
                 {cmd: ("crm.item.delete", {"entityTypeId": sp, "id": need.have[key].target_id})},
                 "payment removal",
@@ -210,6 +213,7 @@ class MoneyRules:
         if self.money.reminder is not None:
             self.todo(plan, ctx.deal, values, rules.todo, rules.deadline, todo, ctx.found_todo)
         if ctx.found_task is not None:  # ours on the deal, unknown to the ledger: linked, never twinned
+            plan.done.append(f"overdue task {ctx.found_task[0]}: ours, found on the deal; linked")
             plan.after.append(
                 _constant([ChildLink(self.flow, order, TASK, TASK_KEY, ctx.found_task[0], OPEN)])
             )
@@ -217,7 +221,7 @@ class MoneyRules:
         rule = self.money.overdue
         if rule is None or not rules.task:
             return
-        task_key = plan.key("k")
+        task_key = plan.cmd("k")
         fields = {
             "TITLE": self.text(rule.title, values),
             "DESCRIPTION": self.text(rule.description, values),
@@ -258,7 +262,7 @@ class MoneyRules:
             "ORIGINATOR_ID": self.originator,
             "ORIGIN_ID": todo_origin(order),
         }
-        key = stamp_key = plan.key("t")
+        key = stamp_key = plan.cmd("t")
         if step == "add":
             params: dict[str, Any] = {
                 "ownerTypeId": 2,
@@ -269,7 +273,7 @@ class MoneyRules:
                 "responsibleId": int(deal.get("ASSIGNED_BY_ID") or 1),
                 "pingOffsets": [0, 60],
             }
-            stamp_key = plan.key("ts")
+            stamp_key = plan.cmd("ts")
             unit = {
                 key: ("crm.activity.todo.add", params),
                 stamp_key: ("crm.activity.update", {"id": f"$result[{key}][id]", "fields": stamp}),
@@ -291,6 +295,7 @@ class MoneyRules:
             )
         elif found is not None:  # ours, as it should be: link only
             c = found.child
+            plan.done.append(f"to-do {c.target_id}: ours, found on the deal as wanted; linked")
             plan.after.append(
                 _constant([ChildLink(self.flow, order, TODO, TODO_KEY, c.target_id, c.state, c.deadline)])
             )

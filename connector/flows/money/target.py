@@ -17,19 +17,20 @@ from datetime import date, tzinfo
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.engine.executor import BatchExecutor
-from connector.errors import OutcomeUnknown
+from connector.engine.planned import PlannedTarget
+from connector.engine.steps import RecordPlan
 from connector.flows.money.context import MoneyReader, Prepared
 from connector.flows.money.payments import NativePayments, PaymentRules
 from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.rules import STAGE, MoneyRules
 from connector.ledger import Ledger
 from connector.mapping.schema import Mapping
-from connector.records import Action, Outcome, skip_outcomes
+from connector.records import Action, Outcome
 
 CHUNK = 100  # orders prepared together (one ledger read, one payments read); commands go in batches of 50
 
 
-class MoneyTarget:
+class MoneyTarget(PlannedTarget):
     """Updates deals found through the `attach_to` flow's ledger links; keeps payments and to-dos in step."""
 
     def __init__(
@@ -49,13 +50,14 @@ class MoneyTarget:
         )  # the one writer: units packed into batches of 50, settled per command
         self.spec = spec
         self.money = spec.money
-        self.today = today  # the run's 1C business date
+        self.today = today  # the run's 1C business date (the runner passes the same one to prepare and rules)
+        self.chunk = CHUNK
         originator = spec.target.external_key.originator_id or "1C"  # stamped from the installation's id
         self.originator = originator
         payments = PaymentRules(spec.flow, originator, onec_tz)
-        self.rules = MoneyRules(self.money, spec.flow, originator, portal_tz, payments)
-        self.reader = MoneyReader(client, ledger, self.rules, NativePayments(client), portal_tz)
-        self.watch_flow = self.rules.watch_flow
+        self.rules_of = MoneyRules(self.money, spec.flow, originator, portal_tz, payments)
+        self.reader = MoneyReader(client, ledger, self.rules_of, NativePayments(client), portal_tz)
+        self.watch_flow = self.rules_of.watch_flow
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         return self.reader.deals(keys)
@@ -67,38 +69,22 @@ class MoneyTarget:
         current = self.reader.current(sorted(set(deals.values())), written) if actions else {}
         return self.reader.prepare(actions, deals, current, today)
 
-    def plans(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[Plan]:
-        """RULES (pure): one plan per order that has its deal."""
+    def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[RecordPlan]:
+        """RULES (pure): one plan per order; an order whose deal the `attach_to` flow has not made yet gets a plan
+        with no steps and its reason."""
         return [
-            self.rules.plan(a, prepared.orders[a.record.key], prepared.stages, today, n)
-            for n, a in enumerate(actions)
+            self.rules_of.plan(a, prepared.orders[a.record.key], prepared.stages, today, n)
             if a.record.key in prepared.orders
+            else RecordPlan(a, problems=[self._waiting(a)])
+            for n, a in enumerate(actions)
         ]
 
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Skips pass through; the rest go CHUNK orders at a time. A lost reply is raised with what was settled."""
-        outcomes = skip_outcomes(actions)
-        live = [a for a in actions if a.kind != "skip"]
-        today = self.today()
-        lost: OutcomeUnknown | None = None
-        for i in range(0, len(live), CHUNK):
-            chunk = live[i : i + CHUNK]
-            try:
-                outcomes.extend(self._apply_chunk(chunk, self.prepare(chunk, today), today))
-            except OutcomeUnknown as exc:  # the chunk's records whose replies did arrive are settled
-                outcomes.extend(exc.settled)
-                lost = exc
-        if lost is not None:
-            lost.settled = outcomes
-            raise lost
-        return outcomes
-
-    def _apply_chunk(self, live: Sequence[Action], prepared: Prepared, today: date) -> list[Outcome]:
+    def execute(self, plans: Sequence[RecordPlan], prepared: Prepared) -> list[Outcome]:
         """APPLY: every order's commands packed into shared batches, then outcomes with the links they settled."""
-        outcomes = [self._no_deal(a) for a in live if a.record.key not in prepared.orders]
-        plans = self.plans(live, prepared, today)
-        sent = self.executor.run([unit for p in plans if not p.problems for unit in p.units])
-        for plan in plans:
+        ready = [p for p in plans if isinstance(p, Plan)]
+        outcomes = [self._no_deal(p.action) for p in plans if not isinstance(p, Plan)]
+        sent = self.executor.run([unit for p in ready if not p.problems for unit in p.units])
+        for plan in ready:
             if any(k in sent.unknown for unit in plan.units for k in unit):
                 continue  # its batch lost its reply: settled by lookups (deal payments, to-dos) on the recovery
             outcomes.append(self._settle(plan, sent.results, sent.errors))
@@ -106,6 +92,12 @@ class MoneyTarget:
             sent.lost.settled = outcomes
             raise sent.lost
         return outcomes
+
+    def _waiting(self, action: Action) -> str:
+        return (
+            f"{action.record.label}: no deal yet (flow {self.money.attach_to} has not synced this order); "
+            "retried every cycle"
+        )
 
     def _no_deal(self, action: Action) -> Outcome:
         rec = action.record
@@ -115,8 +107,7 @@ class MoneyTarget:
             "failed",
             version=rec.version,
             deferred=True,
-            error=f"{rec.label}: no deal yet (flow {self.money.attach_to} has not synced this order); retried every "
-            "cycle",
+            error=self._waiting(action),
             label=rec.label,
         )
 
