@@ -10,15 +10,19 @@ SMART_INVOICE_STAGE_<category> by EXTRA.SEMANTICS, because the suffix codes diff
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
 from connector.engine.executor import BatchExecutor, Sent
+from connector.engine.planned import NO_DAY, CommandPlan, PlannedTarget
+from connector.engine.steps import RecordPlan
 from connector.errors import RecordError, RemoteRejected
 from connector.logs import get_logger
 from connector.mapping.schema import Mapping
-from connector.records import Action, Outcome, skip_outcomes
+from connector.records import Action, Outcome
 
 log = get_logger(__name__)
 SMART_INVOICE = 31
@@ -54,7 +58,31 @@ def stages_by_meaning(rows: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-class InvoiceTarget:
+def resolve_stage(stages: dict[str, str], category: int, wanted: Any) -> str:
+    """The stage id for a meaning (new, sent, paid, declined) in a pipeline's stages, or the literal id given."""
+    text = str(wanted)
+    if text not in STAGE_NAMES:
+        return text
+    found = stages.get(text)
+    if found is None:
+        raise RecordError(
+            f"smart invoice pipeline {category} has no '{text}' stage (SMART_INVOICE_STAGE_"
+            f"{category}: {stages or 'no stages'}); give a stage id instead"
+        )
+    return found
+
+
+@dataclass
+class Directories:
+    """What the rules of a page's invoices need from the portal: the default pipeline, the stages of the pipelines
+    named by meaning, our own company (the seller)."""
+
+    category: int = 0
+    stages: dict[int, dict[str, str]] = field(default_factory=dict)
+    my_company: int | None = None
+
+
+class InvoiceTarget(PlannedTarget):
     """Applies create/update actions as crm.item.add/update (entityTypeId 31), up to 50 commands per batch."""
 
     def __init__(
@@ -86,11 +114,8 @@ class InvoiceTarget:
             self._category = int(default[0]["id"]) if default else 0
         return self._category
 
-    def stage(self, category: int, wanted: Any) -> str:
-        """The stage id for a meaning (new, sent, paid, declined) in a pipeline, or the literal id given."""
-        text = str(wanted)
-        if text not in STAGE_NAMES:
-            return text
+    def stages(self, category: int) -> dict[str, str]:
+        """{new, sent, paid, declined} → stage id of a pipeline, read once from its directory."""
         if category not in self._stages:
             rows = (
                 self.client.call(
@@ -100,13 +125,7 @@ class InvoiceTarget:
                 or []
             )
             self._stages[category] = stages_by_meaning([r for r in rows if isinstance(r, dict)])
-        found = self._stages[category].get(text)
-        if found is None:
-            raise RecordError(
-                f"smart invoice pipeline {category} has no '{text}' stage (SMART_INVOICE_STAGE_"
-                f"{category}: {self._stages[category] or 'no stages'}); give a stage id instead"
-            )
-        return found
+        return self._stages[category]
 
     def my_company(self) -> int | None:
         """Our own company (isMyCompany), which a smart invoice names as the seller; None if the portal has none."""
@@ -134,60 +153,67 @@ class InvoiceTarget:
 
     # -- writes --------------------------------------------------------------------------------------------------
 
-    def _fields(self, action: Action) -> dict[str, Any]:
-        rec = action.record
-        fields = rec.create_fields() if action.kind == "create" else dict(rec.fields)
-        category = int(fields.get("categoryId") or self.default_category())
-        if "stageId" in fields:
-            fields["stageId"] = self.stage(category, fields["stageId"])
-        if "contactIds" in fields and not isinstance(fields["contactIds"], list):
-            one = fields["contactIds"]  # a mapped link gives one contact; the API wants a list
-            fields["contactIds"] = [int(one)] if str(one).strip() else []
-        fields[self.field] = self.external_key(
-            rec.key
-        )  # every write: a found or adopted invoice is stamped too
-        if (
-            action.kind == "create"
-            and "mycompanyId" not in fields
-            and (mine := self.my_company()) is not None
-        ):
-            fields["mycompanyId"] = mine
-        return fields
+    def prepare(self, actions: Sequence[Action], today: date) -> Directories:
+        """Reads only: the default pipeline, the stages of the pipelines named by meaning, our own company."""
+        out = Directories()
+        for action in actions:
+            fields = action.record.create_fields() if action.kind == "create" else action.record.fields
+            if not fields.get("categoryId"):
+                out.category = self.default_category()
+            category = int(fields.get("categoryId") or out.category)
+            if str(fields.get("stageId")) in STAGE_NAMES and category not in out.stages:
+                out.stages[category] = self.stages(category)
+            if action.kind == "create" and "mycompanyId" not in fields:
+                out.my_company = self.my_company()
+        return out
 
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Write creates and updates; skips pass through. OutcomeUnknown propagates (with what was settled)."""
-        outcomes = skip_outcomes(actions)
-        units: list[tuple[Action, dict[str, Command]]] = []
-        for n, action in enumerate(a for a in actions if a.kind != "skip"):
+    def rules(self, actions: Sequence[Action], prepared: Directories, today: date) -> list[CommandPlan]:
+        """Pure: per record, the invoice's add or update with its product rows (a stage the pipeline lacks is the
+        record's problem)."""
+        plans = []
+        for n, action in enumerate(actions):
+            plan = CommandPlan(action, target_id=action.target_id)
             try:
-                units.append((action, self._commands(n, action)))
+                plan.add(self._commands(n, action, prepared))
             except RecordError as exc:
-                rec = action.record
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        action.target_id,
-                        version=rec.version,
-                        error=f"{rec.label}: {exc}",
-                        label=rec.label,
-                    )
-                )
-        sent = self.executor.run([cmds for _, cmds in units])
-        for action, cmds in units:
-            if next(iter(cmds)) not in sent.unknown:
-                outcomes.append(self._outcome(action, cmds, sent))
-        if (
-            sent.lost is not None
-        ):  # those records are looked up by xmlId by the engine; nothing is re-sent here
+                plan.problems.append(str(exc))
+            plans.append(plan)
+        return plans
+
+    def execute(self, plans: Sequence[RecordPlan], prepared: Directories) -> list[Outcome]:
+        """Every plan through the one executor. OutcomeUnknown propagates (with what was settled): those records
+        are looked up by xmlId by the engine; nothing is re-sent here."""
+        ready = [cast(CommandPlan, p) for p in plans if not p.problems]
+        outcomes = [
+            self._failed(p.action, p.action.target_id, "; ".join(p.problems)) for p in plans if p.problems
+        ]
+        sent = self.executor.run([p.units[0] for p in ready])
+        for plan in ready:
+            if next(iter(plan.units[0])) not in sent.unknown:
+                outcomes.append(self._outcome(plan.action, plan.units[0], sent))
+        if sent.lost is not None:
             sent.lost.settled = outcomes
             raise sent.lost
         return outcomes
 
-    def _commands(self, n: int, action: Action) -> dict[str, Command]:
+    def _fields(self, action: Action, prepared: Directories) -> dict[str, Any]:
+        rec = action.record
+        fields = rec.create_fields() if action.kind == "create" else dict(rec.fields)
+        category = int(fields.get("categoryId") or prepared.category)
+        if "stageId" in fields:
+            fields["stageId"] = resolve_stage(prepared.stages.get(category, {}), category, fields["stageId"])
+        if "contactIds" in fields and not isinstance(fields["contactIds"], list):
+            one = fields["contactIds"]  # a mapped link gives one contact; the API wants a list
+            fields["contactIds"] = [int(one)] if str(one).strip() else []
+        # Every write carries the stamp: a found or adopted invoice is stamped too.
+        fields[self.field] = self.external_key(rec.key)
+        if action.kind == "create" and "mycompanyId" not in fields and prepared.my_company is not None:
+            fields["mycompanyId"] = prepared.my_company
+        return fields
+
+    def _commands(self, n: int, action: Action, prepared: Directories) -> dict[str, Command]:
         """The invoice's command, plus its product rows when the mapping has any (БП 3.0 invoices do)."""
-        fields = self._fields(action)
+        fields = self._fields(action, prepared)
         if action.kind == "create":
             out: dict[str, Command] = {
                 f"a{n}": ("crm.item.add", {"entityTypeId": SMART_INVOICE, "fields": fields})
@@ -243,7 +269,8 @@ class InvoiceTarget:
         ]
         if not updates:
             return set()
-        wanted = {str(a.target_id): self._fields(a) for a in updates}
+        directories = self.prepare(updates, NO_DAY)
+        wanted = {str(a.target_id): self._fields(a, directories) for a in updates}
         select = sorted({"id", *(k for fields in wanted.values() for k in fields)})
         now: dict[str, dict[str, Any]] = {}
         ids = list(wanted)
