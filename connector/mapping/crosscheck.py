@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from connector.mapping.specs import OneCPackaging
 from connector.yamlio import dotted, line_of
 
 # The facts a money flow's records carry (connector/flows/facts.py computes them; a unit test keeps both equal).
@@ -92,7 +93,44 @@ def file_problems(root: Any, where: str) -> list[str]:
     found += _user_field_problems(root)
     found += _link_problems(root)
     found += _fact_problems(root)
+    found += _unit_problems(root)
     return [_problem(root, where, path, message) for path, message in found]
+
+
+def _unit_problems(root: Any) -> Iterator[tuple[Path, str]]:
+    """A row unit's reference (`unit_of`, `packaging`) names the product's reference and row fields the rows
+    section writes: the packaging's count, quantity and prices are rewritten in those fields."""
+    refs = _get(root, "target", "refs")
+    rows = _get(root, "rows", "fields")
+    if not isinstance(refs, Mapping):
+        return
+    written = [str(n) for n in rows] if isinstance(rows, Mapping) else []
+    for name, ref in refs.items():
+        if not isinstance(ref, Mapping) or not isinstance(ref.get("unit_of"), str):
+            continue
+        base: Path = ("target", "refs", name)
+        if ref["unit_of"] not in refs:
+            yield (
+                (*base, "unit_of"),
+                f"'{ref['unit_of']}' is not one of target.refs (the product's reference)",
+            )
+        if written and name not in written:
+            yield (
+                base,
+                f"a row unit's reference, but rows.fields has no '{name}'{_did_you_mean(name, written)}",
+            )
+        pack = ref.get("packaging")
+        if not isinstance(pack, Mapping) or not written:
+            continue
+        for key in ("count", "quantity", "prices"):
+            value = pack.get(key, OneCPackaging.model_fields[key].default)
+            for field in value if isinstance(value, list) else [value]:
+                if isinstance(field, str) and field not in written:
+                    yield (
+                        (*base, "packaging", key),
+                        f"'{field}' is not a field of rows.fields, so the packaging cannot rewrite it"
+                        f"{_did_you_mean(field, written)}",
+                    )
 
 
 def _lookup_problems(root: Any) -> Iterator[tuple[Path, str]]:

@@ -48,6 +48,51 @@ class ConstValue(Strict):
     const: str | int | bool
 
 
+class OneCPackaging(Strict):
+    """A row's unit that is not the product's own but one of its 1C packagings (a box of 12): the row is written
+    with the packaging and its count, its quantity in the product's own unit and its prices per that unit, so its
+    amounts, VAT and the order's total stay the deal's."""
+
+    by: str | list[str] = Field(
+        ["Code", "Description"],
+        description="the packaging's attributes compared with the row's unit, in order (the first that matches wins)",
+    )
+    owner: str = Field(
+        "Owner",
+        description="the packaging's composite owner: the product itself or the packaging set named by `set`",
+    )
+    set: str | None = Field(
+        "НаборУпаковок_Key",
+        description="the product's attribute naming its packaging set, whose packagings it uses too (null: only "
+        "packagings the product owns)",
+    )
+    set_entity: str = Field("Catalog_НаборыУпаковок", description="the catalog of packaging sets")
+    ratio: list[str] = Field(
+        ["Числитель", "Знаменатель"],
+        min_length=1,
+        max_length=2,
+        description="how many of the product's own units one packaging holds: numerator / denominator (one name: "
+        "the coefficient itself)",
+    )
+    count: str = Field(
+        "КоличествоУпаковок",
+        description="the row field that gets the number of packagings (the row's quantity)",
+    )
+    quantity: str = Field(
+        "Количество",
+        description="the row field that gets the quantity in the product's own unit (count × coefficient, to 3 "
+        "decimals)",
+    )
+    prices: list[str] = Field(
+        ["Цена"],
+        description="row fields holding a price per row unit: divided by the coefficient (per own unit, to kopecks)",
+    )
+
+    @property
+    def attributes(self) -> list[str]:
+        return [self.by] if isinstance(self.by, str) else list(self.by)
+
+
 class OneCRef(Strict):
     """A 1C reference found by one of its attributes (Catalog_Валюты by Code "643"), resolved once and cached."""
 
@@ -64,6 +109,17 @@ class OneCRef(Strict):
         "the product's own unit (its ЕдиницаИзмерения_Key) leaves the field empty; another unit fails the row, "
         "never a quantity in the wrong unit",
     )
+    packaging: OneCPackaging | None = Field(
+        None,
+        description="with unit_of: a unit that is one of the product's packagings in this catalog is written as "
+        "the packaging (count, quantity in the own unit, price per own unit) instead of failing the row",
+    )
+
+    @model_validator(mode="after")
+    def _packaging_needs_unit(self) -> OneCRef:
+        if self.packaging is not None and not self.unit_of:
+            raise ValueError("packaging works on a row's unit: give unit_of (the product's row field) too")
+        return self
 
     @property
     def attributes(self) -> list[str]:

@@ -79,10 +79,33 @@ def _ref(rng: random.Random) -> str:
 
 
 UNITS = (("796", "шт"), ("166", "кг"), ("006", "м"))  # ОКЕИ codes
+# Packaging sets (УТ 11: Catalog_НаборыУпаковок): the predefined set that owns the units of measure, the predefined
+# "individual" set (a product with it owns its packagings itself) and one set shared by several products.
+PACKAGING_SETS = (
+    ("БазовыеЕдиницыИзмерения", "Базовые единицы измерения"),
+    ("ИндивидуальныйДляНоменклатуры", "Индивидуальный для номенклатуры"),
+    ("", "Коробки по 6 шт"),
+)
+# Packagings: (owner: a product's index or a set's name, Code, Description, Числитель, Знаменатель). The code is the
+# portal's measure code for that packaging (the shipped mapping compares the deal row's MEASURE_CODE with it).
+PACKAGINGS = (
+    (0, "8751", "кор (12 шт)", 12, 1),
+    (0, "778", "уп (5 шт)", 10, 2),  # a ratio: 10/2 = 5 pieces
+    ("Коробки по 6 шт", "8751", "кор (6 шт)", 6, 1),
+)
+SHARED_SET_PRODUCTS = (1,)  # products whose packagings are those of the shared set
 
 
 def unit_ref(code: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, f"unit:{code}"))
+
+
+def packaging_set_ref(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"packaging-set:{name}"))
+
+
+def packaging_ref(owner: int | str, code: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"packaging:{owner}:{code}"))
 
 
 OTHER_VAT_RATES = (("10%", 10, "НДС10"), ("0%", 0, "НДС0"), ("Без НДС", 0, "БезНДС"))
@@ -187,18 +210,11 @@ class Dataset:
         for i in range(n_counterparties):
             self._counterparty(i)
         vat: dict[str, Any] = {"СтавкаНДС_Key": self.vat_rate} if self.vat_rate else {"СтавкаНДС": "НДС20"}
-        if "Catalog_УпаковкиЕдиницыИзмерения" in ib.types:
-            for code, name in UNITS:  # fixed refs: no rng drawn
-                ib.insert(
-                    "Catalog_УпаковкиЕдиницыИзмерения",
-                    {
-                        "Ref_Key": unit_ref(code),
-                        "Code": code,
-                        "Description": name,
-                        "НаименованиеПолное": name,
-                    },
-                )
+        packagings = "Catalog_УпаковкиЕдиницыИзмерения" in ib.types
+        if packagings:
+            self._units()
             vat["ЕдиницаИзмерения_Key"] = unit_ref("796")  # every product is counted in pieces
+            vat["НаборУпаковок_Key"] = packaging_set_ref("Индивидуальный для номенклатуры")
         for i in range(n_products):
             name = PRODUCTS[i % len(PRODUCTS)] + ("" if i < len(PRODUCTS) else f" (арт. {i})")
             fields = {
@@ -210,8 +226,67 @@ class Dataset:
                 **vat,
                 **({} if self.bp else {"ТипНоменклатуры": "Товар"}),
             }
+            if packagings and i in SHARED_SET_PRODUCTS:
+                fields["НаборУпаковок_Key"] = packaging_set_ref(PACKAGING_SETS[2][1])
             self.products.append(ib.insert("Catalog_Номенклатура", fields) | {"price": rng.randint(50, 9000)})
+        if packagings:
+            self._packagings()
         return self
+
+    def _units(self) -> None:
+        """Packaging sets and the units of measure (fixed refs: no rng drawn, the rest of the data is unchanged)."""
+        for n, (predefined, name) in enumerate(PACKAGING_SETS, start=1):
+            self.ib.insert(
+                "Catalog_НаборыУпаковок",
+                {
+                    "Ref_Key": packaging_set_ref(name),
+                    "Code": f"{n:09d}",
+                    "Description": name,
+                    "НаименованиеПолное": name,
+                    "Predefined": bool(predefined),
+                    "PredefinedDataName": predefined,
+                },
+            )
+        for code, name in UNITS:
+            self.ib.insert(
+                "Catalog_УпаковкиЕдиницыИзмерения",
+                {
+                    "Ref_Key": unit_ref(code),
+                    "Code": code,
+                    "Description": name,
+                    "НаименованиеПолное": name,
+                    "Owner": packaging_set_ref(PACKAGING_SETS[0][1]),
+                    "Owner_Type": "StandardODATA.Catalog_НаборыУпаковок",
+                    "ТипУпаковки": "",
+                    "Числитель": 1,
+                    "Знаменатель": 1,
+                },
+            )
+
+    def _packagings(self) -> None:
+        """A product's own packagings and those of the shared set (no rng drawn)."""
+        for owner, code, name, numerator, denominator in PACKAGINGS:
+            if isinstance(owner, int) and owner >= len(self.products):
+                continue
+            ref, kind = (
+                (self.products[owner]["Ref_Key"], "Catalog_Номенклатура")
+                if isinstance(owner, int)
+                else (packaging_set_ref(owner), "Catalog_НаборыУпаковок")
+            )
+            self.ib.insert(
+                "Catalog_УпаковкиЕдиницыИзмерения",
+                {
+                    "Ref_Key": packaging_ref(owner, code),
+                    "Code": code,
+                    "Description": name,
+                    "НаименованиеПолное": name,
+                    "Owner": ref,
+                    "Owner_Type": f"StandardODATA.{kind}",
+                    "ТипУпаковки": "Конечная",
+                    "Числитель": numerator,
+                    "Знаменатель": denominator,
+                },
+            )
 
     def _counterparty(self, i: int) -> None:
         rng, ib = self.rng, self.ib

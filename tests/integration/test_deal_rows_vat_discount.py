@@ -78,5 +78,5 @@ def test_a_row_in_another_unit_than_1c_counts_the_product_in_fails_instead_of_a_
     assert order["Товары"][0]["Упаковка_Key"] == "00000000-0000-0000-0000-000000000000"  # its own unit
     assert conn.odata.query(ORDER, filter=f"НомерПоДаннымКлиента eq 'B24-{made[1]}'") == []
     (error,) = report.errors
-    assert f"deal {made[1]}" in error and "the row's unit (ОКЕИ 166) is not the unit 1C counts" in error
-    assert "(796)" in error
+    assert f"deal {made[1]}" in error and "Упаковка_Key: the row's unit (166) of «" in error
+    assert "is not the unit 1C counts it in (796)" in error

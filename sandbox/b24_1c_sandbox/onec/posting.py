@@ -134,6 +134,8 @@ def problems(ib: Infobase, entity: str, doc: dict[str, Any], operational: bool) 
                 out.append(f'Не заполнена колонка "Номенклатура" в строке {n} списка "Товары"')
             if _num(row.get("Количество")) <= 0:
                 out.append(f'Не заполнена колонка "Количество" в строке {n} списка "Товары"')
+            elif role == "order":
+                out += _packaging_problems(ib, row, n)
     if role.endswith(("receipt", "refund")):
         rows = doc.get("РасшифровкаПлатежа", [])
         if _num(doc.get("СуммаДокумента")) <= 0:
@@ -147,6 +149,44 @@ def problems(ib: Infobase, entity: str, doc: dict[str, Any], operational: bool) 
                     '"Расшифровка платежа"'
                 )
     return out
+
+
+def _packaging_problems(ib: Infobase, row: dict[str, Any], n: Any) -> list[str]:
+    """An order row's packaging belongs to its product (owned by the product or by the product's packaging set),
+    and Количество, the quantity in the product's own unit, is КоличествоУпаковок × the packaging's
+    Числитель / Знаменатель (× 1 without a packaging), to 1C's three decimals.
+
+    УТ 11 keeps the two consistent in the order form (its quantity handlers recount Количество); a write through
+    OData runs no form code, so a client could store a row whose stock and money movements (by Количество)
+    disagree with its printed packagings. The emulator refuses to post such a row (our wording; the stricter
+    reading), so a client that relies on 1C recounting fails here instead of in a real base's warehouse."""
+    packages = row.get("КоличествоУпаковок")
+    packaging = str(row.get("Упаковка_Key") or ZERO)
+    if packaging == ZERO and _num(packages) == 0:
+        return []  # a client that writes only Количество: nothing to compare
+    ratio = 1.0
+    if packaging != ZERO:
+        found = ib.get("Catalog_УпаковкиЕдиницыИзмерения", packaging)
+        if found is None:
+            return [f'Упаковка в строке {n} списка "Товары" не найдена ({packaging})']
+        product = ib.get("Catalog_Номенклатура", str(row.get("Номенклатура_Key"))) or {}
+        owners = {product.get("Ref_Key"), product.get("НаборУпаковок_Key")} - {None, ZERO, ""}
+        if found.get("Owner") not in owners:
+            return [
+                f'Упаковка "{found.get("Description", "")}" в строке {n} списка "Товары" не относится к '
+                f'номенклатуре "{product.get("Description", "")}"'
+            ]
+        denominator = _num(found.get("Знаменатель")) or 1.0
+        ratio = _num(found.get("Числитель")) / denominator
+    if _num(packages) <= 0:
+        return [f'Не заполнена колонка "Количество (упаковок)" в строке {n} списка "Товары"']
+    expected = round(_num(packages) * ratio, 3)
+    if abs(_num(row.get("Количество")) - expected) > 0.0005:
+        return [
+            f'Количество в строке {n} списка "Товары" ({_num(row.get("Количество")):g}) не равно количеству '
+            f"упаковок, пересчитанному в единицы хранения ({_num(packages):g} × {ratio:g} = {expected:g})"
+        ]
+    return []
 
 
 def post(

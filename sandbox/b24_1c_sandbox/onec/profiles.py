@@ -58,6 +58,21 @@ def _common_catalogs() -> list[EntityType]:
     ]
 
 
+def _packagings() -> EntityType:
+    """Units of measure (Code: the ОКЕИ code, 796 шт; owned by the packaging set of base units, ТипУпаковки empty)
+    and packagings (a box of 12: Числитель 12, Знаменатель 1, owned by the product itself or by the packaging set
+    the product names in НаборУпаковок_Key). The owner has two possible types, so 1C publishes it as the composite
+    `Owner` + `Owner_Type` and a client filters it with cast() (names: connector/contracts/onec.yaml)."""
+    return catalog(
+        "Catalog_УпаковкиЕдиницыИзмерения",
+        "Упаковки и единицы измерения",
+        strings("НаименованиеПолное")
+        + composite("Owner")
+        + strings("ТипУпаковки")
+        + doubles("Числитель", "Знаменатель"),
+    )
+
+
 def _settles(v115: bool) -> Props:
     return ref("ОбъектРасчетов") if v115 else composite("Заказ")
 
@@ -219,7 +234,7 @@ def _ut(v115: bool) -> Profile:
             "Номенклатура",
             strings("НаименованиеПолное", "Артикул", "ТипНоменклатуры")
             + _vat(v115)
-            + ref("ЕдиницаИзмерения"),
+            + ref("ЕдиницаИзмерения", "НаборУпаковок"),
         ),
         _with_contacts(
             catalog(
@@ -229,11 +244,8 @@ def _ut(v115: bool) -> Profile:
                 owner="Catalog_Партнеры",
             )
         ),
-        catalog(  # units of measure (Code: the ОКЕИ code, 796 шт) and packagings of a product (Owner_Key)
-            "Catalog_УпаковкиЕдиницыИзмерения",
-            "Упаковки и единицы измерения",
-            strings("НаименованиеПолное") + ref("Owner"),
-        ),
+        _packagings(),
+        catalog("Catalog_НаборыУпаковок", "Наборы упаковок", strings("НаименованиеПолное")),
         catalog(
             "Catalog_ДоговорыКонтрагентов",
             "Договоры с контрагентами",
