@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from connector.config import Config
 from connector.errors import AuthError, ConnectorError
+from connector.flows.deals_to_orders.products import packaging_problems
 from connector.mapping.client import client_spec
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
@@ -64,6 +65,8 @@ def check_base(client: ODataClient, config: Config, mappings: dict[str, Mapping]
         readable += 1
     for flow, spec in mappings.items():
         _client_properties(client, spec, str(config.mappings_path / f"{flow}.yaml"), published, out)
+        for text, key in packaging_problems(client.metadata.entities, spec):
+            out.fix(text, f"{config.mappings_path / f'{flow}.yaml'}: {key}")
     if readable == len(needed):
         out.ok(f"1C publishes and lets us read all {readable} objects the flows use")
 

@@ -122,3 +122,29 @@ def test_check_names_a_packaging_field_the_rows_do_not_write_at_its_line(tmp_pat
     line = line_of(d, "deals_to_orders", "count: ЧислоУпаковок")
     assert found.startswith(f"{d / 'deals_to_orders.yaml'}:{line}: target.refs.Упаковка_Key.packaging.count:")
     assert "'ЧислоУпаковок' is not a field of rows.fields" in found and "КоличествоУпаковок" in found
+
+
+def test_verify_names_each_packaging_attribute_1c_does_not_publish() -> None:
+    from connector.flows.deals_to_orders.products import packaging_problems
+    from connector.mapping.schema import load_mappings
+    from connector.onec.metadata import EntityInfo
+
+    spec = load_mappings(Path(__file__).resolve().parents[2] / "mappings", ["deals_to_orders"])[
+        "deals_to_orders"
+    ]
+    rows = {n: "Edm.Double" for n in ("Упаковка_Key", "КоличествоУпаковок", "Количество", "Цена")}
+    entities = {
+        UNITS: EntityInfo(
+            UNITS, {n: "Edm.String" for n in ("Code", "Description", "Owner", "Owner_Type", "Числитель")}
+        ),
+        PRODUCTS: EntityInfo(PRODUCTS, {"ЕдиницаИзмерения_Key": "Edm.Guid"}),
+        "Document_ЗаказКлиента": EntityInfo("Document_ЗаказКлиента", {}, {"Товары": rows}),
+    }
+    key = "target.refs.Упаковка_Key.packaging"
+    assert packaging_problems(entities, spec) == [
+        (f"1C {UNITS} has no property 'Знаменатель'", key),
+        (f"1C {PRODUCTS} has no property 'НаборУпаковок_Key'", key),
+    ]
+    entities[UNITS].properties["Знаменатель"] = "Edm.Double"
+    entities[PRODUCTS].properties["НаборУпаковок_Key"] = "Edm.Guid"
+    assert packaging_problems(entities, spec) == []

@@ -8,8 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from connector.errors import RecordError
-from connector.mapping.schema import OneCRef
+from connector.mapping.schema import Mapping, OneCRef
 from connector.mapping.specs import OneCPackaging
+from connector.onec.metadata import EntityInfo
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
 
@@ -175,3 +176,31 @@ def packed(
         if price in row and row[price] not in (None, ""):
             out[price] = float((_number(row[price]) / ratio).quantize(KOPECK, ROUND_HALF_UP))
     return out
+
+
+def packaging_problems(entities: dict[str, EntityInfo], spec: Mapping) -> list[tuple[str, str]]:
+    """`verify`: the names a mapping's packaging reads in 1C ($metadata) — the packaging catalog's attributes, the
+    product's packaging set, the order rows' count, quantity and price columns — as (problem, mapping key)."""
+    found: list[tuple[str, str]] = []
+    rows = spec.rows.target if spec.rows is not None else ""
+    for name, ref in spec.target.refs.items():
+        pack = ref.packaging
+        if pack is None:
+            continue
+        key = f"target.refs.{name}.packaging"
+        wanted: list[tuple[str, str, list[str]]] = [
+            (ref.entity, "", [pack.owner, f"{pack.owner}_Type", *pack.attributes, *pack.ratio]),
+            (spec.target.entity, rows, [name, pack.count, pack.quantity, *pack.prices]),
+        ]
+        product = spec.target.refs.get(ref.unit_of or "")
+        if product is not None and pack.set:
+            wanted.append((product.entity, "", [pack.set]))
+        for entity, section, names in wanted:
+            info = entities.get(entity)
+            if info is None:
+                continue  # the publication line names it already
+            have = info.tables.get(section, {}) if section else info.properties
+            where = f"{entity}.{section}" if section else entity
+            for missing in [n for n in dict.fromkeys(names) if n not in have]:
+                found.append((f"1C {where} has no property '{missing}'", key))
+    return found
