@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
+from connector.engine.planned import NO_DAY, CommandPlan, PlannedTarget, applied, failed
+from connector.engine.steps import RecordPlan
 from connector.records import Action, Outcome
 
 
-class UserMatcher:
+class UserMatcher(PlannedTarget):
     """A target that only links: each 1C user gets the Bitrix24 user with the same e-mail (or the table's id)."""
 
     links_only = True  # a dry run shows the match it would record, never a create
@@ -39,12 +42,12 @@ class UserMatcher:
             self._by_email = found
         return self._by_email
 
-    def _match(self, key: str, fields: Mapping[str, Any]) -> tuple[str | None, str]:
+    def _match(self, key: str, fields: Mapping[str, Any], users: dict[str, str]) -> tuple[str | None, str]:
         """(Bitrix24 user id, how it was found) or (None, why there is none)."""
         if key.lower() in self.table:
             return self.table[key.lower()], "from table:"
         email = str(fields.get(self.email_field) or "").strip().lower()
-        user_id = self._users().get(email) if email else None
+        user_id = users.get(email) if email else None
         if user_id is not None:
             return user_id, f"by e-mail {email}"
         return (
@@ -52,43 +55,45 @@ class UserMatcher:
             f"no active Bitrix24 user has the e-mail {email!r}" if email else "the 1C user has no e-mail",
         )
 
-    def preview(self, actions: Sequence[Action]) -> dict[str, str]:
-        """For a dry run: what each record would be linked to (reads the portal's users; writes nothing)."""
-        out = {}
-        for action in actions:
-            user_id, how = self._match(action.record.key, action.record.fields)
-            out[action.record.key] = f"Bitrix24 user {user_id} ({how})" if user_id else f"no link: {how}"
-        return out
+    def prepare(self, actions: Sequence[Action], today: date) -> dict[str, str]:
+        """Reads only: the portal's active users by e-mail (once per run; none when the table names them all)."""
+        if all(a.record.key.lower() in self.table for a in actions):
+            return {}
+        return self._users()
 
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        outcomes = []
+    def rules(self, actions: Sequence[Action], prepared: dict[str, str], today: date) -> list[CommandPlan]:
+        """Pure: per 1C user, no step at all, only the link it gets (`done`) or why it gets none (`problems`)."""
+        plans = []
         for action in actions:
             rec = action.record
-            if action.kind == "skip":
-                outcomes.append(
-                    Outcome(
-                        rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version, label=rec.label
-                    )
-                )
-                continue
-            user_id, why = self._match(rec.key, rec.fields)
+            user_id, how = self._match(rec.key, rec.fields, prepared)
             if user_id is None:
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        version=rec.version,
-                        error=f"{rec.label}: {why}; add the pair "
-                        f"'{rec.key}: <Bitrix24 user id>' under table: in mappings/managers.yaml",
-                        label=rec.label,
-                    )
+                why = f"{rec.label}: {how}; add the pair '{rec.key}: <Bitrix24 user id>' under table: in "
+                plans.append(CommandPlan(action, problems=[why + "mappings/managers.yaml"]))
+            else:
+                plans.append(
+                    CommandPlan(action, done=[f"link to Bitrix24 user {user_id} ({how})"], target_id=user_id)
                 )
-                continue
-            outcomes.append(
-                Outcome(rec.key, action.kind, "applied", user_id, rec.hash, rec.version, label=rec.label)
-            )
+        return plans
+
+    def execute(self, plans: Sequence[RecordPlan], prepared: dict[str, str]) -> list[Outcome]:
+        """Nothing is sent: each record is linked to its user, or fails with the reason."""
+        outcomes = []
+        for plan in plans:
+            target = plan.target_id if isinstance(plan, CommandPlan) else None
+            if plan.problems or target is None:
+                outcomes.append(failed(plan.action, "; ".join(plan.problems)))
+            else:
+                outcomes.append(applied(plan.action, target))
         return outcomes
+
+    def preview(self, actions: Sequence[Action]) -> dict[str, str]:
+        """For a dry run: what each record would be linked to (reads the portal's users; writes nothing)."""
+        users, out = self.prepare(actions, NO_DAY), {}
+        for action in actions:
+            user_id, how = self._match(action.record.key, action.record.fields, users)
+            out[action.record.key] = f"Bitrix24 user {user_id} ({how})" if user_id else f"no link: {how}"
+        return out
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         return {}  # nothing is ever created, so there is nothing to recover
