@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.compare import changed_fields
 from connector.engine.executor import BatchExecutor, Sent
+from connector.engine.planned import PlannedTarget, applied, failed, unit_steps
+from connector.engine.steps import RecordPlan
 from connector.flows.counterparties.lookup import Matches, Recognizer
 from connector.flows.counterparties.model import (
     Candidate,
@@ -32,7 +35,7 @@ from connector.flows.counterparties.model import (
 )
 from connector.logs import get_logger
 from connector.mapping.schema import ExternalKey, MatchRule
-from connector.records import Action, Outcome, skip_outcomes
+from connector.records import Action, Outcome
 
 log = get_logger(__name__)
 PARAMS = {"REGISTER_SONET_EVENT": "N"}
@@ -58,6 +61,7 @@ class Write:
     entity: tuple[str, dict[str, Any]] | None
     requisite: tuple[str, dict[str, Any]] | None = None
     followers: list[Party] = field(default_factory=list)
+    adopted_by: str | None = None  # the match rule that recognised an existing entity for a create
 
     def commands(self, n: int) -> dict[str, tuple[str, dict[str, Any]]]:
         out = {}
@@ -71,7 +75,22 @@ class Write:
         return out
 
 
-class CounterpartyWriter:
+@dataclass
+class Prepared:
+    """A page's parties (or why a record is none) and what the lookups found."""
+
+    parties: dict[str, Party | str]
+    matches: Matches
+
+
+@dataclass
+class PartyPlan(RecordPlan):
+    """A record's plan; the leader of a group of twins carries the group's write."""
+
+    write: Write | None = None
+
+
+class CounterpartyWriter(PlannedTarget):
     """Target for `target.entity: company`: companies and contacts with requisites, found again by external key."""
 
     def __init__(
@@ -88,7 +107,7 @@ class CounterpartyWriter:
         # Fields the mapping declares `owner: onec`: written even on a company a manager made by hand.
         self.owned = set(owned)
         # Our own key is always consulted (last when not configured): it is how a lost reply is recovered.
-        self.rules: list[str] = list(dict.fromkeys([*match, "external_key"]))
+        self.match_rules: list[str] = list(dict.fromkeys([*match, "external_key"]))
         self.batch_size = max(1, min(batch_size, BATCH_LIMIT // 2))
         self.executor = BatchExecutor(
             client, limit=2 * self.batch_size
@@ -99,45 +118,73 @@ class CounterpartyWriter:
         """Companies and contacts carrying our external key, as {source key: id}; contacts as C_<id>."""
         return self.lookup.find(keys)
 
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Recognise, then create/adopt/update every write action; skips pass through."""
-        outcomes = skip_outcomes(actions)
+    def prepare(self, actions: Sequence[Action], today: date) -> Prepared:
+        """Reads only: each record's party and the candidates the match rules find for the creates, with what is
+        known of them and of the updates' targets (values, phones, e-mails, requisites)."""
+        parties = {a.record.key: party_of(a) for a in actions}
+        live = [p for p in parties.values() if not isinstance(p, str)]
+        return Prepared(parties, self._recognise(live) if live else Matches())
+
+    def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[PartyPlan]:
+        """Pure: per record, its entity's add or update (only what differs) and its requisite, one unit; a record
+        that is the same counterparty as another of the page rides with it (no step of its own)."""
+        plans: dict[str, PartyPlan] = {}
         parties: list[Party] = []
         for a in actions:
-            if a.kind == "skip":
-                continue
-            party = party_of(a)
+            party = prepared.parties[a.record.key]
             if isinstance(party, str):
-                outcomes.append(self._failed(a, f"{a.record.label}: {party}"))
+                plans[a.record.key] = PartyPlan(a, problems=[f"{a.record.label}: {party}"])
             elif a.kind == "update" and a.target_id and split_ref(a.target_id)[0] != party.entity:
                 was = split_ref(a.target_id)[0]
-                outcomes.append(
-                    self._failed(
-                        a,
-                        f"{a.record.label}: linked to a {was} ({a.target_id}) but 1C now "
-                        f"makes it a {party.entity} (its legal form changed); merge or "
-                        "convert it in Bitrix24, then `b24-1c retry`",
-                    )
+                plans[a.record.key] = PartyPlan(
+                    a,
+                    problems=[
+                        f"{a.record.label}: linked to a {was} ({a.target_id}) but 1C now makes it a "
+                        f"{party.entity} (its legal form changed); merge or convert it in Bitrix24, then "
+                        "`b24-1c retry`"
+                    ],
                 )
             else:
                 parties.append(party)
-        if not parties:
-            return outcomes
-        writes = self._plan(parties)
-        for w in [w for w in writes if not w.commands(0)]:  # already what we would write: linked, not written
-            rec = w.party.action.record
-            target = target_ref(w.party.entity, str(w.entity_id))
-            outcomes.append(
-                Outcome(
-                    rec.key, w.party.action.kind, "applied", target, rec.hash, rec.version, label=rec.label
+        for w in self._plan(parties, prepared.matches) if parties else []:
+            plan = PartyPlan(w.party.action, write=w)
+            for step in unit_steps(w.commands(0)):
+                plan.steps.append(step)
+            where = target_ref(w.party.entity, str(w.entity_id)) if w.entity_id else None
+            if w.adopted_by:
+                plan.done.append(f"{where}: recognised by {w.adopted_by}; linked instead of created")
+            if where and not w.commands(0):
+                plan.done.append(f"{where}: holds what we would write already; linked")
+            plans[w.party.key] = plan
+            for f in w.followers:
+                plans[f.key] = PartyPlan(
+                    f.action, done=[f"the same counterparty as {w.party.action.record.label}: linked with it"]
                 )
-            )
+        return [plans[a.record.key] for a in actions]
+
+    def execute(self, plans: Sequence[RecordPlan], prepared: Prepared) -> list[Outcome]:
+        """Every write through the one executor; a write that needs nothing links its record (and twins) as is.
+        Records whose batch lost its reply are looked up by key by the engine; nothing is re-sent here."""
+        outcomes = [failed(p.action, "; ".join(p.problems)) for p in plans if p.problems]
+        writes = [p.write for p in plans if isinstance(p, PartyPlan) and p.write is not None]
+        for w in writes:
+            if w.adopted_by:
+                log.info(
+                    "recognised an existing counterparty; linking it instead of creating",
+                    key=w.party.key,
+                    entity=w.party.entity,
+                    id=w.entity_id,
+                    by=w.adopted_by,
+                )
+        for w in [w for w in writes if not w.commands(0)]:  # already what we would write: linked, not written
+            target = target_ref(w.party.entity, str(w.entity_id))
+            outcomes += [applied(x.action, target) for x in [w.party, *w.followers]]
             writes.remove(w)
         sent = self.executor.run([w.commands(n) for n, w in enumerate(writes)])
         for n, w in enumerate(writes):
             if not (w.commands(n).keys() & sent.unknown):
                 outcomes.extend(self._outcomes(n, w, sent))
-        if sent.lost is not None:  # those records are looked up by key by the engine; nothing is re-sent here
+        if sent.lost is not None:
             sent.lost.settled = outcomes
             raise sent.lost
         return outcomes
@@ -152,7 +199,7 @@ class CounterpartyWriter:
         out: dict[str, tuple[str, str]] = {}
         for p in parties:
             found = matches.found.get(p.key, {})
-            chosen = choose(p, self.rules, found, matches.known[p.entity], str(self.key.originator_id))
+            chosen = choose(p, self.match_rules, found, matches.known[p.entity], str(self.key.originator_id))
             if chosen is not None:
                 by = {
                     "inn_kpp": f"ИНН {p.inn}" + (f", КПП {p.kpp}" if p.kpp else ""),
@@ -164,7 +211,7 @@ class CounterpartyWriter:
     def _recognise(self, parties: list[Party]) -> Matches:
         """Candidates of the creates and what is known of them and of the updates' targets."""
         creates = [p for p in parties if p.action.kind == "create"]
-        matches = self.lookup.recognise(creates, self.rules) if creates else Matches()
+        matches = self.lookup.recognise(creates, self.match_rules) if creates else Matches()
         ids: dict[str, set[str]] = {"company": set(), "contact": set()}
         for p in creates:
             for found in matches.found.get(p.key, {}).values():
@@ -177,16 +224,16 @@ class CounterpartyWriter:
         )
         return matches
 
-    def _plan(self, parties: list[Party]) -> list[Write]:
+    def _plan(self, parties: list[Party], matches: Matches) -> list[Write]:
+        """Pure: the writes of these parties, given what the lookups found."""
         creates = [p for p in parties if p.action.kind == "create"]
         updates = [p for p in parties if p.action.kind == "update"]
-        matches = self._recognise(parties)
         writes: list[Write] = []
         fresh: list[Party] = []
         for p in creates:
             chosen = choose(
                 p,
-                self.rules,
+                self.match_rules,
                 matches.found.get(p.key, {}),
                 matches.known[p.entity],
                 str(self.key.originator_id),
@@ -195,17 +242,12 @@ class CounterpartyWriter:
                 fresh.append(p)
                 continue
             target, rule = chosen
-            log.info(
-                "recognised an existing counterparty; linking it instead of creating",
-                key=p.key,
-                entity=p.entity,
-                id=target,
-                by=rule,
-            )
-            writes.append(self._existing(p, target, matches, adopt=rule))
+            write = self._existing(p, target, matches, adopt=rule)
+            write.adopted_by = rule
+            writes.append(write)
         for p in updates:
             writes.append(self._existing(p, split_ref(str(p.action.target_id))[1], matches, adopt=None))
-        following = twins(fresh, self.rules)
+        following = twins(fresh, self.match_rules)
         joined: dict[str, list[Party]] = {}
         for p in fresh:
             if p.key in following:
