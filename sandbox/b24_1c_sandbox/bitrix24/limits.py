@@ -55,7 +55,8 @@ class OperatingBudget:
 
     def _live(self, method: str, now: float) -> deque[_Slot]:
         slots = self._slots.setdefault(method, deque())
-        while slots and slots[0].start <= now - self.window:
+        # A slot counts for ten minutes from its first call, not from its minute's start (the docs' wording).
+        while slots and slots[0].first_call <= now - self.window:
             slots.popleft()
         return slots
 
