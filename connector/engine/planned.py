@@ -104,15 +104,19 @@ class PlannedTarget:
         return apply_planned(self, actions, self.today() if self.today is not None else NO_DAY)
 
 
-def failed(action: Action, error: str, target: str | None = None, deferred: bool = False) -> Outcome:
-    """A record's failed outcome with its reason (the caller words it, the record's label included)."""
+def failed(
+    action: Action, error: str, target: str | None = None, deferred: bool = False, remember: bool = True
+) -> Outcome:
+    """A record's failed outcome with its reason (the caller words it, the record's label included). `remember`
+    keeps the record's version with it, so the same version is not read again until it changes (the dead letter
+    is retried); without it, every cycle reads the record again."""
     rec = action.record
     return Outcome(
         rec.key,
         action.kind,
         "failed",
         target if target is not None else action.target_id,
-        version=rec.version,
+        version=rec.version if remember else None,
         error=error,
         label=rec.label,
         deferred=deferred,

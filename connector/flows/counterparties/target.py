@@ -165,7 +165,7 @@ class CounterpartyWriter(PlannedTarget):
     def execute(self, plans: Sequence[RecordPlan], prepared: Prepared) -> list[Outcome]:
         """Every write through the one executor; a write that needs nothing links its record (and twins) as is.
         Records whose batch lost its reply are looked up by key by the engine; nothing is re-sent here."""
-        outcomes = [failed(p.action, "; ".join(p.problems)) for p in plans if p.problems]
+        outcomes = [failed(p.action, "; ".join(p.problems), remember=False) for p in plans if p.problems]
         writes = [p.write for p in plans if isinstance(p, PartyPlan) and p.write is not None]
         for w in writes:
             if w.adopted_by:

@@ -10,11 +10,15 @@ task, and a client who orders again and goes quiet again gets a new one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from string import Formatter
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.engine.executor import BatchExecutor
+from connector.engine.planned import CommandPlan, PlannedTarget, applied, failed
+from connector.engine.steps import RecordPlan
 from connector.flows.rollups.model import task_due
 from connector.mapping.rollups import RollupSpec
 from connector.records import Action, Outcome
@@ -48,7 +52,20 @@ def _reason(err: Any) -> str:
     return str(err)
 
 
-class RollupWriter:
+@dataclass
+class Prepared:
+    """What the rules of a page's clients need: their companies, facts, and their dormancy tasks' state."""
+
+    companies: dict[str, str] = field(default_factory=dict)  # client → company id
+    people: set[str] = field(default_factory=set)  # clients that are contacts (persons): nothing to write
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    xml: dict[str, str] = field(default_factory=dict)  # client → its due dormancy task's XML_ID
+    tasks_found: set[str] = field(default_factory=set)  # clients whose due task is on the company already
+    task_problems: dict[str, str] = field(default_factory=dict)
+    assigned: dict[str, str] = field(default_factory=dict)  # company → its responsible manager
+
+
+class RollupWriter(PlannedTarget):
     """A target that only updates companies found by their stamp, and adds the dormancy task."""
 
     def __init__(
@@ -66,8 +83,9 @@ class RollupWriter:
         self.originator = originator
         self.stamps = [originator, *[a for a in adopt if a != originator]]
         self.facts_of = facts_of
-        self.today = today
+        self.today = today  # the run's business date (the runner passes the same one to prepare and rules)
         self.portal_tz = portal_tz
+        self.executor = BatchExecutor(client)  # the one writer: batches of 50, settled per command
         self._assigned: dict[str, str] = {}  # company id → responsible user id
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
@@ -101,105 +119,156 @@ class RollupWriter:
                         self._assigned[str(row["ID"])] = str(row.get("ASSIGNED_BY_ID") or "")
         return found
 
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        creates = [a for a in actions if a.kind == "create"]
-        found = self.find(a.record.key for a in creates) if creates else {}
-        # A person is a contact, not a company (the counterparties flow's KIND): nothing to write, not a failure.
-        unfound = [
-            a.record.key
+    def prepare(self, actions: Sequence[Action], today: date) -> Prepared:
+        """Reads only: the company of each record (found by its stamp when not linked yet; a person is a contact),
+        the facts the source computed, and for each record due a dormancy task, whether ours is on the company
+        already and who is responsible for the company."""
+        out = Prepared()
+        creates = [a.record.key for a in actions if a.kind == "create" and not a.target_id]
+        found = self.find(creates) if creates else {}
+        for a in actions:
+            company = a.target_id if a.kind == "update" and a.target_id else found.get(a.record.key)
+            if company:
+                out.companies[a.record.key] = company
+            out.facts[a.record.key] = dict(self.facts_of(a.record.key) or {})
+        unfound = [a.record.key for a in actions if a.record.key not in out.companies]
+        out.people = set(self._stamped("contact", unfound)) if unfound else set()
+        tasked = [
+            (a, out.companies[a.record.key])
             for a in actions
-            if a.kind != "skip" and not a.target_id and a.record.key not in found
+            if a.record.key in out.companies and self._task_wanted(out.facts[a.record.key], today)
         ]
-        people = self._stamped("contact", unfound) if unfound else {}
-        writes: list[tuple[Action, str]] = []
-        for action in actions:
-            rec = action.record
-            if action.kind == "skip":
-                outcomes.append(
-                    Outcome(
-                        rec.key, "skip", "skipped", action.target_id, rec.hash, rec.version, label=rec.label
+        self._look_for_tasks(tasked, out)
+        return out
+
+    def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[CommandPlan]:
+        """Pure: per client, its company's update and, when a dormancy task is due and not on the company yet,
+        the task's add (sent after the update, only if the update succeeded)."""
+        task = self.spec.task
+        plans = []
+        for n, action in enumerate(actions):
+            key, rec = action.record.key, action.record
+            company = prepared.companies.get(key)
+            plan = CommandPlan(action, target_id=company)
+            plans.append(plan)
+            if company is None:
+                if key in prepared.people:
+                    plan.done.append("a person (a contact in Bitrix24): no company to write to")
+                else:
+                    plan.problems.append(
+                        f"counterparty {rec.label} has no Bitrix24 company yet: flow '{self.spec.attach_to}' "
+                        "makes it; retried on every cycle until it exists"
                     )
+                continue
+            plan.add({f"u{n}": ("crm.company.update", {"id": company, "fields": dict(rec.fields)})})
+            if task is None or key not in prepared.xml:
+                continue
+            if key in prepared.task_problems:
+                plan.problems.append(prepared.task_problems[key])
+            elif key in prepared.tasks_found:
+                plan.done.append(f"dormancy task {prepared.xml[key]}: ours, on the company already")
+            elif not (responsible := str(task.responsible_id or prepared.assigned.get(company) or "")):
+                plan.problems.append(f"company {company} has no responsible manager for the dormancy task")
+            else:
+                deadline = datetime.combine(
+                    today + timedelta(days=task.deadline_days), time(18), self.portal_tz
                 )
-            elif action.kind == "update" and action.target_id:
-                writes.append((action, action.target_id))
-            elif rec.key in found:
-                writes.append((action, found[rec.key]))
-            elif rec.key in people:
+                values = prepared.facts.get(key, {})
+                fields = {
+                    "TITLE": _text(task.title, values),
+                    "DESCRIPTION": _text(task.description, values),
+                    "RESPONSIBLE_ID": responsible,
+                    "DEADLINE": deadline.isoformat(),
+                    "UF_CRM_TASK": [f"CO_{company}"],
+                    "XML_ID": prepared.xml[key],
+                }
+                plan.add({f"a{n}": ("tasks.task.add", {"fields": fields})})
+        return plans
+
+    def execute(self, plans: Sequence[RecordPlan], prepared: Prepared) -> list[Outcome]:
+        """The companies' updates through the one executor, then the tasks of those whose update succeeded.
+        Records whose batch lost its reply are left unsettled (OutcomeUnknown is raised with the others)."""
+        outcomes: list[Outcome] = []
+        writes: list[CommandPlan] = []
+        for plan in plans:
+            rec = plan.action.record
+            if isinstance(plan, CommandPlan) and plan.units:
+                writes.append(plan)
+            elif plan.problems:
+                outcomes.append(failed(plan.action, "; ".join(plan.problems), deferred=True, remember=False))
+            else:  # a person: nothing to write, not a failure
                 outcomes.append(
                     Outcome(rec.key, "skip", "skipped", None, rec.hash, rec.version, label=rec.label)
                 )
-            else:
-                outcomes.append(
-                    Outcome(
-                        rec.key,
-                        action.kind,
-                        "failed",
-                        error=f"counterparty {rec.label} has no Bitrix24 company yet: flow "
-                        f"'{self.spec.attach_to}' makes it; retried on every cycle until it exists",
-                        label=rec.label,
-                        deferred=True,
-                    )
-                )
-        for i in range(0, len(writes), BATCH_LIMIT):
-            outcomes.extend(self._write(writes[i : i + BATCH_LIMIT]))
+        updated = self.executor.run([p.units[0] for p in writes])
+        problems = {}
+        for plan in writes:
+            head = next(iter(plan.units[0]))
+            if head in updated.errors:
+                problems[plan.key] = "the company was not updated: " + _reason(updated.errors[head])
+        adding = [
+            p
+            for p in writes
+            if len(p.units) > 1 and p.key not in problems and not updated.unknown & p.units[0].keys()
+        ]
+        added = self.executor.run([p.units[1] for p in adding])
+        for plan in adding:
+            head = next(iter(plan.units[1]))
+            if head in added.errors:
+                problems[plan.key] = "the dormancy task was not made: " + _reason(added.errors[head])
+        lost = updated.lost or added.lost
+        unknown = updated.unknown | added.unknown
+        for plan in writes:
+            if any(k in unknown for unit in plan.units for k in unit):
+                continue  # settled on the recovery: the company found by its stamp, the task by its XML_ID
+            problem = problems.get(plan.key) or "; ".join(plan.problems)
+            outcomes.append(
+                failed(plan.action, problem, plan.target_id, remember=False)
+                if problem
+                else applied(plan.action, plan.target_id)
+            )
+        if lost is not None:
+            lost.settled = outcomes
+            raise lost
         return outcomes
 
-    def _write(self, writes: list[tuple[Action, str]]) -> list[Outcome]:
-        commands = {
-            f"u{n}": ("crm.company.update", {"id": company, "fields": dict(action.record.fields)})
-            for n, (action, company) in enumerate(writes)
-        }
-        reply = self.client.batch(commands, write=True)
-        problems: dict[str, str] = {}
-        for n, (action, _) in enumerate(writes):
-            if f"u{n}" in reply.errors:
-                problems[action.record.key] = "the company was not updated: " + _reason(reply.errors[f"u{n}"])
-        tasked = [
-            (a, c) for a, c in writes if a.record.key not in problems and self._task_wanted(a.record.key)
-        ]
-        problems.update(self._tasks(tasked))
-        out = []
-        for action, company in writes:
-            rec = action.record
-            if rec.key in problems:
-                out.append(
-                    Outcome(rec.key, action.kind, "failed", company, error=problems[rec.key], label=rec.label)
-                )
-            else:
-                out.append(
-                    Outcome(rec.key, action.kind, "applied", company, rec.hash, rec.version, label=rec.label)
-                )
-        return out
-
-    def _task_wanted(self, key: str) -> bool:
-        facts = self.facts_of(key)
+    def _task_wanted(self, facts: dict[str, Any], today: date) -> bool:
         task = self.spec.task
-        if task is None or facts is None or not facts.get("dormant"):
+        if task is None or not facts.get("dormant"):
             return False
-        return task_due(facts.get("dormant_since"), self.today(), task.within_days)
+        return task_due(facts.get("dormant_since"), today, task.within_days)
 
-    def _tasks(self, tasked: list[tuple[Action, str]]) -> dict[str, str]:
-        """Look for our task on each company, add the missing ones; {key: problem} for those that failed."""
-        if not tasked:
-            return {}
+    def _look_for_tasks(self, tasked: list[tuple[Action, str]], out: Prepared) -> None:
+        """Ours among the tasks of each company (by XML_ID), and the companies' responsible managers when the
+        mapping names none."""
         task = self.spec.task
-        assert task is not None
-        xml = {
-            a.record.key: task_xml_id(self.originator, a.record.key, self._fact(a, "last_order_date"))
-            for a, _ in tasked
-        }
+        if not tasked or task is None:
+            return
+        for a, _ in tasked:
+            last = str(out.facts[a.record.key].get("last_order_date") or "")
+            out.xml[a.record.key] = task_xml_id(self.originator, a.record.key, last)
         lookups = {
             f"t{n}": (
                 "tasks.task.list",
                 {
-                    "filter": {"UF_CRM_TASK": f"CO_{company}", "XML_ID": xml[a.record.key]},
+                    "filter": {"UF_CRM_TASK": f"CO_{company}", "XML_ID": out.xml[a.record.key]},
                     "select": ["ID", "XML_ID"],
                 },
             )
             for n, (a, company) in enumerate(tasked)
         }
         reply = self.client.batch(lookups)
+        for n, (a, _) in enumerate(tasked):
+            key = a.record.key
+            if f"t{n}" in reply.errors:
+                out.task_problems[key] = "the company's tasks could not be listed: " + _reason(
+                    reply.errors[f"t{n}"]
+                )
+                continue
+            result = reply.result.get(f"t{n}")
+            rows = result.get("tasks", []) if isinstance(result, dict) else []
+            if any(isinstance(r, dict) and r.get("xmlId") == out.xml[key] for r in rows):
+                out.tasks_found.add(key)
         unknown = [c for _, c in tasked if c not in self._assigned] if task.responsible_id is None else []
         if unknown:  # the company's responsible manager gets the task
             listed = self.client.batch(
@@ -211,46 +280,4 @@ class RollupWriter:
             for result in listed.result.values():
                 for row in result or []:
                     self._assigned[str(row["ID"])] = str(row.get("ASSIGNED_BY_ID") or "")
-        problems: dict[str, str] = {}
-        adds: dict[str, tuple[str, dict[str, Any]]] = {}
-        deadline = datetime.combine(
-            self.today() + timedelta(days=task.deadline_days), time(18), self.portal_tz
-        )
-        for n, (action, company) in enumerate(tasked):
-            key = action.record.key
-            if f"t{n}" in reply.errors:
-                problems[key] = "the company's tasks could not be listed: " + _reason(reply.errors[f"t{n}"])
-                continue
-            result = reply.result.get(f"t{n}")
-            rows = result.get("tasks", []) if isinstance(result, dict) else []
-            if any(isinstance(r, dict) and r.get("xmlId") == xml[key] for r in rows):
-                continue  # ours is there already: never a second one
-            responsible = str(task.responsible_id or self._assigned.get(company) or "")
-            if not responsible:
-                problems[key] = f"company {company} has no responsible manager for the dormancy task"
-                continue
-            values = {**(self.facts_of(key) or {})}
-            adds[f"a{n}"] = (
-                "tasks.task.add",
-                {
-                    "fields": {
-                        "TITLE": _text(task.title, values),
-                        "DESCRIPTION": _text(task.description, values),
-                        "RESPONSIBLE_ID": responsible,
-                        "DEADLINE": deadline.isoformat(),
-                        "UF_CRM_TASK": [f"CO_{company}"],
-                        "XML_ID": xml[key],
-                    }
-                },
-            )
-        if adds:
-            added = self.client.batch(adds, write=True)
-            for n, (action, _) in enumerate(tasked):
-                if f"a{n}" in added.errors:
-                    problems[action.record.key] = "the dormancy task was not made: " + _reason(
-                        added.errors[f"a{n}"]
-                    )
-        return problems
-
-    def _fact(self, action: Action, name: str) -> str:
-        return str((self.facts_of(action.record.key) or {}).get(name) or "")
+        out.assigned = {c: self._assigned.get(c, "") for _, c in tasked}
