@@ -161,8 +161,12 @@ class ChainExecutor:
             if not going:
                 return chains
             self.rounds += 1
-            self._onec([c for c in going if c.step.system == "onec"])
-            self._bitrix24([c for c in going if c.step.system == "bitrix24"])
+            onec = [c for c in going if c.step.system == "onec"]  # both taken before either runs: round k
+            bitrix24 = [
+                c for c in going if c.step.system == "bitrix24"
+            ]  # is step k of every chain, never k+1
+            self._onec(onec)
+            self._bitrix24(bitrix24)
 
     # -- 1C: one request per step, up to in_flight at once ----------------------------------------------------
 

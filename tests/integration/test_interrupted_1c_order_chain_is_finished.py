@@ -1,7 +1,7 @@
 """A 1C order is done only when its whole chain is done (docs/identity.md): created → posted → number and key
-written back to the deal. A posting that did not finish (1C failed it, or its reply was lost) leaves the record
-failed; the next run must read the order and the deal and finish the missing steps, not count the order as done
-because it exists.
+written back to the deal. A posting whose reply was lost is settled in the same run by reading the order; one that 1C
+failed leaves the record failed, and the next run must read the order and the deal and finish the missing steps,
+not count the order as done because it exists.
 
 Counted through the public interfaces of both systems: 1C OData for the order, Bitrix24 REST for the deal.
 """
@@ -48,7 +48,36 @@ def _new_deal_at_the_watched_stage(conn: Connector, box: Any) -> str:
     return start_deal(conn, box, title="Профнастил на склад", product=1)
 
 
-@pytest.mark.parametrize("fault", ["error500", "lost_reply"])
+def test_a_lost_reply_to_the_posting_is_settled_by_reading_the_order_and_the_chain_goes_on(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """1C posted the order but its reply was lost: the same run reads the order (posted), never posts it again,
+    and writes the number and key back (issue 10 point 2: each step settled on its own by a lookup)."""
+    config = make_config(sandbox, tmp_path / "ledger.sqlite3")
+    config.flows = FLOWS
+    with Connector(config) as conn:
+        conn.setup()
+        for flow in FLOWS:
+            conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        deal = _new_deal_at_the_watched_stage(conn, sandbox)
+
+        sandbox.onec_app.faults = faults = _fault_on_the_second_order_write("lost_reply")
+        before = len(sandbox.onec_app.log)
+        first = conn.runner("deals_to_orders").incremental(30)
+        assert faults.injected == {"lost_reply": 1}
+        assert first.failed == 0 and first.created == 1, first.errors
+        posts = [
+            r for r in list(sandbox.onec_app.log)[before:] if r.method == "POST" and r.path.endswith("/Post")
+        ]
+        assert len(posts) == 1  # settled by a read, not sent twice
+        (order,) = _orders_of(conn, deal)
+        after = _stored(sandbox, deal)
+        assert order["Posted"] and after["ORIGIN_ID"] == order["Ref_Key"]
+        assert after["UF_CRM_1C_ORDER_NUMBER"] == order["Number"]
+        assert conn.ledger.dead_letters("deals_to_orders") == []
+
+
+@pytest.mark.parametrize("fault", ["error500"])
 def test_the_next_run_posts_the_order_and_writes_its_number_back_after_an_interrupted_posting(
     sandbox: Any, tmp_path: Path, fault: str
 ) -> None:
@@ -60,6 +89,7 @@ def test_the_next_run_posts_the_order_and_writes_its_number_back_after_an_interr
             conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
         deal = _new_deal_at_the_watched_stage(conn, sandbox)
 
+        # 1C failed the posting (a 5xx that did not post): the lookup finds it unposted, the record waits
         sandbox.onec_app.faults = faults = _fault_on_the_second_order_write(fault)
         first = conn.runner("deals_to_orders").incremental(30)
         assert faults.injected == {fault: 1}

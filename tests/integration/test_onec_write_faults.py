@@ -68,8 +68,9 @@ def test_a_non_json_500_on_posting_fails_that_record_only_and_keeps_its_link(
 ) -> None:
     with _connector(sandbox, tmp_path) as conn:
         deal, other = _deal(conn, sandbox), _deal(conn, sandbox)
-        # the first create goes through, its /Post meets a crashed 1C worker; the other deal is untouched
-        sandbox.onec_app.faults = faults = _faults_on_writes([None, "error500"])
+        # both creates go through (the chain runs step k of every record in round k), the first deal's /Post
+        # meets a crashed 1C worker; the other deal's chain goes on
+        sandbox.onec_app.faults = faults = _faults_on_writes([None, None, "error500"])
         report = conn.runner("deals_to_orders").incremental(30)
         assert faults.injected == {"error500": 1}
         assert report.created == 1 and report.failed == 1, report.errors

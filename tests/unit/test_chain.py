@@ -213,6 +213,16 @@ def test_a_5xx_on_a_1c_write_is_looked_up_before_anything_else() -> None:
     assert world.settled == [[("0", "post")]] and outcomes(chains)[0].status == "applied"
 
 
+def test_chains_of_different_lengths_and_systems_run_side_by_side() -> None:
+    world = World()
+    only_1c = plan("0", steps=[Step("onec", "update")], kind="update")
+    only_b24 = plan("1", steps=[WRITE_BACK], kind="update")
+    only_b24_state = {"1": {"ref": "ref-1"}}
+    chains = executor(world).run([only_1c, only_b24, plan("2")], only_b24_state)
+    assert [o.status for o in outcomes(chains)] == ["applied"] * 3
+    assert [sorted(str(p["id"]) for _, p in b.values()) for b in world.batches] == [["1"], ["2"]]
+
+
 def test_plans_with_problems_or_no_steps_send_nothing() -> None:
     world = World()
     bad = plan("0")

@@ -1,27 +1,47 @@
-"""1C as a flow target: documents and catalogs created and updated through OData, posted when asked,
-stamped with our idempotency key (e.g. НомерПоДаннымКлиента = B24-123) so a lost reply never makes a twin."""
+"""1C as a flow target: documents created and updated through OData (or the extension's SOAP service), posted when
+asked, stamped with our idempotency key (e.g. НомерПоДаннымКлиента = B24-123) so a lost reply never makes a twin,
+and the number and key written back to the deal.
+
+A page goes prepare (reads: prepare.py) → rules (pure: rules.py) → execute (connector/engine/chain.py): every
+record's chain runs in rounds across both systems, 1C steps one request each, the write-backs of the whole page in
+`batch` requests of up to 50, and each step whose reply was lost is settled here by a lookup on the objects.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.compare import changed_fields
 from connector.crashpoints import crash_point
-from connector.errors import OutcomeUnknown, RecordError, RemoteRejected, TransientWriteError
+from connector.engine.chain import Chain, ChainExecutor, Lost, Verdict, outcomes
+from connector.engine.executor import BatchExecutor, Command
+from connector.engine.planned import PlannedTarget
+from connector.engine.steps import RecordPlan, Step
+from connector.errors import RecordError, RemoteRejected, TransientWriteError
+from connector.flows.deals_to_orders import rules
 from connector.flows.deals_to_orders.client import ClientMaker
-from connector.flows.deals_to_orders.products import Units, described, find_ref
-from connector.mapping.client import NEW_CLIENT, client_spec
-from connector.mapping.schema import Mapping, OneCDefault, OneCRef
+from connector.flows.deals_to_orders.prepare import (
+    Prepared,
+    References,
+    new_client,
+    prepare,
+    read_deal_stamps,
+    read_orders,
+)
+from connector.mapping.client import client_spec
+from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
-from connector.records import Action, Outcome, skip_outcomes
+from connector.records import Action, Outcome
 
 
-class OneCTarget:
-    """Writes one object per request (OData has no batch), then posts documents; writes back to the deal."""
+class OneCTarget(PlannedTarget):
+    """Writes one 1C object per request (OData has no batch), posts documents, writes back to the deals;
+    `apply` (PlannedTarget) is prepare → rules → execute."""
 
     def __init__(
         self,
@@ -30,6 +50,7 @@ class OneCTarget:
         bitrix24: Bitrix24Client | None = None,
         soap: Any = None,
         originator: str | None = None,
+        in_flight: int = 1,
     ) -> None:
         self.client = client
         self.soap = soap  # a SoapClient for target.via: soap (CreateOrder / UpdateOrder of CrmExchange)
@@ -38,39 +59,147 @@ class OneCTarget:
         self.entity = spec.target.entity
         self.key = spec.target.onec_key
         self.f = F(client.tz)
-        self._refs: dict[tuple[str, str], str | None] = {}
         self.originator = originator  # our installation id, stamped on the deal by the write-back
-        self._defaults: dict[str, Any] | None = None
+        self.references = References(client, spec)
+        self.options = rules.Options.of(spec, soap is not None, bitrix24 is not None, originator)
         self._clients: ClientMaker | None = None
-        self._units = Units(client)
+        batches = BatchExecutor(bitrix24, in_flight) if bitrix24 is not None else None
+        self.executor = ChainExecutor(self, batches, in_flight)
 
-    # -- references ---------------------------------------------------------------------------------------------
+    def defaults(self) -> dict[str, Any]:
+        return self.references.defaults()
 
-    def _find_one(self, entity: str, where: dict[str, Any]) -> str | None:
-        flt = F.and_(*(self.f.eq(k, v) for k, v in where.items()))
-        rows = self.client.query(entity, filter=flt, select=["Ref_Key"], top=2)
-        return str(rows[0]["Ref_Key"]) if rows else None
+    # -- prepare → rules → execute (connector/engine/steps.py) --------------------------------------------------
 
-    def _ref(self, field: str, spec: OneCRef, value: Any) -> str:
-        cache_key = (field, str(value))
-        if cache_key not in self._refs:
-            self._refs[cache_key] = find_ref(self.client, spec, str(value))
-        found = self._refs[cache_key]
-        if found is None:
-            raise RecordError(f"{field}: no {described(spec)} = {value!r} in 1C")
-        return found
+    def prepare(self, actions: Sequence[Action], today: date) -> Prepared:
+        """Reads only: the linked orders, our orders' deals, every record's 1C body (a new client left to make)."""
+        return prepare(self.references, self.bitrix24, actions)
 
-    def _row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A row with its references resolved; a unit (`unit_of`) after the product it belongs to."""
-        refs = self.spec.target.refs
-        out = {
-            k: self._ref(k, refs[k], v) if k in refs and not refs[k].unit_of else v for k, v in row.items()
+    def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[RecordPlan]:
+        return [rules.plan_record(self.spec, self.options, a, prepared) for a in actions if a.kind != "skip"]
+
+    def execute(self, plans: Sequence[RecordPlan], prepared: Prepared) -> list[Outcome]:
+        states = {
+            p.key: {
+                "body": dict(prepared.bodies.get(p.key, {})),
+                "order": dict(prepared.orders.get(str(p.action.target_id), {})),
+                "target_id": p.action.target_id,
+            }
+            for p in plans
         }
-        for k, spec in refs.items():
-            if k in out and spec.unit_of:
-                product_entity = refs[spec.unit_of].entity if spec.unit_of in refs else ""
-                out[k] = self._units.check(k, spec, product_entity, str(out.get(spec.unit_of) or ""), out[k])
-        return out
+        return outcomes(self.executor.run(plans, states))
+
+    # -- the steps (chain.StepRunner) ---------------------------------------------------------------------------
+
+    def run_onec(self, chain: Chain, step: Step) -> bool:
+        state, key = chain.state, chain.plan.key
+        body: dict[str, Any] = state["body"]
+        if step.name == rules.CLIENT:
+            name, wanted = new_client(body) or ("", {})
+            body[name] = self._client(wanted)
+            self.references.derive(body)
+            return True
+        if step.name in (rules.CREATE, rules.SOAP_CREATE):
+            if step.name == rules.SOAP_CREATE:
+                created = self._soap_write(chain.plan.action, body)
+            else:
+                created = self.client.create(self.entity, body)
+            state["order"], state["target_id"] = dict(created), str(created["Ref_Key"])
+            return True
+        target_id = str(state["target_id"])
+        if step.name in (rules.UPDATE, rules.SOAP_UPDATE):
+            wanted = changed_fields(state["order"], {k: body[k] for k in step.fields if k in body})
+            if not wanted:
+                return False
+            if step.name == rules.SOAP_UPDATE:
+                state["order"].update(self._soap_write(chain.plan.action, wanted))
+            else:
+                self.client.update(self.entity, target_id, wanted)
+                state["order"].update(wanted)
+            return True
+        if step.name == rules.POST:
+            crash_point("posting")
+            try:
+                self.client.post_document(self.entity, target_id)
+            except TransientWriteError:
+                raise  # settled by reading the order
+            except RemoteRejected as exc:
+                raise RecordError(f"1C refused to post the order: {exc.message}") from None
+            state["order"]["Posted"] = True
+            return True
+        if step.name == rules.NUMBER:
+            if not self._unknown(state["order"]):
+                return False  # the create's reply carried it
+            state["order"].update(read_orders(self.client, self.spec, [target_id]).get(target_id, {}))
+            return False
+        raise AssertionError(f"unknown 1C step {step.name!r} of {key}")
+
+    def _unknown(self, order: dict[str, Any]) -> list[str]:
+        """Write-back properties the order's state does not hold yet."""
+        wanted = [p for p in self.spec.target.write_back.values() if isinstance(p, str)]
+        return [p for p in ["Number", *wanted] if p not in order]
+
+    def command(self, chain: Chain, step: Step) -> Command | None:
+        """The write-back: tell the deal what 1C made of it (number, reference) and stamp it with our identity, so
+        the 1C → Bitrix24 flow finds it by key and the Bitrix24 → 1C flow never makes a second order of it."""
+        order = chain.state["order"]
+        fields = {
+            uf: prop.const if not isinstance(prop, str) else order.get(prop)
+            for uf, prop in self.spec.target.write_back.items()
+            if not isinstance(prop, str) or prop in order
+        }
+        if self.originator:
+            fields.update({"ORIGINATOR_ID": self.originator, "ORIGIN_ID": str(chain.state["target_id"])})
+        if not fields:
+            return None
+        crash_point("write-back")
+        return ("crm.deal.update", {"id": chain.plan.key, "fields": fields})
+
+    def took(self, chain: Chain, step: Step, result: Any) -> None:
+        """A write-back's answer is `true`; nothing to learn from it."""
+
+    def settle(self, lost: Sequence[Lost]) -> list[Verdict]:
+        """Each step whose reply was lost, looked up on the objects: one read per kind of step for the page."""
+        verdicts: dict[int, Verdict] = {}
+        by_step: dict[str, list[tuple[int, Lost]]] = {}
+        for n, item in enumerate(lost):
+            by_step.setdefault(item.step.name, []).append((n, item))
+        for name, items in by_step.items():
+            if name in (rules.CLIENT, rules.SOAP_CREATE):
+                # ClientMaker looks up by ИНН or marker before it makes anything; the service returns the same
+                # order for the same idempotency key: asking again is the lookup.
+                verdicts.update({n: "resend" for n, _ in items})
+            elif name == rules.CREATE:
+                found = self.find(x.chain.plan.key for _, x in items)
+                for n, x in items:
+                    ref = found.get(x.chain.plan.key)
+                    if ref is not None:
+                        x.chain.state["target_id"], x.chain.state["order"] = ref, {"Ref_Key": ref}
+                    verdicts[n] = "done" if ref is not None else "resend"
+            elif name == rules.WRITE_BACK:
+                deals = read_deal_stamps(self.bitrix24, self.spec, [x.chain.plan.key for _, x in items])
+                for n, x in items:
+                    deal = deals.get(x.chain.plan.key, {})
+                    done = rules.stamped(deal, str(x.chain.state["target_id"]))
+                    verdicts[n] = "done" if done else "resend"  # an update: sending it again is harmless
+            else:  # update, post: read the order again
+                refs = [str(x.chain.state["target_id"]) for _, x in items]
+                now = read_orders(self.client, self.spec, refs)
+                for n, x in items:
+                    order = now.get(str(x.chain.state["target_id"]))
+                    verdicts[n] = "unsettled"
+                    if order is not None and self._took_effect(x, order):
+                        x.chain.state["order"].update(order)
+                        verdicts[n] = "done"
+        return [verdicts[n] for n in range(len(lost))]
+
+    def _took_effect(self, item: Lost, order: dict[str, Any]) -> bool:
+        if item.step.name == rules.POST:
+            return bool(order.get("Posted"))
+        body = item.chain.state["body"]
+        return not changed_fields(order, {k: body[k] for k in item.step.fields if k in body})
+
+    # -- the deal's client, SOAP -------------------------------------------------------------------------------
 
     def _client(self, wanted: dict[str, Any]) -> str:
         """The counterparty of a deal's client that 1C did not know when the deal was mapped: found or made."""
@@ -80,211 +209,13 @@ class OneCTarget:
                 raise RecordError("the deal's client is not in 1C and target.client is not configured")
             self._clients = ClientMaker(self.client, self.bitrix24, spec, self.originator)
         try:
-            return self._clients.resolve(dict(wanted[NEW_CLIENT]))
+            return self._clients.resolve(dict(wanted))
         except TransientWriteError:
-            raise  # retried next cycle, found by ИНН or marker then
+            raise  # settled: asked again, found by ИНН or marker then
         except RemoteRejected as exc:
             raise RecordError(
                 f"1C refused the deal's client (counterparty or partner): {exc.message}"
             ) from None
-
-    def defaults(self) -> dict[str, Any]:
-        if self._defaults is None:
-            out: dict[str, Any] = {}
-            for field, value in self.spec.target.defaults.items():
-                if isinstance(value, OneCDefault):
-                    ref = self._find_one(value.entity, dict(value.where))
-                    if ref is None:
-                        raise RemoteRejected(
-                            f"target.defaults.{field}: no {value.entity} with "
-                            f"{value.where} in 1C; fix mappings/{self.spec.flow}.yaml"
-                        )
-                    out[field] = ref
-                else:
-                    out[field] = value
-            self._defaults = out
-        return self._defaults
-
-    def _payload(self, action: Action) -> dict[str, Any]:
-        refs = self.spec.target.refs
-        creating = action.kind == "create"
-        fields = action.record.create_fields() if creating else action.record.fields
-        fields = {
-            k: self._client(v) if isinstance(v, dict) and NEW_CLIENT in v else v for k, v in fields.items()
-        }
-        body = {k: self._ref(k, refs[k], v) if k in refs else v for k, v in fields.items() if v != ""}
-        rows = action.record.rows if creating else action.record.update_rows()
-        if rows is not None and self.spec.rows is not None:
-            body[self.spec.rows.target] = [self._row(row) for row in rows]
-        for field, derive in self.spec.target.derive.items():
-            ref = body.get(derive.from_)
-            if ref and field not in body:
-                cache_key = (f"{field}<-{derive.from_}", str(ref))
-                if cache_key not in self._refs:
-                    row = self.client.by_refs(derive.entity, [str(ref)], select=["Ref_Key", derive.property])
-                    self._refs[cache_key] = (row.get(str(ref)) or {}).get(derive.property)
-                if self._refs[cache_key]:
-                    body[field] = self._refs[cache_key]
-        if action.kind == "create":
-            body = {**self.defaults(), **body, self.key.field: self.key.prefix + action.record.key}
-        return body
-
-    # -- writes -------------------------------------------------------------------------------------------------
-
-    def apply(self, actions: Sequence[Action]) -> list[Outcome]:
-        """Each record's chain — create (or find) → post → read number → write back to the deal — with every step
-        settled on its own: a step that did not finish leaves the record failed with its link, and the next run
-        reads the order and the deal and does only the steps still missing."""
-        outcomes = skip_outcomes(actions)
-        updates = [a for a in actions if a.kind == "update" and a.target_id]
-        orders = self._orders([str(a.target_id) for a in updates]) if updates else {}
-        deals = self._deal_stamps([a for a in updates if self._ours(a, orders)])
-        for action in actions:
-            if action.kind == "skip":
-                continue
-            try:
-                if action.kind == "create":
-                    outcome = self._create(action)
-                else:
-                    outcome = self._update(action, orders.get(str(action.target_id)), deals)
-            except (
-                TransientWriteError
-            ) as exc:  # not a refusal: the same step is tried again on the next cycle
-                outcome = self._failed(
-                    action,
-                    action.target_id,
-                    f"1C failed temporarily ({exc.message}); retried next cycle",
-                    True,
-                )
-            except RecordError as exc:
-                outcome = self._failed(action, action.target_id, exc.message)
-            outcomes.append(outcome)
-        return outcomes
-
-    # -- the chain of one record --------------------------------------------------------------------------------
-
-    def _failed(self, action: Action, target_id: str | None, why: str, transient: bool = False) -> Outcome:
-        rec = action.record
-        return Outcome(
-            rec.key,
-            action.kind,
-            "failed",
-            target_id,
-            version=rec.version,
-            error=f"{rec.label}: {why}",
-            label=rec.label,
-            deferred=transient,  # waiting: retried every cycle until it goes through
-        )
-
-    def _applied(self, action: Action, target_id: str | None, wrote: bool = True) -> Outcome:
-        rec = action.record
-        kind = action.kind if wrote else "skip"  # linked and recorded, nothing sent: counted as skipped
-        return Outcome(rec.key, kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
-
-    def _create(self, action: Action) -> Outcome:
-        body = self._payload(action)
-        if self.soap is not None:
-            created = self._soap_write(action, body)  # the service creates and posts in one transaction
-        else:
-            created = self.client.create(self.entity, body)  # OutcomeUnknown propagates: looked up by key
-        target_id = str(created["Ref_Key"])
-        return self._finish(
-            action, target_id, created, posted=self.soap is not None or not self.spec.target.post
-        )
-
-    def _finish(self, action: Action, target_id: str, order: dict[str, Any], posted: bool) -> Outcome:
-        """Post (where the mapping says so), then write the number and key back to the deal."""
-        if not posted:
-            crash_point("posting")
-            try:
-                self.client.post_document(self.entity, target_id)
-            except OutcomeUnknown:
-                return self._failed(
-                    action,
-                    target_id,
-                    "the reply of 1C to /Post was lost; the next run reads "
-                    "the order and posts it if it is not posted",
-                )
-            except TransientWriteError as exc:
-                return self._failed(
-                    action,
-                    target_id,
-                    f"1C failed temporarily while posting ({exc.message}); posted next cycle",
-                    True,
-                )
-            except RemoteRejected as exc:
-                return self._failed(action, target_id, f"1C refused to post the order: {exc.message}")
-            if "Number" not in order:
-                order = {**order, **self._orders([target_id]).get(target_id, {})}
-        crash_point("write-back")
-        try:
-            self._write_back(action.record.key, order)
-        except (OutcomeUnknown, RemoteRejected) as exc:
-            what = "lost its reply" if isinstance(exc, OutcomeUnknown) else f"failed: {exc.message}"
-            return self._failed(
-                action,
-                target_id,
-                f"writing the 1C number back to the deal {what}; the next run writes it again",
-            )
-        return self._applied(action, target_id)
-
-    def _update(
-        self, action: Action, order: dict[str, Any] | None, deals: dict[str, dict[str, Any]]
-    ) -> Outcome:
-        target_id = str(action.target_id)
-        if order is None:
-            return self._failed(
-                action,
-                target_id,
-                f"the 1C object {target_id} linked to it is gone (deleted in 1C); "
-                "unlink it with `b24-1c reconcile --repair` or restore it in 1C",
-            )
-        body = changed_fields(order, self._payload(action))
-        if body:
-            if self.soap is not None:
-                self._soap_write(action, body)
-            else:
-                self.client.update(self.entity, target_id, body)
-        if not self._ours(action, {target_id: order}):
-            return self._applied(action, target_id, bool(body))  # made in 1C: it owns posting and numbering
-        deal = deals.get(action.record.key, {})
-        if self._stamped(deal, target_id):  # the chain finished before (the write-back is its last step)
-            return self._applied(action, target_id, bool(body))
-        # Our order whose chain was interrupted (a crash, a lost reply, a refusal): finish it now.
-        posted = bool(order.get("Posted")) or self.soap is not None or not self.spec.target.post
-        return self._finish(action, target_id, order, posted=posted)
-
-    def _ours(self, action: Action, orders: dict[str, dict[str, Any]]) -> bool:
-        """Whether the order was made from this very deal (its key attribute names the deal)."""
-        order = orders.get(str(action.target_id)) or {}
-        return str(order.get(self.key.field) or "").strip() == self.key.prefix + action.record.key
-
-    def _stamped(self, deal: dict[str, Any], target_id: str) -> bool:
-        if not self.spec.target.write_back:
-            return True
-        return str(deal.get("ORIGIN_ID") or "") == target_id and bool(deal.get("ORIGINATOR_ID"))
-
-    def _orders(self, refs: list[str]) -> dict[str, dict[str, Any]]:
-        select = ["Ref_Key", "Posted", "Number", "DeletionMark", self.key.field]
-        select += [f for f in self.spec.fields if f not in select]
-        select += [p for p in self.spec.target.write_back.values() if isinstance(p, str) and p not in select]
-        return self.client.by_refs(self.entity, refs, select=select)
-
-    def _deal_stamps(self, actions: list[Action]) -> dict[str, dict[str, Any]]:
-        """The deals of our own orders as they are now: has the write-back (our last step) happened?"""
-        if not actions or self.bitrix24 is None or not self.spec.target.write_back:
-            return {}
-        ids = [a.record.key for a in actions]
-        found: dict[str, dict[str, Any]] = {}
-        for page in self.bitrix24.list_fast(
-            "crm.deal.list", {"@ID": ids}, ["ID", "ORIGIN_ID", "ORIGINATOR_ID"]
-        ):
-            found.update({str(row["ID"]): row for row in page})
-        return found
-
-    def exists(self, refs: list[str]) -> list[str]:
-        """Which of these keys name an object of this 1C base (to adopt objects stamped by an older release)."""
-        return list(self.client.by_refs(self.entity, refs, select=["Ref_Key"]))
 
     def _soap_write(self, action: Action, body: dict[str, Any]) -> dict[str, Any]:
         """CreateOrder with our idempotency key (the service returns the same order for the same key, so a lost
@@ -292,10 +223,7 @@ class OneCTarget:
         payload = json.dumps(body, ensure_ascii=False)
         if action.kind == "create":
             key = self.key.prefix + action.record.key
-            try:
-                answer = self.soap.call("CreateOrder", write=True, IdempotencyKey=key, OrderJson=payload)
-            except OutcomeUnknown:
-                answer = self.soap.call("CreateOrder", write=True, IdempotencyKey=key, OrderJson=payload)
+            answer = self.soap.call("CreateOrder", write=True, IdempotencyKey=key, OrderJson=payload)
         else:
             answer = self.soap.call("UpdateOrder", write=True, OrderId=action.target_id, OrderJson=payload)
         try:
@@ -312,20 +240,11 @@ class OneCTarget:
             **state,
         }
 
-    def _write_back(self, key: str, created: dict[str, Any]) -> None:
-        """Tell the Bitrix24 deal what 1C made of it (number, reference) and stamp it with our identity, so that
-        the 1C → Bitrix24 flow finds it by key and the Bitrix24 → 1C flow never makes a second order of it."""
-        if not self.spec.target.write_back or self.bitrix24 is None:
-            return
-        fields = {
-            uf: prop.const if not isinstance(prop, str) else created.get(prop)
-            for uf, prop in self.spec.target.write_back.items()
-            if not isinstance(prop, str) or prop in created
-        }
-        if self.originator:
-            fields.update({"ORIGINATOR_ID": self.originator, "ORIGIN_ID": str(created["Ref_Key"])})
-        if fields:
-            self.bitrix24.call("crm.deal.update", {"id": key, "fields": fields}, write=True)
+    # -- lookups ------------------------------------------------------------------------------------------------
+
+    def exists(self, refs: list[str]) -> list[str]:
+        """Which of these keys name an object of this 1C base (to adopt objects stamped by an older release)."""
+        return list(self.client.by_refs(self.entity, refs, select=["Ref_Key"]))
 
     def current(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The 1C objects as they are now (for --dry-run diffs)."""
