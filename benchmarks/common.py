@@ -13,6 +13,7 @@ import bisect
 import json
 import multiprocessing as mp
 import random
+import re
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/x.py` from anywhere
@@ -231,7 +233,7 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
             elif name == "calls":
                 conn.send(call_summary(sandbox.portal))
             elif name == "onec":  # 1C requests and the CPU seconds its handlers spent (all threads)
-                conn.send({"requests": onec.requests, "cpu": onec.cpu})
+                conn.send({"requests": onec.requests, "cpu": onec.cpu, "shapes": dict(onec.shapes)})
             elif name == "faults":
                 conn.send(dict(faults.injected) if faults else {})
             elif name == "fill_bucket":  # as after earlier work: the drain, not the burst, is the limit
@@ -262,13 +264,25 @@ def _child(spec: SandboxSpec, conn: Any) -> None:
     conn.close()
 
 
+def query_shape(method: str, path: str, query: str) -> str:
+    """A 1C request with its literals (GUIDs, dates, $top/$skip) blanked: one line per kind of query."""
+    text = unquote_plus(f"{method} {path.rsplit('/', 1)[-1]}?{query}")
+    text = re.sub(r"(guid|datetime)'[^']*'", r"\1'…'", text)
+    text = re.sub(r"\$(skip|top)=\d+", r"$\1=…", text)
+    text = re.sub(r"&?\$format=json", "", text)
+    # many alternatives of one condition ("… or …") collapse to one
+    return re.sub(r"([\w/]+ eq (?:cast\()?guid'…'(?:, '\w+'\))?)(?: or \1)+", r"\1 or …", text)
+
+
 class _MeteredApp:
-    """The 1C emulator's app, counting requests and the thread CPU time its handlers spend."""
+    """The 1C emulator's app, counting requests and the thread CPU time its handlers spend, in all and per
+    query shape (`query_shape`)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requests = 0
         self.cpu = 0.0
+        self.shapes: dict[str, list[float]] = {}  # shape -> [requests, CPU seconds]
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
@@ -280,9 +294,13 @@ class _MeteredApp:
             return self.app(request)
         finally:
             spent = time.thread_time() - started
+            shape = query_shape(request.method, request.path, request.query)
             with self._lock:
                 self.requests += 1
                 self.cpu += spent
+                counted = self.shapes.setdefault(shape, [0, 0.0])
+                counted[0] += 1
+                counted[1] += spent
 
 
 class RemoteSandbox:

@@ -22,6 +22,7 @@ from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.exchange import Registrations
 from b24_1c_sandbox.onec.extension import apply as apply_extension
 from b24_1c_sandbox.onec.extension import from_environment as extension_from_environment
+from b24_1c_sandbox.onec.indexes import Indexes
 from b24_1c_sandbox.onec.model import EntityType, Props
 from b24_1c_sandbox.onec.profiles import load
 
@@ -100,6 +101,7 @@ class Infobase:
             None  # дата запрета изменения: documents dated before it are read-only
         )
         self.changes = Registrations(self)
+        self.indexes = Indexes(self)  # Ref_Key, document date/number, catalog code/description (indexes.py)
         self.this_node = self.insert(
             self.config.exchange_plan,
             {
@@ -146,7 +148,9 @@ class Infobase:
             record["Ref_Key"] = str(record.get("Ref_Key") or uuid.uuid4()).lower()
             record["DataVersion"] = self._next_version()
             stored = self.normalize(entity, record)
+            previous = self.sets[entity].get(stored["Ref_Key"])
             self.sets[entity][stored["Ref_Key"]] = stored
+            self.indexes.written(entity, previous, stored)
             self._written(entity, None, stored)
             return stored
 
@@ -159,6 +163,7 @@ class Infobase:
                 merged["Posted"] = False  # marking a posted document for deletion un-posts it
             stored = self.normalize(entity, merged)
             self.sets[entity][ref] = stored
+            self.indexes.written(entity, current, stored)
             self._written(entity, current, stored)
             return stored
 
@@ -166,6 +171,7 @@ class Infobase:
         """Physical deletion (what OData DELETE does)."""
         with self.lock:
             old = self.sets[entity].pop(ref)
+            self.indexes.written(entity, old, None)
             self._written(entity, old, None)
 
     def repost(self, entity: str, ref: str) -> dict[str, Any]:
@@ -255,4 +261,5 @@ class Infobase:
                     self.movements[name] = recs
             self.changes.restore(data.get("changes", {}))
             self.keys = dict(data.get("keys", {}))
+            self.indexes.clear()
         return True

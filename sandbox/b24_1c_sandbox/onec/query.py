@@ -674,6 +674,78 @@ def _check_literals(node: Node, types: Mapping[str, str]) -> None:
                 )
 
 
+class Term(NamedTuple):
+    """A top-level conjunct of a $filter an index could serve: `Name op literal` (literal on either side), or
+    `Name eq a or Name eq b …` as op "in"."""
+
+    name: str
+    op: str  # eq | gt | ge | lt | le | in
+    values: tuple[Any, ...]
+
+
+_FLIPPED = {"eq": "eq", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
+def _comparison(node: Node) -> Term | None:
+    if isinstance(node, _Binary) and node.op in _FLIPPED:
+        for path, lit, op in ((node.left, node.right, node.op), (node.right, node.left, _FLIPPED[node.op])):
+            if (
+                isinstance(path, _Path)
+                and path.var is None
+                and len(path.segments) == 1
+                and isinstance(lit, _Lit)
+                and lit.value is not None
+            ):
+                return Term(path.segments[0], op, (lit.value,))
+    return None
+
+
+def _alternatives(node: Node) -> Term | None:
+    """`A eq x or A eq y or …` over one property (any nesting of the or's), else None."""
+    name: str | None = None
+    values: list[Any] = []
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, _Binary) and sub.op == "or":
+            stack += [sub.right, sub.left]
+            continue
+        term = _comparison(sub)
+        if term is None or term.op != "eq" or name not in (None, term.name):
+            return None
+        name = term.name
+        values.extend(term.values)
+    return None if name is None else Term(name, "in", tuple(values))
+
+
+def index_terms(node: Node | None) -> list[Term]:
+    """The conjuncts of a parsed $filter that compare a header property with a literal: every row the filter keeps
+    satisfies each of them, so an index on that property may narrow the rows to check (never widen them)."""
+    out: list[Term] = []
+    stack = [] if node is None else [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, _Binary) and sub.op == "and":
+            stack += [sub.right, sub.left]
+            continue
+        term = _comparison(sub) or (
+            _alternatives(sub) if isinstance(sub, _Binary) and sub.op == "or" else None
+        )
+        if term is not None:
+            out.append(term)
+    return out
+
+
+def is_datetime_literal(value: Any) -> bool:
+    """A `datetime'…'` literal of a $filter (normalised to whole seconds)."""
+    return type(value) is _DateTime
+
+
+def is_guid_literal(value: Any) -> bool:
+    """A `guid'…'` literal of a $filter (lower case)."""
+    return type(value) is _Guid
+
+
 def parse_filter(text: str) -> Node:
     """Parse a $filter string into an AST; raises ODataQueryError."""
     return _Parser(text).parse()
@@ -693,6 +765,13 @@ def compile_filter(
     text: str, *, properties: set[str] | None = None, types: Mapping[str, str] | None = None
 ) -> Callable[[Record, Resolver | None], bool]:
     """Parse (and check against properties and their Edm types) once; return a predicate (record, resolve)."""
+    return compile_parsed(text, properties=properties, types=types)[0]
+
+
+def compile_parsed(
+    text: str, *, properties: set[str] | None = None, types: Mapping[str, str] | None = None
+) -> tuple[Callable[[Record, Resolver | None], bool], Node]:
+    """`compile_filter`, also returning the parsed expression (for `index_terms`)."""
     node = parse_filter(text)
     if properties is not None:
         _check_properties(node, properties)
@@ -702,7 +781,7 @@ def compile_filter(
     def predicate(record: Record, resolve: Resolver | None = None) -> bool:
         return node.ev(record, resolve, _NO_ENV) is True
 
-    return predicate
+    return predicate, node
 
 
 def _items(text: str, option: str) -> Iterator[tuple[int, str]]:

@@ -10,8 +10,16 @@ from typing import Any
 
 from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.errors import ODataError
+from b24_1c_sandbox.onec.indexes import DATE_ORDER
 from b24_1c_sandbox.onec.infobase import Infobase
-from b24_1c_sandbox.onec.query import compile_filter, parse_orderby, sort_records
+from b24_1c_sandbox.onec.query import (
+    Term,
+    compile_filter,
+    compile_parsed,
+    index_terms,
+    parse_orderby,
+    sort_records,
+)
 from b24_1c_sandbox.onec.shaping import View, filter_properties, filter_types, resolver, shape
 
 _PARAM_NAMES = ("Period", "StartPeriod", "EndPeriod", "Condition", "Dimensions", "AccountCondition")
@@ -89,13 +97,60 @@ def _page(
     return rows, count, next_skip
 
 
+def _compiled(
+    ib: Infobase, entity: str, options: dict[str, str], resolve: Callable[..., Any]
+) -> tuple[Callable[[dict[str, Any]], bool] | None, list[Term]]:
+    """The $filter as a predicate on a record (None: no filter) and its conjuncts an index may serve."""
+    text = options.get("filter")
+    if not text:
+        return None, []
+    predicate, node = compile_parsed(
+        text, properties=filter_properties(ib, entity), types=filter_types(ib.types[entity])
+    )
+    return (lambda r: predicate(r, resolve)), index_terms(node)
+
+
+def _date_ordered(
+    ib: Infobase,
+    entity: str,
+    options: dict[str, str],
+    paging: Paging,
+    keep: Callable[[dict[str, Any]], bool] | None,
+    terms: list[Term],
+) -> tuple[list[dict[str, Any]], int | None] | None:
+    """A page from the document date index for `[$filter …]&$orderby=Date,Ref_Key[&$top][&$skip]`; None when the
+    query has another order, asks for $inlinecount, or the index cannot serve it (the caller scans)."""
+    if not options.get("orderby") or options.get("inlinecount", "none") != "none":
+        return None
+    if ib.types[entity].kind != "Document" or parse_orderby(options["orderby"]) != DATE_ORDER:
+        return None
+    skip, top = int_option(options, "skip") or 0, int_option(options, "top")
+    rows = ib.indexes.date_window(entity, terms, keep, skip, top)
+    if rows is None:
+        return None
+    next_skip = None
+    if paging.max_page_size is not None and len(rows) > paging.max_page_size:
+        rows = rows[: paging.max_page_size]
+        next_skip = skip + len(rows) if paging.next_link else None
+    return rows, next_skip
+
+
 def collection(
     ib: Infobase, entity: str, options: dict[str, str], view: View, paging: Paging, rls: str | None
 ) -> Result:
-    """GET <set>: filtered, row-level checked, ordered, paged, shaped."""
+    """GET <set>: filtered, row-level checked, ordered, paged, shaped; from an index where a real base has one
+    (indexes.py), with the rows and order a scan gives."""
     resolve = resolver(ib, entity)
-    types = filter_types(ib.types[entity])
-    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve, types)
+    keep, terms = _compiled(ib, entity, options, resolve)
+    candidates = ib.indexes.candidates(entity, terms)
+    if candidates is None and not rls:
+        window = _date_ordered(ib, entity, options, paging, keep, terms)
+        if window is not None:
+            page, next_skip = window
+            return Result(entity, [shape(ib, entity, r, view) for r in page], entity, None, next_skip)
+    rows = ib.all(entity) if candidates is None else candidates
+    if keep is not None:
+        rows = [r for r in rows if keep(r)]
     if rls:
         visible = compile_filter(rls)
         allowed = [r for r in rows if visible(r, resolve)]
@@ -111,8 +166,11 @@ def collection(
 def count(ib: Infobase, entity: str, options: dict[str, str], rls: str | None) -> int:
     """GET <set>/$count honouring $filter (and allowedOnly)."""
     resolve = resolver(ib, entity)
-    types = filter_types(ib.types[entity])
-    rows = _filtered(ib.all(entity), options.get("filter"), filter_properties(ib, entity), resolve, types)
+    keep, terms = _compiled(ib, entity, options, resolve)
+    candidates = ib.indexes.candidates(entity, terms)
+    rows = ib.all(entity) if candidates is None else candidates
+    if keep is not None:
+        rows = [r for r in rows if keep(r)]
     if rls:
         visible = compile_filter(rls)
         rows = [r for r in rows if visible(r, resolve)]
@@ -122,6 +180,15 @@ def count(ib: Infobase, entity: str, options: dict[str, str], rls: str | None) -
 def table_rows(ib: Infobase, owner: str, section: str) -> list[dict[str, Any]]:
     """All rows of one tabular section of all objects (`Document_X_Товары`)."""
     return [row for rec in ib.all(owner) for row in rec.get(section, [])]
+
+
+def _rows_of(ib: Infobase, owner: str, section: str, objects: list[Any]) -> list[dict[str, Any]]:
+    """The section's rows of the given objects (records or refs), in that order."""
+    out: list[dict[str, Any]] = []
+    for obj in objects:
+        rec = ib.get(owner, obj) if isinstance(obj, str) else obj
+        out.extend(rec.get(section, []) if rec else [])
+    return out
 
 
 def table_set(
@@ -137,14 +204,21 @@ def table_set(
     tab = etype.table(section)
     assert tab is not None
     name = f"{owner}_{section}"
-    rows = table_rows(ib, owner, section)
-    if key is not None:
-        found = [r for r in rows if r["Ref_Key"] == key[0] and r["LineNumber"] == str(key[1])]
+    if key is not None:  # the section's table is clustered by its owner's reference
+        found = [r for r in _rows_of(ib, owner, section, [key[0]]) if r["LineNumber"] == str(key[1])]
         if not found:
             raise ODataError(404, "9", "Экземпляр сущности не найден")
         return Result(f"{name}/@Element", found, None)
     types = {"Ref_Key": "Edm.Guid", **dict(tab.properties)}
-    rows = _filtered(rows, options.get("filter"), tab.property_names(), None, types)
+    rows: list[dict[str, Any]] = []
+    if options.get("filter"):
+        predicate, node = compile_parsed(options["filter"], properties=tab.property_names(), types=types)
+        terms = [t for t in index_terms(node) if t.name == "Ref_Key"]
+        owners = ib.indexes.candidates(owner, terms)
+        every = table_rows(ib, owner, section) if owners is None else _rows_of(ib, owner, section, owners)
+        rows = [r for r in every if predicate(r, None)]
+    else:
+        rows = table_rows(ib, owner, section)
     page, cnt, next_skip = _page(rows, options, paging, None)
     select = options.get("select")
     if select and select not in ("*", "**"):
