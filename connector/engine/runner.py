@@ -35,6 +35,7 @@ log = get_logger(__name__)
 
 Progress = Callable[[int], None]
 DEFAULT_FULL_SCAN = "1h"
+SETTLE = timedelta(minutes=2)  # a Bitrix24 window reaches this far before the last cycle began
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -149,6 +150,7 @@ class FlowRunner:
         on a full scan, which also notices records that disappeared)."""
         report = RunReport(self.flow, "sync", dry_run=dry_run)
         started = time.monotonic()
+        cycle_at = self.clock.now()
         run_id = None if dry_run else self.ledger.start_run(self.flow, "sync")
         status = "failed"
         try:
@@ -164,6 +166,14 @@ class FlowRunner:
                 full = False  # 1C tells us what changed (deletions too); nothing to scan
             days = self.spec.source.changes.lookback_days or lookback_days
             since = None if full else self.clock.now() - timedelta(days=days)
+            if since is not None and self.spec.source.system == "bitrix24":
+                # Bitrix24's DATE_MODIFY is a modification time: what changed since the last complete cycle began
+                # (or the last backfill, which read every deal) is all there is to see; SETTLE covers clock skew.
+                synced = self.ledger.cursor(f"{self.flow}:sync") or {}
+                backfilled = self.ledger.last_ok_start(self.flow, "backfill")
+                begun = synced.get("last_cycle_started_at") or backfilled
+                if begun:
+                    since = max(since, datetime.fromisoformat(begun) - SETTLE)
             seen: set[str] | None = set() if full else None
             for pairs in self.source.versions(since):
                 remember = tuple(getattr(pairs, "state", ()))  # for the source, recorded with these records
@@ -198,6 +208,7 @@ class FlowRunner:
             if not dry_run and not report.stopped:
                 state = self.ledger.cursor(f"{self.flow}:sync") or {}
                 state["last_cycle_at"] = self.clock.now().isoformat()
+                state["last_cycle_started_at"] = cycle_at.isoformat()
                 if full:
                     state["last_full_scan_at"] = self.clock.now().isoformat()
                 self.ledger.set_cursor(f"{self.flow}:sync", state)
@@ -215,7 +226,8 @@ class FlowRunner:
         if not every:
             return False
         state = self.ledger.cursor(f"{self.flow}:sync") or {}
-        last = state.get("last_full_scan_at")
+        # A completed backfill read every record: it counts as the first full scan.
+        last = state.get("last_full_scan_at") or self.ledger.last_ok_start(self.flow, "backfill")
         if not last:
             return True
         return (self.clock.now() - datetime.fromisoformat(last)).total_seconds() >= _seconds(every)

@@ -55,6 +55,7 @@ def build(conn: Connector, spec: Mapping, today: BusinessDay | None = None) -> t
             ours=conn.installation_id,
             takes=conn.config.installation.takes,
             adopt=conn.config.installation.adopt,
+            ledger=conn.ledger,
         )
     else:
         raise ConfigError(f"flow {spec.flow}: reading from {src.system} {src.entity} is not supported yet")

@@ -322,6 +322,14 @@ class Ledger:
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))]
 
+    def last_ok_start(self, flow: str, kind: str) -> str | None:
+        """When the flow's latest run of this kind that ended ok started (ISO), or None."""
+        row = self.conn.execute(
+            "SELECT started_at FROM runs WHERE flow = ? AND kind = ? AND status = 'ok' ORDER BY id DESC LIMIT 1",
+            (flow, kind),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     # -- dead letters -------------------------------------------------------------------------------------------
 
     def dead_letters(

@@ -1,7 +1,17 @@
-"""Bitrix24 deals as a flow source: keyset pages by ID, changes by DATE_MODIFY, product rows fetched in batches."""
+"""Bitrix24 deals as a flow source: keyset pages by ID, changes by DATE_MODIFY, product rows fetched in batches.
+
+A deal already linked to its 1C order (stamped with our installation and the order's key: made by the orders flow or
+written back, docs/identity.md) is never a new order; what can still travel from it is what an update of the order
+carries (the mapping's fields written always, e.g. `owner: bitrix24` ones). Its DATE_MODIFY moves on every write of
+ours (amounts, payments, stages), so for such deals the change is judged on a digest of exactly those fields, read in
+the same list request and remembered in the ledger (`<flow>:deals`, recorded with the records it led to): a deal the
+money flow touched is not read again, one whose shipment wish changed is."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import string
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,11 +20,41 @@ from zoneinfo import ZoneInfo
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.clock import Clock
 from connector.config import TakesRule
-from connector.engine.protocols import Page
+from connector.engine.protocols import Changes, Page
+from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
-from connector.mapping.schema import Mapping
+from connector.mapping.schema import Mapping, owner_side
+from connector.records import SourceState
 
 ROWS = "PRODUCT_ROWS"
+LINKED = "deal"  # source_state entity of the linked deals' digests (flow `<flow>:deals`)
+
+
+def update_inputs(spec: Mapping) -> list[str] | None:
+    """The deal fields an update of an existing target can carry (the mapping's `on: always` fields this side
+    owns), or None when that cannot be told from the list (product rows sent on update, conditional rules)."""
+    if spec.rows is not None and spec.rows.on == "always":
+        return None
+    out: list[str] = []
+    for rule in spec.fields.values():
+        if rule.on == "create" or owner_side(spec, rule) != spec.source.system:
+            continue
+        if rule.when or rule.section:
+            return None
+        names = [
+            rule.source,
+            rule.divide,
+            rule.rate_of,
+            rule.vat_at,
+            *(rule.multiply or []),
+            *(rule.minus or []),
+        ]
+        if rule.format:
+            names += [
+                f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(rule.format) if f
+            ]
+        out += [n for n in names if n]
+    return sorted(set(out))
 
 
 class DealSource:
@@ -31,8 +71,11 @@ class DealSource:
         ours: str | None = None,
         takes: TakesRule | None = None,
         adopt: Sequence[str] = (),
+        ledger: Ledger | None = None,
     ) -> None:
         self.client = client
+        self.ledger = ledger
+        self.inputs = update_inputs(spec) if ledger is not None and ours else None
         # Our installation's ORIGINATOR_ID: deals carrying it were made by the orders flow or already written back
         # (each linked to its 1C order, docs/identity.md), so a backfill does not read them again. Changes to them
         # still arrive through `versions`, where the runner recognises the stamp.
@@ -97,13 +140,46 @@ class DealSource:
             # Our deals outside the rule (made by the orders flow in another pipeline) still send their changes.
             filters.append({**flt, "ORIGINATOR_ID": self.ours})
         seen: set[str] = set()
+        select = ["ID", "DATE_MODIFY", "ORIGINATOR_ID", "ORIGIN_ID", *(self.inputs or [])]
         for one in filters:
-            for rows in self.client.list_fast("crm.deal.list", one, ["ID", "DATE_MODIFY", "ORIGINATOR_ID"]):
-                mine = [r for r in rows if not self._theirs(r)]
-                fresh = [(str(r["ID"]), r.get("DATE_MODIFY")) for r in mine if str(r["ID"]) not in seen]
-                seen.update(k for k, _ in fresh)
-                if fresh:
-                    yield fresh
+            for rows in self.client.list_fast("crm.deal.list", one, list(dict.fromkeys(select))):
+                fresh = [r for r in rows if not self._theirs(r) and str(r["ID"]) not in seen]
+                seen.update(str(r["ID"]) for r in fresh)
+                changes = self._changes(fresh)
+                if changes or changes.state:
+                    yield changes
+
+    def _digest(self, deal: dict[str, Any]) -> str:
+        values = {f: deal[f] for f in self.inputs or [] if deal.get(f) not in (None, "", [], {})}
+        text = json.dumps(values, ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _changes(self, rows: list[dict[str, Any]]) -> Changes:
+        """(ID, DATE_MODIFY) of unlinked deals; (ID, None) of linked deals whose update fields changed since
+        they were last looked at (a linked deal never looked at counts as having them empty)."""
+        if self.inputs is None or self.ledger is None or not rows:
+            return Changes([(str(r["ID"]), r.get("DATE_MODIFY")) for r in rows])
+        flow = f"{self.spec.flow}:deals"
+        known = self.ledger.source_state(flow, LINKED, [str(r["ID"]) for r in rows])
+        empty = self._digest({})
+        pairs: list[tuple[str, str | None]] = []
+        state: list[SourceState] = []
+        for r in rows:
+            key, digest = str(r["ID"]), self._digest(r)
+            before = known[key].version if key in known else None
+            if self._linked(r):
+                if digest == (before or empty):
+                    continue  # only our own writes moved DATE_MODIFY: nothing an update would carry
+                pairs.append((key, None))
+            else:
+                pairs.append((key, r.get("DATE_MODIFY")))
+            if digest != before:
+                state.append(SourceState(flow, LINKED, key, digest))
+        return Changes(pairs, state)
+
+    def _linked(self, deal: dict[str, Any]) -> bool:
+        """Stamped by this installation with its order's key: linked to that order (docs/identity.md)."""
+        return bool(self.ours) and deal.get("ORIGINATOR_ID") == self.ours and bool(deal.get("ORIGIN_ID"))
 
     def _theirs(self, deal: dict[str, Any]) -> bool:
         """Stamped by another installation or system: never read further (its fields, its rows)."""

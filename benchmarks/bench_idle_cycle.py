@@ -1,0 +1,159 @@
+"""Requests an incremental cycle costs, per flow: the first cycle after a backfill, an idle cycle, and the cycle
+after one changed 1C order (issue 13 goal 4). Every flow of config.example.yaml is backfilled first (limits off);
+then each phase runs one `incremental` of every flow in the configured order and counts, per flow, the top-level
+Bitrix24 requests (the portal's call log) and the 1C requests (the emulator's meter, by query shape).
+
+Goals: an idle cycle between full scans at most 1 Bitrix24 request per flow and at most one 1C request per entity set
+the flow watches (1 per flow where an exchange plan is used); the first cycle after a backfill no more than an idle
+one; one changed order at most 2 Bitrix24 requests (all flows together). Prints; asserts nothing.
+
+.venv/bin/python benchmarks/bench_idle_cycle.py [--sizes 1000 10000] [--shapes]
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from bench_backfill_1c import env_for
+from common import ROOT, SandboxSpec, figure, header, parser, remote_sandbox
+
+from connector.app import Connector
+from connector.config import load_config
+
+ORDER = "Document_ЗаказКлиента"
+
+
+def b24_requests(counts: list[Any]) -> int:
+    return sum(n for _, batch, _, n in counts if not batch)
+
+
+def watched(conn: Connector, flow: str) -> int:
+    """Entity sets the flow's incremental cycle watches (1 where the flow reads an exchange plan)."""
+    runner = conn.runner(flow)
+    spec = runner.spec
+    if spec.source.system != "onec":
+        return 0
+    if spec.source.changes.exchange_plan:
+        return 1
+    tracker = getattr(runner.source, "tracker", None)
+    return 1 + len(getattr(tracker, "entities", []))
+
+
+def edit_order(box: Any, tz_now: datetime) -> str:
+    """Change the comment of the newest posted order through OData, as an accountant would in 1C."""
+    from b24_1c_sandbox.runner import ONEC_PASSWORD, ONEC_USER
+
+    session = requests.Session()
+    session.auth = (ONEC_USER.encode(), ONEC_PASSWORD.encode())  # type: ignore[assignment]
+    url = box.odata_url + ORDER
+    found = session.get(
+        url,
+        params={
+            "$format": "json",
+            "$filter": "Posted eq true and DeletionMark eq false",
+            "$orderby": "Date desc",
+            "$top": "1",
+            "$select": "Ref_Key,Date",
+        },
+        timeout=60,
+    ).json()["value"][0]
+    ref = found["Ref_Key"]
+    reply = session.patch(
+        f"{url}(guid'{ref}')",
+        params={"$format": "json"},
+        json={"Комментарий": f"изменён {tz_now:%H:%M:%S}"},
+        timeout=60,
+    )
+    reply.raise_for_status()
+    return str(ref)
+
+
+def cycle(box: Any, conn: Connector, flows: list[str]) -> dict[str, tuple[int, int, Counter[str]]]:
+    """One incremental cycle of every flow: {flow: (Bitrix24 requests, 1C requests, 1C requests by shape)}."""
+    out: dict[str, tuple[int, int, Counter[str]]] = {}
+    for flow in flows:
+        b24, onec = b24_requests(box.ask("counts")), box.ask("onec")
+        conn.runner(flow).incremental(conn.config.sync.lookback_days)
+        after = box.ask("onec")
+        shapes = Counter(
+            {
+                s: int(v[0]) - int(onec.get("shapes", {}).get(s, [0])[0])
+                for s, v in after.get("shapes", {}).items()
+            }
+        )
+        out[flow] = (
+            b24_requests(box.ask("counts")) - b24,
+            after["requests"] - onec["requests"],
+            +shapes,
+        )
+    return out
+
+
+def run(n: int, seed: int, root: Path, shapes: bool) -> None:
+    spec = SandboxSpec(orders=n, seed=seed, rate_limit="off", keep_calls=True)
+    with remote_sandbox(spec) as box, tempfile.TemporaryDirectory() as tmp:
+        config = load_config(root / "config.example.yaml", env=env_for(box, Path(tmp) / "ledger.sqlite3"))
+        with Connector(config) as conn:
+            conn.setup()
+            flows = conn.flows(None)
+            started = time.perf_counter()
+            for name in flows:
+                runner = conn.runner(name)
+                runner.backfill(datetime(2017, 1, 1, tzinfo=runner.tz), None)
+            header(f"{n:,} orders: backfill of every flow took {time.perf_counter() - started:.1f} s")
+            sets = {f: watched(conn, f) for f in flows}
+            first = cycle(box, conn, flows)
+            idle = cycle(box, conn, flows)
+            edit_order(box, conn.clock.now() + timedelta(0))
+            changed = cycle(box, conn, flows)
+    print(f"   {'flow':<16} {'sets':>4}  {'first B24/1C':>12}  {'idle B24/1C':>11}  {'changed B24/1C':>14}")
+    for f in flows:
+        row = [first[f], idle[f], changed[f]]
+        cells = [f"{b}/{o}" for b, o, _ in row]
+        print(f"   {f:<16} {sets[f]:>4}  {cells[0]:>12}  {cells[1]:>11}  {cells[2]:>14}")
+    b24_idle = max(v[0] for v in idle.values())
+    over = [f for f in flows if idle[f][1] > max(sets[f], 1)]
+    total = {
+        name: (sum(v[0] for v in p.values()), sum(v[1] for v in p.values()))
+        for name, p in (("first", first), ("idle", idle), ("changed", changed))
+    }
+    header("totals over every flow (Bitrix24 / 1C requests)")
+    for name, (b, o) in total.items():
+        figure(name, f"{b} / {o}")
+    header("ratios to the goals (≤ 1.0 met)")
+    figure("idle: most Bitrix24 requests of one flow / 1", f"{b24_idle / 1:.2f}")
+    worst = max((idle[f][1] / max(sets[f], 1), f) for f in flows)
+    figure("idle: most 1C requests / entity sets watched", f"{worst[0]:.2f} ({worst[1]})")
+    figure("idle: flows over their 1C budget", ", ".join(over) or "none")
+    firsts = max(((first[f][0] + first[f][1]) / max(idle[f][0] + idle[f][1], 1), f) for f in flows)
+    figure("first cycle / idle cycle (requests, worst flow)", f"{firsts[0]:.2f} ({firsts[1]})")
+    extra_b24 = total["changed"][0] - total["idle"][0]
+    figure(
+        "one changed order: Bitrix24 requests / 2", f"{total['changed'][0] / 2:.2f} ({extra_b24} above idle)"
+    )
+    if shapes:
+        for name, phase in (("first", first), ("idle", idle), ("changed", changed)):
+            header(f"1C queries of the {name} cycle")
+            for f in flows:
+                for shape, count in phase[f][2].most_common():
+                    print(f"   {f:<16} {count:>4}  {shape[:150]}")
+
+
+def main() -> None:
+    p = parser(__doc__ or "", 1000)
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="orders in the sandbox")
+    p.add_argument("--root", type=Path, default=ROOT, help="where config.example.yaml and mappings/ are")
+    p.add_argument("--shapes", action="store_true", help="list the 1C queries of each phase")
+    args = p.parse_args()
+    for n in args.sizes:
+        run(n, args.seed, args.root, args.shapes)
+
+
+if __name__ == "__main__":
+    main()
