@@ -62,14 +62,16 @@ class References:
             raise RecordError(f"{field}: no {described(spec)} = {value!r} in 1C")
         return found
 
-    def row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A row with its references resolved; a unit (`unit_of`) after the product it belongs to."""
+    def row(self, row: dict[str, Any], n: int = 1) -> dict[str, Any]:
+        """A row with its references resolved; a unit (`unit_of`) after the product it belongs to: the product's
+        own unit, or one of its packagings with the row's quantities and prices recounted (products.py)."""
         refs = self.spec.target.refs
+        where = f"{self.spec.rows.target if self.spec.rows else 'rows'}[{n}]"
         out = {k: self.ref(k, refs[k], v) if k in refs and not refs[k].unit_of else v for k, v in row.items()}
         for k, spec in refs.items():
             if k in out and spec.unit_of:
                 product_entity = refs[spec.unit_of].entity if spec.unit_of in refs else ""
-                out[k] = self._units.check(k, spec, product_entity, str(out.get(spec.unit_of) or ""), out[k])
+                out = self._units.row(k, spec, product_entity, out, where)
         return out
 
     def defaults(self) -> dict[str, Any]:
@@ -115,7 +117,7 @@ class References:
         }
         rows = action.record.rows if creating else action.record.update_rows()
         if rows is not None and self.spec.rows is not None:
-            body[self.spec.rows.target] = [self.row(row) for row in rows]
+            body[self.spec.rows.target] = [self.row(row, n) for n, row in enumerate(rows, 1)]
         body = self.derive(body)
         if creating:
             key = self.spec.target.onec_key
