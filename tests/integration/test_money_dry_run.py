@@ -92,7 +92,11 @@ def test_dry_runs_write_nothing_and_the_real_sync_then_matches_a_sandbox_without
         assert "money" in shown
         flags = [f"--flow={f}" for f in FLOWS]
         cli(dry, dry_ledger, "backfill", *flags, "--dry-run")
-        cli(dry, dry_ledger, "backfill", *flags, "--dry-run", "--restart")  # reads every page again
+        restarted = cli(dry, dry_ledger, "backfill", *flags, "--dry-run", "--restart")  # reads every page again
+        # Under the reference order's diff, the steps its rules plan: the new receipt's payment (added, then
+        # keyed and marked paid), nothing sent.
+        steps = [line.strip() for line in restarted.splitlines() if line.strip().startswith("steps: ")]
+        assert any("crm.item.payment.add" in s and "sale.payment.update" in s for s in steps), steps
         assert ledger_rows(dry_ledger) == before  # not one row: no document, no due day, no link, no cursor
         assert writes(dry) == []  # nor a write to Bitrix24 (`batch` would be listed too)
 
