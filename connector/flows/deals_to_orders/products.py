@@ -118,12 +118,6 @@ class Units:
         select = list(dict.fromkeys(["Ref_Key", "Code", "Description", *pack.attributes, *pack.ratio]))
         return self.client.query(entity, filter=flt, select=select, orderby="Code")
 
-    def check(self, field: str, spec: OneCRef, products: str, product: str, code: object) -> str:
-        """EMPTY_REF (the product's own unit) or a RecordError naming both units; never a packaging (its count,
-        quantity and price need the whole row: `row`)."""
-        bare = spec.model_copy(update={"packaging": None})
-        return str(self.row(field, bare, products, {field: code, spec.unit_of or "": product})[field])
-
     def row(
         self, field: str, spec: OneCRef, products: str, row: dict[str, Any], where: str = "row"
     ) -> dict[str, Any]:
