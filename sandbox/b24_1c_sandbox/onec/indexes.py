@@ -81,6 +81,10 @@ class Indexes:
         self._next: dict[str, int] = {}
         self._dates: dict[str, _ByDate] = {}
         self._values: dict[tuple[str, str], _ByValue] = {}
+        self._registers: dict[str, list[dict[str, Any]]] = {}  # register -> its records in the scan's order
+        self._dimensions: dict[
+            tuple[str, str], dict[str, list[int]] | None
+        ] = {}  # lower-case value -> positions
 
     def clear(self) -> None:
         """Forget every index (the sets were replaced wholesale, as by `Infobase.load`)."""
@@ -88,6 +92,14 @@ class Indexes:
         self._next.clear()
         self._dates.clear()
         self._values.clear()
+        self._registers.clear()
+        self._dimensions.clear()
+
+    def moved(self, register: str) -> None:
+        """A posting changed the register's records: its indexes are rebuilt when next used."""
+        if self._registers.pop(register, None) is not None:
+            for key in [k for k in self._dimensions if k[0] == register]:
+                del self._dimensions[key]
 
     # -- maintenance --------------------------------------------------------------------------------------------
 
@@ -262,3 +274,42 @@ class Indexes:
                     if top is not None and len(out) >= top:
                         break
             return out
+
+    def register_records(self, register: str, terms: Iterable[Term]) -> list[dict[str, Any]] | None:
+        """Records of an accumulation register that may satisfy a condition with these conjuncts, in the scan's
+        order, from the index a real base keeps on a register's dimensions (its totals tables) and recorder (the
+        records' clustered index); None when no conjunct compares one of them with a value (a scan)."""
+        if not self.enabled:
+            return None
+        reg = self.ib.config.registers[register]
+        names = {d for d, _ in reg.dimensions} | {"Recorder"}
+        with self.ib.lock:
+            best: set[int] | None = None
+            for term in terms:
+                if term.op not in ("eq", "in") or term.name not in names:
+                    continue
+                index = self._dimension(register, term.name)
+                if index is None or not all(isinstance(v, str) for v in term.values):
+                    continue
+                # Keys are lower case: a superset of what a guid'…' (case-insensitive) or a string matches.
+                found = {at for v in term.values for at in index.get(v.lower(), ())}
+                if best is None or len(found) < len(best):
+                    best = found
+            if best is None:
+                return None
+            records = self._registers[register]
+            return [records[at] for at in sorted(best)]
+
+    def _dimension(self, register: str, name: str) -> dict[str, list[int]] | None:
+        if register not in self._registers:
+            self._registers[register] = self.ib.records(register)
+        if (register, name) not in self._dimensions:
+            index: dict[str, list[int]] | None = {}
+            for at, rec in enumerate(self._registers[register]):
+                value = rec.get(name)
+                if type(value) is str and index is not None:
+                    index.setdefault(value.lower(), []).append(at)
+                elif value is not None:
+                    index = None  # a number compares numerically in a scan: left to the scan
+            self._dimensions[(register, name)] = index
+        return self._dimensions[(register, name)]

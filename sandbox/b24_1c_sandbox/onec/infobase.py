@@ -204,6 +204,7 @@ class Infobase:
                 sets[recorder] = made[name]
             else:
                 sets.pop(recorder, None)
+            self.indexes.moved(name)
 
     # -- reads ----------------------------------------------------------------------------------------------
 

@@ -686,17 +686,20 @@ class Term(NamedTuple):
 _FLIPPED = {"eq": "eq", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
 
 
+def _literal(node: Node) -> Any:
+    """The value of a literal, or of `cast(guid'…', 'Type')` (a typed reference: equal only where its GUID is);
+    None for anything else."""
+    if isinstance(node, _TypeOp) and node.kind == "cast" and isinstance(node.arg, _Lit):
+        return node.arg.value if type(node.arg.value) is _Guid else None
+    return node.value if isinstance(node, _Lit) else None
+
+
 def _comparison(node: Node) -> Term | None:
     if isinstance(node, _Binary) and node.op in _FLIPPED:
         for path, lit, op in ((node.left, node.right, node.op), (node.right, node.left, _FLIPPED[node.op])):
-            if (
-                isinstance(path, _Path)
-                and path.var is None
-                and len(path.segments) == 1
-                and isinstance(lit, _Lit)
-                and lit.value is not None
-            ):
-                return Term(path.segments[0], op, (lit.value,))
+            value = _literal(lit)
+            if isinstance(path, _Path) and path.var is None and len(path.segments) == 1 and value is not None:
+                return Term(path.segments[0], op, (value,))
     return None
 
 

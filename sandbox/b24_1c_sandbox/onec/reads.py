@@ -232,7 +232,12 @@ def record_sets(ib: Infobase, register: str, flat: bool, options: dict[str, str]
     reg = ib.config.registers[register]
     if flat:
         record = dict(reg.record_properties())
-        rows = _filtered(ib.records(register), options.get("filter"), set(record), None, record)
+        if options.get("filter"):  # by Recorder: the records' clustered index; by a dimension: its index
+            predicate, node = compile_parsed(options["filter"], properties=set(record), types=record)
+            found = ib.indexes.register_records(register, index_terms(node))
+            rows = [r for r in (ib.records(register) if found is None else found) if predicate(r, None)]
+        else:
+            rows = ib.records(register)
         page, cnt, next_skip = _page(rows, options, paging, None)
         return Result(f"{register}_RecordType", page, None, cnt, next_skip)
     sets = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from b24_1c_sandbox.onec.query import compile_filter
+from b24_1c_sandbox.onec.query import compile_parsed, index_terms
 
 if TYPE_CHECKING:
     from b24_1c_sandbox.onec.infobase import Infobase
@@ -119,9 +119,12 @@ def _group(
     dims = [f"{d}_Key" if d not in props and f"{d}_Key" in props else d for d in dims]  # `ОбъектРасчетов` too
     dims = [d for name in dims for d in ([name, f"{name}_Type"] if f"{name}_Type" in props else [name])]
     types = dict(reg.record_properties())
-    pred = compile_filter(condition, properties=props, types=types) if condition else None
+    pred, records = None, None
+    if condition:
+        pred, node = compile_parsed(condition, properties=props, types=types)
+        records = ib.indexes.register_records(register, index_terms(node))  # the totals' dimension index
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for rec in ib.records(register):
+    for rec in ib.records(register) if records is None else records:
         if rec["Active"] and keep(rec) and (pred is None or pred(rec, None)):
             groups.setdefault(tuple(rec.get(d) for d in dims), []).append(rec)
     return dims, groups
