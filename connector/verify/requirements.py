@@ -31,7 +31,7 @@ class MethodNeed:
 
 _NATIVE_PAYMENTS = {
     "crm.item.payment.add",
-    "crm.item.payment.list",
+    "crm.orderentity.list",
     "crm.item.payment.unpay",
     "crm.item.payment.delete",
     "sale.payment.list",

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from typing import Any
 
-from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
-from connector.errors import RemoteRejected
+from connector.bitrix24.client import PAGE, Bitrix24Client
 from connector.flows.money.payments import NativePayments, Portal
+from connector.flows.money.reads import Answers, Command, chunks, reason, run_reads
 from connector.flows.money.reminders import (
     OPEN,
     TASK,
@@ -119,39 +119,64 @@ class MoneyReader:
         for order, children in self.ledger.child_links(self.rules.flow, list(orders)).items():
             orders[order].children = children
         live = [a for a in actions if a.record.key in orders]
+        payments = None
         if self.money.payments.mode == "native":
             needs = [
                 payment_need(a, orders[a.record.key].deal_id, orders[a.record.key].children) for a in live
             ]
-            for order, portal in self.native.prepare(needs).items():
+            payments = self.native.reads(needs)
+        todos = self._todo_reads([a for a in live if not _has(orders[a.record.key], TODO)], orders)
+        tasks = self._task_reads([a for a in live if not _has(orders[a.record.key], TASK)], orders, today)
+        # One round of shared batches: the deals' sale orders, their to-dos, the overdue tasks; then the payments.
+        first = run_reads(
+            self.client,
+            {**(payments.commands() if payments else {}), **todos.commands, **tasks.commands},
+        )
+        self._found_todos(todos, first, orders, today)
+        self._found_tasks(tasks, first, orders, today)
+        if payments is not None:
+            for order, portal in payments.portals(run_reads(self.client, payments.payments(first))).items():
                 orders[order].portal = portal
-        self._find_todos([a for a in live if not _has(orders[a.record.key], TODO)], orders, today)
-        self._find_tasks([a for a in live if not _has(orders[a.record.key], TASK)], orders, today)
         return Prepared(stages, orders)
 
-    def _find_todos(self, actions: list[Action], orders: dict[str, OrderContext], today: date) -> None:
-        """Ours among the to-dos of those orders' deals: one crm.activity.list over all of them (to-dos only)."""
+    def _todo_reads(self, actions: list[Action], orders: dict[str, OrderContext]) -> _Reads:
+        """Ours among the to-dos of those orders' deals: crm.activity.list over 50 deals a command (to-dos only)."""
         spec = self.money.reminder
         if spec is None:
-            return
+            return _Reads([])
         wanted = [a for a in actions if values_of(a.record).get(spec.date)]  # no due date: never a to-do
-        if not wanted:
+        deals = sorted({int(orders[a.record.key].deal_id) for a in wanted})
+        reads = _Reads(wanted)
+        for i, part in enumerate(chunks(deals, PAGE)):
+            reads.commands[f"td{i}"] = ("crm.activity.list", _todo_params(part, 0))
+        return reads
+
+    def _found_todos(
+        self, reads: _Reads, answers: Answers, orders: dict[str, OrderContext], today: date
+    ) -> None:
+        spec = self.money.reminder
+        if spec is None or not reads.actions:
             return
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        flt = {
-            "OWNER_TYPE_ID": 2,
-            "@OWNER_ID": sorted({int(orders[a.record.key].deal_id) for a in wanted}),
-            "PROVIDER_ID": "CRM_TODO",
-        }
-        try:
-            for page in self.client.list_fast("crm.activity.list", flt, TODO_SELECT):
-                for row in page:
-                    rows[str(row.get("OWNER_ID"))].append(row)
-        except RemoteRejected as exc:
-            for a in wanted:
-                orders[a.record.key].problems.append(f"to-do: the deal's to-dos could not be listed: {exc}")
+        failed = [reason(answers.errors[n]) for n in reads.commands if n in answers.errors]
+        if failed:
+            for a in reads.actions:
+                orders[a.record.key].problems.append(
+                    f"to-do: the deal's to-dos could not be listed: {failed[0]}"
+                )
             return
-        for a in wanted:
+        for name, (_, params) in reads.commands.items():
+            page = [r for r in answers.results.get(name) or [] if isinstance(r, dict)]
+            if len(page) >= PAGE:  # a full page: these deals have more to-dos, read to the end by ID
+                deals = params["filter"]["@OWNER_ID"]
+                page = [
+                    r
+                    for p in self.client.list_keyset("crm.activity.list", _todo_filter(deals), TODO_SELECT)
+                    for r in p
+                ]
+            for row in page:
+                rows[str(row.get("OWNER_ID"))].append(row)
+        for a in reads.actions:
             order, values, ctx = a.record.key, values_of(a.record), orders[a.record.key]
             probe = Child(
                 order, TODO, TODO_KEY, "?", OPEN
@@ -160,54 +185,65 @@ class MoneyReader:
             title = self.rules.text(spec.title, values)
             ctx.found_todo = found_todo(rows[ctx.deal_id], self.rules.originator, order, title, deadline)
 
-    def _find_tasks(self, actions: list[Action], orders: dict[str, OrderContext], today: date) -> None:
+    def _task_reads(self, actions: list[Action], orders: dict[str, OrderContext], today: date) -> _Reads:
         """Ours among the tasks of orders about to get one: tasks.task.list on the deal (UF_CRM_TASK) and our
-        XML_ID, one command per order in shared read batches; the XML_ID is compared here too, as the vendor does
-        not document it as a filter key."""
+        XML_ID, one command per order in the shared read batches; the XML_ID is compared here too, as the vendor
+        does not document it as a filter key."""
         if self.money.overdue is None:
-            return
+            return _Reads([])
         due = [
             a
             for a in actions
             if reminder_rules(self.money, values_of(a.record), today, None, False, self.portal_tz).task
         ]
-        xml = {a.record.key: task_xml_id(self.rules.originator, a.record.key) for a in due}
-        commands = {
-            f"k{i}": (
-                "tasks.task.list",
-                {
-                    "filter": {
-                        "UF_CRM_TASK": f"D_{orders[a.record.key].deal_id}",
-                        "XML_ID": xml[a.record.key],
-                    },
-                    "select": TASK_SELECT,
-                },
-            )
-            for i, a in enumerate(due)
-        }
-        keys = list(commands)
-        for i in range(0, len(keys), BATCH_LIMIT):
-            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
-            for cmd in keys[i : i + BATCH_LIMIT]:
-                order = due[int(cmd[1:])].record.key
-                if cmd in reply.errors:
-                    err = reply.errors[cmd]
-                    reason = (
-                        err.get("error_description") or err.get("error") if isinstance(err, dict) else err
-                    )
-                    orders[order].problems.append(
-                        f"overdue task: the deal's tasks could not be listed: {reason}"
-                    )
-                    continue
-                result = reply.result.get(cmd)
-                rows = result.get("tasks", []) if isinstance(result, dict) else []
-                for row in rows:
-                    if isinstance(row, dict) and row.get("xmlId") == xml[order]:
-                        orders[order].found_task = (
-                            str(row.get("id")),
-                            str(row.get("createdDate") or today)[:10],
-                        )
-                        break
+        reads = _Reads(due)
+        for i, a in enumerate(due):
+            flt = {
+                "UF_CRM_TASK": f"D_{orders[a.record.key].deal_id}",
+                "XML_ID": task_xml_id(self.rules.originator, a.record.key),
+            }
+            reads.commands[f"tk{i}"] = ("tasks.task.list", {"filter": flt, "select": TASK_SELECT})
+        return reads
+
+    def _found_tasks(
+        self, reads: _Reads, answers: Answers, orders: dict[str, OrderContext], today: date
+    ) -> None:
+        for name, a in zip(reads.commands, reads.actions, strict=True):
+            order = a.record.key
+            xml = task_xml_id(self.rules.originator, order)
+            if name in answers.errors:
+                orders[order].problems.append(
+                    f"overdue task: the deal's tasks could not be listed: {reason(answers.errors[name])}"
+                )
+                continue
+            result = answers.results.get(name)
+            rows = result.get("tasks", []) if isinstance(result, dict) else []
+            for row in rows:
+                if isinstance(row, dict) and row.get("xmlId") == xml:
+                    orders[order].found_task = (str(row.get("id")), str(row.get("createdDate") or today)[:10])
+                    break
+
+
+@dataclass
+class _Reads:
+    """Read commands of one kind for a chunk, and the actions they are for."""
+
+    actions: list[Action]
+    commands: dict[str, Command] = field(default_factory=dict)
+
+
+def _todo_filter(deals: list[int]) -> dict[str, Any]:
+    return {"OWNER_TYPE_ID": 2, "@OWNER_ID": deals, "PROVIDER_ID": "CRM_TODO"}
+
+
+def _todo_params(deals: list[int], after: int) -> dict[str, Any]:
+    """The first page of the deals' to-dos in ID order (`start=-1`: no count)."""
+    return {
+        "filter": {**_todo_filter(deals), ">ID": after},
+        "order": {"ID": "ASC"},
+        "select": TODO_SELECT,
+        "start": -1,
+    }
 
 
 def _has(ctx: OrderContext, kind: str) -> bool:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.bitrix24.client import Bitrix24Client
 from connector.flows.money.plan import Errors, Plan, Results
+from connector.flows.money.reads import Answers, Command, chunks, reason, run_reads
 from connector.ledger import Child
 from connector.records import Change, ChildLink, content_hash
 
@@ -207,59 +208,107 @@ class NativePayments:
     def __init__(self, client: Bitrix24Client) -> None:
         self.client = client
 
-    # -- prepare: reads only ------------------------------------------------------------------------------------
+    def reads(self, needs: Iterable[Need]) -> PaymentReads:
+        """The reads of these orders' payments, for the caller to send with its other reads."""
+        return PaymentReads(self.client, needs)
 
     def prepare(self, needs: Iterable[Need]) -> dict[str, Portal]:
-        """List the deals whose payments change and read each of their payments (ours by xmlId? paid? which sum?).
+        """The portal's payments of these orders' deals, both rounds sent on their own."""
+        reads = self.reads(needs)
+        return reads.portals(run_reads(self.client, reads.payments(run_reads(self.client, reads.commands()))))
 
-        Listing even when every changed row is linked: a linked payment deleted on the portal is created again,
-        and a create interrupted between its two steps must be found by the next run."""
+
+class PaymentReads:
+    """The payments of the deals whose payments change, listed in two rounds of shared read batches.
+
+    A deal's payments are the payments of the sale orders bound to it: `crm.orderentity.list` names the orders of
+    50 deals in one command, `sale.payment.list` (`=orderId`, which the docs allow with an array) lists every
+    payment of 25 orders in one command, with the fields the rules compare (ours by xmlId? paid? which sum?). A
+    deal no order is bound to has no payment: nothing more is read for it (a fresh backfill reads one command per
+    50 deals). Listing even when every changed row is linked: a linked payment deleted on the portal is created
+    again, and a create interrupted between its two steps (an empty payment without our xmlId) must be found by
+    the next run, whatever the ledger remembers."""
+
+    def __init__(self, client: Bitrix24Client, needs: Iterable[Need]) -> None:
+        self.client = client
         needs = [n for n in needs if n.changed or n.gone]
-        state = {n.order: Portal() for n in needs}
-        listing = {n.order: n for n in needs if n.changed}
-        commands = {
-            f"l{i}": ("crm.item.payment.list", {"entityTypeId": 2, "entityId": int(n.deal_id)})
-            for i, n in enumerate(listing.values())
+        self.state = {n.order: Portal() for n in needs}
+        self.listing = {n.order: n for n in needs if n.changed}
+        self.by_deal: dict[str, list[str]] = {}
+        for n in self.listing.values():
+            self.by_deal.setdefault(str(n.deal_id), []).append(n.order)
+        deals = sorted(self.by_deal, key=int)
+        self.bound: dict[str, list[str]] = {
+            f"ob{i}": part for i, part in enumerate(chunks(deals, DEALS_PER_READ))
         }
-        orders = {f"l{i}": n.order for i, n in enumerate(listing.values())}
-        for results, errors in self._read(commands):
-            for cmd, rows in results.items():
-                known = {link.target_id for link in listing[orders[cmd]].have.values()}
-                state[orders[cmd]].unknown = [
-                    str(r["id"]) for r in rows or [] if isinstance(r, dict) and str(r.get("id")) not in known
-                ]
-            for cmd, err in errors.items():
-                state[orders[cmd]].problem = f"the deal's payments could not be listed: {_reason(err)}"
-        wanted_ids: dict[str, str] = {}
-        for n in needs:
-            for key in n.changed:
-                if key in n.have:
-                    wanted_ids[n.have[key].target_id] = n.order
-            for pid in state[n.order].unknown:
-                wanted_ids[pid] = n.order
-        ids = sorted(wanted_ids, key=lambda i: (len(i), i))
-        chunks = {f"s{i}": ids[i * 50 : i * 50 + 50] for i in range((len(ids) + 49) // 50)}
-        reads = {
-            c: ("sale.payment.list", {"select": SELECT, "filter": {"@id": [int(x) for x in part]}})
-            for c, part in chunks.items()
-        }
-        for results, errors in self._read(reads):
-            for found in results.values():
-                rows = found.get("payments", []) if isinstance(found, dict) else []
-                for row in rows:
-                    pid = str(row.get("id"))
-                    if pid in wanted_ids:
-                        state[wanted_ids[pid]].rows[pid] = row
-            for cmd, err in errors.items():
-                for pid in chunks[cmd]:
-                    state[wanted_ids[pid]].problem = f"the deal's payments could not be read: {_reason(err)}"
-        return state
+        self.orders: dict[str, list[int]] = {}  # command → the sale orders it lists payments of
+        self.deal_of: dict[int, str] = {}  # sale order → deal
 
-    def _read(self, commands: dict[str, tuple[str, dict[str, Any]]]) -> Iterable[tuple[Results, Errors]]:
-        keys = list(commands)
-        for i in range(0, len(keys), BATCH_LIMIT):
-            reply = self.client.batch({k: commands[k] for k in keys[i : i + BATCH_LIMIT]})
-            yield reply.result, reply.errors
+    def commands(self) -> dict[str, Command]:
+        """Round 1: the sale orders bound to the deals."""
+        return {name: ("crm.orderentity.list", _bound_params(deals)) for name, deals in self.bound.items()}
+
+    def payments(self, answers: Answers) -> dict[str, Command]:
+        """Round 2, from round 1's answers: every payment of the orders found."""
+        for name, deals in self.bound.items():
+            if name in answers.errors:
+                self._fail(deals, f"the deal's payments could not be listed: {reason(answers.errors[name])}")
+                continue
+            rows = _rows(answers.results.get(name), "orderEntity")
+            if name in answers.more:  # more orders than one page: the rest, page by page
+                rows = self.client.list_all("crm.orderentity.list", _bound_params(deals), key="orderEntity")
+            for row in rows:
+                if str(row.get("ownerId")) in self.by_deal:
+                    self.deal_of[int(row["orderId"])] = str(row["ownerId"])
+        orders = sorted(self.deal_of)
+        self.orders = {f"sp{i}": part for i, part in enumerate(chunks(orders, ORDERS_PER_READ))}
+        return {name: ("sale.payment.list", _payment_params(part)) for name, part in self.orders.items()}
+
+    def portals(self, answers: Answers) -> dict[str, Portal]:
+        """What each order's deal holds, from round 2's answers."""
+        for name, part in self.orders.items():
+            deals = sorted({self.deal_of[o] for o in part}, key=int)
+            if name in answers.errors:
+                self._fail(deals, f"the deal's payments could not be read: {reason(answers.errors[name])}")
+                continue
+            rows = _rows(answers.results.get(name), "payments")
+            if name in answers.more:
+                rows = self.client.list_all("sale.payment.list", _payment_params(part), key="payments")
+            for row in rows:
+                deal = self.deal_of.get(int(row.get("orderId") or 0))
+                for order in self.by_deal.get(deal or "", []):
+                    pid = str(row.get("id"))
+                    known = {link.target_id for link in self.listing[order].have.values()}
+                    self.state[order].rows[pid] = row
+                    if pid not in known:
+                        self.state[order].unknown.append(pid)
+        return self.state
+
+    def _fail(self, deals: Iterable[str], problem: str) -> None:
+        for deal in deals:
+            for order in self.by_deal.get(deal, []):
+                self.state[order].problem = problem
+
+
+DEALS_PER_READ = 50  # deals per crm.orderentity.list: one order each, so one page of 50 holds them
+ORDERS_PER_READ = 25  # orders per sale.payment.list: a page of 50 holds two payments each
+
+
+def _bound_params(deals: list[str]) -> dict[str, Any]:
+    return {
+        "select": ["orderId", "ownerId"],
+        "filter": {"=ownerTypeId": 2, "@ownerId": [int(d) for d in deals]},
+        "order": {"ownerId": "asc", "orderId": "asc"},
+    }
+
+
+def _payment_params(orders: list[int]) -> dict[str, Any]:
+    return {"select": SELECT, "filter": {"=orderId": orders}, "order": {"id": "asc"}}
+
+
+def _rows(value: Any, key: str) -> list[dict[str, Any]]:
+    rows = value.get(key, []) if isinstance(value, dict) else value
+    return [r for r in rows or [] if isinstance(r, dict)]
 
 
 def _holds(row: dict[str, Any], fields: dict[str, Any], paid_at: str) -> bool:
@@ -280,9 +329,3 @@ def _holds(row: dict[str, Any], fields: dict[str, Any], paid_at: str) -> bool:
 
 def _id_of(created: Any) -> Any:
     return created.get("item", {}).get("id") if isinstance(created, dict) else created
-
-
-def _reason(err: Any) -> str:
-    if isinstance(err, dict):
-        return str(err.get("error_description") or err.get("error"))
-    return str(err)

@@ -27,7 +27,7 @@ from connector.ledger import Ledger
 from connector.mapping.schema import Mapping
 from connector.records import Action, Outcome
 
-CHUNK = 100  # orders prepared together (one ledger read, one payments read); commands go in batches of 50
+CHUNK = 500  # orders prepared together (one page by default: its reads share batches, its writes fill them)
 
 
 class MoneyTarget(PlannedTarget):

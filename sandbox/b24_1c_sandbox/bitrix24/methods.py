@@ -9,6 +9,7 @@ from b24_1c_sandbox.bitrix24 import (  # noqa: F401
     deals,
     events,
     items,
+    orderentity,
     payments,
     sale,
     statuses,
