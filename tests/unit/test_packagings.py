@@ -81,6 +81,7 @@ def test_the_products_own_unit_leaves_the_packaging_empty_and_the_row_as_it_is()
     base = FakeBase([BOX])
     out = Units(base).row("Упаковка_Key", SPEC, PRODUCTS, _row("0796"), "Товары[1]")  # type: ignore[arg-type]
     assert out == {**_row("0796"), "Упаковка_Key": EMPTY_REF}
+    assert base.filters == []  # a row in the own unit costs no packaging query
 
 
 def test_a_unit_that_is_neither_fails_naming_the_row_the_product_the_unit_and_the_packagings() -> None:

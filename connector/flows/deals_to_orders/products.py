@@ -72,12 +72,14 @@ def _number(value: object) -> Decimal:
 
 
 class Product:
-    """What the row check needs of one 1C product: its name, own unit, packaging set and packagings."""
+    """What the row check needs of one 1C product: its name, own unit, its row in 1C (packaging set) and, read only
+    for a row in another unit, its packagings."""
 
-    def __init__(self, name: str, own: dict[str, Any], packagings: list[dict[str, Any]]) -> None:
+    def __init__(self, name: str, own: dict[str, Any], row: dict[str, Any]) -> None:
         self.name = name
         self.own = own
-        self.packagings = packagings
+        self.row = row
+        self.packagings: list[dict[str, Any]] | None = None
 
 
 class Units:
@@ -86,11 +88,11 @@ class Units:
 
     def __init__(self, client: ODataClient) -> None:
         self.client = client
-        self._products: dict[tuple[str, str, bool], Product] = {}
+        self._products: dict[tuple[str, str], Product] = {}
 
     def _product(self, spec: OneCRef, products: str, product: str) -> Product:
         pack = spec.packaging
-        key = (products, product, pack is not None)
+        key = (products, product)
         if key in self._products:
             return self._products[key]
         select = ["Ref_Key", "Description", UNIT] + ([pack.set] if pack is not None and pack.set else [])
@@ -98,9 +100,7 @@ class Units:
         unit = str(row.get(UNIT) or EMPTY_REF)
         own_select = list(dict.fromkeys(["Ref_Key", "Code", "Description", *spec.attributes]))
         own = self.client.by_refs(spec.entity, [unit], select=own_select).get(unit, {})
-        found = Product(str(row.get("Description") or product), own, [])
-        if pack is not None:
-            found.packagings = self._packagings(spec.entity, pack, products, product, row)
+        found = Product(str(row.get("Description") or product), own, row)
         self._products[key] = found
         return found
 
@@ -133,12 +133,14 @@ class Units:
             return {**row, field: EMPTY_REF}
         pack = spec.packaging
         if pack is not None:
+            if found.packagings is None:  # only a row in another unit reads them, once per product
+                found.packagings = self._packagings(spec.entity, pack, products, product, found.row)
             for attribute in pack.attributes:
                 for packaging in found.packagings:
                     if _same(attribute, value, packaging.get(attribute)):
                         return packed(row, field, pack, packaging, where, found.name)
         own = found.own.get("Code") or found.own.get("Description") or "none set"
-        offered = ", ".join(f"{p.get('Description')} ({p.get('Code')})" for p in found.packagings)
+        offered = ", ".join(f"{p.get('Description')} ({p.get('Code')})" for p in found.packagings or [])
         packs = f" nor one of its packagings in 1C ({offered or 'it has none'})" if pack is not None else ""
         raise RecordError(
             f"{where}.{field}: the row's unit ({value}) of «{found.name}» is not the unit 1C counts it in "
