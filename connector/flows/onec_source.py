@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from connector.engine.protocols import Page
-from connector.errors import ConfigError
+from connector.errors import ConfigError, ConnectorError
 from connector.mapping.engine import LINKS, Lookups
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
 
 LOOKUP_CACHE_LIMIT = 50_000
+# Exchange-plan nodes this process has used: (base URL, plan, node code) -> (node Ref_Key, next message number). The
+# node never changes its reference, and the number is ours to count once read, so an idle cycle is one SelectChanges.
+_NODES: dict[tuple[str, str, str], tuple[str, int]] = {}
+_NODES_LOCK = threading.Lock()
 
 
 class OneCSource:
@@ -114,20 +119,24 @@ class OneCSource:
         once every yielded page is committed, NotifyChangesReceived so 1C drops the registrations."""
         changes = self.spec.source.changes
         plan, code = str(changes.exchange_plan), str(changes.node or "")
-        nodes = self.client.query(
-            plan, filter=self.f.eq("Code", code), select=["Ref_Key", "Code", "ReceivedNo"]
-        )
-        if not nodes:
-            raise ConfigError(
-                f"mappings/{self.spec.flow}.yaml: source.changes.node: 1C has no node with Code "
-                f"{code!r} in {plan}; create it in 1C (exchange plan settings) first"
+        cache = (self.client.base_url, plan, code)
+        with _NODES_LOCK:
+            known = _NODES.pop(cache, None)  # put back only once this cycle has used it without an error
+        try:
+            ref, message = known or self._node(plan, code)
+            point = "'" + self.client.base_url + f"{plan}(guid'{ref}')" + "'"
+            payload = self.client.request(
+                "POST", "SelectChanges", {"DataExchangePoint": point, "MessageNo": message}, write=False
             )
-        node = nodes[0]
-        point = "'" + self.client.base_url + f"{plan}(guid'{node['Ref_Key']}')" + "'"
-        message = int(str(node.get("ReceivedNo") or 0)) + 1
-        payload = self.client.request(
-            "POST", "SelectChanges", {"DataExchangePoint": point, "MessageNo": message}, write=False
-        )
+        except ConnectorError:
+            if known is None:
+                raise
+            # The node we remembered is gone (re-created in 1C, another base on this address): read it again.
+            ref, message = self._node(plan, code)
+            point = "'" + self.client.base_url + f"{plan}(guid'{ref}')" + "'"
+            payload = self.client.request(
+                "POST", "SelectChanges", {"DataExchangePoint": point, "MessageNo": message}, write=False
+            )
         items = payload.get("value", []) if isinstance(payload, dict) else []
         prefix = f"{self.spec.source.entity}(guid'"
         changed: list[tuple[str, str | None]] = []
@@ -137,17 +146,33 @@ class OneCSource:
             at = ident.find(prefix)
             if at < 0:
                 continue  # another entity set registered on the same node
-            ref = ident[at + len(prefix) : at + len(prefix) + 36]
+            key = ident[at + len(prefix) : at + len(prefix) + 36]
             if item.get("odata.deleted"):
-                self.deleted.append(ref)
+                self.deleted.append(key)
             else:
-                changed.append((ref, None))
+                changed.append((key, None))
         for i in range(0, len(changed), self.page_size):
             yield changed[i : i + self.page_size]
-        # Idempotent for the same message number, so retried like a read.
-        self.client.request(
-            "POST", "NotifyChangesReceived", {"DataExchangePoint": point, "MessageNo": message}
+        if items:  # an empty package has nothing to acknowledge: the next cycle asks with the same number
+            # Idempotent for the same message number, so retried like a read.
+            self.client.request(
+                "POST", "NotifyChangesReceived", {"DataExchangePoint": point, "MessageNo": message}
+            )
+            message += 1
+        with _NODES_LOCK:
+            _NODES[cache] = (ref, message)
+
+    def _node(self, plan: str, code: str) -> tuple[str, int]:
+        """The node's Ref_Key and the message number to ask for (ReceivedNo + 1)."""
+        nodes = self.client.query(
+            plan, filter=self.f.eq("Code", code), select=["Ref_Key", "Code", "ReceivedNo"]
         )
+        if not nodes:
+            raise ConfigError(
+                f"mappings/{self.spec.flow}.yaml: source.changes.node: 1C has no node with Code "
+                f"{code!r} in {plan}; create it in 1C (exchange plan settings) first"
+            )
+        return str(nodes[0]["Ref_Key"]), int(str(nodes[0].get("ReceivedNo") or 0)) + 1
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         found = self.client.by_refs(self.spec.source.entity, keys)

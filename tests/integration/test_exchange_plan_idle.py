@@ -1,0 +1,62 @@
+"""The exchange-plan mode's idle cycle is one 1C request (issue 13 goal 4): the node is looked up once per process,
+an empty package is not acknowledged (the next cycle asks again with the same message number), and a package with
+changes is acknowledged once they are committed, with the next number asked for afterwards."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.app import Connector
+from tests.conftest import ROOT, SINCE, make_config
+
+pytestmark = pytest.mark.integration
+ORDER = "Document_ЗаказКлиента"
+PLAN = "ExchangePlan_ДляCRM"
+
+
+def _requests(box: Any, before: int) -> list[Any]:
+    return list(box.onec_app.log)[before:]
+
+
+def test_an_idle_cycle_is_one_select_changes(sandbox: Any, tmp_path: Path) -> None:
+    node = sandbox.infobase.insert(PLAN, {"Code": "CRM-idle", "Description": "Битрикс24"})
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    text = (mappings / "orders.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        '  label: "{Number}"\n',
+        f'  label: "{{Number}}"\n  changes:\n    exchange_plan: {PLAN}\n    node: CRM-idle\n',
+        1,
+    )
+    (mappings / "orders.yaml").write_text(text, encoding="utf-8")
+    config = make_config(sandbox, tmp_path / "l.db")
+    config.mappings_dir = mappings
+    config.flows = ["orders"]
+    with Connector(config) as conn:
+        conn.setup()
+        conn.runner("orders").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        sandbox.infobase.changes.notify(node["Ref_Key"], 10**6)  # a clean slate, as after a backfill
+        conn.runner("orders").incremental(30)  # reads the node once
+        for _ in range(2):
+            before = len(sandbox.onec_app.log)
+            assert conn.runner("orders").incremental(30).read == 0
+            sent = _requests(sandbox, before)
+            assert [r.path.rsplit("/", 1)[-1] for r in sent] == ["SelectChanges"]
+        edited = next(o for o in sandbox.infobase.all(ORDER) if o["Posted"] and not o["DeletionMark"])
+        sandbox.dataset.edit_order(edited["Ref_Key"])
+        before = len(sandbox.onec_app.log)
+        assert conn.runner("orders").incremental(30).updated == 1
+        sent = [r.path.rsplit("/", 1)[-1] for r in _requests(sandbox, before)]
+        assert sent[0] == "SelectChanges" and sent[-1] == "NotifyChangesReceived"
+        assert sandbox.infobase.changes.pending(node["Ref_Key"]) == []  # acknowledged
+        asked = int(sandbox.infobase.get(PLAN, node["Ref_Key"])["ReceivedNo"])
+        sandbox.dataset.edit_order(edited["Ref_Key"])
+        assert conn.runner("orders").incremental(30).updated == 1
+        assert int(sandbox.infobase.get(PLAN, node["Ref_Key"])["ReceivedNo"]) == asked + 1  # the next number
+        before = len(sandbox.onec_app.log)
+        assert conn.runner("orders").incremental(30).read == 0
+        assert [r.path.rsplit("/", 1)[-1] for r in _requests(sandbox, before)] == ["SelectChanges"]
