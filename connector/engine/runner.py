@@ -164,6 +164,8 @@ class FlowRunner:
                 full = True  # catalogs have no date to window on: compare every version
             if self.spec.source.changes.exchange_plan:
                 full = False  # 1C tells us what changed (deletions too); nothing to scan
+            if hasattr(self.source, "acknowledge"):  # a dry run leaves 1C's change registrations in place
+                self.source.acknowledge = not dry_run
             days = self.spec.source.changes.lookback_days or lookback_days
             since = None if full else self.clock.now() - timedelta(days=days)
             if since is not None and self.spec.source.system == "bitrix24":

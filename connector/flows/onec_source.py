@@ -31,6 +31,7 @@ class OneCSource:
         self.f = F(client.tz)
         self._cache: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in spec.lookups}
         self.deleted: list[str] = []  # keys an exchange-plan package reported deleted
+        self.acknowledge = True  # a dry run reads a package without telling 1C it was received
 
     def base_filter(self) -> str:
         parts = []
@@ -153,7 +154,7 @@ class OneCSource:
                 changed.append((key, None))
         for i in range(0, len(changed), self.page_size):
             yield changed[i : i + self.page_size]
-        if items:  # an empty package has nothing to acknowledge: the next cycle asks with the same number
+        if items and self.acknowledge:  # an empty package has nothing to acknowledge: the same number again
             # Idempotent for the same message number, so retried like a read.
             self.client.request(
                 "POST", "NotifyChangesReceived", {"DataExchangePoint": point, "MessageNo": message}

@@ -48,6 +48,9 @@ def test_an_idle_cycle_is_one_select_changes(sandbox: Any, tmp_path: Path) -> No
             assert [r.path.rsplit("/", 1)[-1] for r in sent] == ["SelectChanges"]
         edited = next(o for o in sandbox.infobase.all(ORDER) if o["Posted"] and not o["DeletionMark"])
         sandbox.dataset.edit_order(edited["Ref_Key"])
+        dry = conn.runner("orders").incremental(30, dry_run=True)
+        assert [a.record.key for a in dry.planned] == [edited["Ref_Key"]]
+        assert sandbox.infobase.changes.pending(node["Ref_Key"])  # a dry run acknowledges nothing
         before = len(sandbox.onec_app.log)
         assert conn.runner("orders").incremental(30).updated == 1
         sent = [r.path.rsplit("/", 1)[-1] for r in _requests(sandbox, before)]
