@@ -87,6 +87,7 @@ def build(conn: Connector, spec: Mapping, today: BusinessDay | None = None) -> t
             conn.bitrix24,
             conn.soap() if tgt.via == "soap" else None,
             originator=conn.installation_id,
+            in_flight=conn.config.sync.in_flight,  # 1C steps too; the OData client's connections bound them
         )
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
