@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from connector.clock import BusinessDay
+from connector.engine.planned import PlannedTarget
 from connector.engine.protocols import Source, Target
 from connector.errors import ConfigError
 from connector.mapping.schema import Mapping
@@ -91,6 +92,8 @@ def build(conn: Connector, spec: Mapping, today: BusinessDay | None = None) -> t
         )
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
+    if isinstance(target, PlannedTarget) and target.today is None:
+        target.today = today  # its own `apply` (outside the runner) sees the run's date too
     return source, target
 
 
