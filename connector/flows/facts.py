@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connector.clock import BusinessDay as BusinessDay  # moved to the clock; importers here keep working
 from connector.errors import ConfigError
+from connector.flows.facts_index import DocumentIndex as DocumentIndex
+from connector.flows.facts_index import Payment as Payment
+from connector.flows.facts_index import dec as _dec
 from connector.onec.odata import ODataClient
 from connector.onec.query import EMPTY_REF, F, Guid, literal
 
@@ -42,35 +44,6 @@ CENT = Decimal("0.01")
 
 def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value or 0))
-    except ArithmeticError:
-        return Decimal(0)
-
-
-@dataclass
-class Payment:
-    """One row of a posted receipt (or refund, negative) that settles the order."""
-
-    key: str  # <document Ref_Key>:<LineNumber>
-    document: str
-    number: str
-    date: str  # 1C local datetime
-    amount: Decimal
-    kind: str  # bank | cash
-    refund: bool
-
-
-@dataclass
-class DocumentIndex:
-    """Every posted money document of the base, grouped by what it points at (read once in a run)."""
-
-    payments: dict[str, list[Payment]]  # by settlement key (object mode) or order ref (order mode)
-    shipped: dict[str, tuple[Decimal, Decimal]]  # by order ref
-    invoiced: set[str]  # order refs
 
 
 class FactsReader:
@@ -184,24 +157,23 @@ class FactsReader:
 
     def read_all(self) -> DocumentIndex:
         """Every posted, unmarked money document once, keyset-paged by (Date, Ref_Key), grouped by what it
-        points at: a constant number of requests per document, whatever the number of orders."""
+        points at: a constant number of requests per document, whatever the number of orders; the groups go to
+        a temporary file page by page (`DocumentIndex`), so memory does not grow with the base."""
         row_key = self._row_key()
-        payments: dict[str, list[Payment]] = defaultdict(list)
+        index = DocumentIndex()
         for refund, docs in ((False, RECEIPTS), (True, REFUNDS)):
             for kind, entity in docs.items():
                 extra = f"ХозяйственнаяОперация eq '{REFUND_OPERATION}'" if refund else None
                 select = ["Ref_Key", "Number", "Date", "РасшифровкаПлатежа"]
                 for doc in self._keyset(entity, extra, select):
-                    for key, payment in payment_rows(doc, row_key, kind, refund):
-                        payments[key].append(payment)
-        shipped: dict[str, tuple[Decimal, Decimal]] = {}
+                    index.add_payments(payment_rows(doc, row_key, kind, refund))
         for doc in self._keyset(SHIPMENT, None, ["Ref_Key", "Date", "Товары"]):
-            _add_shipped(shipped, doc, None)
-        invoiced = {
+            index.add_shipped(doc)
+        index.add_invoiced(
             str(doc.get("ДокументОснование"))
             for doc in self._keyset(INVOICE, None, ["Ref_Key", "Date", "ДокументОснование"])
-        }
-        return DocumentIndex(dict(payments), shipped, invoiced)
+        )
+        return index.indexed()
 
     def _keyset(self, entity: str, extra: str | None, select: list[str]) -> Iterator[dict[str, Any]]:
         """Posted documents in (Date, Ref_Key) order, a page at a time from a (date, rows seen at that date)
@@ -233,7 +205,9 @@ class FactsReader:
             index = self._index
             settle = {str(o["Ref_Key"]): self.settle_key(o) for o in orders}
             payments = {ref: index.payments.get(key, []) for ref, key in settle.items() if key != EMPTY_REF}
-            shipped, invoiced = index.shipped, index.invoiced
+            zero = (Decimal(0), Decimal(0))
+            shipped = {ref: index.shipped.get(ref, zero) for ref in settle}
+            invoiced = {ref for ref in settle if ref in index.invoiced}
         else:
             payments = self.payments(orders)
             shipped = self.shipped(orders)
