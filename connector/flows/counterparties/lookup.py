@@ -10,10 +10,19 @@ from typing import Any
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
 from connector.contracts import selectable
 from connector.errors import RemoteRejected
-from connector.flows.counterparties.model import ENTITY_TYPE_ID, Candidate, Party, split_ref, target_ref
+from connector.flows.counterparties.model import (
+    ENTITY_TYPE_ID,
+    Candidate,
+    Party,
+    normalize_email,
+    normalize_phone,
+    split_ref,
+    target_ref,
+)
 from connector.mapping.schema import ExternalKey
 
 FINDBYCOMM_MAX = 20  # crm.duplicate.findbycomm takes at most 20 values per call
+FINDBYCOMM_CAP = 20  # and names at most 20 ids of a type: an answer that long may be cut
 INN_CHUNK = 10  # INNs per crm.requisite.list: few requisites each, so one page of 50 usually holds them
 ID_CHUNK = 50
 OWNER_CHUNK = 15  # owners per requisite list: a company rarely has more than three requisites
@@ -42,6 +51,22 @@ def _rows(value: Any) -> list[dict[str, Any]]:
     return [r for r in value or [] if isinstance(r, dict)]
 
 
+def normal(rule: str, value: str) -> str:
+    return normalize_phone(value) if rule == "phone" else normalize_email(value)
+
+
+@dataclass(frozen=True)
+class Comm:
+    """One shared findbycomm command: its rule, entity type and the parties whose values it carries."""
+
+    rule: str
+    entity: str
+    parties: list[Party]
+
+    def normal(self, p: Party) -> set[str]:
+        return {normal(self.rule, v) for v in (p.phones if self.rule == "phone" else p.emails)} - {""}
+
+
 @dataclass
 class Matches:
     """Per source key, candidate ids by rule; per entity, what we know of each candidate."""
@@ -51,6 +76,9 @@ class Matches:
     requisites: dict[str, dict[str, list[dict[str, Any]]]] = field(
         default_factory=lambda: {"company": {}, "contact": {}}
     )
+    # Per source key and fuzzy rule, its normalized values, while `found` still holds every id a shared
+    # findbycomm command returned (`describe` keeps those whose multifields hold one of them).
+    fuzzy: dict[str, tuple[str, dict[str, set[str]]]] = field(default_factory=dict)
 
     def add(self, key: str, rule: str, target: Any) -> None:
         self.found.setdefault(key, {}).setdefault(rule, []).append(str(target))
@@ -122,19 +150,10 @@ class Recognizer:
                         entity,
                     )
         for rule, kind in (("phone", "PHONE"), ("email", "EMAIL")):
-            if rule not in rules:
-                continue
-            for n, p in enumerate(parties):
-                values = list(p.phones if rule == "phone" else p.emails)[:FINDBYCOMM_MAX]
-                if values:
-                    commands[f"{rule[0]}{n}"] = (
-                        (
-                            "crm.duplicate.findbycomm",
-                            {"type": kind, "values": values, "entity_type": p.entity.upper()},
-                        ),
-                        p,
-                    )
+            if rule in rules:
+                commands.update(self._comm_commands(parties, rule, kind))
         results = self._run(commands)
+        capped: list[Party] = []
         by_inn: dict[str, list[Party]] = {}
         for p in parties:
             by_inn.setdefault(p.inn, []).append(p)
@@ -151,10 +170,52 @@ class Recognizer:
             elif name.startswith("k"):
                 for row in _rows(value):
                     matches.add(str(row.get(self.key.field)), "external_key", row["ID"])
-            elif isinstance(context, Party) and isinstance(value, dict):
-                for target in value.get(context.entity.upper(), []) or []:
-                    matches.add(context.key, "phone" if name[0] == "p" else "email", target)
+            elif isinstance(context, Comm):
+                ids = value.get(context.entity.upper(), []) if isinstance(value, dict) else []
+                if len(ids) >= FINDBYCOMM_CAP:  # the portal cut the answer: ask for each party on its own
+                    capped.extend(context.parties)
+                    continue
+                for p in context.parties:
+                    matches.fuzzy.setdefault(p.key, (p.entity, {}))[1][context.rule] = context.normal(p)
+                    for target in ids:  # every party of the command, for now: `describe` keeps the right ones
+                        matches.add(p.key, context.rule, target)
+        if capped:
+            self._one_by_one(matches, capped, rules)
         return matches
+
+    def _comm_commands(
+        self, parties: Sequence[Party], rule: str, kind: str
+    ) -> dict[str, tuple[Command, Any]]:
+        """crm.duplicate.findbycomm over the values of many parties at once (20 a command, per entity type): the
+        answer names who holds any of them, not which one, so `describe` sorts them out from their multifields."""
+        out: dict[str, tuple[Command, Any]] = {}
+        for entity in ("company", "contact"):
+            own = [p for p in parties if p.entity == entity]
+            raw: dict[str, str] = {}
+            for p in own:
+                for v in p.phones if rule == "phone" else p.emails:
+                    raw.setdefault(normal(rule, v), v)
+            for n, chunk in enumerate(_chunks(sorted(raw), FINDBYCOMM_MAX)):
+                values = set(chunk)
+                comm = Comm(rule, entity, [p for p in own if Comm(rule, entity, []).normal(p) & values])
+                params = {"type": kind, "values": [raw[v] for v in chunk], "entity_type": entity.upper()}
+                out[f"{rule[0]}{entity[:3]}{n}"] = (("crm.duplicate.findbycomm", params), comm)
+        return out
+
+    def _one_by_one(self, matches: Matches, parties: list[Party], rules: Sequence[str]) -> None:
+        """findbycomm per party (its values only) where a shared command hit the portal's cap of 20 ids."""
+        commands: dict[str, tuple[Command, Any]] = {}
+        for n, p in enumerate({p.key: p for p in parties}.values()):
+            for rule, kind in (("phone", "PHONE"), ("email", "EMAIL")):
+                values = list(p.phones if rule == "phone" else p.emails)[:FINDBYCOMM_MAX]
+                if rule in rules and values:
+                    params = {"type": kind, "values": values, "entity_type": p.entity.upper()}
+                    commands[f"{rule[0]}{n}"] = (("crm.duplicate.findbycomm", params), (rule, p))
+        for name, value in self._run(commands).items():
+            rule, p = commands[name][1]
+            matches.fuzzy.get(p.key, (p.entity, {}))[1].pop(rule, None)  # exact: nothing to sort out
+            for target in value.get(p.entity.upper(), []) if isinstance(value, dict) else []:
+                matches.add(p.key, rule, target)
 
     # -- the state of entities we will write --------------------------------------------------------------------
 
@@ -207,6 +268,7 @@ class Recognizer:
                     entity,
                 )
         if not commands:
+            self._sort_out(matches)
             return
         for name, value in self._run(commands).items():
             entity = str(commands[name][1])
@@ -225,6 +287,25 @@ class Recognizer:
                     cand = matches.known[entity].setdefault(owner, Candidate(owner))
                     if row.get("RQ_INN"):
                         cand.inns.add(str(row["RQ_INN"]))
+        self._sort_out(matches)
+
+    @staticmethod
+    def _sort_out(matches: Matches) -> None:
+        """Of the ids a shared findbycomm command returned for a party, keep those holding one of its values."""
+        for key, (entity, rules) in matches.fuzzy.items():
+            for rule, values in rules.items():
+                ids = matches.found.get(key, {}).get(rule)
+                if not ids:
+                    continue
+                held = [
+                    i
+                    for i in ids
+                    for cand in [matches.known[entity].get(i)]
+                    if cand is not None
+                    and values & {normal(rule, v) for v in (cand.phones if rule == "phone" else cand.emails)}
+                ]
+                matches.found[key][rule] = held
+        matches.fuzzy.clear()
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Companies and contacts carrying our external key, as {source key: id} (lowest id on duplicates)."""
