@@ -219,3 +219,37 @@ def test_a_kill_in_every_window_of_the_chain_then_the_next_run_leaves_one_order_
         found = problems(conn, box, deals)
         assert found == [], f"after a kill at {window}:\n" + "\n".join(found)
     assert problems(conn, box, every) == []
+
+
+def test_over_soap_a_lost_create_order_reply_is_asked_again_with_the_same_key_and_makes_one_order(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CrmExchange's CreateOrder ran (created and posted the order) but its reply was lost: the chain asks again
+    with the same idempotency key, the service answers with the same order, and the write-back follows."""
+    from connector.errors import OutcomeUnknown
+    from connector.onec.soap import SoapClient
+    from tests.integration.test_deals_to_orders import connect
+
+    real = SoapClient.call
+    sent: list[str] = []
+
+    def loses_the_first_create(
+        self: SoapClient, operation: str, *, write: bool = False, **params: Any
+    ) -> Any:
+        answer = real(self, operation, write=write, **params)
+        sent.append(operation)
+        if operation == "CreateOrder" and sent.count("CreateOrder") == 1:
+            raise OutcomeUnknown("the reply of 1C service CreateOrder was lost: ConnectionError", system="1c")
+        return answer
+
+    with connect(sandbox, tmp_path, "soap") as conn:
+        conn.setup()
+        for flow in FLOWS:
+            conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        deals = [start_deal(conn, sandbox, title="SOAP", product=1)]
+        monkeypatch.setattr(SoapClient, "call", loses_the_first_create)
+        report = conn.runner("deals_to_orders").incremental(30)
+        assert report.created == 1 and report.failed == 0, report.errors
+        assert sent.count("CreateOrder") == 2  # asked again once, with the same key
+        found = problems(conn, sandbox, deals)
+        assert found == [], "\n".join(found)
