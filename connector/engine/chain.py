@@ -253,8 +253,13 @@ class ChainExecutor:
                 chain.advance()
             elif verdict == "resend" and chain.sends < self.max_sends:
                 continue  # the lookup proved nothing was written: sent again next round
+            elif verdict == "resend":
+                why = f"it failed or lost its reply {chain.sends} times ({item.error}), not found done"
+                chain.fail(why, deferred=True)
             else:
-                chain.fail(f"its effect is unknown ({item.error})", deferred=True)
+                chain.fail(
+                    f"it failed or lost its reply ({item.error}) and was not found done", deferred=True
+                )
 
 
 def outcomes(chains: Sequence[Chain]) -> list[Outcome]:

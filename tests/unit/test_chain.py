@@ -247,3 +247,16 @@ def test_one_1c_request_at_a_time_by_default() -> None:
     world.barrier = threading.Barrier(2, timeout=0.5)
     with pytest.raises(threading.BrokenBarrierError):  # the second create never starts while the first waits
         executor(world).run([plan("0"), plan("1")])
+
+
+def test_a_lookup_that_fails_leaves_those_steps_waiting_for_the_next_run() -> None:
+    world = World(faults={("1", "create", 1): "lost"})
+
+    def broken(lost: Sequence[Lost]) -> list[Verdict]:
+        raise TransientError("1C did not answer the lookup")
+
+    world.settle = broken  # type: ignore[method-assign]
+    chains = executor(world).run([plan("0"), plan("1")])
+    ok, waiting = outcomes(chains)
+    assert ok.status == "applied" and waiting.status == "failed" and waiting.deferred
+    assert "the lookup failed too" in str(waiting.error) and world.sends[("1", "post")] == 0
