@@ -68,3 +68,19 @@ def test_an_answer_cut_at_twenty_ids_is_asked_again_per_record(
     outcomes = {o.key: o for o in writer.apply(actions)}
     assert all(o.status == "applied" for o in outcomes.values()), [o.error for o in outcomes.values()]
     assert len(companies(sandbox)) == before  # every record adopted a company that holds its phone
+
+
+def test_find_by_external_key_sends_one_request_for_many_keys(
+    sandbox: Sandbox,
+    conn: Connector,  # noqa: F811
+) -> None:
+    writer = _writer(conn, "inn_kpp", "external_key")
+    outcomes = writer.apply(
+        [_create(f"k{i}", TITLE=f"ООО «{i}»", RQ_INN=f"77000003{i:02d}") for i in range(60)]
+    )
+    assert all(o.status == "applied" for o in outcomes)
+    sandbox.portal.clear_calls()
+    found = writer.find([f"k{i}" for i in range(60)] + ["nobody"])
+    assert found == {o.key: o.target_id for o in outcomes}
+    top = [c.method for c in sandbox.portal.calls if not c.batch]
+    assert top == ["batch"]  # companies and contacts, 50 keys a command, in one request

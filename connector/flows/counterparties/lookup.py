@@ -308,18 +308,23 @@ class Recognizer:
         matches.fuzzy.clear()
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
-        """Companies and contacts carrying our external key, as {source key: id} (lowest id on duplicates)."""
+        """Companies and contacts carrying our external key, as {source key: id} (lowest id on duplicates): one
+        list command per entity and 50 keys, all in shared batches."""
         keys = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
+        commands: dict[str, tuple[Command, Any]] = {}
         for entity in ("company", "contact"):
-            for chunk in _chunks(keys, ID_CHUNK):
+            for n, chunk in enumerate(_chunks(keys, ID_CHUNK)):
                 flt = {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": chunk}
-                for page in self.client.list_keyset(f"crm.{entity}.list", flt, ["ID", self.key.field]):
-                    for row in page:
-                        origin = str(row.get(self.key.field))
-                        target = target_ref(entity, str(row["ID"]))
-                        if origin in chunk and (
-                            origin not in found or int(row["ID"]) < int(split_ref(found[origin])[1])
-                        ):
-                            found[origin] = target
+                params = {"filter": flt, "select": ["ID", self.key.field], "order": {"ID": "ASC"}}
+                commands[f"f{entity[:3]}{n}"] = ((f"crm.{entity}.list", params), (entity, set(chunk)))
+        found: dict[str, str] = {}
+        for name, value in self._run(commands).items():
+            entity, chunk = commands[name][1]
+            for row in _rows(value):
+                origin = str(row.get(self.key.field))
+                target = target_ref(entity, str(row["ID"]))
+                if origin in chunk and (
+                    origin not in found or int(row["ID"]) < int(split_ref(found[origin])[1])
+                ):
+                    found[origin] = target
         return found
