@@ -168,6 +168,8 @@ def count(ib: Infobase, entity: str, options: dict[str, str], rls: str | None) -
     resolve = resolver(ib, entity)
     keep, terms = _compiled(ib, entity, options, resolve)
     candidates = ib.indexes.candidates(entity, terms)
+    if candidates is None and any(t.name == "Date" for t in terms):  # a range of the document date index
+        candidates = ib.indexes.date_window(entity, terms, None, 0, None)
     rows = ib.all(entity) if candidates is None else candidates
     if keep is not None:
         rows = [r for r in rows if keep(r)]
