@@ -7,8 +7,8 @@ Reads are retried with backoff; writes are retried only when the portal refused 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -43,6 +43,7 @@ from connector.ratelimit import OperatingPacer, RequestPacer
 __all__ = ["BATCH_LIMIT", "PAGE", "BatchReply", "Bitrix24Client", "Reply", "Stats"]
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 class Bitrix24Client(KeysetReads):
@@ -81,14 +82,24 @@ class Bitrix24Client(KeysetReads):
 
     def call(self, method: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Reply:
         """Call one method; reads retry transient failures, writes raise OutcomeUnknown when unsure."""
-        body = self._with_retry(method, dict(params or {}), write, {method.lower(): 1})
-        time_block = body.get("time") or {}
-        self.operating.observe(method.lower(), time_block)
-        return Reply(body.get("result"), as_int(body.get("total")), as_int(body.get("next")), time_block)
+
+        def reply(body: dict[str, Any]) -> Reply:
+            time_block = body.get("time") or {}
+            self.operating.observe(method.lower(), time_block)
+            return Reply(body.get("result"), as_int(body.get("total")), as_int(body.get("next")), time_block)
+
+        return self._with_retry(method, dict(params or {}), write, {method.lower(): 1}, reply)
 
     def _with_retry(
-        self, method: str, params: dict[str, Any], write: bool, costs: dict[str, int]
-    ) -> dict[str, Any]:
+        self,
+        method: str,
+        params: dict[str, Any],
+        write: bool,
+        costs: dict[str, int],
+        read: Callable[[dict[str, Any]], T],
+    ) -> T:
+        """Send with retries; `read` turns the body into the result and tells the operating pacer what the
+        calls cost before the room the pacer held for them is given back."""
         retry_on = (RateLimited, OperationTimeLimited) if write else (RetryLater,)
 
         def wait(state: RetryCallState) -> float:
@@ -107,8 +118,11 @@ class Bitrix24Client(KeysetReads):
         )
         for attempt in retrying:
             with attempt:
-                self.operating.wait(costs)
-                return self._send(method, params, write)
+                held = self.operating.wait(costs)
+                try:
+                    return read(self._send(method, params, write))
+                finally:
+                    self.operating.release(held)
         raise AssertionError("unreachable")
 
     def _send(
@@ -258,7 +272,17 @@ class Bitrix24Client(KeysetReads):
         for method, _ in commands.values():
             costs[method.lower()] = costs.get(method.lower(), 0) + 1
         self.stats.add("commands", len(cmd))
-        body = self._with_retry("batch", {"halt": 1 if halt else 0, "cmd": cmd}, write, costs)
+        return self._with_retry(
+            "batch",
+            {"halt": 1 if halt else 0, "cmd": cmd},
+            write,
+            costs,
+            lambda body: self._read_batch(commands, body),
+        )
+
+    def _read_batch(
+        self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], body: dict[str, Any]
+    ) -> BatchReply:
         reply = parse_batch(body)
         for key, err in reply.errors.items():
             code = str(err.get("error", "")).upper()

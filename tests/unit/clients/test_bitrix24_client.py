@@ -118,7 +118,7 @@ def test_operating_time_limit_pauses_only_that_method_until_reset() -> None:
     reset = clock.now().timestamp() + 120
     responses.post(
         HOOK + "crm.item.update.json",
-        json={"result": True, "time": {"operating": 470.0, "operating_reset_at": reset, "processing": 5.0}},
+        json={"result": True, "time": {"operating": 481.0, "operating_reset_at": reset, "processing": 5.0}},
     )
     responses.post(HOOK + "crm.deal.get.json", json={"result": {"ID": "1"}, "time": {"operating": 1.0}})
     c = client(clock)
@@ -126,7 +126,7 @@ def test_operating_time_limit_pauses_only_that_method_until_reset() -> None:
     t0 = clock.now().timestamp()
     c.call("crm.deal.get", {"id": 1})  # another method: no pause
     assert clock.now().timestamp() == t0
-    c.call("crm.item.update", {"id": 1}, write=True)  # 470 + 5 > 432 (90% of 480): waits for the reset
+    c.call("crm.item.update", {"id": 1}, write=True)  # 481 > 480: the portal would refuse it; waits
     assert clock.now().timestamp() >= reset
     assert c.operating.pauses == 1
 
