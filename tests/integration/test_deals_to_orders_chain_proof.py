@@ -61,7 +61,9 @@ def portal_faults(kinds: list[str | None]) -> Any:
 
 def orders_of(conn: Connector, deals: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Every 1C order whose НомерПоДаннымКлиента names one of the deals (a list: a twin would show)."""
-    rows = conn.odata.query(ORDERS, select=["Ref_Key", "Number", "Posted", "НомерПоДаннымКлиента"])
+    rows = conn.odata.query(
+        ORDERS, select=["Ref_Key", "Number", "Posted", "НомерПоДаннымКлиента", "Контрагент_Key"]
+    )
     out: dict[str, list[dict[str, Any]]] = {d: [] for d in deals}
     for row in rows:
         marker = str(row.get("НомерПоДаннымКлиента") or "").strip()
@@ -253,3 +255,25 @@ def test_over_soap_a_lost_create_order_reply_is_asked_again_with_the_same_key_an
         assert sent.count("CreateOrder") == 2  # asked again once, with the same key
         found = problems(conn, sandbox, deals)
         assert found == [], "\n".join(found)
+
+
+def test_two_deals_of_one_new_client_in_flight_at_once_make_one_counterparty(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """With 1C steps in flight at once (sync.in_flight 2), two deals of a company 1C does not know run their client
+    step in the same round: one counterparty is made, both orders point at it."""
+    from tests.integration.test_new_client_into_1c import deal_for, hand_made_company, in_1c
+
+    config = make_config(sandbox, tmp_path / "ledger.sqlite3")
+    config.flows = ["counterparties", "deals_to_orders"]
+    config.sync.in_flight = 2
+    with Connector(config) as conn:
+        conn.setup()
+        conn.runner("counterparties").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        company = hand_made_company(conn, "7733333333", "773301001")
+        deals = [deal_for(conn, sandbox, COMPANY_ID=company) for _ in range(2)]
+        report = conn.runner("deals_to_orders").incremental(30)
+        assert report.created == 2 and report.failed == 0, report.errors
+        (counterparty,) = in_1c(conn, "Catalog_Контрагенты", ИНН="7733333333")
+        orders = orders_of(conn, deals)
+        assert [o["Контрагент_Key"] for d in deals for o in orders[d]] == [counterparty["Ref_Key"]] * 2

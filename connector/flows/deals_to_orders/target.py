@@ -10,6 +10,7 @@ record's chain runs in rounds across both systems, 1C steps one request each, th
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -63,6 +64,9 @@ class OneCTarget(PlannedTarget):
         self.references = References(client, spec)
         self.options = rules.Options.of(spec, soap is not None, bitrix24 is not None, originator)
         self._clients: ClientMaker | None = None
+        # One client at a time: two deals of one new company in the same round (in_flight > 1) must not both miss
+        # the lookup and make two counterparties; the second finds the first's in ClientMaker's memory.
+        self._client_lock = threading.Lock()
         batches = BatchExecutor(bitrix24, in_flight) if bitrix24 is not None else None
         self.executor = ChainExecutor(self, batches, in_flight)
 
@@ -203,13 +207,14 @@ class OneCTarget(PlannedTarget):
 
     def _client(self, wanted: dict[str, Any]) -> str:
         """The counterparty of a deal's client that 1C did not know when the deal was mapped: found or made."""
-        if self._clients is None:
-            spec = client_spec(self.spec.target)
-            if spec is None or self.bitrix24 is None:
-                raise RecordError("the deal's client is not in 1C and target.client is not configured")
-            self._clients = ClientMaker(self.client, self.bitrix24, spec, self.originator)
+        spec = client_spec(self.spec.target)
+        if spec is None or self.bitrix24 is None:
+            raise RecordError("the deal's client is not in 1C and target.client is not configured")
         try:
-            return self._clients.resolve(dict(wanted))
+            with self._client_lock:
+                if self._clients is None:
+                    self._clients = ClientMaker(self.client, self.bitrix24, spec, self.originator)
+                return self._clients.resolve(dict(wanted))
         except TransientWriteError:
             raise  # settled: asked again, found by ИНН or marker then
         except RemoteRejected as exc:
