@@ -1,4 +1,5 @@
-"""How fast the 1C emulator serves 1,000-row JSON pages over real HTTP (prints; asserts nothing).
+"""How fast the 1C emulator serves 1,000-row JSON pages over real HTTP, and what its indexes (indexes.py) save on
+the queries a real base answers from an index: request CPU with the indexes on and off (prints; asserts nothing).
 
 .venv/bin/python benchmarks/bench_onec_emulator.py [orders]
 """
@@ -44,8 +45,51 @@ def main(orders: int = 5000) -> None:
                 f"{label:>12}: {pages} pages of 1,000 rows, {pages / took:.1f} pages/s, {rows / took:,.0f} rows/s, "
                 f"{size / pages / 1024:.0f} KiB/page"
             )
+        indexed_queries(ib, session, service.url, orders)
     finally:
         service.stop()
+
+
+def indexed_queries(ib: Infobase, session: requests.Session, root: str, orders: int) -> None:
+    """Emulator CPU per request of the money and orders flows' indexed queries, indexes on vs off."""
+    base = f"{root}/ut/odata/standard.odata/"
+    docs = sorted(ib.all("Document_ЗаказКлиента"), key=lambda d: (d["Date"], d["Ref_Key"]))
+    middle = docs[len(docs) // 2]
+    refs = " or ".join(f"Ref_Key eq guid'{d['Ref_Key']}'" for d in docs[:: max(len(docs) // 20, 1)][:20])
+    queries = {
+        "20 orders by Ref_Key": ("Document_ЗаказКлиента", {"$filter": refs}),
+        "500 orders from a date": (
+            "Document_ЗаказКлиента",
+            {
+                "$filter": f"Posted eq true and DeletionMark eq false and Date ge datetime'{middle['Date']}'",
+                "$orderby": "Date asc,Ref_Key asc",
+                "$top": "500",
+            },
+        ),
+        "a page of payment versions": (
+            "Document_ПоступлениеБезналичныхДенежныхСредств",
+            {"$select": "Ref_Key,DataVersion", "$orderby": "Date asc,Ref_Key asc", "$top": "1000"},
+        ),
+        "settlement object (no index)": (
+            "Document_ЗаказКлиента",
+            {"$filter": f"ОбъектРасчетов_Key eq guid'{middle['ОбъектРасчетов_Key']}'", "$select": "Ref_Key"},
+        ),
+    }
+    print(f"\nCPU per request at {orders:,} orders, emulator and client in this process (indexes on / off):")
+    for label, (entity, params) in queries.items():
+        spent = []
+        for enabled in (True, False):
+            ib.indexes.enabled = enabled
+            started = time.process_time()
+            for _ in range(5):
+                session.get(
+                    base + entity, params={**params, "$format": "json"}, timeout=120
+                ).raise_for_status()
+            spent.append((time.process_time() - started) / 5 * 1000)
+        ib.indexes.enabled = True
+        print(
+            f"{label:>30}: {spent[0]:8.1f} ms / {spent[1]:8.1f} ms  ({spent[1] / max(spent[0], 1e-6):.1f} ×)"
+        )
 
 
 if __name__ == "__main__":
