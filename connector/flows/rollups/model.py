@@ -36,28 +36,50 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+@dataclass
+class _Client:
+    """Running totals of one client's orders (a run holds one per client, never one per order)."""
+
+    count: int
+    first: date
+    last: date
+    amount: Decimal
+    paid: Decimal
+    debt: Decimal
+
+
 def rollups_of(
     orders: Iterable[OrderTotals], today: date, dormant_after_months: int
 ) -> dict[str, dict[str, Any]]:
     """Facts per client: orders count, first and last order date, lifetime amount and paid, open debt (shipped and
     not paid, per order, never negative: a prepayment is not a debt), months since the last order, and dormancy
-    (no order for `dormant_after_months` months; `dormant_since` is the day it began)."""
-    by_client: dict[str, list[OrderTotals]] = {}
+    (no order for `dormant_after_months` months; `dormant_since` is the day it began). `orders` is read once, as
+    it comes: memory grows with the clients, not with the orders."""
+    by_client: dict[str, _Client] = {}
     for order in orders:
-        by_client.setdefault(order.client, []).append(order)
+        c = by_client.get(order.client)
+        if c is None:
+            by_client[order.client] = _Client(
+                1, order.date, order.date, order.amount, order.paid, _debt(order)
+            )
+            continue
+        c.count += 1
+        c.first, c.last = min(c.first, order.date), max(c.last, order.date)
+        c.amount += order.amount
+        c.paid += order.paid
+        c.debt += _debt(order)
     out: dict[str, dict[str, Any]] = {}
-    for client, rows in by_client.items():
-        last = max(r.date for r in rows)
-        since = _add_months(last, dormant_after_months)
+    for client, c in by_client.items():
+        since = _add_months(c.last, dormant_after_months)
         dormant = since <= today
         out[client] = {
-            "orders_count": len(rows),
-            "first_order_date": min(r.date for r in rows).isoformat(),
-            "last_order_date": last.isoformat(),
-            "lifetime_amount": _money(sum((r.amount for r in rows), Decimal(0))),
-            "lifetime_paid": _money(sum((r.paid for r in rows), Decimal(0))),
-            "open_debt": _money(sum((_debt(r) for r in rows), Decimal(0))),
-            "months_since_last_order": whole_months(last, today),
+            "orders_count": c.count,
+            "first_order_date": c.first.isoformat(),
+            "last_order_date": c.last.isoformat(),
+            "lifetime_amount": _money(c.amount),
+            "lifetime_paid": _money(c.paid),
+            "open_debt": _money(c.debt),
+            "months_since_last_order": whole_months(c.last, today),
             "dormant": dormant,
             "dormant_since": since.isoformat() if dormant else None,
         }

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from connector.flows.computed import ComputedSource
-from connector.flows.facts import ORDER, BusinessDay, FactsReader
+from connector.flows.facts import ORDER, BusinessDay, DocumentIndex, FactsReader, Payment
 from connector.flows.rollups.model import OrderTotals, rollups_of
 from connector.mapping.schema import Mapping
 from connector.onec.odata import ODataClient
@@ -50,27 +50,21 @@ class RollupSource(ComputedSource):
         select = ["Ref_Key", "Date", "Контрагент_Key", "СуммаДокумента"]
         if object_mode:
             select.append("ОбъектРасчетов_Key")
-        # Keyset-paged by (Date, Ref_Key), the document date index, as facts.py reads the money documents: each
-        # request starts at its position instead of skipping every earlier order.
-        orders = [
-            r
-            for r in reader._keyset(ORDER, None, select)  # the one whole-base reader
-            if str(r.get("Контрагент_Key") or EMPTY_REF) != EMPTY_REF
-        ]
         index = reader.read_all()
-        totals = []
-        for order in orders:
-            settle = reader.settle_key(order)  # УТ 11.5: the settlement object; УТ 11.4: the order itself
-            payments = index.payments.get(settle, []) if settle != EMPTY_REF else []
-            totals.append(
-                OrderTotals(
-                    str(order["Контрагент_Key"]),
-                    datetime.fromisoformat(str(order["Date"])).date(),
-                    _dec(order.get("СуммаДокумента")),
-                    sum((p.amount for p in payments), Decimal(0)),
-                    index.shipped.get(str(order["Ref_Key"]), (Decimal(0), Decimal(0)))[0],
-                )
+        # Keyset-paged by (Date, Ref_Key), the document date index, as facts.py reads the money documents: each
+        # request starts at its position instead of skipping every earlier order. Summed as they come: a run
+        # holds one total per client, never every order (issue 13 goal 6).
+        totals = (
+            OrderTotals(
+                str(order["Контрагент_Key"]),
+                datetime.fromisoformat(str(order["Date"])).date(),
+                _dec(order.get("СуммаДокумента")),
+                sum((p.amount for p in self._payments(reader, index, order)), Decimal(0)),
+                index.shipped.get(str(order["Ref_Key"]), (Decimal(0), Decimal(0)))[0],
             )
+            for order in reader._keyset(ORDER, None, select)  # the one whole-base reader
+            if str(order.get("Контрагент_Key") or EMPTY_REF) != EMPTY_REF
+        )
         facts = rollups_of(totals, self.today(), self.months)
         names = self._names(list(facts))
         out: dict[str, dict[str, Any]] = {}
@@ -79,6 +73,11 @@ class RollupSource(ComputedSource):
             out[key] = {"Ref_Key": key, "Description": name, **facts[key]}
             out[key]["DataVersion"] = content_hash(out[key])
         return out
+
+    @staticmethod
+    def _payments(reader: FactsReader, index: DocumentIndex, order: dict[str, Any]) -> list[Payment]:
+        settle = reader.settle_key(order)  # УТ 11.5: the settlement object; УТ 11.4: the order itself
+        return index.payments.get(settle, []) if settle != EMPTY_REF else []
 
     def _names(self, refs: list[str]) -> dict[str, dict[str, Any]]:
         """Counterparty names: by reference for a few, else the whole catalog a page of 1,000 at a time."""
