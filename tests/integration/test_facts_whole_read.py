@@ -31,8 +31,8 @@ def test_whole_read_gives_the_facts_of_by_reference_lookups_across_pages_of_one_
     receipts = sorted(sandbox.infobase.all(bank), key=lambda d: (d["Date"], d["Ref_Key"]))
     assert len(receipts) >= 12
     # Eight receipts on one second: pages of 3 end inside that date, so the cursor must skip what it has seen.
-    for doc in receipts[2:10]:
-        sandbox.infobase.sets[bank][doc["Ref_Key"]]["Date"] = receipts[2]["Date"]
+    for doc in receipts[2:10]:  # through the infobase, which keeps its date index in step
+        sandbox.infobase.update(bank, doc["Ref_Key"], {"Date": receipts[2]["Date"]})
     orders, conn = orders_and_client(sandbox, tmp_path)
     with conn:
         monkeypatch.setattr(facts, "WHOLE_READ_FROM", 10**9)
