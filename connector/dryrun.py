@@ -34,7 +34,9 @@ def plan_lines(report: Any, target: Any = None, note: Callable[[str], None] | No
     ):  # a flow that never creates (managers): the links it would record
         return _link_lines(report, target, note)
     adopted: dict[str, tuple[str, str]] = {}
-    if any(a.kind == "create" for a in report.planned) and hasattr(target, "adoptions"):
+    if plans and hasattr(target, "adopted_in"):  # what the plans' prepare found: no second read
+        adopted = target.adopted_in(plans.values())
+    elif any(a.kind == "create" for a in report.planned) and hasattr(target, "adoptions"):
         try:  # what a real run would recognise (a company found by ИНН/КПП) is linked, not created
             adopted = target.adoptions(report.planned)
         except ConnectorError as exc:

@@ -46,6 +46,11 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list) and not value)
 
 
+def _found_by(p: Party, rule: str) -> str:
+    by = {"inn_kpp": f"ИНН {p.inn}" + (f", КПП {p.kpp}" if p.kpp else ""), "external_key": "its 1C key"}
+    return f"found by {by.get(rule, rule)}"
+
+
 def _describe(err: dict[str, Any]) -> str:
     code = err.get("error")
     desc = err.get("error_description") or ""
@@ -201,12 +206,16 @@ class CounterpartyWriter(PlannedTarget):
             found = matches.found.get(p.key, {})
             chosen = choose(p, self.match_rules, found, matches.known[p.entity], str(self.key.originator_id))
             if chosen is not None:
-                by = {
-                    "inn_kpp": f"ИНН {p.inn}" + (f", КПП {p.kpp}" if p.kpp else ""),
-                    "external_key": "its 1C key",
-                }
-                out[p.key] = (f"{p.entity} {chosen[0]}", f"found by {by.get(chosen[1], chosen[1])}")
+                out[p.key] = (f"{p.entity} {chosen[0]}", _found_by(p, chosen[1]))
         return out
+
+    def adopted_in(self, plans: Iterable[RecordPlan]) -> dict[str, tuple[str, str]]:
+        """The same view from a dry run's plans (pure: what their prepare found, without reading again)."""
+        return {
+            p.key: (f"{w.party.entity} {w.entity_id}", _found_by(w.party, w.adopted_by))
+            for p in plans
+            if isinstance(p, PartyPlan) and (w := p.write) is not None and w.adopted_by
+        }
 
     def _recognise(self, parties: list[Party]) -> Matches:
         """Candidates of the creates and what is known of them and of the updates' targets."""
