@@ -12,7 +12,7 @@ from connector.errors import ConfigError
 from connector.ratelimit import RequestPacer
 
 HEAD = """bitrix24:
-  webhook_url: https://portal.example/rest/1/code/
+  webhook_url: https://portal.example/rest/1/several-bases-test-code/
 onec:
   odata_url: https://erp.example/ut/odata/standard.odata/
   user: u
