@@ -16,11 +16,18 @@ if TYPE_CHECKING:
 
 def build(conn: Connector, spec: Mapping, today: BusinessDay | None = None) -> tuple[Source, Target]:
     """(source, target) for a mapping; both (and the runner) share the run's one business date `today`."""
+    today = today or BusinessDay(conn.clock, conn.onec_tz)
+    source, target = _build(conn, spec, today)
+    if isinstance(target, PlannedTarget) and target.today is None:
+        target.today = today  # its own `apply` (outside the runner) sees the run's date too
+    return source, target
+
+
+def _build(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, Target]:
     from connector.flows.onec_source import OneCSource
     from connector.flows.orders.target import DealWriter
 
     src, tgt = spec.source, spec.target
-    today = today or BusinessDay(conn.clock, conn.onec_tz)
     if spec.money is not None:
         return _money(conn, spec, today)
     if spec.rollups is not None:
@@ -92,8 +99,6 @@ def build(conn: Connector, spec: Mapping, today: BusinessDay | None = None) -> t
         )
     else:
         raise ConfigError(f"flow {spec.flow}: writing to {tgt.system} {tgt.entity} is not supported yet")
-    if isinstance(target, PlannedTarget) and target.today is None:
-        target.today = today  # its own `apply` (outside the runner) sees the run's date too
     return source, target
 
 
