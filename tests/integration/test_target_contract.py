@@ -296,3 +296,16 @@ def test_a_dry_run_lists_the_steps_of_each_record(
         for plan in plans.values():
             if plan.steps:
                 assert f"    steps: {', '.join(s.name for s in plan.steps)}" in lines
+
+
+@pytest.mark.parametrize("flow", PLANNED)
+def test_the_source_the_target_and_the_runner_share_the_runs_one_business_date(
+    synced: tuple[Any, Path], flow: str
+) -> None:
+    box, tmp = synced
+    with connect(box, tmp / "ledger.sqlite3", [*ALL, "rollups", "fans"]) as conn:
+        runner = conn.runner(flow)
+        assert runner.target.today is runner.today
+        if flow in ("money", "invoices", "rollups"):  # sources whose facts depend on the day
+            assert runner.source.today is runner.today
+        assert conn.runner(flow).today is not runner.today  # the next run takes its own
