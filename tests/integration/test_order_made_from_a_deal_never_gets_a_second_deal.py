@@ -61,6 +61,8 @@ def test_an_order_made_from_a_deal_whose_write_back_failed_is_linked_to_that_dea
         made = conn.runner("deals_to_orders").incremental(30)
         assert sandbox.portal.faults.injected == {"error500": 2}
         assert made.failed == 1, made.errors
+        # the failure names its step (findings: a lost write-back was reported as a lost /Post)
+        assert "step 4 of 4 (write-back)" in made.errors[0] and "/Post" not in made.errors[0], made.errors
         (order,) = _orders_of(conn, deal)
         assert order["Posted"]
         assert not next(d for d in _deals(conn) if str(d["ID"]) == deal).get("ORIGIN_ID")
