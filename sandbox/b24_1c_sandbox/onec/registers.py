@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -96,9 +97,9 @@ def movements(ib: Infobase, entity: str, doc: dict[str, Any]) -> dict[str, list[
     for n, (kind, dims, res) in enumerate(raw, start=1):
         rec: dict[str, Any] = {
             "Recorder": doc["Ref_Key"],
-            "Recorder_Type": f"StandardODATA.{entity}",
+            "Recorder_Type": sys.intern(f"StandardODATA.{entity}"),
             "Period": doc["Date"],
-            "LineNumber": str(n),
+            "LineNumber": sys.intern(str(n)),
             "Active": True,
             "RecordType": kind,
         }
