@@ -23,6 +23,19 @@ def commands(sandbox: Any, since: int) -> Counter[str]:
     return Counter(c.method for c in sandbox.portal.calls[since:] if c.method != "batch")
 
 
+def requests_of(sandbox: Any, since: int) -> list[list[str]]:
+    """The methods of each top-level request (a batch's commands are logged before the batch itself)."""
+    out: list[list[str]] = []
+    inside: list[str] = []
+    for c in sandbox.portal.calls[since:]:
+        if c.batch:
+            inside.append(c.method)
+        else:
+            out.append(inside if c.method == "batch" else [c.method])
+            inside = []
+    return out
+
+
 def test_a_fresh_backfill_reads_payments_and_to_dos_per_fifty_deals(box: Any, tmp_path: Path) -> None:  # noqa: F811
     with connect(box, tmp_path / "ledger.sqlite3") as conn:
         backfill(conn, ("counterparties", "orders"))
@@ -30,11 +43,14 @@ def test_a_fresh_backfill_reads_payments_and_to_dos_per_fifty_deals(box: Any, tm
         before = len(box.portal.calls)
         backfill(conn, ("money",))
         sent = commands(box, before)
+        reads = [r for r in requests_of(box, before) if all(m.endswith((".list", ".get")) for m in r)]
     assert deals > 0 and sent["crm.item.payment.add"] > 0
     assert sent["crm.item.payment.list"] == 0  # never one list per deal
     assert sent["crm.orderentity.list"] == math.ceil(deals / 50)
     assert sent["sale.payment.list"] == 0  # fresh deals have no sale order: nothing more to read
     assert sent["crm.activity.list"] <= math.ceil(deals / 50)
+    # the deals, the stages, their sale orders, to-dos and tasks: one request before the writes
+    assert len(reads) == 1 and {"crm.deal.list", "crm.status.list", "crm.orderentity.list"} <= set(reads[0])
 
 
 def test_our_to_do_is_found_behind_a_full_page_of_other_to_dos(box: Any, tmp_path: Path) -> None:  # noqa: F811

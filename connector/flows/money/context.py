@@ -13,6 +13,7 @@ from datetime import date, tzinfo
 from typing import Any
 
 from connector.bitrix24.client import PAGE, Bitrix24Client
+from connector.errors import RemoteRejected
 from connector.flows.money.payments import NativePayments, Portal
 from connector.flows.money.reads import Answers, Command, chunks, reason, run_reads
 from connector.flows.money.reminders import (
@@ -77,45 +78,55 @@ class MoneyReader:
         """{order: deal id} through the `attach_to` flow's links."""
         return {k: link.target_id for k, link in self.ledger.links(self.money.attach_to, list(keys)).items()}
 
-    def stages(self) -> dict[str, int]:
-        """Every deal stage id → its position (category-prefixed ids are unique across pipelines), read once."""
+    def _stage_command(self) -> dict[str, Command]:
+        """The deal stages, asked once a run (in the first round of reads that needs them)."""
+        if self._stages is not None:
+            return {}
+        return {"stages": ("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {}})}
+
+    def _stages_from(self, answers: Answers) -> dict[str, int]:
+        """Every deal stage id → its position (category-prefixed ids are unique across pipelines)."""
         if self._stages is None:
+            if "stages" in answers.errors:
+                raise RemoteRejected(
+                    f"crm.status.list failed: {reason(answers.errors['stages'])}", method="crm.status.list"
+                )
             order: dict[str, int] = {}
-            reply = self.client.call("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {}})
-            for row in reply.result or []:
-                if str(row.get("ENTITY_ID", "")).startswith("DEAL_STAGE"):
+            for row in answers.results.get("stages") or []:
+                if isinstance(row, dict) and str(row.get("ENTITY_ID", "")).startswith("DEAL_STAGE"):
                     order[str(row["STATUS_ID"])] = int(row.get("SORT") or 0)
             self._stages = order
         return self._stages
 
-    def current(self, deal_ids: list[str], fields: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
-        """Stage, pipeline, responsible and the money fields of the deals, up to 2,500 per request."""
-        found: dict[str, dict[str, Any]] = {}
+    def _deal_commands(self, deal_ids: list[str], fields: Iterable[str]) -> dict[str, Command]:
+        """Stage, pipeline, responsible and the money fields of the deals: one list command per 50 deals."""
         select = ["ID", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "STAGE_SEMANTIC_ID"]
         select += sorted({f for f in fields if f not in select})
-        for i in range(0, len(deal_ids), 2500):
-            flt = {"@ID": deal_ids[i : i + 2500]}
-            for page in self.client.list_fast("crm.deal.list", flt, select, expect=len(flt["@ID"])):
-                for row in page:
-                    found[str(row["ID"])] = row
-        return found
+        return {
+            f"dl{i}": (
+                "crm.deal.list",
+                {"filter": {"@ID": part}, "select": select, "order": {"ID": "ASC"}, "start": -1},
+            )
+            for i, part in enumerate(chunks(sorted(set(deal_ids), key=int), PAGE))
+        }
 
     def prepare(
         self,
         actions: Sequence[Action],
         deals: dict[str, str],
-        current: dict[str, dict[str, Any]],
+        fields: Iterable[str],
         today: date,
     ) -> Prepared:
-        """The context of a chunk of non-skip actions (deals and their current rows read once for the page)."""
+        """The context of a chunk of non-skip actions: the deals as they are now (with `fields`), their sale
+        orders, to-dos and overdue tasks in one round of shared read batches, then the orders' payments."""
         orders: dict[str, OrderContext] = {}
         for action in actions:
             deal_id = action.target_id or deals.get(action.record.key)
-            if deal_id is not None and deal_id in current:
-                orders[action.record.key] = OrderContext(deal_id, current[deal_id])
-        stages = (
-            self.stages() if any(STAGE in a.record.fields for a in actions if a.record.key in orders) else {}
-        )
+            if deal_id is not None:
+                orders[action.record.key] = OrderContext(deal_id, {})
+        if not orders:
+            return Prepared({}, {})
+        staged = any(STAGE in a.record.fields for a in actions if a.record.key in orders)
         for order, children in self.ledger.child_links(self.rules.flow, list(orders)).items():
             orders[order].children = children
         live = [a for a in actions if a.record.key in orders]
@@ -127,11 +138,34 @@ class MoneyReader:
             payments = self.native.reads(needs)
         todos = self._todo_reads([a for a in live if not _has(orders[a.record.key], TODO)], orders)
         tasks = self._task_reads([a for a in live if not _has(orders[a.record.key], TASK)], orders, today)
-        # One round of shared batches: the deals' sale orders, their to-dos, the overdue tasks; then the payments.
+        # One round of shared batches: the deals, the stages, the deals' sale orders, to-dos and overdue tasks;
+        # then the payments of those sale orders.
+        reads = self._deal_commands([c.deal_id for c in orders.values()], fields)
         first = run_reads(
             self.client,
-            {**(payments.commands() if payments else {}), **todos.commands, **tasks.commands},
+            {
+                **reads,
+                **(self._stage_command() if staged else {}),
+                **(payments.commands() if payments else {}),
+                **todos.commands,
+                **tasks.commands,
+            },
         )
+        current: dict[str, dict[str, Any]] = {}
+        for name in reads:
+            if name in first.errors:
+                raise RemoteRejected(
+                    f"crm.deal.list failed inside a batch: {reason(first.errors[name])}",
+                    method="crm.deal.list",
+                )
+            for row in first.results.get(name) or []:
+                current[str(row["ID"])] = row
+        for key in list(orders):  # a deal deleted on the portal: no context, the order waits for its deal
+            if orders[key].deal_id in current:
+                orders[key].deal = current[orders[key].deal_id]
+            else:
+                del orders[key]
+        stages = self._stages_from(first) if staged and orders else {}
         self._found_todos(todos, first, orders, today)
         self._found_tasks(tasks, first, orders, today)
         if payments is not None:
@@ -155,6 +189,7 @@ class MoneyReader:
         self, reads: _Reads, answers: Answers, orders: dict[str, OrderContext], today: date
     ) -> None:
         spec = self.money.reminder
+        reads.actions = [a for a in reads.actions if a.record.key in orders]  # not those whose deal is gone
         if spec is None or not reads.actions:
             return
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -178,9 +213,7 @@ class MoneyReader:
                 rows[str(row.get("OWNER_ID"))].append(row)
         for a in reads.actions:
             order, values, ctx = a.record.key, values_of(a.record), orders[a.record.key]
-            probe = Child(
-                order, TODO, TODO_KEY, "?", OPEN
-            )  # the deadline the rules keep on a to-do that exists
+            probe = Child(order, TODO, TODO_KEY, "?", OPEN)  # the deadline kept on a to-do that exists
             deadline = reminder_rules(self.money, values, today, probe, True, self.portal_tz).deadline
             title = self.rules.text(spec.title, values)
             ctx.found_todo = found_todo(rows[ctx.deal_id], self.rules.originator, order, title, deadline)
@@ -210,6 +243,8 @@ class MoneyReader:
     ) -> None:
         for name, a in zip(reads.commands, reads.actions, strict=True):
             order = a.record.key
+            if order not in orders:
+                continue  # its deal is gone
             xml = task_xml_id(self.rules.originator, order)
             if name in answers.errors:
                 orders[order].problems.append(

@@ -66,8 +66,7 @@ class MoneyTarget(PlannedTarget):
         """PREPARE: what the rules of these (non-skip) actions need, read from the ledger and the portal."""
         deals = self.reader.deals([a.record.key for a in actions])
         written = {k for a in actions for k in a.record.fields if not k.startswith("@") and k != STAGE}
-        current = self.reader.current(sorted(set(deals.values())), written) if actions else {}
-        return self.reader.prepare(actions, deals, current, today)
+        return self.reader.prepare(actions, deals, written, today)
 
     def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[RecordPlan]:
         """RULES (pure): one plan per order; an order whose deal the `attach_to` flow has not made yet gets a plan
