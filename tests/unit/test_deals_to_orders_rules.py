@@ -100,3 +100,14 @@ def test_a_gone_order_and_an_unresolved_reference_are_problems_with_nothing_to_s
     bad = Prepared(problems={"41": "Номенклатура_Key: no Catalog_Номенклатура = 'x' in 1C"})
     plan = rules.plan_record(SPEC, ODATA, action("create"), bad)
     assert plan.steps == [] and plan.problems == [bad.problems["41"]]
+
+
+def test_an_update_for_a_client_1c_does_not_know_sends_the_client_and_what_derives_from_it() -> None:
+    wanted = {**UPDATE, "Контрагент_Key": {NEW_CLIENT: {"company": "98"}}}
+    prepared = Prepared(orders={REF: order(НомерПоДаннымКлиента="")}, bodies={"41": wanted})
+    plan = rules.plan_record(SPEC, ODATA, action("update", REF), prepared)
+    assert names(plan) == ["client", "update"]
+    assert plan.steps[1].fields == (
+        "Контрагент_Key",
+        "Партнер_Key",
+    )  # УТ: the partner read from the counterparty

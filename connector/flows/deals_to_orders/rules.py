@@ -73,7 +73,9 @@ def plan_record(spec: Mapping, options: Options, action: Action, prepared: Prepa
         out.steps.append(
             Step("onec", CLIENT, client[1].get("company") or client[1].get("contact"), (client[0],))
         )
-    diff = changed_fields(order, body)
+    diff = list(changed_fields(order, body))
+    if client is not None:  # what 1C derives from the client made first (УТ: its partner) goes with it
+        diff += [n for n, rule in spec.target.derive.items() if rule.from_ == client[0] and n not in diff]
     if diff:
         out.steps.append(Step("onec", SOAP_UPDATE if options.soap else UPDATE, target_id, tuple(diff)))
     else:
