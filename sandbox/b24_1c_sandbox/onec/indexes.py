@@ -49,15 +49,19 @@ _FIELDS = {
 Predicate = Callable[[dict[str, Any]], bool]
 
 
-def _key(value: Any) -> tuple[int, Any]:
-    """The sort key `query.sort_records` gives a date or a reference (empty values first)."""
-    return (0, 0) if value in (None, "", ZERO_GUID, EMPTY_DATE) else (3, value)
+def _key(value: Any) -> str:
+    """Where `query.sort_records` puts a 1C date or reference: empty values first (""), then in string order; any
+    other value gets a string too (it makes the index unusable, see `_ByDate.odd`, but keeps it sortable)."""
+    if value in (None, "", ZERO_GUID, EMPTY_DATE):
+        return ""
+    return value if type(value) is str else repr(value)
 
 
 @dataclass
 class _ByDate:
-    """Entries (Date key, Ref_Key key, insertion number, ref) in order; `odd` counts values the sort of a scan
-    would order otherwise (a date not in 1C's `ГГГГ-ММ-ДДTчч:мм:сс` form, a reference that is not a GUID)."""
+    """Entries (Date key, Ref_Key key, insertion number) in order (small: one per document); `odd` counts values
+    the sort of a scan would order otherwise (a date not in 1C's `ГГГГ-ММ-ДДTчч:мм:сс` form, a reference that is
+    not a GUID)."""
 
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     odd: int = 0
@@ -141,7 +145,7 @@ class Indexes:
         plain = (
             date in (None, "", EMPTY_DATE) or (type(date) is str and _DATE_RE.match(date) is not None)
         ) and (type(ref) is str and _GUID_RE.match(ref) is not None)
-        return (_key(date), _key(ref), seq, ref), plain
+        return (_key(date), _key(ref), seq), plain
 
     def _add_date(self, index: _ByDate, rec: dict[str, Any], seq: int) -> None:
         entry, plain = self._entry(rec, seq)
@@ -253,19 +257,19 @@ class Indexes:
             since = max((v for v in low if is_datetime_literal(v)), default=None)
             until = min((v for v in high if is_datetime_literal(v)), default=None)
             entries = index.entries
-            start = bisect_left(entries, ((3, since),)) if since is not None and since > EMPTY_DATE else 0
+            start = bisect_left(entries, (since,)) if since is not None and since > EMPTY_DATE else 0
             stored = self.ib.sets[entity]
             if keep is None and until is None:
                 end = len(entries) if top is None else start + skip + top
-                return [stored[e[3]] for e in entries[start + skip : end]]
+                return [stored[e[1] or ZERO_GUID] for e in entries[start + skip : end]]
             out: list[dict[str, Any]] = []
             if top == 0:
                 return out
             for at in range(start, len(entries)):
                 entry = entries[at]
-                if until is not None and entry[0][0] == 3 and entry[0][1] > until:
+                if until is not None and entry[0] > until:
                     break
-                rec = stored[entry[3]]
+                rec = stored[entry[1] or ZERO_GUID]
                 if keep is None or keep(rec):
                     if skip:
                         skip -= 1
