@@ -10,6 +10,7 @@ from b24_1c_sandbox.bitrix24.legacy import get_record, id_param, register_legacy
 from b24_1c_sandbox.bitrix24.php import php_array_to_python
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import method
+from b24_1c_sandbox.bitrix24.store import share_strings
 
 __all__ = ["DEAL_FIELDS", "READ_ONLY", "make_row", "recompute_opportunity"]
 
@@ -122,7 +123,7 @@ def rows_set(portal: Portal, params: dict[str, Any], ctx: CallContext) -> bool:
     for n, raw in enumerate(rows):
         if not isinstance(raw, dict):
             raise ApiError(400, "ERROR_CORE", f"Invalid product row #{n + 1}<br>")
-        stored.append(make_row(portal, "D", deal_id, raw, n))
+        stored.append(share_strings(make_row(portal, "D", deal_id, raw, n)))
     portal.product_rows[("D", deal_id)] = stored
     recompute_opportunity(portal, DEAL, deal)
     return True

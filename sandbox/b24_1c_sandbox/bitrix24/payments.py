@@ -13,6 +13,7 @@ from b24_1c_sandbox.bitrix24.errors import payment_error
 from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import method
+from b24_1c_sandbox.bitrix24.store import share_strings
 
 Params = dict[str, Any]
 PAY_SYSTEMS = {1: "Банковский перевод", 6: "Наличные", 7: "Банковская карта"}
@@ -131,7 +132,7 @@ def new_payment(portal: Portal, owner: list[int], currency: str, ctx: CallContex
     for name, default in DEFAULTS.items():
         row.setdefault(name, default)
     set_pay_system(row, DEFAULT_PAY_SYSTEM)
-    portal.table("payment")[payment_id] = row
+    portal.table("payment")[payment_id] = share_strings(row)
     return row
 
 
