@@ -162,7 +162,8 @@ class FlowRunner:
             full = self._full_scan_due() if full_scan is None else full_scan
             if self.spec.source.date_field is None:
                 full = True  # catalogs have no date to window on: compare every version
-            if self.spec.source.changes.exchange_plan:
+            plan = getattr(self.source, "plan", None)
+            if self.spec.source.changes.exchange_plan or (plan is not None and plan()):
                 full = False  # 1C tells us what changed (deletions too); nothing to scan
             if hasattr(self.source, "acknowledge"):  # a dry run leaves 1C's change registrations in place
                 self.source.acknowledge = not dry_run

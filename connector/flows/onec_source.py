@@ -19,13 +19,28 @@ LOOKUP_CACHE_LIMIT = 50_000
 # node never changes its reference, and the number is ours to count once read, so an idle cycle is one SelectChanges.
 _NODES: dict[tuple[str, str, str], tuple[str, int]] = {}
 _NODES_LOCK = threading.Lock()
+# The plan a base adds for CRM exchange (an extension, docs/admin-guide.md). Where the base publishes it and holds our
+# flow's node (Code `<installation id>-<flow>`), the flow reads its changes from the plan without any mapping change.
+DEFAULT_PLAN = "ExchangePlan_ДляCRM"
+_ABSENT: set[tuple[str, str]] = (
+    set()
+)  # (base URL, node code) found missing in this process: windows, as before
 
 
 class OneCSource:
     """Documents page as `Date ge D` ordered by (Date, Ref_Key) from a (date, skip) cursor; catalogs by Ref_Key."""
 
-    def __init__(self, client: ODataClient, spec: Mapping, page_size: int) -> None:
+    def __init__(
+        self, client: ODataClient, spec: Mapping, page_size: int, installation: str | None = None
+    ) -> None:
         self.client = client
+        changes = spec.source.changes
+        # Without a plan in the mapping: the default plan's node for this installation and flow, if the base has it.
+        self.auto_node = (
+            (changes.node or f"{installation}-{spec.flow}")
+            if installation and not changes.exchange_plan
+            else None
+        )
         self.spec = spec
         self.page_size = page_size
         self.f = F(client.tz)
@@ -55,6 +70,8 @@ class OneCSource:
         return self.client.count(self.spec.source.entity, self._window(start, until) or None)
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        if cursor is None:
+            self.plan()  # known before the first cycle after this backfill, which then costs what an idle one does
         src = self.spec.source
         if src.date_field is None:
             yield from self._catalog_pages(cursor)
@@ -102,8 +119,35 @@ class OneCSource:
         ):
             yield Page(rows, {"skip": skip + len(rows)})
 
+    def plan(self) -> tuple[str, str] | None:
+        """(exchange plan, node code) this flow reads its changes from, or None (date windows and full scans): the
+        mapping's, else the default plan's node for this installation and flow where the base has both (asked once
+        per process; a node added later is used after a restart)."""
+        changes = self.spec.source.changes
+        if changes.exchange_plan:
+            return str(changes.exchange_plan), str(changes.node or "")
+        if self.auto_node is None:
+            return None
+        code, base = self.auto_node, self.client.base_url
+        if (base, DEFAULT_PLAN, code) in _NODES:
+            return DEFAULT_PLAN, code
+        if (base, code) in _ABSENT:
+            return None
+        try:
+            node = self._node(DEFAULT_PLAN, code) if DEFAULT_PLAN in self.client.metadata.entities else None
+        except ConnectorError:
+            node = (
+                None  # no such node, or a base that cannot tell (no rights on the plan): windows, as before
+            )
+        if node is None:
+            _ABSENT.add((base, code))
+            return None
+        with _NODES_LOCK:
+            _NODES.setdefault((base, DEFAULT_PLAN, code), node)
+        return DEFAULT_PLAN, code
+
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
-        if self.spec.source.changes.exchange_plan:
+        if self.plan():
             yield from self._exchange_plan()
             return
         src = self.spec.source
@@ -118,8 +162,7 @@ class OneCSource:
     def _exchange_plan(self) -> Iterator[list[tuple[str, str | None]]]:
         """Changes registered for our node (edits of old documents and deletions included): SelectChanges, then,
         once every yielded page is committed, NotifyChangesReceived so 1C drops the registrations."""
-        changes = self.spec.source.changes
-        plan, code = str(changes.exchange_plan), str(changes.node or "")
+        plan, code = self.plan() or ("", "")
         cache = (self.client.base_url, plan, code)
         with _NODES_LOCK:
             known = _NODES.pop(cache, None)  # put back only once this cycle has used it without an error

@@ -49,7 +49,7 @@ def _build(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, 
             InvoiceTarget(conn.bitrix24, spec, in_flight=conn.config.sync.in_flight),
         )
     if src.system == "onec":
-        source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size)
+        source: Source = OneCSource(conn.odata, spec, conn.config.onec.page_size, conn.installation_id)
     elif src.system == "bitrix24" and src.entity == "deal":
         from zoneinfo import ZoneInfo
 

@@ -1,6 +1,7 @@
 """The exchange-plan mode's idle cycle is one 1C request (issue 13 goal 4): the node is looked up once per process,
 an empty package is not acknowledged (the next cycle asks again with the same message number), and a package with
-changes is acknowledged once they are committed, with the next number asked for afterwards."""
+changes is acknowledged once they are committed, with the next number asked for afterwards. Where the base has the
+default plan and this installation's node for a flow, the flow uses it without any mapping change (goal 5)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,29 @@ def test_an_idle_cycle_is_one_select_changes(sandbox: Any, tmp_path: Path) -> No
         before = len(sandbox.onec_app.log)
         assert conn.runner("orders").incremental(30).read == 0
         assert [r.path.rsplit("/", 1)[-1] for r in _requests(sandbox, before)] == ["SelectChanges"]
+
+
+def test_the_default_plan_is_used_where_the_base_has_our_node(sandbox: Any, connector: Connector) -> None:
+    node = sandbox.infobase.insert(
+        PLAN, {"Code": f"{connector.installation_id}-orders", "Description": "b24-1c orders"}
+    )
+    connector.runner("orders").backfill(SINCE.replace(tzinfo=connector.onec_tz), None)
+    old = [
+        o
+        for o in sandbox.infobase.all(ORDER)
+        if o["Posted"] and not o["DeletionMark"] and o["Date"] < "2019-01-01"
+    ]
+    edited, deleted = old[0], old[1]
+    sandbox.dataset.edit_order(edited["Ref_Key"])  # years old: no date window would see it
+    sandbox.infobase.delete(ORDER, deleted["Ref_Key"])
+    before = len(sandbox.onec_app.log)
+    report = connector.runner("orders").incremental(30)
+    sent = _requests(sandbox, before)
+    assert report.updated == 1 and report.deleted == 1
+    assert sent[0].path.endswith("SelectChanges") and sent[-1].path.endswith("NotifyChangesReceived")
+    assert not any(r.path.endswith(ORDER) and "Date" in r.query for r in sent)  # no window scan
+    assert sandbox.infobase.changes.pending(node["Ref_Key"]) == []
+    # The counterparties flow's node does not exist here: it keeps comparing versions, as before.
+    before = len(sandbox.onec_app.log)
+    connector.runner("counterparties").incremental(30)
+    assert not any(r.path.endswith("SelectChanges") for r in _requests(sandbox, before))
