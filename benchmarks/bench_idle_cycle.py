@@ -8,7 +8,7 @@ Goals: an idle cycle between full scans at most 1 Bitrix24 request per flow and 
 the flow watches (1 per flow where an exchange plan is used); the first cycle after a backfill no more than an idle
 one; one changed order at most 2 Bitrix24 requests (all flows together). Prints; asserts nothing.
 
-.venv/bin/python benchmarks/bench_idle_cycle.py [--sizes 1000 10000] [--shapes]
+.venv/bin/python benchmarks/bench_idle_cycle.py [--sizes 1000 10000] [--shapes] [--plan]
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def watched(conn: Connector, flow: str) -> int:
     spec = runner.spec
     if spec.source.system != "onec":
         return 0
-    if spec.source.changes.exchange_plan:
+    plan = getattr(runner.source, "plan", None)
+    if spec.source.changes.exchange_plan or (plan is not None and plan()):
         return 1
     tracker = getattr(runner.source, "tracker", None)
     return 1 + len(getattr(tracker, "entities", []))
@@ -83,6 +84,23 @@ def edit_order(box: Any, tz_now: datetime, skip: int, amount: bool) -> str:
     return str(ref)
 
 
+def add_nodes(box: Any, conn: Connector, flows: list[str]) -> list[str]:
+    """Nodes of the default exchange plan for the flows that read a plain 1C source, as an admin would add them."""
+    from b24_1c_sandbox.runner import ONEC_PASSWORD, ONEC_USER
+
+    from connector.flows.onec_source import DEFAULT_PLAN
+
+    session = requests.Session()
+    session.auth = (ONEC_USER.encode(), ONEC_PASSWORD.encode())  # type: ignore[assignment]
+    plain = [f for f in flows if getattr(conn.runner(f).source, "auto_node", None)]
+    for flow in plain:
+        node = {"Code": f"{conn.installation_id}-{flow}", "Description": f"b24-1c {flow}"}
+        session.post(
+            box.odata_url + DEFAULT_PLAN, params={"$format": "json"}, json=node, timeout=60
+        ).raise_for_status()
+    return plain
+
+
 def cycle(box: Any, conn: Connector, flows: list[str]) -> dict[str, tuple[int, int, Counter[str]]]:
     """One incremental cycle of every flow: {flow: (Bitrix24 requests, 1C requests, 1C requests by shape)}."""
     out: dict[str, tuple[int, int, Counter[str]]] = {}
@@ -104,13 +122,15 @@ def cycle(box: Any, conn: Connector, flows: list[str]) -> dict[str, tuple[int, i
     return out
 
 
-def run(n: int, seed: int, root: Path, shapes: bool) -> None:
+def run(n: int, seed: int, root: Path, shapes: bool, plan: bool) -> None:
     spec = SandboxSpec(orders=n, seed=seed, rate_limit="off", keep_calls=True)
     with remote_sandbox(spec) as box, tempfile.TemporaryDirectory() as tmp:
         config = load_config(root / "config.example.yaml", env=env_for(box, Path(tmp) / "ledger.sqlite3"))
         with Connector(config) as conn:
             conn.setup()
             flows = conn.flows(None)
+            if plan:
+                header("exchange plan nodes added for: " + ", ".join(add_nodes(box, conn, flows)))
             started = time.perf_counter()
             for name in flows:
                 runner = conn.runner(name)
@@ -160,9 +180,10 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="orders in the sandbox")
     p.add_argument("--root", type=Path, default=ROOT, help="where config.example.yaml and mappings/ are")
     p.add_argument("--shapes", action="store_true", help="list the 1C queries of each phase")
+    p.add_argument("--plan", action="store_true", help="add the default exchange plan's nodes first")
     args = p.parse_args()
     for n in args.sizes:
-        run(n, args.seed, args.root, args.shapes)
+        run(n, args.seed, args.root, args.shapes, args.plan)
 
 
 if __name__ == "__main__":
