@@ -160,6 +160,14 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="plan only; print what would be written")
     ] = False,
+    full_scan: Annotated[
+        bool,
+        typer.Option(
+            "--full-scan",
+            help="compare every record's version now, not only recent ones (a 1C document posted with an old "
+            "date is otherwise seen by the next scheduled full scan, `changes.full_scan_every`, default hourly)",
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run one incremental cycle of the flows and exit (what the daemon does on each tick).
@@ -172,7 +180,9 @@ def sync(
         for i, name in enumerate(names):
             runner = conn.runner(name)
             try:
-                report = runner.incremental(conn.config.sync.lookback_days, dry_run=dry_run)
+                report = runner.incremental(
+                    conn.config.sync.lookback_days, dry_run=dry_run, full_scan=True if full_scan else None
+                )
             except ConnectorError as exc:
                 raise fail(exc) from None
             if dry_run:

@@ -40,7 +40,7 @@ class _Runner:
         report.errors.extend(self.conn.errors)
         return report
 
-    def incremental(self, lookback_days: int, *, dry_run: bool) -> RunReport:
+    def incremental(self, lookback_days: int, *, dry_run: bool, full_scan: bool | None = None) -> RunReport:
         self.conn.ran.append(self.flow)
         report = RunReport(self.flow, "sync", dry_run=dry_run)
         for batch in range(1, 4):
