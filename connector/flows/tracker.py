@@ -10,10 +10,13 @@ orders' outcomes (a crash in between makes the next cycle look again; a dry run 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
+from connector.engine.protocols import Page
 from connector.flows.facts import ORDER, SHIPMENT, FactsReader
 from connector.ledger import Ledger
 from connector.onec.odata import ODataClient
@@ -45,15 +48,15 @@ class DocumentTracker:
         self.entities = entities
         self.page_size = max(page_size, 1000)
 
-    def prime(self) -> tuple[SourceState, ...]:
-        """Before a backfill computes facts: every document as it is now (to record with the first page), so the
-        first incremental cycle looks only at what changed after this moment (and nothing in between is missed)."""
-        return tuple(
-            link
-            for entity in self.entities
-            for rows in self._scan(entity, None)
-            for link in self._remember(entity, rows)
-        )
+    def prime(self) -> Primed:
+        """Before a backfill computes facts: every document as it is now, so the first incremental cycle looks
+        only at what changed after this moment (and nothing in between is missed). Kept in a temporary file and
+        recorded a chunk per page (`spread`): at 100,000 orders they are some 300,000 documents."""
+        primed = Primed(self.flow)
+        for entity in self.entities:
+            for rows in self._scan(entity, None):
+                primed.add(self._remember(entity, rows))
+        return primed
 
     def changed(self, since: datetime | None) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
         """Batches of order refs touched by documents changed (dated) since `since` (None: a full scan), each with
@@ -159,3 +162,55 @@ class DocumentTracker:
                 str(row["Ref_Key"]) for row in self.client.query(ORDER, filter=flt, select=["Ref_Key"])
             )
         return sorted(orders)
+
+
+class Primed:
+    """The watched documents' states noted before a backfill, in a private temporary SQLite file (pages beyond its
+    small cache go to a file deleted on close), handed out `CHUNK` at a time."""
+
+    CHUNK = 5000
+
+    def __init__(self, flow: str) -> None:
+        self.flow = flow
+        # The run reads its next page in a thread (engine/readahead.py); one thread at a time uses this.
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute("CREATE TABLE state (entity TEXT, key TEXT, version TEXT, pointers TEXT)")
+
+    def add(self, states: Iterable[SourceState]) -> None:
+        self._db.executemany(
+            "INSERT INTO state VALUES (?, ?, ?, ?)",
+            ((s.entity, s.key, s.version, " ".join(s.pointers)) for s in states),
+        )
+
+    def chunks(self) -> Iterator[tuple[SourceState, ...]]:
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT rowid, entity, key, version, pointers FROM state WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (last, self.CHUNK),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield tuple(SourceState(self.flow, e, k, v, tuple(p.split())) for _, e, k, v, p in rows)
+
+    def __del__(self) -> None:
+        with suppress(Exception):
+            self._db.close()
+
+
+def spread(pages: Iterable[Page], primed: Primed | None) -> Iterator[Page]:
+    """The pages, each carrying the next chunk of the primed states to record with it, and the last one whatever
+    is left (a page is held until the next one is read, to know which is last). A backfill stopped half-way has
+    recorded part of them: the next cycle looks again at the orders of the rest (unchanged ones skip by hash)."""
+    if primed is None:
+        yield from pages
+        return
+    chunks = primed.chunks()
+    held: Page | None = None
+    for page in pages:
+        if held is not None:
+            yield Page(held.records, held.cursor, (*held.state, *next(chunks, ())))
+        held = page
+    if held is not None:
+        yield Page(held.records, held.cursor, (*held.state, *(s for chunk in chunks for s in chunk)))

@@ -21,7 +21,7 @@ from typing import Any
 from connector.engine.protocols import Changes, Page
 from connector.flows.facts import ORDER, ORDER_TYPE, RECEIPTS, REFUNDS, FactsReader
 from connector.flows.onec_source import OneCSource
-from connector.flows.tracker import DocumentTracker
+from connector.flows.tracker import DocumentTracker, spread
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
@@ -99,10 +99,9 @@ class InvoiceSource:
         return self.invoices.count(start, until)
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        state = self.tracker.prime() if cursor is None else ()  # recorded with the first page
-        for page in self.invoices.pages(start, until, cursor):
-            yield Page(self._enrich(page.records), page.cursor, state)
-            state = ()
+        primed = self.tracker.prime() if cursor is None else None  # recorded a chunk per page
+        pages = (Page(self._enrich(p.records), p.cursor) for p in self.invoices.pages(start, until, cursor))
+        yield from spread(pages, primed)
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         return self._enrich(self.invoices.fetch(keys))

@@ -13,7 +13,7 @@ from connector.flows.facts import MONEY_DOCS, FactsReader
 from connector.flows.money.bp_facts import BP_DOCS, InvoiceFactsReader, InvoiceTracker, is_bp
 from connector.flows.money.reminders import WATCHED
 from connector.flows.onec_source import OneCSource
-from connector.flows.tracker import DocumentTracker
+from connector.flows.tracker import DocumentTracker, spread
 from connector.ledger import Ledger
 from connector.mapping.engine import Lookups
 from connector.mapping.schema import Mapping
@@ -79,10 +79,9 @@ class MoneySource:
         return self.orders.count(start, until)
 
     def pages(self, start: datetime, until: datetime | None, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        state = self.tracker.prime() if cursor is None else ()  # recorded with the first page
-        for page in self.orders.pages(start, until, cursor):
-            yield Page(self._with_facts(page.records), page.cursor, state)
-            state = ()
+        primed = self.tracker.prime() if cursor is None else None  # recorded a chunk per page
+        pages = (Page(self._with_facts(p.records), p.cursor) for p in self.orders.pages(start, until, cursor))
+        yield from spread(pages, primed)
 
     def fetch(self, keys: list[str]) -> list[dict[str, Any]]:
         return self._with_facts(self.orders.fetch(keys))
