@@ -11,7 +11,7 @@ A watcher polls both emulators' stores every 0.25 s. Printed per direction: chan
 and max seconds, and the 95th percentile's ratio to the goal (60 s; a change never shown counts as missed). Run with
 an old schedule (`--schedule`, e.g. every flow at 5m) to see the goal missed. Asserts nothing.
 
-.venv/bin/python benchmarks/bench_latency.py [--n 300] [--changes 50] [--gap 2] [--schedule FILE]
+.venv/bin/python benchmarks/bench_latency.py [--n 300] [--changes 50] [--gap 2] [--schedule FILE] [--plan]
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def main() -> None:
     p.add_argument("--gap", type=float, default=2.0, help="seconds between changes")
     p.add_argument("--schedule", type=Path, default=None, help="schedule file (default: the config's)")
     p.add_argument("--wait", type=float, default=400.0, help="seconds to wait for the last changes to show")
+    p.add_argument("--plan", action="store_true", help="add the default exchange plan's nodes first")
     args = p.parse_args()
     from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 
@@ -128,6 +129,12 @@ def main() -> None:
         schedule = load_schedule(args.schedule or config.schedule, config.flows)
         with Connector(config) as conn:
             conn.setup()
+            if args.plan:  # as an admin would: orders, counterparties and managers then read SelectChanges
+                from connector.flows.onec_source import DEFAULT_PLAN
+
+                for flow in ("managers", "counterparties", "orders"):
+                    node = {"Code": f"{conn.installation_id}-{flow}", "Description": f"b24-1c {flow}"}
+                    box.infobase.insert(DEFAULT_PLAN, node)
             for flow in config.flows:
                 conn.runner(flow).backfill(datetime(2017, 1, 1, tzinfo=conn.onec_tz), None)
             started_in_crm = crm_deals(conn, box, args.changes)
@@ -135,7 +142,9 @@ def main() -> None:
             header(
                 "(l) from a change to the other side showing it, the daemon on its shipped schedule",
                 [
-                    f"{args.n} orders; {args.changes} changes on each side, one every {args.gap:g} s; schedule: "
+                    f"{args.n} orders; {args.changes} changes on each side, one every {args.gap:g} s"
+                    + ("; exchange plan nodes for orders, counterparties, managers" if args.plan else "")
+                    + "; schedule: "
                     + ", ".join(f"{f} {s.every or s.cron} ±{s.jitter}" for f, s in schedule.items())
                 ],
             )
