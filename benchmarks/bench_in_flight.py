@@ -9,10 +9,14 @@ setting. Asserts nothing.
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench_backfill_1c import env_for
 from common import ROOT, SandboxSpec, figure, header, parser, ratio, remote_sandbox
@@ -21,6 +25,47 @@ from connector.app import Connector
 from connector.config import load_config
 
 GOAL = 0.90
+
+
+class Timeline:
+    """When each Bitrix24 request of the client was in flight (perf_counter seconds): where the run sent nothing."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self.lock = threading.Lock()
+
+    def install(self) -> Callable[[], None]:
+        from connector.bitrix24.client import Bitrix24Client
+
+        real = Bitrix24Client._send
+        timeline = self
+
+        def timed(client: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return real(client, *args, **kwargs)
+            finally:
+                with timeline.lock:
+                    timeline.spans.append((started, time.perf_counter()))
+
+        Bitrix24Client._send = timed  # type: ignore[method-assign]
+
+        def undo() -> None:
+            Bitrix24Client._send = real  # type: ignore[method-assign]
+
+        return undo
+
+    def idle(self, start: float, end: float) -> tuple[float, float, float]:
+        """(before the first request, with none in flight between requests, after the last reply) in seconds."""
+        spans = sorted(self.spans)
+        if not spans:
+            return end - start, 0.0, 0.0
+        gaps, reach = 0.0, spans[0][1]
+        for a, b in spans[1:]:
+            if a > reach:
+                gaps += a - reach
+            reach = max(reach, b)
+        return spans[0][0] - start, gaps, end - reach
 
 
 def main() -> None:
@@ -45,11 +90,15 @@ def main() -> None:
             box.ask("settings", {"latency": args.latency, "server_time": args.server_time})
             box.ask("empty_bucket")
             before = box.ask("calls")
+            timeline = Timeline()
+            undo = timeline.install()
             with Connector(config) as conn:  # a fresh client: its pacer starts empty, as the portal's bucket
                 runner = conn.runner("orders")
                 started = time.perf_counter()
                 report = runner.backfill(datetime(2017, 1, 1, tzinfo=runner.tz), None)
-                seconds = time.perf_counter() - started
+                ended = time.perf_counter()
+                seconds = ended - started
+            undo()
             after = box.ask("calls")
         answered = after["ok"] - before["ok"]
         ceiling = box.burst + box.rate * seconds
@@ -62,6 +111,12 @@ def main() -> None:
         figure("requests answered (200)", answered)
         figure("503 / 429", f"{after['503'] - before['503']} / {after['429'] - before['429']}")
         figure("requests/s achieved vs allowed", f"{answered / seconds:.2f} vs {box.rate:.2f}")
+        first, gaps, last = timeline.idle(started, ended)
+        figure(
+            "nothing in flight: before the first / between / after the last",
+            f"{first:.1f} / {gaps:.1f} / {last:.1f} s",
+        )
+        figure("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")
         ratio(
             "of the request ceiling (burst + rate × s)",
             answered / ceiling,

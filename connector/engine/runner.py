@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +43,17 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _seconds(text: str) -> int:
     text = text.strip()
     return int(text[:-1].strip()) * _UNITS[text[-1]]
+
+
+@dataclass
+class PagePlan:
+    """A page planned before anything is written: its keys, the ledger's links of them then, and its actions."""
+
+    keys: list[str]
+    ledger: dict[str, Link]
+    actions: list[Action]
+    unchanged: list[Outcome]
+    failed: list[Outcome]
 
 
 class FlowRunner:
@@ -117,7 +129,9 @@ class FlowRunner:
                 return report
             if cursor:
                 log.info("resuming backfill", flow=self.flow, **{k: str(v) for k, v in cursor.items()})
-            for page in read_ahead(self.source.pages(since.astimezone(self.tz), until, cursor)):
+            pages = self.source.pages(since.astimezone(self.tz), until, cursor)
+            # The next page is read and planned (reads only) while this one is written: see _plan_page.
+            for page, planned in read_ahead((p, self._plan_page(p.records)) for p in pages):
                 self._process(
                     page.records,
                     report,
@@ -125,6 +139,7 @@ class FlowRunner:
                     dry_run,
                     cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}),
                     state=page.state,
+                    planned=planned,
                 )
                 if progress:
                     progress(len(page.records))
@@ -320,20 +335,13 @@ class FlowRunner:
             out[name] = {k: {"value": v} for k, v in pairs.items()}
         return out
 
-    def _process(
-        self,
-        records: list[dict[str, Any]],
-        report: RunReport,
-        run_id: int | None,
-        dry_run: bool,
-        cursor: tuple[str, Any] | None = None,
-        known: dict[str, str] | None = None,
-        state: tuple[Change, ...] = (),
-    ) -> None:
-        report.read += len(records)
-        report.pages += 1
+    def _plan_page(self, records: list[dict[str, Any]], known: dict[str, str] | None = None) -> PagePlan:
+        """A page up to its actions, reading only: links, identities, lookups, mapping, plan, the lookup before
+        create. A backfill runs it one page ahead, while the page before is written: nothing here writes, and
+        the records of a page are not those of the page before (`_process` plans again if that changed)."""
         keys = [str(r.get(self.spec.source.key)) for r in records]
         links = self.ledger.links(self.flow, keys)
+        ledger = dict(links)
         for key, target in (known or {}).items():
             links.setdefault(key, Link(key, target, None, None))
         stamped, foreign = self._identities(records)
@@ -367,6 +375,25 @@ class FlowRunner:
                     for a in actions
                 ]
         actions, unchanged = self._already_there(actions, links)
+        return PagePlan(keys, ledger, actions, unchanged, failed)
+
+    def _process(
+        self,
+        records: list[dict[str, Any]],
+        report: RunReport,
+        run_id: int | None,
+        dry_run: bool,
+        cursor: tuple[str, Any] | None = None,
+        known: dict[str, str] | None = None,
+        state: tuple[Change, ...] = (),
+        planned: PagePlan | None = None,
+    ) -> None:
+        report.read += len(records)
+        report.pages += 1
+        if planned is not None and self.ledger.links(self.flow, planned.keys) != planned.ledger:
+            planned = None  # a page written since linked one of these records (it moved pages): plan it again
+        planned = planned or self._plan_page(records, known)
+        actions, unchanged, failed = planned.actions, planned.unchanged, planned.failed
         report.warn(actions)  # a value the mapping cut: logged and listed, never silent
         if dry_run:
             live = [a for a in actions if a.kind != "skip"]
