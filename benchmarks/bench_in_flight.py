@@ -113,7 +113,7 @@ def main() -> None:
         figure("requests/s achieved vs allowed", f"{answered / seconds:.2f} vs {box.rate:.2f}")
         first, gaps, last = timeline.idle(started, ended)
         figure(
-            "nothing in flight: before the first / between / after the last",
+            "no request waiting or in flight: before the first / between / after the last",
             f"{first:.1f} / {gaps:.1f} / {last:.1f} s",
         )
         figure("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")
