@@ -6,7 +6,10 @@ A 1C table on the DBMS (the platform's own structure, whatever the configuration
   owner's reference, so `Document_X_ТЧ?$filter=Ref_Key eq …` is a seek too;
 - documents: `_Date_Time` + `_IDRRef` (the date index that `$orderby=Date,Ref_Key` with `Date ge …` walks) and
   `_Number` (`Number eq …`);
-- catalogs, charts and exchange plans: `_Code` and `_Description`.
+- catalogs, charts and exchange plans: `_Code` and `_Description`;
+- accumulation registers: the records clustered by `_RecorderRRef` (`Recorder eq …`), and the totals tables that
+  `Balance`/`Turnovers` read keyed by the dimensions (`Condition='ОбъектРасчетов_Key eq …'`); the register index
+  is rebuilt after a posting changes the register.
 An attribute is indexed only when its configuration says "Индексировать"; the emulator indexes none of those, so a
 filter on one (`ОбъектРасчетов_Key eq …` on orders, `ДокументОснование eq …`), and any `any()`/`all()` over a tabular
 section, is a scan of the whole set here as in the base: O(set size) per request.
