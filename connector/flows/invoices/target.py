@@ -293,30 +293,46 @@ class InvoiceTarget(PlannedTarget):
         }
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
-        """Smart invoices carrying our external key, as {source key: item id} (the lowest id if twins exist)."""
+        """Smart invoices carrying our external key, as {source key: item id} (the lowest id if twins exist): the
+        first page of every 50 keys in shared batches, the rest of a full page by keyset."""
         found: dict[str, str] = {}
         keys = list(dict.fromkeys(keys))
-        for i in range(0, len(keys), 50):
-            # Ours, and an older release's "1C:<Ref_Key>" for invoices of this base (adopted; re-stamped on update).
-            wanted = {f"{o}:{k}": k for k in keys[i : i + 50] for o in self.key.originators}
-            last = 0
+        # Ours, and an older release's "1C:<Ref_Key>" for invoices of this base (adopted; re-stamped on update).
+        chunks = [
+            {f"{o}:{k}": k for k in keys[i : i + 50] for o in self.key.originators}
+            for i in range(0, len(keys), 50)
+        ]
+        first: dict[int, list[dict[str, Any]]] = {}
+        for i in range(0, len(chunks), BATCH_LIMIT):
+            part = range(i, min(i + BATCH_LIMIT, len(chunks)))
+            reply = self.client.batch({f"f{n}": ("crm.item.list", self._by_key(chunks[n], 0)) for n in part})
+            for n in part:
+                if f"f{n}" in reply.errors:
+                    err = reply.errors[f"f{n}"]
+                    raise RemoteRejected(
+                        f"crm.item.list failed inside a batch: {err.get('error_description') or err}",
+                        method="crm.item.list",
+                    )
+                rows = reply.result.get(f"f{n}")
+                first[n] = rows.get("items", []) if isinstance(rows, dict) else []
+        for n, wanted in enumerate(chunks):
+            items = first[n]
             while True:  # keyset pages: twins made by another tool must not push ours off the first page
-                rows = self.client.call(
-                    "crm.item.list",
-                    {
-                        "entityTypeId": SMART_INVOICE,
-                        "filter": {"@" + self.field: list(wanted), ">id": last},
-                        "select": ["id", self.field],
-                        "order": {"id": "ASC"},
-                        "start": -1,
-                    },
-                ).result
-                items = rows.get("items", []) if isinstance(rows, dict) else []
                 for row in items:
                     key = wanted.get(str(row.get(self.field)))
                     if key is not None and key not in found:
                         found[key] = str(row["id"])
                 if len(items) < 50:
                     break
-                last = int(items[-1]["id"])
+                rows = self.client.call("crm.item.list", self._by_key(wanted, int(items[-1]["id"]))).result
+                items = rows.get("items", []) if isinstance(rows, dict) else []
         return found
+
+    def _by_key(self, wanted: dict[str, str], last: int) -> dict[str, Any]:
+        return {
+            "entityTypeId": SMART_INVOICE,
+            "filter": {"@" + self.field: list(wanted), ">id": last},
+            "select": ["id", self.field],
+            "order": {"id": "ASC"},
+            "start": -1,
+        }
