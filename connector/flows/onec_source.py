@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +22,9 @@ _NODES_LOCK = threading.Lock()
 # The plan a base adds for CRM exchange (an extension, docs/admin-guide.md). Where the base publishes it and holds our
 # flow's node (Code `<installation id>-<flow>`), the flow reads its changes from the plan without any mapping change.
 DEFAULT_PLAN = "ExchangePlan_ДляCRM"
-_ABSENT: set[tuple[str, str]] = (
-    set()
-)  # (base URL, node code) found missing in this process: windows, as before
+Extra = Callable[[list[dict[str, Any]]], Iterator[list[tuple[str, str | None]]]]
+# (base URL, node code) found missing in this process: windows, as before.
+_ABSENT: set[tuple[str, str]] = set()
 
 
 class OneCSource:
@@ -146,9 +146,13 @@ class OneCSource:
             _NODES.setdefault((base, DEFAULT_PLAN, code), node)
         return DEFAULT_PLAN, code
 
-    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
+    def versions(
+        self, since: datetime | None, extra: Extra | None = None
+    ) -> Iterator[list[tuple[str, str | None]]]:
+        """(key, version) pages; from the exchange plan where there is one, and then whatever `extra` makes of the
+        rest of the same package (a tracker's documents), before the package is acknowledged."""
         if self.plan():
-            yield from self._exchange_plan()
+            yield from self._exchange_plan(extra)
             return
         src = self.spec.source
         select = [src.key] + ([src.version_field] if src.version_field else [])
@@ -159,7 +163,7 @@ class OneCSource:
         ):
             yield [(r[src.key], r.get(src.version_field) if src.version_field else None) for r in rows]
 
-    def _exchange_plan(self) -> Iterator[list[tuple[str, str | None]]]:
+    def _exchange_plan(self, extra: Extra | None = None) -> Iterator[list[tuple[str, str | None]]]:
         """Changes registered for our node (edits of old documents and deletions included): SelectChanges, then,
         once every yielded page is committed, NotifyChangesReceived so 1C drops the registrations."""
         plan, code = self.plan() or ("", "")
@@ -197,6 +201,8 @@ class OneCSource:
                 changed.append((key, None))
         for i in range(0, len(changed), self.page_size):
             yield changed[i : i + self.page_size]
+        if extra is not None:
+            yield from extra(items)
         if items and self.acknowledge:  # an empty package has nothing to acknowledge: the same number again
             # Idempotent for the same message number, so retried like a read.
             self.client.request(

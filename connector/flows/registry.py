@@ -117,6 +117,7 @@ def _money(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, 
         conn.ledger,
         today,
         by_quantity=spec.money.shipped_by == "quantity",
+        installation=conn.installation_id,
     )
     portal_tz = ZoneInfo(conn.config.bitrix24.portal_timezone)
     target = MoneyTarget(

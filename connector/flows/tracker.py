@@ -69,31 +69,58 @@ class DocumentTracker:
     ) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
         seen: set[str] = set()
         for rows in self._scan(entity, since):
-            keys = [str(r["Ref_Key"]) for r in rows]
-            seen.update(keys)
-            known = self.ledger.source_state(self.flow, entity, keys)
-            changed = [
-                r
-                for r in rows
-                if str(r["Ref_Key"]) not in known or known[str(r["Ref_Key"])].version != r.get("DataVersion")
-            ]
-            if not changed:
-                continue
-            pointers: set[str] = set()
-            for row in changed:
-                pointers |= self.pointers(entity, row)
-                before = known.get(str(row["Ref_Key"]))
-                if (
-                    before is not None
-                ):  # a document that stopped pointing at an order still affects that order
-                    pointers |= set(before.pointers)
-            yield self.orders_for(pointers), self._remember(entity, changed)
+            seen.update(str(r["Ref_Key"]) for r in rows)
+            yield from self._compare(entity, rows)
         if since is None:  # a full scan also notices documents deleted outright
             every = self.ledger.source_state(self.flow, entity)
-            gone = [k for k in every if k not in seen]
-            if gone:
-                orders = self.orders_for({p for k in gone for p in every[k].pointers})
-                yield orders, tuple(SourceState(self.flow, entity, k, drop=True) for k in gone)
+            yield from self._gone(entity, [k for k in every if k not in seen])
+
+    def _compare(
+        self, entity: str, rows: list[dict[str, Any]]
+    ) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
+        known = self.ledger.source_state(self.flow, entity, [str(r["Ref_Key"]) for r in rows])
+        changed = [
+            r
+            for r in rows
+            if str(r["Ref_Key"]) not in known or known[str(r["Ref_Key"])].version != r.get("DataVersion")
+        ]
+        if not changed:
+            return
+        pointers: set[str] = set()
+        for row in changed:
+            pointers |= self.pointers(entity, row)
+            before = known.get(str(row["Ref_Key"]))
+            if before is not None:  # a document that stopped pointing at an order still affects that order
+                pointers |= set(before.pointers)
+        yield self.orders_for(pointers), self._remember(entity, changed)
+
+    def _gone(self, entity: str, keys: list[str]) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
+        every = self.ledger.source_state(self.flow, entity, keys) if keys else {}
+        if every:
+            orders = self.orders_for({p for k in every for p in every[k].pointers})
+            yield orders, tuple(SourceState(self.flow, entity, k, drop=True) for k in every)
+
+    def from_package(
+        self, items: list[dict[str, Any]]
+    ) -> Iterator[tuple[list[str], tuple[SourceState, ...]]]:
+        """The watched documents of an exchange-plan package (whole objects, or deletions), compared as a scan's."""
+        for entity in self.entities:
+            prefix = f"/{entity}(guid'"
+            rows: list[dict[str, Any]] = []
+            gone: list[str] = []
+            for item in items:
+                ident = str(item.get("odata.id", ""))
+                at = ident.find(prefix)
+                if at < 0:
+                    continue
+                ref = ident[at + len(prefix) : at + len(prefix) + 36]
+                if item.get("odata.deleted"):
+                    gone.append(ref)
+                else:
+                    rows.append({**item, "Ref_Key": ref})
+            if rows:
+                yield from self._compare(entity, rows)
+            yield from self._gone(entity, gone)
 
     def _columns(self, entity: str) -> list[str]:
         if entity == ORDER:

@@ -6,8 +6,10 @@ default plan and this installation's node for a flow, the flow uses it without a
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -90,3 +92,41 @@ def test_the_default_plan_is_used_where_the_base_has_our_node(sandbox: Any, conn
     before = len(sandbox.onec_app.log)
     connector.runner("counterparties").incremental(30)
     assert not any(r.path.endswith("SelectChanges") for r in _requests(sandbox, before))
+
+
+def test_the_money_flow_reads_orders_and_documents_from_one_package(
+    sandbox: Any, connector: Connector
+) -> None:
+    node = sandbox.infobase.insert(
+        PLAN, {"Code": f"{connector.installation_id}-money", "Description": "b24-1c money"}
+    )
+    since = SINCE.replace(tzinfo=connector.onec_tz)
+    for flow in ("orders", "money"):
+        connector.runner(flow).backfill(since, None)
+    connector.runner("money").incremental(30)  # whatever the backfill left registered
+    old = next(
+        o
+        for o in sandbox.infobase.all(ORDER)
+        if o["Posted"] and not o["DeletionMark"] and o["Date"] < "2019-01-01"
+    )
+    deal = next(d for d in sandbox.portal.deals() if d.get("ORIGIN_ID") == old["Ref_Key"])
+    paid = deal.get("UF_CRM_1C_PAID_AMOUNT")
+    # A payment dated years ago (no date window reaches it), as an accountant enters a late bank statement.
+    receipt = sandbox.dataset.receipt(old, 1000.0, datetime.fromisoformat(old["Date"]) + timedelta(days=1))
+    before = len(sandbox.onec_app.log)
+    report = connector.runner("money").incremental(30)
+    sent = _requests(sandbox, before)
+    assert report.updated == 1
+    assert sent[0].path.endswith("SelectChanges") and sent[-1].path.endswith("NotifyChangesReceived")
+    assert not any("Date ge" in unquote(r.query) for r in sent)  # no window over orders or documents
+    after = next(d for d in sandbox.portal.deals() if d.get("ORIGIN_ID") == old["Ref_Key"])
+    assert after.get("UF_CRM_1C_PAID_AMOUNT") != paid
+    before = len(sandbox.onec_app.log)
+    assert connector.runner("money").incremental(30).read == 0
+    assert [r.path.rsplit("/", 1)[-1] for r in _requests(sandbox, before)] == ["SelectChanges"]
+    entity = next(e for e in sandbox.infobase.sets if receipt["Ref_Key"] in sandbox.infobase.sets[e])
+    sandbox.infobase.delete(entity, receipt["Ref_Key"])  # deleted outright: the package says so
+    assert connector.runner("money").incremental(30).updated == 1
+    again = next(d for d in sandbox.portal.deals() if d.get("ORIGIN_ID") == old["Ref_Key"])
+    assert again.get("UF_CRM_1C_PAID_AMOUNT") == paid
+    assert sandbox.infobase.changes.pending(node["Ref_Key"]) == []

@@ -33,8 +33,10 @@ class MoneySource:
         ledger: Ledger,
         today: Callable[[], date],
         by_quantity: bool = False,
+        installation: str | None = None,
     ) -> None:
-        self.orders = OneCSource(client, spec, page_size)
+        # БП 3.0's invoice trackers do not read exchange-plan packages: windows and scans there, as before.
+        self.orders = OneCSource(client, spec, page_size, None if is_bp(spec.source.entity) else installation)
         self.client = client
         self.spec = spec
         self.page_size = page_size
@@ -91,10 +93,29 @@ class MoneySource:
 
     # -- change detection ---------------------------------------------------------------------------------------
 
-    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
-        yield from self.orders.versions(since)
-        for orders, seen in self.tracker.changed(since):
+    def plan(self) -> tuple[str, str] | None:
+        """The exchange plan and node this flow reads its orders' and documents' changes from, if any."""
+        return self.orders.plan()
+
+    @property
+    def acknowledge(self) -> bool:
+        return self.orders.acknowledge
+
+    @acknowledge.setter
+    def acknowledge(self, value: bool) -> None:
+        self.orders.acknowledge = value
+
+    def _documents(self, items: list[dict[str, Any]]) -> Iterator[list[tuple[str, str | None]]]:
+        for orders, seen in self.tracker.from_package(items):
             yield Changes([(o, None) for o in orders], seen)
+
+    def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
+        if self.orders.plan():  # one package: the orders, then the documents, acknowledged after both
+            yield from self.orders.versions(since, extra=self._documents)
+        else:
+            yield from self.orders.versions(since)
+            for orders, seen in self.tracker.changed(since):
+                yield Changes([(o, None) for o in orders], seen)
         today = self.today().isoformat()
         due = [
             k for k, seen in self.ledger.source_state(self.watch, WATCHED).items() if seen.version != today
