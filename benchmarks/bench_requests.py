@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_backfill_1c import env_for
+from bench_in_flight import Timeline
 from common import ROOT, SandboxSpec, figure, header, parser, ratio, remote_sandbox
 
 from connector.app import Connector
@@ -79,6 +80,8 @@ def main() -> None:
         with Connector(config) as conn:
             conn.setup()
             box.ask("empty_bucket")  # the backfill starts from an empty bucket, as the ceiling assumes
+            timeline = Timeline()
+            undo = timeline.install()
             started = time.perf_counter()
             before = box.ask("counts")
             per_flow: list[tuple[str, int, int, int]] = []
@@ -89,7 +92,9 @@ def main() -> None:
                 sent, writes, creates, _ = tally(start, box.ask("counts"))
                 per_flow.append((name, sent, writes, creates))
             after = box.ask("counts")
-            seconds = time.perf_counter() - started
+            ended = time.perf_counter()
+            seconds = ended - started
+            undo()
     requests, writes, creates, by_method = tally(before, after)
     minimum = math.ceil((writes + math.ceil(creates / 50)) / 50)
     header("per flow: requests / write commands / creates / minimum for the flow alone")
@@ -108,6 +113,11 @@ def main() -> None:
         ceiling = box.burst + box.rate * seconds
         header(f"{args.plan} plan, real time (load average {os.getloadavg()[0]:.1f})")
         figure("seconds", seconds, "s")
+        first, gaps, last = timeline.idle(started, ended)
+        figure(
+            "no request waiting or in flight: before the first / between / after the last",
+            f"{first:.1f} / {gaps:.1f} / {last:.1f} s",
+        )
         ratio("requests / (burst + rate × seconds)", requests / ceiling, "≥ 95 %", requests / ceiling >= 0.95)
     header("commands by method (batch sub-commands and plain calls)")
     for method, n in by_method.most_common():
