@@ -45,6 +45,7 @@ def _build(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source, 
                 conn.config.onec.page_size,
                 conn.ledger,
                 today,
+                conn.installation_id,
             ),
             InvoiceTarget(conn.bitrix24, spec, in_flight=conn.config.sync.in_flight),
         )

@@ -130,3 +130,29 @@ def test_the_money_flow_reads_orders_and_documents_from_one_package(
     again = next(d for d in sandbox.portal.deals() if d.get("ORIGIN_ID") == old["Ref_Key"])
     assert again.get("UF_CRM_1C_PAID_AMOUNT") == paid
     assert sandbox.infobase.changes.pending(node["Ref_Key"]) == []
+
+
+def test_the_invoices_flow_looks_at_the_invoices_a_package_touches(
+    sandbox: Any, connector: Connector
+) -> None:
+    sandbox.infobase.insert(PLAN, {"Code": f"{connector.installation_id}-invoices", "Description": "b24-1c"})
+    since = SINCE.replace(tzinfo=connector.onec_tz)
+    for flow in ("orders", "invoices"):
+        connector.runner(flow).backfill(since, None)
+    connector.runner("invoices").incremental(30)  # whatever the backfill left registered
+    before = len(sandbox.onec_app.log)
+    assert connector.runner("invoices").incremental(30).read == 0
+    assert [r.path.rsplit("/", 1)[-1] for r in _requests(sandbox, before)] == ["SelectChanges"]
+    invoiced = {str(i["ДокументОснование"]) for i in sandbox.infobase.all("Document_СчетНаОплатуКлиенту")}
+    old = next(
+        o
+        for o in sandbox.infobase.all(ORDER)
+        if o["Ref_Key"] in invoiced and o["Posted"] and o["Date"] < "2020-01-01"
+    )
+    sandbox.dataset.receipt(old, 10.0, datetime.fromisoformat(old["Date"]) + timedelta(days=1))
+    before = len(sandbox.onec_app.log)
+    report = connector.runner("invoices").incremental(30)
+    sent = _requests(sandbox, before)
+    assert report.read >= 1  # the order's invoices are looked at again (their stage follows payment)
+    assert sent[0].path.endswith("SelectChanges") and sent[-1].path.endswith("NotifyChangesReceived")
+    assert not any("Date ge" in unquote(r.query) for r in sent)

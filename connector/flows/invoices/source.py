@@ -28,6 +28,7 @@ from connector.mapping.schema import Mapping
 from connector.mapping.transforms import is_empty
 from connector.onec.odata import ODataClient
 from connector.onec.query import F
+from connector.records import SourceState
 
 BASIS = "ДокументОснование"
 SCHEDULE = "ЭтапыГрафикаОплаты"
@@ -64,9 +65,15 @@ class InvoiceSource:
     """OneCSource over invoices whose records carry `order_<fact>` facts of their basis order and `due_date`."""
 
     def __init__(
-        self, client: ODataClient, spec: Mapping, page_size: int, ledger: Ledger, today: Callable[[], date]
+        self,
+        client: ODataClient,
+        spec: Mapping,
+        page_size: int,
+        ledger: Ledger,
+        today: Callable[[], date],
+        installation: str | None = None,
     ) -> None:
-        self.invoices = OneCSource(client, spec, page_size)
+        self.invoices = OneCSource(client, spec, page_size, installation)
         self.client = client
         self.spec = spec
         self.page_size = page_size
@@ -111,9 +118,31 @@ class InvoiceSource:
 
     # -- change detection ---------------------------------------------------------------------------------------
 
+    def plan(self) -> tuple[str, str] | None:
+        """The exchange plan and node this flow reads its invoices' and documents' changes from, if any."""
+        return self.invoices.plan()
+
+    @property
+    def acknowledge(self) -> bool:
+        return self.invoices.acknowledge
+
+    @acknowledge.setter
+    def acknowledge(self, value: bool) -> None:
+        self.invoices.acknowledge = value
+
     def versions(self, since: datetime | None) -> Iterator[list[tuple[str, str | None]]]:
+        if self.invoices.plan():  # one package: the invoices, then the documents, acknowledged after both
+            yield from self.invoices.versions(
+                since, extra=lambda items: self._touched(self.tracker.from_package(items))
+            )
+            return
         yield from self.invoices.versions(since)
-        for orders, seen in self.tracker.changed(since):
+        yield from self._touched(self.tracker.changed(since))
+
+    def _touched(
+        self, changes: Iterator[tuple[list[str], tuple[SourceState, ...]]]
+    ) -> Iterator[list[tuple[str, str | None]]]:
+        for orders, seen in changes:
             batches = list(self._invoices_of(orders))
             # The tracker's documents are recorded with the last batch of their invoices (alone when there is none).
             yield from batches[:-1]
