@@ -85,14 +85,18 @@ def edit_order(box: Any, tz_now: datetime, skip: int, amount: bool) -> str:
 
 
 def add_nodes(box: Any, conn: Connector, flows: list[str]) -> list[str]:
-    """Nodes of the default exchange plan for the flows that read a plain 1C source, as an admin would add them."""
+    """Nodes of the default exchange plan for the flows that can read it, as an admin would add them."""
     from b24_1c_sandbox.runner import ONEC_PASSWORD, ONEC_USER
 
     from connector.flows.onec_source import DEFAULT_PLAN
 
     session = requests.Session()
     session.auth = (ONEC_USER.encode(), ONEC_PASSWORD.encode())  # type: ignore[assignment]
-    plain = [f for f in flows if getattr(conn.runner(f).source, "auto_node", None)]
+    plain = [
+        f
+        for f in flows
+        if conn.mappings[f].source.system == "onec" and hasattr(conn.runner(f).source, "plan")
+    ]
     for flow in plain:
         node = {"Code": f"{conn.installation_id}-{flow}", "Description": f"b24-1c {flow}"}
         session.post(

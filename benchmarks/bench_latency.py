@@ -129,10 +129,10 @@ def main() -> None:
         schedule = load_schedule(args.schedule or config.schedule, config.flows)
         with Connector(config) as conn:
             conn.setup()
-            if args.plan:  # as an admin would: orders, counterparties and managers then read SelectChanges
+            if args.plan:  # as an admin would: these flows then read SelectChanges
                 from connector.flows.onec_source import DEFAULT_PLAN
 
-                for flow in ("managers", "counterparties", "orders"):
+                for flow in ("managers", "counterparties", "orders", "money", "invoices"):
                     node = {"Code": f"{conn.installation_id}-{flow}", "Description": f"b24-1c {flow}"}
                     box.infobase.insert(DEFAULT_PLAN, node)
             for flow in config.flows:
@@ -143,7 +143,11 @@ def main() -> None:
                 "(l) from a change to the other side showing it, the daemon on its shipped schedule",
                 [
                     f"{args.n} orders; {args.changes} changes on each side, one every {args.gap:g} s"
-                    + ("; exchange plan nodes for orders, counterparties, managers" if args.plan else "")
+                    + (
+                        "; exchange plan nodes for managers, counterparties, orders, money, invoices"
+                        if args.plan
+                        else ""
+                    )
                     + "; schedule: "
                     + ", ".join(f"{f} {s.every or s.cron} ±{s.jitter}" for f, s in schedule.items())
                 ],
