@@ -55,6 +55,16 @@ class Timeline:
 
         return undo
 
+    def quiet(self, start: float, end: float) -> float:
+        """Seconds in [start, end] with no request waiting or in flight."""
+        covered, reach = 0.0, start
+        for a, b in sorted(self.spans):
+            a, b = max(a, reach), min(b, end)
+            if b > a:
+                covered += b - a
+                reach = b
+        return (end - start) - covered
+
     def idle(self, start: float, end: float) -> tuple[float, float, float]:
         """(before the first request, with none in flight between requests, after the last reply) in seconds."""
         spans = sorted(self.spans)

@@ -85,10 +85,13 @@ def main() -> None:
             started = time.perf_counter()
             before = box.ask("counts")
             per_flow: list[tuple[str, int, int, int]] = []
+            windows: list[tuple[str, float, float]] = []
             for name in conn.flows(None):
                 start = box.ask("counts")
                 runner = conn.runner(name)
+                t0 = time.perf_counter()
                 runner.backfill(datetime(2017, 1, 1, tzinfo=runner.tz), None)
+                windows.append((name, t0, time.perf_counter()))
                 sent, writes, creates, _ = tally(start, box.ask("counts"))
                 per_flow.append((name, sent, writes, creates))
             after = box.ask("counts")
@@ -119,6 +122,9 @@ def main() -> None:
             f"{first:.1f} / {gaps:.1f} / {last:.1f} s",
         )
         ratio("requests / (burst + rate × seconds)", requests / ceiling, "≥ 95 %", requests / ceiling >= 0.95)
+        header("per flow: seconds / of them with no request waiting or in flight")
+        for name, t0, t1 in windows:
+            figure(name, f"{t1 - t0:.1f} / {timeline.quiet(t0, t1):.1f} s")
     header("commands by method (batch sub-commands and plain calls)")
     for method, n in by_method.most_common():
         figure(method, n)
