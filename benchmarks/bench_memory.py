@@ -35,7 +35,7 @@ CONNECTOR_GOAL_MB = 200.0
 SANDBOX_GOAL_MB = 1024.0
 
 
-def serve(n: int, seed: int, unbounded_calls: bool) -> None:
+def serve(n: int, seed: int, unbounded_calls: bool, call_log: int) -> None:
     """The child: both emulators with `n` orders, limits off; prints the env as one JSON line, serves until stdin
     closes."""
     from b24_1c_sandbox.calllog import CallLog
@@ -43,8 +43,8 @@ def serve(n: int, seed: int, unbounded_calls: bool) -> None:
 
     started = time.perf_counter()
     box = Sandbox(SandboxOptions(orders=n, seed=seed, rate_limit="off"))
-    if unbounded_calls:
-        box.portal.calls = CallLog(capacity=10**12)
+    if unbounded_calls or call_log:
+        box.portal.calls = CallLog(capacity=10**12 if unbounded_calls else call_log)
     box.start()
     generated = time.perf_counter() - started
     print(json.dumps({"env": box.env(), "generated": generated}), flush=True)
@@ -91,6 +91,21 @@ def at_fraction(samples: list[Sample], fraction: float, total: int) -> Sample:
     return next((s for s in samples if sum(s.links.values()) >= fraction * total), samples[-1])
 
 
+def by_flow(samples: list[Sample]) -> dict[str, tuple[float, float]]:
+    """Highest connector and sandbox RSS while each flow was writing (its links grew since the sample before)."""
+    out: dict[str, tuple[float, float]] = {}
+    before: dict[str, int] = {}
+    running = ""
+    for s in samples:
+        grown = [f for f, n in s.links.items() if n > before.get(f, 0) and ":" not in f]
+        running = grown[-1] if grown else running
+        before = s.links
+        if running:
+            conn, box = out.get(running, (0.0, 0.0))
+            out[running] = (max(conn, s.connector_mb), max(box, s.sandbox_mb))
+    return out
+
+
 def cli() -> list[str]:
     return [str(Path(sys.executable).parent / "b24-1c")]
 
@@ -99,6 +114,9 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0] if __doc__ else "", 10_000)
     p.add_argument(
         "--unbounded-calls", action="store_true", help="the sandbox keeps every call (fails the goal)"
+    )
+    p.add_argument(
+        "--call-log", type=int, default=0, help="calls the sandbox's call log keeps (default: its own)"
     )
     p.add_argument("--every", type=float, default=1.0, help="seconds between RSS samples")
     p.add_argument(
@@ -111,19 +129,27 @@ def main() -> None:
     p.add_argument("--serve", action="store_true", help=argparse_hidden())
     args = p.parse_args()
     if args.serve:
-        serve(args.n, args.seed, args.unbounded_calls)
+        serve(args.n, args.seed, args.unbounded_calls, args.call_log)
         return
     header(
         f"(k) memory: `b24-1c backfill` (all flows) over {args.n:,} orders",
         [
             "sandbox and connector each in its own process; Bitrix24 limits off (plan off on both sides)",
-            f"call log: {'UNBOUNDED (every call kept)' if args.unbounded_calls else 'bounded (default)'}",
+            "call log: "
+            + (
+                "UNBOUNDED (every call kept)"
+                if args.unbounded_calls
+                else f"{args.call_log:,} calls kept"
+                if args.call_log
+                else "bounded (default: the newest 100,000 calls)"
+            ),
         ],
     )
     started = time.perf_counter()
     box = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--n", str(args.n), "--seed", str(args.seed)]
-        + (["--unbounded-calls"] if args.unbounded_calls else []),
+        + (["--unbounded-calls"] if args.unbounded_calls else [])
+        + (["--call-log", str(args.call_log)] if args.call_log else []),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -223,6 +249,9 @@ def report(
     for f, s in points.items():
         done = sum(s.links.values())
         print(f"   {f:>6.0%} {s.at:>9.1f} {s.connector_mb:>10.1f} {s.sandbox_mb:>9.1f}   {done:,}")
+    header("peak RSS (MB) by flow running (the flow whose ledger links grew since the sample before)")
+    for flow, (conn_mb, box_mb) in by_flow(samples).items():
+        print(f"   {flow:<24} connector {conn_mb:>7.1f}   sandbox {box_mb:>7.1f}")
     connector_peak, sandbox_peak = peaks
     first, last = points[0.1], points[1.0]
     header("peaks and goals")
