@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from connector.engine.executor import BatchExecutor, Command
+from connector.engine.planned import failed
 from connector.engine.steps import RecordPlan, Step
 from connector.errors import OutcomeUnknown, RecordError, RetryLater, TransientWriteError
 from connector.records import Outcome
@@ -69,16 +70,7 @@ class Chain:
         action, rec = self.plan.action, self.plan.action.record
         target_id = target_id or self.state.get("target_id") or action.target_id
         if self.plan.problems:
-            error = "; ".join(self.plan.problems)
-            return Outcome(
-                rec.key,
-                action.kind,
-                "failed",
-                target_id,
-                version=rec.version,
-                error=f"{rec.label}: {error}",
-                label=rec.label,
-            )
+            return failed(action, f"{rec.label}: " + "; ".join(self.plan.problems), target_id)
         if self.failure is not None:
             steps = self.plan.steps
             missing = ", ".join(s.name for s in steps[self.failure.index :])
@@ -88,16 +80,7 @@ class Chain:
                 f": {self.failure.why}; the next run reads the objects again and runs only the steps "
                 f"still missing ({missing})"
             )
-            return Outcome(
-                rec.key,
-                action.kind,
-                "failed",
-                target_id,
-                version=rec.version,
-                error=error,
-                label=rec.label,
-                deferred=self.failure.deferred,
-            )
+            return failed(action, error, target_id, deferred=self.failure.deferred)
         kind = action.kind if self.sent else "skip"  # linked and recorded, nothing sent: counted as skipped
         return Outcome(rec.key, kind, "applied", target_id, rec.hash, rec.version, label=rec.label)
 
