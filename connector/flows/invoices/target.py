@@ -1,16 +1,11 @@
 """Bitrix24 smart invoices (crm.item, entityTypeId 31) as a flow target: batched adds and updates, found again by
-their external key in `xmlId`, with stages named by meaning in the mapping and resolved from crm.status.list.
-
-Stage names the mapping may give (anything else is written as a literal stage id, e.g. "DT31_3:S"):
-`new` the first in-process stage, `sent` the in-process stage after it (the first one if there is only one),
-`paid` the first success stage, `declined` the first failure stage — all read once from the directory
-SMART_INVOICE_STAGE_<category> by EXTRA.SEMANTICS, because the suffix codes differ between portals.
+their external key in `xmlId`, with stages named by meaning in the mapping and resolved from crm.status.list
+(directories.py: the stage names, and the directories read once a run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
@@ -20,69 +15,23 @@ from connector.engine.executor import BatchExecutor, Sent
 from connector.engine.planned import NO_DAY, CommandPlan, PlannedTarget
 from connector.engine.steps import RecordPlan
 from connector.errors import RecordError, RemoteRejected
-from connector.logs import get_logger
+from connector.flows.invoices.directories import (
+    SMART_INVOICE,
+    STAGE_NAMES,
+    Command,
+    Directories,
+    DirectoryReads,
+    describe,
+    resolve_stage,
+    stages_by_meaning,
+)
 from connector.mapping.schema import Mapping
 from connector.records import Action, Outcome
 
-log = get_logger(__name__)
-SMART_INVOICE = 31
-STAGE_NAMES = ("new", "sent", "paid", "declined")
-Command = tuple[str, dict[str, Any]]
+__all__ = ["SMART_INVOICE", "STAGE_NAMES", "InvoiceTarget", "resolve_stage", "stages_by_meaning"]
 
 
-def _describe(err: dict[str, Any]) -> str:
-    code, desc = err.get("error"), err.get("error_description") or ""
-    return f"{code}: {desc}".strip(": ") if code not in (None, "") else str(desc or "rejected")
-
-
-def stages_by_meaning(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """{new, sent, paid, declined} → stage id, from one pipeline's crm.status.list rows."""
-    by_sort = sorted(rows, key=lambda r: int(r.get("SORT") or 0))
-
-    def meaning(row: dict[str, Any]) -> str:
-        extra = row.get("EXTRA") if isinstance(row.get("EXTRA"), dict) else {}
-        legacy = {"S": "success", "F": "failure"}.get(str(row.get("SEMANTICS") or ""), "process")
-        return str((extra or {}).get("SEMANTICS") or legacy)
-
-    process = [str(r["STATUS_ID"]) for r in by_sort if meaning(r) == "process"]
-    success = [str(r["STATUS_ID"]) for r in by_sort if meaning(r) == "success"]
-    failure = [str(r["STATUS_ID"]) for r in by_sort if meaning(r) == "failure"]
-    out: dict[str, str] = {}
-    if process:
-        out["new"] = process[0]
-        out["sent"] = process[1] if len(process) > 1 else process[0]
-    if success:
-        out["paid"] = success[0]
-    if failure:
-        out["declined"] = failure[0]
-    return out
-
-
-def resolve_stage(stages: dict[str, str], category: int, wanted: Any) -> str:
-    """The stage id for a meaning (new, sent, paid, declined) in a pipeline's stages, or the literal id given."""
-    text = str(wanted)
-    if text not in STAGE_NAMES:
-        return text
-    found = stages.get(text)
-    if found is None:
-        raise RecordError(
-            f"smart invoice pipeline {category} has no '{text}' stage (SMART_INVOICE_STAGE_"
-            f"{category}: {stages or 'no stages'}); give a stage id instead"
-        )
-    return found
-
-
-@dataclass
-class Directories:
-    """What the rules of a page's invoices need from the portal: the default pipeline, the stages of the pipelines
-    named by meaning, our own company (the seller)."""
-
-    category: int = 0
-    stages: dict[int, dict[str, str]] = field(default_factory=dict)
-    my_company: int | None = None
-
-
-class InvoiceTarget(PlannedTarget):
+class InvoiceTarget(DirectoryReads, PlannedTarget):
     """Applies create/update actions as crm.item.add/update (entityTypeId 31), up to 50 commands per batch."""
 
     def __init__(
@@ -93,6 +42,7 @@ class InvoiceTarget(PlannedTarget):
         # The deal default (ORIGIN_ID) is not a crm.item name; a mapping that leaves it means xmlId.
         self.field = "xmlId" if self.key.field == "ORIGIN_ID" else self.key.field
         self.rows_on = spec.rows.on if spec.rows is not None else None
+        self.mapped = set(spec.fields)  # what the mapping writes: which directories its creates will need
         self.executor = BatchExecutor(client, in_flight, limit=max(2, min(commands_per_batch, BATCH_LIMIT)))
         self._stages: dict[int, dict[str, str]] = {}
         self._category: int | None = None
@@ -103,58 +53,14 @@ class InvoiceTarget(PlannedTarget):
         """What `xmlId` carries for a source record."""
         return f"{self.key.originator_id}:{key}"
 
-    # -- directories, read once ----------------------------------------------------------------------------------
-
-    def default_category(self) -> int:
-        """The smart invoice pipeline marked isDefault."""
-        if self._category is None:
-            reply = self.client.call("crm.category.list", {"entityTypeId": SMART_INVOICE}).result or {}
-            cats = reply.get("categories", []) if isinstance(reply, dict) else []
-            default = [c for c in cats if c.get("isDefault") == "Y"] or cats
-            self._category = int(default[0]["id"]) if default else 0
-        return self._category
-
-    def stages(self, category: int) -> dict[str, str]:
-        """{new, sent, paid, declined} → stage id of a pipeline, read once from its directory."""
-        if category not in self._stages:
-            rows = (
-                self.client.call(
-                    "crm.status.list",
-                    {"order": {"SORT": "ASC"}, "filter": {"ENTITY_ID": f"SMART_INVOICE_STAGE_{category}"}},
-                ).result
-                or []
-            )
-            self._stages[category] = stages_by_meaning([r for r in rows if isinstance(r, dict)])
-        return self._stages[category]
-
-    def my_company(self) -> int | None:
-        """Our own company (isMyCompany), which a smart invoice names as the seller; None if the portal has none."""
-        if not self._my_company_read:
-            self._my_company_read = True
-            try:
-                reply = self.client.call(
-                    "crm.item.list",
-                    {
-                        "entityTypeId": 4,
-                        "filter": {"isMyCompany": "Y"},
-                        "select": ["id"],
-                        "order": {"id": "ASC"},
-                    },
-                ).result
-            except RemoteRejected as exc:  # optional: the invoice is valid without it
-                log.warning(
-                    "could not read our own company; smart invoices are created without mycompanyId",
-                    error=str(exc),
-                )
-                return None
-            items = reply.get("items", []) if isinstance(reply, dict) else []
-            self._my_company = int(items[0]["id"]) if items else None
-        return self._my_company
-
     # -- writes --------------------------------------------------------------------------------------------------
 
     def prepare(self, actions: Sequence[Action], today: date) -> Directories:
-        """Reads only: the default pipeline, the stages of the pipelines named by meaning, our own company."""
+        """Reads only: the default pipeline, the stages of the pipelines named by meaning, our own company (what
+        is not known yet, in one round of shared batches)."""
+        reads = self._directory_reads(*self._needs(actions))
+        if reads:
+            self._take_directories(reads, *self._reads(reads))
         out = Directories()
         for action in actions:
             fields = action.record.create_fields() if action.kind == "create" else action.record.fields
@@ -240,11 +146,11 @@ class InvoiceTarget(PlannedTarget):
         head, rows = next(iter(cmds)), next((k for k in cmds if k.startswith("r")), None)
         result = sent.results.get(head)
         if head in sent.errors or not isinstance(result, dict):
-            error = _describe(sent.errors[head]) if head in sent.errors else "no result for the invoice"
+            error = describe(sent.errors[head]) if head in sent.errors else "no result for the invoice"
             return self._failed(action, action.target_id, error)
         target = str((result.get("item") or {}).get("id") or action.target_id)
         if rows is not None and (rows in sent.errors or rows not in sent.results):
-            error = _describe(sent.errors[rows]) if rows in sent.errors else "no result in the batch reply"
+            error = describe(sent.errors[rows]) if rows in sent.errors else "no result in the batch reply"
             return self._failed(action, target, f"product rows: {error}")
         return Outcome(rec.key, action.kind, "applied", target, rec.hash, rec.version, label=rec.label)
 
@@ -269,13 +175,11 @@ class InvoiceTarget(PlannedTarget):
         ]
         if not updates:
             return set()
-        directories = self.prepare(updates, NO_DAY)
-        wanted = {str(a.target_id): self._fields(a, directories) for a in updates}
-        select = sorted({"id", *(k for fields in wanted.values() for k in fields)})
-        now: dict[str, dict[str, Any]] = {}
-        ids = list(wanted)
-        for i in range(0, len(ids), 50):
-            reply = self.client.call(
+        # The item lists and the directories the fields need share one round of batches.
+        ids = list(dict.fromkeys(str(a.target_id) for a in updates))
+        select = sorted({"id", self.field, *(k for a in updates for k in a.record.fields)})
+        lists = {
+            f"s{i}": (
                 "crm.item.list",
                 {
                     "entityTypeId": SMART_INVOICE,
@@ -283,9 +187,24 @@ class InvoiceTarget(PlannedTarget):
                     "select": select,
                     "start": -1,
                 },
-            ).result
+            )
+            for i in range(0, len(ids), 50)
+        }
+        dirs = self._directory_reads(*self._needs(updates))
+        results, errors = self._reads({**dirs, **lists})
+        if dirs:
+            self._take_directories(dirs, results, errors)
+        now: dict[str, dict[str, Any]] = {}
+        for name in lists:
+            if name in errors:
+                raise RemoteRejected(
+                    f"crm.item.list failed inside a batch: {describe(errors[name])}", method="crm.item.list"
+                )
+            reply = results.get(name)
             for row in reply.get("items", []) if isinstance(reply, dict) else []:
                 now[str(row["id"])] = row
+        directories = self.prepare(updates, NO_DAY)  # known by now: nothing more is read
+        wanted = {str(a.target_id): self._fields(a, directories) for a in updates}
         return {
             a.record.key
             for a in updates
@@ -302,19 +221,28 @@ class InvoiceTarget(PlannedTarget):
             {f"{o}:{k}": k for k in keys[i : i + 50] for o in self.key.originators}
             for i in range(0, len(keys), 50)
         ]
+        # The directories the creates' rules will need ride in the same round (read once a run).
+        mapped = self.mapped
+        dirs = self._directory_reads(
+            "categoryId" not in mapped,
+            {None} if "stageId" in mapped and "categoryId" not in mapped else set(),
+            "mycompanyId" not in mapped,
+        )
+        results, errors = self._reads(
+            {**dirs, **{f"f{n}": ("crm.item.list", self._by_key(c, 0)) for n, c in enumerate(chunks)}}
+        )
         first: dict[int, list[dict[str, Any]]] = {}
-        for i in range(0, len(chunks), BATCH_LIMIT):
-            part = range(i, min(i + BATCH_LIMIT, len(chunks)))
-            reply = self.client.batch({f"f{n}": ("crm.item.list", self._by_key(chunks[n], 0)) for n in part})
-            for n in part:
-                if f"f{n}" in reply.errors:
-                    err = reply.errors[f"f{n}"]
-                    raise RemoteRejected(
-                        f"crm.item.list failed inside a batch: {err.get('error_description') or err}",
-                        method="crm.item.list",
-                    )
-                rows = reply.result.get(f"f{n}")
-                first[n] = rows.get("items", []) if isinstance(rows, dict) else []
+        for n in range(len(chunks)):
+            if f"f{n}" in errors:
+                err = errors[f"f{n}"]
+                raise RemoteRejected(
+                    f"crm.item.list failed inside a batch: {err.get('error_description') or err}",
+                    method="crm.item.list",
+                )
+            rows = results.get(f"f{n}")
+            first[n] = rows.get("items", []) if isinstance(rows, dict) else []
+        if dirs:
+            self._take_directories(dirs, results, errors)
         for n, wanted in enumerate(chunks):
             items = first[n]
             while True:  # keyset pages: twins made by another tool must not push ours off the first page
