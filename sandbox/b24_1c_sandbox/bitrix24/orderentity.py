@@ -14,10 +14,32 @@ from b24_1c_sandbox.bitrix24.errors import ApiError
 from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
+from b24_1c_sandbox.bitrix24.saleindex import pinned, sale_orders
 
 Params = dict[str, Any]
 ACCESS_DENIED = 200040300010
 FIELD_TYPES = {"orderId": "integer", "ownerId": "integer", "ownerTypeId": "integer"}
+
+
+def _view(order: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "orderId": int(order["id"]),
+        "ownerId": int(order["_owner"][1]),
+        "ownerTypeId": int(order["_owner"][0]),
+    }
+
+
+def _candidates(portal: Portal, params: Params) -> list[dict[str, Any]]:
+    """Bindings the filter may match: those of the owners (`ownerId`, `=ownerId`, `@ownerId`, the connector's read)
+    or orders (`orderId`...) it names, from the indexes, else every binding; the whole filter is applied after."""
+    table = sale_orders(portal)
+    owners = pinned(params.get("filter"), "ownerId")
+    if owners is not None:
+        return [_view(table[i]) for i in table.in_order(i for o in owners for i in table.ids("ownerId", o))]
+    orders = pinned(params.get("filter"), "orderId")
+    if orders is not None:
+        return [_view(table[i]) for i in table.in_order(orders)]
+    return [_view(o) for o in table.values()]
 
 
 @method("crm.orderentity.list", "crm")
@@ -25,14 +47,13 @@ def orderentity_list(portal: Portal, params: Params, ctx: CallContext) -> ListRe
     """Bindings of sale orders to CRM objects by select / filter (the documented prefixes, `@` = IN) / order."""
     if not portal.users.get(ctx.user_id, {}).get("IS_ADMIN"):
         raise ApiError(400, ACCESS_DENIED, "Access Denied")
-    every = [
-        {"orderId": int(o["id"]), "ownerId": int(o["_owner"][1]), "ownerTypeId": int(o["_owner"][0])}
-        for o in portal.table("sale_order").values()
-    ]
     try:
         match = compile_filter(params.get("filter") or {}, FIELD_TYPES, strict=True, portal_offset=portal.tz)
         order = params.get("order") or {"ownerId": "asc"}
-        rows = [dict(r) for r in sort_records([r for r in every if match(r)], order, FIELD_TYPES)]
+        rows = [
+            dict(r)
+            for r in sort_records([r for r in _candidates(portal, params) if match(r)], order, FIELD_TYPES)
+        ]
     except FilterError as err:
         raise ApiError(400, 0, err.message) from None
     select = params.get("select")

@@ -13,6 +13,7 @@ from b24_1c_sandbox.bitrix24.errors import payment_error
 from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import method
+from b24_1c_sandbox.bitrix24.saleindex import payments, sale_orders
 from b24_1c_sandbox.bitrix24.store import share_strings
 
 Params = dict[str, Any]
@@ -61,7 +62,7 @@ def _payment(portal: Portal, params: Params) -> dict[str, Any]:
     payment_id = _int(params, "id")
     if payment_id is None:
         raise payment_error(100, "Required fields are not provided: id")
-    row = portal.table("payment").get(payment_id)
+    row = payments(portal).get(payment_id)
     if row is None:
         raise payment_error(0, "Payment not found")
     return row
@@ -100,18 +101,20 @@ def set_pay_system(row: dict[str, Any], value: Any) -> None:
 
 def _order_of(portal: Portal, owner: list[int]) -> int:
     """The sale order behind a deal or invoice: made with its first payment, kept for the next ones."""
-    orders = portal.table("sale_order")
-    found = next((i for i, o in orders.items() if o["_owner"] == owner), None)
-    if found is None:
-        found = portal.next_id("sale_order")
-        orders[found] = {"id": found, "_owner": owner}
-    return found
+    orders = sale_orders(portal)
+    found = orders.ids("owner", tuple(owner))  # the owner's own rows, not a scan of every order
+    if found:
+        return found[0]
+    order_id = portal.next_id("sale_order")
+    orders[order_id] = {"id": order_id, "_owner": owner}
+    return order_id
 
 
 def new_payment(portal: Portal, owner: list[int], currency: str, ctx: CallContext) -> dict[str, Any]:
     """A fresh payment as the sale module makes it: unpaid, for 0, cash, with a generated `bx_…` xmlId."""
+    table = payments(portal)
     payment_id = portal.next_id("payment")
-    n = 1 + sum(1 for p in portal.table("payment").values() if p["_owner"] == owner)
+    n = 1 + len(table.ids("owner", tuple(owner)))  # counted from the owner's index entry, not a scan
     now = portal.iso_now()
     row: dict[str, Any] = {
         "id": payment_id,
@@ -132,7 +135,7 @@ def new_payment(portal: Portal, owner: list[int], currency: str, ctx: CallContex
     for name, default in DEFAULTS.items():
         row.setdefault(name, default)
     set_pay_system(row, DEFAULT_PAY_SYSTEM)
-    portal.table("payment")[payment_id] = share_strings(row)
+    table[payment_id] = share_strings(row)
     return row
 
 
@@ -201,9 +204,10 @@ def payment_get(portal: Portal, params: Params, ctx: CallContext) -> dict[str, A
 def payment_list(portal: Portal, params: Params, ctx: CallContext) -> list[Any]:
     """Payments of one deal or invoice (a plain array, no paging)."""
     et, owner = _owner(portal, params)
-    rows = [_view(p) for p in portal.table("payment").values() if p["_owner"] == [et.id, int(owner["ID"])]]
     try:
         match = compile_filter(params.get("filter") or {}, FIELD_TYPES, strict=True, portal_offset=portal.tz)
+        table = payments(portal)
+        rows = [_view(table[i]) for i in table.ids("owner", (et.id, int(owner["ID"])))]
         return sort_records([r for r in rows if match(r)], params.get("order") or {"id": "ASC"}, FIELD_TYPES)
     except FilterError as err:
         raise payment_error(0, err.message) from None
@@ -227,5 +231,5 @@ def payment_unpay(portal: Portal, params: Params, ctx: CallContext) -> bool:
 def payment_delete(portal: Portal, params: Params, ctx: CallContext) -> bool:
     """Delete a payment."""
     row = _payment(portal, params)
-    del portal.table("payment")[row["id"]]
+    del payments(portal)[row["id"]]
     return True

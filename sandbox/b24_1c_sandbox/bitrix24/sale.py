@@ -14,6 +14,7 @@ from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_
 from b24_1c_sandbox.bitrix24.payments import amount, set_paid, set_pay_system
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
+from b24_1c_sandbox.bitrix24.saleindex import payments, pinned
 
 Params = dict[str, Any]
 NOT_FOUND = 200640400001  # "payment is not exists"
@@ -91,7 +92,7 @@ def _row(portal: Portal, params: Params) -> dict[str, Any]:
     if raw in (None, ""):
         raise ApiError(400, 100, "Required parameter id is not defined")
     try:
-        row = portal.table("payment").get(int(str(raw)))
+        row = payments(portal).get(int(str(raw)))
     except ValueError:
         row = None
     if row is None:
@@ -123,15 +124,27 @@ def sale_payment_get(portal: Portal, params: Params, ctx: CallContext) -> dict[s
     return {"payment": view(_row(portal, params))}
 
 
+def _candidates(portal: Portal, params: Params) -> list[dict[str, Any]]:
+    """Views of the payments the filter may match: those of the orders it names (`orderId`, `=orderId`, `@orderId`,
+    the connector's read) from the orderId index, else every payment; the whole filter is applied to them after."""
+    table = payments(portal)
+    orders = pinned(params.get("filter"), "orderId")
+    if orders is None:
+        return [view(r) for r in table.values()]
+    return [view(table[i]) for i in table.in_order(i for o in orders for i in table.ids("orderId", o))]
+
+
 @method("sale.payment.list", "sale")
 def sale_payment_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
     """Payments by select / filter (any field, with the documented prefixes) / order; pages of 50."""
     _admin(portal, ctx, NO_READ)
-    every = [view(r) for r in portal.table("payment").values()]
     try:
         match = compile_filter(params.get("filter") or {}, FIELD_TYPES, strict=True, portal_offset=portal.tz)
         order = params.get("order") or {"id": "asc"}
-        rows = [dict(r) for r in sort_records([r for r in every if match(r)], order, FIELD_TYPES)]
+        rows = [
+            dict(r)
+            for r in sort_records([r for r in _candidates(portal, params) if match(r)], order, FIELD_TYPES)
+        ]
     except FilterError as err:
         raise ApiError(400, 0, err.message) from None
     select = params.get("select")
