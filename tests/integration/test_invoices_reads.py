@@ -23,9 +23,8 @@ pytestmark = pytest.mark.integration
 WRITES = (".add", ".update", ".set", ".delete")
 
 
-def requests_of(connector: Connector, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every top-level request the invoices target sends from now on, as the methods it carries."""
-    client = connector.runner("invoices").target.client
+def requests_of(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every top-level request a Bitrix24 client sends from now on, as the methods it carries."""
     sent: list[list[str]] = []
     call, once = client.call, client._batch_once
 
@@ -51,7 +50,7 @@ def test_a_fresh_run_reads_its_page_in_one_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     backfill(conn, "counterparties", "orders", "money")
-    sent = requests_of(conn, monkeypatch)
+    sent = requests_of(conn.bitrix24, monkeypatch)
     report = backfill(conn, "invoices")["invoices"]
     assert report.created > 0 and report.failed == 0, report.errors
     reads = [r for r in sent if not any(m.endswith(WRITES) for m in r)]
@@ -86,7 +85,7 @@ def test_the_default_pipelines_stages_when_another_pipeline_is_listed_first(
             _status(900 + n, "SMART_INVOICE_STAGE_7", f"DT31_7:{sid}", sid, n * 10, semantics, 7)
         )
     backfill(conn, "counterparties", "orders", "money")
-    sent = requests_of(conn, monkeypatch)
+    sent = requests_of(conn.bitrix24, monkeypatch)
     report = backfill(conn, "invoices")["invoices"]
     assert report.created > 0 and report.failed == 0, report.errors
     (item,) = smart_invoices(box, box.reference["invoice"])

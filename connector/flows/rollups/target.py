@@ -24,6 +24,7 @@ from connector.mapping.rollups import RollupSpec
 from connector.records import Action, Outcome
 
 KEYS_PER_LIST = 50
+Command = tuple[str, dict[str, Any]]
 COMPANY_SELECT = ["ID", "ORIGIN_ID", "ASSIGNED_BY_ID"]
 
 
@@ -90,55 +91,76 @@ class RollupWriter(PlannedTarget):
 
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """{counterparty Ref_Key: company id} for companies stamped with our (or an adopted) installation."""
-        return self._stamped("company", keys)
-
-    def _stamped(self, entity: str, keys: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(keys))
-        commands = {
-            f"f{i}": (
+        commands = self._stamp_reads("company", wanted, "f")
+        return self._stamped(commands, self._reads(commands)[0], wanted)
+
+    def _stamp_reads(self, entity: str, keys: list[str], prefix: str) -> dict[str, Command]:
+        """The list commands that find the companies (or contacts) stamped with these keys, 50 keys a command."""
+        return {
+            f"{prefix}{i}": (
                 f"crm.{entity}.list",
                 {
-                    "filter": {"@ORIGINATOR_ID": self.stamps, "@ORIGIN_ID": wanted[i : i + KEYS_PER_LIST]},
+                    "filter": {"@ORIGINATOR_ID": self.stamps, "@ORIGIN_ID": keys[i : i + KEYS_PER_LIST]},
                     "select": COMPANY_SELECT,
                     "order": {"ID": "ASC"},
                 },
             )
-            for i in range(0, len(wanted), KEYS_PER_LIST)
+            for i in range(0, len(keys), KEYS_PER_LIST)
         }
+
+    def _stamped(
+        self, commands: dict[str, Command], results: dict[str, Any], wanted: list[str]
+    ) -> dict[str, str]:
+        """{key: object id} from the answers of `_stamp_reads` commands (the oldest object wins, as the lookups
+        elsewhere); a company's responsible manager is kept for its dormancy task."""
         found: dict[str, str] = {}
-        names = list(commands)
-        for i in range(0, len(names), BATCH_LIMIT):
-            reply = self.client.batch({k: commands[k] for k in names[i : i + BATCH_LIMIT]})
-            for name in names[i : i + BATCH_LIMIT]:
-                for row in reply.result.get(name) or []:
-                    key = str(row.get("ORIGIN_ID") or "")
-                    if (
-                        key in wanted and key not in found
-                    ):  # the oldest company wins, as the lookups elsewhere
-                        found[key] = str(row["ID"])
+        keys = set(wanted)
+        for name, (method, _) in commands.items():
+            for row in results.get(name) or []:
+                key = str(row.get("ORIGIN_ID") or "")
+                if key in keys and key not in found:
+                    found[key] = str(row["ID"])
+                    if method == "crm.company.list":
                         self._assigned[str(row["ID"])] = str(row.get("ASSIGNED_BY_ID") or "")
         return found
+
+    def _reads(self, commands: dict[str, Command]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every command once, 50 to a `batch` request, in the order given (reads only): (results, errors)."""
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        names = list(commands)
+        for i in range(0, len(names), BATCH_LIMIT):
+            reply = self.client.batch({n: commands[n] for n in names[i : i + BATCH_LIMIT]})
+            results.update(reply.result)
+            errors.update(reply.errors)
+        return results, errors
 
     def prepare(self, actions: Sequence[Action], today: date) -> Prepared:
         """Reads only: the company of each record (found by its stamp when not linked yet; a person is a contact),
         the facts the source computed, and for each record due a dormancy task, whether ours is on the company
-        already and who is responsible for the company."""
+        already and who is responsible for the company. One round of shared batches: the unlinked records'
+        companies and contacts, the linked companies' tasks; a second only for tasks of companies found in it."""
         out = Prepared()
-        creates = [a.record.key for a in actions if a.kind == "create" and not a.target_id]
-        found = self.find(creates) if creates else {}
         for a in actions:
-            company = a.target_id if a.kind == "update" and a.target_id else found.get(a.record.key)
-            if company:
-                out.companies[a.record.key] = company
             out.facts[a.record.key] = dict(self.facts_of(a.record.key) or {})
+            if a.kind == "update" and a.target_id:
+                out.companies[a.record.key] = a.target_id
+        creates = [a.record.key for a in actions if a.kind == "create" and not a.target_id]
         unfound = [a.record.key for a in actions if a.record.key not in out.companies]
-        out.people = set(self._stamped("contact", unfound)) if unfound else set()
-        tasked = [
-            (a, out.companies[a.record.key])
-            for a in actions
-            if a.record.key in out.companies and self._task_wanted(out.facts[a.record.key], today)
-        ]
-        self._look_for_tasks(tasked, out)
+        companies, contacts = (
+            self._stamp_reads("company", creates, "f"),
+            self._stamp_reads("contact", unfound, "p"),
+        )
+        tasks, owners = self._task_reads(actions, out, today)
+        results, errors = self._reads({**companies, **contacts, **tasks})
+        out.companies.update(self._stamped(companies, results, creates))
+        out.people = set(self._stamped(contacts, results, unfound)) - set(out.companies)
+        self._take_tasks(owners, results, errors, out)
+        tasks, owners = self._task_reads(actions, out, today)  # companies found just now (not linked before)
+        if tasks:
+            self._take_tasks(owners, *self._reads(tasks), out)
+        out.assigned = {c: self._assigned.get(c, "") for k, c in out.companies.items() if k in out.xml}
         return out
 
     def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[CommandPlan]:
@@ -238,46 +260,50 @@ class RollupWriter(PlannedTarget):
             return False
         return task_due(facts.get("dormant_since"), today, task.within_days)
 
-    def _look_for_tasks(self, tasked: list[tuple[Action, str]], out: Prepared) -> None:
-        """Ours among the tasks of each company (by XML_ID), and the companies' responsible managers when the
-        mapping names none."""
+    def _task_reads(
+        self, actions: Sequence[Action], out: Prepared, today: date
+    ) -> tuple[dict[str, Command], dict[str, str]]:
+        """(commands, {command: record}): ours among the tasks of each company due a dormancy task and not asked
+        yet (by XML_ID), and the companies' responsible managers when the mapping names none and they are not
+        known yet."""
         task = self.spec.task
-        if not tasked or task is None:
-            return
-        for a, _ in tasked:
-            last = str(out.facts[a.record.key].get("last_order_date") or "")
-            out.xml[a.record.key] = task_xml_id(self.originator, a.record.key, last)
-        lookups = {
-            f"t{n}": (
+        commands: dict[str, Command] = {}
+        owners: dict[str, str] = {}
+        if task is None:
+            return commands, owners
+        for n, a in enumerate(actions):
+            key = a.record.key
+            company = out.companies.get(key)
+            if company is None or key in out.xml or not self._task_wanted(out.facts[key], today):
+                continue
+            out.xml[key] = task_xml_id(self.originator, key, str(out.facts[key].get("last_order_date") or ""))
+            commands[f"t{n}"] = (
                 "tasks.task.list",
                 {
-                    "filter": {"UF_CRM_TASK": f"CO_{company}", "XML_ID": out.xml[a.record.key]},
+                    "filter": {"UF_CRM_TASK": f"CO_{company}", "XML_ID": out.xml[key]},
                     "select": ["ID", "XML_ID"],
                 },
             )
-            for n, (a, company) in enumerate(tasked)
-        }
-        reply = self.client.batch(lookups)
-        for n, (a, _) in enumerate(tasked):
-            key = a.record.key
-            if f"t{n}" in reply.errors:
-                out.task_problems[key] = "the company's tasks could not be listed: " + _reason(
-                    reply.errors[f"t{n}"]
+            owners[f"t{n}"] = key
+            if task.responsible_id is None and company not in self._assigned:
+                commands[f"c{company}"] = (
+                    "crm.company.list",
+                    {"filter": {"ID": company}, "select": COMPANY_SELECT},
                 )
+        return commands, owners
+
+    def _take_tasks(
+        self, owners: dict[str, str], results: dict[str, Any], errors: dict[str, Any], out: Prepared
+    ) -> None:
+        for name, key in owners.items():
+            if name in errors:
+                out.task_problems[key] = "the company's tasks could not be listed: " + _reason(errors[name])
                 continue
-            result = reply.result.get(f"t{n}")
+            result = results.get(name)
             rows = result.get("tasks", []) if isinstance(result, dict) else []
             if any(isinstance(r, dict) and r.get("xmlId") == out.xml[key] for r in rows):
                 out.tasks_found.add(key)
-        unknown = [c for _, c in tasked if c not in self._assigned] if task.responsible_id is None else []
-        if unknown:  # the company's responsible manager gets the task
-            listed = self.client.batch(
-                {
-                    f"c{n}": ("crm.company.list", {"filter": {"ID": company}, "select": COMPANY_SELECT})
-                    for n, company in enumerate(unknown)
-                }
-            )
-            for result in listed.result.values():
+        for name, result in results.items():
+            if name.startswith("c"):  # the company's responsible manager gets the task
                 for row in result or []:
                     self._assigned[str(row["ID"])] = str(row.get("ASSIGNED_BY_ID") or "")
-        out.assigned = {c: self._assigned.get(c, "") for _, c in tasked}
