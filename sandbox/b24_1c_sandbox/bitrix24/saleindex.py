@@ -3,15 +3,14 @@
 The sale module keeps them in SQL tables with indexes on ORDER_ID and on the binding's owner; without ours, every
 payment add counted the owner's payments over the whole table and every list scanned every payment, so a backfill
 of N orders cost N² (issue 13). The indexes live in the table itself (`IndexedTable`, a dict that updates them on
-every insert, overwrite and delete, whoever writes), so they cannot drift from the rows. A row's keys are read when
-it is stored: the indexed fields (`_owner`, `orderId`) are never changed in place (`sale.payment.update` keeps
-`orderId` read-only). Answers are the scan's: a list narrowed by an index still applies the whole filter to the
+every insert, overwrite and delete, whoever writes), so they cannot drift from the rows. The indexed fields
+(`_owner`, `orderId`) are never changed in place by the emulator (`sale.payment.update` keeps `orderId` read-only);
+a remove or overwrite that finds a row's keys changed rebuilds the indexes from the rows. Answers are the scan's: a list narrowed by an index still applies the whole filter to the
 narrowed rows, in the table's own order, and falls back to the scan where the filter does not pin the key.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
@@ -23,14 +22,19 @@ KeyOf = Callable[[Row], Hashable]
 
 
 class IndexedTable(dict[int, Row]):
-    """A side table (id → row) that keeps, per named key, the ids of its rows with each key value in table order."""
+    """A side table (id → row) that keeps, per named key, the ids of its rows with each key value in table order.
+
+    Nothing is kept per row (a 100,000-order sandbox holds 200,000 payments): a row's keys are read from the row when
+    it is stored and again when it is removed or overwritten; if they changed in place meanwhile, the indexes are
+    rebuilt from the rows. Table order is id order while every new id is above the ones before (ids come from the
+    portal's counters); otherwise it is read from the table itself."""
 
     def __init__(self, keys: Mapping[str, KeyOf], rows: Mapping[int, Row] | None = None) -> None:
         super().__init__()
         self._key_of = dict(keys)
         self._index: dict[str, dict[Hashable, list[int]]] = {name: {} for name in keys}
-        self._held: dict[int, tuple[int, tuple[Hashable, ...]]] = {}  # id → (position, its key values)
-        self._next = 0
+        self._top: int | None = None  # the highest id stored so far
+        self._rising = True  # every id was stored above all the ids before it: table order is id order
         for row_id, row in (rows or {}).items():
             self[row_id] = row
 
@@ -40,44 +44,59 @@ class IndexedTable(dict[int, Row]):
 
     def in_order(self, ids: Iterable[int]) -> list[int]:
         """These ids (present ones only, once each) in table order."""
-        held = self._held
-        return sorted({i for i in ids if i in held}, key=lambda i: held[i][0])
+        present = {i for i in ids if i in self}
+        if self._rising:
+            return sorted(present)
+        position = {row_id: n for n, row_id in enumerate(self)}
+        return sorted(present, key=position.__getitem__)
 
     def _keys(self, row: Row) -> tuple[Hashable, ...]:
         return tuple(key_of(row) for key_of in self._key_of.values())
 
-    def _add(self, row_id: int, keys: tuple[Hashable, ...]) -> None:
-        position = self._held[row_id][0]
+    def _add(self, row_id: int, keys: tuple[Hashable, ...], last: bool) -> None:
         for name, key in zip(self._key_of, keys, strict=True):
             ids = self._index[name].setdefault(key, [])
-            if not ids or self._held[ids[-1]][0] < position:
-                ids.append(row_id)  # the usual case: a new row is the last of the table
-            else:
-                bisect.insort(ids, row_id, key=lambda i: self._held[i][0])
+            if last:
+                ids.append(row_id)  # a new row is the last of the table
+            else:  # an overwritten row keeps its place among the key's rows
+                ids[:] = self.in_order([*ids, row_id])
 
-    def _drop(self, row_id: int) -> None:
-        _, keys = self._held[row_id]
-        for name, key in zip(self._key_of, keys, strict=True):
-            ids = self._index[name][key]
+    def _drop(self, row_id: int, row: Row) -> bool:
+        """Unindex a row already replaced or removed in the table; False when that took a rebuild instead."""
+        for name, key in zip(self._key_of, self._keys(row), strict=True):
+            ids = self._index[name].get(key)
+            if ids is None or row_id not in ids:
+                self._rebuild()  # the row's keys were changed in place: index the table's rows afresh
+                return False
             ids.remove(row_id)
             if not ids:
                 del self._index[name][key]
+        return True
+
+    def _rebuild(self) -> None:
+        for index in self._index.values():
+            index.clear()
+        for row_id, row in self.items():
+            self._add(row_id, self._keys(row), last=True)
 
     def __setitem__(self, row_id: int, row: Row) -> None:
         keys = self._keys(row)  # before the write: a key that cannot be read leaves the table unchanged
-        if row_id in self._held:  # an overwrite keeps the row's place in the table, as a dict does
-            self._drop(row_id)
-            self._held[row_id] = (self._held[row_id][0], keys)
-        else:
-            self._next += 1
-            self._held[row_id] = (self._next, keys)
+        if row_id in self:  # an overwrite keeps the row's place in the table, as a dict does
+            old = self[row_id]
+            super().__setitem__(row_id, row)
+            if self._drop(row_id, old):
+                self._add(row_id, keys, last=False)
+            return
+        if self._top is not None and row_id < self._top:
+            self._rising = False
+        self._top = row_id if self._top is None else max(self._top, row_id)
         super().__setitem__(row_id, row)
-        self._add(row_id, keys)
+        self._add(row_id, keys, last=True)
 
     def __delitem__(self, row_id: int) -> None:
+        row = self[row_id]
         super().__delitem__(row_id)
-        self._drop(row_id)
-        del self._held[row_id]
+        self._drop(row_id, row)
 
     def pop(self, row_id: int, *default: Any) -> Any:
         """Remove and return a row (or the default), unindexing it."""
@@ -90,8 +109,7 @@ class IndexedTable(dict[int, Row]):
     def popitem(self) -> tuple[int, Row]:
         """Remove the last row, unindexing it."""
         row_id, row = super().popitem()
-        self._drop(row_id)
-        del self._held[row_id]
+        self._drop(row_id, row)
         return row_id, row
 
     def setdefault(self, row_id: int, default: Row | None = None) -> Row:
@@ -112,7 +130,6 @@ class IndexedTable(dict[int, Row]):
     def clear(self) -> None:
         """Remove every row and every index entry."""
         super().clear()
-        self._held.clear()
         for index in self._index.values():
             index.clear()
 

@@ -232,5 +232,17 @@ def test_the_indexed_table_keeps_its_indexes_through_every_kind_of_write() -> No
         del table[1]
     assert table.popitem()[0] == 4 and table.in_order([2, 3, 9]) == [3, 2]
     assert table.index_state() == IndexedTable(PAYMENT_KEYS, dict(table)).index_state()
+    table[1] = {"_owner": [2, 7], "orderId": 7}
+    table[5] = {"_owner": [2, 7], "orderId": 7}
+    table[1]["_owner"] = [
+        2,
+        8,
+    ]  # changed in place, behind the index's back: its overwrite rebuilds the indexes
+    table[1] = {**table[1], "sum": 1}
+    assert table.ids("owner", (2, 8)) == [1] and table.ids("owner", (2, 7)) == [5]
+    table[5]["orderId"] = 9  # and so does its removal
+    del table[5]
+    assert table.ids("owner", (2, 7)) == [] and table.ids("orderId", 7) == [1]
+    assert table.index_state() == IndexedTable(PAYMENT_KEYS, dict(table)).index_state()
     table.clear()
     assert table.index_state() == {"owner": {}, "orderId": {}}
