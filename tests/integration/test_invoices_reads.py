@@ -95,3 +95,34 @@ def test_the_default_pipelines_stages_when_another_pipeline_is_listed_first(
     assert reads[1:] == [
         ["crm.status.list"]
     ]  # the guess missed: the default pipeline's stages read on their own
+
+
+@pytest.mark.parametrize("box", ["ut11.5"], indirect=True)
+def test_a_directory_that_fails_beside_the_lookup_is_read_again_by_prepare(
+    box: Any,  # noqa: F811
+    conn: Connector,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backfill(conn, "counterparties", "orders", "money")
+    client = conn.bitrix24
+    once = client._batch_once
+    failed: list[str] = []
+
+    def pipeline_refused_once(
+        commands: Mapping[str, tuple[str, Mapping[str, Any]]], halt: bool, write: bool
+    ) -> BatchReply:
+        reply = once(commands, halt, write)
+        if "cat" in commands and not failed:
+            failed.append("cat")
+            reply.result.pop("cat", None)
+            reply.errors["cat"] = {"error": "INTERNAL_SERVER_ERROR", "error_description": "try again"}
+        return reply
+
+    monkeypatch.setattr(client, "_batch_once", pipeline_refused_once)
+    sent = requests_of(client, monkeypatch)
+    report = backfill(conn, "invoices")["invoices"]
+    assert failed and report.created > 0 and report.failed == 0, report.errors
+    (item,) = smart_invoices(box, box.reference["invoice"])
+    assert item["STAGE_ID"] == SENT
+    reads = [r for r in sent if not any(m.endswith(WRITES) for m in r)]
+    assert "crm.category.list" in reads[1]  # prepare asked again

@@ -241,8 +241,8 @@ class InvoiceTarget(DirectoryReads, PlannedTarget):
                 )
             rows = results.get(f"f{n}")
             first[n] = rows.get("items", []) if isinstance(rows, dict) else []
-        if dirs:
-            self._take_directories(dirs, results, errors)
+        # A directory that failed here is read again by prepare, whose failure is the page's (or a dry run's note).
+        self._take_directories({n: c for n, c in dirs.items() if n not in errors}, results, errors)
         for n, wanted in enumerate(chunks):
             items = first[n]
             while True:  # keyset pages: twins made by another tool must not push ours off the first page
