@@ -186,3 +186,20 @@ def test_a_later_rule_never_moves_the_deal_back_out_of_its_new_pipeline(
     deal = deal_of(box, box.reference["order"])
     assert float(deal["UF_CRM_1C_PAID_PERCENT"]) == 40  # the facts still follow 1C
     assert (deal["CATEGORY_ID"], deal["STAGE_ID"]) == ("1", "C1:EXECUTING")
+
+
+def test_the_stage_order_is_read_past_the_first_page_of_the_status_directory(
+    box: Any, connect: Callable[[Edit | None], Connector]
+) -> None:
+    """crm.status.list pages by 50 over every directory: with 60 lead sources sorted first, the deal stages are on
+    the second page, and without them the never-backwards rule cannot tell FINAL_INVOICE from EXECUTING."""
+    first_id = 1 + max(int(r["ID"]) for r in box.portal.statuses)
+    for n in range(60):
+        source = {"ID": str(first_id + n), "ENTITY_ID": "SOURCE", "STATUS_ID": f"S{n}", "NAME": f"source {n}"}
+        box.portal.statuses.append({**box.portal.statuses[0], **source, "SORT": "1", "CATEGORY_ID": None})
+    conn = connect(None)  # the shipped rules
+    extra = pay_in_full(box, conn)
+    assert deal_of(box, box.reference["order"])["STAGE_ID"] == "FINAL_INVOICE"
+    box.dataset.unpost(RECEIPT, extra["Ref_Key"])  # the rules now ask for EXECUTING, an earlier stage
+    sync(conn)
+    assert deal_of(box, box.reference["order"])["STAGE_ID"] == "FINAL_INVOICE"

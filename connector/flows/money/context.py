@@ -91,8 +91,12 @@ class MoneyReader:
                 raise RemoteRejected(
                     f"crm.status.list failed: {reason(answers.errors['stages'])}", method="crm.status.list"
                 )
+            rows = list(answers.results.get("stages") or [])
+            # crm.status.list pages by 50 over every directory: the deal stages may be on a later page.
+            if "stages" in answers.more:
+                rows = self.client.list_all("crm.status.list", {"order": {"SORT": "ASC"}, "filter": {}})
             order: dict[str, int] = {}
-            for row in answers.results.get("stages") or []:
+            for row in rows:
                 if isinstance(row, dict) and str(row.get("ENTITY_ID", "")).startswith("DEAL_STAGE"):
                     order[str(row["STATUS_ID"])] = int(row.get("SORT") or 0)
             self._stages = order
