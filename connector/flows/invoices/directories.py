@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.bitrix24.client import Bitrix24Client
+from connector.bitrix24.reads import run_reads
 from connector.errors import RecordError, RemoteRejected
 from connector.logs import get_logger
 from connector.records import Action
@@ -178,14 +179,8 @@ class DirectoryReads:
 
     def _reads(self, commands: dict[str, Command]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Every command once, 50 to a `batch` request, in the order given (reads only): (results, errors)."""
-        results: dict[str, Any] = {}
-        errors: dict[str, Any] = {}
-        names = list(commands)
-        for i in range(0, len(names), BATCH_LIMIT):
-            reply = self.client.batch({n: commands[n] for n in names[i : i + BATCH_LIMIT]})
-            results.update(reply.result)
-            errors.update(reply.errors)
-        return results, errors
+        answers = run_reads(self.client, commands)
+        return answers.results, answers.errors
 
 
 def _category_read() -> Command:

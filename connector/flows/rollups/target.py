@@ -15,7 +15,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from string import Formatter
 from typing import Any
 
-from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
+from connector.bitrix24.client import Bitrix24Client
+from connector.bitrix24.reads import run_reads
 from connector.engine.executor import BatchExecutor
 from connector.engine.planned import CommandPlan, PlannedTarget, applied, failed
 from connector.engine.steps import RecordPlan
@@ -127,14 +128,8 @@ class RollupWriter(PlannedTarget):
 
     def _reads(self, commands: dict[str, Command]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Every command once, 50 to a `batch` request, in the order given (reads only): (results, errors)."""
-        results: dict[str, Any] = {}
-        errors: dict[str, Any] = {}
-        names = list(commands)
-        for i in range(0, len(names), BATCH_LIMIT):
-            reply = self.client.batch({n: commands[n] for n in names[i : i + BATCH_LIMIT]})
-            results.update(reply.result)
-            errors.update(reply.errors)
-        return results, errors
+        answers = run_reads(self.client, commands)
+        return answers.results, answers.errors
 
     def prepare(self, actions: Sequence[Action], today: date) -> Prepared:
         """Reads only: the company of each record (found by its stamp when not linked yet; a person is a contact),
