@@ -57,12 +57,29 @@ def check(
     )
 
 
-@app.command(epilog=exits(0, 1, 2, 3, 4, 5, c1="some fields or stages could not be created"))
-def setup(config: ConfigOpt = None) -> None:
-    """Create the Bitrix24 deal user fields the mappings use (idempotent: present ones are left alone)."""
+@app.command(
+    epilog=exits(0, 1, 2, 3, 4, 5, c1="some fields, stages or exchange-plan nodes could not be created")
+)
+def setup(
+    config: ConfigOpt = None,
+    exchange_nodes: Annotated[
+        bool,
+        typer.Option(
+            "--exchange-nodes",
+            help="also make this installation's nodes in the 1C exchange plan ExchangePlan_ДляCRM, where the base "
+            "publishes it (one per 1C-reading flow, Code <installation id>-<flow>): the flows then read 1C's "
+            "changes from them instead of date windows; do it before the first backfill",
+        ),
+    ] = False,
+) -> None:
+    """Create the Bitrix24 deal user fields and stages the mappings use (idempotent: present ones are left alone)."""
     with connector(config) as conn:
         try:
             report = conn.setup()
+            if exchange_nodes:
+                from connector.flows.exchange_nodes import ensure_nodes
+
+                report += ensure_nodes(conn)
         except ConnectorError as exc:
             raise fail(exc) from None
     for name, state in report:
