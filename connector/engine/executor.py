@@ -2,14 +2,16 @@
 
 A target turns each record into a *unit*: the commands that must travel together because they refer to each other
 through `$result[...]` (a deal and its product rows; a payment's add and its keyed update). The executor packs units
-into batches of at most 50 commands without ever splitting one, sends the batches (up to `in_flight` at once, a
-setting: the client's pacers are thread-safe), and hands back every command's result or error. A batch whose reply
-was lost does not stop the others: its commands are reported as unknown, so the caller settles exactly those records
-by looking them up by external key and re-sends only what is unsettled — never a blind re-send of a write.
+into batches of at most 50 commands, first fit, without ever splitting one, sends the batches (up to `in_flight` at
+once, a setting: the client's pacers are thread-safe), and hands back every command's result or error. A batch whose
+reply was lost does not stop the others: its commands are reported as unknown, so the caller settles exactly those
+records by looking them up by external key and re-sends only what is unsettled — never a blind re-send of a write.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from connector.errors import OutcomeUnknown
 
 Command = tuple[str, dict[str, Any]]
 Unit = dict[str, Command]
+_REFERENCE = re.compile(r"\$result\[([^\]]+)\]")
 
 
 @dataclass
@@ -33,22 +36,55 @@ class Sent:
 
 
 def pack(units: Sequence[Unit], limit: int = BATCH_LIMIT) -> list[Unit]:
-    """Units in order, into batches of at most `limit` commands; a unit is never split across batches."""
+    """Units into batches of at most `limit` commands, first fit: each unit goes whole, its commands in their order,
+    into the first batch with room for it, so a batch left short by a large unit is filled by smaller ones after it.
+
+    What a unit may not overtake keeps its place: a unit goes into no earlier batch than (and after, in its batch)
+    every earlier unit that writes one of the same objects (the same `id`), and into the very batch of a unit whose
+    command keys it names in a `$result[...]` reference (such a reference resolves only inside one batch; a unit
+    that cannot go there is refused: units are meant to hold their own references). Units that share neither may
+    change batches: they are independent (several batches may be in flight at once). A unit overtakes only larger
+    ones (it fits where they did not), so a record's one-command head, e.g. money's deal update, keeps its place."""
     batches: list[Unit] = []
-    current: Unit = {}
+    home: dict[str, int] = {}  # command key -> its batch
+    wrote: dict[str, int] = {}  # object id -> the last batch that writes it
+    first_open = 0  # every batch before it is full
     for unit in units:
         if len(unit) > limit:
             raise ValueError(f"a unit of {len(unit)} commands cannot fit a batch of {limit}")
-        if current and len(current) + len(unit) > limit:
-            batches.append(current)
-            current = {}
-        overlap = current.keys() & unit.keys()
+        objects = {str(params["id"]) for _, params in unit.values() if _known_id(params)}
+        refs = {home[k] for k in _references(unit) if k in home}
+        earliest = max([first_open, *refs, *(wrote[o] for o in objects if o in wrote)])
+        at = next(
+            (i for i in range(earliest, len(batches)) if len(batches[i]) + len(unit) <= limit), len(batches)
+        )
+        if refs and refs != {at}:
+            raise ValueError(f"a unit refers to commands of a batch it cannot join: {sorted(unit)}")
+        if at == len(batches):
+            batches.append({})
+        overlap = batches[at].keys() & unit.keys()
         if overlap:
             raise ValueError(f"command keys used twice in one batch: {sorted(overlap)}")
-        current.update(unit)
-    if current:
-        batches.append(current)
+        batches[at].update(unit)
+        home.update(dict.fromkeys(unit, at))
+        wrote.update(dict.fromkeys(objects, at))
+        while first_open < len(batches) and len(batches[first_open]) >= limit:
+            first_open += 1
     return batches
+
+
+def _known_id(params: Any) -> bool:
+    """Whether a command names the object it writes (`id`, not a `$result` reference to one made in its batch)."""
+    target = params.get("id") if isinstance(params, dict) else None
+    return target is not None and not str(target).startswith("$result")
+
+
+def _references(unit: Unit) -> set[str]:
+    """The command keys outside the unit that its parameters name in `$result[key]...` references."""
+    found = set(
+        _REFERENCE.findall(json.dumps([p for _, p in unit.values()], ensure_ascii=False, default=str))
+    )
+    return found - unit.keys()
 
 
 class BatchExecutor:

@@ -88,3 +88,42 @@ def test_one_request_in_flight_by_default() -> None:
     client = FakeClient(barrier=barrier)
     with pytest.raises(threading.BrokenBarrierError):  # the second batch never starts while the first waits
         BatchExecutor(client).run([unit(n) for n in range(50)])  # type: ignore[arg-type]
+
+
+def sized(n: int, size: int, target: str | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
+    """A unit of `size` commands; with `target`, its last command writes that object (`id`)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {
+        f"u{n}_{i}": ("crm.item.update", {"entityTypeId": 2, "fields": {}}) for i in range(size)
+    }
+    if target is not None:
+        out[f"u{n}_{size - 1}"] = ("crm.deal.update", {"id": target, "fields": {}})
+    return out
+
+
+def test_pack_fills_a_batch_a_large_unit_left_short_with_smaller_units_after_it() -> None:
+    """32 units of 3 commands, then 4 of 1: one after another they need 3 batches (48, 50, 2), first fit 2."""
+    units = [sized(n, 3) for n in range(32)] + [sized(n, 1) for n in range(32, 36)]
+    batches = pack(units)
+    assert [len(b) for b in batches] == [50, 50]
+    for u in units:  # each unit whole, in one batch, its commands side by side and in their order
+        (home,) = [b for b in batches if next(iter(u)) in b]
+        keys = list(home)
+        at = keys.index(next(iter(u)))
+        assert keys[at : at + len(u)] == list(u)
+
+
+def test_pack_never_moves_a_write_ahead_of_an_earlier_write_of_the_same_object() -> None:
+    units = [sized(n, 3) for n in range(16)]  # 48 commands
+    units += [sized(16, 3, target="7"), sized(17, 1, target="7"), sized(18, 1, target="8")]
+    batches = pack(units)
+    assert "u18_0" in batches[0]  # a write of another object fills the first batch
+    assert "u17_0" in batches[1] and list(batches[1]).index("u17_0") > list(batches[1]).index("u16_2")
+
+
+def test_a_unit_referring_to_another_units_result_goes_into_its_batch_or_is_refused() -> None:
+    head = sized(0, 48)
+    ref = {"r": ("crm.deal.productrows.set", {"id": "$result[u0_0]", "rows": []})}
+    batches = pack([head, ref, sized(1, 3)])
+    assert [sorted(b) for b in batches] == [sorted({**head, **ref}), sorted(sized(1, 3))]
+    with pytest.raises(ValueError, match="cannot join"):
+        pack([sized(0, 50), ref])
