@@ -75,7 +75,9 @@ def test_a_company_without_requisites_is_recognised_by_a_phone_from_the_contact_
     (phone,) = contact_rows(cp, "Телефон")
     (email,) = contact_rows(cp, "АдресЭлектроннойПочты")
     company = hand_made(conn, "Клиент по телефону", PHONE=phone)
-    by_mail = next(c for c in sandbox.infobase.all(CATALOG) if len(c["ИНН"]) == 10 and c is not cp)
+    by_mail = next(
+        c for c in sandbox.infobase.all(CATALOG) if len(c["ИНН"]) == 10 and c["Ref_Key"] != cp["Ref_Key"]
+    )
     (other_mail,) = contact_rows(by_mail, "АдресЭлектроннойПочты")
     mailed = hand_made(conn, "Клиент по почте", EMAIL=other_mail)
     assert conn.runner("counterparties").backfill(SINCE, None).failed == 0

@@ -274,9 +274,10 @@ def productrow_add(portal: Portal, params: Params, ctx: CallContext) -> dict[str
     """{productRow: {...}}; the owner's amount follows unless it is manual."""
     fields: dict[str, Any] = params["fields"] if isinstance(params.get("fields"), dict) else {}
     et, owner = _owner(portal, fields.get("ownerType"), fields.get("ownerId"))
-    rows = portal.product_rows.setdefault((et.abbr, int(owner["ID"])), [])
+    rows = portal.product_rows.get((et.abbr, int(owner["ID"])), [])
     row = make_row(portal, et.abbr, int(owner["ID"]), _row_input(fields), len(rows))
     rows.append(row)
+    portal.product_rows[(et.abbr, int(owner["ID"]))] = rows  # the store keeps copies (compact.Table)
     recompute_opportunity(portal, et, owner)
     return {"productRow": _row_view(row)}
 
@@ -305,6 +306,9 @@ def productrow_update(portal: Portal, params: Params, ctx: CallContext) -> dict[
     merged = make_row(portal, abbr, owner_id, {**row, **_row_input(fields)}, 0)
     merged["ID"] = row["ID"]
     row.update(merged)
+    rows = portal.product_rows[(abbr, owner_id)]
+    rows[next(n for n, r in enumerate(rows) if r["ID"] == row["ID"])] = row
+    portal.product_rows[(abbr, owner_id)] = rows  # the store keeps copies (compact.Table)
     et, owner = _owner(portal, abbr, owner_id)
     recompute_opportunity(portal, et, owner)
     return {"productRow": _row_view(row)}
@@ -320,7 +324,9 @@ def productrow_get(portal: Portal, params: Params, ctx: CallContext) -> dict[str
 def productrow_delete(portal: Portal, params: Params, ctx: CallContext) -> list[Any]:
     """Delete one row."""
     key, row = _find_row(portal, int(str(params.get("id") or 0)))
-    portal.product_rows[key].remove(row)
+    rows = portal.product_rows[key]
+    rows.remove(row)
+    portal.product_rows[key] = rows  # the store keeps copies (compact.Table)
     et, owner = _owner(portal, key[0], key[1])
     recompute_opportunity(portal, et, owner)
     return []

@@ -66,7 +66,7 @@ class Documents:
         }
 
     def _vat(self, amount: float) -> dict[str, Any]:
-        rates = self.ib.sets.get("Catalog_СтавкиНДС", {})
+        rates = self.ib.sets.get("Catalog_СтавкиНДС")
         rate = next(iter(rates)) if rates else None
         vat = {"СтавкаНДС_Key": rate} if self.ib.config.vat == "catalog" and rate else {"СтавкаНДС": "НДС20"}
         return {**vat, "СуммаНДС": round(amount / 6, 2)}

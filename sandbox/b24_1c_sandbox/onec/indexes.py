@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from b24_1c_sandbox.compact import Packed, unpack
+from b24_1c_sandbox.compact import field as packed_field
 from b24_1c_sandbox.onec.query import Term, is_datetime_literal
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ class Indexes:
         self._next: dict[str, int] = {}
         self._dates: dict[str, _ByDate] = {}
         self._values: dict[tuple[str, str], _ByValue] = {}
-        self._registers: dict[str, list[dict[str, Any]]] = {}  # register -> its records in the scan's order
+        self._registers: dict[str, list[Packed]] = {}  # register -> its records (packed) in the scan's order
         self._dimensions: dict[
             tuple[str, str], dict[str, list[int]] | None
         ] = {}  # lower-case value -> positions
@@ -189,7 +191,12 @@ class Indexes:
         if index is None:
             order = self._order_of(entity)
             index = _ByDate()
-            made = [self._entry(rec, order[ref]) for ref, rec in self.ib.sets[entity].items()]
+            made = [
+                self._entry(
+                    {"Date": packed_field(rec, "Date"), "Ref_Key": packed_field(rec, "Ref_Key")}, order[ref]
+                )
+                for ref, rec in zip(self.ib.sets[entity], self.ib.sets[entity].packed(), strict=True)
+            ]
             index.entries = sorted(entry for entry, _ in made)
             index.odd = sum(not plain for _, plain in made)
             self._dates[entity] = index
@@ -203,8 +210,9 @@ class Indexes:
         if index is None:
             self._order_of(entity)
             index = _ByValue()
-            for ref, rec in self.ib.sets[entity].items():
-                self._add_value(index, rec.get(prop), ref)
+            stored = self.ib.sets[entity]
+            for ref, rec in zip(stored, stored.packed(), strict=True):
+                self._add_value(index, packed_field(rec, prop), ref)
             self._values[(entity, prop)] = index
         return index if index.odd == 0 else None
 
@@ -305,15 +313,15 @@ class Indexes:
             if best is None:
                 return None
             records = self._registers[register]
-            return [records[at] for at in sorted(best)]
+            return [unpack(records[at]) for at in sorted(best)]
 
     def _dimension(self, register: str, name: str) -> dict[str, list[int]] | None:
         if register not in self._registers:
-            self._registers[register] = self.ib.records(register)
+            self._registers[register] = self.ib.packed_records(register)
         if (register, name) not in self._dimensions:
             index: dict[str, list[int]] | None = {}
             for at, rec in enumerate(self._registers[register]):
-                value = rec.get(name)
+                value = packed_field(rec, name)
                 if type(value) is str and index is not None:
                     index.setdefault(value.lower(), []).append(at)
                 elif value is not None:

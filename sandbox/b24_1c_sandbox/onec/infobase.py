@@ -11,7 +11,7 @@ import json
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from b24_1c_sandbox.clock import Clock, SystemClock
+from b24_1c_sandbox.compact import Packed, Table, unpack
 from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.exchange import Registrations
 from b24_1c_sandbox.onec.extension import apply as apply_extension
@@ -96,8 +97,9 @@ class Infobase:
         else:
             extension_from_environment(self.config)
         self.types: dict[str, EntityType] = self.config.types
-        self.sets: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.types}
-        self.movements: dict[str, dict[str, list[dict[str, Any]]]] = {r: {} for r in self.config.registers}
+        # Objects and register records are stored packed (compact.py): a read gives a new dict each time.
+        self.sets: dict[str, Table] = {name: Table() for name in self.types}
+        self.movements: dict[str, Table] = {r: Table() for r in self.config.registers}
         self.users = dict(users or {"Администратор": "sandbox"})
         self.grants: dict[str, Grant] = {}  # a user without a grant has full rights
         self.lock = threading.RLock()
@@ -217,16 +219,32 @@ class Infobase:
     # -- reads ----------------------------------------------------------------------------------------------
 
     def get(self, entity: str, ref: str) -> dict[str, Any] | None:
-        return self.sets.get(entity, {}).get(ref)
+        """The object as stored (a new dict: changing it changes nothing; `update` does), or None."""
+        table = self.sets.get(entity)
+        found: dict[str, Any] | None = None if table is None else table.get(ref)
+        return found
 
     def all(self, entity: str) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.sets[entity].values())
 
+    def scan(self, entity: str) -> Iterator[dict[str, Any]]:
+        """Every object in insertion order, materialised one at a time (a filtered scan keeps only its matches)."""
+        with self.lock:
+            return self.sets[entity].values()
+
     def records(self, register: str) -> list[dict[str, Any]]:
         """Every record of a register, recorder by recorder."""
+        return list(self.scan_records(register))
+
+    def scan_records(self, register: str) -> Iterator[dict[str, Any]]:
+        """`records`, materialised one at a time."""
+        return (unpack(r) for r in self.packed_records(register))
+
+    def packed_records(self, register: str) -> list[Packed]:
+        """Every record of a register as stored (compact.Packed), recorder by recorder."""
         with self.lock:
-            return [r for recs in self.movements[register].values() for r in recs]
+            return [r for recs in self.movements[register].packed() for r in recs]
 
     def grant(
         self,
@@ -247,8 +265,8 @@ class Infobase:
             data = {
                 "profile": self.profile,
                 "version": self._version,
-                "sets": self.sets,
-                "movements": self.movements,
+                "sets": {name: table.plain() for name, table in self.sets.items()},
+                "movements": {name: table.plain() for name, table in self.movements.items()},
                 "changes": self.changes.dump(),
                 "keys": self.keys,
             }
@@ -264,10 +282,10 @@ class Infobase:
             self._version = data["version"]
             for name, rows in data["sets"].items():
                 if name in self.sets:
-                    self.sets[name] = rows
+                    self.sets[name] = Table(rows)
             for name, recs in data.get("movements", {}).items():
                 if name in self.movements:
-                    self.movements[name] = recs
+                    self.movements[name] = Table(recs)
             self.changes.restore(data.get("changes", {}))
             self.keys = dict(data.get("keys", {}))
             self.indexes.clear()

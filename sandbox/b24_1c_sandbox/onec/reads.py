@@ -148,9 +148,10 @@ def collection(
         if window is not None:
             page, next_skip = window
             return Result(entity, [shape(ib, entity, r, view) for r in page], entity, None, next_skip)
-    rows = ib.all(entity) if candidates is None else candidates
     if keep is not None:
-        rows = [r for r in rows if keep(r)]
+        rows = [r for r in (ib.scan(entity) if candidates is None else candidates) if keep(r)]
+    else:
+        rows = ib.all(entity) if candidates is None else candidates
     if rls:
         visible = compile_filter(rls)
         allowed = [r for r in rows if visible(r, resolve)]
@@ -170,18 +171,18 @@ def count(ib: Infobase, entity: str, options: dict[str, str], rls: str | None) -
     candidates = ib.indexes.candidates(entity, terms)
     if candidates is None and any(t.name == "Date" for t in terms):  # a range of the document date index
         candidates = ib.indexes.date_window(entity, terms, None, 0, None)
-    rows = ib.all(entity) if candidates is None else candidates
+    scanned = ib.scan(entity) if candidates is None else candidates
     if keep is not None:
-        rows = [r for r in rows if keep(r)]
+        scanned = (r for r in scanned if keep(r))
     if rls:
         visible = compile_filter(rls)
-        rows = [r for r in rows if visible(r, resolve)]
-    return len(rows)
+        scanned = (r for r in scanned if visible(r, resolve))
+    return sum(1 for _ in scanned)
 
 
 def table_rows(ib: Infobase, owner: str, section: str) -> list[dict[str, Any]]:
     """All rows of one tabular section of all objects (`Document_X_Товары`)."""
-    return [row for rec in ib.all(owner) for row in rec.get(section, [])]
+    return [row for rec in ib.scan(owner) for row in rec.get(section, [])]
 
 
 def _rows_of(ib: Infobase, owner: str, section: str, objects: list[Any]) -> list[dict[str, Any]]:
@@ -217,7 +218,11 @@ def table_set(
         predicate, node = compile_parsed(options["filter"], properties=tab.property_names(), types=types)
         terms = [t for t in index_terms(node) if t.name == "Ref_Key"]
         owners = ib.indexes.candidates(owner, terms)
-        every = table_rows(ib, owner, section) if owners is None else _rows_of(ib, owner, section, owners)
+        every = (
+            (row for rec in ib.scan(owner) for row in rec.get(section, []))
+            if owners is None
+            else _rows_of(ib, owner, section, owners)
+        )
         rows = [r for r in every if predicate(r, None)]
     else:
         rows = table_rows(ib, owner, section)
@@ -237,7 +242,7 @@ def record_sets(ib: Infobase, register: str, flat: bool, options: dict[str, str]
         if options.get("filter"):  # by Recorder: the records' clustered index; by a dimension: its index
             predicate, node = compile_parsed(options["filter"], properties=set(record), types=record)
             found = ib.indexes.register_records(register, index_terms(node))
-            rows = [r for r in (ib.records(register) if found is None else found) if predicate(r, None)]
+            rows = [r for r in (ib.scan_records(register) if found is None else found) if predicate(r, None)]
         else:
             rows = ib.records(register)
         page, cnt, next_skip = _page(rows, options, paging, None)

@@ -125,7 +125,7 @@ def _group(
         pred, node = compile_parsed(condition, properties=props, types=types)
         records = ib.indexes.register_records(register, index_terms(node))  # the totals' dimension index
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for rec in ib.records(register) if records is None else records:
+    for rec in ib.scan_records(register) if records is None else records:
         if rec["Active"] and keep(rec) and (pred is None or pred(rec, None)):
             groups.setdefault(tuple(rec.get(d) for d in dims), []).append(rec)
     return dims, groups
@@ -193,7 +193,7 @@ def order_state(ib: Infobase, order: dict[str, Any]) -> dict[str, float]:
     """Ordered / paid / shipped of one order, read from the settlement register like a client would."""
     link = _order_link(ib, order)
     recs: Iterable[dict[str, Any]] = (
-        r for r in ib.records(SETTLEMENTS) if all(r.get(k) == v for k, v in link.items()) and r["Active"]
+        r for r in ib.scan_records(SETTLEMENTS) if all(r.get(k) == v for k, v in link.items()) and r["Active"]
     )
     paid = shipped = 0.0
     for r in recs:

@@ -40,3 +40,15 @@ def test_the_portal_log_stays_bounded_over_many_calls(emu: Emu) -> None:
     assert log.requests(200) == 25
     assert [c.method for c in log[len(log) - 3 :]] == ["crm.deal.fields"] * 3
     assert len(emu.portal.calls_snapshot("crm.deal.fields")) == 10
+
+
+def test_a_calls_parameters_are_kept_compressed_and_read_as_copies() -> None:
+    """100,000 calls with their parameters as dicts took about 250 MB (issue 13 goal 6)."""
+    params = {"fields": {"TITLE": "Заказ " * 40, "OPPORTUNITY": 10.5}, "id": 7}
+    logged = Call(1.0, "crm.deal.update", params, 200)
+    assert type(logged._params) is bytes and len(logged._params) < 200
+    read = logged.params
+    assert read == params
+    read["fields"]["TITLE"] = "changed"
+    assert logged.params == params and logged == Call(1.0, "crm.deal.update", params, 200)
+    assert Call(1.0, "x", {}, 200).params == {}

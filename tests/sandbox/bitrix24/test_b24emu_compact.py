@@ -1,0 +1,26 @@
+"""The portal keeps product rows as tuples (compact.py), not one dict each: every way of changing them changes
+the store, and what a read gives is a copy (issue 13 goal 6)."""
+
+from __future__ import annotations
+
+from b24_1c_sandbox.compact import PackedList
+from conftest import Emu
+
+
+def test_product_rows_are_stored_packed_and_every_write_path_changes_them(emu: Emu) -> None:
+    deal = int(emu.ok("crm.deal.add", {"fields": {"TITLE": "Заказ"}}))
+    emu.ok("crm.deal.productrows.set", {"id": deal, "rows": [{"PRODUCT_NAME": "Профлист", "PRICE": 10}]})
+    portal = emu.portal
+    assert type(portal.product_rows._rows[("D", deal)]) is PackedList
+    added = emu.ok(
+        "crm.item.productrow.add",
+        {"fields": {"ownerType": "D", "ownerId": deal, "productName": "Саморез", "price": 2, "quantity": 3}},
+    )["productRow"]
+    assert [r["PRODUCT_NAME"] for r in portal.product_rows[("D", deal)]] == ["Профлист", "Саморез"]
+    emu.ok("crm.item.productrow.update", {"id": added["id"], "fields": {"quantity": 5}})
+    assert portal.product_rows[("D", deal)][1]["QUANTITY"] == 5
+    assert emu.ok("crm.deal.get", {"id": deal})["OPPORTUNITY"] == "20.00"
+    portal.product_rows[("D", deal)][0]["PRICE"] = 999  # a copy
+    assert emu.ok("crm.deal.productrows.get", {"id": deal})[0]["PRICE"] == 10
+    emu.ok("crm.item.productrow.delete", {"id": added["id"]})
+    assert [r["PRODUCT_NAME"] for r in emu.ok("crm.deal.productrows.get", {"id": deal})] == ["Профлист"]
