@@ -2,7 +2,8 @@
 
 Per order: its deal as it is now (stage, pipeline, responsible, the money fields), the ledger's child links, the
 deal's payments when they change (native mode), and — for orders the ledger links no to-do or task to (a lost
-ledger, an old backup, a kill between an add and its stamp) — ours found on the deal."""
+ledger, an old backup, a kill between an add and its stamp) — ours found on the deal. A quiet order (money/memo.py:
+only its money fields change, and the ledger remembers what was written to its deal) is not read at all."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 
 from connector.bitrix24.client import PAGE, Bitrix24Client
 from connector.errors import RemoteRejected
+from connector.flows.money import stages as stage_order
+from connector.flows.money.memo import MEMO, Memo, memo_flow
 from connector.flows.money.payments import NativePayments, Portal
 from connector.flows.money.reads import Answers, Command, chunks, reason, run_reads
 from connector.flows.money.reminders import (
@@ -44,6 +47,7 @@ class OrderContext:
     found_todo: FoundTodo | None = None
     found_task: tuple[str, str] | None = None  # (task id, its date)
     problems: list[str] = field(default_factory=list)  # a read that failed: the order's outcome fails
+    memo: Memo | None = None  # a quiet order's memo: nothing was read, `deal` is empty (money/memo.py)
 
 
 @dataclass
@@ -100,6 +104,7 @@ class MoneyReader:
                 if isinstance(row, dict) and str(row.get("ENTITY_ID", "")).startswith("DEAL_STAGE"):
                     order[str(row["STATUS_ID"])] = int(row.get("SORT") or 0)
             self._stages = order
+            stage_order.remember(self.client, order)  # for deciding without a read that no stage moves
         return self._stages
 
     def _deal_commands(self, deal_ids: list[str], fields: Iterable[str]) -> dict[str, Command]:
@@ -130,10 +135,15 @@ class MoneyReader:
                 orders[action.record.key] = OrderContext(deal_id, {})
         if not orders:
             return Prepared({}, {})
-        staged = any(STAGE in a.record.fields for a in actions if a.record.key in orders)
         for order, children in self.ledger.child_links(self.rules.flow, list(orders)).items():
             orders[order].children = children
         live = [a for a in actions if a.record.key in orders]
+        for key, memo in self._quiet(live, orders, today).items():
+            orders[key].memo = memo  # only its money fields change: written without a read
+        live = [a for a in live if orders[a.record.key].memo is None]
+        if not live:
+            return Prepared({}, orders)
+        staged = any(STAGE in a.record.fields for a in live)
         payments = None
         if self.money.payments.mode == "native":
             needs = [
@@ -144,7 +154,7 @@ class MoneyReader:
         tasks = self._task_reads([a for a in live if not _has(orders[a.record.key], TASK)], orders, today)
         # One round of shared batches: the deals, the stages, the deals' sale orders, to-dos and overdue tasks;
         # then the payments of those sale orders.
-        reads = self._deal_commands([c.deal_id for c in orders.values()], fields)
+        reads = self._deal_commands([orders[a.record.key].deal_id for a in live], fields)
         first = run_reads(
             self.client,
             {
@@ -164,7 +174,7 @@ class MoneyReader:
                 )
             for row in first.results.get(name) or []:
                 current[str(row["ID"])] = row
-        for key in list(orders):  # a deal deleted on the portal: no context, the order waits for its deal
+        for key in [a.record.key for a in live]:  # a deal deleted on the portal: no context, the order waits
             if orders[key].deal_id in current:
                 orders[key].deal = current[orders[key].deal_id]
             else:
@@ -176,6 +186,26 @@ class MoneyReader:
             for order, portal in payments.portals(run_reads(self.client, payments.payments(first))).items():
                 orders[order].portal = portal
         return Prepared(stages, orders)
+
+    def _quiet(self, actions: list[Action], orders: dict[str, OrderContext], today: date) -> dict[str, Memo]:
+        """The memos of the orders whose change needs nothing but their deal's money fields: updates whose memo
+        still matches the money link's hash and the deal the `attach_to` flow links (money/memo.py)."""
+        updates = [a.record.key for a in actions if a.kind == "update"]
+        states = self.ledger.source_state(memo_flow(self.rules.flow), MEMO, updates) if updates else {}
+        if not states:
+            return {}
+        links = self.ledger.links(self.rules.flow, list(states))
+        order = stage_order.recalled(self.client)
+        out: dict[str, Memo] = {}
+        for action in actions:
+            key = action.record.key
+            state, link = states.get(key), links.get(key)
+            memo = Memo.load(state.version) if state is not None else None
+            if memo is None or link is None or link.content_hash != memo.record:
+                continue  # no memo, or a failed outcome, a repair or another writer since: read
+            if memo.deal == orders[key].deal_id and self.rules.quiet(action, orders[key], memo, order, today):
+                out[key] = memo
+        return out
 
     def _todo_reads(self, actions: list[Action], orders: dict[str, OrderContext]) -> _Reads:
         """Ours among the to-dos of those orders' deals: crm.activity.list over 50 deals a command (to-dos only)."""

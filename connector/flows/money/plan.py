@@ -25,6 +25,8 @@ class Plan(CommandPlan):
         self.prefix = prefix
         self.names: dict[str, str] = {}
         self.after: list[Recorder] = []
+        self.quiet = False  # written from the ledger's memo without reading the deal (money/memo.py)
+        self.left: tuple[str, int, str] = ("", 0, "")  # the deal's stage, pipeline, semantics once sent
         self._n = 0
 
     def cmd(self, kind: str) -> str:

@@ -13,6 +13,7 @@ from datetime import date, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from connector.compare import changed_fields
+from connector.flows.money.memo import Memo, deal_fields, forget
 from connector.flows.money.payments import PAYMENT, Need, PaymentRules, Portal
 from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.reminders import (
@@ -117,7 +118,10 @@ class MoneyRules:
         """One order's commands and the child links they settle (`n` makes its command keys unique in a batch)."""
         plan = Plan(action, ctx.deal_id, f"o{n}_")
         plan.problems.extend(ctx.problems)
-        self.deal(plan, ctx.deal, stages)
+        if ctx.memo is not None:
+            self.quiet_deal(plan, ctx.memo)
+        else:
+            self.deal(plan, ctx.deal, stages)
         mode = self.money.payments.mode
         if mode != "none":
             need = payment_need(action, ctx.deal_id, ctx.children)
@@ -126,7 +130,56 @@ class MoneyRules:
             else:
                 self.items(plan, need)
         self.reminders(plan, ctx, today)
+        plan.after.append(self._memo(plan))
         return plan
+
+    def quiet(
+        self, action: Action, ctx: OrderContext, memo: Memo, stages: dict[str, int] | None, today: date
+    ) -> bool:
+        """Whether this order's change needs nothing but its deal's money fields (money/memo.py), from the ledger
+        alone: no stage move from where the memo left the deal (the rule's result unchanged, or the rules decline
+        the move with `stages`, the stage order known in this process), every payment linked as it is, no to-do
+        step, no overdue task, and no to-do of ours to look for on the deal."""
+        rec = action.record
+        wanted = rec.fields.get(STAGE)
+        if STAGE in rec.fields and content_hash(wanted) != memo.stage:
+            move = stage_move(self.money, stages, wanted, memo.deal_left()) if stages else ("?", None)
+            if move != (None, None):
+                return False  # the stage may move: the deal's current stage is read first
+        if self.money.payments.mode != "none":
+            need = payment_need(action, ctx.deal_id, ctx.children)
+            if need.changed or need.gone:
+                return False
+        values = values_of(rec)
+        todo = next((c for c in ctx.children if c.kind == TODO), None)
+        tasked = any(c.kind == TASK for c in ctx.children)
+        rules = reminder_rules(self.money, values, today, todo, tasked, self.portal_tz)
+        spec = self.money.reminder
+        looked_for = spec is not None and todo is None and bool(values.get(spec.date))  # as prepare reads it
+        return rules.todo is None and not rules.task and not looked_for
+
+    def quiet_deal(self, plan: Plan, memo: Memo) -> None:
+        """A quiet order's deal: every money field in one update when they differ from what was written last."""
+        plan.quiet, plan.left = True, memo.left
+        fields = deal_fields(plan.action.record, STAGE)
+        if content_hash(fields) == memo.fields:
+            plan.done.append(f"deal {plan.deal_id}: its money fields are as written last (ledger); not read")
+            return
+        params = {"id": plan.deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}
+        plan.add({plan.cmd("u"): ("crm.deal.update", params)}, "deal")
+
+    def _memo(self, plan: Plan) -> Callable[[Results, Errors], list[Change]]:
+        """The memo of what this plan leaves on the deal, kept when every command of it succeeded (else dropped,
+        so the next change of the order reads the deal)."""
+        order = plan.action.record.key
+        memo = Memo.of(plan.action.record, plan.deal_id, STAGE, plan.left)
+        keys = [k for unit in plan.units for k in unit]
+
+        def record(results: Results, errors: Errors) -> list[Change]:
+            ok = all(k in results and k not in errors for k in keys)
+            return [memo.state(self.flow, order) if ok else forget(self.flow, order)]
+
+        return record
 
     def deal(self, plan: Plan, deal: dict[str, Any], stages: dict[str, int]) -> None:
         """Only what differs from the deal as it is (after a lost ledger, or a repeated run: no write)."""
@@ -135,8 +188,12 @@ class MoneyRules:
             deal, {k: v for k, v in rec.fields.items() if k != STAGE and not k.startswith("@")}
         )
         category: int | None = None
+        left_cat = int(deal.get("CATEGORY_ID") or 0)
+        plan.left = (str(deal.get(STAGE) or ""), left_cat, str(deal.get("STAGE_SEMANTIC_ID") or ""))
         if STAGE in rec.fields:
             stage, category = stage_move(self.money, stages, rec.fields[STAGE], deal)
+            if stage is not None:  # its semantics unknown here: "" (taken as open by the next quiet check)
+                plan.left = (stage, left_cat if category is None else category, "")
             if category is not None:
                 params = {
                     "entityTypeId": 2,

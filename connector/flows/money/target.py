@@ -5,9 +5,11 @@ records of the order: each 1C receipt row is one Bitrix24 payment, updated in pl
 when un-posted or deleted, always reconciled against the order's full current set of rows (money/payments.py).
 
 Each chunk of orders goes PREPARE (money/context.py: reads only) → RULES (money/rules.py: pure, with the run's
-`today`) → APPLY through the one executor (batches of 50, settled per command). The target writes nothing to the
-ledger: each outcome carries the child links its commands settled (payments, to-do, task) and the watch state of
-its order, and the runner records them in the same commit as the outcome.
+`today`) → APPLY through the one executor (batches of 50, settled per command). An order whose change needs nothing
+but its deal's money fields is not read (money/memo.py: the ledger remembers what was written to the deal), so one
+changed order costs the flow one request. The target writes nothing to the ledger: each outcome carries the child
+links its commands settled (payments, to-do, task), the watch state of its order and the memo of its deal, and the
+runner records them in the same commit as the outcome.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from connector.engine.executor import BatchExecutor
 from connector.engine.planned import PlannedTarget
 from connector.engine.steps import RecordPlan
 from connector.flows.money.context import MoneyReader, Prepared
+from connector.flows.money.memo import forget
 from connector.flows.money.payments import NativePayments, PaymentRules
 from connector.flows.money.plan import Errors, Plan, Results
 from connector.flows.money.rules import STAGE, MoneyRules
@@ -108,6 +111,7 @@ class MoneyTarget(PlannedTarget):
             deferred=True,
             error=self._waiting(action),
             label=rec.label,
+            links=(forget(self.spec.flow, rec.key),),  # its deal is read again once it is there
         )
 
     def _settle(self, plan: Plan, results: Results, errors: Errors) -> Outcome:
@@ -128,6 +132,7 @@ class MoneyTarget(PlannedTarget):
                 label=rec.label,
                 error=f"{rec.label}: " + "; ".join(problems),
                 links=links,
+                deferred=plan.quiet,  # written without a read (a deal deleted?): the next cycle reads it
             )
         return Outcome(
             rec.key,
