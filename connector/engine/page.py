@@ -94,7 +94,10 @@ class PagePlanning:
         ]
         actions, failed = plan(mapped, links)
         creates = [a.record.key for a in actions if a.kind == "create"]
-        if creates and self.spec.target.lookup_before_create and known is None:
+        # A target that looks its creates up by key in its own first read round says so (`finds_in_prepare`): asking
+        # here would cost a request of its own.
+        finds = getattr(self.target, "finds_in_prepare", False)
+        if creates and self.spec.target.lookup_before_create and known is None and not finds:
             found = self.target.find(creates)
             crash_point("lookup")
             if found:

@@ -79,6 +79,8 @@ class Matches:
     # Per source key and fuzzy rule, its normalized values, while `found` still holds every id a shared
     # findbycomm command returned (`describe` keeps those whose multifields hold one of them).
     fuzzy: dict[str, tuple[str, dict[str, set[str]]]] = field(default_factory=dict)
+    # The creates carrying our external key already, as `find` answers ({source key: company id or C_<id>}).
+    by_key: dict[str, str] = field(default_factory=dict)
 
     def add(self, key: str, rule: str, target: Any) -> None:
         self.found.setdefault(key, {}).setdefault(rule, []).append(str(target))
@@ -117,10 +119,11 @@ class Recognizer:
 
     # -- recognition of creates ---------------------------------------------------------------------------------
 
-    def recognise(self, parties: Sequence[Party], rules: Sequence[str]) -> Matches:
-        """Candidates for every party under every configured rule, then what each candidate carries."""
+    def recognise(self, parties: Sequence[Party], rules: Sequence[str], find: Sequence[str] = ()) -> Matches:
+        """Candidates for every party under every configured rule, then what each candidate carries; with `find`,
+        the lookup of those keys by external key (`find`'s own) in the same batches, into `matches.by_key`."""
         matches = Matches()
-        commands: dict[str, tuple[Command, Any]] = {}
+        commands: dict[str, tuple[Command, Any]] = self._find_commands(find)
         if "inn_kpp" in rules:
             inns = sorted({p.inn for p in parties if p.inn})
             for n, chunk in enumerate(_chunks(inns, INN_CHUNK)):
@@ -131,7 +134,8 @@ class Recognizer:
                     ),
                     None,
                 )
-        if "external_key" in rules:
+        asked = {p.key for p in parties} <= set(find)  # `find`'s commands ask our key of every party already
+        if "external_key" in rules and not asked:
             for entity in ("company", "contact"):
                 keys = [p.key for p in parties if p.entity == entity]
                 for n, chunk in enumerate(_chunks(keys, ID_CHUNK)):
@@ -157,8 +161,11 @@ class Recognizer:
         by_inn: dict[str, list[Party]] = {}
         for p in parties:
             by_inn.setdefault(p.inn, []).append(p)
+        matches.by_key = self._found(commands, results)
         for name, value in results.items():
             context = commands[name][1]
+            if name.startswith("f"):
+                continue  # `find`'s lookup, read above
             if name.startswith("i"):
                 for row in _rows(value):
                     for p in by_inn.get(str(row.get("RQ_INN") or ""), []):
@@ -310,15 +317,15 @@ class Recognizer:
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Companies and contacts carrying our external key, as {source key: id} (lowest id on duplicates): one
         list command per entity and 50 keys, all in shared batches."""
-        keys = list(dict.fromkeys(keys))
-        commands: dict[str, tuple[Command, Any]] = {}
-        for entity in ("company", "contact"):
-            for n, chunk in enumerate(_chunks(keys, ID_CHUNK)):
-                flt = {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": chunk}
-                params = {"filter": flt, "select": ["ID", self.key.field], "order": {"ID": "ASC"}}
-                commands[f"f{entity[:3]}{n}"] = ((f"crm.{entity}.list", params), (entity, set(chunk)))
+        commands = self._find_commands(keys)
+        return self._found(commands, self._run(commands))
+
+    def _found(self, commands: dict[str, tuple[Command, Any]], results: dict[str, Any]) -> dict[str, str]:
+        """`find`'s answer from the results of its commands (named `f...`) among others."""
         found: dict[str, str] = {}
-        for name, value in self._run(commands).items():
+        for name, value in results.items():
+            if not name.startswith("f"):
+                continue
             entity, chunk = commands[name][1]
             for row in _rows(value):
                 origin = str(row.get(self.key.field))
@@ -328,3 +335,14 @@ class Recognizer:
                 ):
                     found[origin] = target
         return found
+
+    def _find_commands(self, keys: Iterable[str]) -> dict[str, tuple[Command, Any]]:
+        """The list commands of `find`: one per entity and 50 keys."""
+        keys = list(dict.fromkeys(keys))
+        commands: dict[str, tuple[Command, Any]] = {}
+        for entity in ("company", "contact"):
+            for n, chunk in enumerate(_chunks(keys, ID_CHUNK)):
+                flt = {f"@{self.key.originator_field}": self.key.originators, f"@{self.key.field}": chunk}
+                params = {"filter": flt, "select": ["ID", self.key.field], "order": {"ID": "ASC"}}
+                commands[f"f{entity[:3]}{n}"] = ((f"crm.{entity}.list", params), (entity, set(chunk)))
+        return commands

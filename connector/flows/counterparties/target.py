@@ -119,6 +119,9 @@ class CounterpartyWriter(PlannedTarget):
         )  # an entity and its requisite a record
         self.lookup = Recognizer(client, external_key)
 
+    # The engine does not look a page's creates up before prepare: prepare does, in its first round of batches.
+    finds_in_prepare = True
+
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """Companies and contacts carrying our external key, as {source key: id}; contacts as C_<id>."""
         return self.lookup.find(keys)
@@ -128,18 +131,24 @@ class CounterpartyWriter(PlannedTarget):
         known of them and of the updates' targets (values, phones, e-mails, requisites)."""
         parties = {a.record.key: party_of(a) for a in actions}
         live = [p for p in parties.values() if not isinstance(p, str)]
-        return Prepared(parties, self._recognise(live) if live else Matches())
+        if not live:
+            return Prepared(parties, Matches())
+        known, matches = self._recognise(live, find=True)
+        parties.update({p.key: p for p in known})
+        return Prepared(parties, matches)
 
     def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[PartyPlan]:
         """Pure: per record, its entity's add or update (only what differs) and its requisite, one unit; a record
         that is the same counterparty as another of the page rides with it (no step of its own)."""
         plans: dict[str, PartyPlan] = {}
         parties: list[Party] = []
-        for a in actions:
-            party = prepared.parties[a.record.key]
+        for given in actions:
+            party = prepared.parties[given.record.key]
             if isinstance(party, str):
-                plans[a.record.key] = PartyPlan(a, problems=[f"{a.record.label}: {party}"])
-            elif a.kind == "update" and a.target_id and split_ref(a.target_id)[0] != party.entity:
+                plans[given.record.key] = PartyPlan(given, problems=[f"{given.record.label}: {party}"])
+                continue
+            a = party.action  # a create that prepare found by our external key is that object's update
+            if a.kind == "update" and a.target_id and split_ref(a.target_id)[0] != party.entity:
                 was = split_ref(a.target_id)[0]
                 plans[a.record.key] = PartyPlan(
                     a,
@@ -200,7 +209,7 @@ class CounterpartyWriter(PlannedTarget):
         """A dry run's view of the creates a real run would link to an existing company or contact instead, as
         {source key: ('company 12', 'found by ИНН 7701234567, КПП 770101001')}. Reads only."""
         parties = [p for a in actions if a.kind == "create" for p in [party_of(a)] if not isinstance(p, str)]
-        matches = self._recognise(parties) if parties else Matches()
+        matches = self._recognise(parties)[1] if parties else Matches()
         out: dict[str, tuple[str, str]] = {}
         for p in parties:
             found = matches.found.get(p.key, {})
@@ -210,17 +219,26 @@ class CounterpartyWriter(PlannedTarget):
         return out
 
     def adopted_in(self, plans: Iterable[RecordPlan]) -> dict[str, tuple[str, str]]:
-        """The same view from a dry run's plans (pure: what their prepare found, without reading again)."""
+        """The same view from a dry run's plans (pure: what their prepare found, without reading again): a create
+        prepare found by our external key too (its plan is that object's update)."""
         return {
-            p.key: (f"{w.party.entity} {w.entity_id}", _found_by(w.party, w.adopted_by))
+            p.key: (f"{w.party.entity} {w.entity_id}", _found_by(w.party, w.adopted_by or "external_key"))
             for p in plans
-            if isinstance(p, PartyPlan) and (w := p.write) is not None and w.adopted_by
+            if isinstance(p, PartyPlan)
+            and (w := p.write) is not None
+            and w.entity_id
+            and (w.adopted_by or w.party.action.kind == "update")
         }
 
-    def _recognise(self, parties: list[Party]) -> Matches:
-        """Candidates of the creates and what is known of them and of the updates' targets."""
+    def _recognise(self, parties: list[Party], find: bool = False) -> tuple[list[Party], Matches]:
+        """Candidates of the creates and what is known of them and of the updates' targets. With `find`, the
+        creates are looked up by our external key in the same batches (the engine does not ask `find` before
+        prepare: `finds_in_prepare`), and one that carries it is that object's update, as `find` would make it."""
         creates = [p for p in parties if p.action.kind == "create"]
-        matches = self.lookup.recognise(creates, self.match_rules) if creates else Matches()
+        keys = [p.key for p in creates] if find else []
+        matches = self.lookup.recognise(creates, self.match_rules, keys) if creates else Matches()
+        parties = [self._found(p, matches.by_key.get(p.key)) for p in parties]
+        creates = [p for p in parties if p.action.kind == "create"]
         ids: dict[str, set[str]] = {"company": set(), "contact": set()}
         for p in creates:
             for found in matches.found.get(p.key, {}).values():
@@ -231,7 +249,15 @@ class CounterpartyWriter(PlannedTarget):
         self.lookup.describe(
             matches, ids, {f for p in parties for f in p.fields}, {f for p in parties for f in p.requisite}
         )
-        return matches
+        return parties, matches
+
+    @staticmethod
+    def _found(p: Party, target: str | None) -> Party:
+        """A create found by our external key becomes the update of what was found (its party as an update's)."""
+        if target is None or p.action.kind != "create":
+            return p
+        party = party_of(Action("update", p.action.record, target))
+        return p if isinstance(party, str) else party
 
     def _plan(self, parties: list[Party], matches: Matches) -> list[Write]:
         """Pure: the writes of these parties, given what the lookups found."""
