@@ -29,25 +29,57 @@ class PackedList(tuple):  # type: ignore[type-arg]
 
 
 class Layout:
-    """The keys of a packed dict in order, which of its values are packed containers, and each key's position."""
+    """The keys of a packed dict in order: `template` has every key with the values left out of the tuple (the
+    common empty ones: a zero GUID, an empty date or string, 0, False, None...) and a placeholder for the others;
+    `present` the keys whose values the tuple holds, in its order; `nested` those of them that are packed
+    containers. Records with the same keys and the same values left out share one layout."""
 
-    __slots__ = ("keys", "nested", "position")
+    __slots__ = ("nested", "position", "present", "template")
 
-    def __init__(self, keys: tuple[str, ...], nested: tuple[int, ...]) -> None:
-        self.keys = keys
-        self.nested = nested
-        self.position = {k: n for n, k in enumerate(keys)}
+    def __init__(
+        self, keys: tuple[Any, ...], present: tuple[int, ...], nested: tuple[int, ...], left: dict[int, Any]
+    ):
+        self.template = {k: left.get(n) for n, k in enumerate(keys)}
+        self.present = tuple(keys[n] for n in present)
+        self.nested = tuple(keys[n] for n in nested)
+        self.position = {keys[n]: at for at, n in enumerate(present)}
 
 
-_LAYOUTS: dict[tuple[tuple[Any, ...], tuple[int, ...]], Layout] = {}
+# Values a record repeats in most of its fields, left out of its tuple (kept once, in its layout's template). The
+# type is part of the match: 0, 0.0 and False are equal in Python but not on the wire.
+EMPTY_VALUES: dict[tuple[type, Any], Any] = {
+    (type(v), v): v
+    for v in (
+        None,
+        True,
+        False,
+        "",
+        0,
+        0.0,
+        "0",
+        "1",
+        "N",
+        "Y",
+        "00000000-0000-0000-0000-000000000000",
+        "0001-01-01T00:00:00",
+        "StandardODATA.Undefined",
+    )
+}
+_SCALARS = frozenset((type(None), bool, str, int, float))
+# Past this many layouts no value is left out of a new record's tuple (a bound on the templates kept).
+MAX_LAYOUTS = 50_000
+_LAYOUTS: dict[tuple[Any, ...], Layout] = {}
 _LOCK = threading.Lock()
 
 
-def _layout(keys: tuple[Any, ...], nested: tuple[int, ...]) -> Layout:
-    found = _LAYOUTS.get((keys, nested))
+def _layout(
+    keys: tuple[Any, ...], present: tuple[int, ...], nested: tuple[int, ...], left: dict[int, Any]
+) -> Layout:
+    key = (keys, nested, tuple((n, type(v), v) for n, v in left.items()))
+    found = _LAYOUTS.get(key)
     if found is None:
         with _LOCK:
-            found = _LAYOUTS.setdefault((keys, nested), Layout(keys, nested))
+            found = _LAYOUTS.setdefault(key, Layout(keys, present, nested, left))
     return found
 
 
@@ -62,15 +94,23 @@ def pack_value(value: Any) -> Any:
 
 
 def pack(record: dict[Any, Any]) -> Packed:
-    """One dict as a tuple of its values followed by its layout."""
-    values = list(record.values())
-    nested = []
-    for n, value in enumerate(values):
+    """One dict as a tuple of its values (but the empty ones) followed by its layout."""
+    values: list[Any] = []
+    present: list[int] = []
+    nested: list[int] = []
+    left: dict[int, Any] = {}
+    elide = len(_LAYOUTS) < MAX_LAYOUTS
+    for n, value in enumerate(record.values()):
         kind = type(value)
         if kind is dict or kind is list:
-            values[n] = pack_value(value)
+            value = pack_value(value)
             nested.append(n)
-    values.append(_layout(tuple(record), tuple(nested)))
+        elif elide and kind in _SCALARS and (kind, value) in EMPTY_VALUES:
+            left[n] = EMPTY_VALUES[(kind, value)]  # one object for the value, whichever record brought it
+            continue
+        present.append(n)
+        values.append(value)
+    values.append(_layout(tuple(record), tuple(present), tuple(nested), left))
     return Packed(values)
 
 
@@ -87,11 +127,10 @@ def unpack_value(value: Any) -> Any:
 def unpack(packed: Packed) -> dict[Any, Any]:
     """The dict `pack` was given (equal, same key order; new containers)."""
     layout: Layout = packed[-1]
-    out = dict(zip(layout.keys, packed, strict=False))  # the layout itself, last, is left out
-    if layout.nested:
-        keys = layout.keys
-        for n in layout.nested:
-            out[keys[n]] = unpack_value(packed[n])
+    out = layout.template.copy()
+    out.update(zip(layout.present, packed, strict=False))  # the layout itself, last, is left out
+    for name in layout.nested:
+        out[name] = unpack_value(out[name])
     return out
 
 
@@ -99,8 +138,11 @@ def field(packed: Any, name: str, default: Any = None) -> Any:
     """One value of a packed dict (unpacked), without materialising the rest (of a plain mapping: its value)."""
     if type(packed) is not Packed:
         return packed.get(name, default)
-    at = packed[-1].position.get(name)
-    return default if at is None else unpack_value(packed[at])
+    layout: Layout = packed[-1]
+    at = layout.position.get(name)
+    if at is None:
+        return layout.template.get(name, default)
+    return unpack_value(packed[at])
 
 
 class Table(MutableMapping[Any, Any]):
