@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from connector.bitrix24.client import BATCH_LIMIT, Bitrix24Client
@@ -95,15 +96,20 @@ class BatchExecutor:
         self.in_flight = max(1, in_flight)
         self.limit = max(1, min(limit, BATCH_LIMIT))
 
-    def run(self, units: Sequence[Unit]) -> Sent:
-        """Every unit sent once; lost replies leave their commands in `unknown` (nothing is re-sent here)."""
+    def run(self, units: Sequence[Unit], *, halt: bool = False) -> Sent:
+        """Every unit sent once; lost replies leave their commands in `unknown` (nothing is re-sent here).
+
+        With `halt`, the portal stops a batch at its first failed command (the `batch` method's `halt`): a command
+        after it in that batch did not run and has neither a result nor an error, so a unit's later commands run
+        only if every command before them in the batch succeeded."""
         sent = Sent()
         batches = [b for b in pack(units, self.limit) if b]
+        one = partial(self._one, halt=halt)
         if self.in_flight == 1 or len(batches) < 2:
-            replies = [self._one(b) for b in batches]
+            replies = [one(b) for b in batches]
         else:
             with ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="batch") as pool:
-                replies = list(pool.map(self._one, batches))
+                replies = list(pool.map(one, batches))
         for batch, (reply, lost) in zip(batches, replies, strict=True):
             if lost is not None:
                 sent.unknown.update(batch)
@@ -114,8 +120,8 @@ class BatchExecutor:
             sent.errors.update(reply.errors)
         return sent
 
-    def _one(self, batch: Unit) -> tuple[Any, OutcomeUnknown | None]:
+    def _one(self, batch: Unit, halt: bool = False) -> tuple[Any, OutcomeUnknown | None]:
         try:
-            return self.client.batch(batch, write=True), None
+            return self.client.batch(batch, halt=halt, write=True), None
         except OutcomeUnknown as exc:
             return None, exc

@@ -29,7 +29,7 @@ class FakeClient:
         self.batches: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
-    def batch(self, commands: dict[str, Any], *, write: bool = False) -> BatchReply:
+    def batch(self, commands: dict[str, Any], *, halt: bool = False, write: bool = False) -> BatchReply:
         assert write and len(commands) <= 50
         with self.lock:
             index = len(self.batches)
@@ -38,6 +38,11 @@ class FakeClient:
             self.barrier.wait()  # both batches must be in flight at the same time to get past this
         if index in self.lose:
             raise OutcomeUnknown("reply lost after the write")
+        if halt and self.refuse & commands.keys():  # the portal stops at the first failed command
+            keys = list(commands)
+            commands = {
+                k: commands[k] for k in keys[: 1 + min(keys.index(k) for k in self.refuse & commands.keys())]
+            }
         ok = {k: 1 for k in commands if k not in self.refuse}
         errors = {
             k: {"error": "ERROR_CORE", "error_description": "nope"} for k in commands if k in self.refuse
@@ -127,3 +132,14 @@ def test_a_unit_referring_to_another_units_result_goes_into_its_batch_or_is_refu
     assert [sorted(b) for b in batches] == [sorted({**head, **ref}), sorted(sized(1, 3))]
     with pytest.raises(ValueError, match="cannot join"):
         pack([sized(0, 50), ref])
+
+
+def test_with_halt_a_batch_stops_at_its_first_failed_command_and_the_rest_is_neither_result_nor_error() -> (
+    None
+):
+    client = FakeClient(refuse={"a3"})
+    sent = BatchExecutor(client).run([unit(n) for n in range(30)], halt=True)  # type: ignore[arg-type]
+    assert len(client.batches) == 2  # 25 units (50 commands), then 5
+    assert "a2" in sent.results and "a3" in sent.errors and sent.unknown == set()
+    assert not {"r3_0", "a4"} & (sent.results.keys() | sent.errors.keys())  # not run
+    assert "a25" in sent.results  # the next batch ran on its own

@@ -17,7 +17,7 @@ from typing import Any
 
 from connector.bitrix24.client import Bitrix24Client
 from connector.bitrix24.reads import run_reads
-from connector.engine.executor import BatchExecutor
+from connector.engine.executor import BatchExecutor, Sent
 from connector.engine.planned import CommandPlan, PlannedTarget, applied, failed
 from connector.engine.steps import RecordPlan
 from connector.flows.rollups.model import task_due
@@ -46,6 +46,16 @@ def _text(template: str, values: dict[str, Any]) -> str:
 def task_xml_id(originator: str, client: str, last_order_date: str) -> str:
     """The dormancy task's external key: one per client and dormancy (a new order starts a new one)."""
     return f"{originator}:{client}:dormant:{last_order_date}"
+
+
+def _merged(first: Sent, then: Sent) -> Sent:
+    """The replies of two rounds of writes as one (the second sent what the first left unsent)."""
+    return Sent(
+        {**first.results, **then.results},
+        {**first.errors, **then.errors},
+        first.unknown | then.unknown,
+        first.lost or then.lost,
+    )
 
 
 def _reason(err: Any) -> str:
@@ -217,22 +227,35 @@ class RollupWriter(PlannedTarget):
                 outcomes.append(
                     Outcome(rec.key, "skip", "skipped", None, rec.hash, rec.version, label=rec.label)
                 )
-        updated = self.executor.run([p.units[0] for p in writes])
+        # Each company's update and its task in one unit, the task after the update, sent with `halt`: a batch
+        # stops at its first failed command, so a task is made only if its company's update succeeded. What a halt
+        # left unsent goes again the way it did before: the updates, then the tasks of those that succeeded.
+        first = self.executor.run([{k: c for u in p.units for k, c in u.items()} for p in writes], halt=True)
+        ran = first.results.keys() | first.errors.keys() | first.unknown
+        rest = self.executor.run([p.units[0] for p in writes if not p.units[0].keys() <= ran])
+        updated = _merged(first, rest)
         problems = {}
         for plan in writes:
             head = next(iter(plan.units[0]))
             if head in updated.errors:
                 problems[plan.key] = "the company was not updated: " + _reason(updated.errors[head])
+            elif head not in updated.results and head not in updated.unknown:
+                problems[plan.key] = "the company was not updated: no result for it in the batch reply"
         adding = [
             p
             for p in writes
-            if len(p.units) > 1 and p.key not in problems and not updated.unknown & p.units[0].keys()
+            if len(p.units) > 1
+            and p.key not in problems
+            and not updated.unknown & p.units[0].keys()
+            and not p.units[1].keys() <= ran
         ]
-        added = self.executor.run([p.units[1] for p in adding])
-        for plan in adding:
+        added = _merged(first, self.executor.run([p.units[1] for p in adding]))
+        for plan in (p for p in writes if len(p.units) > 1):
             head = next(iter(plan.units[1]))
             if head in added.errors:
                 problems[plan.key] = "the dormancy task was not made: " + _reason(added.errors[head])
+            elif plan.key not in problems and head not in added.results and head not in added.unknown:
+                problems[plan.key] = "the dormancy task was not made: no result for it in the batch reply"
         lost = updated.lost or added.lost
         unknown = updated.unknown | added.unknown
         for plan in writes:
