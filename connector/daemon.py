@@ -6,6 +6,7 @@ success, last error and next run) for `b24-1c status`, which runs in another pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -78,12 +80,25 @@ class Daemon:
         self.http_address: tuple[str, int] | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        # Cycles running now (guarded by _idle): start() waits for them before it cleans up.
+        self._in_cycle = 0
+        self._idle = threading.Condition()
         self.alerts = alerts  # built on the first cycle from the connector when not given
 
     def run_flow(self, flow: str) -> None:
         """One incremental cycle of one flow; errors are logged, the daemon goes on."""
-        if self.connector.stop.is_set():
-            return
+        with self._idle:
+            if self.connector.stop.is_set():
+                return
+            self._in_cycle += 1
+        try:
+            self._cycle(flow)
+        finally:
+            with self._idle:
+                self._in_cycle -= 1
+                self._idle.notify_all()
+
+    def _cycle(self, flow: str) -> None:
         error: str | None = None
         failure: Exception | None = None
         try:
@@ -102,8 +117,7 @@ class Daemon:
             error = str(exc)
             self.fatal = exc
             self.notifier.stopping(f"the ledger cannot be used: {exc}")
-            self.connector.stop.set()
-            threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+            self._stop()
         except StopRun as exc:
             failure = exc
             log.error("cycle stopped", flow=flow, error=str(exc))
@@ -178,8 +192,34 @@ class Daemon:
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("stopping: finishing the current page", signal=signal.Signals(signum).name)
         self.notifier.stopping(f"stopping on {signal.Signals(signum).name}: finishing the current page")
+        self._stop()
+
+    def _stop(self) -> None:
+        """Ask every flow to stop after its current page and end the scheduler loop; start() then waits for the
+        cycles still running.
+
+        Never `shutdown(wait=True)`: APScheduler 3 holds its job-store lock while it joins the running jobs
+        (schedulers/base.py, `with self._executors_lock, self._jobstores_lock: executor.shutdown(wait)`), and a
+        cycle that ends meanwhile asks the scheduler for its next run (write_state -> get_job, the same lock): the
+        two waited for each other and the daemon hung instead of exiting 5. From a thread, so a signal handler does
+        not re-enter the scheduler loop it interrupted."""
         self.connector.stop.set()
-        threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+        threading.Thread(target=self._shutdown_scheduler, name="daemon stop", daemon=True).start()
+
+    def _shutdown_scheduler(self) -> None:
+        # A second stop (a signal after a ledger error, two failing flows) finds it stopped already.
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+
+    def _wait_for_cycles(self) -> None:
+        """After the scheduler loop ended: the cycles still running finish their current page (the stop is set).
+        Until then the state file, the ledger and the exit code wait; systemd's stop timeout bounds this."""
+        with self._idle:
+            while self._in_cycle:
+                if not self._idle.wait(30):
+                    log.info(
+                        "stopping: waiting for cycles to finish their current page", running=self._in_cycle
+                    )
 
     def _event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
@@ -218,6 +258,7 @@ class Daemon:
             self.http_address = self.web.start(*self.http)
         try:
             self.scheduler.start()
+            self._wait_for_cycles()
         finally:
             if self.web is not None:
                 self.web.stop()
