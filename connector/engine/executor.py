@@ -122,6 +122,8 @@ class BatchExecutor:
 
     def _one(self, batch: Unit, halt: bool = False) -> tuple[Any, OutcomeUnknown | None]:
         try:
-            return self.client.batch(batch, halt=halt, write=True), None
+            if halt:
+                return self.client.batch(batch, halt=True, write=True), None
+            return self.client.batch(batch, write=True), None  # as every caller's client takes it
         except OutcomeUnknown as exc:
             return None, exc
