@@ -67,7 +67,7 @@ def setup(
         typer.Option(
             "--exchange-nodes",
             help="also make this installation's nodes in the 1C exchange plan ExchangePlan_ДляCRM, where the base "
-            "publishes it (one per 1C-reading flow, Code <installation id>-<flow>): the flows then read 1C's "
+            "publishes it (one per 1C-reading flow, its Code the installation id, a dash and the flow, e.g. 1C-000f5baa-orders): the flows then read 1C's "
             "changes from them instead of date windows; do it before the first backfill",
         ),
     ] = False,
