@@ -195,3 +195,65 @@ class Table(MutableMapping[Any, Any]):
 
     def __repr__(self) -> str:
         return f"Table({len(self._rows)} records)"
+
+
+class LiveTable(Table):
+    """A Table whose records, once read by key (or assigned), stay the same objects until `settle()`: code that
+    changes a stored record in place (the portal's write paths do) changes the store, as with plain dicts.
+    `settle` packs them back; the portal calls it after every call, so only the records one call touched are
+    ever unpacked at a time. Iterating (`values`, `items`) gives the records not read by key as copies."""
+
+    __slots__ = ("_live",)
+
+    def __init__(self, rows: dict[Any, Any] | None = None) -> None:
+        self._live: dict[Any, Any] = {}
+        super().__init__(rows)
+
+    def __getitem__(self, key: Any) -> Any:
+        live = self._live.get(key)
+        if live is None:
+            live = self._live[key] = unpack_value(self._rows[key])
+        return live
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        live = self._live.get(key)
+        if live is not None:
+            return live
+        found = self._rows.get(key)
+        if found is None:
+            return default
+        live = self._live[key] = unpack_value(found)
+        return live
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key not in self._rows:
+            self._rows[key] = None  # its place in the order; the value is packed by `settle`
+        self._live[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._rows[key]
+        self._live.pop(key, None)
+
+    def values(self) -> Iterator[Any]:  # type: ignore[override]
+        live = self._live
+        return (live[k] if k in live else unpack_value(v) for k, v in list(self._rows.items()))
+
+    def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
+        live = self._live
+        return ((k, live[k] if k in live else unpack_value(v)) for k, v in list(self._rows.items()))
+
+    def packed(self) -> list[Any]:
+        self.settle()
+        return super().packed()
+
+    def plain(self) -> dict[Any, Any]:
+        return dict(self.items())
+
+    def settle(self) -> None:
+        """Pack back every record read by key or assigned since the last time."""
+        if self._live:
+            rows = self._rows
+            for key, value in self._live.items():
+                if key in rows:
+                    rows[key] = pack_value(value)
+            self._live.clear()

@@ -51,8 +51,10 @@ def degrade(box: Sandbox, how: Degraded) -> None:
         defs = portal.user_field_defs("deal")
         for name in how.missing_user_fields:
             defs.pop(name, None)
-            for record in portal.entities.get("deal", {}).values():
-                record.pop(name, None)
+            deals = portal.store("deal")
+            for deal_id in list(deals):
+                deals[deal_id].pop(name, None)  # read by id: the store's own record (compact.LiveTable)
+            deals.settle()
     ib = box.infobase
     everything = set(ib.types) | set(ib.config.registers)
     if how.unpublished:

@@ -244,7 +244,10 @@ class Bitrix24App:
             params["__start"] = start_n
             h0 = time.perf_counter()
             with portal.lock:
-                value = meth.handler(portal, params, ctx)
+                try:
+                    value = meth.handler(portal, params, ctx)
+                finally:
+                    portal.settle()  # the CRM objects this call read or wrote are packed back (compact.py)
             processing = time.perf_counter() - h0
             if limited:
                 window.record(name, now, portal.settings.cost_of(name) or processing)

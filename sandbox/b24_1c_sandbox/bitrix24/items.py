@@ -51,7 +51,7 @@ def _item_id(params: Params) -> int:
 
 
 def _record(portal: Portal, et: EntityType, item_id: int) -> dict[str, Any]:
-    record = portal.entities.get(et.store, {}).get(item_id)
+    record = portal.record(et.store, item_id)
     if record is None:
         raise item_not_found()
     return record
@@ -253,7 +253,7 @@ def _row_input(fields: dict[str, Any]) -> dict[str, Any]:
 def _owner(portal: Portal, owner_type: Any, owner_id: Any) -> tuple[EntityType, dict[str, Any]]:
     et = BY_ABBR.get(str(owner_type))
     try:
-        record = portal.entities.get(et.store, {}).get(int(str(owner_id))) if et else None
+        record = portal.record(et.store, int(str(owner_id))) if et else None
     except ValueError:
         record = None
     if et is None or record is None:

@@ -52,7 +52,7 @@ def _owner(portal: Portal, params: Params) -> tuple[EntityType, dict[str, Any]]:
     et = TYPES.get(type_id)
     if et is None or not et.payments:
         raise payment_error(0, "Entity type is not supported")
-    owner = portal.entities.get(et.store, {}).get(entity_id)
+    owner = portal.record(et.store, entity_id)
     if owner is None:
         raise payment_error(0, "Entity not found")
     return et, owner

@@ -16,7 +16,7 @@ from typing import Any
 from b24_1c_sandbox.bitrix24.limits import PLAN_LIMITS, OperatingBudget, RequestCounter
 from b24_1c_sandbox.calllog import CallLog
 from b24_1c_sandbox.clock import Clock, SystemClock
-from b24_1c_sandbox.compact import Table
+from b24_1c_sandbox.compact import LiveTable, Table
 
 
 @dataclass
@@ -168,7 +168,9 @@ class Portal:
         self.apps: dict[str, OAuthApp] = {}
         self.access_tokens: dict[str, Token] = {}
         self.refresh_tokens: dict[str, Token] = {}
-        self.entities: dict[str, dict[int, dict[str, Any]]] = {"deal": {}}
+        # CRM objects by store and id, kept packed (compact.LiveTable): a record read or written during a call is
+        # a plain dict until `settle()` packs it back after the call (issue 13 goal 6).
+        self.entities: dict[str, LiveTable] = {"deal": LiveTable()}
         # Stored packed (compact.py): a read gives new dicts, a change is an assignment of the owner's rows.
         self.product_rows: Table = Table()
         self.userfields: dict[str, dict[str, dict[str, Any]]] = {"deal": {}}
@@ -228,6 +230,25 @@ class Portal:
         """Auto-increment per table."""
         self.counters[kind] = self.counters.get(kind, 0) + 1
         return self.counters[kind]
+
+    def store(self, name: str) -> LiveTable:
+        """The objects of one CRM store ("deal", "company", "smart_invoice"...), created empty on first use."""
+        found = self.entities.get(name)
+        if found is None:
+            found = self.entities[name] = LiveTable()
+        return found
+
+    def record(self, store: str, record_id: int) -> dict[str, Any] | None:
+        """The stored CRM object itself (changes to it are the store's until the call ends), or None."""
+        objects = self.entities.get(store)
+        found: dict[str, Any] | None = None if objects is None else objects.get(record_id)
+        return found
+
+    def settle(self) -> None:
+        """Pack back the CRM objects the last call read or wrote (the app calls this after every call)."""
+        with self.lock:
+            for objects in self.entities.values():
+                objects.settle()
 
     def table(self, name: str) -> dict[int, dict[str, Any]]:
         """A side table (requisites, payments, activities, tasks, notifications...)."""
@@ -339,7 +360,9 @@ class Portal:
             return int(a), int(b)
 
         with self.lock:
-            self.entities = {k: {int(i): v for i, v in rows.items()} for k, rows in data["entities"].items()}
+            self.entities = {
+                k: LiveTable({int(i): v for i, v in rows.items()}) for k, rows in data["entities"].items()
+            }
             self.product_rows = Table(
                 {(k.split(":")[0], int(k.split(":")[1])): v for k, v in data["product_rows"].items()}
             )

@@ -149,7 +149,7 @@ def seed_portal(portal: Portal) -> None:
             portal.statuses.append(_status(status_id, entity_id, sid, name, sort * 10, None, None))
     # The seller's own company ("isMyCompany"), needed by smart invoices (`mycompanyId`).
     company_id = portal.next_id("company")
-    portal.entities.setdefault("company", {})[company_id] = {
+    portal.store("company")[company_id] = {
         "ID": str(company_id),
         "TITLE": "ООО «Наша фирма»",
         "COMPANY_TYPE": "OTHER",

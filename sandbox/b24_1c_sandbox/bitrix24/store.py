@@ -266,7 +266,7 @@ def create(portal: Portal, et: EntityType, fields: dict[str, Any], ctx: CallCont
         record.update({"TITLE": f"Счёт #{entity_id}", "ACCOUNT_NUMBER": str(entity_id)})
     elif "TITLE" in et.fields:
         record["TITLE"] = f"Элемент #{entity_id}"
-    portal.entities.setdefault(et.store, {})[entity_id] = record
+    portal.store(et.store)[entity_id] = record
     write_fields(portal, et, record, fields, creating=True)
     if not record.get("TITLE") and "TITLE" in et.fields and et.id != 3:
         record["TITLE"] = f"#{entity_id}"

@@ -3,7 +3,7 @@ the store, and what a read gives is a copy (issue 13 goal 6)."""
 
 from __future__ import annotations
 
-from b24_1c_sandbox.compact import PackedList
+from b24_1c_sandbox.compact import Packed, PackedList
 from conftest import Emu
 
 
@@ -24,3 +24,22 @@ def test_product_rows_are_stored_packed_and_every_write_path_changes_them(emu: E
     assert emu.ok("crm.deal.productrows.get", {"id": deal})[0]["PRICE"] == 10
     emu.ok("crm.item.productrow.delete", {"id": added["id"]})
     assert [r["PRODUCT_NAME"] for r in emu.ok("crm.deal.productrows.get", {"id": deal})] == ["Профлист"]
+
+
+def test_crm_objects_are_packed_between_calls_and_changed_in_place_during_one(emu: Emu) -> None:
+    portal = emu.portal
+    deals = [int(emu.ok("crm.deal.add", {"fields": {"TITLE": f"Заказ {n}"}})) for n in range(3)]
+    emu.ok("crm.deal.update", {"id": deals[1], "fields": {"TITLE": "Изменён", "OPPORTUNITY": 12.5}})
+    store = portal.entities["deal"]
+    assert not store._live and all(type(store._rows[d]) is Packed for d in deals)
+    got = emu.ok("crm.deal.get", {"id": deals[1]})
+    assert (got["TITLE"], got["OPPORTUNITY"]) == ("Изменён", "12.50")
+    # A user field added later reaches every stored deal (the store is changed record by record).
+    emu.ok("crm.deal.userfield.add", {"fields": {"FIELD_NAME": "MEMO", "USER_TYPE_ID": "string"}})
+    assert not store._live and all("UF_CRM_MEMO" in store[d] for d in deals)
+    assert emu.ok("crm.deal.list", {"filter": {"ID": deals[2]}, "select": ["UF_CRM_MEMO"]})[0][
+        "UF_CRM_MEMO"
+    ] in (
+        None,
+        "",
+    )
