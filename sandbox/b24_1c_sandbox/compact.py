@@ -105,9 +105,14 @@ def pack(record: dict[Any, Any]) -> Packed:
         if kind is dict or kind is list:
             value = pack_value(value)
             nested.append(n)
-        elif elide and kind in _SCALARS and (kind, value) in EMPTY_VALUES:
+        elif (
+            elide
+            and kind in _SCALARS
+            and (kind, value) in EMPTY_VALUES
+            and not (kind is float and str(value)[0] == "-")
+        ):
             left[n] = EMPTY_VALUES[(kind, value)]  # one object for the value, whichever record brought it
-            continue
+            continue  # (-0.0 equals 0.0 but is written "-0.0": kept)
         present.append(n)
         values.append(value)
     values.append(_layout(tuple(record), tuple(present), tuple(nested), left))

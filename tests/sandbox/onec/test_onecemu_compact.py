@@ -60,13 +60,13 @@ def test_pack_gives_back_an_equal_dict_in_the_same_key_order_with_new_containers
 
 def test_the_empty_values_left_out_of_the_tuple_come_back_with_their_types() -> None:
     """0, 0.0 and False are equal in Python, not on the wire: each comes back as it went in."""
-    empties: list[Any] = [0, 0.0, False, True, "", None, "0", "00000000-0000-0000-0000-000000000000"]
+    empties: list[Any] = [0, 0.0, False, True, "", None, "0", "00000000-0000-0000-0000-000000000000", -0.0]
     for n in range(len(empties)):
         record = {f"k{i}": v for i, v in enumerate(empties[n:] + empties[:n])} | {"x": 1.5}
         packed = pack(record)
-        assert len(packed) == 2  # the value 1.5 and the layout
+        assert len(packed) == 3  # -0.0 (equal to 0.0, but written "-0.0"), the value 1.5 and the layout
         back = unpack(packed)
-        assert [(type(v), v) for v in back.values()] == [(type(v), v) for v in record.values()]
+        assert [(type(v), repr(v)) for v in back.values()] == [(type(v), repr(v)) for v in record.values()]
         assert list(back) == list(record)
         assert field(packed, "k0") == record["k0"] and type(field(packed, "k0")) is type(record["k0"])
 
