@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from b24_1c_sandbox.clock import Clock, SystemClock
-from b24_1c_sandbox.compact import Packed, Table, unpack
+from b24_1c_sandbox.compact import Packed, Table, pack_value, unpack, unpack_value
 from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.exchange import Registrations
 from b24_1c_sandbox.onec.extension import apply as apply_extension
@@ -84,6 +84,56 @@ def _fill(props: Props, source: dict[str, Any], into: dict[str, Any]) -> None:
             into[name] = shared(source.get(name, empty(edm)))
 
 
+class Movements(Table):
+    """One register's records by recorder. A document's records are kept as the name of its entity set and made
+    again from the document whenever they are read (`registers.movements`, the function that made them when it was
+    posted): 29 % of the base was register records (issue 13 goal 6). They are kept as records instead ("frozen")
+    when reading them again could give something else: the document was changed while it stayed posted (its
+    records stay those of its last posting), or making them read another object (`registers.self_contained`)."""
+
+    __slots__ = ("_ib", "_register")
+
+    def __init__(self, ib: Infobase, register: str, rows: dict[Any, Any] | None = None) -> None:
+        self._ib, self._register = ib, register
+        super().__init__(rows)
+
+    def _made(self, recorder: str, kept: Any) -> Any:
+        if type(kept) is not str:
+            return unpack_value(kept)
+        doc = self._ib.get(kept, recorder)
+        return registers.movements(self._ib, kept, doc).get(self._register, []) if doc is not None else []
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._made(key, self._rows[key])
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        kept = self._rows.get(key)
+        return default if kept is None else self._made(key, kept)
+
+    def values(self) -> Iterator[Any]:  # type: ignore[override]
+        return (self._made(k, v) for k, v in list(self._rows.items()))
+
+    def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
+        return ((k, self._made(k, v)) for k, v in list(self._rows.items()))
+
+    def packed(self) -> list[Any]:
+        return [pack_value(self._made(k, v)) if type(v) is str else v for k, v in list(self._rows.items())]
+
+    def plain(self) -> dict[Any, Any]:
+        return dict(self.items())
+
+    def derived(self, recorder: str, entity: str) -> None:
+        """The recorder's records are made from the document when read."""
+        self._rows[recorder] = sys.intern(entity)
+
+    def discard(self, recorder: str) -> None:
+        """Forget the recorder's records (without making them to return them, as `pop` would)."""
+        self._rows.pop(recorder, None)
+
+    def is_derived(self, recorder: str) -> bool:
+        return type(self._rows.get(recorder)) is str
+
+
 class Infobase:
     """In-memory 1C data in insertion order (what 1C returns when a query has no $orderby)."""
 
@@ -106,7 +156,7 @@ class Infobase:
         self.types: dict[str, EntityType] = self.config.types
         # Objects and register records are stored packed (compact.py): a read gives a new dict each time.
         self.sets: dict[str, Table] = {name: Table() for name in self.types}
-        self.movements: dict[str, Table] = {r: Table() for r in self.config.registers}
+        self.movements: dict[str, Movements] = {r: Movements(self, r) for r in self.config.registers}
         self.users = dict(users or {"Администратор": "sandbox"})
         self.grants: dict[str, Grant] = {}  # a user without a grant has full rights
         self.lock = threading.RLock()
@@ -210,17 +260,32 @@ class Infobase:
                 self._move(entity, None, (old or new or {}).get("Ref_Key", ""))
             elif old is None or not old.get("Posted"):
                 self._move(entity, new)
+            else:  # changed while it stays posted: its records stay those of its last posting
+                self._freeze(entity, old)
         if etype.kind != "ExchangePlan":
             self.changes.register(entity, (new or old or {})["Ref_Key"])
+
+    def _freeze(self, entity: str, doc: dict[str, Any]) -> None:
+        """Keep a document's derived records as records, made from `doc` (the document as it was posted)."""
+        made: dict[str, list[dict[str, Any]]] | None = None
+        for name, sets in self.movements.items():
+            if sets.is_derived(doc["Ref_Key"]):
+                made = registers.movements(self, entity, doc) if made is None else made
+                sets[doc["Ref_Key"]] = made.get(name, [])
+                self.indexes.moved(name)
 
     def _move(self, entity: str, doc: dict[str, Any] | None, ref: str = "") -> None:
         recorder = doc["Ref_Key"] if doc else ref
         made = registers.movements(self, entity, doc) if doc else {}
+        own = doc is not None and registers.self_contained(self, entity, doc)
         for name, sets in self.movements.items():
             if made.get(name):
-                sets[recorder] = made[name]
+                if own:
+                    sets.derived(recorder, entity)
+                else:
+                    sets[recorder] = made[name]
             else:
-                sets.pop(recorder, None)
+                sets.discard(recorder)
             self.indexes.moved(name)
 
     # -- reads ----------------------------------------------------------------------------------------------
@@ -292,7 +357,7 @@ class Infobase:
                     self.sets[name] = Table(rows)
             for name, recs in data.get("movements", {}).items():
                 if name in self.movements:
-                    self.movements[name] = Table(recs)
+                    self.movements[name] = Movements(self, name, recs)
             self.changes.restore(data.get("changes", {}))
             self.keys = dict(data.get("keys", {}))
             self.indexes.clear()

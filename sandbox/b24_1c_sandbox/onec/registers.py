@@ -54,6 +54,16 @@ def _row_link(ib: Infobase, row: dict[str, Any], header: dict[str, Any] | None =
     return {"ЗаказКлиента": value or "", "ЗаказКлиента_Type": vtype if value else "StandardODATA.Undefined"}
 
 
+def self_contained(ib: Infobase, entity: str, doc: dict[str, Any]) -> bool:
+    """Whether `movements` of this document read nothing but the document (no shipment row falls back on the
+    header's order for its settlement object: that reads the order, which may change later)."""
+    if ib.config.settlement != "ОбъектРасчетов" or ib.config.roles.get("shipment") != entity:
+        return True
+    if doc.get("ЗаказКлиента_Type") != ORDER_TYPE:
+        return True
+    return all(row.get("ОбъектРасчетов_Key", ZERO) != ZERO for row in doc.get("Товары", []))
+
+
 def movements(ib: Infobase, entity: str, doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Register records a posted document makes (empty for documents without settlement movements)."""
     if SETTLEMENTS not in ib.config.registers:

@@ -11,6 +11,7 @@ from typing import Any
 
 from b24_1c_sandbox.compact import Packed, PackedList, Table, field, pack, unpack
 from b24_1c_sandbox.dataset import generate
+from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.infobase import Infobase
 
 ORDER = "Document_ЗаказКлиента"
@@ -74,8 +75,8 @@ def test_the_empty_values_left_out_of_the_tuple_come_back_with_their_types() -> 
 def test_objects_rows_and_register_records_are_stored_as_tuples_and_read_as_copies() -> None:
     ib = Infobase()
     generate(ib, 40, seed=5)
-    for table in [*ib.sets.values(), *ib.movements.values()]:
-        assert all(type(v) in (Packed, PackedList) for v in table._rows.values())
+    for table in ib.sets.values():
+        assert all(type(v) is Packed for v in table._rows.values())
     order = ib.all(ORDER)[3]
     assert order["Товары"] and list(order)[:3] == ["Ref_Key", "DataVersion", "DeletionMark"]
     order["Комментарий"] = "changed in a copy"
@@ -110,3 +111,48 @@ def test_generating_a_dataset_holds_no_list_of_every_order() -> None:
     finally:
         tracemalloc.stop()
     assert (peak - current) / 300 < 1024, (peak - current) / 300
+
+
+def recorded(ib: Infobase, ref: str) -> list[dict[str, Any]]:
+    return [r for r in ib.records(REGISTER) if r["Recorder"] == ref]
+
+
+def test_register_records_are_made_again_from_the_posted_document_when_read() -> None:
+    ib = Infobase()
+    generate(ib, 40, seed=5)
+    kept = ib.movements[REGISTER]._rows
+    assert kept and all(type(v) is str for v in kept.values())  # the entity set's name, no records
+    for recorder, entity in kept.items():
+        doc = ib.get(entity, recorder)
+        assert doc is not None and doc["Posted"]
+        assert ib.movements[REGISTER][recorder] == registers.movements(ib, entity, doc)[REGISTER]
+
+
+def test_a_document_changed_while_posted_keeps_the_records_of_its_last_posting() -> None:
+    ib = Infobase()
+    generate(ib, 40, seed=5)
+    entity = ib.config.roles["bank_receipt"]
+    receipt = next(d for d in ib.all(entity) if d["Posted"])
+    before = recorded(ib, receipt["Ref_Key"])
+    rows = [dict(r, Сумма=1.25) for r in receipt["РасшифровкаПлатежа"]]
+    ib.update(entity, receipt["Ref_Key"], {"РасшифровкаПлатежа": rows})  # written, not posted again
+    assert before and recorded(ib, receipt["Ref_Key"]) == before
+    ib.repost(entity, receipt["Ref_Key"])
+    assert [r["КОплате"] for r in recorded(ib, receipt["Ref_Key"])] == [1.25] * len(rows)
+
+
+def test_records_that_read_another_object_are_kept_as_made() -> None:
+    """A shipment row without a settlement object takes its order's: the order may change later."""
+    ib = Infobase()
+    generate(ib, 40, seed=5)
+    entity, orders = ib.config.roles["shipment"], ib.config.roles["order"]
+    shipment = next(d for d in ib.all(entity) if d["Posted"])
+    order = ib.get(orders, shipment["ЗаказКлиента"])
+    assert order is not None
+    rows = [dict(r, ОбъектРасчетов_Key=registers.ZERO) for r in shipment["Товары"]]
+    ib.update(entity, shipment["Ref_Key"], {"Товары": rows})
+    ib.repost(entity, shipment["Ref_Key"])
+    before = recorded(ib, shipment["Ref_Key"])
+    assert {r["ОбъектРасчетов_Key"] for r in before} == {order["ОбъектРасчетов_Key"]}
+    ib.update(orders, order["Ref_Key"], {"ОбъектРасчетов_Key": "11111111-2222-3333-4444-555555555555"})
+    assert recorded(ib, shipment["Ref_Key"]) == before
