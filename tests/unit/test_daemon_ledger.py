@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+from apscheduler.events import EVENT_JOB_SUBMITTED, EVENT_SCHEDULER_SHUTDOWN, JobSubmissionEvent
 
 from connector.clock import SystemClock
 from connector.daemon import Daemon, state_path
@@ -82,19 +82,33 @@ def test_a_cycle_that_ends_while_a_ledger_error_stops_the_daemon_does_not_hang_i
     calls: list[str] = []
     ledger = tmp_path / "ledger.sqlite3"
     asking = threading.Event()  # orders is inside get_job: now money may fail
+    submitted: set[str] = (
+        set()
+    )  # told after the scheduler loop let its lock go: from then only the stop takes it
+    both_submitted = threading.Event()
     deadlocked: list[str] = []
+
+    def fail_money() -> None:
+        assert asking.wait(10), "orders never asked for its next run"
+        assert both_submitted.wait(10), "the scheduler never submitted both flows"
+
     daemon = _daemon(
         {"money": LedgerError("the disk holding the ledger /x is full: free space")},
         calls,
         ledger,
-        hold={
-            "money": lambda: None if asking.wait(10) else pytest.fail("orders never asked for its next run")
-        },
+        hold={"money": fail_money},
     )
     scheduler = daemon.scheduler
     lock = scheduler._jobstores_lock  # APScheduler 3's lock that get_job and shutdown take
     shut_down = threading.Event()
     scheduler.add_listener(lambda event: shut_down.set(), EVENT_SCHEDULER_SHUTDOWN)
+
+    def on_submitted(event: JobSubmissionEvent) -> None:
+        submitted.add(event.job_id)
+        if submitted >= {"orders", "money"}:
+            both_submitted.set()
+
+    scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED)
     real_get_job = scheduler.get_job
 
     def get_job(job_id: str, jobstore: str | None = None) -> Any:
