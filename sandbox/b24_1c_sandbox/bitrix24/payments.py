@@ -62,7 +62,7 @@ def _payment(portal: Portal, params: Params) -> dict[str, Any]:
     payment_id = _int(params, "id")
     if payment_id is None:
         raise payment_error(100, "Required fields are not provided: id")
-    row = payments(portal).get(payment_id)
+    row: dict[str, Any] | None = payments(portal).get(payment_id)
     if row is None:
         raise payment_error(0, "Payment not found")
     return row

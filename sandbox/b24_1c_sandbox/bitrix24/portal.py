@@ -8,6 +8,7 @@ import random
 import threading
 import zlib
 from collections import deque
+from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -177,7 +178,7 @@ class Portal:
         self.users: dict[int, dict[str, Any]] = {}
         self.counters: dict[str, int] = {}
         # Side tables of the CRM: multifields by (entityTypeId, id), deal contacts, requisites, payments...
-        self.tables: dict[str, dict[int, dict[str, Any]]] = {}
+        self.tables: dict[str, MutableMapping[int, dict[str, Any]]] = {}
         self.multifields: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self.contact_links: dict[tuple[int, int], list[int]] = {}
         self.categories: dict[int, list[dict[str, Any]]] = {}
@@ -249,8 +250,11 @@ class Portal:
         with self.lock:
             for objects in self.entities.values():
                 objects.settle()
+            for table in self.tables.values():
+                if isinstance(table, LiveTable):
+                    table.settle()  # the sale module's tables (saleindex.IndexedTable)
 
-    def table(self, name: str) -> dict[int, dict[str, Any]]:
+    def table(self, name: str) -> MutableMapping[int, dict[str, Any]]:
         """A side table (requisites, payments, activities, tasks, notifications...)."""
         return self.tables.setdefault(name, {})
 

@@ -91,6 +91,7 @@ def _row(portal: Portal, params: Params) -> dict[str, Any]:
     raw = params.get("id")
     if raw in (None, ""):
         raise ApiError(400, 100, "Required parameter id is not defined")
+    row: dict[str, Any] | None
     try:
         row = payments(portal).get(int(str(raw)))
     except ValueError:

@@ -3,6 +3,7 @@ the store, and what a read gives is a copy (issue 13 goal 6)."""
 
 from __future__ import annotations
 
+from b24_1c_sandbox.bitrix24.saleindex import PAYMENT_KEYS, IndexedTable
 from b24_1c_sandbox.compact import Packed, PackedList
 from conftest import Emu
 
@@ -43,3 +44,19 @@ def test_crm_objects_are_packed_between_calls_and_changed_in_place_during_one(em
         None,
         "",
     )
+
+
+def test_payments_are_packed_between_calls_and_keep_their_indexes(emu: Emu) -> None:
+    deal = int(emu.ok("crm.deal.add", {"fields": {"TITLE": "Заказ", "OPPORTUNITY": 100}}))
+    paid = [
+        emu.ok("crm.item.payment.add", {"entityId": deal, "entityTypeId": 2, "fields": {"sum": s}})
+        for s in (30, 70)
+    ]
+    emu.ok("sale.payment.update", {"id": paid[0], "fields": {"paid": "Y"}})
+    table = emu.portal.table("payment")
+    assert isinstance(table, IndexedTable) and not table._live
+    assert all(type(v) is Packed for v in table._rows.values())
+    assert table[int(paid[0])]["paid"] == "Y" and table[int(paid[1])]["paid"] == "N"
+    listed = emu.ok("crm.item.payment.list", {"entityId": deal, "entityTypeId": 2})
+    assert [int(p["id"]) for p in listed] == [int(p) for p in paid]
+    assert table.index_state() == IndexedTable(PAYMENT_KEYS, dict(table)).index_state()
