@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from connector.errors import ConnectorError, StopRun
 from connector.flows.money.bp_facts import is_bp
-from connector.flows.onec_source import DEFAULT_PLAN
+from connector.flows.onec_source import DEFAULT_PLAN, default_node
 from connector.mapping.schema import Mapping
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def node_code(spec: Mapping, installation: str) -> str | None:
         return None
     if spec.money is not None and is_bp(src.entity):
         return None
-    return str(src.changes.node or f"{installation}-{spec.flow}")
+    return default_node(spec, installation)
 
 
 def ensure_nodes(conn: Connector) -> list[tuple[str, str]]:

@@ -27,6 +27,12 @@ Extra = Callable[[list[dict[str, Any]]], Iterator[list[tuple[str, str | None]]]]
 _ABSENT: set[tuple[str, str]] = set()
 
 
+def default_node(spec: Mapping, installation: str) -> str:
+    """The Code of a flow's node in the default plan: the mapping's `source.changes.node`, else
+    `<installation id>-<flow>` (what `b24-1c setup --exchange-nodes` makes and the sources look for)."""
+    return str(spec.source.changes.node or f"{installation}-{spec.flow}")
+
+
 class OneCSource:
     """Documents page as `Date ge D` ordered by (Date, Ref_Key) from a (date, skip) cursor; catalogs by Ref_Key."""
 
@@ -37,9 +43,7 @@ class OneCSource:
         changes = spec.source.changes
         # Without a plan in the mapping: the default plan's node for this installation and flow, if the base has it.
         self.auto_node = (
-            (changes.node or f"{installation}-{spec.flow}")
-            if installation and not changes.exchange_plan
-            else None
+            default_node(spec, installation) if installation and not changes.exchange_plan else None
         )
         self.spec = spec
         self.page_size = page_size

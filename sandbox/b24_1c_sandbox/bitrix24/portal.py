@@ -131,7 +131,7 @@ class Call:
             return
         try:
             self._params = zlib.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL), 1)
-        except Exception:
+        except (pickle.PicklingError, TypeError, AttributeError):  # a value pickle cannot take: kept as it is
             self._params = dict(value)
 
     def _fields(self) -> tuple[Any, ...]:
