@@ -5,6 +5,7 @@ again (the updates, then the tasks of those that succeeded)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import time_machine
 
 from connector.app import Connector
 from connector.engine.planned import CommandPlan
+from connector.errors import OutcomeUnknown
 from connector.flows.rollups.model import _add_months
 from connector.records import Action
 from tests.conftest import SINCE, make_config
@@ -101,3 +103,47 @@ def test_a_task_is_made_only_if_its_company_was_updated_whatever_failed_before_i
     xml = _tasks(box)
     made = {k for k in tasked if any(f":{k}:dormant:" in x for x in xml)}
     assert made == (set(tasked[1:]) if which == "its own" else set(tasked)), (made, tasked)
+
+
+def test_after_a_lost_reply_every_client_found_by_its_stamp_stays_its_companys_update_with_one_task(
+    box: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The first run (every client a create, found by its stamp in prepare) loses the reply of its write batch:
+    the engine looks the unsettled clients up with `find` (kept for this; prepare would find them again anyway)
+    and sends them again as updates, whose tasks are found on the companies. Nothing but the companies' updates and
+    one task per dormancy is written; every outcome and history entry is an update of the client's company."""
+    from b24_1c_sandbox.faults import FaultInjector
+
+    today = _due_day(box, tmp_path)
+    companies = {
+        c["ORIGIN_ID"]: c["ID"] for c in _rest(box, "crm.company.list", {"select": ["ID", "ORIGIN_ID"]})
+    }
+    before = len(box.portal.calls)
+    box.portal.faults = FaultInjector()
+    box.portal.faults.force("lost_reply", "batch", times=1)
+    with (
+        time_machine.travel(datetime.combine(today, time(9), UTC), tick=False),
+        Connector(make_config(box, tmp_path / "ledger.db")) as conn,
+    ):
+        for _ in range(3):
+            try:
+                conn.runner("rollups").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+                break
+            except OutcomeUnknown:  # a run may stop on the lost reply; the next one settles it by stamp
+                continue
+        history = conn.ledger.history("rollups")
+        outcomes = list(
+            conn.ledger.conn.execute(
+                "SELECT source_key, action, target_id FROM outcomes WHERE flow = 'rollups' AND status = 'applied'"
+            )
+        )
+        pending = conn.ledger.pending("rollups")
+    assert box.portal.faults.injected.get("lost_reply") == 1
+    assert pending == []
+    assert outcomes and all(a == "update" and t == companies[k] for k, a, t in outcomes), outcomes
+    assert history and all(h["action"] == "update" for h in history)
+    assert {h["source_key"] for h in history} == {k for k, _, _ in outcomes}
+    written = Counter(c.method for c in box.portal.calls[before:] if c.method.endswith(".add"))
+    tasks = Counter(t["xmlId"] for t in _rest(box, "tasks.task.list", {"select": ["ID", "XML_ID"]})["tasks"])
+    assert set(written) == {"tasks.task.add"} and set(tasks.values()) == {1}, (written, tasks)

@@ -100,6 +100,10 @@ class RollupWriter(PlannedTarget):
         self.executor = BatchExecutor(client)  # the one writer: batches of 50, settled per command
         self._assigned: dict[str, str] = {}  # company id → responsible user id
 
+    # The engine does not look a page's creates up before prepare: prepare does, in its one round of reads (a create
+    # found by its stamp is that company's update there). `find` stays: recovery after a lost reply asks it.
+    finds_in_prepare = True
+
     def find(self, keys: Iterable[str]) -> dict[str, str]:
         """{counterparty Ref_Key: company id} for companies stamped with our (or an adopted) installation."""
         wanted = list(dict.fromkeys(keys))
@@ -145,7 +149,8 @@ class RollupWriter(PlannedTarget):
         """Reads only: the company of each record (found by its stamp when not linked yet; a person is a contact),
         the facts the source computed, and for each record due a dormancy task, whether ours is on the company
         already and who is responsible for the company. One round of shared batches: the unlinked records'
-        companies and contacts, the linked companies' tasks; a second only for tasks of companies found in it."""
+        companies and contacts (the lookup by stamp before create: `finds_in_prepare`), the linked companies'
+        tasks; a second only for tasks of companies found in it."""
         out = Prepared()
         for a in actions:
             out.facts[a.record.key] = dict(self.facts_of(a.record.key) or {})
@@ -170,12 +175,15 @@ class RollupWriter(PlannedTarget):
 
     def rules(self, actions: Sequence[Action], prepared: Prepared, today: date) -> list[CommandPlan]:
         """Pure: per client, its company's update and, when a dormancy task is due and not on the company yet,
-        the task's add (sent after the update, only if the update succeeded)."""
+        the task's add (sent after the update, only if the update succeeded). A create whose company prepare found
+        by its stamp is that company's update (its outcome, link and history an update's), as `find` made it."""
         task = self.spec.task
         plans = []
         for n, action in enumerate(actions):
             key, rec = action.record.key, action.record
             company = prepared.companies.get(key)
+            if company is not None and action.kind == "create":
+                action = Action("update", rec, company)
             plan = CommandPlan(action, target_id=company)
             plans.append(plan)
             if company is None:
@@ -211,6 +219,15 @@ class RollupWriter(PlannedTarget):
                 }
                 plan.add({f"a{n}": ("tasks.task.add", {"fields": fields})})
         return plans
+
+    def adopted_in(self, plans: Iterable[RecordPlan]) -> dict[str, tuple[str, str]]:
+        """A dry run's view of the creates whose company prepare found by its stamp (their plans are the
+        companies' updates), as {counterparty: ('company 12', 'found by its stamp')}. Pure."""
+        return {
+            p.key: (f"company {p.target_id}", "found by its stamp")
+            for p in plans
+            if isinstance(p, CommandPlan) and p.action.kind == "update" and p.target_id
+        }
 
     def execute(self, plans: Sequence[RecordPlan], prepared: Prepared) -> list[Outcome]:
         """The companies' updates through the one executor, then the tasks of those whose update succeeded.
