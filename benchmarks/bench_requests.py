@@ -26,6 +26,7 @@ from common import ROOT, SandboxSpec, figure, header, parser, ratio, remote_sand
 
 from connector.app import Connector
 from connector.config import load_config
+from connector.engine.runner import hand_over
 
 GOAL = 1.05
 WRITES = (".add", ".update", ".set", ".delete", ".pay", ".unpay", ".complete", ".bind", ".unbind")
@@ -60,6 +61,16 @@ def main() -> None:
     p.add_argument("--root", type=Path, default=ROOT, help="where config.example.yaml and mappings/ are")
     p.add_argument(
         "--plan", choices=["off", "standard"], default="off", help="the portal's limits (real time)"
+    )
+    p.add_argument(
+        "--no-hand-over",
+        action="store_true",
+        help="no flow's first page read while the flow before it writes (engine/runner.py hand_over)",
+    )
+    p.add_argument(
+        "--no-rides",
+        action="store_true",
+        help="no read rides in a write batch (bitrix24/rides.py): every read round is a request of its own",
     )
     p.add_argument(
         "--lookup-per-request",
@@ -101,11 +112,15 @@ def main() -> None:
             before = box.ask("counts")
             per_flow: list[tuple[str, int, int, int]] = []
             windows: list[tuple[str, float, float]] = []
-            for name in conn.flows(None):
+            conn.bitrix24.rides.enabled = not args.no_rides
+            runners = [(name, conn.runner(name)) for name in conn.flows(None)]
+            since = [datetime(2017, 1, 1, tzinfo=runner.tz) for _, runner in runners]
+            if not args.no_hand_over:  # as `b24-1c backfill` does (engine/runner.py hand_over)
+                hand_over([(r, s, None) for (_, r), s in zip(runners, since, strict=True)], restart=False)
+            for (name, runner), first in zip(runners, since, strict=True):
                 start = box.ask("counts")
-                runner = conn.runner(name)
                 t0 = time.perf_counter()
-                runner.backfill(datetime(2017, 1, 1, tzinfo=runner.tz), None)
+                runner.backfill(first, None)
                 windows.append((name, t0, time.perf_counter()))
                 sent, writes, creates, _ = tally(start, box.ask("counts"))
                 per_flow.append((name, sent, writes, creates))

@@ -26,6 +26,7 @@ from connector.bitrix24.replies import (
     never_sent,
     reason,
 )
+from connector.bitrix24.rides import Rides
 from connector.clock import Clock
 from connector.errors import (
     AuthError,
@@ -77,6 +78,7 @@ class Bitrix24Client(KeysetReads):
         self.max_attempts = max_attempts
         self.user_agent = user_agent
         self.stats = Stats()
+        self.rides = Rides()  # a backfill's planner reads and this client's write batches meet here
 
     # -- single calls -------------------------------------------------------------------------------------------
 
@@ -242,6 +244,26 @@ class Bitrix24Client(KeysetReads):
         """
         if len(commands) > BATCH_LIMIT:
             raise ValueError(f"a batch holds at most {BATCH_LIMIT} commands, got {len(commands)}")
+        # A backfill's next page reads in the write batch that ends this one when it has room (rides.py).
+        if not write and not halt:
+            rode = self.rides.ride(commands)
+            if rode is not None:
+                return rode
+            return self._batch(commands, halt, write)
+        riders = [] if halt else self.rides.take(BATCH_LIMIT - len(commands), set(commands))
+        if not riders:
+            return self._batch(commands, halt, write)
+        try:
+            reply = self._batch({**commands, **self.rides.merged(riders)}, halt, write)
+        except BaseException:
+            self.rides.hand_back(riders)  # each read is sent again by its own thread
+            raise
+        return self.rides.deliver(riders, reply)
+
+    def _batch(
+        self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], halt: bool, write: bool
+    ) -> BatchReply:
+        """`batch` of these commands, retrying what the portal refused for its limits or did not reach."""
         merged = BatchReply({}, {}, {}, {}, {})
         todo = dict(commands)
         for _ in range(self.max_attempts):

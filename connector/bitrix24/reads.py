@@ -90,9 +90,15 @@ class KeysetReads:
         base = dict(filter or {})
         order = {id_field: "ASC"}
         last: Any = 0
+        # A backfill's read-ahead thread asks its first sub-list alone, so that it can ride in the write batch
+        # being sent (bitrix24/rides.py); a full first page goes on in chains as usual.
+        rides = getattr(self, "rides", None)
+        first = rides is not None and rides.ready()
         while True:
+            links = 1 if first else chain
+            first = False
             commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
-            for n in range(chain):
+            for n in range(links):
                 ref: Any = (
                     last
                     if n == 0
@@ -110,8 +116,8 @@ class KeysetReads:
                 if select:
                     params["select"] = select
                 commands[f"p{n}"] = (method, params)
-            reply = self.batch(commands, halt=True)
-            for n in range(chain):
+            reply = self.batch(commands, halt=links > 1)
+            for n in range(links):
                 if f"p{n}" in reply.errors:
                     err = reply.errors[f"p{n}"]
                     raise RemoteRejected(

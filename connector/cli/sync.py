@@ -25,6 +25,7 @@ from connector.cli.common import (
     require_ready,
     stop_on_signals,
 )
+from connector.engine.runner import hand_over
 from connector.errors import ConfigError, ConnectorError
 
 STOPPED = (
@@ -79,6 +80,10 @@ def backfill(
             start = since_dt.replace(tzinfo=tz) if since_dt and since_dt.tzinfo is None else since_dt
             end = until_dt.replace(tzinfo=tz) if until_dt and until_dt.tzinfo is None else until_dt
             runs.append((name, runner, start, end))
+        if not dry_run:
+            # Each flow's first page is read while the flow before it writes its last, where nothing it reads can
+            # depend on those writes: its Bitrix24 reads ride in that flow's last write batch (bitrix24/rides.py).
+            hand_over([(runner, start, end) for _, runner, start, end in runs], restart)
         try:
             with _display(runs) as run:
                 for i, (_, runner, start, end) in enumerate(runs):

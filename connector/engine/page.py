@@ -8,7 +8,9 @@ the one before is written (engine/readahead.py).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from connector.crashpoints import crash_point
 from connector.engine.identity import already_there, counterpart, identities
 from connector.engine.planner import plan
 from connector.engine.protocols import Source, Target
+from connector.engine.steps import Planned
 from connector.ledger import HistoryEntry, Ledger, Link
 from connector.logs import get_logger
 from connector.mapping.engine import LINKS, Lookups, map_record, needed_refs
@@ -34,6 +37,9 @@ class PagePlan:
     actions: list[Action]
     unchanged: list[Outcome]
     failed: list[Outcome]
+    # A target that prepares ahead (`prepare_ahead`): its first chunk's non-skip actions and what `prepare` read for
+    # them, while the page before was written (its reads ride in that page's last write batch: bitrix24/rides.py).
+    ahead: tuple[list[Action], Any] | None = None
 
 
 class PagePlanning:
@@ -49,6 +55,7 @@ class PagePlanning:
     mappings: dict[str, Mapping]
     active: set[str] | None
     mapping_id: str
+    today: Callable[[], date]
 
     def _links(self, need: dict[str, set[str]]) -> Lookups:
         """References into other flows, translated through their ledger links (either direction)."""
@@ -70,10 +77,18 @@ class PagePlanning:
             out[name] = {k: {"value": v} for k, v in pairs.items()}
         return out
 
-    def _plan_page(self, records: list[dict[str, Any]], known: dict[str, str] | None = None) -> PagePlan:
+    def _plan_page(
+        self,
+        records: list[dict[str, Any]],
+        known: dict[str, str] | None = None,
+        *,
+        prepare: bool = False,
+        prefound: tuple[set[str], dict[str, str]] | None = None,
+    ) -> PagePlan:
         """A page up to its actions, reading only: links, identities, lookups, mapping, plan, the lookup before
-        create. A backfill runs it one page ahead, while the page before is written: nothing here writes, and
-        the records of a page are not those of the page before (`_process` plans again if that changed)."""
+        create (unless `prefound` holds it: (keys asked, found)), and with `prepare` the target's own reads of its first chunk when it says `prepare_ahead`. A
+        backfill runs it one page ahead, while the page before is written: nothing here writes, and the records of
+        a page are not those of the page before (`_process` plans again if that changed)."""
         keys = [str(r.get(self.spec.source.key)) for r in records]
         links = self.ledger.links(self.flow, keys)
         ledger = dict(links)
@@ -98,7 +113,10 @@ class PagePlanning:
         # here would cost a request of its own.
         finds = getattr(self.target, "finds_in_prepare", False)
         if creates and self.spec.target.lookup_before_create and known is None and not finds:
-            found = self.target.find(creates)
+            if prefound is not None and set(creates) <= prefound[0]:  # looked up by the head start already
+                found = {k: prefound[1][k] for k in creates if k in prefound[1]}
+            else:
+                found = self.target.find(creates)
             crash_point("lookup")
             if found:
                 log.info(
@@ -113,7 +131,21 @@ class PagePlanning:
                     for a in actions
                 ]
         actions, unchanged = self._already_there(actions, links)
-        return PagePlan(keys, ledger, actions, unchanged, failed)
+        ahead = self._prepare_ahead(actions) if prepare else None
+        return PagePlan(keys, ledger, actions, unchanged, failed, ahead)
+
+    def _prepare_ahead(self, actions: list[Action]) -> tuple[list[Action], Any] | None:
+        """The target's reads for the page's first chunk, done now (a target says `prepare_ahead` when what it
+        reads for a page's records does not depend on the writes of the page before: other records, other objects).
+        """
+        target = self.target
+        if not getattr(target, "prepare_ahead", False) or not isinstance(target, Planned):
+            return None
+        live = [a for a in actions if a.kind != "skip"]
+        if not live:
+            return None
+        part = live[: int(getattr(target, "chunk", 0) or 0) or len(live)]
+        return part, target.prepare(part, self.today())
 
     def _history(self, actions: list[Action], outcomes: list[Outcome]) -> list[HistoryEntry]:
         """The append-only history of this page: every create or update that reached the target."""

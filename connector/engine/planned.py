@@ -45,8 +45,12 @@ class CommandPlan(RecordPlan):
         self.steps.extend(unit_steps(unit))
 
 
-def apply_planned(target: Planned, actions: Sequence[Action], today: date) -> list[Outcome]:
+def apply_planned(
+    target: Planned, actions: Sequence[Action], today: date, ahead: tuple[list[Action], Any] | None = None
+) -> list[Outcome]:
     """A page's outcomes: skips as they are, the rest through prepare → rules → execute (a chunk at a time).
+    `ahead` is what `prepare` read for the first chunk while the page before was written (engine/page.py): used
+    when that chunk is exactly those actions (a recovery after a lost reply prepares again).
 
     A lost reply in one chunk does not stop the next; OutcomeUnknown is raised at the end with every outcome
     that was settled, so the engine looks up only the unsettled records."""
@@ -56,7 +60,11 @@ def apply_planned(target: Planned, actions: Sequence[Action], today: date) -> li
     lost: OutcomeUnknown | None = None
     for i in range(0, len(live), size):
         part = live[i : i + size]
-        prepared = target.prepare(part, today)
+        early = ahead is not None and i == 0 and len(ahead[0]) == len(part)
+        if early and ahead is not None and all(a is b for a, b in zip(ahead[0], part, strict=True)):
+            prepared = ahead[1]
+        else:
+            prepared = target.prepare(part, today)
         plans = target.rules(part, prepared, today)
         try:
             outcomes.extend(target.execute(plans, prepared))

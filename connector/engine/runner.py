@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
+from itertools import chain, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.bitrix24.rides import Rides
 from connector.clock import BusinessDay, Clock
 from connector.crashpoints import crash_point
 from connector.engine.page import PagePlan, PagePlanning
@@ -27,7 +32,11 @@ from connector.logs import get_logger
 from connector.mapping.schema import Mapping
 from connector.records import Action, Change, LinkChange, Outcome, content_hash
 
-__all__ = ["FlowRunner", "RunReport"]  # RunReport lives in report.py; importers of it here keep working
+__all__ = [
+    "FlowRunner",
+    "RunReport",
+    "may_read_ahead",
+]  # RunReport lives in report.py; importers of it here keep working
 
 log = get_logger(__name__)
 
@@ -40,6 +49,44 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _seconds(text: str) -> int:
     text = text.strip()
     return int(text[:-1].strip()) * _UNITS[text[-1]]
+
+
+def may_read_ahead(before: Mapping, after: Mapping) -> bool:
+    """Whether flow `after`'s head start (its first page, its own links, the lookup of its unlinked records on its
+    target) may be read while flow `before` still writes: `before` writes neither what `after` reads from its
+    source nor the kind of object `after` looks up, nor `after`'s links (`also_link`); flows whose targets write
+    more than their entity (money, rollups, fans) are never read ahead of or after."""
+    if any(m.money is not None or m.rollups is not None or m.fans is not None for m in (before, after)):
+        return False
+    if before.target.also_link == after.flow:
+        return False
+    writes = (before.target.system, before.target.entity)
+    return writes not in {
+        (after.source.system, after.source.entity),
+        (after.target.system, after.target.entity),
+    } and not (before.target.system == "onec" and after.source.system == "onec")
+
+
+def hand_over(runs: Sequence[tuple[FlowRunner, datetime | None, datetime | None]], restart: bool) -> None:
+    """Before a real backfill of these flows, in this order (each with its window): each flow's head start runs
+    while the flow before it writes its last page, where `may_read_ahead` allows it."""
+    for (before, _, _), (after, start, end) in pairwise(runs):
+        if not (isinstance(before, FlowRunner) and isinstance(after, FlowRunner)):
+            continue  # a flow run some other way
+        if start is not None and may_read_ahead(before.spec, after.spec):
+            before.then = partial(after.head_start, start, end, restart=restart)
+
+
+@dataclass
+class HeadStart:
+    """A flow's first backfill page read before the flow runs (`FlowRunner.head_start`): the window it was read
+    for, the rest of the pages, the page, and the unlinked keys looked up on the target with what was found."""
+
+    start: tuple[datetime, datetime | None, Any]
+    pages: Iterator[Any]
+    first: Any
+    asked: set[str]
+    found: dict[str, str]
 
 
 class FlowRunner(PagePlanning):
@@ -72,6 +119,10 @@ class FlowRunner(PagePlanning):
         self.today = today or BusinessDay(clock, tz)
         # Which mapping wrote a value: the file and a fingerprint of its content at the time (for `history`).
         self.mapping_id = f"mappings/{spec.flow}.yaml@{content_hash(spec.model_dump(mode='json'))[:12]}"
+        # The next flow's head start, run once this flow's backfill pages are all read (set by the backfill
+        # command), and this flow's own, read while the flow before it was written.
+        self.then: Callable[[], None] | None = None
+        self._head: HeadStart | None = None
 
     @property
     def reader(self) -> Source:
@@ -91,17 +142,8 @@ class FlowRunner(PagePlanning):
         """Every matching record dated in [since, until), resumable from the ledger's cursor."""
         report = RunReport(self.flow, "backfill", dry_run=dry_run)
         started = time.monotonic()
-        cursor_name = f"{self.flow}:backfill"
-        saved = None if restart else self.ledger.cursor(cursor_name)
-        # The mapping is part of the window: a changed mapping reaches existing records on the next backfill
-        # without --restart (each record's content hash covers what the mapping writes, so unchanged ones skip).
-        window = {
-            "since": since.isoformat(),
-            "until": until.isoformat() if until else None,
-            "mapping": content_hash(self.spec.model_dump(mode="json")),
-        }
-        same_window = isinstance(saved, dict) and saved.get("window") == window
-        cursor = saved.get("page") if same_window and isinstance(saved, dict) else None
+        cursor_name, window, saved, same_window, cursor = self._window(since, until, restart)
+        head, self._head = self._head, None
         if saved and not same_window:
             log.info("backfill window changed; starting from its beginning", flow=self.flow, **window)
         run_id = None if dry_run else self.ledger.start_run(self.flow, "backfill")
@@ -115,34 +157,132 @@ class FlowRunner(PagePlanning):
                 return report
             if cursor:
                 log.info("resuming backfill", flow=self.flow, **{k: str(v) for k, v in cursor.items()})
-            pages = self.source.pages(since.astimezone(self.tz), until, cursor)
-            # The next page is read and planned (reads only) while this one is written: see _plan_page.
-            for page, planned in read_ahead((p, self._plan_page(p.records)) for p in pages):
-                self._process(
-                    page.records,
-                    report,
-                    run_id,
-                    dry_run,
-                    cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}),
-                    state=page.state,
-                    planned=planned,
-                )
-                if progress:
-                    progress(len(page.records))
-                if self.stop.is_set():
-                    report.stopped = True
-                    log.info("stopping after a committed page", flow=self.flow)
-                    break
+            first: Any = None
+            prefound: tuple[set[str], dict[str, str]] | None = None
+            if head is not None and not dry_run and head.start == (since, until, cursor):
+                pages: Iterator[Any] = chain([head.first] if head.first is not None else [], head.pages)
+                first, prefound = head.first, (head.asked, head.found)
             else:
-                if not dry_run:
-                    last = self.ledger.cursor(cursor_name) or {"window": window, "page": None}
-                    self.ledger.set_cursor(cursor_name, {**last, "window": window, "done": True})
+                pages = iter(self.source.pages(since.astimezone(self.tz), until, cursor))
+            # The next page is read and planned (reads only) while this one is written: see _plan_page. Its
+            # Bitrix24 reads ride in this page's last write batch when it has room (bitrix24/rides.py); once every
+            # page is read, the next flow's first page is read the same way when it may be (`then`, head_start).
+            rides = None if dry_run else self._rides()
+            after = None if dry_run else self._then(rides)
+            planned_pages = (
+                (p, self._plan_ahead(p.records, rides, dry_run, prefound if p is first else None))
+                for p in pages
+            )
+            # Pages are written from here to the loop's end: a planner's read waits for a write batch with room, or
+            # for the loop to wait for the planner (then it goes alone: `release`).
+            with rides.writing() if rides is not None else nullcontext():
+                waiting = rides.idle if rides is not None else None
+                fed = rides.fed if rides is not None else None
+                for page, planned in read_ahead(planned_pages, after=after, waiting=waiting, fed=fed):
+                    self._process(
+                        page.records,
+                        report,
+                        run_id,
+                        dry_run,
+                        cursor=(cursor_name, {"window": window, "page": page.cursor, "done": False}),
+                        state=page.state,
+                        planned=planned,
+                    )
+                    if progress:
+                        progress(len(page.records))
+                    if self.stop.is_set():
+                        report.stopped = True
+                        log.info("stopping after a committed page", flow=self.flow)
+                        break
+                else:
+                    if not dry_run:
+                        last = self.ledger.cursor(cursor_name) or {"window": window, "page": None}
+                        self.ledger.set_cursor(cursor_name, {**last, "window": window, "done": True})
             status = "stopped" if report.stopped else "ok"
             return report
         finally:
             report.seconds = round(time.monotonic() - started, 3)
             if run_id is not None:
                 self.ledger.finish_run(run_id, status, report.as_dict())
+
+    def _rides(self) -> Rides | None:
+        """Where this flow's planner reads meet its write batches: the target's Bitrix24 client's (None when the
+        target does not write to Bitrix24)."""
+        rides = getattr(getattr(self.target, "client", None), "rides", None)
+        return rides if isinstance(rides, Rides) else None
+
+    def _plan_ahead(
+        self,
+        records: list[dict[str, Any]],
+        rides: Rides | None,
+        dry_run: bool,
+        prefound: tuple[set[str], dict[str, str]] | None = None,
+    ) -> PagePlan:
+        """A backfill's page planned in the read-ahead thread (and, in a real run, prepared when the target says
+        `prepare_ahead`); its Bitrix24 reads offered to the page being written."""
+        with rides.planning() if rides is not None else nullcontext():
+            return self._plan_page(records, prepare=not dry_run, prefound=prefound)
+
+    def _window(
+        self, since: datetime, until: datetime | None, restart: bool
+    ) -> tuple[str, dict[str, Any], Any, bool, Any]:
+        """(cursor name, window, saved cursor, whether it is this window's, the page to resume from)."""
+        cursor_name = f"{self.flow}:backfill"
+        saved = None if restart else self.ledger.cursor(cursor_name)
+        # The mapping is part of the window: a changed mapping reaches existing records on the next backfill
+        # without --restart (each record's content hash covers what the mapping writes, so unchanged ones skip).
+        window = {
+            "since": since.isoformat(),
+            "until": until.isoformat() if until else None,
+            "mapping": content_hash(self.spec.model_dump(mode="json")),
+        }
+        same_window = isinstance(saved, dict) and saved.get("window") == window
+        cursor = saved.get("page") if same_window and isinstance(saved, dict) else None
+        return cursor_name, window, saved, same_window, cursor
+
+    def _then(self, rides: Rides | None) -> Callable[[], None] | None:
+        """What the read-ahead thread does once this flow's pages are all read: the next flow's head start (set by
+        the backfill command as `then`), its Bitrix24 reads offered to this flow's last writes."""
+        then, self.then = self.then, None
+        if then is None:
+            return None
+
+        def run() -> None:
+            try:
+                with rides.planning() if rides is not None else nullcontext():
+                    then()
+            except Exception as exc:  # the next flow reads its first page itself, and reports what fails then
+                log.warning(
+                    "the next flow's first page could not be read ahead", flow=self.flow, error=str(exc)
+                )
+
+        return run
+
+    def head_start(self, since: datetime, until: datetime | None, *, restart: bool = False) -> None:
+        """Read this flow's first backfill page, and look its unlinked records up on the target, before the flow
+        runs: called in the read-ahead thread of the flow before it while that flow's last page is written (the
+        backfill command does so only when this flow's reads cannot depend on that flow's writes: `independent`).
+        Nothing is read when this flow has creates announced by a run that died (its recovery comes first) or its
+        window is done. `backfill` with the same window uses what was read; its mapping and plan are its own."""
+        self._head = None
+        _, _, saved, same_window, cursor = self._window(since, until, restart)
+        if same_window and isinstance(saved, dict) and saved.get("done"):
+            return
+        if self.ledger.pending(self.flow):
+            return
+        pages = iter(self.source.pages(since.astimezone(self.tz), until, cursor))
+        first = next(pages, None)
+        asked: set[str] = set()
+        found: dict[str, str] = {}
+        finds = getattr(self.target, "finds_in_prepare", False)
+        if first is not None and first.records and self.spec.target.lookup_before_create and not finds:
+            keys = [str(r.get(self.spec.source.key)) for r in first.records]
+            linked = self.ledger.links(self.flow, keys)
+            unlinked = [k for k in dict.fromkeys(keys) if k not in linked]
+            if unlinked:
+                found = self.target.find(unlinked)
+                asked = set(unlinked)
+        self._head = HeadStart((since, until, cursor), pages, first, asked, found)
 
     def incremental(
         self, lookback_days: int, *, dry_run: bool = False, full_scan: bool | None = None
@@ -331,7 +471,7 @@ class FlowRunner(PagePlanning):
             return
         self.ledger.begin(self.flow, run_id, actions)
         crash_point("announced")
-        outcomes = self._apply(actions)
+        outcomes = self._apply(actions, planned.ahead)
         crash_point("written")
         outcomes.extend(unchanged)
         outcomes.extend(failed)
@@ -349,9 +489,9 @@ class FlowRunner(PagePlanning):
         crash_point("page-committed")
         report.count(outcomes)
 
-    def _apply(self, actions: list[Action]) -> list[Outcome]:
+    def _apply(self, actions: list[Action], ahead: tuple[list[Action], Any] | None = None) -> list[Outcome]:
         target = self.target
         if isinstance(target, Planned):  # prepare → rules → execute, with the run's one `today`
             today = self.today()
-            return apply_settled(target, actions, self.flow, lambda a: apply_planned(target, a, today))
+            return apply_settled(target, actions, self.flow, lambda a: apply_planned(target, a, today, ahead))
         return apply_settled(target, actions, self.flow)

@@ -38,10 +38,10 @@ def _hold_first_write_until_the_next_lookup(runner: FlowRunner) -> list[bool]:
             looked_up.set()
         return real_find(keys)
 
-    def apply(actions: Any) -> Any:
+    def apply(actions: Any, *rest: Any) -> Any:
         if not waits:
             waits.append(looked_up.wait(timeout=20))
-        return real_apply(actions)
+        return real_apply(actions, *rest)
 
     runner.target.find = find  # type: ignore[method-assign]
     runner._apply = apply  # type: ignore[method-assign]

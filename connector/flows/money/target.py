@@ -55,6 +55,9 @@ class MoneyTarget(PlannedTarget):
         self.money = spec.money
         self.today = today  # the run's 1C business date (the runner passes the same one to prepare and rules)
         self.chunk = CHUNK
+        # A backfill prepares a page while the page before is written: its reads (other orders' deals, their
+        # sale orders, to-dos, tasks) do not depend on those writes, and ride in their last batch (engine/page.py).
+        self.prepare_ahead = True
         originator = spec.target.external_key.originator_id or "1C"  # stamped from the installation's id
         self.originator = originator
         payments = PaymentRules(spec.flow, originator, onec_tz)
