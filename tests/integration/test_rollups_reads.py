@@ -15,6 +15,7 @@ import time_machine
 
 from connector.app import Connector
 from connector.flows.rollups.model import _add_months
+from connector.flows.rollups.target import task_xml_id
 from tests.conftest import SINCE, make_config
 from tests.integration.test_invoices_reads import WRITES, requests_of
 from tests.integration.test_rollups import _orders, _rest, box  # noqa: F401  (box: fixture)
@@ -178,4 +179,102 @@ def test_a_dry_run_shows_a_client_found_by_its_stamp_as_its_companys_link_not_a_
     )
     assert not any(
         line.startswith("+ create") and line[10:] in {labels[k] for k in companies} for line in lines
+    )
+
+
+@pytest.mark.parametrize("guess", ["right", "wrong"])
+def test_the_tasks_of_companies_the_counterparties_ledger_names_ride_in_prepares_first_round(
+    box: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    guess: str,
+) -> None:
+    """With `linked` (the counterparties flow's ledger links), a create due a dormancy task has its task listed in
+    the same round as its stamp lookup, on the company the ledger names: a first run reads its page in one request.
+    The stamp decides: a guess it does not confirm is asked again on the stamped company (a second round), so a
+    wrong guess never makes a second task, also on a lost ledger."""
+    monkeypatch.setattr("connector.flows.rollups.source.NAMES_BY_REF", 5)
+    orders = _orders(box, tmp_path)
+    with Connector(make_config(box, tmp_path / "ledger.db")) as conn:
+        conn.setup()
+        conn.runner("counterparties").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        links = {k: link.target_id for k, link in conn.ledger.links("counterparties", list(orders)).items()}
+    companies = {
+        c["ORIGIN_ID"]: c["ID"]
+        for c in _rest(box, "crm.company.list", {"select": ["ID", "ORIGIN_ID"]})
+        if c["ORIGIN_ID"] in orders
+    }
+    assert {k: v for k, v in links.items() if v.isdigit()} == companies
+    keys = sorted(companies)
+    guesses = (
+        companies
+        if guess == "right"
+        else {k: companies[keys[(n + 1) % len(keys)]] for n, k in enumerate(keys)}
+    )
+    newest = max(max(d) for k, d in orders.items() if k in companies)
+    today = _add_months(newest, 6) + timedelta(days=3)  # a fresh dormancy: a task is due
+    rounds = []
+    with time_machine.travel(datetime.combine(today, time(9), UTC), tick=False):
+        for ledger in ("first.db", "lost.db"):  # rollups' first run, then again on an empty ledger
+            with Connector(make_config(box, tmp_path / ledger)) as conn:
+                runner = conn.runner("rollups")
+                runner.target.linked = lambda wanted: {k: guesses[k] for k in wanted if k in guesses}
+                monkeypatch.setattr(runner.target, "find", _unasked)
+                sent = requests_of(conn.bitrix24, monkeypatch)
+                report = runner.backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+            assert report.failed == 0 and report.created == 0 and report.updated == len(companies), (
+                report.errors
+            )
+            rounds.append([r for r in sent if not any(m.endswith(WRITES) for m in r)])
+    first, lost = rounds
+    if guess == "right":
+        assert len(first) == 1 and set(first[0]) == {
+            "crm.company.list",
+            "crm.contact.list",
+            "tasks.task.list",
+        }
+        assert len(lost) == 1, lost
+    else:
+        assert len(first) == 2 and set(first[1]) == {"tasks.task.list"}, first
+    tasks = _rest(box, "tasks.task.list", {"select": ["ID", "XML_ID", "UF_CRM_TASK"]})["tasks"]
+    assert tasks and sorted(t["xmlId"] for t in tasks) == sorted(set(t["xmlId"] for t in tasks))  # one each
+    assert all(t["ufCrmTask"] == [f"CO_{companies[t['xmlId'].split(':')[1]]}"] for t in tasks)
+
+
+def test_a_task_on_the_guessed_company_only_is_not_taken_for_the_stamped_companys(
+    box: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ledger names company B for client A (A's link moved since), and B holds A's dormancy task; A's stamp
+    names A's own company: the task is looked for there, as without a guess, and made there."""
+    monkeypatch.setattr("connector.flows.rollups.source.NAMES_BY_REF", 5)
+    orders = _orders(box, tmp_path)
+    with Connector(make_config(box, tmp_path / "ledger.db")) as conn:
+        conn.setup()
+        conn.runner("counterparties").backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+        installation = conn.installation_id
+    companies = {
+        c["ORIGIN_ID"]: c["ID"]
+        for c in _rest(box, "crm.company.list", {"select": ["ID", "ORIGIN_ID"]})
+        if c["ORIGIN_ID"] in orders
+    }
+    newest = max(max(d) for k, d in orders.items() if k in companies)
+    client = next(k for k in companies if max(orders[k]) == newest)  # due a task on `today`
+    other = next(c for k, c in companies.items() if k != client)
+    xml = task_xml_id(installation, client, newest.isoformat())
+    fields = {"TITLE": "older", "RESPONSIBLE_ID": 1, "UF_CRM_TASK": [f"CO_{other}"], "XML_ID": xml}
+    _rest(box, "tasks.task.add", {"fields": fields})
+    today = _add_months(newest, 6) + timedelta(days=3)
+    with (
+        time_machine.travel(datetime.combine(today, time(9), UTC), tick=False),
+        Connector(make_config(box, tmp_path / "fresh.db")) as conn,
+    ):
+        runner = conn.runner("rollups")
+        runner.target.linked = lambda wanted: {client: other} if client in wanted else {}
+        report = runner.backfill(SINCE.replace(tzinfo=conn.onec_tz), None)
+    assert report.failed == 0, report.errors
+    tasks = _rest(box, "tasks.task.list", {"select": ["ID", "XML_ID", "UF_CRM_TASK"]})["tasks"]
+    assert sorted(t["ufCrmTask"][0] for t in tasks if t["xmlId"] == xml) == sorted(
+        [f"CO_{other}", f"CO_{companies[client]}"]
     )

@@ -72,6 +72,7 @@ class Prepared:
     people: set[str] = field(default_factory=set)  # clients that are contacts (persons): nothing to write
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     xml: dict[str, str] = field(default_factory=dict)  # client → its due dormancy task's XML_ID
+    asked: dict[str, str] = field(default_factory=dict)  # client → the company whose tasks were listed for it
     tasks_found: set[str] = field(default_factory=set)  # clients whose due task is on the company already
     task_problems: dict[str, str] = field(default_factory=dict)
     assigned: dict[str, str] = field(default_factory=dict)  # company → its responsible manager
@@ -89,6 +90,7 @@ class RollupWriter(PlannedTarget):
         facts_of: Callable[[str], dict[str, Any] | None],
         today: Callable[[], date],
         portal_tz: tzinfo,
+        linked: Callable[[list[str]], dict[str, str]] | None = None,
     ) -> None:
         self.client = client
         self.spec = spec
@@ -97,6 +99,10 @@ class RollupWriter(PlannedTarget):
         self.facts_of = facts_of
         self.today = today  # the run's business date (the runner passes the same one to prepare and rules)
         self.portal_tz = portal_tz
+        # {client: company id} the `attach_to` flow's ledger links name: only a guess of the company whose dormancy
+        # task is looked up in prepare's first round (the company is the one its stamp names; a wrong guess is
+        # asked again in the second round).
+        self.linked = linked
         self.executor = BatchExecutor(client)  # the one writer: batches of 50, settled per command
         self._assigned: dict[str, str] = {}  # company id → responsible user id
 
@@ -162,12 +168,12 @@ class RollupWriter(PlannedTarget):
             self._stamp_reads("company", creates, "f"),
             self._stamp_reads("contact", unfound, "p"),
         )
-        tasks, owners = self._task_reads(actions, out, today)
+        tasks, owners = self._task_reads(actions, out, today, self._guesses(actions, out, today))
         results, errors = self._reads({**companies, **contacts, **tasks})
         out.companies.update(self._stamped(companies, results, creates))
         out.people = set(self._stamped(contacts, results, unfound)) - set(out.companies)
         self._take_tasks(owners, results, errors, out)
-        tasks, owners = self._task_reads(actions, out, today)  # companies found just now (not linked before)
+        tasks, owners = self._task_reads(actions, out, today)  # companies found just now (not guessed right)
         if tasks:
             self._take_tasks(owners, *self._reads(tasks), out)
         out.assigned = {c: self._assigned.get(c, "") for k, c in out.companies.items() if k in out.xml}
@@ -295,12 +301,27 @@ class RollupWriter(PlannedTarget):
             return False
         return task_due(facts.get("dormant_since"), today, task.within_days)
 
+    def _guesses(self, actions: Sequence[Action], out: Prepared, today: date) -> dict[str, str]:
+        """{client: company the `attach_to` flow linked it to} for the creates due a dormancy task (their company
+        is looked up by its stamp in the same round, so their tasks are listed on this guess; contacts are no
+        guess)."""
+        if self.linked is None or self.spec.task is None:
+            return {}
+        keys = [
+            a.record.key
+            for a in actions
+            if a.record.key not in out.companies and self._task_wanted(out.facts[a.record.key], today)
+        ]
+        links = self.linked(keys) if keys else {}
+        return {k: c for k, c in links.items() if c and str(c).isdigit()}
+
     def _task_reads(
-        self, actions: Sequence[Action], out: Prepared, today: date
+        self, actions: Sequence[Action], out: Prepared, today: date, guesses: Mapping[str, str] | None = None
     ) -> tuple[dict[str, Command], dict[str, str]]:
         """(commands, {command: record}): ours among the tasks of each company due a dormancy task and not asked
         yet (by XML_ID), and the companies' responsible managers when the mapping names none and they are not
-        known yet."""
+        known yet. `guesses` name the companies of records whose company is not known yet: their tasks are asked
+        on those (the company's stamp read in the same round gives its responsible manager)."""
         task = self.spec.task
         commands: dict[str, Command] = {}
         owners: dict[str, str] = {}
@@ -308,10 +329,16 @@ class RollupWriter(PlannedTarget):
             return commands, owners
         for n, a in enumerate(actions):
             key = a.record.key
-            company = out.companies.get(key)
-            if company is None or key in out.xml or not self._task_wanted(out.facts[key], today):
+            known = out.companies.get(key)
+            company = known or (guesses or {}).get(key)
+            if (
+                company is None
+                or out.asked.get(key) == company
+                or not self._task_wanted(out.facts[key], today)
+            ):
                 continue
             out.xml[key] = task_xml_id(self.originator, key, str(out.facts[key].get("last_order_date") or ""))
+            out.asked[key] = company
             commands[f"t{n}"] = (
                 "tasks.task.list",
                 {
@@ -320,7 +347,7 @@ class RollupWriter(PlannedTarget):
                 },
             )
             owners[f"t{n}"] = key
-            if task.responsible_id is None and company not in self._assigned:
+            if known is not None and task.responsible_id is None and company not in self._assigned:
                 commands[f"c{company}"] = (
                     "crm.company.list",
                     {"filter": {"ID": company}, "select": COMPANY_SELECT},
@@ -331,6 +358,9 @@ class RollupWriter(PlannedTarget):
         self, owners: dict[str, str], results: dict[str, Any], errors: dict[str, Any], out: Prepared
     ) -> None:
         for name, key in owners.items():
+            if out.companies.get(key) != out.asked[key]:  # a guess its stamp did not confirm: asked again
+                del out.asked[key]
+                continue
             if name in errors:
                 out.task_problems[key] = "the company's tasks could not be listed: " + _reason(errors[name])
                 continue
