@@ -38,7 +38,12 @@ def deep(obj: Any, seen: set[int]) -> int:
         seen.add(id(o))
         total += sys.getsizeof(o)
         if isinstance(o, Table):
-            stack.extend(o._rows.values())  # the stored (packed) values, not copies
+            stack.extend(o._rows.values())  # the stored (packed or compressed) values, not copies
+            codec = getattr(o, "_codec", None)
+            if codec is not None:
+                stack.append(
+                    codec.zdict
+                )  # the table's zlib dictionary (its compressor's state is not counted)
             if hasattr(o, "__dict__"):
                 stack.append(vars(o))  # an indexed table's indexes
         elif isinstance(o, dict):
@@ -103,6 +108,11 @@ def main() -> None:
             "1C request log": box.onec_app.log,
         }
         sizes = {name: deep(store, seen) for name, store in stores.items()}
+        side = {name: deep(table, set()) for name, table in portal.tables.items()}  # each alone
+        out["side tables alone, KB per order"] = {
+            name: round(size / args.n / 1024, 2)
+            for name, size in sorted(side.items(), key=lambda x: -x[1])[:6]
+        }
         out["calls_kept"] = len(portal.calls.snapshot())
         for name, size in sizes.items():
             out[f"{name}, KB per order"] = round(size / args.n / 1024, 2)

@@ -1,44 +1,50 @@
-"""Records kept as tuples, materialised as dicts only when read (issue 13 goal 6: the sandbox at most 1 GB at
-100,000 orders).
+"""Records kept as compressed bytes, materialised as dicts only when read (issue 13 goal 6: the sandbox at most 1 GB
+at 100,000 orders).
 
-A Python dict of 35 keys costs about 1.2 KB before its values; the same values in a tuple cost 0.3 KB. The
-emulators' stores (1C objects and their tabular sections, register records, Bitrix24 product rows) held one dict
-per record and per row: about three quarters of their memory. `pack` turns a dict into a `Packed` tuple (its values,
-then its `Layout`: the keys in their order, shared by every record with the same keys), lists into `PackedList`s,
-recursively; `unpack` gives back an equal dict with the same key order, new containers each time (a caller may
-change what it reads without touching the store), the same value objects (shared strings stay shared).
+A Python dict of 35 keys costs about 1.2 KB before its values; the same values in a tuple 0.3 KB; the tuple
+written with `marshal` and compressed with zlib against a dictionary made of the table's own first records, about
+0.3 KB for a whole 1C order with its rows (one allocation instead of dozens). `pack` turns a dict into a tuple of
+its values followed by the index of its `Layout` (the keys in their order, shared by every record with the same
+keys; the common empty values left out), lists into lists, recursively: plain tuples, lists and scalars that
+`marshal` writes and reads back exactly (0, 0.0, -0.0 and False stay apart). `unpack` gives back an equal dict with
+the same key order, in new containers each time (a caller may change what it reads without touching the store).
+
+`Table` stores each record as one `bytes` (once it has seen enough records to make its zlib dictionary: before
+that, and for a value `marshal` cannot write, the packed tuple itself); `Table(compress=False)` keeps the packed
+tuples (cheaper to read: the Bitrix24 list handlers read every CRM object per call).
 """
 
 from __future__ import annotations
 
+import contextlib
+import marshal
 import threading
+import zlib
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-
-class Packed(tuple):  # type: ignore[type-arg]
-    """A dict packed: its values in key order, then its Layout."""
-
-    __slots__ = ()
-
-
-class PackedList(tuple):  # type: ignore[type-arg]
-    """A list packed: its items, dicts and lists among them packed too."""
-
-    __slots__ = ()
+# A packed dict: its values (but the empty ones) then its layout's index; a packed tuple ends with TUPLE instead.
+Packed = tuple[Any, ...]
+TUPLE = -1
 
 
 class Layout:
     """The keys of a packed dict in order: `template` has every key with the values left out of the tuple (the
     common empty ones: a zero GUID, an empty date or string, 0, False, None...) and a placeholder for the others;
     `present` the keys whose values the tuple holds, in its order; `nested` those of them that are packed
-    containers. Records with the same keys and the same values left out share one layout."""
+    containers. Records with the same keys and the same values left out share one layout, known by its `index`."""
 
-    __slots__ = ("nested", "position", "present", "template")
+    __slots__ = ("index", "nested", "position", "present", "template")
 
     def __init__(
-        self, keys: tuple[Any, ...], present: tuple[int, ...], nested: tuple[int, ...], left: dict[int, Any]
+        self,
+        index: int,
+        keys: tuple[Any, ...],
+        present: tuple[int, ...],
+        nested: tuple[int, ...],
+        left: dict[int, Any],
     ):
+        self.index = index
         self.template = {k: left.get(n) for n, k in enumerate(keys)}
         self.present = tuple(keys[n] for n in present)
         self.nested = tuple(keys[n] for n in nested)
@@ -69,40 +75,51 @@ _SCALARS = frozenset((type(None), bool, str, int, float))
 # Past this many layouts no value is left out of a new record's tuple (a bound on the templates kept).
 MAX_LAYOUTS = 50_000
 _LAYOUTS: dict[tuple[Any, ...], Layout] = {}
+_BY_INDEX: list[Layout] = []  # every layout by its index (a packed tuple names its layout by index)
 _LOCK = threading.Lock()
 
 
 def _layout(
     keys: tuple[Any, ...], present: tuple[int, ...], nested: tuple[int, ...], left: dict[int, Any]
-) -> Layout:
+) -> int:
     key = (keys, nested, tuple((n, type(v), v) for n, v in left.items()))
     found = _LAYOUTS.get(key)
     if found is None:
         with _LOCK:
-            found = _LAYOUTS.setdefault(key, Layout(keys, present, nested, left))
-    return found
+            found = _LAYOUTS.get(key)
+            if found is None:
+                found = _LAYOUTS[key] = Layout(len(_BY_INDEX), keys, present, nested, left)
+                _BY_INDEX.append(found)
+    return found.index
+
+
+def layout_of(packed: Packed) -> Layout:
+    """The layout of a packed dict."""
+    return _BY_INDEX[packed[-1]]
 
 
 def pack_value(value: Any) -> Any:
-    """A value as stored: dicts and lists packed (recursively), anything else as it is."""
+    """A value as stored: dicts, lists and tuples packed (recursively), anything else as it is."""
     kind = type(value)
     if kind is dict:
         return pack(value)
     if kind is list:
-        return PackedList([pack_value(v) for v in value])
+        return [pack_value(v) for v in value]
+    if kind is tuple:
+        return (*[pack_value(v) for v in value], TUPLE)
     return value
 
 
 def pack(record: dict[Any, Any]) -> Packed:
-    """One dict as a tuple of its values (but the empty ones) followed by its layout."""
+    """One dict as a tuple of its values (but the empty ones) followed by its layout's index."""
     values: list[Any] = []
     present: list[int] = []
     nested: list[int] = []
     left: dict[int, Any] = {}
-    elide = len(_LAYOUTS) < MAX_LAYOUTS
+    elide = len(_BY_INDEX) < MAX_LAYOUTS
     for n, value in enumerate(record.values()):
         kind = type(value)
-        if kind is dict or kind is list:
+        if kind is dict or kind is list or kind is tuple:
             value = pack_value(value)
             nested.append(n)
         elif (
@@ -116,24 +133,27 @@ def pack(record: dict[Any, Any]) -> Packed:
         present.append(n)
         values.append(value)
     values.append(_layout(tuple(record), tuple(present), tuple(nested), left))
-    return Packed(values)
+    return tuple(values)
 
 
 def unpack_value(value: Any) -> Any:
     """The value as it was given to `pack_value`, in new containers."""
     kind = type(value)
-    if kind is Packed:
+    if kind is tuple:
         return unpack(value)
-    if kind is PackedList:
+    if kind is list:
         return [unpack_value(v) for v in value]
     return value
 
 
-def unpack(packed: Packed) -> dict[Any, Any]:
-    """The dict `pack` was given (equal, same key order; new containers)."""
-    layout: Layout = packed[-1]
+def unpack(packed: Packed) -> Any:
+    """The dict `pack` was given (equal, same key order; new containers); a packed tuple gives the tuple."""
+    at = packed[-1]
+    if at == TUPLE:
+        return tuple([unpack_value(v) for v in packed[:-1]])
+    layout = _BY_INDEX[at]
     out = layout.template.copy()
-    out.update(zip(layout.present, packed, strict=False))  # the layout itself, last, is left out
+    out.update(zip(layout.present, packed, strict=False))  # the layout's index, last, is left out
     for name in layout.nested:
         out[name] = unpack_value(out[name])
     return out
@@ -141,31 +161,124 @@ def unpack(packed: Packed) -> dict[Any, Any]:
 
 def field(packed: Any, name: str, default: Any = None) -> Any:
     """One value of a packed dict (unpacked), without materialising the rest (of a plain mapping: its value)."""
-    if type(packed) is not Packed:
+    if type(packed) is not tuple:
         return packed.get(name, default)
-    layout: Layout = packed[-1]
+    layout = _BY_INDEX[packed[-1]]
     at = layout.position.get(name)
     if at is None:
         return layout.template.get(name, default)
     return unpack_value(packed[at])
 
 
+# zlib settings of the stored bytes: raw deflate (no header or checksum: 6 bytes less a record), a 32 KB window.
+_WBITS = -15
+_LEVEL = 6
+# Marshalled bytes a table sees before it makes its dictionary from them (the last 32 KB: the window).
+SAMPLE_BYTES = 64 * 1024
+_WINDOW = 32 * 1024
+
+
+class Codec:
+    """How one table stores its values: packed (`pack_value`), then, once the table has seen SAMPLE_BYTES of
+    them, written with `marshal` and compressed with a zlib preset dictionary made from those first records (the
+    keys, references and words its records repeat). A value marshal cannot write (an object of another type) stays
+    packed. Stored values are `bytes` (compressed) or packed values: a stored value is never bytes otherwise."""
+
+    __slots__ = ("_compressor", "_seen", "compress", "zdict")
+
+    def __init__(self, compress: bool = True) -> None:
+        self.compress = compress
+        self.zdict: bytes | None = None
+        self._compressor: Any = None
+        self._seen = 0
+
+    @property
+    def learning(self) -> bool:
+        """Still gathering the records its dictionary is made of."""
+        return self.compress and self.zdict is None
+
+    def store(self, value: Any) -> Any:
+        """The value as stored."""
+        return self.stored(pack_value(value))
+
+    def stored(self, packed: Any) -> Any:
+        """A packed value as stored."""
+        compressor = self._compressor
+        if compressor is None:
+            if self.compress:
+                with contextlib.suppress(ValueError):  # what marshal cannot write stays packed
+                    self._seen += len(marshal.dumps(packed))
+            return packed
+        try:
+            data = marshal.dumps(packed)
+        except ValueError:  # an object marshal does not write (not from JSON): kept packed
+            return packed
+        c = compressor.copy()
+        return c.compress(data) + c.flush()
+
+    def ready(self) -> bool:
+        """Enough records seen to make the dictionary."""
+        return self.learning and self._seen >= SAMPLE_BYTES
+
+    def learn(self, samples: list[Any]) -> None:
+        """Make the dictionary from these packed values (the table's first records, in order)."""
+        parts: list[bytes] = []
+        for packed in samples:
+            try:
+                parts.append(marshal.dumps(packed))
+            except ValueError:
+                continue
+        zdict = b"".join(parts)[-_WINDOW:]
+        self._compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
+        self.zdict = zdict
+
+    def load(self, stored: Any) -> Any:
+        """A stored value packed (`unpack_value` makes it plain)."""
+        if type(stored) is not bytes:
+            return stored
+        assert self.zdict is not None
+        return marshal.loads(zlib.decompressobj(_WBITS, self.zdict).decompress(stored))
+
+    def read(self, stored: Any) -> Any:
+        """A stored value as it was given: a new dict (list...) each time."""
+        if type(stored) is not bytes:
+            return unpack_value(stored)
+        assert self.zdict is not None
+        return unpack_value(marshal.loads(zlib.decompressobj(_WBITS, self.zdict).decompress(stored)))
+
+
 class Table(MutableMapping[Any, Any]):
-    """A mapping whose values are stored packed: reading gives a new dict (or list) each time, so a change to what
-    was read is a change to a copy: a store changes only by assignment, as the emulators' write paths do."""
+    """A mapping whose values are stored packed and compressed (`Codec`): reading gives a new dict (or list) each
+    time, so a change to what was read is a change to a copy: a store changes only by assignment, as the emulators'
+    write paths do."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_codec", "_rows")
 
-    def __init__(self, rows: dict[Any, Any] | None = None) -> None:
+    def __init__(self, rows: dict[Any, Any] | None = None, *, compress: bool = True) -> None:
         self._rows: dict[Any, Any] = {}
+        self._codec = Codec(compress)
         for key, value in (rows or {}).items():
             self[key] = value
 
+    def _put(self, key: Any, value: Any) -> None:
+        codec = self._codec
+        self._rows[key] = codec.store(value)
+        if codec.learning and codec.ready():
+            self._learn()
+
+    def _learn(self) -> None:
+        """Make the codec's dictionary from the records stored so far, then store them compressed."""
+        codec, rows = self._codec, self._rows
+        codec.learn([v for v in rows.values() if v is not None and type(v) is not bytes])
+        for key, value in list(rows.items()):
+            if value is not None and type(value) is not bytes:
+                rows[key] = codec.stored(value)
+
     def __getitem__(self, key: Any) -> Any:
-        return unpack_value(self._rows[key])
+        return self._codec.read(self._rows[key])
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._rows[key] = pack_value(value)
+        self._put(key, value)
 
     def __delitem__(self, key: Any) -> None:
         del self._rows[key]
@@ -181,25 +294,30 @@ class Table(MutableMapping[Any, Any]):
 
     def get(self, key: Any, default: Any = None) -> Any:
         found = self._rows.get(key)
-        return default if found is None else unpack_value(found)
+        return default if found is None else self._codec.read(found)
 
     def values(self) -> Iterator[Any]:  # type: ignore[override]
         """Every value, materialised one at a time (a scan keeps only what it keeps)."""
-        return (unpack_value(v) for v in list(self._rows.values()))
+        read = self._codec.read
+        return (read(v) for v in list(self._rows.values()))
 
     def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
-        return ((k, unpack_value(v)) for k, v in list(self._rows.items()))
+        read = self._codec.read
+        return ((k, read(v)) for k, v in list(self._rows.items()))
 
-    def packed(self) -> list[Any]:
-        """The stored values as they are (for indexes that read a field or two)."""
-        return list(self._rows.values())
+    def packed(self) -> Iterator[Any]:
+        """The stored values packed, one at a time, in the table's order (for indexes that read a field or two:
+        `field`)."""
+        load = self._codec.load
+        return (load(v) for v in list(self._rows.values()))
 
     def plain(self) -> dict[Any, Any]:
         """A plain dict of plain values (to save as JSON)."""
-        return {k: unpack_value(v) for k, v in self._rows.items()}
+        read = self._codec.read
+        return {k: read(v) for k, v in self._rows.items()}
 
     def __repr__(self) -> str:
-        return f"Table({len(self._rows)} records)"
+        return f"{type(self).__name__}({len(self._rows)} records)"
 
 
 class LiveTable(Table):
@@ -210,14 +328,14 @@ class LiveTable(Table):
 
     __slots__ = ("_live",)
 
-    def __init__(self, rows: dict[Any, Any] | None = None) -> None:
+    def __init__(self, rows: dict[Any, Any] | None = None, *, compress: bool = True) -> None:
         self._live: dict[Any, Any] = {}
-        super().__init__(rows)
+        super().__init__(rows, compress=compress)
 
     def __getitem__(self, key: Any) -> Any:
         live = self._live.get(key)
         if live is None:
-            live = self._live[key] = unpack_value(self._rows[key])
+            live = self._live[key] = self._codec.read(self._rows[key])
         return live
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -227,7 +345,7 @@ class LiveTable(Table):
         found = self._rows.get(key)
         if found is None:
             return default
-        live = self._live[key] = unpack_value(found)
+        live = self._live[key] = self._codec.read(found)
         return live
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -240,14 +358,14 @@ class LiveTable(Table):
         self._live.pop(key, None)
 
     def values(self) -> Iterator[Any]:  # type: ignore[override]
-        live = self._live
-        return (live[k] if k in live else unpack_value(v) for k, v in list(self._rows.items()))
+        live, read = self._live, self._codec.read
+        return (live[k] if k in live else read(v) for k, v in list(self._rows.items()))
 
     def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
-        live = self._live
-        return ((k, live[k] if k in live else unpack_value(v)) for k, v in list(self._rows.items()))
+        live, read = self._live, self._codec.read
+        return ((k, live[k] if k in live else read(v)) for k, v in list(self._rows.items()))
 
-    def packed(self) -> list[Any]:
+    def packed(self) -> Iterator[Any]:
         self.settle()
         return super().packed()
 
@@ -257,8 +375,10 @@ class LiveTable(Table):
     def settle(self) -> None:
         """Pack back every record read by key or assigned since the last time."""
         if self._live:
-            rows = self._rows
+            rows, codec = self._rows, self._codec
             for key, value in self._live.items():
                 if key in rows:
-                    rows[key] = pack_value(value)
+                    rows[key] = codec.store(value)
             self._live.clear()
+            if codec.learning and codec.ready():
+                self._learn()

@@ -191,10 +191,9 @@ class Indexes:
         if index is None:
             order = self._order_of(entity)
             index = _ByDate()
+            # The table's key is the record's Ref_Key: the entry keeps that string, not a copy read from the record.
             made = [
-                self._entry(
-                    {"Date": packed_field(rec, "Date"), "Ref_Key": packed_field(rec, "Ref_Key")}, order[ref]
-                )
+                self._entry({"Date": packed_field(rec, "Date"), "Ref_Key": ref}, order[ref])
                 for ref, rec in zip(self.ib.sets[entity], self.ib.sets[entity].packed(), strict=True)
             ]
             index.entries = sorted(entry for entry, _ in made)

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from b24_1c_sandbox.clock import Clock, SystemClock
-from b24_1c_sandbox.compact import Packed, Table, pack_value, unpack, unpack_value
+from b24_1c_sandbox.compact import Packed, Table, pack_value, unpack
 from b24_1c_sandbox.onec import registers
 from b24_1c_sandbox.onec.exchange import Registrations
 from b24_1c_sandbox.onec.extension import apply as apply_extension
@@ -95,11 +95,11 @@ class Movements(Table):
 
     def __init__(self, ib: Infobase, register: str, rows: dict[Any, Any] | None = None) -> None:
         self._ib, self._register = ib, register
-        super().__init__(rows)
+        super().__init__(rows, compress=False)  # records are kept rarely (frozen): packed, not compressed
 
     def _made(self, recorder: str, kept: Any) -> Any:
         if type(kept) is not str:
-            return unpack_value(kept)
+            return self._codec.read(kept)
         doc = self._ib.get(kept, recorder)
         return registers.movements(self._ib, kept, doc).get(self._register, []) if doc is not None else []
 
@@ -116,8 +116,8 @@ class Movements(Table):
     def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
         return ((k, self._made(k, v)) for k, v in list(self._rows.items()))
 
-    def packed(self) -> list[Any]:
-        return [pack_value(self._made(k, v)) if type(v) is str else v for k, v in list(self._rows.items())]
+    def packed(self) -> Iterator[Any]:
+        return (pack_value(self._made(k, v)) if type(v) is str else v for k, v in list(self._rows.items()))
 
     def plain(self) -> dict[Any, Any]:
         return dict(self.items())
@@ -314,7 +314,7 @@ class Infobase:
         return (unpack(r) for r in self.packed_records(register))
 
     def packed_records(self, register: str) -> list[Packed]:
-        """Every record of a register as stored (compact.Packed), recorder by recorder."""
+        """Every record of a register packed (compact.pack), recorder by recorder."""
         with self.lock:
             return [r for recs in self.movements[register].packed() for r in recs]
 
