@@ -133,10 +133,21 @@ class Rides:
             offer = Offer(dict(commands), prefix=f"ride{self._serial}_")
             self._offers.append(offer)
             self._lock.notify_all()
+        deadline = time.monotonic() + 2 * self.wait_s  # a safety bound: the runner hands every offer back
         with offer.cond:
             while not offer.done:
                 offer.cond.wait(timeout=1.0)  # woken by delivery or hand-back; the timeout only re-checks
+                if not offer.done and time.monotonic() > deadline and self._withdraw(offer):
+                    return None  # never taken: sent alone (a taken one is answered when its batch is)
         return offer.reply
+
+    def _withdraw(self, offer: Offer) -> bool:
+        with self._lock:
+            if offer not in self._offers:
+                return False
+            self._offers.remove(offer)
+            self.handed_back += 1
+            return True
 
     # -- a writer -------------------------------------------------------------------------------------------------
 

@@ -74,4 +74,5 @@ def read_ahead(
             yield page  # type: ignore[misc]  # a page, not None: only errors come without one
     finally:
         stop.set()
-        helper.join()
+        with waiting() if waiting is not None else nullcontext():  # nothing the helper offers is held now
+            helper.join()

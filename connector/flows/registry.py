@@ -135,6 +135,7 @@ def _rollups(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source
     from connector.flows.rollups.target import RollupWriter
 
     assert spec.rollups is not None
+    attach = spec.rollups.attach_to
     source = RollupSource(conn.odata, spec, conn.config.onec.page_size, today)
     target = RollupWriter(
         conn.bitrix24,
@@ -144,6 +145,9 @@ def _rollups(conn: Connector, spec: Mapping, today: BusinessDay) -> tuple[Source
         source.facts_of,
         today,
         ZoneInfo(conn.config.bitrix24.portal_timezone),
+        # The company the counterparties flow links each client to: a guess that lets prepare ask a due dormancy
+        # task in its first round (the stamp found in that round still decides which company it is).
+        linked=lambda keys: {k: link.target_id for k, link in conn.ledger.links(attach, keys).items()},
     )
     return source, target
 

@@ -6,6 +6,7 @@ external key, against the same backfill with every read sent on its own."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -122,5 +123,41 @@ def test_no_head_start_while_announced_creates_wait_for_their_recovery(
         assert orders._head is None  # the recovery goes first: nothing is read ahead of it
         report = orders.backfill(since, None)
         assert report.failed == 0 and max(deals_per_key(box).values()) == 1
+    finally:
+        conn.close()
+
+
+def test_a_backfill_stopped_after_a_page_returns_while_the_next_pages_read_waits_to_ride(
+    boxes: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """SIGTERM stops a backfill after a committed page; the read-ahead thread may be waiting then with the next
+    page's lookup offered to a write batch that will never come: it is handed back, the backfill returns."""
+    box, _ = boxes
+    conn = connect(box, tmp_path / "ledger.sqlite3")
+    try:
+        conn.config.onec.page_size = 20
+        since = SINCE.replace(tzinfo=conn.onec_tz)
+        conn.runner("counterparties").backfill(since, None)
+        orders = conn.runner("orders")
+        rides, real = conn.bitrix24.rides, orders._process
+        offered: list[bool] = []
+
+        def process(*args: Any, **kwargs: Any) -> None:
+            real(*args, **kwargs)
+            orders.stop.set()  # as a signal does: the loop ends after this committed page
+            for _ in range(2000):  # bounded: until the next page's lookup waits to ride
+                if rides._offers:
+                    break
+                threading.Event().wait(0.005)
+            offered.append(bool(rides._offers))
+
+        orders._process = process  # type: ignore[method-assign]
+        done: list[Any] = []
+        thread = threading.Thread(target=lambda: done.append(orders.backfill(since, None)), daemon=True)
+        thread.start()
+        thread.join(timeout=90)
+        assert not thread.is_alive(), "the backfill hung on the read-ahead thread's waiting read"
+        assert offered == [True] and done[0].stopped and done[0].failed == 0
+        assert max(deals_per_key(box).values()) == 1
     finally:
         conn.close()
