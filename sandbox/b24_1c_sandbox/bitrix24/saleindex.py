@@ -33,7 +33,9 @@ class IndexedTable(LiveTable):
 
     def __init__(self, keys: Mapping[str, KeyOf], rows: Mapping[int, Row] | None = None) -> None:
         self._key_of = dict(keys)
-        self._index: dict[str, dict[Hashable, list[int]]] = {name: {} for name in keys}
+        # Per key value its one id, or a list of its ids (2 and more): most values (an owner, a sale order) have
+        # one row, and a list of one costs ~64 bytes more (issue 13 goal 6).
+        self._index: dict[str, dict[Hashable, int | list[int]]] = {name: {} for name in keys}
         self._top: int | None = None  # the highest id stored so far
         self._rising = True  # every id was stored above all the ids before it: table order is id order
         super().__init__()
@@ -42,7 +44,8 @@ class IndexedTable(LiveTable):
 
     def ids(self, name: str, key: Hashable) -> list[int]:
         """The ids of the rows whose `name` key is `key`, in table order (a copy: the caller may write)."""
-        return list(self._index[name].get(key, ()))
+        found = self._index[name].get(key)
+        return [] if found is None else list(found) if isinstance(found, list) else [found]
 
     def in_order(self, ids: Iterable[int]) -> list[int]:
         """These ids (present ones only, once each) in table order."""
@@ -57,22 +60,32 @@ class IndexedTable(LiveTable):
 
     def _add(self, row_id: int, keys: tuple[Hashable, ...], last: bool) -> None:
         for name, key in zip(self._key_of, keys, strict=True):
-            ids = self._index[name].setdefault(key, [])
+            index = self._index[name]
+            found = index.get(key)
+            if found is None:
+                index[key] = row_id
+                continue
+            ids = found if isinstance(found, list) else [found]
             if last:
                 ids.append(row_id)  # a new row is the last of the table
             else:  # an overwritten row keeps its place among the key's rows
                 ids[:] = self.in_order([*ids, row_id])
+            index[key] = ids[0] if len(ids) == 1 else ids
 
     def _drop(self, row_id: int, row: Row) -> bool:
         """Unindex a row already replaced or removed in the table; False when that took a rebuild instead."""
         for name, key in zip(self._key_of, self._keys(row), strict=True):
-            ids = self._index[name].get(key)
-            if ids is None or row_id not in ids:
+            index = self._index[name]
+            found = index.get(key)
+            ids = [] if found is None else found if isinstance(found, list) else [found]
+            if row_id not in ids:
                 self._rebuild()  # the row's keys were changed in place: index the table's rows afresh
                 return False
             ids.remove(row_id)
             if not ids:
-                del self._index[name][key]
+                del index[key]
+            elif len(ids) == 1:
+                index[key] = ids[0]
         return True
 
     def _rebuild(self) -> None:
@@ -143,7 +156,10 @@ class IndexedTable(LiveTable):
 
     def index_state(self) -> dict[str, dict[Hashable, list[int]]]:
         """The indexes as plain data (for tests comparing them with a fresh build)."""
-        return {name: {k: list(v) for k, v in index.items()} for name, index in self._index.items()}
+        return {
+            name: {k: list(v) if isinstance(v, list) else [v] for k, v in index.items()}
+            for name, index in self._index.items()
+        }
 
 
 def _owner(row: Row) -> Hashable:
