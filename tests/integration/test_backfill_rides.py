@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from connector.app import Connector
-from connector.engine.runner import hand_over
+from connector.engine.runner import FlowRunner, hand_over
 from tests.conftest import SINCE
 from tests.integration.test_money_payments import assert_one_payment_per_row, connect
 from tests.integration.test_money_reads import requests_of
@@ -56,6 +57,19 @@ def run(box: Any, ledger: Path, rides: bool) -> tuple[list[list[str]], Connector
     return requests_of(box, before), conn
 
 
+@contextmanager
+def orders_after_counterparties(box: Any, ledger: Path) -> Iterator[tuple[Connector, FlowRunner, datetime]]:
+    """A connector whose counterparties flow is backfilled, its orders runner (pages of 20) and the window start."""
+    conn = connect(box, ledger)
+    try:
+        conn.config.onec.page_size = 20
+        since = SINCE.replace(tzinfo=conn.onec_tz)
+        conn.runner("counterparties").backfill(since, None)
+        yield conn, conn.runner("orders"), since
+    finally:
+        conn.close()
+
+
 def deals_per_key(box: Any) -> Counter[str]:
     return Counter(str(d.get("ORIGIN_ID")) for d in box.portal.deals() if d.get("ORIGIN_ID"))
 
@@ -87,12 +101,7 @@ def test_reads_ride_in_write_batches_and_the_portal_holds_the_same_objects_once(
 
 def test_a_head_start_is_used_only_for_its_own_window(boxes: tuple[Any, Any], tmp_path: Path) -> None:
     box, _ = boxes
-    conn = connect(box, tmp_path / "ledger.sqlite3")
-    try:
-        conn.config.onec.page_size = 20
-        since = SINCE.replace(tzinfo=conn.onec_tz)
-        conn.runner("counterparties").backfill(since, None)
-        orders = conn.runner("orders")
+    with orders_after_counterparties(box, tmp_path / "ledger.sqlite3") as (conn, orders, since):
         orders.head_start(since, None)
         assert orders._head is not None and orders._head.first is not None
         later = max(r["Date"] for r in orders._head.first.records)  # a window the head start was not read for
@@ -102,8 +111,6 @@ def test_a_head_start_is_used_only_for_its_own_window(boxes: tuple[Any, Any], tm
         # Had the head start's page (the whole window's first) been used, its earlier orders would be read too.
         assert report.read == orders.source.count(start, None) < orders.source.count(since, None)
         assert sum(deals_per_key(box).values()) == report.created  # only the later window's orders, once each
-    finally:
-        conn.close()
 
 
 def test_no_head_start_while_announced_creates_wait_for_their_recovery(
@@ -133,12 +140,7 @@ def test_a_backfill_stopped_after_a_page_returns_while_the_next_pages_read_waits
     """SIGTERM stops a backfill after a committed page; the read-ahead thread may be waiting then with the next
     page's lookup offered to a write batch that will never come: it is handed back, the backfill returns."""
     box, _ = boxes
-    conn = connect(box, tmp_path / "ledger.sqlite3")
-    try:
-        conn.config.onec.page_size = 20
-        since = SINCE.replace(tzinfo=conn.onec_tz)
-        conn.runner("counterparties").backfill(since, None)
-        orders = conn.runner("orders")
+    with orders_after_counterparties(box, tmp_path / "ledger.sqlite3") as (conn, orders, since):
         rides, real = conn.bitrix24.rides, orders._process
         offered: list[bool] = []
 
@@ -159,5 +161,3 @@ def test_a_backfill_stopped_after_a_page_returns_while_the_next_pages_read_waits
         assert not thread.is_alive(), "the backfill hung on the read-ahead thread's waiting read"
         assert offered == [True] and done[0].stopped and done[0].failed == 0
         assert max(deals_per_key(box).values()) == 1
-    finally:
-        conn.close()

@@ -50,6 +50,13 @@ class Portal:
         return 200, {}, json.dumps({"result": {"result": result, **body}, "time": {}})
 
 
+def wired(lose: int | None = None) -> tuple[Portal, Bitrix24Client]:
+    """A portal answering `batch` on the wire (inside `responses.activate`) and a client of it."""
+    portal = Portal(lose)
+    responses.add_callback(responses.POST, HOOK + "batch.json", callback=portal)
+    return portal, client()
+
+
 def ride_in_thread(c: Bitrix24Client, commands: Any) -> tuple[threading.Thread, list[Any]]:
     """A planner thread sending a read batch; returns the thread and where its reply (or error) lands."""
     out: list[Any] = []
@@ -76,9 +83,7 @@ def wait_offered(c: Bitrix24Client, n: int = 1) -> None:
 
 @responses.activate
 def test_a_planner_read_rides_in_a_write_batch_and_each_side_gets_only_its_own() -> None:
-    portal = Portal()
-    responses.add_callback(responses.POST, HOOK + "batch.json", callback=portal)
-    c = client()
+    portal, c = wired()
     with c.rides.writing():
         thread, got = ride_in_thread(c, READS)
         wait_offered(c)
@@ -98,9 +103,7 @@ def test_a_planner_read_rides_in_a_write_batch_and_each_side_gets_only_its_own()
 
 @responses.activate
 def test_a_read_goes_alone_outside_a_planner_or_with_no_page_being_written() -> None:
-    portal = Portal()
-    responses.add_callback(responses.POST, HOOK + "batch.json", callback=portal)
-    c = client()
+    portal, c = wired()
     with c.rides.writing():
         c.batch(READS)  # the runner's own thread: not a planner
     thread, got = ride_in_thread(c, READS)  # a planner, but nothing is being written
@@ -111,9 +114,7 @@ def test_a_read_goes_alone_outside_a_planner_or_with_no_page_being_written() -> 
 
 @responses.activate
 def test_no_rider_in_a_halted_batch_or_where_it_does_not_fit() -> None:
-    portal = Portal()
-    responses.add_callback(responses.POST, HOOK + "batch.json", callback=portal)
-    c = client()
+    portal, c = wired()
     full = {f"w{n}": ("crm.deal.update", {"id": n, "fields": {}}) for n in range(49)}
     with c.rides.writing():
         thread, got = ride_in_thread(c, READS)
@@ -128,9 +129,7 @@ def test_no_rider_in_a_halted_batch_or_where_it_does_not_fit() -> None:
 
 @responses.activate
 def test_a_lost_write_reply_hands_the_read_back_and_it_is_sent_again_alone() -> None:
-    portal = Portal(lose=1)
-    responses.add_callback(responses.POST, HOOK + "batch.json", callback=portal)
-    c = client()
+    portal, c = wired(lose=1)
     c.max_attempts = 1
     with c.rides.writing():
         thread, got = ride_in_thread(c, READS)
@@ -145,9 +144,7 @@ def test_a_lost_write_reply_hands_the_read_back_and_it_is_sent_again_alone() -> 
 
 @responses.activate
 def test_reads_go_at_once_while_the_runner_waits_for_the_planner() -> None:
-    portal = Portal()
-    responses.add_callback(responses.POST, HOOK + "batch.json", callback=portal)
-    c = client()
+    portal, c = wired()
     with c.rides.writing():
         thread, got = ride_in_thread(c, READS)
         wait_offered(c)
