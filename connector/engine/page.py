@@ -86,9 +86,10 @@ class PagePlanning:
         prefound: tuple[set[str], dict[str, str]] | None = None,
     ) -> PagePlan:
         """A page up to its actions, reading only: links, identities, lookups, mapping, plan, the lookup before
-        create (unless `prefound` holds it: (keys asked, found)), and with `prepare` the target's own reads of its first chunk when it says `prepare_ahead`. A
-        backfill runs it one page ahead, while the page before is written: nothing here writes, and the records of
-        a page are not those of the page before (`_process` plans again if that changed)."""
+        create (unless `prefound` holds it: (keys asked, found)), and with `prepare` the target's own reads of its
+        first chunk when it says `prepare_ahead`. A backfill runs it one page ahead, while the page before is
+        written: nothing here writes, and the records of a page are not those of the page before (`_process` plans
+        again if that changed)."""
         keys = [str(r.get(self.spec.source.key)) for r in records]
         links = self.ledger.links(self.flow, keys)
         ledger = dict(links)

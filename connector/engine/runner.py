@@ -32,11 +32,8 @@ from connector.logs import get_logger
 from connector.mapping.schema import Mapping
 from connector.records import Action, Change, LinkChange, Outcome, content_hash
 
-__all__ = [
-    "FlowRunner",
-    "RunReport",
-    "may_read_ahead",
-]  # RunReport lives in report.py; importers of it here keep working
+# RunReport lives in report.py; importers of it here keep working
+__all__ = ["FlowRunner", "RunReport", "hand_over", "may_read_ahead"]
 
 log = get_logger(__name__)
 
@@ -174,7 +171,7 @@ class FlowRunner(PagePlanning):
                 for p in pages
             )
             # Pages are written from here to the loop's end: a planner's read waits for a write batch with room, or
-            # for the loop to wait for the planner (then it goes alone: `release`).
+            # for the loop to wait for the planner (then it goes alone: `Rides.idle`).
             with rides.writing() if rides is not None else nullcontext():
                 waiting = rides.idle if rides is not None else None
                 fed = rides.fed if rides is not None else None
@@ -261,7 +258,7 @@ class FlowRunner(PagePlanning):
     def head_start(self, since: datetime, until: datetime | None, *, restart: bool = False) -> None:
         """Read this flow's first backfill page, and look its unlinked records up on the target, before the flow
         runs: called in the read-ahead thread of the flow before it while that flow's last page is written (the
-        backfill command does so only when this flow's reads cannot depend on that flow's writes: `independent`).
+        backfill command does so only when this flow's reads cannot depend on that flow's writes: `may_read_ahead`).
         Nothing is read when this flow has creates announced by a run that died (its recovery comes first) or its
         window is done. `backfill` with the same window uses what was read; its mapping and plan are its own."""
         self._head = None
