@@ -15,7 +15,7 @@ from rich.table import Table
 from b24_1c_sandbox.runner import Sandbox, SandboxOptions
 from connector.app import Connector
 from connector.config import load_config
-from connector.engine.runner import RunReport
+from connector.engine.runner import RunReport, hand_over
 from connector.init import init_dir
 from connector.logs import configure
 
@@ -66,13 +66,11 @@ def run_demo(out: Console, orders: int = 600, seed: int = 7) -> int:
             for name, state in conn.setup():
                 out.print(f"setup: {name} {state}", highlight=False)
             reports: list[tuple[str, Any]] = []
-            for flow in config.flows:
-                reports.append(
-                    (
-                        "backfill since 2017",
-                        conn.runner(flow).backfill(SINCE.replace(tzinfo=conn.onec_tz), None),
-                    )
-                )
+            since = SINCE.replace(tzinfo=conn.onec_tz)
+            runners = [(flow, conn.runner(flow)) for flow in config.flows]
+            hand_over([(runner, since, None) for _, runner in runners], restart=False)  # as `b24-1c backfill`
+            for _, runner in runners:
+                reports.append(("backfill since 2017", runner.backfill(since, None)))
             for flow in config.flows:
                 reports.append(
                     (
