@@ -14,7 +14,9 @@ Bounded and safe by construction:
 - when the runner is about to wait for the planner (`idle`) or its pages end, every offer not taken is handed
   back and sent by its own thread, and reads offered while it waits go at once;
 - a write batch with room waits for the planner to offer only while a planner is at work and nothing is waiting,
-  at most `WAIT_S` (a safety bound: the planner's own reads never wait for a writer outside `writing()`);
+  at most `WAIT_S` (what a slow planner costs is then one request, not a stalled page);
+- an offer nobody took or handed back within `HOLD_S` is withdrawn and sent alone (a safety bound: the runner hands
+  every offer back when its pages end or it waits);
 - a write batch sent with `halt` takes no rider (a failed write would stop the reads after it);
 - a lost reply or an error of the write batch hands the riders back: each sends its read again itself (reads are
   safe to repeat).
@@ -32,7 +34,10 @@ from typing import Any
 from connector.bitrix24.replies import BatchReply
 
 Commands = Mapping[str, tuple[str, Mapping[str, Any]]]
-WAIT_S = 60.0  # the longest a write batch with room waits for a planner at work to offer its read
+WAIT_S = 10.0  # the longest a write batch with room waits for a planner at work to offer its read
+HOLD_S = (
+    300.0  # the longest an offer waits to be taken (a page of writes on the standard plan takes about 30 s)
+)
 
 
 @dataclass
@@ -50,8 +55,9 @@ class Offer:
 class Rides:
     """The meeting point of one client's planner reads and its write batches (see the module's docstring)."""
 
-    def __init__(self, wait_s: float = WAIT_S) -> None:
+    def __init__(self, wait_s: float = WAIT_S, hold_s: float = HOLD_S) -> None:
         self.wait_s = wait_s
+        self.hold_s = hold_s
         self._lock = threading.Condition()
         self._offers: list[Offer] = []
         self._planners = 0
@@ -133,7 +139,7 @@ class Rides:
             offer = Offer(dict(commands), prefix=f"ride{self._serial}_")
             self._offers.append(offer)
             self._lock.notify_all()
-        deadline = time.monotonic() + 2 * self.wait_s  # a safety bound: the runner hands every offer back
+        deadline = time.monotonic() + self.hold_s  # a safety bound: the runner hands every offer back
         with offer.cond:
             while not offer.done:
                 offer.cond.wait(timeout=1.0)  # woken by delivery or hand-back; the timeout only re-checks

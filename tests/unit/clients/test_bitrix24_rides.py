@@ -162,3 +162,14 @@ def test_a_write_batch_waits_for_a_planner_at_work_only_so_long() -> None:
     c.rides.wait_s = 0.2
     with c.rides.writing(), c.rides.planning():  # a planner at work that never offers
         assert c.rides.take(10, set()) == []  # returns after wait_s, empty
+
+
+@responses.activate
+def test_an_offer_nobody_takes_or_hands_back_is_sent_alone_after_hold_s() -> None:
+    portal, c = wired()
+    c.rides.hold_s = 0.3
+    with c.rides.writing():  # pages being written, but no write batch comes and the runner never waits
+        thread, got = ride_in_thread(c, READS)
+        thread.join(timeout=10)
+        assert not thread.is_alive() and isinstance(got[0], BatchReply)
+    assert [len(b) for b in portal.batches] == [2] and c.rides.handed_back == 1
