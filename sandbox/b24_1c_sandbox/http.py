@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
+from b24_1c_sandbox.allocator import ALLOCATOR
+
 
 @dataclass
 class Request:
@@ -82,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.app(request)
         except Exception as exc:  # an emulator bug must show, not hang the client
             response = Response.text(f"emulator error: {type(exc).__name__}: {exc}", 500)
+        ALLOCATOR.served()  # free memory back to the system now and then (allocator.py)
         if response.fault == "reset":
             self._reset()
             return

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from b24_1c_sandbox.allocator import ALLOCATOR
 from b24_1c_sandbox.bitrix24.app import Bitrix24App
 from b24_1c_sandbox.bitrix24.oauth import install_app, issue_tokens
 from b24_1c_sandbox.bitrix24.portal import Portal, Settings, Webhook
@@ -101,6 +102,7 @@ class Sandbox:
         self._stopping = threading.Event()
 
     def start(self) -> Sandbox:
+        ALLOCATOR.limit_arenas()  # the request threads share a few malloc arenas (allocator.py)
         context = None
         if self.options.tls:
             if self.options.state_dir is not None:
