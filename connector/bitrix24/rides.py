@@ -35,9 +35,8 @@ from connector.bitrix24.replies import BatchReply
 
 Commands = Mapping[str, tuple[str, Mapping[str, Any]]]
 WAIT_S = 10.0  # the longest a write batch with room waits for a planner at work to offer its read
-HOLD_S = (
-    300.0  # the longest an offer waits to be taken (a page of writes on the standard plan takes about 30 s)
-)
+# The longest an offer waits to be taken (a page of writes on the standard plan takes about 30 s).
+HOLD_S = 300.0
 
 
 @dataclass
@@ -48,7 +47,6 @@ class Offer:
     prefix: str = ""
     reply: BatchReply | None = None
     done: bool = False  # answered (reply set) or handed back (reply None: send it yourself)
-    taken: bool = False
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
 
@@ -87,7 +85,7 @@ class Rides:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Pages are being written: planner reads wait for their write batches (until `release`, or the end)."""
+        """Pages are being written: planner reads wait for their write batches (until `idle`, or the end)."""
         with self._lock:
             self._writing += 1
         try:
@@ -95,11 +93,9 @@ class Rides:
         finally:
             with self._lock:
                 self._writing -= 1
-                left = [] if self._writing else self._offers
-                if not self._writing:
-                    self._offers = []
-            for offer in left:
-                self._hand_back(offer)
+                last = not self._writing
+            if last:
+                self._hand_back_all()
 
     @contextmanager
     def idle(self) -> Iterator[None]:
@@ -107,9 +103,7 @@ class Rides:
         meanwhile go at once (nothing is written until the runner has the page it waits for)."""
         with self._lock:
             self._idle = True
-            left, self._offers = self._offers, []
-        for offer in left:
-            self._hand_back(offer)
+        self._hand_back_all()
         try:
             yield
         finally:
@@ -130,10 +124,10 @@ class Rides:
 
     def ride(self, commands: Commands) -> BatchReply | None:
         """The reply to `commands` from a write batch that carried them, or None: send them yourself."""
-        if not self.enabled or not getattr(self._local, "planner", False):
+        if not self.ready():
             return None
         with self._lock:
-            if not self._writing or self._idle:
+            if not self._writing or self._idle:  # checked again where it counts: under the lock
                 return None
             self._serial += 1
             offer = Offer(dict(commands), prefix=f"ride{self._serial}_")
@@ -176,7 +170,6 @@ class Rides:
                     out.append(offer)
                     self._offers.remove(offer)
                     room -= len(offer.commands)
-                    offer.taken = True
             return out
 
     def merged(self, offers: list[Offer]) -> dict[str, tuple[str, Mapping[str, Any]]]:
@@ -201,6 +194,13 @@ class Rides:
     def hand_back(self, offers: list[Offer]) -> None:
         """The write batch failed or lost its reply: each rider sends its read itself."""
         for offer in offers:
+            self._hand_back(offer)
+
+    def _hand_back_all(self) -> None:
+        """Every offer not taken is sent by its own thread."""
+        with self._lock:
+            left, self._offers = self._offers, []
+        for offer in left:
             self._hand_back(offer)
 
     def _hand_back(self, offer: Offer) -> None:
