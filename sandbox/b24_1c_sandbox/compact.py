@@ -20,7 +20,7 @@ import contextlib
 import marshal
 import threading
 import zlib
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 # A packed dict: its values (but the empty ones) then its layout's index; a packed tuple ends with TUPLE instead.
@@ -320,16 +320,70 @@ class Table(MutableMapping[Any, Any]):
         return f"{type(self).__name__}({len(self._rows)} records)"
 
 
+# What a field index files a record under: the keys of its field's value (none, one, or one per element of a list).
+KeyOf = Callable[[Any], Iterable[Hashable]]
+
+
+class FieldIndex:
+    """The keys of a table's records by the value of one field, as the records are stored (packed): a value maps
+    to one record key, or to a set of them. `LiveTable` keeps it equal to what its stored rows hold: built from them
+    when first asked for, then changed at every `settle` and delete by the stored value it replaces."""
+
+    __slots__ = ("by_value", "key_of", "name")
+
+    def __init__(self, name: str, key_of: KeyOf) -> None:
+        self.name = name
+        self.key_of = key_of
+        self.by_value: dict[Hashable, Any] = {}
+
+    def keys_of(self, record: Any) -> set[Hashable]:
+        """What a record (plain or packed) is filed under."""
+        return set(self.key_of(field(record, self.name)))
+
+    def add(self, row: Any, values: Iterable[Hashable]) -> None:
+        by_value = self.by_value
+        for value in values:
+            found = by_value.get(value, by_value)
+            if found is by_value:
+                by_value[value] = row
+            elif type(found) is set:
+                found.add(row)
+            elif found != row:
+                by_value[value] = {found, row}
+
+    def remove(self, row: Any, values: Iterable[Hashable]) -> None:
+        by_value = self.by_value
+        for value in values:
+            found = by_value.get(value, by_value)
+            if type(found) is set:
+                found.discard(row)
+                if len(found) == 1:
+                    by_value[value] = next(iter(found))
+            elif found is not by_value and found == row:
+                del by_value[value]
+
+    def rows(self, value: Hashable) -> set[Any]:
+        found = self.by_value.get(value, self.by_value)
+        if found is self.by_value:
+            return set()
+        return set(found) if type(found) is set else {found}
+
+
 class LiveTable(Table):
     """A Table whose records, once read by key (or assigned), stay the same objects until `settle()`: code that
     changes a stored record in place (the portal's write paths do) changes the store, as with plain dicts.
     `settle` packs them back; the portal calls it after every call, so only the records one call touched are
-    ever unpacked at a time. Iterating (`values`, `items`) gives the records not read by key as copies."""
+    ever unpacked at a time. Iterating (`values`, `items`) gives the records not read by key as copies.
 
-    __slots__ = ("_live",)
+    `where` finds records by a field's value through a `FieldIndex` (what a database's index on that column does
+    for the list handlers), kept by `settle` and deletes; a record read or written since the last `settle` may
+    have changed in place, so `where` names it too and the caller's filter decides."""
+
+    __slots__ = ("_indexes", "_live")
 
     def __init__(self, rows: dict[Any, Any] | None = None, *, compress: bool = True) -> None:
         self._live: dict[Any, Any] = {}
+        self._indexes: dict[str, FieldIndex] = {}
         super().__init__(rows, compress=compress)
 
     def __getitem__(self, key: Any) -> Any:
@@ -348,14 +402,31 @@ class LiveTable(Table):
         live = self._live[key] = self._codec.read(found)
         return live
 
+    def peek(self, key: Any) -> Any:
+        """A record as `values()` gives it: the live one if read by key since the last settle, else a copy (the
+        record does not become live)."""
+        live = self._live.get(key)
+        return live if live is not None else self._codec.read(self._rows[key])
+
     def __setitem__(self, key: Any, value: Any) -> None:
         if key not in self._rows:
             self._rows[key] = None  # its place in the order; the value is packed by `settle`
         self._live[key] = value
 
     def __delitem__(self, key: Any) -> None:
+        stored = self._rows[key]
+        if stored is not None and self._indexes:
+            packed = self._codec.load(stored)
+            for index in self._indexes.values():
+                index.remove(key, index.keys_of(packed))
         del self._rows[key]
         self._live.pop(key, None)
+
+    def clear(self) -> None:
+        """Remove every record (and every index entry)."""
+        self._rows.clear()
+        self._live.clear()
+        self._indexes.clear()
 
     def values(self) -> Iterator[Any]:  # type: ignore[override]
         live, read = self._live, self._codec.read
@@ -372,12 +443,47 @@ class LiveTable(Table):
     def plain(self) -> dict[Any, Any]:
         return dict(self.items())
 
+    def where(self, name: str, key_of: KeyOf, wanted: Iterable[Hashable]) -> list[Any]:
+        """The keys, in table order, of the records whose `name` field is filed (by `key_of`) under one of
+        `wanted`, and of every record read or written since the last `settle` (it may have changed in place: the
+        caller applies its whole filter to what it reads). The index on `name` is built on first use, with the
+        `key_of` given then."""
+        index = self._indexes.get(name)
+        if index is None:
+            index = FieldIndex(name, key_of)
+            load = self._codec.load
+            for key, stored in self._rows.items():
+                if stored is not None:
+                    index.add(key, index.keys_of(load(stored)))
+            self._indexes[name] = index
+        found: set[Any] = set()
+        for value in wanted:
+            found |= index.rows(value)
+        found.update(k for k in self._live if k in self._rows)
+        return self.in_order(found)
+
+    def in_order(self, keys: Iterable[Any]) -> list[Any]:
+        """These keys (the present ones, once each) in table order."""
+        present = {k for k in keys if k in self._rows}
+        if len(present) <= 1:
+            return list(present)
+        return [k for k in self._rows if k in present]
+
     def settle(self) -> None:
-        """Pack back every record read by key or assigned since the last time."""
+        """Pack back every record read by key or assigned since the last time (and refile it in the indexes)."""
         if self._live:
-            rows, codec = self._rows, self._codec
+            rows, codec, indexes = self._rows, self._codec, self._indexes.values()
             for key, value in self._live.items():
                 if key in rows:
+                    if indexes:
+                        stored = rows[key]
+                        old = None if stored is None else codec.load(stored)
+                        for index in indexes:
+                            before = set() if old is None else index.keys_of(old)
+                            after = index.keys_of(value)
+                            if before != after:
+                                index.remove(key, before - after)
+                                index.add(key, after - before)
                     rows[key] = codec.store(value)
             self._live.clear()
             if codec.learning and codec.ready():

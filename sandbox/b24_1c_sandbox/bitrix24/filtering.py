@@ -30,6 +30,7 @@ __all__ = [
     "apply_select",
     "compile_filter",
     "sort_records",
+    "text_key",
 ]
 
 DEFAULT_PORTAL_OFFSET = dt.timezone(dt.timedelta(hours=3))
@@ -201,6 +202,13 @@ def _coerce(value: Any, field_type: str, offset: dt.tzinfo, *, from_filter: bool
         return _to_datetime(value, offset)
     if kind == "date":
         return _filter_date(value, offset) if from_filter else _record_date(value, offset)
+    text = _to_text(value)
+    return None if text is None else text.casefold()
+
+
+def text_key(value: Any) -> str | None:
+    """What equality on a string field compares, of a record's or a filter's value (case-folded text), or None
+    for NULL: the key of an index on a string field (listindex.py)."""
     text = _to_text(value)
     return None if text is None else text.casefold()
 

@@ -22,6 +22,7 @@ from b24_1c_sandbox.bitrix24.entities import (
 from b24_1c_sandbox.bitrix24.errors import ApiError, item_not_found
 from b24_1c_sandbox.bitrix24.filtering import FilterError, compile_filter, sort_records
 from b24_1c_sandbox.bitrix24.legacy import select_list
+from b24_1c_sandbox.bitrix24.listindex import INDEXED_TEXT, candidates
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
 from b24_1c_sandbox.bitrix24.store import all_types, create, delete, item_view, update, write_fm
@@ -138,7 +139,12 @@ def item_list(portal: Portal, params: Params, ctx: CallContext) -> ListResult:
         match = compile_filter(params.get("filter") or {}, types, strict=True, portal_offset=portal.tz)
         # One view at a time, kept only when it matches: the store's records are never all materialised at once
         # (57,000 smart invoices at 100,000 orders were ~85 MB of views per call, issue 13 goal 6).
-        stored: Iterable[dict[str, Any]] = portal.entities.get(et.store, {}).values()
+        store: Any = portal.entities.get(et.store, {})
+        stored: Iterable[dict[str, Any]] | None = candidates(  # an index on id or xmlId (listindex.py)
+            store, params.get("filter"), types, {n: to_camel(n, et) for n in ("ID", *INDEXED_TEXT)}
+        )
+        if stored is None:
+            stored = store.values()
         rows: list[Any] = [v for v in (item_view(portal, et, r) for r in stored) if match(v)]
         if order:
             for key, direction in order.items() if isinstance(order, dict) else []:

@@ -20,6 +20,7 @@ from b24_1c_sandbox.bitrix24.entities import (
 )
 from b24_1c_sandbox.bitrix24.errors import BAD_ID, NOT_FOUND, ApiError, legacy
 from b24_1c_sandbox.bitrix24.filtering import FilterError, apply_select, compile_filter, sort_records
+from b24_1c_sandbox.bitrix24.listindex import candidates
 from b24_1c_sandbox.bitrix24.php import php_array_to_python
 from b24_1c_sandbox.bitrix24.portal import CallContext, Portal
 from b24_1c_sandbox.bitrix24.registry import ListResult, method, page
@@ -101,11 +102,18 @@ def list_records(portal: Portal, et: EntityType, params: Params) -> ListResult:
         match = compile_filter(flt, types, strict=False, portal_offset=portal.tz)
         keyset = _keyset_bound(flt, order, int(params.get("__start", 0)))
         store: Mapping[int, dict[str, Any]] = portal.entities.get(et.store) or {}
-        if keyset is not None:
+        narrowed = candidates(store, flt, types, {})
+        rows: list[Any]
+        if narrowed is not None:
+            # Only these records can match (an index on ID or ORIGIN_ID, listindex.py); the whole filter decides.
+            rows = [record for record in narrowed if match(record)]
+            if keyset is not None:
+                rows = sorted(rows, key=lambda record: int(record["ID"]))[:50]
+        elif keyset is not None:
             # The database walks the primary key from the bound (what `>ID` + `order ID` + `start=-1` is for),
             # so a page costs the same at the millionth row as at the first.
             ids = sorted(store)
-            rows: list[Any] = []
+            rows = []
             for deal_id in ids[bisect.bisect_right(ids, keyset) :]:
                 if match(store[deal_id]):
                     rows.append(store[deal_id])

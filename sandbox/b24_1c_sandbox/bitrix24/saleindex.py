@@ -149,8 +149,7 @@ class IndexedTable(LiveTable):
 
     def clear(self) -> None:
         """Remove every row and every index entry."""
-        self._rows.clear()
-        self._live.clear()
+        super().clear()
         for index in self._index.values():
             index.clear()
 
