@@ -208,14 +208,33 @@ def run_backfill(
     args: Any, env: dict[str, str], box_pid: int, ledger: Path
 ) -> tuple[list[Sample], int, float, tuple[float, float]]:
     """Runs the backfill, sampling both processes; returns the samples, exit code, seconds and peaks (MB)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [*cli(), "backfill", "--since", "2017-01-01"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # Its output goes to files (a pipe nobody reads while sampling could fill and stall the backfill).
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8") as out,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as errors,
+    ):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [*cli(), "backfill", "--since", "2017-01-01"], env=env, stdout=out, stderr=errors, text=True
+        )
+        samples, peaks = sample(args, proc, box_pid, ledger, t0)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        errors.seek(0)
+        said, err = out.read(), errors.read()
+    if proc.returncode not in (0, 1) or not ledger_links(ledger):
+        print(err[-4000:], file=sys.stderr)
+    if (
+        proc.returncode
+    ):  # exit 1: some records failed (the dataset has bad ones on purpose); its summary says which
+        print("   the backfill said:", *said.splitlines(), sep="\n   ", flush=True)
+    return samples, proc.returncode, seconds, peaks
+
+
+def sample(
+    args: Any, proc: subprocess.Popen[str], box_pid: int, ledger: Path, t0: float
+) -> tuple[list[Sample], tuple[float, float]]:
+    """Both processes' RSS every `--every` s until the backfill ends (SIGTERM after `--max-seconds`)."""
     samples: list[Sample] = []
     connector_hwm = sandbox_hwm = 0
     stopped = False
@@ -229,18 +248,11 @@ def run_backfill(
         if rss:  # the process is still there (a zombie has no VmRSS)
             samples.append(Sample(now, rss / 1024, status_kb(box_pid, "VmRSS") / 1024, ledger_links(ledger)))
         if proc.poll() is not None:
-            break
+            return samples, (connector_hwm / 1024, sandbox_hwm / 1024)
         if args.max_seconds and now > args.max_seconds and not stopped:
             proc.send_signal(signal.SIGTERM)
             stopped = True
             print(f"   --max-seconds {args.max_seconds:.0f} reached: backfill stopped (SIGTERM)", flush=True)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read() if proc.stderr else ""
-    if proc.returncode not in (0, 1) or not ledger_links(ledger):
-        print(err[-4000:], file=sys.stderr)
-    else:  # exit 1: some records failed (the dataset has bad ones on purpose); their first reasons
-        print("\n".join(err.splitlines()[-8:]), file=sys.stderr)
-    return samples, proc.returncode, seconds, (connector_hwm / 1024, sandbox_hwm / 1024)
 
 
 def report(

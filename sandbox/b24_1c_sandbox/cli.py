@@ -137,7 +137,9 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
             print(f"cannot start the second base: {exc}", file=sys.stderr)
             return EXIT_STOPPED
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM both stop it, also where SIGINT came in ignored (a job started with `&` by a script).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     print(f"bitrix24 ready: {box.webhook_url}", flush=True)
     print(f"onec ready: {box.odata_url} user={ONEC_USER} password={ONEC_PASSWORD}", flush=True)
     if box.ca_file is not None:
@@ -164,8 +166,6 @@ def main(argv: list[str] | None = None, prog: str = "b24-1c-sandbox") -> int:
     try:
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         if second is not None:
             second.stop()

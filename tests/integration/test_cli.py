@@ -229,7 +229,12 @@ def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> N
         deal_id = deal.json()["result"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=20)
+            raise
     assert proc.returncode == 0
     proc, lines = start()
     try:
@@ -238,7 +243,13 @@ def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> N
         assert got["result"]["TITLE"] == "Сделка из теста"
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
+        try:
+            proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # not left running into the next test
+            proc.communicate(timeout=20)
+            raise
+    assert proc.returncode == 0
 
 
 def test_daemon_runs_flows_stops_on_sigterm_and_refuses_a_second_instance(
