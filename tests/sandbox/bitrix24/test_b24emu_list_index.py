@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from b24_1c_sandbox.bitrix24 import items, legacy
+from b24_1c_sandbox.bitrix24.filtering import sort_records
 from b24_1c_sandbox.compact import Codec, FieldIndex, LiveTable
 from conftest import Emu
 
@@ -190,18 +191,17 @@ def test_a_keyset_page_by_origin_is_50_in_id_order(emu: Emu, monkeypatch: pytest
 
 
 @pytest.mark.parametrize(
-    "order", [{"OPPORTUNITY": "DESC", "ID": "ASC"}, {"title": "asc"}, {"DATE_CREATE": "DESC", "TITLE": "DESC"}]
+    "order",
+    [{"OPPORTUNITY": "DESC", "ID": "ASC"}, {"title": "asc"}, {"DATE_CREATE": "DESC", "TITLE": "DESC"}],
 )
 def test_a_scanned_list_keeps_keys_and_reads_only_its_page(emu: Emu, order: dict[str, str]) -> None:
     """The scan keeps each match as its key and the fields `order` sorts by; the page it answers is the one the
     whole records sorted the same way give (a lost or wrong sort field would reorder it)."""
     rnd = random.Random(5)
-    for i in range(120):
+    for _ in range(120):
         fields = {"TITLE": f"T{rnd.randrange(30):02d}", "OPPORTUNITY": rnd.randrange(5) * 100}
         emu.ok("crm.deal.add", {"fields": fields})
         emu.clock.advance(rnd.choice([0, 1, 60]))
-    from b24_1c_sandbox.bitrix24.filtering import sort_records
-
     every = [r for r in emu.portal.deals() if float(r["OPPORTUNITY"] or 0) >= 100]
     types = {"OPPORTUNITY": "double", "ID": "integer", "TITLE": "string", "DATE_CREATE": "datetime"}
     expected = [r["ID"] for r in sort_records(every, order, types, portal_offset=emu.portal.tz)]
