@@ -14,7 +14,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from b24_1c_sandbox.bitrix24.filtering import text_key
-from b24_1c_sandbox.bitrix24.saleindex import pinned
+from b24_1c_sandbox.bitrix24.saleindex import conditions, pinned
 from b24_1c_sandbox.compact import LiveTable
 
 # String fields kept in an index (by their stored UPPER_CASE names): the external keys the connector looks up by.
@@ -31,33 +31,11 @@ def _file_under(value: Any) -> Iterable[Hashable]:
 def pinned_text(filter: Any, name: str) -> set[str] | None:
     """The case-folded values a filter's top-level AND pins a string field to (`name`, `=name`, `@name`: one
     value or a list of scalars, none empty), or None where it does not."""
-    if not isinstance(filter, Mapping):
-        return None
-    logic = next((v for k, v in filter.items() if str(k).upper() == "LOGIC"), "AND")
-    if not isinstance(logic, str) or logic.upper() != "AND":
-        return None
-    wanted = name.upper()
-    for key, value in filter.items():
-        text = str(key)
-        bare = text[1:] if text[:1] in ("=", "@") else text
-        if bare.upper() != wanted:
+    for items in conditions(filter, name):
+        # An empty value matches empty fields and a nested list is the scan's: neither is pinned.
+        if any(item is None or item == "" or isinstance(item, list | tuple | Mapping) for item in items):
             continue
-        if isinstance(value, Mapping):
-            items = list(value.values())
-        else:
-            items = list(value) if isinstance(value, list | tuple) else [value]
-        if not items:
-            return set()  # an empty IN list matches nothing
-        keys: set[str] = set()
-        for item in items:
-            if item is None or item == "" or isinstance(item, list | tuple | Mapping):
-                break  # an empty value matches empty fields; a nested list: left to the scan
-            found = text_key(item)
-            if found is None:
-                break
-            keys.add(found)
-        else:
-            return keys
+        return {key for key in map(text_key, items) if key is not None}  # an empty IN list: nothing
     return None
 
 

@@ -12,7 +12,7 @@ narrowed rows, in the table's own order, and falls back to the scan where the fi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 from b24_1c_sandbox.bitrix24.portal import Portal
@@ -205,24 +205,30 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def pinned(filter: Any, field: str) -> set[int] | None:
-    """The values a filter's top-level AND pins an integer field to (`field`, `=field`, `@field`: one value or a
-    list), or None where it does not (no such condition, OR logic, empty or non-integer values): then scan."""
+def conditions(filter: Any, field: str) -> Iterator[list[Any]]:
+    """The values of each equality condition a filter's top-level AND puts on a field (`field`, `=field`, `@field`:
+    one value or a list), as a list each; nothing under OR logic or for a filter that is not a mapping."""
     if not isinstance(filter, Mapping):
-        return None
+        return
     logic = next((v for k, v in filter.items() if str(k).upper() == "LOGIC"), "AND")
     if not isinstance(logic, str) or logic.upper() != "AND":
-        return None
+        return
     wanted = field.upper()
     for key, value in filter.items():
         name = str(key)
         name = name[1:] if name[:1] in ("=", "@") else name
         if name.upper() != wanted:
             continue
-        many = str(key)[:1] == "@" or isinstance(value, list | tuple | Mapping)
-        items = list(value.values()) if isinstance(value, Mapping) else value if many else [value]
-        if not isinstance(items, list | tuple):
-            items = [items]
+        if isinstance(value, Mapping):
+            yield list(value.values())
+        else:
+            yield list(value) if isinstance(value, list | tuple) else [value]
+
+
+def pinned(filter: Any, field: str) -> set[int] | None:
+    """The values a filter's top-level AND pins an integer field to (`field`, `=field`, `@field`: one value or a
+    list), or None where it does not (no such condition, OR logic, empty or non-integer values): then scan."""
+    for items in conditions(filter, field):
         numbers = [_integer(v) for v in items]
         if all(n is not None for n in numbers):
             return {n for n in numbers if n is not None}
