@@ -224,9 +224,8 @@ def run_backfill(
         said, err = out.read(), errors.read()
     if proc.returncode not in (0, 1) or not ledger_links(ledger):
         print(err[-4000:], file=sys.stderr)
-    if (
-        proc.returncode
-    ):  # exit 1: some records failed (the dataset has bad ones on purpose); its summary says which
+    # Exit 1: some records failed (the dataset has bad ones on purpose); the backfill's summary says which.
+    if proc.returncode:
         print("   the backfill said:", *said.splitlines(), sep="\n   ", flush=True)
     return samples, proc.returncode, seconds, peaks
 

@@ -186,6 +186,17 @@ def test_backfill_killed_with_sigkill_resumes_without_duplicates(tmp_path: Path,
     assert max(origins.values()) == 1, [k for k, v in origins.items() if v > 1]
 
 
+def _stop(proc: subprocess.Popen[str], signum: int) -> None:
+    """Send `signum` and wait 20 s for the exit; past that, kill it (not left running into the next test) and fail."""
+    proc.send_signal(signum)
+    try:
+        proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=20)
+        raise
+
+
 def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> None:
     def start() -> tuple[subprocess.Popen[str], list[str]]:
         proc = subprocess.Popen(
@@ -228,13 +239,7 @@ def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> N
         assert deal.status_code == 200
         deal_id = deal.json()["result"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate(timeout=20)
-            raise
+        _stop(proc, signal.SIGTERM)
     assert proc.returncode == 0
     proc, lines = start()
     try:
@@ -242,13 +247,7 @@ def test_sandbox_command_prints_ready_lines_and_keeps_state(tmp_path: Path) -> N
         got = requests.post(hook + "crm.deal.get.json", json={"id": deal_id}, timeout=10).json()
         assert got["result"]["TITLE"] == "Сделка из теста"
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()  # not left running into the next test
-            proc.communicate(timeout=20)
-            raise
+        _stop(proc, signal.SIGINT)
     assert proc.returncode == 0
 
 
